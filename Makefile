@@ -1,0 +1,73 @@
+# nianbao - a plain Makefile: no autoconf. Override CC, CFLAGS, PREFIX, DESTDIR.
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -std=gnu11 -Wall -Wextra
+CPPFLAGS += -Icommon -MMD -MP
+PREFIX  ?= /usr/local
+DESTDIR ?=
+PKG_CONFIG ?= pkg-config
+
+# Evaluated when a recipe needs them, so `make demo` / `make test` can
+# install the packages first and still build in the same run.
+CJSON_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcjson 2>/dev/null)
+CJSON_LIBS   = $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null || echo -lcjson)
+MD5_LIBS     = $(shell $(PKG_CONFIG) --libs libmd 2>/dev/null || echo -lmd)
+CURSES_CFLAGS = $(shell $(PKG_CONFIG) --cflags ncursesw 2>/dev/null)
+CURSES_LIBS   = $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null || echo -lncursesw)
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:.c=.o)
+COMMON_LIB := common/libnianbao.a
+
+# Every .c in a stage folder or in tools/ is one program of the same name.
+STAGE_BIN := $(patsubst %.c,%,$(wildcard stage*_*/*.c))
+TOOLS_BIN := $(patsubst %.c,%,$(wildcard tools/*.c))
+VIEWER_BIN :=
+VIEWER_LIB :=
+
+all: $(COMMON_LIB) $(STAGE_BIN) $(TOOLS_BIN) viewer-all
+
+-include viewer/viewer.mk
+
+viewer-all: $(VIEWER_BIN) $(VIEWER_LIB)
+
+%.o: %.c
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(COMMON_LIB): $(COMMON_OBJ)
+	$(AR) rcs $@ $^
+
+stage4_json_header/%.o: CPPFLAGS += $(CJSON_CFLAGS)
+stage4_json_header/server stage4_json_header/client: LDLIBS += $(CJSON_LIBS) $(MD5_LIBS)
+
+$(STAGE_BIN) $(TOOLS_BIN): %: %.o $(COMMON_LIB)
+	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS)
+
+# Set-up: install the Debian packages that are missing, and say which.
+deps:
+	@tools/deps.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@tools/lesson.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	bats --print-output-on-failure tests/
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@tools/bench.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/libexec/nianbao $(DESTDIR)$(PREFIX)/bin
+	for b in $(STAGE_BIN) $(TOOLS_BIN); do \
+	  install -d $(DESTDIR)$(PREFIX)/libexec/nianbao/$$(dirname $$b); \
+	  install -m 755 $$b $(DESTDIR)$(PREFIX)/libexec/nianbao/$$b; done
+
+clean:
+	rm -f $(COMMON_OBJ) $(COMMON_LIB) $(STAGE_BIN) $(TOOLS_BIN) $(VIEWER_BIN) $(VIEWER_LIB)
+	find . -name '*.o' -delete -o -name '*.d' -delete
+
+.PHONY: all viewer-all deps demo test bench install clean
+-include $(shell find . -name '*.d' 2>/dev/null)

@@ -1,0 +1,195 @@
+/* cli.c - option parsing shared by every program (see cli.h). */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CLI_MAX_OPTIONS 32
+#define CLI_HELP_KEY 1000
+#define CLI_VERSION_KEY 1001
+
+struct text {
+    char *buf;
+    size_t size, used;
+};
+
+static void text_add(struct text *t, const char *fmt, ...)
+{
+    va_list ap;
+    if (t->used >= t->size)
+        return;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->buf + t->used, t->size - t->used, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        t->used += (size_t)n < t->size - t->used ? (size_t)n : t->size - t->used - 1;
+}
+
+static void add_usage(const struct cli_program *prog, struct text *t)
+{
+    text_add(t, "usage: %s [options]\n%s\n\noptions:\n", prog->name, prog->summary);
+    for (size_t i = 0; i < prog->option_count; i++) {
+        const struct cli_option *o = &prog->options[i];
+        char left[64];
+        if (o->short_name)
+            snprintf(left, sizeof left, "-%c, --%s%s%s", o->short_name, o->long_name,
+                     o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
+        else
+            snprintf(left, sizeof left, "    --%s%s%s", o->long_name,
+                     o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
+        text_add(t, "  %-26s %s\n", left, o->help);
+    }
+    text_add(t, "  %-26s %s\n", "-h, --help", "show this help and exit");
+    text_add(t, "  %-26s %s\n", "-V, --version", "show the version and exit");
+    if (prog->epilog)
+        text_add(t, "\n%s\n", prog->epilog);
+}
+
+static void bad_usage(const struct cli_program *prog, struct cli_outcome *out,
+                      const char *fmt, ...)
+{
+    struct text t = { out->text, sizeof out->text, 0 };
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    text_add(&t, "%s: %s\n", prog->name, msg);
+    add_usage(prog, &t);
+    out->run = 0;
+    out->exit_status = 2;
+    out->to_stderr = 1;
+}
+
+/* Parses a whole decimal number; returns 0 or -1. */
+static int parse_ulong(const char *arg, unsigned long *value)
+{
+    char *end;
+    if (!isdigit((unsigned char)arg[0]))
+        return -1;
+    errno = 0;
+    *value = strtoul(arg, &end, 10);
+    return (errno || *end) ? -1 : 0;
+}
+
+static int store(const struct cli_option *o, const char *arg,
+                 const struct cli_program *prog, struct cli_outcome *out)
+{
+    unsigned long n;
+
+    switch (o->type) {
+    case CLI_STRING:
+        *(const char **)o->value = arg;
+        return 0;
+    case CLI_PORT:
+        if (parse_ulong(arg, &n) < 0 || n > 65535) {
+            bad_usage(prog, out, "--%s: '%s' is not a port number (0..65535)", o->long_name, arg);
+            return -1;
+        }
+        *(const char **)o->value = arg;
+        return 0;
+    case CLI_UINT:
+        if (parse_ulong(arg, &n) < 0 || n < o->min || n > o->max) {
+            bad_usage(prog, out, "--%s: '%s' is not a number from %lu to %lu",
+                      o->long_name, arg, o->min, o->max);
+            return -1;
+        }
+        *(unsigned long *)o->value = n;
+        return 0;
+    case CLI_FLAG:
+        *(int *)o->value = 1;
+        return 0;
+    }
+    return -1;
+}
+
+void cli_parse(const struct cli_program *prog, int argc, char **argv,
+               struct cli_outcome *out)
+{
+    struct option longs[CLI_MAX_OPTIONS + 3];
+    char shorts[CLI_MAX_OPTIONS * 2 + 8] = ":hV";
+    size_t n = prog->option_count < CLI_MAX_OPTIONS ? prog->option_count : CLI_MAX_OPTIONS;
+    struct text t = { out->text, sizeof out->text, 0 };
+    int key;
+
+    memset(out, 0, sizeof *out);
+    out->run = 1;
+    for (size_t i = 0; i < n; i++) {
+        const struct cli_option *o = &prog->options[i];
+        int has_arg = o->type == CLI_FLAG ? no_argument : required_argument;
+        longs[i] = (struct option){ o->long_name, has_arg, NULL, o->short_name ? o->short_name : (int)(2000 + i) };
+        if (o->short_name) {
+            size_t len = strlen(shorts);
+            shorts[len] = (char)o->short_name;
+            shorts[len + 1] = has_arg ? ':' : '\0';
+            shorts[len + 2] = '\0';
+        }
+    }
+    longs[n] = (struct option){ "help", no_argument, NULL, CLI_HELP_KEY };
+    longs[n + 1] = (struct option){ "version", no_argument, NULL, CLI_VERSION_KEY };
+    longs[n + 2] = (struct option){ NULL, 0, NULL, 0 };
+
+    opterr = 0;
+    optind = 1;
+    while ((key = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+        if (key == 'h' || key == CLI_HELP_KEY) {
+            add_usage(prog, &t);
+            out->run = 0;
+            return;
+        }
+        if (key == 'V' || key == CLI_VERSION_KEY) {
+            text_add(&t, "%s (nianbao 1.0): %s\n", prog->name, prog->version);
+            out->run = 0;
+            return;
+        }
+        if (key == '?') {
+            if (optopt)
+                bad_usage(prog, out, "unknown option '-%c'", optopt);
+            else
+                bad_usage(prog, out, "unknown option '%s'", argv[optind - 1]);
+            return;
+        }
+        if (key == ':') {
+            bad_usage(prog, out, "option '%s' needs a value", argv[optind - 1]);
+            return;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const struct cli_option *o = &prog->options[i];
+            if (key == (o->short_name ? o->short_name : (int)(2000 + i))) {
+                if (store(o, optarg, prog, out) < 0)
+                    return;
+                break;
+            }
+        }
+    }
+    if (optind < argc)
+        bad_usage(prog, out, "unexpected argument '%s'", argv[optind]);
+}
+
+long read_command(FILE *in, char **line, size_t *cap)
+{
+    ssize_t len;
+    char *start;
+
+    errno = 0;
+    len = getline(line, cap, in);
+    if (len < 0)
+        return -1;
+    start = *line;
+    /* Python's str.strip(): ASCII white space at both ends. */
+    while (len > 0 && isspace((unsigned char)start[len - 1]))
+        len--;
+    while (len > 0 && isspace((unsigned char)*start)) {
+        start++;
+        len--;
+    }
+    memmove(*line, start, (size_t)len);
+    (*line)[len] = '\0';
+    return (long)len;
+}

@@ -1,0 +1,62 @@
+/* cli.h - the command-line contract every program shares.
+ *
+ * A program describes its options in a table; cli_parse fills the values and
+ * says what to do. It never prints: the text to show (usage, version, or the
+ * one-line error followed by usage) comes back in the outcome. */
+#ifndef NIANBAO_CLI_H
+#define NIANBAO_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+enum cli_type {
+    CLI_STRING,   /* value: const char **                       */
+    CLI_PORT,     /* value: const char **, checked 0..65535      */
+    CLI_UINT,     /* value: unsigned long *, checked min..max    */
+    CLI_FLAG,     /* value: int *, set to 1                      */
+};
+
+struct cli_option {
+    const char *long_name;
+    int short_name;           /* 0: long form only */
+    enum cli_type type;
+    void *value;
+    const char *arg_name;     /* shown in usage: "PORT", "SECS" */
+    const char *help;
+    unsigned long min, max;   /* CLI_UINT only */
+};
+
+struct cli_program {
+    const char *name;         /* "stage3_struct_len/server" */
+    const char *summary;      /* one line: what the program is */
+    const char *version;      /* "reproduces v3.0 of the document" */
+    const struct cli_option *options;
+    size_t option_count;
+    const char *epilog;       /* extra usage text, may be NULL */
+};
+
+/* Shorthands for the options every program has. */
+#define CLI_HOST_OPTION(ptr) \
+    { "host", 'H', CLI_STRING, (ptr), "HOST", "address to use (default 127.0.0.1)", 0, 0 }
+#define CLI_PORT_OPTION(ptr, dflt) \
+    { "port", 'p', CLI_PORT, (ptr), "PORT", "port (default " dflt "; 0 picks a free one)", 0, 0 }
+
+struct cli_outcome {
+    int run;            /* 1: go on; 0: print TEXT and exit with EXIT_STATUS */
+    int exit_status;    /* 0 for --help/--version, 2 for bad usage */
+    int to_stderr;      /* where TEXT belongs */
+    char text[4096];
+};
+
+/* Parses ARGV against PROG's table (getopt_long; --help and --version are
+ * added). Never fails: every problem is reported through OUT. */
+void cli_parse(const struct cli_program *prog, int argc, char **argv,
+               struct cli_outcome *out);
+
+/* Reads the next command from IN, one per line, stripped of surrounding
+ * white space as the document's input().strip() does. LINE and CAP are a
+ * getline buffer. Returns the command's length (0 for a blank line), or -1
+ * at end of input or on error (errno set, 0 at plain EOF). */
+long read_command(FILE *in, char **line, size_t *cap);
+
+#endif

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs the Debian packages nianbao needs that are not installed yet,
+# and says which. Uses sudo when not root. Does nothing when all are there.
+set -eu
+need="gcc make pkg-config libcjson-dev libmd-dev libncurses-dev bats bats-support bats-assert tmux python3 gettext locales iproute2"
+missing=""
+for pkg in $need; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    case "$status" in
+        *"install ok installed"*) ;;
+        *) missing="$missing $pkg" ;;
+    esac
+done
+[ -z "$missing" ] && exit 0
+echo "nianbao: installing missing Debian packages:$missing"
+if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
