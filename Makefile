@@ -38,7 +38,7 @@ $(COMMON_LIB): $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
 stage4_json_header/%.o: CPPFLAGS += $(CJSON_CFLAGS)
-stage4_json_header/server stage4_json_header/client: LDLIBS += $(CJSON_LIBS) $(MD5_LIBS)
+stage4_json_header/server stage4_json_header/client: LDLIBS += $(CJSON_LIBS) $(MD5_LIBS) -lm
 
 $(STAGE_BIN) $(TOOLS_BIN): %: %.o $(COMMON_LIB)
 	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS)

@@ -1,6 +1,7 @@
 /* wire.c - length fields and byte descriptions (see wire.h). */
 #include "wire.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +39,16 @@ int wire_check_length(const char *what, int32_t value, uint64_t max,
              " (bytes %02x %02x %02x %02x \"%s\"): is the peer speaking another protocol?",
              what, value, max, raw[0], raw[1], raw[2], raw[3], shown);
     return -1;
+}
+
+void wire_describe_short(ssize_t got, size_t want, const char *what,
+                         char *err, size_t errlen)
+{
+    if (got < 0)
+        snprintf(err, errlen, "receiving the %s: %s", what, strerror(errno));
+    else
+        snprintf(err, errlen, "connection closed after %zd of %zu bytes of the %s",
+                 got, want, what);
 }
 
 size_t escape_bytes(const void *bytes, size_t len, char *out, size_t outlen)

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define WIRE_LEN_SIZE 4
 
@@ -22,6 +23,13 @@ int32_t le32_decode(const unsigned char in[WIRE_LEN_SIZE]);
 int wire_check_length(const char *what, int32_t value, uint64_t max,
                       const unsigned char raw[WIRE_LEN_SIZE],
                       char *err, size_t errlen);
+
+/* Describes a receive of WANT bytes that ended early: GOT < 0 means recv
+ * failed (errno is read), otherwise the peer closed after GOT bytes:
+ * "connection closed after 2 of 4 bytes of the reply length".
+ * Always fills ERR; returns nothing to check. */
+void wire_describe_short(ssize_t got, size_t want, const char *what,
+                         char *err, size_t errlen);
 
 /* Writes BYTES as C-style escaped text into OUT (always NUL-terminated):
  * printable ASCII as is, \n \r \t \\ \" and \xNN for the rest. When OUT is

@@ -1,0 +1,133 @@
+/* stage3_struct_len/client.c - version 3.0 of the document: read the length,
+ * then loop until that many bytes have arrived.
+ *
+ * Reproduces: the 4-byte length (struct.unpack('i')) and the receive loop.
+ * Fixes (over the document's code): the length itself is read with a loop
+ *   too (the document's single recv(4) breaks when the network splits it),
+ *   a nonsense length is refused with its bytes shown, and a server that
+ *   closes early is reported as "connection closed after N of M bytes".
+ * Still wrong: requests are not framed; the length is all we know about the
+ *   reply (stage 4 adds a JSON header).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "net.h"
+#include "wire.h"
+
+#define DEFAULT_PORT "8083"
+#define COMMAND_MAX 1024            /* what the server takes with one recv */
+/* Any 4 printable ASCII bytes read as a little-endian length are at least
+ * 512 MiB, so this default refuses every text protocol's first bytes. */
+#define DEFAULT_MAX_LEN (1UL << 28)
+
+struct client_config {
+    const char *host;
+    const char *port;
+    unsigned long max_len;
+};
+
+static int receive_reply(int fd, const struct client_config *cfg);
+
+int main(int argc, char **argv)
+{
+    struct client_config cfg = { "127.0.0.1", DEFAULT_PORT, DEFAULT_MAX_LEN };
+    const struct cli_option options[] = {
+        CLI_HOST_OPTION(&cfg.host),
+        CLI_PORT_OPTION(&cfg.port, DEFAULT_PORT),
+        { "max-len", 0, CLI_UINT, &cfg.max_len, "BYTES",
+          "refuse a reply longer than BYTES (default 268435456)", 0, INT32_MAX },
+    };
+    const struct cli_program prog = {
+        "client", "Sends each line of standard input as a command and prints the whole reply its length announces.",
+        "stage 3, reproduces v3.0 of the document", options, sizeof options / sizeof options[0], NULL
+    };
+    struct cli_outcome cli;
+    char err[256], *line = NULL;
+    size_t line_cap = 0;
+    int status = 0;
+
+    cli_parse(&prog, argc, argv, &cli);
+    if (!cli.run) {
+        fputs(cli.text, cli.to_stderr ? stderr : stdout);
+        return cli.exit_status;
+    }
+    int fd = net_connect(cfg.host, cfg.port, SOCK_STREAM, err, sizeof err);
+    if (fd < 0) {
+        fprintf(stderr, "client: %s\n", err);
+        return 1;
+    }
+    int interactive = isatty(STDIN_FILENO);
+    for (;;) {
+        if (interactive) {
+            fputs("enter msg :>>>", stdout);
+            fflush(stdout);
+        }
+        long command_len = read_command(stdin, &line, &line_cap);
+        if (command_len < 0)
+            break;
+        if (command_len == 0)
+            continue;           /* the document skips empty input */
+        if (command_len > COMMAND_MAX) {
+            fprintf(stderr, "client: command is %ld bytes; the server reads one recv(%d), so it "
+                    "would be cut (requests are unframed until stage 5)\n", command_len, COMMAND_MAX);
+            status = 1;
+            continue;
+        }
+        if (send_all(fd, line, (size_t)command_len) < 0) {
+            fprintf(stderr, "client: send: %s\n", strerror(errno));
+            status = 1;
+            break;
+        }
+        if (receive_reply(fd, &cfg) < 0) {
+            status = 1;
+            break;
+        }
+    }
+    free(line);
+    close(fd);
+    return status;
+}
+
+/* v3.0: first the 4-byte length, then recv until that many bytes are in.
+ * Only this reply is read: the next one stays for the next command. */
+static int receive_reply(int fd, const struct client_config *cfg)
+{
+    unsigned char reply_len_bytes[WIRE_LEN_SIZE], chunk[65536];
+    char err[256];
+
+    ssize_t got = recv_exact(fd, reply_len_bytes, sizeof reply_len_bytes);
+    if (got != WIRE_LEN_SIZE) {
+        wire_describe_short(got, WIRE_LEN_SIZE, "reply length", err, sizeof err);
+        fprintf(stderr, "client: %s\n", err);
+        return -1;
+    }
+    int32_t reply_len = le32_decode(reply_len_bytes);
+    if (wire_check_length("reply length", reply_len, cfg->max_len, reply_len_bytes,
+                          err, sizeof err) < 0) {
+        fprintf(stderr, "client: %s\n", err);
+        return -1;
+    }
+    size_t received = 0, total = (size_t)reply_len;
+    while (received < total) {
+        size_t want = total - received < sizeof chunk ? total - received : sizeof chunk;
+        got = recv(fd, chunk, want, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            wire_describe_short(got < 0 ? -1 : (ssize_t)received, total, "reply", err, sizeof err);
+            fprintf(stderr, "client: %s\n", err);
+            return -1;
+        }
+        fwrite(chunk, 1, (size_t)got, stdout);
+        received += (size_t)got;
+    }
+    fflush(stdout);
+    return 0;
+}
