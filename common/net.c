@@ -38,8 +38,10 @@ static int net_open(const char *host, const char *port, int socktype,
         }
         if (role == NET_LISTEN) {
             int on = 1;
-            /* A server restarted in class must not wait out TIME_WAIT. */
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+            /* A server restarted in class must not wait out TIME_WAIT. Not on
+             * UDP: there SO_REUSEADDR lets a second server bind the same port. */
+            if (socktype == SOCK_STREAM)
+                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
             if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
                 (socktype != SOCK_STREAM || listen(fd, 5) == 0))
                 break;
