@@ -1,0 +1,214 @@
+#!/usr/bin/env bats
+# The command-line contract every program of stages 1, 3 and 4 keeps:
+# --help, --version, bad options, the single `listening on` line, clean
+# exit on SIGTERM/SIGINT, and the warning when a server leaves loopback.
+
+# start_server sets NAME_port/NAME_pid, bats' run sets status/stderr:
+# shellcheck disable=SC2154,SC2030,SC2031
+setup() { load 'test_helper/common-setup'; _common_setup; }
+teardown() { _common_teardown; }
+bats_require_minimum_version 1.5.0
+
+PROGRAMS=(
+    stage1_naive/server stage1_naive/client
+    stage3_struct_len/server stage3_struct_len/client
+    stage4_json_header/server stage4_json_header/client
+)
+SERVERS=(stage1_naive/server stage3_struct_len/server stage4_json_header/server)
+
+# The version line: the stage, and which version of the document it reproduces.
+version_of() {
+    case $1 in
+    stage1_naive/*) echo "stage 1, reproduces v1.1 of the document" ;;
+    stage3_struct_len/*) echo "stage 3, reproduces v3.0 of the document" ;;
+    stage4_json_header/*) echo "stage 4, reproduces v4.0 of the document" ;;
+    esac
+}
+
+default_port_of() {
+    case $1 in
+    stage1_naive/*) echo 8080 ;;
+    stage3_struct_len/*) echo 8083 ;;
+    stage4_json_header/*) echo 8085 ;;
+    esac
+}
+
+# no_process_runs ARGS: polls (deadline 5 s) until no process has exactly the
+# command line ARGS.
+no_process_runs() {
+    local deadline=$((SECONDS + 5))
+    while pgrep -fx -- "$1" >/dev/null; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "still running: $1"
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+@test "--help and -h print the usage on stdout, with the default port, and exit 0" {
+    local prog flag
+    for prog in "${PROGRAMS[@]}"; do
+        for flag in --help -h; do
+            run --separate-stderr "$ROOT/$prog" "$flag"
+            echo "$prog $flag: status $status"
+            [ "$status" -eq 0 ]
+            [ "$stderr" = "" ]
+            [ "${lines[0]}" = "usage: ${prog##*/} [options]" ]
+            [[ "$output" == *"-H, --host HOST"* ]]
+            [[ "$output" == *"-p, --port PORT"*"(default $(default_port_of "$prog");"* ]]
+        done
+    done
+}
+
+@test "--version and -V name the stage and the document version, and exit 0" {
+    local prog flag
+    for prog in "${PROGRAMS[@]}"; do
+        for flag in --version -V; do
+            run --separate-stderr "$ROOT/$prog" "$flag"
+            echo "$prog $flag: status $status, output: $output"
+            [ "$status" -eq 0 ]
+            [ "$stderr" = "" ]
+            [ "$output" = "${prog##*/} (nianbao 1.0): $(version_of "$prog")" ]
+        done
+    done
+}
+
+@test "an unknown option prints one error line and the usage on stderr, and exits 2" {
+    local prog
+    for prog in "${PROGRAMS[@]}"; do
+        run --separate-stderr "$ROOT/$prog" --bogus
+        echo "$prog: status $status"
+        [ "$status" -eq 2 ]
+        [ "$output" = "" ]
+        [ "${stderr_lines[0]}" = "${prog##*/}: unknown option '--bogus'" ]
+        [ "${stderr_lines[1]}" = "usage: ${prog##*/} [options]" ]
+    done
+}
+
+@test "a bad port, a missing value or a stray argument is a usage error (exit 2)" {
+    local prog
+    for prog in "${PROGRAMS[@]}"; do
+        run --separate-stderr "$ROOT/$prog" --port 65536
+        [ "$status" -eq 2 ]
+        [ "${stderr_lines[0]}" = "${prog##*/}: --port: '65536' is not a port number (0..65535)" ]
+
+        run --separate-stderr "$ROOT/$prog" -p
+        [ "$status" -eq 2 ]
+        [ "${stderr_lines[0]}" = "${prog##*/}: option '-p' needs a value" ]
+
+        run --separate-stderr "$ROOT/$prog" stray
+        [ "$status" -eq 2 ]
+        [ "${stderr_lines[0]}" = "${prog##*/}: unexpected argument 'stray'" ]
+    done
+}
+
+@test "a server's --timeout must be a whole number of seconds from 1" {
+    local prog
+    for prog in "${SERVERS[@]}"; do
+        run --separate-stderr "$ROOT/$prog" --timeout 0
+        [ "$status" -eq 2 ]
+        [ "${stderr_lines[0]}" = "server: --timeout: '0' is not a number from 1 to 86400" ]
+        run --separate-stderr "$ROOT/$prog" -t 1.5
+        [ "$status" -eq 2 ]
+        [ "${stderr_lines[0]}" = "server: --timeout: '1.5' is not a number from 1 to 86400" ]
+    done
+}
+
+@test "a server writes exactly one listening line, naming the port it got" {
+    local prog
+    for prog in "${SERVERS[@]}"; do
+        start_server srv "$ROOT/$prog" --port 0
+        [ "$srv_port" -gt 0 ]
+        printf 'echo hi\n' | "$ROOT/${prog%/server}/client" -p "$srv_port" >/dev/null
+        kill "$srv_pid"
+        wait_for_exit "$srv_pid"
+        run grep '^listening on ' "$BATS_TEST_TMPDIR/srv.log"
+        [ "${#lines[@]}" -eq 1 ]
+        [ "${lines[0]}" = "listening on 127.0.0.1:$srv_port" ]
+        # On loopback there is nothing to warn about.
+        run grep -c '^warning:' "$BATS_TEST_TMPDIR/srv.log"
+        [ "$output" = 0 ]
+    done
+}
+
+@test "a server exits 0 on SIGTERM and on SIGINT" {
+    local prog sig
+    for prog in "${SERVERS[@]}"; do
+        for sig in TERM INT; do
+            start_server srv "$ROOT/$prog" --port 0
+            kill -s "$sig" "$srv_pid"
+            wait_for_exit "$srv_pid"
+            echo "$prog SIG$sig: exit $EXIT_STATUS"
+            [ "$EXIT_STATUS" -eq 0 ]
+        done
+    done
+}
+
+@test "SIGTERM while a command runs ends the server with 0 and kills the command" {
+    local prog forever
+    for prog in "${SERVERS[@]}"; do
+        forever="100.$BATS_ROOT_PID$RANDOM"
+        start_server srv "$ROOT/$prog" --port 0
+        printf 'sleep %s\n' "$forever" |
+            "$ROOT/${prog%/server}/client" -p "$srv_port" >/dev/null 2>&1 3>&- &
+        local client_pid=$!
+        local deadline=$((SECONDS + 10))
+        until pgrep -fx "sleep $forever" >/dev/null; do
+            [ "$SECONDS" -lt "$deadline" ]
+            sleep 0.05
+        done
+        kill -TERM "$srv_pid"
+        wait_for_exit "$srv_pid"
+        echo "$prog: exit $EXIT_STATUS"
+        [ "$EXIT_STATUS" -eq 0 ]
+        no_process_runs "sleep $forever"
+        wait_for_exit "$client_pid"
+    done
+}
+
+@test "a server on 0.0.0.0 warns that whoever reaches the port runs commands as this user" {
+    local prog
+    for prog in "${SERVERS[@]}"; do
+        start_server srv "$ROOT/$prog" -H 0.0.0.0 --port 0
+        run grep -c '^listening on 0\.0\.0\.0:[0-9]*$' "$BATS_TEST_TMPDIR/srv.log"
+        [ "$output" = 1 ]
+        run grep '^warning:' "$BATS_TEST_TMPDIR/srv.log"
+        [ "${#lines[@]}" -eq 1 ]
+        [ "${lines[0]}" = "warning: 0.0.0.0:$srv_port is reachable from other hosts: whoever connects runs commands as this user" ]
+        kill "$srv_pid"
+        wait_for_exit "$srv_pid"
+    done
+}
+
+@test "a server that cannot listen says why on one line and exits 1" {
+    local prog
+    start_server first "$ROOT/stage3_struct_len/server" --port 0
+    for prog in "${SERVERS[@]}"; do
+        run --separate-stderr "$ROOT/$prog" --port "$first_port"
+        [ "$status" -eq 1 ]
+        [ "$output" = "" ]
+        [ "$stderr" = "server: cannot listen on 127.0.0.1:$first_port: Address already in use" ]
+    done
+}
+
+@test "-H picks the address: a name, or the IPv6 loopback shown as [::1]:PORT" {
+    local prog want
+    for prog in "${SERVERS[@]}"; do
+        case $prog in stage1_naive/*) want=$'hi\n\n' ;; *) want=$'hi\n' ;; esac
+        start_server srv "$ROOT/$prog" -H 127.0.0.1 --port 0
+        # localhost resolves to 127.0.0.1 (and maybe ::1 first: the client
+        # then tries the next address).
+        run "$ROOT/${prog%/server}/client" -H localhost -p "$srv_port" <<<'echo hi'
+        [ "$status" -eq 0 ]
+        [ "$output" = hi ]
+
+        if ! grep -q ' lo$' /proc/net/if_inet6 2>/dev/null; then
+            continue    # no IPv6 loopback on this machine
+        fi
+        start_server srv6 "$ROOT/$prog" -H ::1 --port 0
+        grep -qx "listening on \[::1\]:$srv6_port" "$BATS_TEST_TMPDIR/srv6.log"
+        "$ROOT/${prog%/server}/client" -H ::1 -p "$srv6_port" <<<'echo hi' >"$BATS_TEST_TMPDIR/out6"
+        [ "$(cat "$BATS_TEST_TMPDIR/out6"; echo .)" = "$want." ]
+    done
+}
