@@ -67,6 +67,7 @@ install: all
 
 clean:
 	rm -f $(COMMON_OBJ) $(COMMON_LIB) $(STAGE_BIN) $(TOOLS_BIN) $(VIEWER_BIN) $(VIEWER_LIB)
+	rm -rf viewer/locale
 	find . -name '*.o' -delete -o -name '*.d' -delete
 
 .PHONY: all viewer-all deps demo test bench install clean

@@ -40,6 +40,16 @@ ask() {
     run --separate-stderr timeout 10 "$ROOT/$prog" -p "$fake_port" "$@" <<<'echo hi'
 }
 
+# answer_is STATUS STDOUT STDERR: the client of the last `ask` exited STATUS,
+# wrote exactly STDOUT on stdout and exactly STDERR (its one error line, or
+# nothing) on stderr.
+answer_is() {
+    echo "client: exit status $status, stdout '$output', stderr '$stderr'"
+    assert_equal "$status" "$1"
+    assert_equal "$output" "$2"
+    assert_equal "$stderr" "$3"
+}
+
 # a_closed_port: sets closed_port to a port where nothing listens (a server
 # we started on port 0 and stopped).
 a_closed_port() {
@@ -66,9 +76,7 @@ a_closed_port() {
 @test "stage 1: the client says the server closed the connection when no reply comes" {
     canned_reply < <(printf '')
     ask stage1_naive/client
-    [ "$status" -eq 1 ]
-    [ "$output" = "" ]
-    [ "$stderr" = "client: connection closed by the server" ]
+    answer_is 1 "" "client: connection closed by the server"
 }
 
 # ---- stage 3 ----
@@ -76,55 +84,45 @@ a_closed_port() {
 @test "stage 3: a server that hangs up before any reply: 0 of 4 bytes of the reply length" {
     canned_reply < <(printf '')
     ask stage3_struct_len/client
-    [ "$status" -eq 1 ]
-    [ "$output" = "" ]
-    [ "$stderr" = "client: connection closed after 0 of 4 bytes of the reply length" ]
+    answer_is 1 "" "client: connection closed after 0 of 4 bytes of the reply length"
 }
 
 @test "stage 3: a length field cut after 2 bytes is reported as such" {
     canned_reply < <(printf '\x05\x00')
     ask stage3_struct_len/client
-    [ "$status" -eq 1 ]
-    [ "$output" = "" ]
-    [ "$stderr" = "client: connection closed after 2 of 4 bytes of the reply length" ]
+    answer_is 1 "" "client: connection closed after 2 of 4 bytes of the reply length"
 }
 
 @test "stage 3: a body cut short says how many of the promised bytes came" {
     canned_reply < <(le32 10; printf 'abc')
     ask stage3_struct_len/client
-    [ "$status" -eq 1 ]
-    [ "$output" = "abc" ]     # what came is written as it comes
-    [ "$stderr" = "client: connection closed after 3 of 10 bytes of the reply" ]
+    # stdout: what came is written as it comes
+    answer_is 1 "abc" "client: connection closed after 3 of 10 bytes of the reply"
 }
 
 @test "stage 3: an HTTP peer's \"GET \" is named as another protocol" {
     canned_reply < <(printf 'GET / HTTP/1.0\r\n\r\n')
     ask stage3_struct_len/client
-    [ "$status" -eq 1 ]
-    [ "$output" = "" ]
-    [ "$stderr" = 'client: reply length 542393671 is out of range 0..268435456 (bytes 47 45 54 20 "GET "): is the peer speaking another protocol?' ]
+    answer_is 1 "" \
+        'client: reply length 542393671 is out of range 0..268435456 (bytes 47 45 54 20 "GET "): is the peer speaking another protocol?'
 }
 
 @test "stage 3: a negative reply length is refused" {
     canned_reply < <(le32 -1; printf 'abc')
     ask stage3_struct_len/client
-    [ "$status" -eq 1 ]
-    [ "$output" = "" ]
-    [ "$stderr" = 'client: reply length -1 is out of range 0..268435456 (bytes ff ff ff ff "\xff\xff\xff\xff"): is the peer speaking another protocol?' ]
+    answer_is 1 "" \
+        'client: reply length -1 is out of range 0..268435456 (bytes ff ff ff ff "\xff\xff\xff\xff"): is the peer speaking another protocol?'
 }
 
 @test "stage 3: --max-len refuses a reply one byte longer and accepts one exactly that long" {
     canned_reply < <(le32 11; printf 'hello world')
     ask stage3_struct_len/client --max-len 10
-    [ "$status" -eq 1 ]
-    [ "$output" = "" ]
-    [ "$stderr" = 'client: reply length 11 is out of range 0..10 (bytes 0b 00 00 00 "\x0b\x00\x00\x00"): is the peer speaking another protocol?' ]
+    answer_is 1 "" \
+        'client: reply length 11 is out of range 0..10 (bytes 0b 00 00 00 "\x0b\x00\x00\x00"): is the peer speaking another protocol?'
 
     canned_reply < <(le32 10; printf 'hello worl')
     ask stage3_struct_len/client --max-len 10
-    [ "$status" -eq 0 ]
-    [ "$output" = "hello worl" ]
-    [ "$stderr" = "" ]
+    answer_is 0 "hello worl" ""
 }
 
 # ---- stage 4 ----
@@ -132,33 +130,27 @@ a_closed_port() {
 @test "stage 4: a header length cut after 2 bytes is reported as such" {
     canned_reply < <(printf '\x05\x00')
     ask stage4_json_header/client
-    [ "$status" -eq 1 ]
-    [ "$output" = "" ]
-    [ "$stderr" = "client: connection closed after 2 of 4 bytes of the header length" ]
+    answer_is 1 "" "client: connection closed after 2 of 4 bytes of the header length"
 }
 
 @test "stage 4: a header cut short says how many of its bytes came" {
     canned_reply < <(le32 32; printf '{"total')
     ask stage4_json_header/client
-    [ "$status" -eq 1 ]
-    [ "$output" = "" ]
-    [ "$stderr" = "client: connection closed after 7 of 32 bytes of the header" ]
+    answer_is 1 "" "client: connection closed after 7 of 32 bytes of the header"
 }
 
 @test "stage 4: a body cut short says how many of its bytes came" {
     canned_reply < <(v4_reply '{"file_name": "a.txt", "total_size": 10, "md5": "md5", "stdout_size": 10, "exit_code": 0}' 'abc')
     ask stage4_json_header/client
-    [ "$status" -eq 1 ]
-    [ "$output" = "abc" ]     # what came is written as it comes
-    [ "$stderr" = "client: connection closed after 3 of 10 bytes of the body" ]
+    # stdout: what came is written as it comes
+    answer_is 1 "abc" "client: connection closed after 3 of 10 bytes of the body"
 }
 
 @test "stage 4: an HTTP peer's \"GET \" is named as another protocol" {
     canned_reply < <(printf 'GET / HTTP/1.0\r\n\r\n')
     ask stage4_json_header/client
-    [ "$status" -eq 1 ]
-    [ "$output" = "" ]
-    [ "$stderr" = 'client: header length 542393671 is out of range 0..65536 (bytes 47 45 54 20 "GET "): is the peer speaking another protocol?' ]
+    answer_is 1 "" \
+        'client: header length 542393671 is out of range 0..65536 (bytes 47 45 54 20 "GET "): is the peer speaking another protocol?'
 }
 
 @test "stage 4: a header length above --max-header is refused" {
@@ -176,65 +168,48 @@ a_closed_port() {
 @test "stage 4: a header that is not JSON is refused, and shown" {
     canned_reply < <(v4_reply 'this is not json' '')
     ask stage4_json_header/client
-    [ "$status" -eq 1 ]
-    [ "$output" = "" ]
-    [ "$stderr" = 'client: header is not valid JSON: "this is not json"' ]
+    answer_is 1 "" 'client: header is not valid JSON: "this is not json"'
 }
 
 @test "stage 4: a header without total_size is refused" {
     canned_reply < <(v4_reply '{"file_name": "a.txt", "md5": "md5"}' '')
     ask stage4_json_header/client
-    [ "$status" -eq 1 ]
-    [ "$output" = "" ]
-    [ "$stderr" = "client: header has no total_size" ]
+    answer_is 1 "" "client: header has no total_size"
 }
 
 @test "stage 4: a total_size that is a string is refused" {
     canned_reply < <(v4_reply '{"file_name": "a.txt", "total_size": "5", "md5": "md5"}' 'hello')
     ask stage4_json_header/client
-    [ "$status" -eq 1 ]
-    [ "$output" = "" ]
-    [ "$stderr" = "client: total_size is not a number" ]
+    answer_is 1 "" "client: total_size is not a number"
 }
 
 @test "stage 4: a negative, fractional, huge or above --max-len total_size is out of range" {
     canned_reply < <(v4_reply '{"file_name": "a.txt", "total_size": -5, "md5": "md5"}' '')
     ask stage4_json_header/client
-    [ "$status" -eq 1 ]
-    [ "$output" = "" ]
-    [ "$stderr" = "client: total_size -5 is out of range 0..268435456" ]
+    answer_is 1 "" "client: total_size -5 is out of range 0..268435456"
 
     canned_reply < <(v4_reply '{"file_name": "a.txt", "total_size": 2.5, "md5": "md5"}' 'ab')
     ask stage4_json_header/client
-    [ "$status" -eq 1 ]
-    [ "$output" = "" ]
-    [ "$stderr" = "client: total_size 2.5 is out of range 0..268435456" ]
+    answer_is 1 "" "client: total_size 2.5 is out of range 0..268435456"
 
     canned_reply < <(v4_reply '{"file_name": "a.txt", "total_size": 1000000000000, "md5": "md5"}' '')
     ask stage4_json_header/client
-    [ "$status" -eq 1 ]
-    [ "$output" = "" ]
-    [ "$stderr" = "client: total_size 1000000000000 is out of range 0..268435456" ]
+    answer_is 1 "" "client: total_size 1000000000000 is out of range 0..268435456"
 
     canned_reply < <(v4_reply '{"file_name": "a.txt", "total_size": 6, "md5": "md5"}' 'hello!')
     ask stage4_json_header/client --max-len 5
-    [ "$status" -eq 1 ]
-    [ "$output" = "" ]
-    [ "$stderr" = "client: total_size 6 is out of range 0..5" ]
+    answer_is 1 "" "client: total_size 6 is out of range 0..5"
 }
 
 @test "stage 4: an MD5 mismatch is reported after the body was written" {
     canned_reply < <(v4_reply '{"file_name": "a.txt", "total_size": 6, "md5": "00000000000000000000000000000000", "stdout_size": 6, "exit_code": 0}' $'hello\n')
     ask stage4_json_header/client
-    [ "$status" -eq 1 ]
-    [ "$output" = "hello" ]
-    [ "$stderr" = "client: md5 mismatch: header says 00000000000000000000000000000000, body is b1946ac92492d2347c6235b4d2611184" ]
+    answer_is 1 "hello" \
+        "client: md5 mismatch: header says 00000000000000000000000000000000, body is b1946ac92492d2347c6235b4d2611184"
 }
 
 @test "stage 4: a body whose MD5 matches the header is accepted" {
     canned_reply < <(v4_reply '{"file_name": "a.txt", "total_size": 6, "md5": "b1946ac92492d2347c6235b4d2611184", "stdout_size": 6, "exit_code": 0}' $'hello\n')
     ask stage4_json_header/client
-    [ "$status" -eq 0 ]
-    [ "$output" = "hello" ]
-    [ "$stderr" = "" ]
+    answer_is 0 "hello" ""
 }

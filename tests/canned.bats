@@ -118,14 +118,7 @@ with open(outfile, "wb") as out:
 }
 
 @test "SIGTERM and SIGINT stop it with exit status 0" {
-    start_server term "$ROOT/$CANNED" --reply /dev/null
-    start_server int "$ROOT/$CANNED" --reply /dev/null
-    kill -TERM "$term_pid"
-    wait_for_exit "$term_pid"
-    assert_equal "$EXIT_STATUS" 0
-    kill -INT "$int_pid"
-    wait_for_exit "$int_pid"
-    assert_equal "$EXIT_STATUS" 0
+    exits_0_on_sigterm_and_sigint "$ROOT/$CANNED" --reply /dev/null
 }
 
 @test "a missing reply file is one line on stderr and exit 1" {

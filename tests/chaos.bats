@@ -10,13 +10,6 @@
 setup() { load 'test_helper/common-setup'; _common_setup; }
 teardown() { _common_teardown; }
 
-stage_dir() {
-    case $1 in
-    3) echo stage3_struct_len ;;
-    4) echo stage4_json_header ;;
-    esac
-}
-
 # sliced STAGE MIN MAX SEED [DELAY_US]: starts STAGE's server and a slicer
 # in front of it cutting replies into MIN..MAX-byte pieces, with a random
 # pause of up to DELAY_US (default 0) before each; sets slicer_port.
@@ -28,22 +21,13 @@ sliced() {
 
 # talk STAGE INPUT: feeds INPUT to STAGE's client through the slicer;
 # stdout/stderr to $BATS_TEST_TMPDIR/out and /err, exit status to $status.
+# (stage_dir, run_client and same_bytes are in test_helper/common-setup.bash.)
 talk() {
-    status=0
-    printf '%s' "$2" | timeout 30 "$ROOT/$(stage_dir "$1")/client" -p "$slicer_port" \
-        >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" || status=$?
+    run_client "$1" "$slicer_port" "$2" 30
     # Shown only when the test fails: what each side said.
     echo "client exit status $status; client stderr:"; head -c 2000 "$BATS_TEST_TMPDIR/err"
     echo "server log:"; cat "$BATS_TEST_TMPDIR/srv.log"
     echo "slicer log:"; cat "$BATS_TEST_TMPDIR/slicer.log"
-}
-
-# same_bytes WANT GOT: the files are identical (by checksum), or show sizes.
-same_bytes() {
-    if [ "$(sha "$1")" != "$(sha "$2")" ]; then
-        echo "$2 ($(stat -c %s "$2") bytes) differs from $1 ($(stat -c %s "$1") bytes)"
-        return 1
-    fi
 }
 
 # 20 KB of random bytes and then MARK from a second command, 1 byte a piece.

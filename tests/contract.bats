@@ -33,19 +33,6 @@ default_port_of() {
     esac
 }
 
-# no_process_runs ARGS: polls (deadline 5 s) until no process has exactly the
-# command line ARGS.
-no_process_runs() {
-    local deadline=$((SECONDS + 5))
-    while pgrep -fx -- "$1" >/dev/null; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "still running: $1"
-            return 1
-        fi
-        sleep 0.05
-    done
-}
-
 @test "--help and -h print the usage on stdout, with the default port, and exit 0" {
     local prog flag
     for prog in "${PROGRAMS[@]}"; do
@@ -133,15 +120,9 @@ no_process_runs() {
 }
 
 @test "a server exits 0 on SIGTERM and on SIGINT" {
-    local prog sig
+    local prog
     for prog in "${SERVERS[@]}"; do
-        for sig in TERM INT; do
-            start_server srv "$ROOT/$prog" --port 0
-            kill -s "$sig" "$srv_pid"
-            wait_for_exit "$srv_pid"
-            echo "$prog SIG$sig: exit $EXIT_STATUS"
-            [ "$EXIT_STATUS" -eq 0 ]
-        done
+        exits_0_on_sigterm_and_sigint "$ROOT/$prog" --port 0
     done
 }
 

@@ -14,19 +14,11 @@ PY=(python3 -B)
 
 # run_to_files PROG... : runs PROG with the test's INPUT on stdin; stdout and
 # stderr go to $BATS_TEST_TMPDIR/out and /err, the exit status to $status.
+# (same_bytes WANT GOT is in test_helper/common-setup.bash.)
 run_to_files() {
     status=0
     printf '%s' "$INPUT" | timeout 20 "$@" \
         >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" || status=$?
-}
-
-# same_bytes WANT GOT: the files are identical, or show both.
-same_bytes() {
-    if ! cmp -s "$1" "$2"; then
-        echo "expected ($1):"; head -c 300 "$1" | od -c | head -10
-        echo "got ($2):"; head -c 300 "$2" | od -c | head -10
-        return 1
-    fi
 }
 
 # sliced_in_front PORT MIN MAX SEED DELAY_US: a slicer before PORT cutting

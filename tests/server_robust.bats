@@ -8,14 +8,6 @@
 setup() { load 'test_helper/common-setup'; _common_setup; }
 teardown() { _common_teardown; }
 
-stage_dir() {
-    case $1 in
-    1) echo stage1_naive ;;
-    3) echo stage3_struct_len ;;
-    4) echo stage4_json_header ;;
-    esac
-}
-
 # serve STAGE [ARGS...]: starts that stage's server on a free port.
 serve() {
     local stage=$1; shift
@@ -24,12 +16,9 @@ serve() {
 
 # talk STAGE INPUT [SECS]: feeds INPUT to that stage's client (killed after
 # SECS, default 20); stdout and stderr go to $BATS_TEST_TMPDIR/out and /err,
-# the exit status to $status.
-talk() {
-    status=0
-    printf '%s' "$2" | timeout "${3:-20}" "$ROOT/$(stage_dir "$1")/client" -p "$srv_port" \
-        >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" || status=$?
-}
+# the exit status to $status. (stage_dir, run_client, wait_for_log and
+# no_process_runs are in test_helper/common-setup.bash.)
+talk() { run_client "$1" "$srv_port" "$2" "${3:-20}"; }
 
 # expect_reply STAGE STDOUT STDERR: the client output of the last `talk`,
 # for a command that wrote STDOUT and STDERR (printf formats), is exactly
@@ -60,32 +49,6 @@ good_client() {
     expect_reply "$1" 'ok\n' ''
 }
 
-# wait_for_log REGEX: polls the server log for a line matching the extended
-# REGEX, deadline 10 s.
-wait_for_log() {
-    local log="$BATS_TEST_TMPDIR/srv.log" deadline=$((SECONDS + 10))
-    until grep -Eq -- "$1" "$log"; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "no line matching '$1' in the server log:"; cat "$log"
-            return 1
-        fi
-        sleep 0.05
-    done
-}
-
-# no_process_runs ARGS: polls (deadline 5 s) until no process has exactly the
-# command line ARGS.
-no_process_runs() {
-    local deadline=$((SECONDS + 5))
-    while pgrep -fx -- "$1" >/dev/null; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "still running: $1"; pgrep -fxa -- "$1"
-            return 1
-        fi
-        sleep 0.05
-    done
-}
-
 # A sleep argument no other process on the machine uses, to find our sleep.
 unique_sleep() { printf '100.%s%s' "$BATS_ROOT_PID" "$RANDOM"; }
 
@@ -114,7 +77,7 @@ client_never_reads() {
     serve "$1" --timeout 1
     exec 5<>"/dev/tcp/127.0.0.1/$srv_port"
     printf 'head -c 50000000 /dev/zero' >&5
-    wait_for_log '^client 127\.0\.0\.1:[0-9]+: not reading its reply for 1 s; dropping the client$'
+    wait_for_log srv '^client 127\.0\.0\.1:[0-9]+: not reading its reply for 1 s; dropping the client$'
     good_client "$1"
     exec 5>&-
 }
@@ -147,7 +110,7 @@ children_are_reaped() {
     serve "$1" --timeout 1
     talk "$1" $'echo a\necho x; exit 3\nsleep 0.1 & echo b\nsleep 60\necho c\n'
     good_client "$1"
-    wait_for_log ' disconnected$'
+    wait_for_log srv ' disconnected$'
     local children
     children=$(ps --ppid "$srv_pid" -o pid=,stat=,args= || true)
     echo "children of the server: $children"
@@ -162,7 +125,7 @@ client_leaves_during_big_reply() {
     # Closing with unread bytes resets the connection: the server's next
     # send fails with EPIPE/ECONNRESET, which must not kill it.
     exec 5<&- 5>&-
-    wait_for_log ' disconnected$'
+    wait_for_log srv ' disconnected$'
     kill -0 "$srv_pid"
     good_client "$1"
 }

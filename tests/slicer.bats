@@ -64,18 +64,6 @@ print(recvs)
 ' "$@" 3>&-
 }
 
-# wait_for_line FILE REGEX: polls FILE (deadline 10 s) until a line matches.
-wait_for_line() {
-    local deadline=$((SECONDS + 10))
-    until grep -Eq "$2" "$1"; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "no line matching '$2' in $1:" >&2; cat "$1" >&2
-            return 1
-        fi
-        sleep 0.05
-    done
-}
-
 # children_of PID: the processes whose parent is PID (one per live relay).
 # (/proc rather than ps: procps may not be installed.)
 children_of() { cat /proc/"$1"/task/*/children 2>/dev/null || true; }
@@ -159,7 +147,7 @@ cut_sizes() { sed -n 's/^conn 1: down #[0-9]*: \([0-9]*\) bytes\{0,1\}$/\1/p' "$
         local port_var="${run_name}_port"
         exchange "${!port_var}" "$BATS_TEST_TMPDIR/request.bin" "$BATS_TEST_TMPDIR/$run_name.bin" >/dev/null
         assert_equal "$(sha "$BATS_TEST_TMPDIR/$run_name.bin")" "$(sha "$BATS_TEST_TMPDIR/reply.bin")"
-        wait_for_line "$BATS_TEST_TMPDIR/$run_name.log" '^conn 1: up done'
+        wait_for_log "$run_name" '^conn 1: up done'
     done
     cut_sizes "$BATS_TEST_TMPDIR/first.log" >"$BATS_TEST_TMPDIR/first.cuts"
     cut_sizes "$BATS_TEST_TMPDIR/again.log" >"$BATS_TEST_TMPDIR/again.cuts"
@@ -217,7 +205,7 @@ sock.close()
     start_server upstream "$ROOT/tools/canned" --reply "$BATS_TEST_TMPDIR/reply.bin"
     start_server slicer "$ROOT/$SLICER" --to "127.0.0.1:$upstream_port" --log --min 3 --max 5
     exchange "$slicer_port" "$BATS_TEST_TMPDIR/request.bin" "$BATS_TEST_TMPDIR/got.bin" >/dev/null
-    wait_for_line "$BATS_TEST_TMPDIR/slicer.log" '^conn 1: up done'
+    wait_for_log slicer '^conn 1: up done'
     cut_sizes "$BATS_TEST_TMPDIR/slicer.log" >"$BATS_TEST_TMPDIR/cuts"
     [ "$(wc -l <"$BATS_TEST_TMPDIR/cuts")" -ge 99 ]
     run grep -Ev '^[345]$' "$BATS_TEST_TMPDIR/cuts"
@@ -297,7 +285,7 @@ sock.close()
     run exchange "$slicer_port" /dev/null "$BATS_TEST_TMPDIR/got2.bin"
     assert_success
     assert_output 0
-    wait_for_line "$BATS_TEST_TMPDIR/slicer.log" '^tools/slicer: connection 2: '
+    wait_for_log slicer '^tools/slicer: connection 2: '
     run cat "$BATS_TEST_TMPDIR/slicer.log"
     assert_output "listening on 127.0.0.1:$slicer_port
 tools/slicer: connection 1: cannot connect to 127.0.0.1:$gone_port: Connection refused
@@ -316,7 +304,7 @@ time.sleep(30)
 ' "$slicer_port" 3>&- &
     local client_pid=$!
     STARTED_PIDS+=("$client_pid")
-    wait_for_line "$BATS_TEST_TMPDIR/slicer.log" '^conn 1: '
+    wait_for_log slicer '^conn 1: '
     local relay_pid
     relay_pid=$(children_of "$slicer_pid")
     [ -n "$relay_pid" ]

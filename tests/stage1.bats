@@ -9,25 +9,9 @@
 setup() { load 'test_helper/common-setup'; _common_setup; }
 teardown() { _common_teardown; }
 
-# expect_bytes FILE FORMAT [ARGS...]: FILE holds exactly printf FORMAT ARGS.
-expect_bytes() {
-    local file=$1; shift
-    # shellcheck disable=SC2059
-    printf "$@" >"$BATS_TEST_TMPDIR/expected"
-    if ! cmp -s "$BATS_TEST_TMPDIR/expected" "$file"; then
-        echo "expected bytes:"; od -c "$BATS_TEST_TMPDIR/expected" | head -20
-        echo "got bytes in $file:"; od -c "$file" | head -20
-        return 1
-    fi
-}
-
-# talk INPUT: feeds INPUT to the stage 1 client; its stdout and stderr go to
-# $BATS_TEST_TMPDIR/out and /err, its exit status to $status.
-talk() {
-    status=0
-    printf '%s' "$1" | timeout 20 "$ROOT/stage1_naive/client" -p "$srv_port" \
-        >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" || status=$?
-}
+# talk INPUT: feeds INPUT to the stage 1 client on srv's port (run_client,
+# like expect_bytes and wait_for_log, is in test_helper/common-setup.bash).
+talk() { run_client 1 "$srv_port" "$1"; }
 
 @test "a short reply is printed followed by a newline, as the document's print()" {
     start_server srv "$ROOT/stage1_naive/server" --port 0

@@ -9,38 +9,9 @@
 setup() { load 'test_helper/common-setup'; _common_setup; }
 teardown() { _common_teardown; }
 
-# expect_bytes FILE FORMAT [ARGS...]: FILE holds exactly printf FORMAT ARGS.
-expect_bytes() {
-    local file=$1; shift
-    # shellcheck disable=SC2059
-    printf "$@" >"$BATS_TEST_TMPDIR/expected"
-    if ! cmp -s "$BATS_TEST_TMPDIR/expected" "$file"; then
-        echo "expected bytes:"; od -c "$BATS_TEST_TMPDIR/expected" | head -20
-        echo "got bytes in $file:"; od -c "$file" | head -20
-        return 1
-    fi
-}
-
-# talk INPUT: feeds INPUT to the stage 4 client; its stdout and stderr go to
-# $BATS_TEST_TMPDIR/out and /err, its exit status to $status.
-talk() {
-    status=0
-    printf '%s' "$1" | timeout 20 "$ROOT/stage4_json_header/client" -p "$srv_port" \
-        >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" || status=$?
-}
-
-# wait_for_log NAME REGEX: polls NAME's server log for a line matching the
-# extended REGEX, deadline 10 s.
-wait_for_log() {
-    local log="$BATS_TEST_TMPDIR/$1.log" deadline=$((SECONDS + 10))
-    until grep -Eq -- "$2" "$log"; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "no line matching '$2' in $log:"; cat "$log"
-            return 1
-        fi
-        sleep 0.05
-    done
-}
+# talk INPUT: feeds INPUT to the stage 4 client on srv's port (run_client,
+# like expect_bytes and wait_for_log, is in test_helper/common-setup.bash).
+talk() { run_client 4 "$srv_port" "$1"; }
 
 # header_of COMMAND: prints the JSON header (keys sorted, one line) the
 # server sends for COMMAND, then the MD5 of the body, read by a careful

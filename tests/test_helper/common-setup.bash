@@ -52,6 +52,7 @@ start_server() {
 
 # wait_for_exit PID [SECS]: waits for PID to end (deadline, default 10 s);
 # sets EXIT_STATUS. Fails when it is still running at the deadline.
+# shellcheck disable=SC2034  # the calling test reads EXIT_STATUS
 wait_for_exit() {
     local pid=$1 secs=${2:-10}
     local deadline=$((SECONDS + secs))
@@ -68,3 +69,86 @@ wait_for_exit() {
 
 # sha FILE: the sha256 of FILE (or stdin with -).
 sha() { sha256sum "${1:--}" | cut -d' ' -f1; }
+
+# ---- helpers shared by the stage 1/3/4, robustness and interop tests ----
+
+# stage_dir STAGE: the directory of stage 1, 3 or 4's server and client.
+stage_dir() {
+    case $1 in
+    1) echo stage1_naive ;;
+    3) echo stage3_struct_len ;;
+    4) echo stage4_json_header ;;
+    esac
+}
+
+# run_client STAGE PORT INPUT [SECS]: feeds INPUT to STAGE's client talking
+# to PORT (killed after SECS, default 20); its stdout and stderr go to
+# $BATS_TEST_TMPDIR/out and /err, its exit status to $status, as bats' run
+# would set it (run itself cannot keep stdout and stderr apart as files).
+# shellcheck disable=SC2034  # the calling test reads status
+run_client() {
+    status=0
+    printf '%s' "$3" | timeout "${4:-20}" "$ROOT/$(stage_dir "$1")/client" -p "$2" \
+        >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" || status=$?
+}
+
+# same_bytes WANT GOT: the two files hold the same bytes; if not, shows their
+# sizes, where they first differ and how each begins.
+same_bytes() {
+    if ! cmp -s "$1" "$2"; then
+        echo "expected $1 ($(stat -c %s "$1") bytes), got $2 ($(stat -c %s "$2") bytes)"
+        cmp "$1" "$2" || true
+        echo "expected bytes:"; head -c 300 "$1" | od -c | head -20
+        echo "got bytes:"; head -c 300 "$2" | od -c | head -20
+        return 1
+    fi
+}
+
+# expect_bytes FILE FORMAT [ARGS...]: FILE holds exactly printf FORMAT ARGS.
+expect_bytes() {
+    local file=$1; shift
+    # shellcheck disable=SC2059  # FORMAT is the caller's printf format
+    printf "$@" >"$BATS_TEST_TMPDIR/expected"
+    same_bytes "$BATS_TEST_TMPDIR/expected" "$file"
+}
+
+# wait_for_log NAME REGEX: polls the log of the server start_server named
+# NAME for a line matching the extended REGEX, deadline 10 s.
+wait_for_log() {
+    local log="$BATS_TEST_TMPDIR/$1.log" deadline=$((SECONDS + 10))
+    until grep -Eq -- "$2" "$log"; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "no line matching '$2' in $log:"; cat "$log"
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# no_process_runs ARGS: polls (deadline 5 s) until no process has exactly the
+# command line ARGS (a killed command must not live on).
+no_process_runs() {
+    local deadline=$((SECONDS + 5))
+    while pgrep -fx -- "$1" >/dev/null; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "still running: $1"; pgrep -fxa -- "$1"
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# exits_0_on_sigterm_and_sigint PROGRAM [ARGS...]: starts the server PROGRAM
+# ARGS twice (as srv) and stops it once with SIGTERM, once with SIGINT;
+# fails unless it exits 0 both times.
+exits_0_on_sigterm_and_sigint() {
+    local sig
+    for sig in TERM INT; do
+        start_server srv "$@"
+        # shellcheck disable=SC2154  # start_server sets srv_pid
+        kill -s "$sig" "$srv_pid"
+        wait_for_exit "$srv_pid"
+        echo "$1 SIG$sig: exit $EXIT_STATUS"
+        [ "$EXIT_STATUS" -eq 0 ] || return 1
+    done
+}
