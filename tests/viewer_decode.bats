@@ -1,0 +1,132 @@
+#!/usr/bin/env bats
+# The viewer's data side without a terminal: the decoder library's unit
+# tests, and --dump / --side-by-side / --html of captures recorded from the
+# real stages (tests/golden/*.nbcap) against their golden text.
+#
+# To re-record a golden capture (after a change to the stages' wire bytes):
+#   LD_PRELOAD=viewer/libnianbao-tap.so NIANBAO_TAP=tests/golden/X.nbcap ...
+# then regenerate X.dump with `viewer/nianbao-view --replay X.nbcap --dump`
+# and read the diff before committing it.
+
+setup() { load 'test_helper/common-setup'; _common_setup; }
+teardown() { _common_teardown; }
+
+GOLDEN="$BATS_TEST_DIRNAME/golden"
+
+# view ARGS...: runs the viewer with stdout in $BATS_TEST_TMPDIR/out.
+view() {
+    status=0
+    "$ROOT/viewer/nianbao-view" "$@" >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" || status=$?
+}
+
+# same_as GOLDEN_FILE: $BATS_TEST_TMPDIR/out holds exactly that file.
+same_as() {
+    if ! cmp -s "$1" "$BATS_TEST_TMPDIR/out"; then
+        diff -u "$1" "$BATS_TEST_TMPDIR/out" | head -40
+        return 1
+    fi
+}
+
+@test "the decoder library passes its unit tests" {
+    run "$ROOT/viewer/test_decode" "$BATS_TEST_TMPDIR"
+    assert_success
+    refute_output --partial "not ok"
+    assert_line "1..49"
+}
+
+@test "--dump of a recorded stage 1 session matches its golden file" {
+    view --replay "$GOLDEN/stage1_garble.nbcap" --dump
+    [ "$status" -eq 0 ]
+    same_as "$GOLDEN/stage1_garble.dump"
+}
+
+@test "the stage 1 dump names the garble: recv #2 returned bytes of reply #1" {
+    view --replay "$GOLDEN/stage1_garble.nbcap" --dump
+    grep -qx '    !! STALE: recv #2 returned bytes of reply #1' "$BATS_TEST_TMPDIR/out"
+    grep -qx 'total: 5 sends, 6 recvs, 0 bytes pending, 2 STALE' "$BATS_TEST_TMPDIR/out"
+}
+
+@test "--dump of a stage 3 session shows each length field and no STALE" {
+    view --replay "$GOLDEN/stage3_len.nbcap" --dump
+    [ "$status" -eq 0 ]
+    same_as "$GOLDEN/stage3_len.dump"
+    grep -qx '    == len-field #1: length 1092' "$BATS_TEST_TMPDIR/out"
+    run grep -c '!! STALE' "$BATS_TEST_TMPDIR/out"
+    assert_output 0
+}
+
+@test "--dump of a stage 4 session decodes the JSON headers" {
+    view --replay "$GOLDEN/stage4_json.nbcap" --dump
+    [ "$status" -eq 0 ]
+    same_as "$GOLDEN/stage4_json.dump"
+    grep -qx '    == header-json #3: total_size=9 stdout_size=4 exit_code=0' "$BATS_TEST_TMPDIR/out"
+}
+
+@test "--side-by-side shows what v1 prints next to what a framed reader prints" {
+    view --replay "$GOLDEN/stage1_garble.nbcap" --side-by-side
+    [ "$status" -eq 0 ]
+    same_as "$GOLDEN/stage1_garble.side"
+    view --replay "$GOLDEN/stage3_len.nbcap" --side-by-side
+    same_as "$GOLDEN/stage3_len.side"
+}
+
+@test "--proto json on a stage 3 capture says the header is not JSON" {
+    view --replay "$GOLDEN/stage3_len.nbcap" --dump --proto json
+    [ "$status" -eq 0 ]
+    grep -qx '    == bad #1: header of 1092 bytes is not a JSON object' "$BATS_TEST_TMPDIR/out"
+    grep -qx '    (framing lost: the bytes no longer match the json protocol)' "$BATS_TEST_TMPDIR/out"
+}
+
+@test "--html writes a self-contained page with the STALE flag" {
+    view --replay "$GOLDEN/stage1_garble.nbcap" --html "$BATS_TEST_TMPDIR/page.html"
+    [ "$status" -eq 0 ]
+    grep -q '<span class="stale">STALE: recv #2 returned bytes of reply #1</span>' "$BATS_TEST_TMPDIR/page.html"
+    grep -q '</html>' "$BATS_TEST_TMPDIR/page.html"
+    # nothing fetched from elsewhere: no src=, no link rel, no url(
+    run grep -Ec 'src=|<link|url\(' "$BATS_TEST_TMPDIR/page.html"
+    assert_output 0
+}
+
+@test "a file that is not a capture gets a one-line error" {
+    printf 'hello, I am not a capture, just some text that is long enough\n%.0s' 1 2 \
+        >"$BATS_TEST_TMPDIR/bogus"
+    view --replay "$BATS_TEST_TMPDIR/bogus" --dump
+    [ "$status" -eq 1 ]
+    [ "$(cat "$BATS_TEST_TMPDIR/err")" = \
+      "nianbao-view: $BATS_TEST_TMPDIR/bogus: not a nianbao capture (bad magic at byte 0)" ]
+}
+
+@test "a capture cut in the middle of an event is reported" {
+    head -c 100 "$GOLDEN/stage1_garble.nbcap" >"$BATS_TEST_TMPDIR/cut.nbcap"
+    view --replay "$BATS_TEST_TMPDIR/cut.nbcap" --dump
+    [ "$status" -eq 1 ]
+    [ "$(cat "$BATS_TEST_TMPDIR/err")" = \
+      "nianbao-view: $BATS_TEST_TMPDIR/cut.nbcap: ends in the middle of an event (100 stray bytes)" ]
+}
+
+@test "the decoder's memory does not grow with the transfer" {
+    # 2000 x 64 KiB sends and recvs = 128 MiB through the decoder: max RSS
+    # must stay far below the transfer (the window is 64 KiB per stream).
+    python3 - "$BATS_TEST_TMPDIR/big.nbcap" <<'PY'
+import struct, sys
+def ev(kind, role, result, local, peer, data=b''):
+    addr = lambda p: struct.pack('<HH', 2, p) + bytes([127, 0, 0, 1]) + bytes(12)
+    return struct.pack('<IBBBBQqIiiI', 0x3156424e, kind, 0, 1, role, 1, result,
+                       1, 3, 0, len(data)) + addr(local) + addr(peer) + data
+with open(sys.argv[1], 'wb') as f:
+    f.write(ev(1, 1, 0, 40000, 8080, b'client'))
+    f.write(ev(2, 2, 0, 8080, 40000, b'server'))
+    f.write(ev(3, 1, 3, 40000, 8080, b'big'))
+    chunk = b'x' * 1024
+    for i in range(2000):
+        f.write(ev(3, 2, 65536, 8080, 40000, chunk))
+        f.write(ev(4, 1, 65536, 40000, 8080, chunk))
+PY
+    /usr/bin/time -f '%M' -o "$BATS_TEST_TMPDIR/rss" \
+        "$ROOT/viewer/nianbao-view" --replay "$BATS_TEST_TMPDIR/big.nbcap" --dump \
+        >"$BATS_TEST_TMPDIR/out"
+    grep -q 'down (server -> client): 2000 sends, 131072000 bytes sent' "$BATS_TEST_TMPDIR/out"
+    rss_kb=$(cat "$BATS_TEST_TMPDIR/rss")
+    echo "max RSS ${rss_kb} KiB"
+    [ "$rss_kb" -lt 20000 ]
+}

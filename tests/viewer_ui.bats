@@ -1,0 +1,175 @@
+#!/usr/bin/env bats
+# The viewer's screen, driven under tmux at 80x24: a stage 1 session shows
+# recv marks, send colours and the STALE flag; a stage 4 session shows the
+# decoded header and no STALE flag; keys, resize and the no-colour fallback.
+# Sessions are recorded first (nianbao-view --record), then replayed.
+
+# start_server sets NAME_port:
+# shellcheck disable=SC2154
+setup() { load 'test_helper/common-setup'; _common_setup; }
+teardown() { _common_teardown; }
+
+# The viewer, whichever test runs it.
+nbview() { "$ROOT/viewer/nianbao-view" "$@"; }
+
+# record STAGE_DIR COMMANDS: a capture of one client session with the
+# stage's server, both under the tap, in $BATS_TEST_TMPDIR/run.nbcap.
+record() {
+    local dir=$1 commands=$2
+    CAPTURE="$BATS_TEST_TMPDIR/run.nbcap"
+    export NIANBAO_TAP_CAP=65536
+    start_server srv "$ROOT/viewer/nianbao-view" --record "$CAPTURE" -- "$ROOT/$dir/server" --port 0
+    printf '%s' "$commands" | timeout 20 "$ROOT/viewer/nianbao-view" --record "$CAPTURE" -- \
+        "$ROOT/$dir/client" -p "$srv_port" >"$BATS_TEST_TMPDIR/client.out"
+}
+
+# wait_dump TEXT: the server's tap writes its last send when send()
+# returns, which can be just after the client has read it; poll the dump
+# (deadline 10 s) until the capture says TEXT.
+wait_dump() {
+    local deadline=$((SECONDS + 10))
+    until nbview --replay "$CAPTURE" --dump | grep -qF -- "$1"; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "the capture never said: $1"; nbview --replay "$CAPTURE" --dump
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# view ARGS...: the viewer in a fresh 80x24 tmux session named "ui", on a
+# private tmux server that teardown stops with the other started PIDs.
+view() {
+    TMUX_SOCKET="$BATS_TEST_TMPDIR/tmux.sock"
+    tmux -S "$TMUX_SOCKET" -f /dev/null new-session -d -s ui -x 80 -y 24 \
+        "env LANG=C.UTF-8 TERM=screen $ROOT/viewer/nianbao-view $*; echo VIEW-EXIT=\$?; sleep 30" 3>&-
+    STARTED_PIDS+=("$(tmux -S "$TMUX_SOCKET" display-message -p '#{pid}')")
+}
+
+# pane_wait TEXT: polls the pane (deadline 10 s) until it shows TEXT; the
+# plain text lands in $BATS_TEST_TMPDIR/pane, with colours in .../colours.
+pane_wait() {
+    local deadline=$((SECONDS + 10))
+    while :; do
+        tmux -S "$TMUX_SOCKET" capture-pane -p -t ui >"$BATS_TEST_TMPDIR/pane" 2>/dev/null || true
+        if grep -qF -- "$1" "$BATS_TEST_TMPDIR/pane"; then
+            tmux -S "$TMUX_SOCKET" capture-pane -p -e -t ui >"$BATS_TEST_TMPDIR/colours"
+            return 0
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "pane never showed: $1"; cat "$BATS_TEST_TMPDIR/pane"
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+keys() { tmux -S "$TMUX_SOCKET" send-keys -t ui "$@"; }
+
+@test "a stage 1 session shows recv marks, one colour per send and the STALE flag" {
+    record stage1_naive $'echo first\nseq 1 2000\necho MARK\n'
+    wait_dump 'STALE: recv #3 returned bytes of reply #2'
+    view --replay "$CAPTURE"
+    pane_wait ' sends 2  recvs 3  pending 6845 '
+    pane_wait 'STALE: recv #3 returned bytes of reply #2'
+    keys g                         # to the oldest bytes
+    pane_wait '┃first\n'
+    # send #1 (echo first) in green, send #2 (seq) in yellow, each recv
+    # boundary a mark in black on white.
+    grep -qF $'\e[32m\e[49mfirst' "$BATS_TEST_TMPDIR/colours"
+    grep -qF $'\e[33m\e[49m1' "$BATS_TEST_TMPDIR/colours"
+    [ "$(grep -o '┃' "$BATS_TEST_TMPDIR/pane" | wc -l)" -eq 2 ]
+    keys s                         # to the STALE recv: "!" on red
+    pane_wait '!284\n'
+    grep -qF $'\e[41m!' "$BATS_TEST_TMPDIR/colours"
+    keys q
+    pane_wait 'VIEW-EXIT=0'
+}
+
+@test "a stage 4 session shows the decoded header length, JSON header and body, and no STALE flag" {
+    record stage4_json_header $'echo MARK\n'
+    wait_dump 'down (server -> client): 3 sends'
+    view --replay "$CAPTURE"
+    pane_wait '┃[hdr 107]┃{"file_name":"a.txt","total_size":5,'
+    pane_wait '┃MARK\n'
+    pane_wait 'header length 107 | total_size=5 stdout_size=5 exit_code=0'
+    pane_wait ' sends 3  recvs 3  pending 0 '
+    refute grep -qF 'STALE' "$BATS_TEST_TMPDIR/pane"
+    # header length in black on magenta, the JSON header underlined
+    grep -qF $'\e[45m[hdr 107]' "$BATS_TEST_TMPDIR/colours"
+    grep -qF $'\e[4m' "$BATS_TEST_TMPDIR/colours"
+    keys x                         # hex: the header length's 4 bytes
+    pane_wait '┃6b 00 00 00┃7b 22 66 69'
+    keys x d                       # back to text, then the request
+    pane_wait 'requests (up)'
+    pane_wait 'echo MARK'
+}
+
+@test "without colours the viewer marks sends with bold and recvs with reverse video" {
+    record stage1_naive $'echo one\necho two\n'
+    wait_dump 'down (server -> client): 2 sends'
+    view --no-color --replay "$CAPTURE"
+    pane_wait '┃one\n'
+    pane_wait '┃two\n'
+    refute grep -qE $'\e\\[3[1-7]m' "$BATS_TEST_TMPDIR/colours"
+    # SGR 7 (reverse) before each mark, SGR 1 (bold) on the second send
+    grep -qP '\x1b\[(0;)?7m(\x1b\[\d+m)*┃' "$BATS_TEST_TMPDIR/colours"
+    grep -qP '\x1b\[(0;)?1m(\x1b\[\d+m)*two' "$BATS_TEST_TMPDIR/colours"
+}
+
+@test "the viewer redraws for a new terminal size and shows its key help" {
+    record stage1_naive $'echo hello\n'
+    wait_dump 'down (server -> client): 1 sends'
+    view --replay "$CAPTURE"
+    pane_wait '┃hello\n'
+    tmux -S "$TMUX_SOCKET" resize-window -t ui -x 100 -y 30
+    local deadline=$((SECONDS + 10))
+    until [ "$(tmux -S "$TMUX_SOCKET" capture-pane -p -t ui | sed -n 30p | grep -c 'sends 1  recvs 1')" -eq 1 ]; do
+        [ "$SECONDS" -lt "$deadline" ]
+        sleep 0.05
+    done
+    keys '?'
+    pane_wait 'jump to the newest STALE recv'
+    keys Space q
+    pane_wait 'VIEW-EXIT=0'
+}
+
+@test "--help, a bad option and a bad --proto get usage, status 2 and a one-line error" {
+    run nbview --help
+    [ "$status" -eq 0 ]
+    assert_line --partial 'usage: nianbao-view [options]'
+    run nbview --frobnicate
+    [ "$status" -eq 2 ]
+    assert_line "nianbao-view: unknown option '--frobnicate'"
+    run nbview --replay x.nbcap --proto xml
+    [ "$status" -eq 2 ]
+    assert_output "nianbao-view: --proto: 'xml' is not raw, len or json"
+    run nbview
+    [ "$status" -eq 2 ]
+    assert_line --partial 'choose one of --lesson, --replay FILE, or -- PROG'
+}
+
+@test "--replay of a missing capture says so in one line" {
+    run nbview --replay "$BATS_TEST_TMPDIR/none.nbcap"
+    [ "$status" -eq 1 ]
+    assert_output --partial "none.nbcap: No such file or directory"
+}
+
+@test "the live view shows a program run under the tap as it talks" {
+    start_server srv "$ROOT/stage1_naive/server" --port 0
+    printf 'echo live\n' >"$BATS_TEST_TMPDIR/commands"
+    view -- sh -c "'$ROOT/stage1_naive/client -p $srv_port <$BATS_TEST_TMPDIR/commands'"
+    pane_wait '┃live\n'
+    pane_wait 'the program exited (status 0)'
+    keys q
+    pane_wait 'VIEW-EXIT=0'
+}
+
+@test "UTF-8 bytes are shown as text in a UTF-8 locale" {
+    record stage1_naive $'echo 粘包\n'
+    wait_dump 'down (server -> client): 1 sends'
+    view --replay "$CAPTURE"
+    pane_wait '┃粘包\n'
+    keys x
+    pane_wait '┃e7 b2 98 e5 8c 85 0a'
+}

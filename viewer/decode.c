@@ -1,0 +1,995 @@
+/* decode.c - capture events to annotated streams (the model is in decode.h). */
+#include "decode.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* The largest reply a stage 3/4 client accepts (--max-len default): a
+ * bigger length field means the bytes are not what the parser thinks. */
+#define MAX_BODY_LEN 1073741824LL
+/* A stage 4 header is a short JSON object; more means lost framing. */
+#define MAX_HEADER_LEN (64 * 1024)
+
+enum parse_state {
+    PARSE_WAIT_PROTO = 0,   /* proto not decided yet                 */
+    PARSE_LENGTH,           /* need the 4-byte length at parse.at     */
+    PARSE_HEADER,           /* json: need parse.need header bytes     */
+    PARSE_OFF,              /* raw framing, or gave up                */
+};
+
+const char *proto_name(enum proto proto)
+{
+    switch (proto) {
+    case PROTO_RAW: return "raw";
+    case PROTO_LEN: return "len";
+    case PROTO_JSON: return "json";
+    default: return "guess";
+    }
+}
+
+int proto_parse(const char *name, enum proto *proto)
+{
+    static const enum proto all[] = { PROTO_GUESS, PROTO_RAW, PROTO_LEN, PROTO_JSON };
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (strcmp(name, proto_name(all[i])) == 0) {
+            *proto = all[i];
+            return 0;
+        }
+    return -1;
+}
+
+const char *direction_name(enum direction dir)
+{
+    return dir == DIR_UP ? "up" : "down";
+}
+
+const char *frame_part_name(enum frame_part part)
+{
+    switch (part) {
+    case FRAME_REQUEST: return "request";
+    case FRAME_REPLY: return "reply";
+    case FRAME_LEN_FIELD: return "len-field";
+    case FRAME_HEADER_LEN: return "header-len";
+    case FRAME_HEADER_JSON: return "header-json";
+    case FRAME_BODY: return "body";
+    case FRAME_BAD: return "bad";
+    default: return "none";
+    }
+}
+
+/* ---- streams: the byte window ---------------------------------------- */
+
+uint64_t stream_end(const struct stream *s)
+{
+    return s->sent > s->received ? s->sent : s->received;
+}
+
+uint64_t stream_pending(const struct stream *s)
+{
+    if (!s->sender_tapped || !s->receiver_tapped || s->sent <= s->received)
+        return 0;
+    return s->sent - s->received;
+}
+
+static size_t ring_size(const struct stream *s)
+{
+    return s->ring_size;
+}
+
+static int known_bit(const struct stream *s, size_t slot)
+{
+    return (s->known[slot / 8] >> (slot % 8)) & 1;
+}
+
+static void set_known(struct stream *s, size_t slot, int on)
+{
+    if (on)
+        s->known[slot / 8] |= (unsigned char)(1u << (slot % 8));
+    else
+        s->known[slot / 8] &= (unsigned char)~(1u << (slot % 8));
+}
+
+int stream_byte(const struct stream *s, uint64_t offset)
+{
+    if (offset < s->win_start || offset >= stream_end(s) || ring_size(s) == 0)
+        return -1;
+    size_t slot = (size_t)(offset % ring_size(s));
+    return known_bit(s, slot) ? s->ring[slot] : -1;
+}
+
+size_t stream_bytes(const struct stream *s, uint64_t start, size_t len,
+                    unsigned char *buf, unsigned char *known)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < len; i++) {
+        int b = stream_byte(s, start + i);
+        buf[i] = b < 0 ? 0 : (unsigned char)b;
+        if (known != NULL)
+            known[i] = b >= 0;
+        count += b >= 0;
+    }
+    return count;
+}
+
+/* Makes the ring hold at least NEED slots (up to the window), keeping the
+ * bytes of the window as it was (up to OLD_END). The ring starts small, so
+ * a connection that moves ten bytes costs little. Returns 0, or -1 (ENOMEM). */
+static int grow_ring(struct stream *s, size_t need, uint64_t old_end)
+{
+    if (need <= s->ring_size)
+        return 0;
+    size_t size = s->ring_size ? s->ring_size : 1024;
+    while (size < need)
+        size *= 2;
+    if (size > s->window)
+        size = (size_t)s->window;
+    unsigned char *ring = malloc(size);
+    unsigned char *known = calloc((size + 7) / 8, 1);
+    if (ring == NULL || known == NULL) {
+        free(ring);
+        free(known);
+        errno = ENOMEM;
+        return -1;
+    }
+    /* Only the old window holds bytes: [win_start, OLD_END). */
+    for (uint64_t off = s->win_start; off < old_end && s->ring_size > 0; off++) {
+        size_t old = (size_t)(off % s->ring_size);
+        if (known_bit(s, old)) {
+            size_t slot = (size_t)(off % size);
+            ring[slot] = s->ring[old];
+            known[slot / 8] |= (unsigned char)(1u << (slot % 8));
+        }
+    }
+    free(s->ring);
+    free(s->known);
+    s->ring = ring;
+    s->known = known;
+    s->ring_size = size;
+    return 0;
+}
+
+/* Clears the known bits of COUNT slots from SLOT on (wrapping around the
+ * ring): whole bytes of the bitmap at once, since a 1 GiB transfer passes
+ * every slot sixteen thousand times. */
+static void forget_slots(struct stream *s, size_t slot, size_t count)
+{
+    while (count > 0) {
+        size_t run = s->ring_size - slot < count ? s->ring_size - slot : count;
+        size_t i = slot, end = slot + run;
+        for (; i < end && i % 8 != 0; i++)
+            set_known(s, i, 0);
+        size_t whole = (end - i) / 8;
+        memset(s->known + i / 8, 0, whole);
+        for (i += whole * 8; i < end; i++)
+            set_known(s, i, 0);
+        count -= run;
+        slot = 0;
+    }
+}
+
+/* Drops the spans that ended before the window, in batches so that a
+ * stream of tiny sends does not pay a memmove per event. */
+#define DROP_SPANS(arr, n, win)                                              \
+    do {                                                                     \
+        size_t dead_ = 0;                                                    \
+        while (dead_ < (n) && (arr)[dead_].end <= (win))                     \
+            dead_++;                                                         \
+        if (dead_ > 0 && (dead_ >= 64 || dead_ * 4 >= (n))) {                \
+            memmove((arr), (arr) + dead_, ((n) - dead_) * sizeof(*(arr)));   \
+            (n) -= dead_;                                                    \
+        }                                                                    \
+    } while (0)
+
+/* Moves the end of the stream to NEW_END: the window follows, slots that
+ * now stand for new offsets forget their old bytes. Returns 0 or -1. */
+static int extend(struct stream *s, uint64_t old_end, uint64_t new_end)
+{
+    if (new_end <= old_end)
+        return 0;
+    uint64_t win_start = new_end > s->window ? new_end - s->window : 0;
+    if (grow_ring(s, (size_t)(new_end - win_start), old_end) < 0)
+        return -1;
+    uint64_t from = old_end;
+    if (new_end - from > s->ring_size)
+        from = new_end - s->ring_size;
+    forget_slots(s, (size_t)(from % s->ring_size), (size_t)(new_end - from));
+    s->win_start = win_start;
+    DROP_SPANS(s->sends, s->n_sends, win_start);
+    DROP_SPANS(s->recvs, s->n_recvs, win_start);
+    DROP_SPANS(s->frames, s->n_frames, win_start);
+    return 0;
+}
+
+/* Stores the captured bytes DATA[0..LEN) found at stream offset START. */
+static void store_bytes(struct stream *s, uint64_t start, const unsigned char *data,
+                        size_t len)
+{
+    uint64_t end = stream_end(s);
+    for (size_t i = 0; i < len; i++) {
+        uint64_t off = start + i;
+        if (off < s->win_start || off >= end)
+            continue;
+        size_t slot = (size_t)(off % s->ring_size);
+        s->ring[slot] = data[i];
+        set_known(s, slot, 1);
+    }
+}
+
+static const struct decode_span *span_at(const struct decode_span *v, size_t n,
+                                         uint64_t offset)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {           /* first span with start > offset */
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid].start <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0 || offset >= v[lo - 1].end)
+        return NULL;
+    return &v[lo - 1];
+}
+
+const struct decode_span *stream_send_at(const struct stream *s, uint64_t offset)
+{
+    return span_at(s->sends, s->n_sends, offset);
+}
+
+const struct decode_span *stream_recv_at(const struct stream *s, uint64_t offset)
+{
+    return span_at(s->recvs, s->n_recvs, offset);
+}
+
+const struct decode_frame *stream_frame_at(const struct stream *s, uint64_t offset)
+{
+    size_t lo = 0, hi = s->n_frames;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->frames[mid].start <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0 || offset >= s->frames[lo - 1].end)
+        return NULL;
+    return &s->frames[lo - 1];
+}
+
+/* Appends one element to a growable array. Returns it, or NULL (ENOMEM). */
+static void *push(void **arr, size_t *n, size_t *cap, size_t size)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        void *grown = realloc(*arr, ncap * size);
+        if (grown == NULL) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        *arr = grown;
+        *cap = ncap;
+    }
+    void *slot = (char *)*arr + (*n)++ * size;
+    memset(slot, 0, size);
+    return slot;
+}
+
+static struct decode_frame *push_frame(struct stream *s)
+{
+    return push((void **)&s->frames, &s->n_frames, &s->cap_frames, sizeof(*s->frames));
+}
+
+static void stream_free(struct stream *s)
+{
+    free(s->sends);
+    free(s->recvs);
+    free(s->frames);
+    free(s->ring);
+    free(s->known);
+    memset(s, 0, sizeof(*s));
+}
+
+/* ---- frames ----------------------------------------------------------- */
+
+/* Raw framing: a request/reply is the bytes of one message number. Extends
+ * the last frame when the new span continues it. */
+static int add_message_frame(struct stream *s, enum frame_part part,
+                             uint64_t start, uint64_t end, uint32_t message)
+{
+    if (end <= start || message == 0)
+        return 0;
+    if (s->n_frames > 0) {
+        struct decode_frame *last = &s->frames[s->n_frames - 1];
+        if (last->part == part && last->message == message && last->end == start) {
+            last->end = end;
+            last->value = (long long)(last->end - last->start);
+            snprintf(last->note, sizeof(last->note), "%s #%u, %lld bytes",
+                     frame_part_name(part), message, last->value);
+            return 0;
+        }
+        if (last->end > start)   /* out of order: the bytes already have a frame */
+            return 0;
+    }
+    struct decode_frame *f = push_frame(s);
+    if (f == NULL)
+        return -1;
+    f->start = start;
+    f->end = end;
+    f->part = part;
+    f->message = message;
+    f->value = (long long)(end - start);
+    snprintf(f->note, sizeof(f->note), "%s #%u, %lld bytes",
+             frame_part_name(part), message, f->value);
+    return 0;
+}
+
+/* Reads N (<= 8) known bytes at OFFSET. Returns 1, or 0 when one of them is
+ * not known (yet). */
+static int peek_bytes(const struct stream *s, uint64_t offset, unsigned char *out,
+                      size_t n)
+{
+    if (offset + n > stream_end(s))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        int b = stream_byte(s, offset + i);
+        if (b < 0)
+            return 0;
+        out[i] = (unsigned char)b;
+    }
+    return 1;
+}
+
+static long long le32(const unsigned char *b)
+{
+    uint32_t v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+                 (uint32_t)b[3] << 24;
+    return (long long)(int32_t)v;   /* struct.pack('i'): signed */
+}
+
+/* "1195725860 (\"GET \")" when the four bytes are text: a student reading a
+ * nonsense length usually has an HTTP client or a stage 1 reply in hand. */
+static void explain_length(char *note, size_t len, const char *what,
+                           long long value, const unsigned char *b)
+{
+    int text = 1;
+    for (int i = 0; i < 4; i++)
+        if (b[i] < 0x20 || b[i] > 0x7e)
+            text = 0;
+    if (text)
+        snprintf(note, len, "%s %lld is \"%c%c%c%c\": the peer speaks another protocol",
+                 what, value, b[0], b[1], b[2], b[3]);
+    else if (value < 0)
+        snprintf(note, len, "%s %lld is negative: not a length", what, value);
+    else
+        snprintf(note, len, "%s %lld is too big to be right", what, value);
+}
+
+static void read_json_header(const unsigned char *text, size_t len,
+                             struct decode_frame *f)
+{
+    cJSON *root = cJSON_ParseWithLength((const char *)text, len);
+    if (root == NULL || !cJSON_IsObject(root)) {
+        f->part = FRAME_BAD;
+        snprintf(f->note, sizeof(f->note), "header of %zu bytes is not a JSON object", len);
+        goto end;
+    }
+    struct json_header_info *h = &f->header;
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "total_size");
+    if (cJSON_IsNumber(item)) {
+        h->have_total_size = 1;
+        h->total_size = (long long)item->valuedouble;
+    }
+    item = cJSON_GetObjectItemCaseSensitive(root, "stdout_size");
+    if (cJSON_IsNumber(item)) {
+        h->have_stdout_size = 1;
+        h->stdout_size = (long long)item->valuedouble;
+    }
+    item = cJSON_GetObjectItemCaseSensitive(root, "exit_code");
+    if (cJSON_IsNumber(item)) {
+        h->have_exit_code = 1;
+        h->exit_code = (long long)item->valuedouble;
+    }
+    item = cJSON_GetObjectItemCaseSensitive(root, "file_name");
+    if (cJSON_IsString(item))
+        snprintf(h->file_name, sizeof(h->file_name), "%s", item->valuestring);
+    item = cJSON_GetObjectItemCaseSensitive(root, "md5");
+    if (cJSON_IsString(item))
+        snprintf(h->md5, sizeof(h->md5), "%s", item->valuestring);
+    if (!h->have_total_size || h->total_size < 0 || h->total_size > MAX_BODY_LEN) {
+        f->part = FRAME_BAD;
+        snprintf(f->note, sizeof(f->note), "header has no usable total_size");
+        goto end;
+    }
+    f->value = h->total_size;
+    int used = snprintf(f->note, sizeof(f->note), "total_size=%lld", h->total_size);
+    if (h->have_stdout_size && used > 0 && (size_t)used < sizeof(f->note))
+        used += snprintf(f->note + used, sizeof(f->note) - (size_t)used,
+                         " stdout_size=%lld", h->stdout_size);
+    if (h->have_exit_code && used > 0 && (size_t)used < sizeof(f->note))
+        snprintf(f->note + used, sizeof(f->note) - (size_t)used,
+                 " exit_code=%lld", h->exit_code);
+end:
+    cJSON_Delete(root);
+}
+
+static int add_body(struct stream *s, uint64_t start, long long len, uint32_t message)
+{
+    if (len == 0)
+        return 0;
+    struct decode_frame *f = push_frame(s);
+    if (f == NULL)
+        return -1;
+    f->start = start;
+    f->end = start + (uint64_t)len;
+    f->part = FRAME_BODY;
+    f->message = message;
+    f->value = len;
+    snprintf(f->note, sizeof(f->note), "body of reply #%u, %lld bytes", message, len);
+    return 0;
+}
+
+/* Runs the len/json parser over whatever bytes are known now. */
+static int parse_frames(struct connection *c)
+{
+    struct stream *s = &c->down;
+    for (;;) {
+        if (s->parse.state == PARSE_OFF || s->parse.state == PARSE_WAIT_PROTO)
+            return 0;
+        if (s->parse.at < s->win_start) {
+            /* The bytes we needed scrolled away before anyone captured
+             * them: framing is lost from here on. */
+            s->parse.state = PARSE_OFF;
+            s->parse.lost = 1;
+            return 0;
+        }
+        if (s->parse.state == PARSE_LENGTH) {
+            unsigned char b[4];
+            if (!peek_bytes(s, s->parse.at, b, 4))
+                return 0;
+            long long value = le32(b);
+            uint32_t message = ++s->parse.message;
+            if (message > s->messages)
+                s->messages = message;
+            struct decode_frame *f = push_frame(s);
+            if (f == NULL)
+                return -1;
+            f->start = s->parse.at;
+            f->end = s->parse.at + 4;
+            f->message = message;
+            f->value = value;
+            int json = c->proto == PROTO_JSON;
+            long long most = json ? MAX_HEADER_LEN : MAX_BODY_LEN;
+            /* Four printable bytes make a length of over 538 MB: far more
+             * likely text (a stage 1 reply, an HTTP client) than a frame. */
+            int text = b[0] >= 0x20 && b[0] < 0x7f && b[1] >= 0x20 && b[1] < 0x7f &&
+                       b[2] >= 0x20 && b[2] < 0x7f && b[3] >= 0x20 && b[3] < 0x7f;
+            if (value < 0 || value > most || (json && value == 0) || text) {
+                f->part = FRAME_BAD;
+                explain_length(f->note, sizeof(f->note),
+                               json ? "header length" : "length", value, b);
+                s->parse.state = PARSE_OFF;
+                s->parse.lost = 1;
+                return 0;
+            }
+            s->parse.at += 4;
+            if (json) {
+                f->part = FRAME_HEADER_LEN;
+                snprintf(f->note, sizeof(f->note), "header length %lld", value);
+                s->parse.need = value;
+                s->parse.state = PARSE_HEADER;
+            } else {
+                f->part = FRAME_LEN_FIELD;
+                snprintf(f->note, sizeof(f->note), "length %lld", value);
+                if (add_body(s, s->parse.at, value, message) < 0)
+                    return -1;
+                s->parse.at += (uint64_t)value;
+            }
+            continue;
+        }
+        /* PARSE_HEADER */
+        uint64_t start = s->parse.at;
+        size_t len = (size_t)s->parse.need;
+        if (start + len > stream_end(s))
+            return 0;
+        unsigned char *text = malloc(len);
+        if (text == NULL)
+            return -1;
+        size_t have = stream_bytes(s, start, len, text, NULL);
+        if (have < len) {
+            free(text);
+            return 0;
+        }
+        struct decode_frame *f = push_frame(s);
+        if (f == NULL) {
+            free(text);
+            return -1;
+        }
+        f->start = start;
+        f->end = start + len;
+        f->part = FRAME_HEADER_JSON;
+        f->message = s->parse.message;
+        read_json_header(text, len, f);
+        free(text);
+        s->parse.at += len;
+        if (f->part == FRAME_BAD) {
+            s->parse.state = PARSE_OFF;
+            s->parse.lost = 1;
+            return 0;
+        }
+        long long body = f->value;
+        if (add_body(s, s->parse.at, body, s->parse.message) < 0)
+            return -1;
+        s->parse.at += (uint64_t)body;
+        s->parse.state = PARSE_LENGTH;
+    }
+}
+
+/* Raw framing from the send spans already kept (after the proto was
+ * decided late). */
+static int raw_frames_from_sends(struct stream *s, enum frame_part part)
+{
+    for (size_t i = 0; i < s->n_sends; i++)
+        if (add_message_frame(s, part, s->sends[i].start, s->sends[i].end,
+                              s->sends[i].message) < 0)
+            return -1;
+    return 0;
+}
+
+static enum proto proto_from_prog(const char *prog)
+{
+    if (strstr(prog, "stage1") != NULL || strstr(prog, "stage2") != NULL)
+        return PROTO_RAW;
+    if (strstr(prog, "stage3") != NULL)
+        return PROTO_LEN;
+    if (strstr(prog, "stage4") != NULL)
+        return PROTO_JSON;
+    return PROTO_GUESS;
+}
+
+static enum proto proto_from_port(unsigned port)
+{
+    if (port >= 8080 && port <= 8082)
+        return PROTO_RAW;
+    if (port == 8083 || port == 8084)
+        return PROTO_LEN;
+    if (port >= 8085 && port <= 8089)
+        return PROTO_JSON;
+    return PROTO_GUESS;
+}
+
+/* Decides the framing once there is enough to go on: the program names
+ * (stage folders), then the first five downstream bytes, then the port. */
+static enum proto guess_proto(const struct connection *c)
+{
+    enum proto p = proto_from_prog(c->server_prog);
+    if (p == PROTO_GUESS)
+        p = proto_from_prog(c->client_prog);
+    if (p != PROTO_GUESS)
+        return p;
+    const struct stream *s = &c->down;
+    unsigned char b[5];
+    if (peek_bytes(s, 0, b, 5)) {
+        long long v = le32(b);
+        if (b[4] == '{' && v > 0 && v < MAX_HEADER_LEN)
+            return PROTO_JSON;
+        if (b[3] == 0 && v >= 0)
+            return PROTO_LEN;
+        return PROTO_RAW;
+    }
+    if (stream_end(s) >= 5 || c->client_closed || c->server_closed) {
+        p = proto_from_port(c->server.port);
+        return p == PROTO_GUESS ? PROTO_RAW : p;
+    }
+    return PROTO_GUESS;
+}
+
+static int settle_proto(struct connection *c)
+{
+    if (c->proto == PROTO_GUESS) {
+        c->proto = guess_proto(c);
+        if (c->proto == PROTO_GUESS)
+            return 0;
+        c->proto_guessed = 1;
+    }
+    struct stream *s = &c->down;
+    if (s->parse.state != PARSE_WAIT_PROTO)
+        return parse_frames(c);
+    if (c->proto == PROTO_RAW) {
+        s->parse.state = PARSE_OFF;
+        return raw_frames_from_sends(s, FRAME_REPLY);
+    }
+    s->parse.state = PARSE_LENGTH;
+    s->parse.at = 0;
+    return parse_frames(c);
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+static void stream_init(struct stream *s, enum direction dir, size_t window)
+{
+    memset(s, 0, sizeof(*s));
+    s->dir = dir;
+    s->window = window;
+}
+
+static void connection_free(struct connection *c)
+{
+    stream_free(&c->up);
+    stream_free(&c->down);
+    free(c);
+}
+
+static struct connection *new_connection(struct decoder *d, const struct cap_addr *client,
+                                         const struct cap_addr *server, int socktype)
+{
+    if (d->n_conns == d->cap_conns) {
+        size_t ncap = d->cap_conns ? d->cap_conns * 2 : 8;
+        struct connection **grown = realloc(d->conns, ncap * sizeof(*grown));
+        if (grown == NULL)
+            return NULL;
+        d->conns = grown;
+        d->cap_conns = ncap;
+    }
+    struct connection *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->id = (unsigned)d->n_conns + 1;
+    c->client = *client;
+    c->server = *server;
+    capture_format_addr(client, c->client_name, sizeof(c->client_name));
+    capture_format_addr(server, c->server_name, sizeof(c->server_name));
+    c->socktype = socktype;
+    c->proto = d->opt.proto;
+    stream_init(&c->up, DIR_UP, d->opt.window);
+    stream_init(&c->down, DIR_DOWN, d->opt.window);
+    d->conns[d->n_conns++] = c;
+    return c;
+}
+
+/* Finds (or makes) the connection of EV and says whether the recording
+ * process is its client. Returns NULL when EV has no usable addresses. */
+static struct connection *place(struct decoder *d, const struct cap_event *ev,
+                                int *is_client)
+{
+    if (ev->local.family == 0 || ev->peer.family == 0)
+        return NULL;
+    for (size_t i = d->n_conns; i-- > 0;) {
+        struct connection *c = d->conns[i];
+        int as_client = capture_addr_equal(&c->client, &ev->local) &&
+                        capture_addr_equal(&c->server, &ev->peer);
+        int as_server = capture_addr_equal(&c->server, &ev->local) &&
+                        capture_addr_equal(&c->client, &ev->peer);
+        if (!as_client && !as_server)
+            continue;
+        /* A new connect()/accept() on an address pair whose end already
+         * closed is a new connection that reuses the ports. */
+        int reused = (ev->kind == CAP_CONNECT && as_client && c->client_closed) ||
+                     (ev->kind == CAP_ACCEPT && as_server && c->server_closed);
+        if (reused)
+            break;
+        *is_client = as_client;
+        return c;
+    }
+    if (ev->kind == CAP_CLOSE)
+        return NULL;    /* nothing to close */
+    struct connection *made;
+    /* Which end is the client: the recording process knows when it saw the
+     * connect/accept; otherwise the lower port is taken for the server's. */
+    int client;
+    if (ev->role == ROLE_CLIENT)
+        client = 1;
+    else if (ev->role == ROLE_SERVER)
+        client = 0;
+    else
+        client = ev->local.port > ev->peer.port;
+    made = new_connection(d, client ? &ev->local : &ev->peer,
+                          client ? &ev->peer : &ev->local, ev->socktype);
+    *is_client = made != NULL ? client : -1;    /* -1: out of memory */
+    return made;
+}
+
+static int raise_stale(struct decoder *d, struct connection *c, struct decode_span *recv,
+                       uint32_t reply)
+{
+    recv->stale = 1;
+    recv->stale_reply = reply;
+    d->stale_count++;
+    if (d->n_stales == DECODE_MAX_STALES) {
+        memmove(d->stales, d->stales + DECODE_MAX_STALES / 2,
+                (DECODE_MAX_STALES / 2) * sizeof(*d->stales));
+        d->n_stales = DECODE_MAX_STALES / 2;
+    }
+    struct decode_stale *st = &d->stales[d->n_stales++];
+    memset(st, 0, sizeof(*st));
+    st->conn_id = c->id;
+    st->recv_no = recv->number;
+    st->request_no = recv->message;
+    st->reply_no = reply;
+    st->time_ns = recv->time_ns;
+    snprintf(st->text, sizeof(st->text), "STALE: recv #%u returned bytes of reply #%u",
+             recv->number, reply);
+    return 0;
+}
+
+/* A client recv made after request K that holds bytes of reply J < K. */
+static void check_recv_stale(struct decoder *d, struct connection *c,
+                             struct decode_span *recv)
+{
+    if (recv->stale || recv->message == 0)
+        return;
+    const struct stream *s = &c->down;
+    if (s->sender_tapped) {
+        for (size_t i = 0; i < s->n_sends; i++) {
+            const struct decode_span *snd = &s->sends[i];
+            if (snd->end <= recv->start || snd->start >= recv->end)
+                continue;
+            if (snd->message > 0 && snd->message < recv->message) {
+                raise_stale(d, c, recv, snd->message);
+                return;
+            }
+        }
+        return;
+    }
+    /* Server not tapped: the framing numbers the replies. */
+    for (size_t i = 0; i < s->n_frames; i++) {
+        const struct decode_frame *f = &s->frames[i];
+        if (f->part == FRAME_REPLY || f->end <= recv->start || f->start >= recv->end)
+            continue;
+        if (f->message > 0 && f->message < recv->message) {
+            raise_stale(d, c, recv, f->message);
+            return;
+        }
+    }
+}
+
+static void check_send_stale(struct decoder *d, struct connection *c,
+                             const struct decode_span *snd)
+{
+    struct stream *s = &c->down;
+    if (snd->message == 0)
+        return;
+    for (size_t i = 0; i < s->n_recvs; i++) {
+        struct decode_span *recv = &s->recvs[i];
+        if (recv->stale || recv->end <= snd->start || recv->start >= snd->end)
+            continue;
+        if (snd->message < recv->message)
+            raise_stale(d, c, recv, snd->message);
+    }
+}
+
+static int on_send(struct decoder *d, struct connection *c, int is_client,
+                   const struct cap_event *ev, const unsigned char *data)
+{
+    struct stream *s = is_client ? &c->up : &c->down;
+    uint32_t message;
+    if (is_client) {
+        if (!c->client_last_was_send)
+            c->client_requests++;
+        c->client_last_was_send = 1;
+        message = c->client_requests;
+    } else {
+        c->server_last_was_recv = 0;
+        message = c->server_requests_seen;
+    }
+    uint64_t start = s->sent, old_end = stream_end(s);
+    s->sent += (uint64_t)ev->result;
+    s->sender_tapped = 1;
+    if (extend(s, old_end, stream_end(s)) < 0)
+        return -1;
+    struct decode_span *span = push((void **)&s->sends, &s->n_sends, &s->cap_sends,
+                                    sizeof(*s->sends));
+    if (span == NULL)
+        return -1;
+    span->start = start;
+    span->end = s->sent;
+    span->number = ++s->send_calls;
+    span->message = message;
+    span->time_ns = ev->time_ns;
+    span->call_size = ev->result;
+    span->call = ev->call;
+    if (message > s->messages)
+        s->messages = message;
+    store_bytes(s, start, data, ev->data_len);
+    if (is_client)
+        return add_message_frame(s, FRAME_REQUEST, start, s->sent, message);
+    check_send_stale(d, c, span);
+    if (c->proto == PROTO_RAW && s->parse.state != PARSE_WAIT_PROTO)
+        return add_message_frame(s, FRAME_REPLY, start, s->sent, message);
+    return settle_proto(c);
+}
+
+static int on_recv(struct decoder *d, struct connection *c, int is_client,
+                   const struct cap_event *ev, const unsigned char *data)
+{
+    struct stream *s = is_client ? &c->down : &c->up;
+    s->receiver_tapped = 1;
+    if (ev->result == 0) {
+        /* 0 is the peer's close on TCP, an empty datagram on UDP */
+        if (ev->socktype != SOCK_DGRAM)
+            s->eof = 1;
+        return 0;
+    }
+    uint32_t message;
+    if (is_client) {
+        c->client_last_was_send = 0;
+        message = c->client_requests;
+    } else {
+        if (!c->server_last_was_recv)
+            c->server_requests_seen++;
+        c->server_last_was_recv = 1;
+        message = c->server_requests_seen;
+    }
+    uint64_t start = s->received, old_end = stream_end(s);
+    s->received += (uint64_t)ev->result;
+    if (extend(s, old_end, stream_end(s)) < 0)
+        return -1;
+    struct decode_span *span = push((void **)&s->recvs, &s->n_recvs, &s->cap_recvs,
+                                    sizeof(*s->recvs));
+    if (span == NULL)
+        return -1;
+    span->start = start;
+    span->end = s->received;
+    span->number = ++s->recv_calls;
+    span->message = message;
+    span->time_ns = ev->time_ns;
+    span->call_size = ev->result;
+    span->call = ev->call;
+    store_bytes(s, start, data, ev->data_len);
+    if (!is_client && message > s->messages)
+        s->messages = message;      /* requests as the server counts them */
+    if (!is_client) {
+        /* Requests seen only by the server (client not tapped). */
+        if (!s->sender_tapped)
+            return add_message_frame(s, FRAME_REQUEST, start, s->received, message);
+        return 0;
+    }
+    /* frame first: without server events the frames number the replies */
+    if (settle_proto(c) < 0)
+        return -1;
+    check_recv_stale(d, c, span);
+    return 0;
+}
+
+static void set_prog(char *dst, size_t len, const unsigned char *data, uint32_t n)
+{
+    size_t copy = n < len - 1 ? n : len - 1;
+    for (size_t i = 0; i < copy; i++)
+        dst[i] = (data[i] >= 0x20 && data[i] < 0x7f) ? (char)data[i] : '?';
+    dst[copy] = '\0';
+}
+
+int decoder_init(struct decoder *d, const struct decode_options *opt)
+{
+    memset(d, 0, sizeof(*d));
+    if (opt != NULL)
+        d->opt = *opt;
+    if (d->opt.window == 0)
+        d->opt.window = DECODE_DEFAULT_WINDOW;
+    d->stales = calloc(DECODE_MAX_STALES, sizeof(*d->stales));
+    if (d->stales == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
+}
+
+int decoder_feed(struct decoder *d, const struct cap_event *ev,
+                 const unsigned char *data)
+{
+    d->events++;
+    if (d->first_ns == 0)
+        d->first_ns = ev->time_ns;
+    if (ev->time_ns > d->last_ns)
+        d->last_ns = ev->time_ns;
+    if (ev->kind < CAP_CONNECT || ev->kind > CAP_CLOSE ||
+        ((ev->kind == CAP_SEND || ev->kind == CAP_RECV) && ev->result < 0) ||
+        (ev->kind == CAP_SEND && ev->result == 0)) {
+        d->ignored++;
+        return 0;
+    }
+    int is_client = 0;
+    struct connection *c = place(d, ev, &is_client);
+    if (c == NULL) {
+        if (is_client < 0) {
+            errno = ENOMEM;
+            return -1;
+        }
+        d->ignored++;
+        return 0;
+    }
+    if (c->first_ns == 0)
+        c->first_ns = ev->time_ns;
+    c->last_ns = ev->time_ns;
+    if (is_client)
+        c->client_pid = ev->pid;
+    else
+        c->server_pid = ev->pid;
+    switch (ev->kind) {
+    case CAP_CONNECT:
+        set_prog(c->client_prog, sizeof(c->client_prog), data, ev->data_len);
+        return settle_proto(c);
+    case CAP_ACCEPT:
+        set_prog(c->server_prog, sizeof(c->server_prog), data, ev->data_len);
+        return settle_proto(c);
+    case CAP_SEND:
+        return on_send(d, c, is_client, ev, data);
+    case CAP_RECV:
+        return on_recv(d, c, is_client, ev, data);
+    default:    /* CAP_CLOSE */
+        if (is_client)
+            c->client_closed = 1;
+        else
+            c->server_closed = 1;
+        return settle_proto(c);
+    }
+}
+
+int decoder_load_file(struct decoder *d, const char *path, char *err, size_t errlen)
+{
+    struct capture_reader r;
+    if (capture_open(&r, path, err, errlen) < 0)
+        return -1;
+    int rc = -1;
+    struct cap_event ev;
+    const unsigned char *data;
+    int got;
+    while ((got = capture_next(&r, &ev, &data, err, errlen)) == 1) {
+        if (decoder_feed(d, &ev, data) < 0) {
+            snprintf(err, errlen, "out of memory decoding %s", path);
+            goto end;
+        }
+    }
+    if (got < 0) {
+        /* prefix the file name: "run.nbcap: not a nianbao capture ..." */
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s", err);
+        snprintf(err, errlen, "%s: %s", path, msg);
+        goto end;
+    }
+    if (capture_leftover(&r) > 0) {
+        snprintf(err, errlen, "%s: ends in the middle of an event (%zu stray bytes)",
+                 path, capture_leftover(&r));
+        goto end;
+    }
+    rc = 0;
+end:
+    capture_close(&r);
+    return rc;
+}
+
+void decoder_status(const struct decoder *d, struct decode_status *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->events = d->events;
+    st->stale_count = d->stale_count;
+    for (size_t i = 0; i < d->n_conns; i++) {
+        const struct connection *c = d->conns[i];
+        const struct stream *both[2] = { &c->up, &c->down };
+        for (int k = 0; k < 2; k++) {
+            st->sends += both[k]->send_calls;
+            st->recvs += both[k]->recv_calls;
+            st->bytes_sent += both[k]->sent;
+            st->bytes_received += both[k]->received;
+            st->pending += stream_pending(both[k]);
+        }
+    }
+}
+
+const struct decode_stale *decoder_last_stale(const struct decoder *d)
+{
+    return d->n_stales > 0 ? &d->stales[d->n_stales - 1] : NULL;
+}
+
+void decoder_free(struct decoder *d)
+{
+    for (size_t i = 0; i < d->n_conns; i++)
+        connection_free(d->conns[i]);
+    free(d->conns);
+    free(d->stales);
+    memset(d, 0, sizeof(*d));
+}

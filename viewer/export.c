@@ -1,0 +1,587 @@
+/* export.c - --dump, --html and --side-by-side: a decoded capture as text. */
+#include "export.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PREVIEW_BYTES 48          /* bytes shown per dump line */
+#define SIDE_WINDOW (16u << 20)   /* side-by-side needs whole replies */
+#define V1_RECV_SIZE 1024         /* the stage 1 client's one recv(1024) */
+
+/* ---- small helpers ---------------------------------------------------- */
+
+/* "stage1_naive/client" or "python3 cli.py" from a recorded command line:
+ * no folders or ports, so dumps of two runs compare equal. */
+static void short_prog(const char *cmdline, char *out, size_t len)
+{
+    char first[80] = "", second[80] = "";
+    sscanf(cmdline, "%79s %79s", first, second);
+    const char *stage = strstr(first, "stage");
+    const char *base = strrchr(first, '/');
+    base = base ? base + 1 : first;
+    if (stage != NULL) {
+        snprintf(out, len, "%s", stage);
+    } else if (strncmp(base, "python", 6) == 0 && second[0] != '\0') {
+        const char *script = strrchr(second, '/');
+        snprintf(out, len, "%s %s", base, script ? script + 1 : second);
+    } else {
+        snprintf(out, len, "%s", base[0] ? base : "?");
+    }
+}
+
+/* An end whose connect/accept the tap did not see: either it was not
+ * tapped at all, or (UDP, a socket inherited from a parent) it never
+ * called them. */
+static const char *end_unnamed(uint32_t pid)
+{
+    return pid != 0 ? "(tapped, no connect/accept seen)" : "(not tapped)";
+}
+
+/* Writes bytes as a C string body; unknown bytes become one "<N not
+ * captured>" run. */
+static void put_escaped(FILE *out, const struct stream *s, uint64_t start, uint64_t len)
+{
+    uint64_t unknown = 0;
+    for (uint64_t i = 0; i < len; i++) {
+        int b = stream_byte(s, start + i);
+        if (b < 0) {
+            unknown++;
+            continue;
+        }
+        if (unknown > 0) {
+            fprintf(out, "<%llu not captured>", (unsigned long long)unknown);
+            unknown = 0;
+        }
+        switch (b) {
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        default:
+            if (b >= 0x20 && b < 0x7f)
+                fputc(b, out);
+            else
+                fprintf(out, "\\x%02x", (unsigned)b);
+        }
+    }
+    if (unknown > 0)
+        fprintf(out, "<%llu not captured>", (unsigned long long)unknown);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Every offset where something changes (a send, recv or frame starts or
+ * ends, or pending begins), sorted, within [win_start, end].
+ * Returns a malloc'd array (count in *N), or NULL. */
+static uint64_t *boundaries(const struct stream *s, size_t *n)
+{
+    size_t cap = 2 * (s->n_sends + s->n_recvs + s->n_frames) + 3;
+    uint64_t *v = malloc(cap * sizeof(*v));
+    if (v == NULL)
+        return NULL;
+    uint64_t lo = s->win_start, hi = stream_end(s);
+    size_t k = 0;
+#define ADD(x) do { uint64_t x_ = (x); if (x_ >= lo && x_ <= hi) v[k++] = x_; } while (0)
+    ADD(lo);
+    ADD(hi);
+    ADD(s->received);
+    for (size_t i = 0; i < s->n_sends; i++) { ADD(s->sends[i].start); ADD(s->sends[i].end); }
+    for (size_t i = 0; i < s->n_recvs; i++) { ADD(s->recvs[i].start); ADD(s->recvs[i].end); }
+    for (size_t i = 0; i < s->n_frames; i++) { ADD(s->frames[i].start); ADD(s->frames[i].end); }
+#undef ADD
+    qsort(v, k, sizeof(*v), cmp_u64);
+    size_t u = 0;
+    for (size_t i = 0; i < k; i++)
+        if (u == 0 || v[u - 1] != v[i])
+            v[u++] = v[i];
+    *n = u;
+    return v;
+}
+
+static void frame_label(const struct decode_frame *f, char *buf, size_t len)
+{
+    if (f == NULL)
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, "%s #%u", frame_part_name(f->part), f->message);
+}
+
+/* ---- --dump ------------------------------------------------------------ */
+
+static void dump_stream(FILE *out, const struct decoder *d, const struct connection *c,
+                        const struct stream *s, int verbose)
+{
+    const char *from = s->dir == DIR_UP ? "client" : "server";
+    const char *to = s->dir == DIR_UP ? "server" : "client";
+    fprintf(out, "  %s (%s -> %s): %u sends, %llu bytes sent; %u recvs, %llu bytes received; %llu pending%s\n",
+            direction_name(s->dir), from, to, s->send_calls,
+            (unsigned long long)s->sent, s->recv_calls,
+            (unsigned long long)s->received,
+            (unsigned long long)stream_pending(s), s->eof ? "; EOF seen" : "");
+    if (!s->sender_tapped)
+        fprintf(out, "    (%s not tapped: send boundaries unknown)\n", from);
+    if (!s->receiver_tapped)
+        fprintf(out, "    (%s not tapped: recv boundaries unknown)\n", to);
+    if (s->win_start > 0)
+        fprintf(out, "    (window: bytes before offset %llu are no longer kept)\n",
+                (unsigned long long)s->win_start);
+    size_t n = 0;
+    uint64_t *cuts = boundaries(s, &n);
+    if (cuts == NULL) {
+        fprintf(out, "    (out of memory)\n");
+        return;
+    }
+    const struct decode_frame *last_frame = NULL;
+    for (size_t i = 0; i + 1 < n; i++) {
+        uint64_t a = cuts[i], b = cuts[i + 1];
+        const struct decode_frame *f = stream_frame_at(s, a);
+        if (f != NULL && f != last_frame && f->start == a &&
+            f->part != FRAME_REQUEST && f->part != FRAME_REPLY && f->part != FRAME_BODY)
+            fprintf(out, "    == %s #%u: %s\n", frame_part_name(f->part), f->message, f->note);
+        last_frame = f;
+        const struct decode_span *snd = stream_send_at(s, a);
+        const struct decode_span *rcv = stream_recv_at(s, a);
+        char send_text[32], recv_text[32], frame_text[40];
+        if (snd != NULL)
+            snprintf(send_text, sizeof(send_text), "send #%u", snd->number);
+        else
+            snprintf(send_text, sizeof(send_text), "send ?");
+        if (rcv != NULL)
+            snprintf(recv_text, sizeof(recv_text), "recv #%u", rcv->number);
+        else if (a >= s->received && s->receiver_tapped)
+            snprintf(recv_text, sizeof(recv_text), "pending");
+        else
+            snprintf(recv_text, sizeof(recv_text), "recv ?");
+        frame_label(f, frame_text, sizeof(frame_text));
+        fprintf(out, "    @%-7llu +%-6llu %-9s %-9s %-16s \"",
+                (unsigned long long)a, (unsigned long long)(b - a),
+                send_text, recv_text, frame_text);
+        uint64_t show = b - a > PREVIEW_BYTES ? PREVIEW_BYTES : b - a;
+        put_escaped(out, s, a, show);
+        fputc('"', out);
+        if (show < b - a)
+            fprintf(out, "...");
+        fputc('\n', out);
+        /* Receiver's boundary: where one recv() stopped. */
+        const struct decode_span *ending = stream_recv_at(s, b - 1);
+        if (ending != NULL && ending->end == b) {
+            fprintf(out, "    ---- recv #%u returned %lld bytes", ending->number,
+                    (long long)ending->call_size);
+            if (s->dir == DIR_DOWN && ending->message > 0)
+                fprintf(out, " (client waiting for reply #%u)", ending->message);
+            if (verbose)
+                fprintf(out, " at +%.3f ms", (double)(ending->time_ns - d->first_ns) / 1e6);
+            fputc('\n', out);
+            if (ending->stale)
+                fprintf(out, "    !! STALE: recv #%u returned bytes of reply #%u\n",
+                        ending->number, ending->stale_reply);
+        }
+    }
+    free(cuts);
+    if (s->dir == DIR_DOWN && s->parse.lost)
+        fprintf(out, "    (framing lost: the bytes no longer match the %s protocol)\n",
+                proto_name(c->proto));
+}
+
+void export_dump_decoder(const struct decoder *d, FILE *out, int verbose)
+{
+    struct decode_status st;
+    decoder_status(d, &st);
+    fprintf(out, "nianbao capture: %llu events, %zu connections\n",
+            (unsigned long long)st.events, d->n_conns);
+    for (size_t i = 0; i < d->n_conns; i++) {
+        const struct connection *c = d->conns[i];
+        char client[80], server[80];
+        short_prog(c->client_prog, client, sizeof(client));
+        short_prog(c->server_prog, server, sizeof(server));
+        fprintf(out, "\nconnection %u: client %s, server %s, %s, proto %s%s\n",
+                c->id, c->client_prog[0] ? client : end_unnamed(c->client_pid),
+                c->server_prog[0] ? server : end_unnamed(c->server_pid),
+                c->socktype == 2 /* SOCK_DGRAM */ ? "udp" : "tcp",
+                proto_name(c->proto), c->proto_guessed ? " (guessed)" : "");
+        if (verbose)
+            fprintf(out, "  client %s pid %u \"%s\"\n  server %s pid %u \"%s\"\n",
+                    c->client_name, c->client_pid, c->client_prog,
+                    c->server_name, c->server_pid, c->server_prog);
+        dump_stream(out, d, c, &c->up, verbose);
+        dump_stream(out, d, c, &c->down, verbose);
+    }
+    fprintf(out, "\ntotal: %llu sends, %llu recvs, %llu bytes pending, %llu STALE\n",
+            (unsigned long long)st.sends, (unsigned long long)st.recvs,
+            (unsigned long long)st.pending, (unsigned long long)st.stale_count);
+    for (size_t i = 0; i < d->n_stales; i++)
+        fprintf(out, "connection %u: %s\n", d->stales[i].conn_id, d->stales[i].text);
+}
+
+/* Loads PATH into D. Returns 0, or -1 with ERR filled (D is freed). */
+static int load(struct decoder *d, const char *path, enum proto proto, size_t window,
+                char *err, size_t errlen)
+{
+    struct decode_options opt = { .proto = proto, .window = window };
+    if (decoder_init(d, &opt) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (decoder_load_file(d, path, err, errlen) < 0) {
+        decoder_free(d);
+        return -1;
+    }
+    return 0;
+}
+
+int export_dump(const char *capture_path, FILE *out, enum proto proto,
+                int verbose, char *err, size_t errlen)
+{
+    struct decoder d;
+    if (load(&d, capture_path, proto, 0, err, errlen) < 0)
+        return -1;
+    export_dump_decoder(&d, out, verbose);
+    decoder_free(&d);
+    if (fflush(out) != 0 || ferror(out)) {
+        snprintf(err, errlen, "cannot write the dump: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- --html ------------------------------------------------------------ */
+
+static const char *const html_head =
+    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n"
+    "<title>nianbao capture</title>\n<style>\n"
+    "body{font-family:sans-serif;margin:1.5em;max-width:70em}\n"
+    "pre{font-family:monospace;white-space:pre-wrap;word-break:break-all;"
+    "line-height:1.9;border:1px solid #ccc;padding:.5em}\n"
+    ".s0{background:#ffe0b3}.s1{background:#c6ecff}.s2{background:#d8f5c4}"
+    ".s3{background:#f5d0f0}.s4{background:#fff5a8}.s5{background:#d6d6ff}\n"
+    ".su{background:#eee}\n"
+    ".pending{opacity:.45;outline:1px dashed #888}\n"
+    ".unk{color:#999}\n"
+    ".esc{color:#a00}\n"
+    ".rb{color:#c00;font-weight:bold}\n"
+    ".len-field,.header-len{border-bottom:3px solid #06c;font-weight:bold}\n"
+    ".header-json{border-bottom:3px solid #080}\n"
+    ".body{border-bottom:1px dotted #555}\n"
+    ".bad{border-bottom:3px solid #c00}\n"
+    ".stale{color:#fff;background:#c00;padding:.1em .4em;font-weight:bold}\n"
+    ".legend span{padding:0 .4em;margin-right:.5em}\n"
+    "</style></head><body>\n"
+    "<h1>nianbao capture</h1>\n"
+    "<p class=\"legend\">Each byte's background is the <code>send()</code> that wrote it "
+    "(<span class=\"s0\">send #1</span><span class=\"s1\">send #2</span>"
+    "<span class=\"s2\">send #3</span>...); "
+    "<span class=\"rb\">&#x2503;</span> marks where a <code>recv()</code> returned; "
+    "<span class=\"pending\">faded</span> bytes are sent but not yet received; "
+    "<span class=\"unk\">&middot;</span> bytes were not captured (tap cap). "
+    "Underlines: <span class=\"len-field\">length field</span> "
+    "<span class=\"header-json\">JSON header</span> <span class=\"body\">body</span>.</p>\n";
+
+static void html_text(FILE *out, const char *text)
+{
+    for (; *text; text++) {
+        switch (*text) {
+        case '<': fputs("&lt;", out); break;
+        case '>': fputs("&gt;", out); break;
+        case '&': fputs("&amp;", out); break;
+        case '"': fputs("&quot;", out); break;
+        default: fputc(*text, out);
+        }
+    }
+}
+
+static void html_byte(FILE *out, int b)
+{
+    if (b < 0)
+        fputs("<span class=\"unk\">&middot;</span>", out);
+    else if (b == '\n')
+        fputs("<span class=\"esc\">\\n</span>\n", out);
+    else if (b == '<')
+        fputs("&lt;", out);
+    else if (b == '>')
+        fputs("&gt;", out);
+    else if (b == '&')
+        fputs("&amp;", out);
+    else if (b >= 0x20 && b < 0x7f)
+        fputc(b, out);
+    else
+        fprintf(out, "<span class=\"esc\">\\x%02x</span>", (unsigned)b);
+}
+
+static void html_stream(FILE *out, const struct stream *s)
+{
+    const char *from = s->dir == DIR_UP ? "client" : "server";
+    const char *to = s->dir == DIR_UP ? "server" : "client";
+    fprintf(out, "<h3>%s: %s &rarr; %s</h3>\n<p>%u sends, %llu bytes sent; %u recvs, "
+            "%llu bytes received; %llu pending</p>\n",
+            direction_name(s->dir), from, to, s->send_calls,
+            (unsigned long long)s->sent, s->recv_calls,
+            (unsigned long long)s->received, (unsigned long long)stream_pending(s));
+    size_t n = 0;
+    uint64_t *cuts = boundaries(s, &n);
+    if (cuts == NULL)
+        return;
+    fputs("<pre>", out);
+    for (size_t i = 0; i + 1 < n; i++) {
+        uint64_t a = cuts[i], b = cuts[i + 1];
+        const struct decode_span *snd = stream_send_at(s, a);
+        const struct decode_span *rcv = stream_recv_at(s, a);
+        const struct decode_frame *f = stream_frame_at(s, a);
+        char title[256];
+        int used = snprintf(title, sizeof(title), "bytes %llu..%llu",
+                            (unsigned long long)a, (unsigned long long)(b - 1));
+        if (snd != NULL && used > 0 && (size_t)used < sizeof(title))
+            used += snprintf(title + used, sizeof(title) - (size_t)used,
+                             "; send #%u (%s, %lld bytes)", snd->number,
+                             capture_call_name(snd->call), (long long)snd->call_size);
+        if (rcv != NULL && used > 0 && (size_t)used < sizeof(title))
+            used += snprintf(title + used, sizeof(title) - (size_t)used,
+                             "; recv #%u", rcv->number);
+        if (f != NULL && used > 0 && (size_t)used < sizeof(title))
+            snprintf(title + used, sizeof(title) - (size_t)used, "; %s", f->note);
+        fprintf(out, "<span class=\"%s%u %s%s\" title=\"",
+                snd ? "s" : "su", snd ? (snd->number - 1) % 6 : 0,
+                f ? frame_part_name(f->part) : "",
+                rcv == NULL && a >= s->received && s->receiver_tapped ? " pending" : "");
+        html_text(out, title);
+        fputs("\">", out);
+        for (uint64_t off = a; off < b; off++)
+            html_byte(out, stream_byte(s, off));
+        fputs("</span>", out);
+        const struct decode_span *ending = stream_recv_at(s, b - 1);
+        if (ending != NULL && ending->end == b) {
+            fprintf(out, "<span class=\"rb\" title=\"recv #%u returned %lld bytes\">&#x2503;</span>",
+                    ending->number, (long long)ending->call_size);
+            if (ending->stale)
+                fprintf(out, "<span class=\"stale\">STALE: recv #%u returned bytes of reply #%u</span>",
+                        ending->number, ending->stale_reply);
+        }
+    }
+    fputs("</pre>\n", out);
+    for (size_t i = 0; i < s->n_frames; i++) {
+        const struct decode_frame *f = &s->frames[i];
+        if (f->part == FRAME_LEN_FIELD || f->part == FRAME_HEADER_LEN ||
+            f->part == FRAME_HEADER_JSON || f->part == FRAME_BAD) {
+            fprintf(out, "<p class=\"%s\">%s #%u: ", frame_part_name(f->part),
+                    frame_part_name(f->part), f->message);
+            html_text(out, f->note);
+            fputs("</p>\n", out);
+        }
+    }
+    free(cuts);
+}
+
+int export_html(const char *capture_path, const char *html_path,
+                enum proto proto, char *err, size_t errlen)
+{
+    struct decoder d;
+    if (load(&d, capture_path, proto, 0, err, errlen) < 0)
+        return -1;
+    int rc = -1;
+    FILE *out = fopen(html_path, "w");
+    if (out == NULL) {
+        snprintf(err, errlen, "cannot write %s: %s", html_path, strerror(errno));
+        goto end;
+    }
+    fputs(html_head, out);
+    struct decode_status st;
+    decoder_status(&d, &st);
+    fprintf(out, "<p>%llu sends, %llu recvs, %llu bytes pending, %llu STALE</p>\n",
+            (unsigned long long)st.sends, (unsigned long long)st.recvs,
+            (unsigned long long)st.pending, (unsigned long long)st.stale_count);
+    for (size_t i = 0; i < d.n_conns; i++) {
+        const struct connection *c = d.conns[i];
+        char client[80], server[80];
+        short_prog(c->client_prog, client, sizeof(client));
+        short_prog(c->server_prog, server, sizeof(server));
+        fprintf(out, "<h2>connection %u: ", c->id);
+        html_text(out, c->client_prog[0] ? client : end_unnamed(c->client_pid));
+        fputs(" &harr; ", out);
+        html_text(out, c->server_prog[0] ? server : end_unnamed(c->server_pid));
+        fprintf(out, ", proto %s%s</h2>\n", proto_name(c->proto),
+                c->proto_guessed ? " (guessed)" : "");
+        html_stream(out, &c->up);
+        html_stream(out, &c->down);
+    }
+    fputs("</body></html>\n", out);
+    rc = 0;
+end:
+    if (out != NULL && fclose(out) != 0 && rc == 0) {
+        snprintf(err, errlen, "cannot write %s: %s", html_path, strerror(errno));
+        rc = -1;
+    }
+    decoder_free(&d);
+    return rc;
+}
+
+/* ---- --side-by-side ----------------------------------------------------- */
+
+/* A reader's result for one request: a byte range of the DOWN stream. */
+struct reading {
+    uint64_t start, len;
+    uint32_t first_reply, last_reply;   /* replies the bytes came from */
+    int blocks;                         /* 1: the reader would wait */
+};
+
+/* Cuts what a reader got into printable lines of at most WIDTH characters
+ * (newline ends a line; '~' a byte not captured, '.' a control byte) and
+ * keeps the first SIDE_HEAD and the last SIDE_TAIL of them: the end of a
+ * v1 reply is where the next reply's bytes show up. Returns the number of
+ * lines in all; LINES gets min(total, SIDE_HEAD + SIDE_TAIL) of them, in
+ * order, with "..." standing for the ones left out. */
+#define SIDE_HEAD 8
+#define SIDE_TAIL 5
+#define SIDE_LINES (SIDE_HEAD + SIDE_TAIL + 1)
+static int to_lines(const struct stream *s, const struct reading *r,
+                    char lines[SIDE_LINES][64], int width)
+{
+    char tail[SIDE_TAIL][64];
+    if (r->blocks || r->len == 0) {
+        snprintf(lines[0], 64, "%s", r->blocks ? "(waits: nothing to read)" : "(empty)");
+        return 1;
+    }
+    int n = 0, col = 0;
+    char cur[64] = "";
+    /* Only the window's bytes can be shown: a 1 GiB body is mostly gone. */
+    uint64_t first = r->start < s->win_start ? s->win_start - r->start : 0;
+    uint64_t last = r->len;
+    if (r->start + last > stream_end(s))
+        last = stream_end(s) > r->start ? stream_end(s) - r->start : 0;
+    if (first > 0 && first < last) {
+        snprintf(lines[n++], 64, "(%llu bytes no longer kept)", (unsigned long long)first);
+    } else if (first >= last) {
+        snprintf(lines[0], 64, "(%llu bytes no longer kept)", (unsigned long long)r->len);
+        return 1;
+    }
+    for (uint64_t i = first; i <= last; i++) {
+        int b = i < last ? stream_byte(s, r->start + i) : '\n';
+        if (b == '\n' || col == width) {
+            if (i < last || col > 0 || n == 0) {
+                char *slot = n < SIDE_HEAD ? lines[n] : tail[(n - SIDE_HEAD) % SIDE_TAIL];
+                memcpy(slot, cur, sizeof(cur));
+                n++;
+            }
+            col = 0;
+            cur[0] = '\0';
+            if (b == '\n')
+                continue;
+        }
+        cur[col++] = (char)(b < 0 ? '~' : (b >= 0x20 && b < 0x7f) ? b : '.');
+        cur[col] = '\0';
+    }
+    if (n <= SIDE_HEAD)
+        return n;
+    int kept = n - SIDE_HEAD < SIDE_TAIL ? n - SIDE_HEAD : SIDE_TAIL;
+    int at = SIDE_HEAD;
+    if (n - SIDE_HEAD > SIDE_TAIL)
+        snprintf(lines[at++], 64, "... (%d lines)", n - SIDE_HEAD - SIDE_TAIL);
+    for (int k = n - kept; k < n; k++)
+        memcpy(lines[at++], tail[(k - SIDE_HEAD) % SIDE_TAIL], 64);
+    return at;
+}
+
+static uint32_t reply_of(const struct stream *s, uint64_t offset)
+{
+    const struct decode_span *snd = stream_send_at(s, offset);
+    return snd ? snd->message : 0;
+}
+
+static void side_by_side_conn(FILE *out, const struct connection *c)
+{
+    const struct stream *s = &c->down;
+    uint32_t requests = c->up.messages;
+    uint64_t v1_at = 0;
+    fprintf(out, "\nconnection %u, proto %s: what each client prints\n", c->id,
+            proto_name(c->proto));
+    const int width = 38;
+    for (uint32_t k = 1; k <= requests; k++) {
+        /* v1: one recv(1024) after request k, from wherever the last one
+         * stopped, once the server has sent all of reply k. */
+        uint64_t reply_end = 0;
+        for (size_t i = 0; i < s->n_sends; i++)
+            if (s->sends[i].message <= k && s->sends[i].end > reply_end)
+                reply_end = s->sends[i].end;
+        struct reading v1 = { .start = v1_at };
+        if (reply_end > v1_at) {
+            v1.len = reply_end - v1_at > V1_RECV_SIZE ? V1_RECV_SIZE : reply_end - v1_at;
+            v1.first_reply = reply_of(s, v1.start);
+            v1.last_reply = reply_of(s, v1.start + v1.len - 1);
+        } else {
+            v1.blocks = 1;
+        }
+        v1_at += v1.len;
+        /* framed: the bytes of reply k as its framing delimits them */
+        struct reading framed = { 0 };
+        int found = 0;
+        for (size_t i = 0; i < s->n_frames && !found; i++) {
+            const struct decode_frame *f = &s->frames[i];
+            if (f->message != k)
+                continue;
+            if ((c->proto == PROTO_RAW && f->part == FRAME_REPLY) || f->part == FRAME_BODY) {
+                framed.start = f->start;
+                framed.len = f->end - f->start;
+                found = 1;
+            } else if (f->part == FRAME_LEN_FIELD || f->part == FRAME_HEADER_JSON) {
+                if (f->value == 0) {    /* empty body: no body frame follows */
+                    framed.start = f->end;
+                    found = 1;
+                }
+            }
+        }
+        if (!found)
+            framed.blocks = 1;
+        fprintf(out, "request #%u: \"", k);
+        const struct decode_frame *req = NULL;
+        for (size_t i = 0; i < c->up.n_frames; i++)
+            if (c->up.frames[i].message == k)
+                req = &c->up.frames[i];
+        if (req != NULL)
+            put_escaped(out, &c->up, req->start,
+                        req->end - req->start > 60 ? 60 : req->end - req->start);
+        fprintf(out, "\"\n");
+        char left_head[64], right_head[64];
+        snprintf(left_head, sizeof(left_head), "v1: one recv(%d) -> %llu bytes",
+                 V1_RECV_SIZE, (unsigned long long)v1.len);
+        snprintf(right_head, sizeof(right_head), "framed (%s) -> %llu bytes",
+                 proto_name(c->proto), (unsigned long long)framed.len);
+        fprintf(out, "  %-*s | %s\n", width, left_head, right_head);
+        char left[SIDE_LINES][64], right[SIDE_LINES][64];
+        int n_left = to_lines(s, &v1, left, width);
+        int n_right = to_lines(s, &framed, right, width);
+        int rows = n_left > n_right ? n_left : n_right;
+        for (int line = 0; line < rows; line++) {
+            const char *r = line < n_right ? right[line] : "";
+            fprintf(out, "  %-*s |%s%s\n", width, line < n_left ? left[line] : "",
+                    *r ? " " : "", r);
+        }
+        if (!v1.blocks && v1.first_reply > 0 && v1.first_reply < k)
+            fprintf(out, "  !! v1 printed bytes of reply #%u as the answer to request #%u\n",
+                    v1.first_reply, k);
+        else if (!v1.blocks && v1_at < reply_end)
+            fprintf(out, "  !! v1 stopped after %llu bytes: %llu more wait in the socket for the next recv\n",
+                    (unsigned long long)v1.len, (unsigned long long)(reply_end - v1_at));
+    }
+}
+
+int export_side_by_side(const char *capture_path, FILE *out,
+                        enum proto proto, char *err, size_t errlen)
+{
+    struct decoder d;
+    if (load(&d, capture_path, proto, SIDE_WINDOW, err, errlen) < 0)
+        return -1;
+    fprintf(out, "side by side: a client that reads each reply with one recv(%d) (v1)\n"
+            "next to one that reads the framing; '~' = byte not captured\n", V1_RECV_SIZE);
+    for (size_t i = 0; i < d.n_conns; i++)
+        side_by_side_conn(out, d.conns[i]);
+    decoder_free(&d);
+    if (fflush(out) != 0 || ferror(out)) {
+        snprintf(err, errlen, "cannot write: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}

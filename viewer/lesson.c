@@ -1,0 +1,1132 @@
+/* lesson.c - the guided tour behind `make demo` (see lesson.h).
+ *
+ * One section per stage (and the framed stages once more through
+ * tools/slicer). A section starts the stage's server on port 0, reads the
+ * port from its "listening on" line, starts the client with the tap in its
+ * environment and its stdin a pipe, and then types one command per step.
+ *
+ * When is a step over? Not after a fixed sleep: the client is done when it
+ * has read the whole command from our pipe and is blocked reading the next
+ * one (read(0) in /proc/PID/syscall), and the server is done when it is
+ * blocked in recv again. Both can be seen directly, so a slow machine only
+ * makes the lesson slower, never wrong. */
+#define _GNU_SOURCE
+#include "lesson.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <locale.h>
+#include <ncurses.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "decode.h"
+#include "ui.h"
+
+#define STEP_DEADLINE_MS 10000     /* a step that takes longer is reported */
+#define START_DEADLINE_MS 10000    /* waiting for "listening on"          */
+#define SERVER_GRACE_MS 1000       /* a server stuck in send (see below)   */
+#define OUTPUT_KEEP (256 * 1024)   /* client output kept per step          */
+
+/* ---- the lesson's script ------------------------------------------------ */
+
+struct lesson_step {
+    const char *command;      /* typed into the client; for a demo
+                                 step: the client's --demo NAME      */
+    const char *narration;    /* N_() msgid: one or two sentences   */
+    const char *server;       /* demo step: the server program, which
+                                 runs alone for this step           */
+    const char *client;       /* demo step: the client program      */
+};
+
+struct lesson_section {
+    int stage;
+    const char *dir;          /* "stage1_naive"                     */
+    const char *title;        /* N_() msgid                         */
+    const char *intro;        /* N_() msgid                         */
+    int via_slicer;           /* 1: the client talks to tools/slicer */
+    const char *proto;        /* what the viewer decodes: raw/len/json */
+    const struct lesson_step *steps;
+    size_t step_count;
+};
+
+static const struct lesson_step stage1_steps[] = {
+    { "ls", N_("`ls` has a short reply: it fits in one recv(1024), so nothing looks wrong yet."), NULL, NULL },
+    { "seq 1 2000", N_("`seq 1 2000` replies with 8893 bytes. The one recv(1024) takes the first 1024; "
+                       "the rest waits in the client's socket, pending."), NULL, NULL },
+    { "echo MARK", N_("`echo MARK` should print MARK. Instead recv returns the next 1024 bytes of the old "
+                      "seq reply, and the viewer flags it STALE: the garble of version 1."), NULL, NULL },
+};
+
+static const struct lesson_step stage2_steps[] = {
+    { "boundaries", N_("UDP: the client sends \"world\" and then \"hello\" as two datagrams, and the server's "
+                       "two recvfrom calls get them one each: a datagram keeps its boundaries."),
+      "udp_server", "udp_client" },
+    { "merge", N_("TCP: the client sends \"hello\" and then \"world\", and the server's one recv returns "
+                  "\"helloworld\": the stream kept the bytes and lost the boundary."),
+      "tcp_server", "tcp_client" },
+};
+
+static const struct lesson_step stage3_steps[] = {
+    { "ls", N_("The reply now starts with a 4-byte length field; the client reads exactly that many bytes."), NULL, NULL },
+    { "seq 1 2000", N_("All 8893 bytes arrive: the client calls recv in a loop until the length is reached."), NULL, NULL },
+    { "echo MARK", N_("Nothing of the previous reply is left over, so MARK is printed and nothing is STALE."), NULL, NULL },
+};
+
+static const struct lesson_step stage3_slicer_steps[] = {
+    { "ls", N_("The slicer cuts the reply, length field included, into pieces of 1 to 7 bytes."), NULL, NULL },
+    { "seq 1 2000", N_("Hundreds of small recvs instead of a few big ones, and the same 8893 bytes printed."), NULL, NULL },
+    { "echo MARK", N_("MARK again: a receive loop that counts bytes survives any split."), NULL, NULL },
+};
+
+static const struct lesson_step stage4_steps[] = {
+    { "ls", N_("The viewer decodes the 4-byte header length, the JSON header and the body, each in its own style."), NULL, NULL },
+    { "seq 1 2000", N_("The JSON header says total_size 8893; the client receives until it has them all."), NULL, NULL },
+    { "echo MARK", N_("MARK is printed: each reply's header starts exactly where the previous body ended."), NULL, NULL },
+};
+
+static const struct lesson_step stage4_slicer_steps[] = {
+    { "ls", N_("Through the slicer the JSON header arrives in pieces too; the client still reads it whole."), NULL, NULL },
+    { "seq 1 2000", N_("The same 8893 bytes, now from hundreds of recvs."), NULL, NULL },
+    { "echo MARK", N_("MARK: header length, header and body survive any split."), NULL, NULL },
+};
+
+#define STEPS(a) a, sizeof a / sizeof a[0]
+
+static const struct lesson_section sections[] = {
+    { 1, "stage1_naive", N_("Stage 1: one recv per command (document v1.1)"),
+      N_("The client sends a command and calls recv(1024) once, as if one recv were one reply. "
+         "TCP keeps no message boundaries, so that is a bet."),
+      0, "raw", STEPS(stage1_steps) },
+    { 2, "stage2_udp_vs_tcp", N_("Stage 2: UDP keeps message boundaries, TCP does not"),
+      N_("Two small sends, once over UDP and once over TCP. Watch what the receiving side gets."),
+      0, "raw", STEPS(stage2_steps) },
+    { 3, "stage3_struct_len", N_("Stage 3: a 4-byte length before each reply (document v3.0)"),
+      N_("The server sends struct.pack('i', len) and then the output; the client reads 4 bytes, "
+         "then loops on recv until it has len bytes."),
+      0, "len", STEPS(stage3_steps) },
+    { 3, "stage3_struct_len", N_("Stage 3 through the slicer"),
+      N_("The same commands through tools/slicer, which re-cuts the reply stream into pieces of 1 to 7 bytes."),
+      1, "len", STEPS(stage3_slicer_steps) },
+    { 4, "stage4_json_header", N_("Stage 4: a JSON header before each reply (document v4.0)"),
+      N_("A 4-byte header length, a JSON header naming total_size, then the body."),
+      0, "json", STEPS(stage4_steps) },
+    { 4, "stage4_json_header", N_("Stage 4 through the slicer"),
+      N_("The same commands, re-cut into pieces of 1 to 7 bytes."),
+      1, "json", STEPS(stage4_slicer_steps) },
+};
+
+/* ---- child processes ---------------------------------------------------- */
+
+struct text_buf {
+    char *data;
+    size_t len, cap, dropped;   /* DROPPED: bytes beyond OUTPUT_KEEP */
+};
+
+struct child {
+    const char *name;     /* "server", "client", "slicer" in messages */
+    pid_t pid;
+    int in_fd;            /* our end of its stdin, -1 when closed     */
+    int out_fd;           /* our end of its stdout, -1 at EOF         */
+    int err_fd;           /* our end of its stderr, -1 at EOF         */
+    struct text_buf out, err;
+    int exited, status;
+};
+
+struct stage_run {
+    const struct lesson_config *cfg;
+    const struct lesson_section *section;
+    char tap_lib[PATH_MAX];
+    char capture[PATH_MAX];
+    char server_port[16], client_port[16];
+    struct child server, slicer, client;
+    struct capture_reader reader;
+    int reader_open;
+    struct decoder dec;
+    int dec_ready;
+    uint32_t request;          /* commands typed so far */
+    pid_t client_pid;          /* the client of the current step */
+    struct text_buf demo_out;  /* demo step: client and server output */
+};
+
+/* What a step leaves for the presenter. */
+struct step_report {
+    const struct lesson_step *step;
+    size_t index, count;
+    const char *out; size_t out_len, out_dropped;   /* client stdout */
+    const char *err; size_t err_len;                /* client stderr */
+    int timed_out, client_gone;
+    uint32_t recvs_before;     /* the client's recv # before the step */
+    char wire[4][200];         /* the decoder's summary, one line each */
+    int wire_lines;
+};
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void text_add(struct text_buf *t, const char *bytes, size_t len)
+{
+    if (t->len + len > OUTPUT_KEEP) {
+        size_t room = OUTPUT_KEEP - t->len;
+        t->dropped += len - room;
+        len = room;
+    }
+    if (t->len + len + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 4096;
+        while (cap < t->len + len + 1)
+            cap *= 2;
+        char *grown = realloc(t->data, cap);
+        if (!grown) {
+            t->dropped += len;
+            return;
+        }
+        t->data = grown;
+        t->cap = cap;
+    }
+    memcpy(t->data + t->len, bytes, len);
+    t->len += len;
+    t->data[t->len] = '\0';
+}
+
+static void text_clear(struct text_buf *t)
+{
+    t->len = 0;
+    t->dropped = 0;
+    if (t->data)
+        t->data[0] = '\0';
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+/* Starts ARGV in its own process group (so a Ctrl-C in the lesson's
+ * terminal reaches the lesson, which then stops its children in order) with
+ * the tap in its environment. Its stdin is a pipe when WITH_STDIN, else
+ * /dev/null; stdout and stderr are pipes. Returns 0 or -1 (ERR filled). */
+static int child_start(struct child *c, struct stage_run *run, char *const argv[],
+                       int with_stdin, char *err, size_t errlen)
+{
+    int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
+    int status = -1;
+
+    if ((with_stdin && pipe2(in_pipe, O_CLOEXEC) < 0) || pipe2(out_pipe, O_CLOEXEC) < 0 ||
+        pipe2(err_pipe, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "cannot start %s: pipe: %s", argv[0], strerror(errno));
+        goto end;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "cannot start %s: fork: %s", argv[0], strerror(errno));
+        goto end;
+    }
+    if (pid == 0) {
+        /* If the lesson dies (terminal closed, killed), so do its
+         * servers: they would otherwise listen on forever. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(1);
+        setpgid(0, 0);
+        int null_fd = open("/dev/null", O_RDONLY);
+        dup2(with_stdin ? in_pipe[0] : null_fd, STDIN_FILENO);
+        dup2(out_pipe[1], STDOUT_FILENO);
+        dup2(err_pipe[1], STDERR_FILENO);
+        signal(SIGPIPE, SIG_DFL);
+        const char *old = getenv("LD_PRELOAD");
+        char preload[PATH_MAX * 2];
+        snprintf(preload, sizeof preload, "%s%s%s", run->tap_lib, old && *old ? ":" : "",
+                 old ? old : "");
+        setenv("LD_PRELOAD", preload, 1);
+        setenv("NIANBAO_TAP", run->capture, 1);
+        /* Copy every byte: the lesson's replies are small. */
+        setenv("NIANBAO_TAP_CAP", "65536", 1);
+        /* The commands run in the source tree, so `ls` shows something
+         * the student recognises. */
+        if (chdir(run->cfg->root) < 0)
+            _exit(126);
+        execv(argv[0], argv);
+        dprintf(STDERR_FILENO, "cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    setpgid(pid, pid);   /* also here: no race with the first kill */
+    c->pid = pid;
+    c->in_fd = with_stdin ? in_pipe[1] : -1;
+    c->out_fd = out_pipe[0];
+    c->err_fd = err_pipe[0];
+    in_pipe[1] = out_pipe[0] = err_pipe[0] = -1;
+    status = 0;
+end:
+    for (int i = 0; i < 2; i++) {
+        close_fd(&in_pipe[i]);
+        close_fd(&out_pipe[i]);
+        close_fd(&err_pipe[i]);
+    }
+    return status;
+}
+
+/* Moves what is waiting on one of C's pipes into its buffer; at EOF the
+ * pipe is closed. */
+static void child_drain_fd(int *fd, struct text_buf *t)
+{
+    char buf[8192];
+    ssize_t got = read(*fd, buf, sizeof buf);
+    if (got > 0)
+        text_add(t, buf, (size_t)got);
+    else if (got == 0 || (errno != EINTR && errno != EAGAIN))
+        close_fd(fd);
+}
+
+/* Waits up to TIMEOUT_MS for output from any child of RUN and collects it.
+ * Returns the number of pipes that had something. */
+static int run_collect(struct stage_run *run, int timeout_ms)
+{
+    struct child *kids[] = { &run->server, &run->slicer, &run->client };
+    struct pollfd fds[6];
+    struct text_buf *bufs[6];
+    int *fd_of[6];
+    int n = 0;
+
+    for (size_t i = 0; i < sizeof kids / sizeof kids[0]; i++) {
+        if (kids[i]->out_fd >= 0) {
+            fds[n] = (struct pollfd){ kids[i]->out_fd, POLLIN, 0 };
+            bufs[n] = &kids[i]->out;
+            fd_of[n++] = &kids[i]->out_fd;
+        }
+        if (kids[i]->err_fd >= 0) {
+            fds[n] = (struct pollfd){ kids[i]->err_fd, POLLIN, 0 };
+            bufs[n] = &kids[i]->err;
+            fd_of[n++] = &kids[i]->err_fd;
+        }
+    }
+    if (n == 0) {
+        if (timeout_ms > 0)
+            poll(NULL, 0, timeout_ms);
+        return 0;
+    }
+    int ready = poll(fds, (nfds_t)n, timeout_ms);
+    if (ready <= 0)
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (fds[i].revents)
+            child_drain_fd(fd_of[i], bufs[i]);
+    return ready;
+}
+
+static int child_alive(struct child *c)
+{
+    if (c->pid <= 0 || c->exited)
+        return 0;
+    pid_t got = waitpid(c->pid, &c->status, WNOHANG);
+    if (got == c->pid) {
+        c->exited = 1;
+        return 0;
+    }
+    return 1;
+}
+
+/* Waits for the "listening on ADDR:PORT" line on C's stderr and copies the
+ * port. Returns 0, or -1 with ERR saying what the program said instead. */
+static int child_wait_listening(struct stage_run *run, struct child *c, char *port,
+                                size_t portlen, char *err, size_t errlen)
+{
+    long deadline = now_ms() + START_DEADLINE_MS;
+
+    for (;;) {
+        const char *line = c->err.data ? strstr(c->err.data, "listening on ") : NULL;
+        const char *eol = line ? strchr(line, '\n') : NULL;
+        if (eol) {
+            const char *colon = eol;
+            while (colon > line && *colon != ':')
+                colon--;
+            size_t len = (size_t)(eol - colon - 1);
+            if (*colon == ':' && len > 0 && len < portlen) {
+                memcpy(port, colon + 1, len);
+                port[len] = '\0';
+                return 0;
+            }
+        }
+        if (!child_alive(c) && c->err_fd < 0) {
+            snprintf(err, errlen, "%s exited before listening: %s", c->name,
+                     c->err.len ? c->err.data : "(no message)");
+            return -1;
+        }
+        if (now_ms() > deadline) {
+            snprintf(err, errlen, "%s did not say 'listening on' within %d s", c->name,
+                     START_DEADLINE_MS / 1000);
+            return -1;
+        }
+        run_collect(run, 50);
+    }
+}
+
+/* Ends C: closes its stdin (a client then exits at EOF) and waits a
+ * moment for that; a server or the slicer gets SIGTERM at once (to its
+ * whole process group: the slicer serves each connection in a child). */
+static void child_stop(struct child *c)
+{
+    int has_stdin = c->in_fd >= 0;
+    close_fd(&c->in_fd);
+    if (c->pid > 0 && !c->exited) {
+        long deadline = now_ms() + (has_stdin ? 1000 : 0);
+        while (child_alive(c) && now_ms() < deadline)
+            poll(NULL, 0, 5);
+        if (child_alive(c)) {
+            kill(-c->pid, SIGTERM);
+            deadline = now_ms() + 1000;
+            while (child_alive(c) && now_ms() < deadline)
+                poll(NULL, 0, 10);
+        }
+        if (child_alive(c)) {
+            kill(-c->pid, SIGKILL);
+            waitpid(c->pid, &c->status, 0);
+            c->exited = 1;
+        }
+    }
+    close_fd(&c->out_fd);
+    close_fd(&c->err_fd);
+    free(c->out.data);
+    free(c->err.data);
+    const char *name = c->name;
+    memset(c, 0, sizeof *c);
+    c->name = name;
+    c->in_fd = c->out_fd = c->err_fd = -1;
+}
+
+/* What PID is blocked in right now: 1 with *NR and *ARG0 set, 0 when it
+ * is running (not in a system call), -1 when /proc does not tell us. */
+static int blocked_in(pid_t pid, long *nr, unsigned long *arg0)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0)
+        return -1;
+    buf[got] = '\0';
+    if (strncmp(buf, "running", 7) == 0)
+        return 0;
+    if (sscanf(buf, "%ld %lx", nr, arg0) != 2)
+        return -1;
+    return *nr >= 0 ? 1 : 0;
+}
+
+/* The client is waiting for its next command: blocked in read(0). */
+static int client_waiting(pid_t pid)
+{
+    long nr;
+    unsigned long arg0;
+    int got = blocked_in(pid, &nr, &arg0);
+    if (got < 0)
+        return -1;
+    return got == 1 && nr == SYS_read && arg0 == 0;
+}
+
+/* The server is waiting for a request (or a connection). */
+static int server_waiting(pid_t pid)
+{
+    long nr;
+    unsigned long arg0;
+    int got = blocked_in(pid, &nr, &arg0);
+    if (got < 0)
+        return -1;
+    if (got == 0)
+        return 0;
+    return nr == SYS_read || nr == SYS_recvfrom || nr == SYS_recvmsg ||
+           nr == SYS_accept || nr == SYS_accept4;
+}
+
+static size_t pipe_unread(int fd)
+{
+    int n = 0;
+    if (fd < 0 || ioctl(fd, FIONREAD, &n) < 0)
+        return 0;
+    return n > 0 ? (size_t)n : 0;
+}
+
+/* ---- the decoder's view of a step ---------------------------------------- */
+
+static void run_feed_decoder(struct stage_run *run)
+{
+    char err[256];
+    struct cap_event ev;
+    const unsigned char *data;
+
+    if (!run->dec_ready)
+        return;
+    if (!run->reader_open) {
+        if (capture_open(&run->reader, run->capture, err, sizeof err) < 0)
+            return;   /* the tap has not written anything yet */
+        run->reader_open = 1;
+    }
+    while (capture_next(&run->reader, &ev, &data, err, sizeof err) == 1)
+        decoder_feed(&run->dec, &ev, data);
+}
+
+/* The connection the lesson's client made (to the server or the slicer). */
+static const struct connection *run_client_conn(const struct stage_run *run)
+{
+    for (size_t i = 0; i < run->dec.n_conns; i++)
+        if (run->dec.conns[i]->client_pid == (uint32_t)run->client_pid)
+            return run->dec.conns[i];
+    return NULL;
+}
+
+static void step_summarize(const struct stage_run *run, uint32_t recvs_before,
+                           struct step_report *rep)
+{
+    const struct connection *conn = run_client_conn(run);
+    rep->wire_lines = 0;
+    if (!conn)
+        return;
+    const struct stream *down = &conn->down;
+    uint32_t reply = run->request;
+    uint64_t reply_bytes = 0, recv_bytes = 0;
+    unsigned sends = 0, recvs = 0;
+
+    for (size_t i = 0; i < down->n_sends; i++)
+        if (down->sends[i].message == reply) {
+            sends++;
+            reply_bytes += down->sends[i].end - down->sends[i].start;
+        }
+    for (size_t i = 0; i < down->n_recvs; i++)
+        if (down->recvs[i].number > recvs_before) {
+            recvs++;
+            recv_bytes += down->recvs[i].end - down->recvs[i].start;
+        }
+    snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+             _("reply #%u: %llu bytes, sends: %u; the client's recvs: %u, %llu bytes; "
+               "pending: %llu bytes"),
+             reply, (unsigned long long)reply_bytes, sends, recvs,
+             (unsigned long long)recv_bytes, (unsigned long long)stream_pending(down));
+    for (size_t i = 0; i < down->n_frames && rep->wire_lines < 3; i++) {
+        const struct decode_frame *f = &down->frames[i];
+        if (f->message != reply)
+            continue;
+        if (f->part == FRAME_LEN_FIELD)
+            snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+                     _("length field: %lld"), f->value);
+        else if (f->part == FRAME_HEADER_LEN)
+            snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+                     _("header length: %lld"), f->value);
+        else if (f->part == FRAME_HEADER_JSON)
+            snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+                     _("JSON header: %s"), f->note);
+        else if (f->part == FRAME_BAD)
+            snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+                     _("bad frame: %s"), f->note);
+    }
+    const struct decode_stale *last = NULL;
+    for (size_t i = 0; i < run->dec.n_stales; i++) {
+        const struct decode_stale *s = &run->dec.stales[i];
+        if (s->conn_id == conn->id && s->recv_no > recvs_before)
+            last = s;
+    }
+    if (last)
+        snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0], "%s", last->text);
+}
+
+/* ---- one section ---------------------------------------------------------- */
+
+static int section_start(struct stage_run *run, char *err, size_t errlen)
+{
+    const struct lesson_section *sec = run->section;
+    char server_path[PATH_MAX], client_path[PATH_MAX], slicer_path[PATH_MAX];
+    char to[64], seed[24];
+
+    snprintf(server_path, sizeof server_path, "%s/%s/server", run->cfg->root, sec->dir);
+    snprintf(client_path, sizeof client_path, "%s/%s/client", run->cfg->root, sec->dir);
+    snprintf(slicer_path, sizeof slicer_path, "%s/tools/slicer", run->cfg->root);
+
+    char *server_argv[] = { server_path, "--port", "0", NULL };
+    if (child_start(&run->server, run, server_argv, 0, err, errlen) < 0)
+        return -1;
+    if (child_wait_listening(run, &run->server, run->server_port, sizeof run->server_port,
+                             err, errlen) < 0)
+        return -1;
+    snprintf(run->client_port, sizeof run->client_port, "%s", run->server_port);
+    if (sec->via_slicer) {
+        snprintf(to, sizeof to, "127.0.0.1:%s", run->server_port);
+        snprintf(seed, sizeof seed, "%u", run->cfg->slicer_seed);
+        char *slicer_argv[] = { slicer_path, "--listen", "0", "--to", to, "--min", "1",
+                                "--max", "7", "--seed", seed, NULL };
+        if (child_start(&run->slicer, run, slicer_argv, 0, err, errlen) < 0)
+            return -1;
+        if (child_wait_listening(run, &run->slicer, run->client_port, sizeof run->client_port,
+                                 err, errlen) < 0)
+            return -1;
+    }
+    char *client_argv[] = { client_path, "--port", run->client_port, NULL };
+    if (child_start(&run->client, run, client_argv, 1, err, errlen) < 0)
+        return -1;
+    run->client_pid = run->client.pid;
+    return 0;
+}
+
+/* Types STEP's command and waits until client and server are both idle. */
+static int step_run(struct stage_run *run, const struct lesson_step *step,
+                    struct step_report *rep)
+{
+    struct child *client = &run->client;
+    char line[256];
+    long deadline = now_ms() + STEP_DEADLINE_MS, client_idle_since = 0, quiet_since = 0;
+    uint32_t recvs_before = 0;
+    const struct connection *conn;
+
+    run_feed_decoder(run);
+    conn = run_client_conn(run);
+    if (conn)
+        recvs_before = conn->down.recv_calls;
+    rep->recvs_before = recvs_before;
+    text_clear(&client->out);
+    text_clear(&client->err);
+    int len = snprintf(line, sizeof line, "%s\n", step->command);
+    if (client->in_fd < 0 || write(client->in_fd, line, (size_t)len) != len) {
+        rep->client_gone = 1;
+        goto end;
+    }
+    run->request++;
+    quiet_since = now_ms();
+    for (;;) {
+        int got = run_collect(run, 10);
+        long now = now_ms();
+        if (got > 0)
+            quiet_since = now;
+        if (!child_alive(client) && client->out_fd < 0) {
+            rep->client_gone = 1;
+            break;
+        }
+        if (now > deadline) {
+            rep->timed_out = 1;
+            break;
+        }
+        if (pipe_unread(client->in_fd) > 0)
+            continue;    /* the client has not even read the command yet */
+        int waiting = client_waiting(client->pid);
+        if (waiting < 0) {
+            /* No /proc/PID/syscall here: fall back to a quiet spell. */
+            if (quiet_since && now - quiet_since > 500)
+                break;
+            continue;
+        }
+        if (!waiting) {
+            client_idle_since = 0;
+            continue;
+        }
+        if (!client_idle_since)
+            client_idle_since = now;
+        /* A stage 1 server can stay blocked in send() when the client never
+         * reads its reply; then the client being idle is enough. */
+        if (server_waiting(run->server.pid) == 1 || now - client_idle_since > SERVER_GRACE_MS)
+            break;
+    }
+    while (run_collect(run, 0) > 0)
+        ;
+end:
+    rep->step = step;
+    rep->out = client->out.data ? client->out.data : "";
+    rep->out_len = client->out.len;
+    rep->out_dropped = client->out.dropped;
+    rep->err = client->err.data ? client->err.data : "";
+    rep->err_len = client->err.len;
+    run_feed_decoder(run);
+    step_summarize(run, recvs_before, rep);
+    return rep->timed_out || rep->client_gone ? -1 : 0;
+}
+
+/* A stage 2 step: the step's server and one run of its client with
+ * --demo NAME; both print one line per socket call, and both are shown. */
+static int demo_step_run(struct stage_run *run, const struct lesson_step *step,
+                         struct step_report *rep, char *err, size_t errlen)
+{
+    char server_path[PATH_MAX], client_path[PATH_MAX];
+    const char *dir = run->section->dir;
+    int status = -1;
+
+    snprintf(server_path, sizeof server_path, "%s/%s/%s", run->cfg->root, dir, step->server);
+    snprintf(client_path, sizeof client_path, "%s/%s/%s", run->cfg->root, dir, step->client);
+    text_clear(&run->demo_out);
+    rep->step = step;
+    char *server_argv[] = { server_path, "--port", "0", NULL };
+    if (child_start(&run->server, run, server_argv, 0, err, errlen) < 0 ||
+        child_wait_listening(run, &run->server, run->server_port, sizeof run->server_port,
+                             err, errlen) < 0)
+        goto end;
+    char *client_argv[] = { client_path, "--port", run->server_port, "--demo",
+                            (char *)step->command, NULL };
+    if (child_start(&run->client, run, client_argv, 0, err, errlen) < 0)
+        goto end;
+    run->client_pid = run->client.pid;
+    long deadline = now_ms() + STEP_DEADLINE_MS;
+    while (child_alive(&run->client) || run->client.out_fd >= 0 || run->client.err_fd >= 0) {
+        if (now_ms() > deadline) {
+            rep->timed_out = 1;
+            break;
+        }
+        run_collect(run, 10);
+    }
+    /* The server prints a call after making it: let it finish its lines. */
+    long grace = now_ms() + SERVER_GRACE_MS;
+    while (server_waiting(run->server.pid) != 1 && now_ms() < grace)
+        run_collect(run, 10);
+    while (run_collect(run, 0) > 0)
+        ;
+    if (run->client.out.len)
+        text_add(&run->demo_out, run->client.out.data, run->client.out.len);
+    if (run->client.err.len)
+        text_add(&run->demo_out, run->client.err.data, run->client.err.len);
+    const char *said = _("-- the server printed: --\n");
+    text_add(&run->demo_out, said, strlen(said));
+    if (run->server.out.len)
+        text_add(&run->demo_out, run->server.out.data, run->server.out.len);
+    status = rep->timed_out ? -1 : 0;
+    if (rep->timed_out)
+        snprintf(err, errlen, "%s --demo %s did not finish", step->client, step->command);
+end:
+    rep->out = run->demo_out.data ? run->demo_out.data : "";
+    rep->out_len = run->demo_out.len;
+    child_stop(&run->client);
+    child_stop(&run->server);
+    run_feed_decoder(run);
+    rep->wire_lines = 0;
+    const struct connection *conn = run_client_conn(run);
+    if (conn)
+        snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+                 _("client to server: %llu bytes, sends: %u; the server's recvs: %u"),
+                 (unsigned long long)conn->up.sent, conn->up.send_calls, conn->up.recv_calls);
+    return status;
+}
+
+static void section_stop(struct stage_run *run)
+{
+    child_stop(&run->client);
+    child_stop(&run->slicer);
+    child_stop(&run->server);
+}
+
+/* ---- presenting: transcript or UI ------------------------------------------ */
+
+struct presenter {
+    FILE *out;                 /* transcript */
+    int ui;                    /* 1: draw with ncurses */
+    struct ui_view view;
+    int quit;
+};
+
+/* Prints client output the way a reader can take in: short outputs whole,
+ * long ones as their first and last lines around "[... N bytes ...]". */
+static void print_output(FILE *out, const char *prefix, const char *text, size_t len)
+{
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    if (len && text[len - 1] != '\n')
+        lines++;
+
+    const size_t head_lines = 4, tail_lines = 3;
+    size_t head_end = len, tail_start = len;
+    if (lines > 16) {
+        size_t seen = 0;
+        for (head_end = 0; head_end < len && seen < head_lines; head_end++)
+            seen += text[head_end] == '\n';
+        seen = 0;
+        tail_start = len;
+        if (tail_start && text[tail_start - 1] == '\n')
+            tail_start--;
+        while (tail_start > head_end && seen < tail_lines) {
+            tail_start--;
+            if (text[tail_start] == '\n')
+                seen++;
+        }
+        if (text[tail_start] == '\n')
+            tail_start++;
+    }
+    int at_line_start = 1;
+    for (size_t i = 0; i < len; i++) {
+        if (i == head_end && head_end < tail_start) {
+            if (!at_line_start)
+                fputc('\n', out);
+            fprintf(out, "%s", prefix);
+            fprintf(out, _("[... %zu bytes ...]"), tail_start - head_end);
+            fputc('\n', out);
+            i = tail_start;
+            at_line_start = 1;
+            if (i >= len)
+                break;
+        }
+        if (at_line_start && text[i] != '\n')
+            fputs(prefix, out);
+        unsigned char ch = (unsigned char)text[i];
+        if (ch == '\n' || ch == '\t' || ch >= 0x20)
+            fputc(ch, out);
+        else
+            fputc('.', out);
+        at_line_start = ch == '\n';
+    }
+    if (!at_line_start)
+        fputc('\n', out);
+}
+
+static void present_section(struct presenter *p, const struct lesson_section *sec,
+                            const struct stage_run *run)
+{
+    if (p->ui)
+        return;
+    fprintf(p->out, "\n== %s ==\n%s\n", _(sec->title), _(sec->intro));
+    if (sec->steps[0].server)
+        fprintf(p->out, _("[each step starts the step's server in %s and runs its client once]\n"),
+                sec->dir);
+    else if (sec->via_slicer)
+        fprintf(p->out, _("[%s/server is listening; the client connects through tools/slicer, "
+                          "pieces of 1 to 7 bytes, seed %u]\n"), sec->dir, run->cfg->slicer_seed);
+    else
+        fprintf(p->out, _("[%s/server is listening; the client connects to it]\n"), sec->dir);
+}
+
+/* What the student would type: the command, or a demo client's command line. */
+static void step_command_line(const struct lesson_section *sec, const struct lesson_step *step,
+                              char *buf, size_t len)
+{
+    if (step->server)
+        snprintf(buf, len, "%s/%s --demo %s", sec->dir, step->client, step->command);
+    else
+        snprintf(buf, len, "%s", step->command);
+}
+
+static void present_step_text(struct presenter *p, const struct lesson_section *sec,
+                              const struct step_report *rep)
+{
+    FILE *out = p->out;
+    char command[256];
+
+    step_command_line(sec, rep->step, command, sizeof command);
+    fprintf(out, "\n-- ");
+    fprintf(out, _("step %zu of %zu"), rep->index + 1, rep->count);
+    fprintf(out, " --\n%s\n$ %s\n", _(rep->step->narration), command);
+    print_output(out, "  ", rep->out, rep->out_len);
+    if (rep->err_len) {
+        fprintf(out, "%s\n", _("  (on the client's stderr:)"));
+        print_output(out, "  ! ", rep->err, rep->err_len);
+    }
+    for (int i = 0; i < rep->wire_lines; i++)
+        fprintf(out, "%s %s\n", _("wire:"), rep->wire[i]);
+    if (rep->timed_out)
+        fprintf(out, _("the step did not finish within %d s\n"), STEP_DEADLINE_MS / 1000);
+    if (rep->client_gone)
+        fprintf(out, "%s\n", _("the client has exited"));
+    fflush(out);
+}
+
+/* ---- the interactive screen ------------------------------------------------- */
+
+/* Rows: narration on top, the stream in the middle, the client's output
+ * below it, the status line at the bottom. At 80x24: 5 + 10 + 7 + 2. */
+static void draw_lesson(struct presenter *p, const struct lesson_section *sec,
+                        const struct stage_run *run, const struct step_report *rep,
+                        const char *prompt)
+{
+    int rows = LINES, cols = COLS;
+    char head[256];
+
+    erase();
+    snprintf(head, sizeof head, " %s ", _(sec->title));
+    attron(A_REVERSE);
+    mvhline(0, 0, ' ', cols);
+    ui_put(0, 0, head, cols);
+    attroff(A_REVERSE);
+
+    int narr_rows = rows >= 20 ? 4 : 2;
+    const char *text = rep ? _(rep->step->narration) : _(sec->intro);
+    ui_draw_wrapped(text, 1, narr_rows, A_BOLD);
+    int row = 1 + narr_rows;
+    if (rep) {
+        attron(A_BOLD);
+        char command[256];
+        step_command_line(sec, rep->step, command, sizeof command);
+        mvprintw(row, 0, "$ %s", command);
+        attroff(A_BOLD);
+    }
+    row++;
+    int avail = rows - row - 2;           /* minus status and prompt rows */
+    int out_rows = avail >= 12 ? avail * 2 / 5 : avail / 2;
+    int stream_rows = avail - out_rows - 1;
+    const struct connection *conn = run_client_conn(run);
+    if (conn && stream_rows > 0)
+        ui_draw_stream(&p->view, conn, row, stream_rows);
+    row += stream_rows;
+    attron(A_REVERSE);
+    mvhline(row, 0, ' ', cols);
+    ui_put(row, 0, _(" client output "), cols);
+    attroff(A_REVERSE);
+    row++;
+    if (rep && out_rows > 0) {
+        /* The last OUT_ROWS lines of what the client printed. */
+        const char *start = rep->out, *end = rep->out + rep->out_len;
+        if (end > start && end[-1] == '\n')
+            end--;
+        const char *cut = end;
+        int lines = 0;
+        while (cut > start && lines < out_rows) {
+            cut--;
+            if (*cut == '\n')
+                lines++;
+        }
+        if (*cut == '\n')
+            cut++;
+        int r = row;
+        while (cut < end && r < row + out_rows) {
+            const char *eol = memchr(cut, '\n', (size_t)(end - cut));
+            size_t n = (size_t)((eol ? eol : end) - cut);
+            ui_put_n(r++, 0, cut, n, cols);
+            cut = eol ? eol + 1 : end;
+        }
+    }
+    ui_draw_status(&p->view, &run->dec, rows - 2);
+    attron(A_BOLD);
+    mvhline(rows - 1, 0, ' ', cols);
+    ui_put(rows - 1, 0, prompt, cols);
+    attroff(A_BOLD);
+    if (p->view.help)
+        ui_draw_help(1);
+    refresh();
+}
+
+/* Waits for "next" or "quit"; other keys (hex, scroll, help) redraw. */
+static int wait_key(struct presenter *p, const struct lesson_section *sec,
+                    const struct stage_run *run, const struct step_report *rep,
+                    const char *prompt)
+{
+    for (;;) {
+        draw_lesson(p, sec, run, rep, prompt);
+        int key = getch();
+        if (key == ' ' || key == '\n' || key == KEY_ENTER || key == '\r')
+            return 0;
+        enum ui_action act = ui_handle_key(&p->view, &run->dec, key);
+        if (act == UI_QUIT) {
+            p->quit = 1;
+            return 1;
+        }
+    }
+}
+
+/* Shows what this step's first recv returned (for stage 1's last step: the
+ * STALE bytes), not the pending tail; a demo step from its first byte. */
+static void aim_view(struct ui_view *view, const struct stage_run *run,
+                     const struct step_report *rep, int demo)
+{
+    const struct connection *conn = run_client_conn(run);
+
+    view->follow = !demo;
+    view->top_row = 0;
+    for (size_t r = 0; conn && !demo && r < conn->down.n_recvs; r++)
+        if (conn->down.recvs[r].number == rep->recvs_before + 1) {
+            view->jump = 1;
+            view->jump_to = conn->down.recvs[r].start;
+        }
+}
+
+/* ---- the whole lesson ------------------------------------------------------- */
+
+static int section_run(struct presenter *p, const struct lesson_config *cfg,
+                       const struct lesson_section *sec)
+{
+    struct stage_run run = { 0 };
+    char err[512];
+    int status = 1;
+
+    run.cfg = cfg;
+    run.section = sec;
+    run.server.name = "server";
+    run.slicer.name = "slicer";
+    run.client.name = "client";
+    run.server.in_fd = run.server.out_fd = run.server.err_fd = -1;
+    run.slicer.in_fd = run.slicer.out_fd = run.slicer.err_fd = -1;
+    run.client.in_fd = run.client.out_fd = run.client.err_fd = -1;
+    snprintf(run.capture, sizeof run.capture, "%s/stage%d%s.nbcap", cfg->workdir, sec->stage,
+             sec->via_slicer ? "-slicer" : "");
+    unlink(run.capture);
+    if (capture_find_tap_lib(run.tap_lib, sizeof run.tap_lib, err, sizeof err) < 0)
+        goto end;
+    struct decode_options dopt = { PROTO_GUESS, 0 };
+    proto_parse(sec->proto, &dopt.proto);
+    if (decoder_init(&run.dec, &dopt) < 0) {
+        snprintf(err, sizeof err, "out of memory");
+        goto end;
+    }
+    run.dec_ready = 1;
+    int demo = sec->steps[0].server != NULL;
+    if (demo) {
+        /* Stage 2 is optional for the lesson: skip it when not built. */
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s/%s", cfg->root, sec->dir, sec->steps[0].client);
+        if (access(path, X_OK) < 0) {
+            if (!p->ui)
+                fprintf(p->out, "\n== %s ==\n%s\n", _(sec->title), _("(not built here: skipped)"));
+            status = 0;
+            goto end;
+        }
+    }
+    if (!demo && section_start(&run, err, sizeof err) < 0)
+        goto end;
+    p->view.dir = demo ? DIR_UP : DIR_DOWN;
+    present_section(p, sec, &run);
+    if (p->ui && wait_key(p, sec, &run, NULL, _("space/enter: type the first command   q: quit"))) {
+        status = 0;    /* q: the student chose to stop, not a failure */
+        goto end;
+    }
+    for (size_t i = 0; i < sec->step_count; i++) {
+        struct step_report rep = { 0 };
+        rep.index = i;
+        rep.count = sec->step_count;
+        int failed = demo ? demo_step_run(&run, &sec->steps[i], &rep, err, sizeof err) < 0
+                          : step_run(&run, &sec->steps[i], &rep) < 0;
+        if (p->ui) {
+            aim_view(&p->view, &run, &rep, demo);
+            if (wait_key(p, sec, &run, &rep, i + 1 < sec->step_count
+                         ? _("space/enter: next step   x: hex   arrows: scroll   ?: help   q: quit")
+                         : _("space/enter: next stage   x: hex   arrows: scroll   ?: help   q: quit"))) {
+                status = 0;
+                goto end;
+            }
+        } else {
+            present_step_text(p, sec, &rep);
+        }
+        if (failed) {
+            if (!demo)
+                snprintf(err, sizeof err, "%s", rep.timed_out ? "a step did not finish"
+                                                              : "the client exited early");
+            goto end;
+        }
+    }
+    status = 0;
+end:
+    if (status != 0) {
+        if (p->ui)
+            ui_stop();
+        fprintf(stderr, "nianbao-view: lesson, %s: %s\n", _(sec->title), err);
+        if (run.server.err.len)
+            fprintf(stderr, "server said: %s", run.server.err.data);
+        p->quit = 1;
+    }
+    section_stop(&run);
+    free(run.demo_out.data);
+    if (run.reader_open)
+        capture_close(&run.reader);
+    if (run.dec_ready)
+        decoder_free(&run.dec);
+    return status;
+}
+
+/* The temporary folder of captures, for the signal handler below: the
+ * only state that must outlive a stack frame, because a signal has none. */
+static char cleanup_dir[PATH_MAX];
+
+/* SIGHUP (terminal closed), SIGTERM, SIGINT in text mode: remove the
+ * captures and go. The children follow by themselves (PR_SET_PDEATHSIG).
+ * Only async-signal-safe calls here. */
+static void lesson_killed(int sig)
+{
+    static const char *const names[] = {
+        "/stage1.nbcap", "/stage2.nbcap", "/stage3.nbcap", "/stage3-slicer.nbcap",
+        "/stage4.nbcap", "/stage4-slicer.nbcap",
+    };
+    char path[PATH_MAX + 32];
+    size_t dir_len = strlen(cleanup_dir);
+
+    for (size_t i = 0; dir_len && i < sizeof names / sizeof names[0]; i++) {
+        size_t name_len = strlen(names[i]);
+        memcpy(path, cleanup_dir, dir_len);
+        memcpy(path + dir_len, names[i], name_len + 1);
+        unlink(path);
+    }
+    if (dir_len)
+        rmdir(cleanup_dir);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static int remove_workdir(const char *dir)
+{
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/stage%d%s.nbcap", dir, sections[i].stage,
+                 sections[i].via_slicer ? "-slicer" : "");
+        unlink(path);
+    }
+    return rmdir(dir);
+}
+
+int lesson_run(const struct lesson_config *cfg_in, FILE *out)
+{
+    struct lesson_config cfg = *cfg_in;
+    struct presenter p = { 0 };
+    char tmpdir[PATH_MAX];
+    int status = 0, own_workdir = 0;
+
+    p.out = out;
+    p.ui = !cfg.text;
+    signal(SIGPIPE, SIG_IGN);   /* a client that died must not kill the lesson */
+    if (!cfg.workdir) {
+        const char *base = getenv("TMPDIR");
+        snprintf(tmpdir, sizeof tmpdir, "%s/nianbao-lesson-XXXXXX", base && *base ? base : "/tmp");
+        if (!mkdtemp(tmpdir)) {
+            fprintf(stderr, "nianbao-view: cannot create %s: %s\n", tmpdir, strerror(errno));
+            return 1;
+        }
+        cfg.workdir = tmpdir;
+        own_workdir = 1;
+        snprintf(cleanup_dir, sizeof cleanup_dir, "%s", tmpdir);
+        signal(SIGHUP, lesson_killed);
+        signal(SIGTERM, lesson_killed);
+        signal(SIGINT, lesson_killed);
+    }
+    ui_view_init(&p.view);
+    p.view.flow = 1;    /* dense: more of the reply between the panels */
+    if (p.ui && ui_start(&p.view, cfg.color) < 0)
+        p.ui = 0;
+    if (!p.ui) {
+        fprintf(out, "%s\n", _("nianbao lesson: why a TCP byte stream has no message boundaries, "
+                                "and how a length fixes it."));
+        fprintf(out, "%s\n", _("Each step types one command into the stage's client; \"wire:\" lines "
+                                "are what the viewer decoded from the tap's capture."));
+    }
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0] && !p.quit; i++) {
+        if (cfg.only_stage && sections[i].stage != cfg.only_stage)
+            continue;
+        if (section_run(&p, &cfg, &sections[i]) != 0)
+            status = 1;
+    }
+    if (p.ui)
+        ui_stop();
+    if (!p.quit || !p.ui) {
+        if (status == 0 && !p.quit)
+            fprintf(out, "\n%s\n", _("That is the whole story: TCP delivers a stream of bytes, not "
+                                     "messages. A receiver finds the boundaries again only when the "
+                                     "sender writes them down: a length, or a header."));
+    }
+    if (own_workdir)
+        remove_workdir(cfg.workdir);
+    return status;
+}

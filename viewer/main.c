@@ -1,0 +1,471 @@
+/* main.c - nianbao-view: watch a TCP byte stream, send by send and recv by
+ * recv, as the tap recorded it.
+ *
+ * Modes (one per run):
+ *   -- PROG [ARGS]            live view of PROG run under the tap
+ *   --record FILE -- PROG     run PROG under the tap, writing FILE; no UI
+ *   --replay FILE             view a capture (followed while it grows)
+ *   --replay FILE --dump | --html OUT | --side-by-side   text and HTML
+ *   --lesson                  the guided tour behind `make demo`
+ * The decoding itself is decode.c's; this file parses options, picks the
+ * language and runs the keys -> data -> draw loop. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <langinfo.h>
+#include <libgen.h>
+#include <limits.h>
+#include <locale.h>
+#include <ncurses.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "cli.h"
+#include "decode.h"
+#include "export.h"
+#include "lesson.h"
+#include "ui.h"
+
+struct view_config {
+    const char *replay;
+    const char *record;
+    const char *html;
+    const char *proto_name;
+    const char *lang;
+    int dump, side_by_side, lesson, text, no_color, verbose;
+    unsigned long stage, seed;
+    char **prog_argv;          /* after "--", NULL when none */
+    enum proto proto;
+};
+
+/* The capture being watched and the decoder fed from it. LIMIT stops the
+ * feeding at that many events (replay stepping); UINT64_MAX: all. */
+struct watch {
+    const char *path;
+    struct decode_options opt;
+    struct capture_reader reader;
+    int reader_open;
+    struct decoder dec;
+    uint64_t fed, limit;
+    char error[256];
+};
+
+/* ---- language -------------------------------------------------------------- */
+
+/* The folder of our executable: the lesson's source tree is its parent,
+ * the message catalogue sits next to it. */
+static int exe_dir(char *buf, size_t len)
+{
+    char path[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n < 0)
+        return -1;
+    path[n] = '\0';
+    snprintf(buf, len, "%s", dirname(path));
+    return 0;
+}
+
+static int wants_chinese(const char *lang)
+{
+    if (lang)
+        return strncmp(lang, "zh", 2) == 0;
+    static const char *const vars[] = { "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG" };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            return strncmp(v, "zh", 2) == 0;
+    }
+    return 0;
+}
+
+/* gettext only translates when the locale is not "C", and the zh_CN
+ * locale is often not generated (a fresh Debian has C.UTF-8 only). So for
+ * Chinese we keep whatever UTF-8 locale we can get (zh_CN.UTF-8 when it
+ * exists, else C.UTF-8) and name the catalogue through LANGUAGE, which
+ * glibc honours for any locale but "C". */
+static int language_setup(const char *lang)
+{
+    char dir[PATH_MAX], localedir[PATH_MAX + 16];
+    const char *env_dir = getenv("NIANBAO_LOCALEDIR");
+    int chinese;
+
+    if (lang && strcmp(lang, "en") != 0 && strncmp(lang, "zh", 2) != 0)
+        return -1;
+    chinese = wants_chinese(lang);
+    const char *loc = setlocale(LC_ALL, "");
+    int utf8 = loc && strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+    if (chinese && !utf8) {
+        if (!setlocale(LC_ALL, "zh_CN.UTF-8") && !setlocale(LC_ALL, "C.UTF-8"))
+            setlocale(LC_ALL, "C.utf8");
+    }
+    if (chinese)
+        setenv("LANGUAGE", "zh_CN", 1);
+    else if (lang)
+        setenv("LANGUAGE", "en", 1);
+    if (env_dir && *env_dir)
+        bindtextdomain(UI_TEXT_DOMAIN, env_dir);
+    else if (exe_dir(dir, sizeof dir) == 0) {
+        struct stat st;
+        snprintf(localedir, sizeof localedir, "%s/locale", dir);
+        if (stat(localedir, &st) == 0)
+            bindtextdomain(UI_TEXT_DOMAIN, localedir);
+    }
+    bind_textdomain_codeset(UI_TEXT_DOMAIN, "UTF-8");
+    textdomain(UI_TEXT_DOMAIN);
+    return 0;
+}
+
+/* ---- the capture being watched ------------------------------------------------ */
+
+static int watch_init(struct watch *w, const char *path, enum proto proto)
+{
+    memset(w, 0, sizeof *w);
+    w->path = path;
+    w->opt.proto = proto;
+    w->limit = UINT64_MAX;
+    return decoder_init(&w->dec, &w->opt);
+}
+
+/* Feeds what is new in the file (up to LIMIT). Returns 1 when something
+ * was fed, 0 when nothing, -1 on a corrupt file (W->error filled). */
+static int watch_poll(struct watch *w)
+{
+    struct cap_event ev;
+    const unsigned char *data;
+    int fed = 0;
+
+    if (!w->reader_open) {
+        if (capture_open(&w->reader, w->path, w->error, sizeof w->error) < 0)
+            return 0;    /* not there yet: the tap creates it on first use */
+        w->reader_open = 1;
+        w->error[0] = '\0';
+    }
+    while (w->fed < w->limit) {
+        int got = capture_next(&w->reader, &ev, &data, w->error, sizeof w->error);
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            break;
+        if (decoder_feed(&w->dec, &ev, data) < 0) {
+            snprintf(w->error, sizeof w->error, "out of memory");
+            return -1;
+        }
+        w->fed++;
+        fed = 1;
+    }
+    return fed;
+}
+
+/* Starts over and feeds the first LIMIT events (replay one step back). */
+static int watch_rewind(struct watch *w, uint64_t limit)
+{
+    if (w->reader_open)
+        capture_close(&w->reader);
+    w->reader_open = 0;
+    decoder_free(&w->dec);
+    if (decoder_init(&w->dec, &w->opt) < 0)
+        return -1;
+    w->fed = 0;
+    w->limit = limit;
+    return watch_poll(w);
+}
+
+static void watch_free(struct watch *w)
+{
+    if (w->reader_open)
+        capture_close(&w->reader);
+    decoder_free(&w->dec);
+}
+
+/* ---- the interactive viewer ---------------------------------------------------- */
+
+/* Keys -> data -> draw, until q. CHILD (live view) is reaped when it ends. */
+static int view_loop(struct watch *w, const struct view_config *cfg, const char *title,
+                     pid_t child)
+{
+    struct ui_view view;
+
+    ui_view_init(&view);
+    view.title = title;
+    if (ui_start(&view, cfg->no_color ? 0 : -1) < 0) {
+        fprintf(stderr, "nianbao-view: cannot open the terminal (TERM=%s)\n",
+                getenv("TERM") ? getenv("TERM") : "");
+        return 1;
+    }
+    timeout(100);    /* follow a growing capture ten times a second */
+    for (;;) {
+        if (!view.paused && watch_poll(w) < 0)
+            snprintf(view.note, sizeof view.note, "%s", w->error);
+        if (child > 0) {
+            int status;
+            if (waitpid(child, &status, WNOHANG) == child) {
+                child = 0;
+                snprintf(view.note, sizeof view.note, _("the program exited (status %d)"),
+                         WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+            }
+        }
+        if (w->limit != UINT64_MAX)
+            snprintf(view.note, sizeof view.note, _("event %llu (]: next, [: back, p: resume)"),
+                     (unsigned long long)w->fed);
+        ui_draw_viewer(&view, &w->dec);
+        int key = getch();
+        enum ui_action act = ui_handle_key(&view, &w->dec, key);
+        if (act == UI_QUIT)
+            break;
+        if (act == UI_STEP_BACK && w->fed > 0) {
+            view.paused = 1;
+            watch_rewind(w, w->fed - 1);
+        } else if (act == UI_STEP_FORWARD) {
+            view.paused = 1;
+            if (w->limit == UINT64_MAX)
+                watch_rewind(w, w->fed > 0 ? w->fed - 1 : 0);
+            w->limit = w->fed + 1;
+            watch_poll(w);
+        } else if (!view.paused && w->limit != UINT64_MAX) {
+            w->limit = UINT64_MAX;   /* 'p' resumed: show everything again */
+            view.note[0] = '\0';
+        }
+    }
+    ui_stop();
+    if (child > 0) {
+        kill(child, SIGTERM);
+        waitpid(child, NULL, 0);
+    }
+    return 0;
+}
+
+/* ---- modes --------------------------------------------------------------------- */
+
+static int run_replay(const struct view_config *cfg)
+{
+    char err[512];
+    struct watch w;
+
+    if (cfg->dump || cfg->html || cfg->side_by_side || !isatty(STDOUT_FILENO) || cfg->text) {
+        int status = 0;
+        if (cfg->html)
+            status = export_html(cfg->replay, cfg->html, cfg->proto, err, sizeof err);
+        if (status == 0 && cfg->side_by_side)
+            status = export_side_by_side(cfg->replay, stdout, cfg->proto, err, sizeof err);
+        if (status == 0 && (cfg->dump || (!cfg->html && !cfg->side_by_side)))
+            status = export_dump(cfg->replay, stdout, cfg->proto, cfg->verbose, err, sizeof err);
+        if (status < 0) {
+            fprintf(stderr, "nianbao-view: %s\n", err);
+            return 1;
+        }
+        return 0;
+    }
+    if (access(cfg->replay, R_OK) < 0) {
+        fprintf(stderr, "nianbao-view: cannot open %s: %s\n", cfg->replay, strerror(errno));
+        return 1;
+    }
+    if (watch_init(&w, cfg->replay, cfg->proto) < 0) {
+        fprintf(stderr, "nianbao-view: out of memory\n");
+        return 1;
+    }
+    if (watch_poll(&w) < 0) {
+        fprintf(stderr, "nianbao-view: %s\n", w.error);
+        watch_free(&w);
+        return 1;
+    }
+    int status = view_loop(&w, cfg, cfg->replay, 0);
+    watch_free(&w);
+    return status;
+}
+
+/* --record FILE -- PROG: exactly LD_PRELOAD=tap NIANBAO_TAP=FILE PROG. We
+ * become PROG (exec), so it keeps the terminal, gets the signals meant for
+ * it and its exit status is the one the shell sees. */
+static int run_record(const struct view_config *cfg)
+{
+    char lib[PATH_MAX], err[512], preload[PATH_MAX * 2];
+    const char *old = getenv("LD_PRELOAD");
+
+    if (capture_find_tap_lib(lib, sizeof lib, err, sizeof err) < 0) {
+        fprintf(stderr, "nianbao-view: %s\n", err);
+        return 1;
+    }
+    snprintf(preload, sizeof preload, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "");
+    setenv("LD_PRELOAD", preload, 1);
+    setenv("NIANBAO_TAP", cfg->record, 1);
+    execvp(cfg->prog_argv[0], cfg->prog_argv);
+    fprintf(stderr, "nianbao-view: cannot run %s: %s\n", cfg->prog_argv[0], strerror(errno));
+    return 127;
+}
+
+/* -- PROG: run PROG under the tap with its output in a log next to the
+ * capture (the screen is ours), and watch it live. */
+static int run_live(const struct view_config *cfg)
+{
+    char lib[PATH_MAX], err[512], dir[] = "/tmp/nianbao-view-XXXXXX";
+    char capture[PATH_MAX], log[PATH_MAX], title[PATH_MAX + 64];
+    struct watch w;
+    int status = 1;
+
+    if (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO)) {
+        fprintf(stderr, "nianbao-view: the live view needs a terminal; "
+                "use --record FILE -- PROG, then --replay FILE --dump\n");
+        return 2;
+    }
+    if (capture_find_tap_lib(lib, sizeof lib, err, sizeof err) < 0) {
+        fprintf(stderr, "nianbao-view: %s\n", err);
+        return 1;
+    }
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "nianbao-view: cannot create %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    snprintf(capture, sizeof capture, "%s/live.nbcap", cfg->record ? "." : dir);
+    if (cfg->record)
+        snprintf(capture, sizeof capture, "%s", cfg->record);
+    snprintf(log, sizeof log, "%s/output.log", dir);
+    snprintf(title, sizeof title, "%s (%s: %s)", cfg->prog_argv[0], _("output in"), log);
+    if (watch_init(&w, capture, cfg->proto) < 0)
+        goto end;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "nianbao-view: fork: %s\n", strerror(errno));
+        watch_free(&w);
+        goto end;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);   /* gone with the viewer */
+        if (getppid() != parent)
+            _exit(1);
+        int null_fd = open("/dev/null", O_RDONLY);
+        int log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (null_fd < 0 || log_fd < 0)
+            _exit(126);
+        dup2(null_fd, STDIN_FILENO);
+        dup2(log_fd, STDOUT_FILENO);
+        dup2(log_fd, STDERR_FILENO);
+        setpgid(0, 0);
+        const char *old = getenv("LD_PRELOAD");
+        char preload[PATH_MAX * 2];
+        snprintf(preload, sizeof preload, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "");
+        setenv("LD_PRELOAD", preload, 1);
+        setenv("NIANBAO_TAP", capture, 1);
+        execvp(cfg->prog_argv[0], cfg->prog_argv);
+        dprintf(STDERR_FILENO, "cannot run %s: %s\n", cfg->prog_argv[0], strerror(errno));
+        _exit(127);
+    }
+    status = view_loop(&w, cfg, title, pid);
+    watch_free(&w);
+end:
+    if (!cfg->record)
+        unlink(capture);
+    unlink(log);
+    rmdir(dir);
+    return status;
+}
+
+static int run_lesson(const struct view_config *cfg)
+{
+    char dir[PATH_MAX], root[PATH_MAX + 4];
+    struct lesson_config lc = { 0 };
+
+    if (exe_dir(dir, sizeof dir) < 0) {
+        fprintf(stderr, "nianbao-view: cannot find my own folder: %s\n", strerror(errno));
+        return 1;
+    }
+    snprintf(root, sizeof root, "%s/..", dir);
+    lc.root = root;
+    lc.text = cfg->text || !isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO);
+    lc.color = cfg->no_color ? 0 : -1;
+    lc.only_stage = (int)cfg->stage;
+    lc.slicer_seed = (unsigned)cfg->seed;
+    return lesson_run(&lc, stdout);
+}
+
+int main(int argc, char **argv)
+{
+    struct view_config cfg = { 0 };
+    cfg.seed = 1;
+    const struct cli_option options[] = {
+        { "replay", 'r', CLI_STRING, &cfg.replay, "FILE",
+          "view the capture FILE (followed while a tap still writes it)", 0, 0 },
+        { "record", 'w', CLI_STRING, &cfg.record, "FILE",
+          "with -- PROG ARGS: run PROG under the tap, writing FILE (no screen)", 0, 0 },
+        { "dump", 0, CLI_FLAG, &cfg.dump, NULL,
+          "with --replay: print the decoded streams as text", 0, 0 },
+        { "html", 0, CLI_STRING, &cfg.html, "OUT",
+          "with --replay: write a self-contained HTML page to OUT", 0, 0 },
+        { "side-by-side", 0, CLI_FLAG, &cfg.side_by_side, NULL,
+          "with --replay: what a one-recv reader and a framed reader print", 0, 0 },
+        { "proto", 0, CLI_STRING, &cfg.proto_name, "raw|len|json",
+          "how replies are framed (default: guessed from the bytes and port)", 0, 0 },
+        { "verbose", 'v', CLI_FLAG, &cfg.verbose, NULL,
+          "--dump: include times, pids and ports", 0, 0 },
+        { "lesson", 0, CLI_FLAG, &cfg.lesson, NULL,
+          "the guided lesson of `make demo`", 0, 0 },
+        { "text", 0, CLI_FLAG, &cfg.text, NULL,
+          "print the lesson (or --replay's dump) as text even on a terminal", 0, 0 },
+        { "stage", 0, CLI_UINT, &cfg.stage, "N",
+          "lesson: only stage N (1 to 4)", 1, 4 },
+        { "seed", 0, CLI_UINT, &cfg.seed, "S",
+          "lesson: the slicer's seed (default 1)", 0, 4294967295UL },
+        { "lang", 0, CLI_STRING, &cfg.lang, "en|zh",
+          "language of the lesson and the screen (default: from the locale)", 0, 0 },
+        { "no-color", 0, CLI_FLAG, &cfg.no_color, NULL,
+          "reverse/underline/bold instead of colours", 0, 0 },
+    };
+    const struct cli_program prog = {
+        "nianbao-view",
+        "Shows a TCP byte stream as the tap recorded it: sends, recv boundaries, frames, STALE replies.",
+        "the byte-stream viewer", options, sizeof options / sizeof options[0],
+        "Modes:\n"
+        "  nianbao-view -- PROG [ARGS]             live view of PROG run under the tap\n"
+        "  nianbao-view --record FILE -- PROG ...  run PROG under the tap, capture to FILE\n"
+        "  nianbao-view --replay FILE              view a capture (live while it grows)\n"
+        "  nianbao-view --replay FILE --dump       the same as text (also when not a tty)\n"
+        "  nianbao-view --lesson [--lang zh]       the guided lesson (make demo)\n"
+        "Keys: arrows/PgUp/PgDn scroll, End follow, x hex, n next connection,\n"
+        "d direction, p pause, [ ] step events, ? help, q quit."
+    };
+    struct cli_outcome cli;
+    int opt_argc = argc;
+
+    /* Everything after "--" is the program to run, not our options. */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--") == 0) {
+            opt_argc = i;
+            cfg.prog_argv = i + 1 < argc ? &argv[i + 1] : NULL;
+            break;
+        }
+    cli_parse(&prog, opt_argc, argv, &cli);
+    if (!cli.run) {
+        fputs(cli.text, cli.to_stderr ? stderr : stdout);
+        return cli.exit_status;
+    }
+    if (language_setup(cfg.lang) < 0) {
+        fprintf(stderr, "nianbao-view: --lang: '%s' is not en or zh\n", cfg.lang);
+        return 2;
+    }
+    if (cfg.proto_name && (proto_parse(cfg.proto_name, &cfg.proto) < 0)) {
+        fprintf(stderr, "nianbao-view: --proto: '%s' is not raw, len or json\n", cfg.proto_name);
+        return 2;
+    }
+    int modes = (cfg.lesson != 0) + (cfg.replay != NULL) + (cfg.prog_argv != NULL);
+    if (modes != 1 || (cfg.record && !cfg.prog_argv) ||
+        ((cfg.dump || cfg.html || cfg.side_by_side) && !cfg.replay)) {
+        fprintf(stderr, "nianbao-view: choose one of --lesson, --replay FILE, or -- PROG "
+                "(--record, --dump, --html and --side-by-side go with them)\n"
+                "try 'nianbao-view --help'\n");
+        return 2;
+    }
+    if (cfg.lesson)
+        return run_lesson(&cfg);
+    if (cfg.replay)
+        return run_replay(&cfg);
+    if (cfg.record)
+        return run_record(&cfg);
+    return run_live(&cfg);
+}

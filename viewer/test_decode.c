@@ -1,0 +1,456 @@
+/* test_decode.c - unit tests of the capture reader and the decoder library.
+ *
+ * Builds captures event by event, as the tap would write them, and checks
+ * what decode.c makes of them. Prints one "ok"/"not ok" line per check
+ * (TAP style) and exits 1 when any failed. Run by tests/viewer_decode.bats:
+ *   viewer/test_decode DIR     (DIR: a scratch folder for capture files) */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "decode.h"
+#include "export.h"
+
+struct results {
+    int run, failed;
+};
+
+#define CHECK(res, cond, ...)                                              \
+    do {                                                                   \
+        (res)->run++;                                                      \
+        if (cond) {                                                        \
+            printf("ok %d - ", (res)->run);                                \
+        } else {                                                           \
+            (res)->failed++;                                               \
+            printf("not ok %d - (%s:%d: %s) ", (res)->run, __FILE__,       \
+                   __LINE__, #cond);                                       \
+        }                                                                  \
+        printf(__VA_ARGS__);                                               \
+        printf("\n");                                                      \
+    } while (0)
+
+/* Two ends of one loopback connection, as a test scenario drives them. */
+struct scene {
+    struct decoder dec;
+    struct cap_addr client, server;
+    uint64_t clock;
+};
+
+static struct cap_addr loopback(unsigned port)
+{
+    struct cap_addr a;
+    memset(&a, 0, sizeof(a));
+    a.family = AF_INET;
+    a.port = (uint16_t)port;
+    uint32_t ip = htonl(INADDR_LOOPBACK);
+    memcpy(a.addr, &ip, 4);
+    return a;
+}
+
+static void scene_init(struct scene *sc, enum proto proto, size_t window,
+                       unsigned client_port, unsigned server_port)
+{
+    struct decode_options opt = { .proto = proto, .window = window };
+    memset(sc, 0, sizeof(*sc));
+    if (decoder_init(&sc->dec, &opt) < 0) {
+        perror("decoder_init");
+        exit(1);
+    }
+    sc->client = loopback(client_port);
+    sc->server = loopback(server_port);
+}
+
+/* Feeds one event from the client's (FROM_CLIENT) or the server's side.
+ * LEN is the call's size; DATA (may be NULL) holds the first DATA_LEN
+ * bytes. Returns decoder_feed's result. */
+static int feed(struct scene *sc, int from_client, unsigned kind, long long len,
+                const void *data, size_t data_len)
+{
+    struct cap_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.magic = CAP_MAGIC;
+    ev.kind = (uint8_t)kind;
+    ev.call = kind == CAP_SEND ? CALL_SEND : kind == CAP_RECV ? CALL_RECV : CALL_NONE;
+    ev.socktype = SOCK_STREAM;
+    ev.role = from_client ? ROLE_CLIENT : ROLE_SERVER;
+    ev.time_ns = ++sc->clock;
+    ev.result = len;
+    ev.pid = from_client ? 100 : 200;
+    ev.fd = 3;
+    ev.data_len = (uint32_t)data_len;
+    ev.local = from_client ? sc->client : sc->server;
+    ev.peer = from_client ? sc->server : sc->client;
+    return decoder_feed(&sc->dec, &ev, data);
+}
+
+static void send_text(struct scene *sc, int from_client, const char *text)
+{
+    feed(sc, from_client, CAP_SEND, (long long)strlen(text), text, strlen(text));
+}
+
+static void recv_text(struct scene *sc, int from_client, const char *text)
+{
+    feed(sc, from_client, CAP_RECV, (long long)strlen(text), text, strlen(text));
+}
+
+static void connect_both(struct scene *sc, const char *client_prog, const char *server_prog)
+{
+    feed(sc, 1, CAP_CONNECT, 0, client_prog, strlen(client_prog));
+    feed(sc, 0, CAP_ACCEPT, 0, server_prog, strlen(server_prog));
+}
+
+static struct connection *only_conn(struct scene *sc)
+{
+    return sc->dec.n_conns == 1 ? sc->dec.conns[0] : NULL;
+}
+
+/* A stage 1 session: reply 1 (1500 bytes) does not fit one recv(1024),
+ * so request 2's recv returns the end of reply 1. */
+static void test_stale(struct results *res)
+{
+    struct scene sc;
+    scene_init(&sc, PROTO_GUESS, 0, 40000, 8080);
+    connect_both(&sc, "./client", "./server");
+    char reply1[1500];
+    memset(reply1, 'a', sizeof(reply1));
+    send_text(&sc, 1, "seq 1 400");
+    recv_text(&sc, 0, "seq 1 400");
+    feed(&sc, 0, CAP_SEND, 1500, reply1, 1024);
+    feed(&sc, 1, CAP_RECV, 1024, reply1, 1024);
+    CHECK(res, sc.dec.stale_count == 0, "no STALE while the client reads reply #1");
+    send_text(&sc, 1, "echo hi");
+    recv_text(&sc, 0, "echo hi");
+    send_text(&sc, 0, "hi\n");
+    char tail[479];
+    memset(tail, 'a', 476);
+    memcpy(tail + 476, "hi\n", 3);
+    feed(&sc, 1, CAP_RECV, 479, tail, 479);
+    const struct decode_stale *st = decoder_last_stale(&sc.dec);
+    CHECK(res, st != NULL && strcmp(st->text, "STALE: recv #2 returned bytes of reply #1") == 0,
+          "recv #2 after request #2 is flagged: %s", st ? st->text : "(none)");
+    CHECK(res, st != NULL && st->request_no == 2 && st->reply_no == 1 && st->conn_id == 1,
+          "the flag names request #2, reply #1, connection 1");
+    struct connection *c = only_conn(&sc);
+    CHECK(res, c != NULL && c->proto == PROTO_RAW && c->proto_guessed,
+          "raw framing is guessed for the stage 1 bytes");
+    CHECK(res, c != NULL && c->down.sent == 1503 && c->down.received == 1503 &&
+          stream_pending(&c->down) == 0, "1503 bytes down, none pending");
+    const struct decode_span *snd = c ? stream_send_at(&c->down, 1024) : NULL;
+    const struct decode_span *rcv = c ? stream_recv_at(&c->down, 1024) : NULL;
+    CHECK(res, snd != NULL && snd->number == 1 && snd->message == 1 &&
+          rcv != NULL && rcv->number == 2 && rcv->stale,
+          "byte 1024 was written by send #1 (reply #1) and returned by the stale recv #2");
+    CHECK(res, c != NULL && stream_byte(&c->down, 1024) == 'a' &&
+          stream_byte(&c->down, 1501) == 'i',
+          "bytes beyond the sender's cap are known from the receiver's copy");
+    const struct decode_frame *f = c ? stream_frame_at(&c->down, 1501) : NULL;
+    CHECK(res, f != NULL && f->part == FRAME_REPLY && f->message == 2,
+          "\"hi\" is framed as reply #2");
+    f = c ? stream_frame_at(&c->up, 10) : NULL;
+    CHECK(res, f != NULL && f->part == FRAME_REQUEST && f->message == 2,
+          "\"echo hi\" is framed as request #2");
+    decoder_free(&sc.dec);
+}
+
+/* The receiver's event may reach the file before the sender's. */
+static void test_recv_before_send(struct results *res)
+{
+    struct scene sc;
+    scene_init(&sc, PROTO_RAW, 0, 40001, 8080);
+    connect_both(&sc, "client", "server");
+    send_text(&sc, 1, "a");
+    recv_text(&sc, 0, "a");
+    feed(&sc, 1, CAP_RECV, 4, "AAAA", 4);   /* client recv logged first */
+    feed(&sc, 0, CAP_SEND, 8, "AAAABBBB", 8);
+    send_text(&sc, 1, "b");
+    recv_text(&sc, 0, "b");
+    feed(&sc, 1, CAP_RECV, 4, "BBBB", 4);   /* still reply #1's bytes */
+    send_text(&sc, 0, "CC");
+    struct connection *c = only_conn(&sc);
+    CHECK(res, sc.dec.stale_count == 1 &&
+          strcmp(decoder_last_stale(&sc.dec)->text,
+                 "STALE: recv #2 returned bytes of reply #1") == 0,
+          "a recv logged before the matching send is still checked");
+    CHECK(res, c != NULL && stream_pending(&c->down) == 2, "2 bytes pending down");
+    CHECK(res, c != NULL && stream_recv_at(&c->down, 8) == NULL &&
+          stream_send_at(&c->down, 8) != NULL, "pending bytes have a send but no recv");
+    decoder_free(&sc.dec);
+}
+
+static void le32(unsigned char *out, int32_t v)
+{
+    uint32_t u = (uint32_t)v;
+    for (int i = 0; i < 4; i++)
+        out[i] = (unsigned char)(u >> (8 * i));
+}
+
+/* Only a student's framed client is tapped, and it reads too little of
+ * reply #1: the framing alone tells the replies apart. */
+static void test_stale_client_only(struct results *res)
+{
+    struct scene sc;
+    scene_init(&sc, PROTO_LEN, 0, 40008, 9999);
+    feed(&sc, 1, CAP_CONNECT, 0, "python3 my_client.py", 20);
+    send_text(&sc, 1, "cmd1");
+    unsigned char reply[4 + 10 + 4 + 2];
+    le32(reply, 10);
+    memcpy(reply + 4, "0123456789", 10);
+    le32(reply + 14, 2);
+    memcpy(reply + 18, "ok", 2);
+    feed(&sc, 1, CAP_RECV, 4, reply, 4);
+    feed(&sc, 1, CAP_RECV, 5, reply + 4, 5);
+    CHECK(res, sc.dec.stale_count == 0, "reading reply #1 is not STALE");
+    send_text(&sc, 1, "cmd2");
+    feed(&sc, 1, CAP_RECV, 9, reply + 9, 9);
+    const struct decode_stale *st = decoder_last_stale(&sc.dec);
+    CHECK(res, st != NULL && strcmp(st->text, "STALE: recv #3 returned bytes of reply #1") == 0,
+          "the leftover of reply #1 after request #2 is STALE: %s", st ? st->text : "(none)");
+    const struct connection *c = only_conn(&sc);
+    CHECK(res, c != NULL && c->down.recvs[2].stale && c->down.recvs[2].stale_reply == 1,
+          "the recv span carries the flag and the reply #");
+    decoder_free(&sc.dec);
+}
+
+static void test_len_frames(struct results *res)
+{
+    struct scene sc;
+    scene_init(&sc, PROTO_GUESS, 0, 40002, 45555);
+    connect_both(&sc, "client", "server");
+    send_text(&sc, 1, "ls");
+    recv_text(&sc, 0, "ls");
+    unsigned char len[4];
+    le32(len, 6);
+    feed(&sc, 0, CAP_SEND, 4, len, 4);
+    send_text(&sc, 0, "a.txt\n");
+    feed(&sc, 1, CAP_RECV, 4, len, 4);
+    recv_text(&sc, 1, "a.txt\n");
+    le32(len, 0);
+    feed(&sc, 0, CAP_SEND, 4, len, 4);
+    struct connection *c = only_conn(&sc);
+    CHECK(res, c != NULL && c->proto == PROTO_LEN, "a small little-endian length is guessed as len");
+    const struct decode_frame *f = c ? stream_frame_at(&c->down, 0) : NULL;
+    CHECK(res, f != NULL && f->part == FRAME_LEN_FIELD && f->value == 6 && f->end == 4 &&
+          strcmp(f->note, "length 6") == 0, "the length field decodes to 6");
+    f = c ? stream_frame_at(&c->down, 9) : NULL;
+    CHECK(res, f != NULL && f->part == FRAME_BODY && f->start == 4 && f->end == 10 &&
+          f->message == 1, "bytes 4..9 are the body of reply #1");
+    f = c ? stream_frame_at(&c->down, 10) : NULL;
+    CHECK(res, f != NULL && f->part == FRAME_LEN_FIELD && f->value == 0 && f->message == 2,
+          "an empty reply #2 is just its length field");
+    decoder_free(&sc.dec);
+
+    scene_init(&sc, PROTO_LEN, 0, 40003, 8083);
+    connect_both(&sc, "client", "server");
+    send_text(&sc, 0, "GET / HTTP/1.0\r\n");
+    c = only_conn(&sc);
+    f = c ? stream_frame_at(&c->down, 0) : NULL;
+    CHECK(res, f != NULL && f->part == FRAME_BAD &&
+          strcmp(f->note, "length 542393671 is \"GET \": the peer speaks another protocol") == 0,
+          "text where a length should be is named: %s", f ? f->note : "(none)");
+    CHECK(res, c != NULL && c->down.parse.lost && stream_frame_at(&c->down, 4) == NULL,
+          "after a bad length nothing more is framed");
+    decoder_free(&sc.dec);
+}
+
+static void test_json_frames(struct results *res)
+{
+    struct scene sc;
+    scene_init(&sc, PROTO_GUESS, 0, 40004, 8085);
+    connect_both(&sc, "/x/stage4_json_header/client -p 8085", "server");
+    send_text(&sc, 1, "echo hello");
+    recv_text(&sc, 0, "echo hello");
+    const char *header = "{\"file_name\": \"echo hello\", \"total_size\": 6, "
+                         "\"md5\": \"b1946ac92492d2347c6235b4d2611184\", "
+                         "\"stdout_size\": 6, \"exit_code\": 0}";
+    unsigned char len[4];
+    le32(len, (int32_t)strlen(header));
+    feed(&sc, 0, CAP_SEND, 4, len, 4);
+    send_text(&sc, 0, header);
+    /* the body is captured only in part (cap) by both ends */
+    feed(&sc, 0, CAP_SEND, 6, "hel", 3);
+    struct connection *c = only_conn(&sc);
+    CHECK(res, c != NULL && c->proto == PROTO_JSON, "stage4 in the client's command line means json");
+    const struct decode_frame *f = c ? stream_frame_at(&c->down, 2) : NULL;
+    CHECK(res, f != NULL && f->part == FRAME_HEADER_LEN && f->value == (long long)strlen(header),
+          "the header length is %zu", strlen(header));
+    f = c ? stream_frame_at(&c->down, 10) : NULL;
+    CHECK(res, f != NULL && f->part == FRAME_HEADER_JSON && f->header.total_size == 6 &&
+          f->header.stdout_size == 6 && f->header.have_exit_code && f->header.exit_code == 0 &&
+          strcmp(f->header.md5, "b1946ac92492d2347c6235b4d2611184") == 0 &&
+          strcmp(f->header.file_name, "echo hello") == 0,
+          "the JSON header's fields are decoded: %s", f ? f->note : "(none)");
+    uint64_t body = 4 + strlen(header);
+    f = c ? stream_frame_at(&c->down, body + 5) : NULL;
+    CHECK(res, f != NULL && f->part == FRAME_BODY && f->start == body && f->value == 6,
+          "the body is total_size bytes after the header");
+    CHECK(res, c != NULL && stream_byte(&c->down, body + 2) == 'l' &&
+          stream_byte(&c->down, body + 3) == -1, "body bytes beyond the cap are not captured");
+    decoder_free(&sc.dec);
+}
+
+/* Memory must not grow with the transfer. */
+static void test_window(struct results *res)
+{
+    struct scene sc;
+    scene_init(&sc, PROTO_RAW, 0, 40005, 8080);
+    connect_both(&sc, "client", "server");
+    send_text(&sc, 1, "cat big");
+    unsigned char chunk[1000];
+    for (int i = 0; i < 10000; i++) {
+        memset(chunk, 'a' + i % 26, sizeof(chunk));
+        feed(&sc, 0, CAP_SEND, 1000, chunk, sizeof(chunk));
+        feed(&sc, 1, CAP_RECV, 1000, chunk, sizeof(chunk));
+    }
+    struct connection *c = only_conn(&sc);
+    const struct stream *s = c ? &c->down : NULL;
+    CHECK(res, s != NULL && s->sent == 10000000 && s->send_calls == 10000,
+          "totals count all 10 MB and 10000 sends");
+    CHECK(res, s != NULL && s->win_start == 10000000 - DECODE_DEFAULT_WINDOW &&
+          s->ring_size <= DECODE_DEFAULT_WINDOW, "only the last 64 KiB are kept");
+    CHECK(res, s != NULL && s->n_sends <= DECODE_DEFAULT_WINDOW / 1000 + 64 &&
+          s->n_recvs <= DECODE_DEFAULT_WINDOW / 1000 + 64 &&
+          s->n_frames <= 2, "spans outside the window are dropped (%zu kept)",
+          s ? s->n_sends : 0);
+    CHECK(res, s != NULL && stream_byte(s, 5000) == -1 &&
+          stream_byte(s, 9999999) == 'a' + 9999 % 26 &&
+          stream_send_at(s, 9999999)->number == 10000, "recent bytes and spans are there");
+    decoder_free(&sc.dec);
+}
+
+static void test_matching(struct results *res)
+{
+    struct scene sc;
+    scene_init(&sc, PROTO_RAW, 0, 40006, 8080);
+    connect_both(&sc, "client", "server");
+    send_text(&sc, 1, "one");
+    struct cap_addr first = sc.client;
+    sc.client = loopback(40007);
+    connect_both(&sc, "client", "server");
+    send_text(&sc, 1, "two!");
+    sc.client = first;
+    recv_text(&sc, 0, "one");
+    CHECK(res, sc.dec.n_conns == 2 && sc.dec.conns[0]->up.received == 3 &&
+          sc.dec.conns[1]->up.sent == 4, "events are matched to connections by address pair");
+    CHECK(res, strcmp(sc.dec.conns[1]->client_name, "127.0.0.1:40007") == 0 &&
+          strcmp(sc.dec.conns[1]->server_name, "127.0.0.1:8080") == 0,
+          "connection 2 is 127.0.0.1:40007 -> 127.0.0.1:8080");
+    struct decode_status st;
+    decoder_status(&sc.dec, &st);
+    CHECK(res, st.sends == 2 && st.recvs == 1 && st.pending == 0 && st.events == 7,
+          "the status counts sends, recvs and events");
+    decoder_free(&sc.dec);
+}
+
+/* A tap loaded after connect()/accept() sees no roles: the lower port is
+ * taken for the server's, whichever end speaks first. */
+static void test_unknown_roles(struct results *res)
+{
+    struct scene sc;
+    scene_init(&sc, PROTO_RAW, 0, 50000, 8080);
+    struct cap_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.magic = CAP_MAGIC;
+    ev.kind = CAP_SEND;
+    ev.socktype = SOCK_STREAM;
+    ev.role = ROLE_UNKNOWN;
+    ev.result = 2;
+    ev.data_len = 2;
+    ev.local = sc.server;           /* the server end speaks first */
+    ev.peer = sc.client;
+    decoder_feed(&sc.dec, &ev, (const unsigned char *)"hi");
+    const struct connection *c = only_conn(&sc);
+    CHECK(res, c != NULL && c->server.port == 8080 && c->down.sent == 2 && c->up.sent == 0,
+          "port 8080 is taken for the server and its bytes go down");
+    ev.kind = CAP_CLOSE;
+    ev.result = 0;
+    ev.data_len = 0;
+    ev.local.family = 0;            /* a listening socket: no peer */
+    decoder_feed(&sc.dec, &ev, NULL);
+    CHECK(res, sc.dec.ignored == 1 && sc.dec.n_conns == 1, "an event without addresses is ignored");
+    decoder_free(&sc.dec);
+}
+
+static void test_protos(struct results *res)
+{
+    enum proto p = PROTO_GUESS;
+    CHECK(res, proto_parse("len", &p) == 0 && p == PROTO_LEN, "\"len\" parses");
+    CHECK(res, proto_parse("JSON", &p) < 0, "\"JSON\" does not");
+    CHECK(res, strcmp(proto_name(PROTO_JSON), "json") == 0, "proto names round-trip");
+}
+
+/* The reader: whole events only, even from a file still being written. */
+static void test_reader(struct results *res, const char *dir)
+{
+    char path[512], err[256];
+    snprintf(path, sizeof(path), "%s/reader.nbcap", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    struct cap_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.magic = CAP_MAGIC;
+    ev.kind = CAP_SEND;
+    ev.result = 5;
+    ev.data_len = 5;
+    CHECK(res, fd >= 0 && capture_write(fd, &ev, "hello") == 0, "an event is written");
+    /* half of a second event: a tap caught mid-write */
+    unsigned char half[40];
+    memcpy(half, &ev, sizeof(half));
+    CHECK(res, write(fd, half, sizeof(half)) == (ssize_t)sizeof(half), "half an event is written");
+    struct capture_reader r;
+    const unsigned char *data;
+    struct cap_event got;
+    CHECK(res, capture_open(&r, path, err, sizeof(err)) == 0, "the capture opens");
+    CHECK(res, capture_next(&r, &got, &data, err, sizeof(err)) == 1 && got.result == 5 &&
+          memcmp(data, "hello", 5) == 0, "the first event reads back with its bytes");
+    CHECK(res, capture_next(&r, &got, &data, err, sizeof(err)) == 0 && capture_leftover(&r) == 40,
+          "a half-written event is not returned yet");
+    CHECK(res, write(fd, (unsigned char *)&ev + 40, sizeof(ev) - 40) > 0 &&
+          write(fd, "world", 5) == 5, "the rest arrives");
+    CHECK(res, capture_next(&r, &got, &data, err, sizeof(err)) == 1 &&
+          memcmp(data, "world", 5) == 0, "and then the event is returned");
+    CHECK(res, write(fd, "garbage!", 8) == 8, "garbage is appended");
+    for (int i = 0; i < 80; i++)
+        if (write(fd, "x", 1) != 1)
+            break;
+    int rc = capture_next(&r, &got, &data, err, sizeof(err));
+    CHECK(res, rc == -1 && strcmp(err, "not a nianbao capture (bad magic at byte 170)") == 0,
+          "garbage is reported with its offset: %s", err);
+    capture_close(&r);
+    close(fd);
+    CHECK(res, capture_open(&r, "/nonexistent/x.nbcap", err, sizeof(err)) == -1 &&
+          strcmp(err, "cannot open /nonexistent/x.nbcap: No such file or directory") == 0,
+          "a missing file is named: %s", err);
+    struct cap_addr a6;
+    memset(&a6, 0, sizeof(a6));
+    a6.family = AF_INET6;
+    a6.port = 8085;
+    a6.addr[15] = 1;
+    char text[64];
+    CHECK(res, strcmp(capture_format_addr(&a6, text, sizeof(text)), "[::1]:8085") == 0,
+          "IPv6 addresses are bracketed");
+}
+
+int main(int argc, char **argv)
+{
+    struct results res = { 0, 0 };
+    const char *dir = argc > 1 ? argv[1] : "/tmp";
+    test_reader(&res, dir);
+    test_stale(&res);
+    test_recv_before_send(&res);
+    test_stale_client_only(&res);
+    test_len_frames(&res);
+    test_json_frames(&res);
+    test_window(&res);
+    test_matching(&res);
+    test_unknown_roles(&res);
+    test_protos(&res);
+    printf("1..%d\n", res.run);
+    if (res.failed > 0)
+        fprintf(stderr, "%d of %d checks failed\n", res.failed, res.run);
+    return res.failed > 0;
+}
