@@ -585,6 +585,16 @@ static int section_start(struct stage_run *run, char *err, size_t errlen)
     return 0;
 }
 
+/* 1 when the capture holds every send whose bytes the client has received.
+ * A relay in between (the slicer) logs its send after the client may already
+ * have the bytes: a step read too early would miss that send. */
+static int capture_caught_up(struct stage_run *run)
+{
+    run_feed_decoder(run);
+    const struct connection *conn = run_client_conn(run);
+    return !conn || !conn->down.sender_tapped || conn->down.sent >= conn->down.received;
+}
+
 /* Types STEP's command and waits until client and server are both idle. */
 static int step_run(struct stage_run *run, const struct lesson_step *step,
                     struct step_report *rep)
@@ -639,7 +649,8 @@ static int step_run(struct stage_run *run, const struct lesson_step *step,
             client_idle_since = now;
         /* A stage 1 server can stay blocked in send() when the client never
          * reads its reply; then the client being idle is enough. */
-        if (server_waiting(run->server.pid) == 1 || now - client_idle_since > SERVER_GRACE_MS)
+        if ((server_waiting(run->server.pid) == 1 || now - client_idle_since > SERVER_GRACE_MS) &&
+            capture_caught_up(run))
             break;
     }
     while (run_collect(run, 0) > 0)
