@@ -186,8 +186,8 @@ struct connection {
     struct cap_addr client, server;
     char client_name[64];             /* "127.0.0.1:45678"                   */
     char server_name[64];             /* "127.0.0.1:8080"                    */
-    char client_prog[80];             /* tapped client's command line, or "" */
-    char server_prog[80];
+    char client_prog[200];            /* tapped client's command line, or "" (the tap keeps 199 bytes) */
+    char server_prog[200];
     uint32_t client_pid, server_pid;  /* 0 when that end was not tapped      */
     int socktype;                     /* SOCK_STREAM / SOCK_DGRAM            */
     enum proto proto;                 /* the framing in use; GUESS until a

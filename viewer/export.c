@@ -15,8 +15,8 @@
  * no folders or ports, so dumps of two runs compare equal. */
 static void short_prog(const char *cmdline, char *out, size_t len)
 {
-    char first[80] = "", second[80] = "";
-    sscanf(cmdline, "%79s %79s", first, second);
+    char first[200] = "", second[200] = "";
+    sscanf(cmdline, "%199s %199s", first, second);
     const char *stage = strstr(first, "stage");
     const char *base = strrchr(first, '/');
     base = base ? base + 1 : first;
