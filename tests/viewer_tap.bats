@@ -10,9 +10,11 @@ setup() {
 }
 teardown() { _common_teardown; }
 
-# tapped PROG ARGS...: runs PROG under the tap, writing $CAP.
+# tapped PROG ARGS...: runs PROG under the tap, writing $CAP. It execs PROG
+# (through env), so `start_server NAME tapped PROG` saves PROG's own pid and
+# teardown stops the program itself, not a shell around it.
 tapped() {
-    LD_PRELOAD="$TAP" NIANBAO_TAP="$CAP" "$@"
+    exec env LD_PRELOAD="$TAP" NIANBAO_TAP="$CAP" "$@"
 }
 
 # dump: the capture's --dump in $BATS_TEST_TMPDIR/dump.

@@ -12,6 +12,9 @@ _common_setup() {
 _common_teardown() {
     local pid
     for pid in "${STARTED_PIDS[@]}"; do
+        # A shell function started in the background is a subshell: end the
+        # program it runs too, not only the shell around it.
+        pkill -P "$pid" 2>/dev/null || true
         kill "$pid" 2>/dev/null || true
     done
     for pid in "${STARTED_PIDS[@]}"; do
