@@ -59,11 +59,19 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@tools/bench.sh
 
+# Everything keeps its place under $(PREFIX)/libexec/nianbao (the viewer finds
+# its tap library and catalogue next to itself, the lesson finds the stages);
+# $(PREFIX)/bin gets the viewer and the lesson.
+LIBEXEC = $(DESTDIR)$(PREFIX)/libexec/nianbao
 install: all
-	install -d $(DESTDIR)$(PREFIX)/libexec/nianbao $(DESTDIR)$(PREFIX)/bin
-	for b in $(STAGE_BIN) $(TOOLS_BIN); do \
-	  install -d $(DESTDIR)$(PREFIX)/libexec/nianbao/$$(dirname $$b); \
-	  install -m 755 $$b $(DESTDIR)$(PREFIX)/libexec/nianbao/$$b; done
+	for f in $(STAGE_BIN) $(TOOLS_BIN) $(filter-out viewer/test_decode,$(VIEWER_BIN)) \
+	         $(filter %.so,$(VIEWER_LIB)) tools/lesson.sh; do \
+	  install -d $(LIBEXEC)/$$(dirname $$f) && install -m 755 $$f $(LIBEXEC)/$$f || exit 1; done
+	for f in $(filter %.mo,$(VIEWER_LIB)); do \
+	  install -d $(LIBEXEC)/$$(dirname $$f) && install -m 644 $$f $(LIBEXEC)/$$f || exit 1; done
+	install -d $(DESTDIR)$(PREFIX)/bin
+	ln -sf ../libexec/nianbao/viewer/nianbao-view $(DESTDIR)$(PREFIX)/bin/nianbao-view
+	ln -sf ../libexec/nianbao/tools/lesson.sh $(DESTDIR)$(PREFIX)/bin/nianbao-lesson
 
 clean:
 	rm -f $(COMMON_OBJ) $(COMMON_LIB) $(STAGE_BIN) $(TOOLS_BIN) $(VIEWER_BIN) $(VIEWER_LIB)

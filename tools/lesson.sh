@@ -8,7 +8,7 @@
 #   tools/lesson.sh --stage 3        one stage only
 #   tools/lesson.sh --text           the transcript even on a terminal
 set -eu
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 view="$root/viewer/nianbao-view"
 if [ ! -x "$view" ]; then
     echo "tools/lesson.sh: $view is not built; run 'make demo' (or 'make all') first" >&2
