@@ -162,9 +162,13 @@ static void layout_free(struct layout *lay)
 /* Style of a stream byte: the send's colour (bold on every other send
  * without colours), dim when still pending, the frame part on top. */
 static void byte_style(const struct ui_view *view, const struct stream *s,
-                       const struct decode_span *send, const struct decode_frame *frame,
-                       uint64_t offset, struct token *t)
+                       const struct decode_span *send, const struct decode_span *recv,
+                       const struct decode_frame *frame, uint64_t offset, struct token *t)
 {
+    /* Every byte a STALE recv returned stands out, not only its mark: the
+     * whole stale "reply" is what the student saw printed. */
+    if (recv && recv->stale)
+        t->attr |= view->color ? A_REVERSE : A_BOLD | A_UNDERLINE;
     if (send) {
         if (view->color)
             t->pair = (short)(PAIR_SEND1 + (send->number - 1) % SEND_COLORS);
@@ -254,11 +258,15 @@ static size_t byte_text(const struct ui_view *view, const struct stream *s, uint
 static int lay_out(const struct ui_view *view, const struct stream *s, struct layout *lay)
 {
     uint64_t end = stream_end(s);
-    size_t si = 0, ri = 0, fi = 0;
+    size_t si = 0, ri = 0, fi = 0, ci = 0;
 
     for (uint64_t off = s->win_start; off < end;) {
         while (si < s->n_sends && s->sends[si].end <= off)
             si++;
+        while (ci < s->n_recvs && s->recvs[ci].end <= off)
+            ci++;
+        const struct decode_span *recv =
+            ci < s->n_recvs && s->recvs[ci].start <= off ? &s->recvs[ci] : NULL;
         while (fi < s->n_frames && s->frames[fi].end <= off)
             fi++;
         const struct decode_span *send =
@@ -278,7 +286,7 @@ static int lay_out(const struct ui_view *view, const struct stream *s, struct la
                 return -1;
             gap->kind = TOK_BYTES;
             gap->offset = off;
-            byte_style(view, s, send, NULL, off, gap);
+            byte_style(view, s, send, recv, NULL, off, gap);
             gap->attr |= A_DIM;
             snprintf(gap->text, sizeof gap->text, _("[%llu bytes not captured]"),
                      (unsigned long long)(run_end - off));
@@ -314,7 +322,7 @@ static int lay_out(const struct ui_view *view, const struct stream *s, struct la
             return -1;
         t->kind = TOK_BYTES;
         t->offset = off;
-        byte_style(view, s, send, frame, off, t);
+        byte_style(view, s, send, recv, frame, off, t);
         size_t used;
         if (length_token) {
             snprintf(t->text, sizeof t->text, "[%s %lld]",
@@ -634,6 +642,7 @@ void ui_draw_help(int lesson)
     static const char *const legend[] = {
         N_("colour / bold: the send() that wrote a byte"),
         N_("| mark: where a recv() returned;  ! : a STALE recv"),
+        N_("reverse (no colour: bold underline): bytes a STALE recv returned"),
         N_("dim: sent but not yet received (pending)"),
         N_("[len N] [hdr N]: decoded length fields; underline: JSON header"),
     };
