@@ -42,7 +42,10 @@ static void add_usage(const struct cli_program *prog, struct text *t)
         else
             snprintf(left, sizeof left, "    --%s%s%s", o->long_name,
                      o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
-        text_add(t, "  %-26s %s\n", left, o->help);
+        if (strlen(left) > 26)      /* a long word list: help on its own line */
+            text_add(t, "  %s\n  %-26s %s\n", left, "", o->help);
+        else
+            text_add(t, "  %-26s %s\n", left, o->help);
     }
     text_add(t, "  %-26s %s\n", "-h, --help", "show this help and exit");
     text_add(t, "  %-26s %s\n", "-V, --version", "show the version and exit");
@@ -50,8 +53,8 @@ static void add_usage(const struct cli_program *prog, struct text *t)
         text_add(t, "\n%s\n", prog->epilog);
 }
 
-static void bad_usage(const struct cli_program *prog, struct cli_outcome *out,
-                      const char *fmt, ...)
+void cli_usage_error(const struct cli_program *prog, struct cli_outcome *out,
+                     const char *fmt, ...)
 {
     struct text t = { out->text, sizeof out->text, 0 };
     char msg[512];
@@ -89,14 +92,14 @@ static int store(const struct cli_option *o, const char *arg,
         return 0;
     case CLI_PORT:
         if (parse_ulong(arg, &n) < 0 || n > 65535) {
-            bad_usage(prog, out, "--%s: '%s' is not a port number (0..65535)", o->long_name, arg);
+            cli_usage_error(prog, out, "--%s: '%s' is not a port number (0..65535)", o->long_name, arg);
             return -1;
         }
         *(const char **)o->value = arg;
         return 0;
     case CLI_UINT:
         if (parse_ulong(arg, &n) < 0 || n < o->min || n > o->max) {
-            bad_usage(prog, out, "--%s: '%s' is not a number from %lu to %lu",
+            cli_usage_error(prog, out, "--%s: '%s' is not a number from %lu to %lu",
                       o->long_name, arg, o->min, o->max);
             return -1;
         }
@@ -105,6 +108,19 @@ static int store(const struct cli_option *o, const char *arg,
     case CLI_FLAG:
         *(int *)o->value = 1;
         return 0;
+    case CLI_CHOICE: {
+        size_t len = strlen(arg);
+        for (const char *word = o->arg_name; *word;) {
+            size_t word_len = strcspn(word, "|");
+            if (word_len == len && strncmp(word, arg, len) == 0) {
+                *(const char **)o->value = arg;
+                return 0;
+            }
+            word += word_len + (word[word_len] == '|');
+        }
+        cli_usage_error(prog, out, "--%s: '%s' is not one of %s", o->long_name, arg, o->arg_name);
+        return -1;
+    }
     }
     return -1;
 }
@@ -150,13 +166,13 @@ void cli_parse(const struct cli_program *prog, int argc, char **argv,
         }
         if (key == '?') {
             if (optopt)
-                bad_usage(prog, out, "unknown option '-%c'", optopt);
+                cli_usage_error(prog, out, "unknown option '-%c'", optopt);
             else
-                bad_usage(prog, out, "unknown option '%s'", argv[optind - 1]);
+                cli_usage_error(prog, out, "unknown option '%s'", argv[optind - 1]);
             return;
         }
         if (key == ':') {
-            bad_usage(prog, out, "option '%s' needs a value", argv[optind - 1]);
+            cli_usage_error(prog, out, "option '%s' needs a value", argv[optind - 1]);
             return;
         }
         for (size_t i = 0; i < n; i++) {
@@ -169,7 +185,7 @@ void cli_parse(const struct cli_program *prog, int argc, char **argv,
         }
     }
     if (optind < argc)
-        bad_usage(prog, out, "unexpected argument '%s'", argv[optind]);
+        cli_usage_error(prog, out, "unexpected argument '%s'", argv[optind]);
 }
 
 long read_command(FILE *in, char **line, size_t *cap)

@@ -14,6 +14,8 @@ enum cli_type {
     CLI_PORT,     /* value: const char **, checked 0..65535      */
     CLI_UINT,     /* value: unsigned long *, checked min..max    */
     CLI_FLAG,     /* value: int *, set to 1                      */
+    CLI_CHOICE,   /* value: const char **, one of the words in
+                     ARG_NAME, which lists them: "down|up|both" */
 };
 
 struct cli_option {
@@ -52,6 +54,12 @@ struct cli_outcome {
  * added). Never fails: every problem is reported through OUT. */
 void cli_parse(const struct cli_program *prog, int argc, char **argv,
                struct cli_outcome *out);
+
+/* Fills OUT as cli_parse does for bad usage: "NAME: MESSAGE", then the
+ * usage, for stderr, exit status 2. For what the table cannot check (an
+ * option that is required, two options that disagree). */
+void cli_usage_error(const struct cli_program *prog, struct cli_outcome *out,
+                     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Reads the next command from IN, one per line, stripped of surrounding
  * white space as the document's input().strip() does. LINE and CAP are a

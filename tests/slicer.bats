@@ -391,7 +391,7 @@ expect_usage_error() {
         --to 127.0.0.1:0
     expect_usage_error "tools/slicer: --to wants HOST:PORT (port 1..65535), e.g. 127.0.0.1:8080, not '::1:80'" \
         --to ::1:80
-    expect_usage_error "tools/slicer: --direction wants down, up or both, not 'sideways'" \
+    expect_usage_error "tools/slicer: --direction: 'sideways' is not one of down|up|both" \
         --to 127.0.0.1:9 --direction sideways
     expect_usage_error "tools/slicer: --listen: 'http' is not a port number (0..65535)" \
         --listen http --to 127.0.0.1:9

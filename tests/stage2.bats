@@ -387,11 +387,11 @@ demo empty: a send of 0 bytes, then the end of stream'
 @test "a --demo that names no experiment is bad usage, exit 2" {
     run "$S2/udp_client" --demo merge
     assert_failure 2
-    assert_line --index 0 "udp_client: --demo: 'merge' is not one of boundaries, truncate, empty, all"
+    assert_line --index 0 "udp_client: --demo: 'merge' is not one of boundaries|truncate|empty|all"
     assert_line --index 1 'usage: udp_client [options]'
     run "$S2/tcp_client" --demo truncate
     assert_failure 2
-    assert_line --index 0 "tcp_client: --demo: 'truncate' is not one of merge, split, empty, all"
+    assert_line --index 0 "tcp_client: --demo: 'truncate' is not one of merge|split|empty|all"
     assert_line --index 1 'usage: tcp_client [options]'
 }
 

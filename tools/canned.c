@@ -129,19 +129,6 @@ static void serve_connection(const struct canned_config *cfg, const struct canne
     close_gently(conn_fd);
 }
 
-/* A usage error found after parsing (a value the option table cannot
- * check) looks like cli_parse's own: one line naming the problem, then the
- * usage, on stderr; exit 2. The usage text is what --help would show. */
-static int usage_error(const struct cli_program *prog, const char *msg)
-{
-    char *help_argv[] = { (char *)prog->name, "--help", NULL };
-    struct cli_outcome help;
-
-    cli_parse(prog, 2, help_argv, &help);
-    fprintf(stderr, "%s: %s\n%s", prog->name, msg, help.text);
-    return 2;
-}
-
 int main(int argc, char **argv)
 {
     struct canned_config cfg = { .host = "127.0.0.1", .port = "0" };
@@ -173,7 +160,9 @@ int main(int argc, char **argv)
         return outcome.exit_status;
     }
     if (cfg.reply_path == NULL) {
-        return usage_error(&prog, "--reply FILE is required: what should every answer be?");
+        cli_usage_error(&prog, &outcome, "--reply FILE is required: what should every answer be?");
+        fputs(outcome.text, stderr);
+        return outcome.exit_status;
     }
     if (reply_load(cfg.reply_path, &reply, err, sizeof err) < 0) {
         fprintf(stderr, PROG_NAME ": %s\n", err);

@@ -447,30 +447,10 @@ static int check_config(struct slicer_config *cfg, char *err, size_t errlen)
                  cfg->piece_max);
         return -1;
     }
-    if (strcmp(cfg->direction, "down") == 0) {
-        cfg->slice_down = 1;
-    } else if (strcmp(cfg->direction, "up") == 0) {
-        cfg->slice_up = 1;
-    } else if (strcmp(cfg->direction, "both") == 0) {
-        cfg->slice_down = cfg->slice_up = 1;
-    } else {
-        snprintf(err, errlen, "--direction wants down, up or both, not '%s'", cfg->direction);
-        return -1;
-    }
+    /* cli_parse has checked it is one of these three. */
+    cfg->slice_down = strcmp(cfg->direction, "up") != 0;
+    cfg->slice_up = strcmp(cfg->direction, "down") != 0;
     return 0;
-}
-
-/* A usage error found after parsing (a value the option table cannot
- * check) looks like cli_parse's own: one line naming the problem, then the
- * usage, on stderr; exit 2. The usage text is what --help would show. */
-static int usage_error(const struct cli_program *prog, const char *msg)
-{
-    char *help_argv[] = { (char *)prog->name, "--help", NULL };
-    struct cli_outcome help;
-
-    cli_parse(prog, 2, help_argv, &help);
-    fprintf(stderr, "%s: %s\n%s", prog->name, msg, help.text);
-    return 2;
 }
 
 int main(int argc, char **argv)
@@ -498,7 +478,7 @@ int main(int argc, char **argv)
           "random pause of 0..N microseconds before each piece (default 0)", 0, MAX_DELAY_US },
         { "seed", 0, CLI_UINT, &cfg.seed, "S",
           "the same seed gives the same cuts (default 1)", 0, ULONG_MAX },
-        { "direction", 0, CLI_STRING, &cfg.direction, "DIR",
+        { "direction", 0, CLI_CHOICE, &cfg.direction, "down|up|both",
           "what to cut: down (server to client, default), up, or both", 0, 0 },
         { "log", 0, CLI_FLAG, &cfg.log, NULL, "print one line per piece on stderr", 0, 0 },
     };
@@ -520,8 +500,11 @@ int main(int argc, char **argv)
         fputs(outcome.text, outcome.to_stderr ? stderr : stdout);
         return outcome.exit_status;
     }
-    if (check_config(&cfg, err, sizeof err) < 0)
-        return usage_error(&prog, err);
+    if (check_config(&cfg, err, sizeof err) < 0) {
+        cli_usage_error(&prog, &outcome, "%s", err);
+        fputs(outcome.text, stderr);
+        return outcome.exit_status;
+    }
     if (server_signals_install() < 0) {
         fprintf(stderr, PROG_NAME ": cannot set up signals: %s\n", strerror(errno));
         goto out;
