@@ -14,6 +14,15 @@ done
 [ -z "$missing" ] && exit 0
 echo "nianbao: installing missing Debian packages:$missing"
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
-$sudo apt-get update -qq
+# apt's own progress stays in a log, shown only when something fails.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 # shellcheck disable=SC2086
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+if ! { $sudo apt-get update -qq &&
+       $sudo env DEBIAN_FRONTEND=noninteractive \
+           apt-get install -y -qq --no-install-recommends $missing; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "nianbao: could not install:$missing (apt-get's output is above)" >&2
+    exit 1
+fi
+echo "nianbao: installed:$missing"
