@@ -87,9 +87,39 @@ static void kill_group(pid_t pgid)
     kill(-pgid, SIGKILL);
 }
 
-static int note(struct capture *c, const char *text)
+/* Appends to stderr what the reader must know about the output, cutting
+ * the output so that output and notes together stay within MAX_OUTPUT: a
+ * reply never exceeds --max-output, which is what the clients check. */
+static int add_notes(struct capture *out, struct capture *errs,
+                     const struct cmd_result *res, int pipe_held,
+                     unsigned timeout_s, size_t max_output)
 {
-    return capture_append(c, text, strlen(text));
+    char notes[320];
+    size_t used = 0;
+
+    notes[0] = '\0';
+    if (res->timed_out)
+        used += (size_t)snprintf(notes + used, sizeof notes - used,
+                                 "nianbao: command killed after %u s (timeout)\n", timeout_s);
+    if (res->truncated)
+        used += (size_t)snprintf(notes + used, sizeof notes - used,
+                                 "nianbao: output cut to fit --max-output %zu\n", max_output);
+    if (pipe_held)
+        used += (size_t)snprintf(notes + used, sizeof notes - used,
+                                 "nianbao: stopped reading after %u s: a process outside the "
+                                 "command's group still holds its output open\n", timeout_s);
+    if (used == 0)
+        return 0;
+    if (used > max_output)
+        used = max_output;
+    size_t total = out->len + errs->len + used;
+    if (total > max_output) {
+        size_t excess = total - max_output;
+        size_t from_err = excess < errs->len ? excess : errs->len;
+        errs->len -= from_err;
+        out->len -= excess - from_err;
+    }
+    return capture_append(errs, notes, used);
 }
 
 int run_command(const void *cmd, size_t cmd_len, unsigned timeout_s,
@@ -100,7 +130,7 @@ int run_command(const void *cmd, size_t cmd_len, unsigned timeout_s,
     int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1}, pidfd = -1;
     char *cmd_text = NULL;
     pid_t pid = -1;
-    int status = 0, shell_done = 0, rc = -1;
+    int status = 0, status_known = 0, shell_done = 0, pipe_held = 0, rc = -1;
     long long deadline;
     unsigned char chunk[65536];
 
@@ -138,15 +168,19 @@ int run_command(const void *cmd, size_t cmd_len, unsigned timeout_s,
         nfds_t n = 0;
         long long left = deadline - now_ms();
 
-        if (left <= 0 && !res->timed_out) {
+        if (left <= 0 && !shell_done && !res->timed_out) {
             res->timed_out = 1;
             kill_group(pid);
             /* The killed group closes the pipes; give them a moment. */
             deadline = now_ms() + 1000;
             continue;
         }
-        if (left <= 0)
-            break;      /* something outside the group holds a pipe */
+        if (left <= 0) {
+            /* The group is gone, yet a pipe is still open: a process that
+             * left the group (setsid) holds it. Stop waiting for it. */
+            pipe_held = shell_done;
+            break;
+        }
         if (out_pipe[0] >= 0) {
             pfd[n] = (struct pollfd){ .fd = out_pipe[0], .events = POLLIN };
             owner[n] = &out_pipe[0];
@@ -193,8 +227,12 @@ int run_command(const void *cmd, size_t cmd_len, unsigned timeout_s,
             if (capture_append(sink[i], chunk, (size_t)got) < 0)
                 goto nomem_kill;
         }
-        if (!shell_done && waitpid(pid, &status, WNOHANG) == pid) {
+        pid_t reaped = shell_done ? 0 : waitpid(pid, &status, WNOHANG);
+        if (reaped == pid || (reaped < 0 && errno == ECHILD)) {
+            /* ECHILD: someone set SIGCHLD to SIG_IGN and the kernel reaped
+             * the shell itself; its status is lost, but it is done. */
             shell_done = 1;
+            status_known = reaped == pid;
             /* The command is over when its shell is; what it left behind
              * (`sleep 100 &`) would hold the pipes open forever. */
             kill_group(pid);
@@ -202,25 +240,15 @@ int run_command(const void *cmd, size_t cmd_len, unsigned timeout_s,
     }
     if (!shell_done) {
         kill_group(pid);
-        waitpid(pid, &status, 0);
+        status_known = waitpid(pid, &status, 0) == pid;
     }
     running_group = 0;
-    if (WIFEXITED(status))
+    if (status_known && WIFEXITED(status))
         res->exit_code = WEXITSTATUS(status);
-    else if (WIFSIGNALED(status))
+    else if (status_known && WIFSIGNALED(status))
         res->signal = WTERMSIG(status);
-    if (res->timed_out) {
-        char line[80];
-        snprintf(line, sizeof line, "nianbao: command killed after %u s (timeout)\n", timeout_s);
-        if (note(&errs, line) < 0)
-            goto nomem;
-    }
-    if (res->truncated) {
-        char line[96];
-        snprintf(line, sizeof line, "nianbao: output cut at %zu bytes (--max-output)\n", max_output);
-        if (note(&errs, line) < 0)
-            goto nomem;
-    }
+    if (add_notes(&out, &errs, res, pipe_held, timeout_s, max_output) < 0)
+        goto nomem;
     res->out = out.data;
     res->out_len = out.len;
     res->err = errs.data;
@@ -275,6 +303,11 @@ int server_signals_install(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &sa, NULL) < 0)
+        return -1;
+    /* Inherited SIG_IGN would let the kernel reap our shells before we can
+     * read their exit status. */
+    sa.sa_handler = SIG_DFL;
+    if (sigaction(SIGCHLD, &sa, NULL) < 0)
         return -1;
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);

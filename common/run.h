@@ -14,17 +14,20 @@
 struct cmd_result {
     unsigned char *out;   /* stdout bytes */
     size_t out_len;
-    unsigned char *err;   /* stderr bytes, plus a "nianbao: ..." line when killed */
+    unsigned char *err;   /* stderr bytes, plus "nianbao: ..." notes (killed, cut) */
     size_t err_len;
-    int exit_code;        /* 0..255 when the shell exited, else -1 */
+    int exit_code;        /* 0..255 when the shell exited, else -1 (killed,
+                             or reaped by someone else: status unknown) */
     int signal;           /* signal that ended the shell, else 0 */
     int timed_out;        /* 1 when the timeout killed the group */
     int truncated;        /* 1 when output beyond MAX_OUTPUT was dropped */
 };
 
 /* Runs the CMD_LEN bytes at CMD (cut at the first NUL, as execve would).
- * At most MAX_OUTPUT bytes of stdout+stderr are kept; past that the group
- * is killed and a note is added to stderr.
+ * Output and notes together stay within MAX_OUTPUT bytes: past that the
+ * group is killed, the output cut, and a note added to stderr. When the
+ * shell has exited but a process that left its group (setsid) keeps the
+ * output open, reading stops at the timeout, with a note.
  * Returns 0 with RES filled (free it with cmd_result_free), or -1 with ERR
  * filled when the command could not be started (pipe/fork/memory). */
 int run_command(const void *cmd, size_t cmd_len, unsigned timeout_s,

@@ -154,9 +154,12 @@ output_cut_at_max_output() {
     serve "$1" --max-output 1000
     talk "$1" $'yes\n' 20
     [ "$status" -eq 0 ]
-    local ys
-    ys=$(printf 'y\\n%.0s' $(seq 500))
-    expect_reply "$1" "$ys" 'nianbao: output cut at 1000 bytes (--max-output)\n'
+    # output and note together are exactly --max-output bytes
+    local note='nianbao: output cut to fit --max-output 1000\n' ys kept
+    kept=$((1000 - $(printf "$note" | wc -c)))          # bytes of `yes` kept
+    ys=$(printf 'y\\n%.0s' $(seq $((kept / 2))))
+    [ $((kept % 2)) -eq 0 ] || ys="${ys}y"
+    expect_reply "$1" "$ys" "$note"
     good_client "$1"
 }
 
