@@ -165,10 +165,21 @@ void cli_parse(const struct cli_program *prog, int argc, char **argv,
             return;
         }
         if (key == '?') {
-            if (optopt)
-                cli_usage_error(prog, out, "unknown option '-%c'", optopt);
+            const char *typed = argv[optind - 1];
+            const char *value = strchr(typed, '=');
+            /* For long options optopt is the option's key, not a character:
+             * name the option as typed. "--once=1" is known but takes no value. */
+            int known = 0;
+            for (size_t i = 0; value && longs[i].name; i++)
+                known |= strlen(longs[i].name) == (size_t)(value - typed - 2) &&
+                         strncmp(longs[i].name, typed + 2, (size_t)(value - typed - 2)) == 0;
+            if (strncmp(typed, "--", 2) == 0 && known)
+                cli_usage_error(prog, out, "option '%.*s' takes no value",
+                                (int)(value - typed), typed);
+            else if (strncmp(typed, "--", 2) == 0)
+                cli_usage_error(prog, out, "unknown option '%s'", typed);
             else
-                cli_usage_error(prog, out, "unknown option '%s'", argv[optind - 1]);
+                cli_usage_error(prog, out, "unknown option '-%c'", optopt);
             return;
         }
         if (key == ':') {

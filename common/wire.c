@@ -44,7 +44,10 @@ int wire_check_length(const char *what, int32_t value, uint64_t max,
 void wire_describe_short(ssize_t got, size_t want, const char *what,
                          char *err, size_t errlen)
 {
-    if (got < 0)
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        snprintf(err, errlen, "timed out receiving the %s: the peer sent nothing for "
+                 "--timeout seconds", what);
+    else if (got < 0)
         snprintf(err, errlen, "receiving the %s: %s", what, strerror(errno));
     else
         snprintf(err, errlen, "connection closed after %zd of %zu bytes of the %s",

@@ -25,7 +25,8 @@ int wire_check_length(const char *what, int32_t value, uint64_t max,
                       char *err, size_t errlen);
 
 /* Describes a receive of WANT bytes that ended early: GOT < 0 means recv
- * failed (errno is read), otherwise the peer closed after GOT bytes:
+ * failed (errno is read; EAGAIN means SO_RCVTIMEO expired), otherwise the
+ * peer closed after GOT bytes:
  * "connection closed after 2 of 4 bytes of the reply length".
  * Always fills ERR; returns nothing to check. */
 void wire_describe_short(ssize_t got, size_t want, const char *what,

@@ -58,10 +58,12 @@ int main(int argc, char **argv)
         return 1;
     }
     int interactive = isatty(STDIN_FILENO);
+    /* The prompt is for whoever types; a redirected stdout holds replies only. */
+    FILE *prompt_to = isatty(STDOUT_FILENO) ? stdout : stderr;
     for (;;) {
         if (interactive) {
-            fputs("enter msg :>>>", stdout);
-            fflush(stdout);
+            fputs("enter msg :>>>", prompt_to);
+            fflush(prompt_to);
         }
         long command_len = read_command(stdin, &line, &line_cap);
         if (command_len < 0)
@@ -107,6 +109,9 @@ static int receive_reply(int fd, const struct client_config *cfg)
     }
     fwrite(reply, 1, (size_t)got, stdout);
     putchar('\n');              /* as the document's print() */
-    fflush(stdout);
+    if (fflush(stdout) == EOF || ferror(stdout)) {
+        fprintf(stderr, "client: writing the reply: %s\n", strerror(errno));
+        return -1;
+    }
     return 0;
 }

@@ -156,6 +156,12 @@ static int demo_empty(struct udp_run *run)
     return 0;
 }
 
+static void report_refused(const struct udp_run *run)
+{
+    fprintf(stderr, "udp_client: nothing listens on UDP %s (the host answered "
+            "\"port unreachable\")\n", run->server);
+}
+
 /* Returns 0, or -1 after printing why. */
 static int send_datagram(struct udp_run *run, const void *data, size_t len)
 {
@@ -166,7 +172,11 @@ static int send_datagram(struct udp_run *run, const void *data, size_t len)
         sent = send(run->fd, data, len, 0);
     while (sent < 0 && errno == EINTR);
     if (sent < 0) {
-        fprintf(stderr, "udp_client: send to %s: %s\n", run->server, strerror(errno));
+        /* The ICMP "port unreachable" of an earlier datagram surfaces here. */
+        if (errno == ECONNREFUSED)
+            report_refused(run);
+        else
+            fprintf(stderr, "udp_client: send to %s: %s\n", run->server, strerror(errno));
         return -1;
     }
     run->sends++;
@@ -194,8 +204,7 @@ static int receive_receipt(struct udp_run *run)
             fprintf(stderr, "udp_client: no reply from %s within %lu ms: is udp_server running there?\n",
                     run->server, run->timeout_ms);
         else if (errno == ECONNREFUSED)
-            fprintf(stderr, "udp_client: nothing listens on UDP %s (the host answered "
-                    "\"port unreachable\")\n", run->server);
+            report_refused(run);
         else
             fprintf(stderr, "udp_client: recvfrom %s: %s\n", run->server, strerror(errno));
         return -1;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -31,18 +32,21 @@ struct client_config {
     const char *host;
     const char *port;
     unsigned long max_len;
+    unsigned long timeout_s;
 };
 
 static int receive_reply(int fd, const struct client_config *cfg);
 
 int main(int argc, char **argv)
 {
-    struct client_config cfg = { "127.0.0.1", DEFAULT_PORT, DEFAULT_MAX_LEN };
+    struct client_config cfg = { "127.0.0.1", DEFAULT_PORT, DEFAULT_MAX_LEN, 60 };
     const struct cli_option options[] = {
         CLI_HOST_OPTION(&cfg.host),
         CLI_PORT_OPTION(&cfg.port, DEFAULT_PORT),
         { "max-len", 0, CLI_UINT, &cfg.max_len, "BYTES",
           "refuse a reply longer than BYTES (default 268435456)", 0, INT32_MAX },
+        { "timeout", 't', CLI_UINT, &cfg.timeout_s, "SECS",
+          "give up when the server sends nothing for SECS (default 60; 0: wait forever)", 0, 86400 },
     };
     const struct cli_program prog = {
         "client", "Sends each line of standard input as a command and prints the whole reply its length announces.",
@@ -63,11 +67,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "client: %s\n", err);
         return 1;
     }
+    /* A server that stalls mid-reply is reported instead of waited on forever. */
+    struct timeval recv_limit = { (time_t)cfg.timeout_s, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &recv_limit, sizeof recv_limit);
     int interactive = isatty(STDIN_FILENO);
+    /* The prompt is for whoever types; a redirected stdout holds replies only. */
+    FILE *prompt_to = isatty(STDOUT_FILENO) ? stdout : stderr;
     for (;;) {
         if (interactive) {
-            fputs("enter msg :>>>", stdout);
-            fflush(stdout);
+            fputs("enter msg :>>>", prompt_to);
+            fflush(prompt_to);
         }
         long command_len = read_command(stdin, &line, &line_cap);
         if (command_len < 0)
@@ -128,6 +137,9 @@ static int receive_reply(int fd, const struct client_config *cfg)
         fwrite(chunk, 1, (size_t)got, stdout);
         received += (size_t)got;
     }
-    fflush(stdout);
+    if (fflush(stdout) == EOF || ferror(stdout)) {
+        fprintf(stderr, "client: writing the reply: %s\n", strerror(errno));
+        return -1;
+    }
     return 0;
 }

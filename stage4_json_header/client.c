@@ -9,6 +9,7 @@
  * Still wrong: requests are not framed (stage 5).
  */
 #include <cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <md5.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -33,6 +35,7 @@ struct client_config {
     const char *host;
     const char *port;
     unsigned long max_len;
+    unsigned long timeout_s;
     unsigned long max_header;
 };
 
@@ -40,12 +43,14 @@ static int receive_reply(int fd, const struct client_config *cfg);
 
 int main(int argc, char **argv)
 {
-    struct client_config cfg = { "127.0.0.1", DEFAULT_PORT, DEFAULT_MAX_LEN, 65536 };
+    struct client_config cfg = { "127.0.0.1", DEFAULT_PORT, DEFAULT_MAX_LEN, 60, 65536 };
     const struct cli_option options[] = {
         CLI_HOST_OPTION(&cfg.host),
         CLI_PORT_OPTION(&cfg.port, DEFAULT_PORT),
         { "max-len", 0, CLI_UINT, &cfg.max_len, "BYTES",
           "refuse a reply longer than BYTES (default 268435456)", 0, INT32_MAX },
+        { "timeout", 't', CLI_UINT, &cfg.timeout_s, "SECS",
+          "give up when the server sends nothing for SECS (default 60; 0: wait forever)", 0, 86400 },
         { "max-header", 0, CLI_UINT, &cfg.max_header, "BYTES",
           "refuse a header longer than BYTES (default 65536)", 0, INT32_MAX },
     };
@@ -68,11 +73,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "client: %s\n", err);
         return 1;
     }
+    /* A server that stalls mid-reply is reported instead of waited on forever. */
+    struct timeval recv_limit = { (time_t)cfg.timeout_s, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &recv_limit, sizeof recv_limit);
     int interactive = isatty(STDIN_FILENO);
+    /* The prompt is for whoever types; a redirected stdout holds replies only. */
+    FILE *prompt_to = isatty(STDOUT_FILENO) ? stdout : stderr;
     for (;;) {
         if (interactive) {
-            fputs("enter msg :>>>", stdout);
-            fflush(stdout);
+            fputs("enter msg :>>>", prompt_to);
+            fflush(prompt_to);
         }
         long command_len = read_command(stdin, &line, &line_cap);
         if (command_len < 0)
@@ -137,10 +147,14 @@ static int receive_reply(int fd, const struct client_config *cfg)
         fprintf(stderr, "client: %s\n", err);
         goto end;
     }
-    header = cJSON_ParseWithLength(header_json, (size_t)header_len);
-    if (!cJSON_IsObject(header)) {
+    const char *parsed_to = NULL, *header_end = header_json + header_len;
+    header = cJSON_ParseWithLengthOpts(header_json, (size_t)header_len, &parsed_to, 0);
+    while (header && parsed_to < header_end && isspace((unsigned char)*parsed_to))
+        parsed_to++;
+    if (!header || parsed_to != header_end || !cJSON_IsObject(header)) {
         escape_bytes(header_json, (size_t)header_len, err, 80);
-        fprintf(stderr, "client: header is not valid JSON: \"%s\"\n", err);
+        fprintf(stderr, "client: header is not %s: \"%s\"\n",
+                header && parsed_to == header_end ? "a JSON object" : "valid JSON", err);
         goto end;
     }
     size_t total, stdout_size;
@@ -168,7 +182,10 @@ static int receive_reply(int fd, const struct client_config *cfg)
         fwrite(chunk + to_stdout, 1, (size_t)got - to_stdout, stderr);
         received += (size_t)got;
     }
-    fflush(stdout);
+    if (fflush(stdout) == EOF || ferror(stdout)) {
+        fprintf(stderr, "client: writing the reply: %s\n", strerror(errno));
+        goto end;
+    }
     MD5End(&md5, body_md5);
     if (md5_said && strcasecmp(md5_said, body_md5) != 0) {
         fprintf(stderr, "client: md5 mismatch: header says %s, body is %s\n", md5_said, body_md5);

@@ -213,3 +213,48 @@ a_closed_port() {
     ask stage4_json_header/client
     answer_is 0 "hello" ""
 }
+
+# A server that stops half-way through a reply and keeps the connection open.
+stalls_after() {
+    canned_keep_open < <(printf '%b' "$1")
+}
+canned_keep_open() {
+    local file
+    file=$(mktemp "$BATS_TEST_TMPDIR/reply.XXXXXX")
+    cat >"$file"
+    start_server fake "$ROOT/tools/canned" --reply "$file" --port 0 --keep-open
+}
+
+@test "stage 3: a server that stalls after 2 length bytes is reported after --timeout" {
+    stalls_after '\x10\x00'
+    ask stage3_struct_len/client --timeout 1
+    answer_is 1 '' 'client: timed out receiving the reply length: the peer sent nothing for --timeout seconds'
+}
+
+@test "stage 4: a server that stalls mid-body is reported after --timeout" {
+    canned_keep_open < <(v4_reply '{"total_size":10}' 'hello')
+    ask stage4_json_header/client --timeout 1
+    answer_is 1 'hello' 'client: timed out receiving the body: the peer sent nothing for --timeout seconds'
+}
+
+@test "stage 4: a header that is JSON but not an object is named as such" {
+    canned_reply < <(v4_reply '[1]' '')
+    ask stage4_json_header/client
+    answer_is 1 '' 'client: header is not a JSON object: "[1]"'
+}
+
+@test "stage 4: bytes after the header's JSON object are refused" {
+    canned_reply < <(v4_reply '{"total_size":0}xx' '')
+    ask stage4_json_header/client
+    answer_is 1 '' 'client: header is not valid JSON: "{\"total_size\":0}xx"'
+}
+
+@test "every client reports a reply it could not write (a full disk) and exits 1" {
+    local stage
+    for stage in stage1_naive stage3_struct_len stage4_json_header; do
+        start_server srv "$ROOT/$stage/server" --port 0
+        run bash -c "echo 'seq 1 100000' | timeout 10 '$ROOT/$stage/client' -p '$srv_port' 2>&1 >/dev/full"
+        assert_failure 1
+        assert_output 'client: writing the reply: No space left on device'
+    done
+}

@@ -193,3 +193,15 @@ default_port_of() {
         [ "$(cat "$BATS_TEST_TMPDIR/out6"; echo .)" = "$want." ]
     done
 }
+
+@test "a value given to an option that takes none is named as typed, not as a stray byte" {
+    run --separate-stderr "$ROOT/stage3_struct_len/client" --help=x
+    assert_equal "$status" 2
+    assert_equal "${stderr_lines[0]}" "client: option '--help' takes no value"
+    run --separate-stderr "$ROOT/stage2_udp_vs_tcp/tcp_server" --once=1
+    assert_equal "$status" 2
+    assert_equal "${stderr_lines[0]}" "tcp_server: option '--once' takes no value"
+    run --separate-stderr "$ROOT/stage3_struct_len/client" --bogus=3
+    assert_equal "$status" 2
+    assert_equal "${stderr_lines[0]}" "client: unknown option '--bogus=3'"
+}

@@ -196,3 +196,37 @@ output_cut_at_max_output() {
 
 @test "stage 3: an endless output is cut at --max-output and the command killed" { output_cut_at_max_output 3; }
 @test "stage 4: an endless output is cut at --max-output and the command killed" { output_cut_at_max_output 4; }
+
+@test "a server started with SIGCHLD ignored still reports exit codes and does not wait for the timeout" {
+    # A parent that ignores SIGCHLD passes that on through exec; the kernel
+    # would then reap the shells before the server could read their status.
+    start_server srv python3 -c 'import os, signal, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+os.execv(sys.argv[1], sys.argv[1:])' "$ROOT/stage3_struct_len/server" --port 0 --timeout 30
+    talk 3 $'sh -c "exit 3"\necho hi\n' 10
+    [ "$status" -eq 0 ]
+    expect_reply 3 'hi\n' ''
+    wait_for_log srv 'ran "sh -c \\"exit 3\\"": exit 3, 0 bytes stdout'
+}
+
+@test "a command that leaves a setsid'd process holding the pipe is answered at the timeout, not called killed" {
+    local sleeper
+    sleeper=$(unique_sleep)
+    serve 3 --timeout 1
+    # the shell waits until the escaped process runs, so it cannot exit first
+    local ready="$BATS_TEST_TMPDIR/escaped"
+    talk 3 "(setsid sh -c 'touch $ready; exec sleep $sleeper' &); until [ -e $ready ]; do :; done; echo hi"$'\n' 20
+    pkill -f "sleep $sleeper" || true
+    [ "$status" -eq 0 ]
+    expect_reply 3 'hi\n' "nianbao: stopped reading after 1 s: a process outside the command's group still holds its output open\\n"
+    good_client 3
+}
+
+@test "a reply cut at the default --max-output is accepted by a client with the default --max-len" {
+    serve 4
+    run bash -c "echo yes | timeout 60 '$ROOT/stage4_json_header/client' -p '$srv_port' 2>'$BATS_TEST_TMPDIR/err' | wc -c"
+    assert_success
+    # body and note together are exactly 256 MiB, the common default
+    [ $(( output + $(wc -c <"$BATS_TEST_TMPDIR/err") )) -eq 268435456 ]
+    [ "$(cat "$BATS_TEST_TMPDIR/err")" = 'nianbao: output cut to fit --max-output 268435456' ]
+}
