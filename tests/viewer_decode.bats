@@ -31,7 +31,7 @@ same_as() {
     run "$ROOT/viewer/test_decode" "$BATS_TEST_TMPDIR"
     assert_success
     refute_output --partial "not ok"
-    assert_line "1..49"
+    assert_line "1..62"
 }
 
 @test "--dump of a recorded stage 1 session matches its golden file" {
@@ -129,4 +129,75 @@ PY
     rss_kb=$(cat "$BATS_TEST_TMPDIR/rss")
     echo "max RSS ${rss_kb} KiB"
     [ "$rss_kb" -lt 20000 ]
+}
+
+# keep_role ROLE IN OUT: the events of IN recorded by one end (1 client,
+# 2 server), as if only that end had been tapped.
+keep_role() {
+    python3 - "$@" <<'PY'
+import struct, sys
+role, src, dst = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+data, out, at = open(src, 'rb').read(), bytearray(), 0
+while at < len(data):
+    size = 80 + struct.unpack_from('<I', data, at + 36)[0]
+    if data[at + 7] == role:
+        out += data[at:at + size]
+    at += size
+open(dst, 'wb').write(out)
+PY
+}
+
+# synthetic N OUT: N short connections (connect, "ls", a 4 KiB reply, both
+# close), as the tap writes them; the last one's client uses sendfile, so
+# only its connect is seen.
+synthetic() {
+    python3 - "$@" <<'PY'
+import struct, sys
+n, out = int(sys.argv[1]), open(sys.argv[2], 'wb')
+def addr(port): return struct.pack('<HH16s', 2, port, bytes([127, 0, 0, 1]) + bytes(12))
+def ev(kind, call, role, result, pid, local, peer, data=b''):
+    return struct.pack('<IBBBBQqIiiI', 0x3156424e, kind, call, 1, role, 1, result, pid, 3, 0,
+                       len(data)) + local + peer + data
+for i in range(n):
+    cl, sv = addr(10000 + i % 50000), addr(8080 + i // 50000)
+    out.write(ev(1, 11, 1, 0, 1, cl, sv, b'client'))
+    if i + 1 < n:
+        out.write(ev(3, 1, 1, 2, 1, cl, sv, b'ls'))
+    out.write(ev(4, 6, 2, 2, 2, sv, cl, b'ls'))
+    out.write(ev(3, 1, 2, 4096, 2, sv, cl, b'x' * 1024))
+    if i + 1 < n:
+        out.write(ev(4, 6, 1, 4096, 1, cl, sv, b'x' * 1024))
+    out.write(ev(5, 14, 1, 0, 1, cl, sv))
+    out.write(ev(5, 14, 2, 0, 2, sv, cl))
+PY
+}
+
+@test "a stage 1 capture of the client alone says STALE needs both ends tapped" {
+    keep_role 1 "$GOLDEN/stage1_garble.nbcap" "$BATS_TEST_TMPDIR/client.nbcap"
+    view --replay "$BATS_TEST_TMPDIR/client.nbcap" --dump
+    [ "$status" -eq 0 ]
+    grep -qx 'connection 1: client stage1_naive/client, server (not tapped), tcp, proto raw (guessed); STALE needs both ends tapped' \
+        "$BATS_TEST_TMPDIR/out"
+    grep -qx 'total: 3 sends, 3 recvs, 0 bytes pending, 0 STALE' "$BATS_TEST_TMPDIR/out"
+}
+
+@test "20,000 short connections decode in bounded memory, the old ones as totals" {
+    synthetic 20000 "$BATS_TEST_TMPDIR/many.nbcap"
+    # 370 MB before connections were freed; a 120 MB address space is plenty now
+    status=0
+    (ulimit -v 120000; exec "$ROOT/viewer/nianbao-view" --replay "$BATS_TEST_TMPDIR/many.nbcap" --dump) \
+        >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" || status=$?
+    [ "$status" -eq 0 ]
+    grep -qx 'nianbao capture: 139998 events, 20000 connections' "$BATS_TEST_TMPDIR/out"
+    run grep -c '^  (totals only: bytes and spans freed, more than 64 connections)$' "$BATS_TEST_TMPDIR/out"
+    assert_output 19936
+    grep -qx '    ---- recv #1 returned 4096 bytes (client waiting for reply #1)' "$BATS_TEST_TMPDIR/out"
+}
+
+@test "a tapped end whose socket I/O the tap cannot see is not called untapped" {
+    synthetic 1 "$BATS_TEST_TMPDIR/sendfile.nbcap"
+    view --replay "$BATS_TEST_TMPDIR/sendfile.nbcap" --dump
+    [ "$status" -eq 0 ]
+    grep -qx '    (client tapped, no socket data calls seen: send boundaries unknown)' "$BATS_TEST_TMPDIR/out"
+    grep -qx '    (client tapped, no socket data calls seen: recv boundaries unknown)' "$BATS_TEST_TMPDIR/out"
 }

@@ -44,7 +44,7 @@ PY
     assert_success
     assert_output $'hello\nworld'
     dump
-    has_line "connection 1: client python3 client.py, server (not tapped), tcp, proto raw (guessed)"
+    has_line "connection 1: client python3 client.py, server (not tapped), tcp, proto raw (guessed); STALE needs both ends tapped"
     has_line '    @0       +10     send #1   recv ?    request #1       "echo hello"'
     has_line '    @10      +10     send #2   recv ?    request #2       "echo world"'
     has_line '    ---- recv #2 returned 6 bytes (client waiting for reply #2)'
@@ -114,4 +114,100 @@ PY
     [ "$(cat "$BATS_TEST_TMPDIR/out")" = recorded ]
     dump
     has_line '    == len-field #1: length 9'
+}
+
+@test "sendmsg and recvmsg with a NULL message fail with EFAULT under the tap, as without it" {
+    cat >"$BATS_TEST_TMPDIR/nullmsg.py" <<'PY'
+import ctypes, socket
+libc = ctypes.CDLL(None, use_errno=True)
+server = socket.create_server(('127.0.0.1', 0))
+client = socket.create_connection(server.getsockname())
+for name in ('sendmsg', 'recvmsg'):
+    call = getattr(libc, name)
+    call.restype = ctypes.c_ssize_t
+    print(name, call(client.fileno(), None, 0), ctypes.get_errno())
+PY
+    run python3 "$BATS_TEST_TMPDIR/nullmsg.py"
+    assert_success
+    assert_output $'sendmsg -1 14\nrecvmsg -1 14'
+    run env LD_PRELOAD="$TAP" python3 "$BATS_TEST_TMPDIR/nullmsg.py"
+    assert_success
+    assert_output $'sendmsg -1 14\nrecvmsg -1 14'
+    run tapped python3 "$BATS_TEST_TMPDIR/nullmsg.py"
+    assert_success
+    assert_output $'sendmsg -1 14\nrecvmsg -1 14'
+}
+
+@test "a dual-stack server on :: and its IPv4 client are matched as one connection" {
+    python3 -c 'import socket, sys; sys.exit(not socket.has_dualstack_ipv6())' ||
+        skip "no dual-stack IPv6 here"
+    cat >"$BATS_TEST_TMPDIR/dual.py" <<'PY'
+import os, socket
+server = socket.create_server(('', 0), family=socket.AF_INET6, dualstack_ipv6=True)
+port = server.getsockname()[1]
+if os.fork() == 0:
+    os.execvp('python3', ['python3', '-c', f'''
+import socket
+c = socket.create_connection(("127.0.0.1", {port}))
+c.send(b"hi"); print(c.recv(10).decode()); c.close()
+'''])
+conn, _ = server.accept()
+conn.send(conn.recv(10).upper())
+os.wait()
+PY
+    run tapped timeout 20 python3 "$BATS_TEST_TMPDIR/dual.py"
+    assert_success
+    assert_output HI
+    dump
+    grep -qx 'nianbao capture: [0-9]* events, 1 connections' "$BATS_TEST_TMPDIR/dump"
+    has_line 'connection 1: client python3 -c, server python3 dual.py, tcp, proto raw (guessed)'
+    has_line '  up (client -> server): 1 sends, 2 bytes sent; 1 recvs, 2 bytes received; 0 pending'
+}
+
+@test "--record FILE keeps writing FILE when the program changes directory" {
+    start_server srv "$ROOT/stage1_naive/server" --port 0
+    mkdir "$BATS_TEST_TMPDIR/sub"
+    cd "$BATS_TEST_TMPDIR"
+    printf 'echo here\n' | timeout 20 "$ROOT/viewer/nianbao-view" --record rel.nbcap -- \
+        sh -c "cd sub && exec '$ROOT/stage1_naive/client' -p $srv_port" >"$BATS_TEST_TMPDIR/out"
+    [ "$(cat "$BATS_TEST_TMPDIR/out")" = here ]
+    [ ! -e sub/rel.nbcap ]
+    CAP="$BATS_TEST_TMPDIR/rel.nbcap"
+    dump
+    has_line '  up (client -> server): 1 sends, 9 bytes sent; 0 recvs, 0 bytes received; 0 pending'
+}
+
+@test "a client far behind a 100 KB stage 1 reply still shows its recvs and is caught STALE" {
+    # The client holds its socket open until the server has sent all of
+    # reply #1 (a FIFO says so): closing earlier would reset the server.
+    mkfifo "$BATS_TEST_TMPDIR/sent"
+    cat >"$BATS_TEST_TMPDIR/server.py" <<'PY'
+import socket, sys
+server = socket.create_server(('127.0.0.1', 0))
+print('listening on 127.0.0.1:%d' % server.getsockname()[1], file=sys.stderr, flush=True)
+conn, _ = server.accept()
+conn.recv(100)
+reply = b''.join(b'%d\n' % i for i in range(20000))      # 108890 bytes
+for at in range(0, len(reply), 4096):
+    conn.send(reply[at:at + 4096])
+with open(sys.argv[1], 'w') as done:
+    done.write('sent')
+conn.recv(100)
+PY
+    cat >"$BATS_TEST_TMPDIR/client.py" <<'PY'
+import socket, sys
+c = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+c.send(b'seq'); c.recv(1024)
+c.send(b'echo'); c.recv(1024)
+print(open(sys.argv[2]).read())
+PY
+    start_server srv tapped python3 "$BATS_TEST_TMPDIR/server.py" "$BATS_TEST_TMPDIR/sent"
+    run tapped timeout 20 python3 "$BATS_TEST_TMPDIR/client.py" "$srv_port" "$BATS_TEST_TMPDIR/sent"
+    assert_output sent
+    wait_for_exit "$srv_pid"
+    dump
+    has_line '  down (server -> client): 27 sends, 108890 bytes sent; 2 recvs, 2048 bytes received; 106842 pending'
+    has_line '    ---- recv #2 returned 1024 bytes (client waiting for reply #2)'
+    has_line '    !! STALE: recv #2 returned bytes of reply #1'
+    has_line '    (window: the client lags; bytes from offset 65536 on are not kept yet)'
 }

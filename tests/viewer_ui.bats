@@ -138,6 +138,9 @@ keys() { tmux -S "$TMUX_SOCKET" send-keys -t ui "$@"; }
     run nbview --help
     [ "$status" -eq 0 ]
     assert_line --partial 'usage: nianbao-view [options]'
+    # the live view's PROG cannot read the terminal: --help says what to do
+    assert_line "      (PROG's stdin is /dev/null and its output goes to a log: the screen"
+    assert_line "      in one terminal and --replay FILE, which follows it, in another.)"
     run nbview --frobnicate
     [ "$status" -eq 2 ]
     assert_line "nianbao-view: unknown option '--frobnicate'"
@@ -172,4 +175,67 @@ keys() { tmux -S "$TMUX_SOCKET" send-keys -t ui "$@"; }
     pane_wait '┃粘包\n'
     keys x
     pane_wait '┃e7 b2 98 e5 8c 85 0a'
+}
+
+@test "without colours STALE bytes are standout + underline, unlike a JSON header in an even send" {
+    view --no-color --replay "$BATS_TEST_DIRNAME/golden/stage1_garble.nbcap"
+    pane_wait '!hi\n'
+    # TERM=screen draws standout as SGR 3; before, STALE bytes were bold +
+    # underline (SGR 1;4), which is also a JSON header in an even send
+    grep -qP '!\x1b\[0;3;4m(\x1b\[\d+m)*284' "$BATS_TEST_TMPDIR/colours"
+    refute grep -qP '\x1b\[0;1;4m' "$BATS_TEST_TMPDIR/colours"
+    keys '?'
+    pane_wait "reverse (no colour: standout+underline): a STALE recv's bytes"
+}
+
+@test "the note that there is no STALE recv goes with the next key" {
+    view --replay "$BATS_TEST_DIRNAME/golden/stage4_json.nbcap"
+    pane_wait '?: help'
+    keys s
+    pane_wait 'no STALE recv on this connection'
+    keys x
+    pane_wait '7b 22'
+    refute grep -qF 'no STALE recv on this connection' "$BATS_TEST_TMPDIR/pane"
+}
+
+@test "SIGTERM to the lesson on screen gives the terminal back with echo and line editing" {
+    TMUX_SOCKET="$BATS_TEST_TMPDIR/tmux.sock"
+    local dir=$BATS_TEST_TMPDIR
+    tmux -S "$TMUX_SOCKET" -f /dev/null new-session -d -s ui -x 80 -y 24 \
+        "env LANG=C.UTF-8 TERM=screen sh -c 'echo \$\$ >$dir/pid; exec $ROOT/viewer/nianbao-view --lesson --stage 1'; stty -a >$dir/stty; echo VIEW-EXIT; sleep 30" 3>&-
+    STARTED_PIDS+=("$(tmux -S "$TMUX_SOCKET" display-message -p '#{pid}')")
+    pane_wait 'space/enter: type the first command'
+    kill -TERM "$(cat "$dir/pid")"
+    pane_wait 'VIEW-EXIT'
+    grep -qw -- 'icanon' "$dir/stty"
+    grep -qw -- 'echo' "$dir/stty"
+    refute grep -qw -- '-icanon' "$dir/stty"
+}
+
+@test "a connection freed to bound memory is listed with its totals only" {
+    python3 - "$BATS_TEST_TMPDIR/many.nbcap" <<'PY'
+import struct, sys
+out = open(sys.argv[1], 'wb')
+def addr(port): return struct.pack('<HH16s', 2, port, bytes([127, 0, 0, 1]) + bytes(12))
+def ev(kind, call, role, result, pid, local, peer, data=b''):
+    return struct.pack('<IBBBBQqIiiI', 0x3156424e, kind, call, 1, role, 1, result, pid, 3, 0,
+                       len(data)) + local + peer + data
+for i in range(70):
+    cl, sv = addr(10000 + i), addr(8080)
+    out.write(ev(1, 11, 1, 0, 1, cl, sv, b'client'))
+    out.write(ev(3, 1, 1, 2, 1, cl, sv, b'ls'))
+    out.write(ev(4, 6, 2, 2, 2, sv, cl, b'ls'))
+    out.write(ev(5, 14, 1, 0, 1, cl, sv))
+    out.write(ev(5, 14, 2, 0, 2, sv, cl))
+PY
+    view --replay "$BATS_TEST_TMPDIR/many.nbcap"
+    pane_wait 'conn 1/70'
+    pane_wait "(totals only: this old connection's bytes were freed)"
+    keys d
+    pane_wait 'requests (up)'
+    pane_wait 'sends 1  recvs 1'
+    keys n n n n n n
+    pane_wait 'conn 7/70'
+    pane_wait '┃ls'
+    refute grep -qF "(totals only" "$BATS_TEST_TMPDIR/pane"
 }

@@ -150,6 +150,18 @@ char *capture_format_addr(const struct cap_addr *addr, char *buf, size_t buflen)
     return buf;
 }
 
+void capture_addr_unmap(struct cap_addr *addr)
+{
+    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    if (addr->family != AF_INET6 || memcmp(addr->addr, mapped, sizeof(mapped)) != 0)
+        return;
+    uint8_t v4[4];
+    memcpy(v4, addr->addr + 12, 4);
+    memset(addr->addr, 0, sizeof(addr->addr));
+    memcpy(addr->addr, v4, 4);
+    addr->family = AF_INET;
+}
+
 int capture_addr_equal(const struct cap_addr *a, const struct cap_addr *b)
 {
     size_t n = a->family == AF_INET ? 4 : 16;

@@ -125,6 +125,11 @@ int capture_write(int fd, const struct cap_event *ev, const void *data);
  * Returns BUF. 64 bytes are always enough. */
 char *capture_format_addr(const struct cap_addr *addr, char *buf, size_t buflen);
 
+/* Rewrites an IPv4-mapped IPv6 address (::ffff:127.0.0.1, what a
+ * dual-stack server on :: sees of an IPv4 client) as the AF_INET address
+ * it stands for, so both ends of one connection name it alike. */
+void capture_addr_unmap(struct cap_addr *addr);
+
 /* 1 when A and B are the same endpoint. */
 int capture_addr_equal(const struct cap_addr *a, const struct cap_addr *b);
 

@@ -69,6 +69,12 @@ uint64_t stream_end(const struct stream *s)
     return s->sent > s->received ? s->sent : s->received;
 }
 
+uint64_t stream_window_end(const struct stream *s)
+{
+    uint64_t end = stream_end(s);
+    return end - s->win_start > s->window ? s->win_start + s->window : end;
+}
+
 uint64_t stream_pending(const struct stream *s)
 {
     if (!s->sender_tapped || !s->receiver_tapped || s->sent <= s->received)
@@ -96,7 +102,7 @@ static void set_known(struct stream *s, size_t slot, int on)
 
 int stream_byte(const struct stream *s, uint64_t offset)
 {
-    if (offset < s->win_start || offset >= stream_end(s) || ring_size(s) == 0)
+    if (offset < s->win_start || offset >= stream_window_end(s) || ring_size(s) == 0)
         return -1;
     size_t slot = (size_t)(offset % ring_size(s));
     return known_bit(s, slot) ? s->ring[slot] : -1;
@@ -185,21 +191,89 @@ static void forget_slots(struct stream *s, size_t slot, size_t count)
         }                                                                    \
     } while (0)
 
-/* Moves the end of the stream to NEW_END: the window follows, slots that
- * now stand for new offsets forget their old bytes. Returns 0 or -1. */
-static int extend(struct stream *s, uint64_t old_end, uint64_t new_end)
+/* Remembers that [SND->start, SND->end) belonged to reply SND->message
+ * after the span itself leaves the window: a recv that returns those bytes
+ * later (a client far behind its server) is still checked for STALE. Sends
+ * of one reply merge into one range, so the history grows with replies,
+ * not sends; past DECODE_MAX_HISTORY the oldest half is forgotten.
+ * Returns 0, or -1 (ENOMEM). */
+static int remember_sent(struct stream *s, const struct decode_span *snd)
 {
-    if (new_end <= old_end)
+    if (snd->message == 0)
         return 0;
-    uint64_t win_start = new_end > s->window ? new_end - s->window : 0;
-    if (grow_ring(s, (size_t)(new_end - win_start), old_end) < 0)
-        return -1;
-    uint64_t from = old_end;
-    if (new_end - from > s->ring_size)
-        from = new_end - s->ring_size;
-    forget_slots(s, (size_t)(from % s->ring_size), (size_t)(new_end - from));
+    if (s->n_history > 0) {
+        struct decode_sent_range *last = &s->history[s->n_history - 1];
+        if (last->message == snd->message && last->end >= snd->start) {
+            if (snd->end > last->end)
+                last->end = snd->end;
+            return 0;
+        }
+    }
+    if (s->history == NULL) {
+        s->history = malloc(DECODE_MAX_HISTORY * sizeof(*s->history));
+        if (s->history == NULL) {
+            errno = ENOMEM;
+            return -1;
+        }
+    }
+    if (s->n_history == DECODE_MAX_HISTORY) {
+        memmove(s->history, s->history + DECODE_MAX_HISTORY / 2,
+                (DECODE_MAX_HISTORY / 2) * sizeof(*s->history));
+        s->n_history = DECODE_MAX_HISTORY / 2;
+    }
+    struct decode_sent_range *r = &s->history[s->n_history++];
+    r->start = snd->start;
+    r->end = snd->end;
+    r->message = snd->message;
+    return 0;
+}
+
+/* DROP_SPANS for the send spans, which go to the history first. */
+static int drop_sends(struct stream *s)
+{
+    size_t dead = 0;
+    while (dead < s->n_sends && s->sends[dead].end <= s->win_start)
+        dead++;
+    if (dead == 0 || (dead < 64 && dead * 4 < s->n_sends))
+        return 0;
+    for (size_t i = 0; i < dead; i++)
+        if (remember_sent(s, &s->sends[i]) < 0)
+            return -1;
+    memmove(s->sends, s->sends + dead, (s->n_sends - dead) * sizeof(*s->sends));
+    s->n_sends -= dead;
+    return 0;
+}
+
+/* Moves the window after SENT or RECEIVED grew; OLD_WIN_END is
+ * stream_window_end from before. The window follows the sender, unless the
+ * receiver is tapped and lags: then it stays where the receiver is (its
+ * frontier in the middle), because the recv boundaries and the bytes they
+ * returned are the lesson; bytes sent further ahead are not kept. Slots
+ * that now stand for new offsets forget their old bytes. Returns 0 or -1. */
+static int move_window(struct stream *s, uint64_t old_win_end)
+{
+    uint64_t end = stream_end(s);
+    uint64_t anchor = end;
+    if (s->receiver_seen && !s->receiver_gone && s->received < end) {
+        uint64_t reached = s->received + s->window / 2;
+        if (reached < anchor)
+            anchor = reached;
+    }
+    uint64_t win_start = anchor > s->window ? anchor - s->window : 0;
+    if (win_start < s->win_start)
+        win_start = s->win_start;       /* never back: those bytes are gone */
+    uint64_t win_end = end - win_start > s->window ? win_start + s->window : end;
+    if (win_end > old_win_end) {
+        if (grow_ring(s, (size_t)(win_end - win_start), old_win_end) < 0)
+            return -1;
+        uint64_t from = old_win_end > win_start ? old_win_end : win_start;
+        if (win_end - from > s->ring_size)
+            from = win_end - s->ring_size;
+        forget_slots(s, (size_t)(from % s->ring_size), (size_t)(win_end - from));
+    }
     s->win_start = win_start;
-    DROP_SPANS(s->sends, s->n_sends, win_start);
+    if (drop_sends(s) < 0)
+        return -1;
     DROP_SPANS(s->recvs, s->n_recvs, win_start);
     DROP_SPANS(s->frames, s->n_frames, win_start);
     return 0;
@@ -209,7 +283,7 @@ static int extend(struct stream *s, uint64_t old_end, uint64_t new_end)
 static void store_bytes(struct stream *s, uint64_t start, const unsigned char *data,
                         size_t len)
 {
-    uint64_t end = stream_end(s);
+    uint64_t end = stream_window_end(s);
     for (size_t i = 0; i < len; i++) {
         uint64_t off = start + i;
         if (off < s->win_start || off >= end)
@@ -291,6 +365,7 @@ static void stream_free(struct stream *s)
     free(s->frames);
     free(s->ring);
     free(s->known);
+    free(s->history);
     memset(s, 0, sizeof(*s));
 }
 
@@ -624,9 +699,95 @@ static void connection_free(struct connection *c)
     free(c);
 }
 
+/* Frees a stream's bytes and spans, keeping its totals. */
+static void stream_compact(struct stream *s)
+{
+    struct stream kept = *s;
+    s->sends = s->recvs = NULL;
+    s->frames = NULL;
+    s->ring = s->known = NULL;
+    s->history = NULL;
+    stream_free(&kept);
+    s->n_sends = s->cap_sends = s->n_recvs = s->cap_recvs = 0;
+    s->n_frames = s->cap_frames = s->n_history = 0;
+    s->ring_size = 0;
+    s->win_start = stream_end(s);
+    s->parse.state = PARSE_OFF;
+}
+
+/* Keeps at most DECODE_MAX_FULL_CONNS connections in full: the oldest one
+ * that has closed (or failing that the oldest) becomes compact. */
+static void limit_full(struct decoder *d)
+{
+    if (d->n_full <= DECODE_MAX_FULL_CONNS)
+        return;
+    size_t victim = 0;
+    for (size_t i = 0; i + 1 < d->n_full; i++) {
+        const struct connection *c = d->full[i];
+        if (c->client_closed || c->server_closed || (c->up.eof && c->down.eof)) {
+            victim = i;
+            break;
+        }
+    }
+    struct connection *c = d->full[victim];
+    stream_compact(&c->up);
+    stream_compact(&c->down);
+    c->compact = 1;
+    d->compacted++;
+    memmove(d->full + victim, d->full + victim + 1,
+            (d->n_full - victim - 1) * sizeof(*d->full));
+    d->n_full--;
+}
+
+/* FNV-1a over the bytes that make an endpoint. */
+static uint64_t addr_hash(const struct cap_addr *a)
+{
+    size_t n = a->family == AF_INET ? 4 : 16;
+    uint64_t h = 1469598103934665603ull;
+    h = (h ^ a->family) * 1099511628211ull;
+    h = (h ^ a->port) * 1099511628211ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ a->addr[i]) * 1099511628211ull;
+    return h;
+}
+
+/* The same for (local, peer) as for (peer, local): both ends of a
+ * connection land in one bucket. */
+static size_t pair_bucket(const struct decoder *d, const struct cap_addr *a,
+                          const struct cap_addr *b)
+{
+    return (size_t)((addr_hash(a) + addr_hash(b)) & (d->n_buckets - 1));
+}
+
+/* Makes room in the table for one more connection. Rebuilds it in order of
+ * creation, so each chain stays newest first. Returns 0, or -1 (ENOMEM). */
+static int grow_buckets(struct decoder *d)
+{
+    if (d->n_conns + 1 <= d->n_buckets * 2)
+        return 0;
+    size_t n = d->n_buckets ? d->n_buckets * 4 : 64;
+    struct connection **buckets = calloc(n, sizeof(*buckets));
+    if (buckets == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    free(d->buckets);
+    d->buckets = buckets;
+    d->n_buckets = n;
+    for (size_t i = 0; i < d->n_conns; i++) {
+        struct connection *c = d->conns[i];
+        size_t b = pair_bucket(d, &c->client, &c->server);
+        c->hash_next = d->buckets[b];
+        d->buckets[b] = c;
+    }
+    return 0;
+}
+
 static struct connection *new_connection(struct decoder *d, const struct cap_addr *client,
                                          const struct cap_addr *server, int socktype)
 {
+    if (grow_buckets(d) < 0)
+        return NULL;
     if (d->n_conns == d->cap_conns) {
         size_t ncap = d->cap_conns ? d->cap_conns * 2 : 8;
         struct connection **grown = realloc(d->conns, ncap * sizeof(*grown));
@@ -648,6 +809,11 @@ static struct connection *new_connection(struct decoder *d, const struct cap_add
     stream_init(&c->up, DIR_UP, d->opt.window);
     stream_init(&c->down, DIR_DOWN, d->opt.window);
     d->conns[d->n_conns++] = c;
+    size_t b = pair_bucket(d, client, server);
+    c->hash_next = d->buckets[b];
+    d->buckets[b] = c;
+    d->full[d->n_full++] = c;
+    limit_full(d);
     return c;
 }
 
@@ -658,8 +824,9 @@ static struct connection *place(struct decoder *d, const struct cap_event *ev,
 {
     if (ev->local.family == 0 || ev->peer.family == 0)
         return NULL;
-    for (size_t i = d->n_conns; i-- > 0;) {
-        struct connection *c = d->conns[i];
+    struct connection *c = d->n_buckets > 0 ?
+                           d->buckets[pair_bucket(d, &ev->local, &ev->peer)] : NULL;
+    for (; c != NULL; c = c->hash_next) {
         int as_client = capture_addr_equal(&c->client, &ev->local) &&
                         capture_addr_equal(&c->server, &ev->peer);
         int as_server = capture_addr_equal(&c->server, &ev->local) &&
@@ -693,6 +860,11 @@ static struct connection *place(struct decoder *d, const struct cap_event *ev,
     return made;
 }
 
+int connection_stale_blind(const struct connection *c)
+{
+    return c->proto == PROTO_RAW && !c->down.sender_tapped && c->server_pid == 0;
+}
+
 static int raise_stale(struct decoder *d, struct connection *c, struct decode_span *recv,
                        uint32_t reply)
 {
@@ -724,6 +896,15 @@ static void check_recv_stale(struct decoder *d, struct connection *c,
         return;
     const struct stream *s = &c->down;
     if (s->sender_tapped) {
+        for (size_t i = 0; i < s->n_history; i++) {
+            const struct decode_sent_range *r = &s->history[i];
+            if (r->end <= recv->start || r->start >= recv->end)
+                continue;
+            if (r->message < recv->message) {
+                raise_stale(d, c, recv, r->message);
+                return;
+            }
+        }
         for (size_t i = 0; i < s->n_sends; i++) {
             const struct decode_span *snd = &s->sends[i];
             if (snd->end <= recv->start || snd->start >= recv->end)
@@ -776,13 +957,34 @@ static int on_send(struct decoder *d, struct connection *c, int is_client,
         c->server_last_was_recv = 0;
         message = c->server_requests_seen;
     }
-    uint64_t start = s->sent, old_end = stream_end(s);
+    uint64_t start = s->sent, old_win_end = stream_window_end(s);
     s->sent += (uint64_t)ev->result;
     s->sender_tapped = 1;
-    if (extend(s, old_end, stream_end(s)) < 0)
+    if (move_window(s, old_win_end) < 0)
         return -1;
-    struct decode_span *span = push((void **)&s->sends, &s->n_sends, &s->cap_sends,
-                                    sizeof(*s->sends));
+    struct decode_span *span = NULL;
+    if (start >= stream_window_end(s) && s->n_sends > 0) {
+        /* Ahead of a lagging receiver, beyond the window: sends of one
+         * reply share one span (numbered by the last), so a receiver that
+         * stopped reading does not make the span array grow per send. */
+        struct decode_span *last = &s->sends[s->n_sends - 1];
+        if (last->start >= stream_window_end(s) && last->end == start &&
+            last->message == message) {
+            last->end = s->sent;
+            last->number = ++s->send_calls;
+            last->call_size += ev->result;
+            last->time_ns = ev->time_ns;
+            span = last;
+        }
+    }
+    if (span != NULL) {
+        if (is_client)
+            return add_message_frame(s, FRAME_REQUEST, start, s->sent, message);
+        if (c->proto == PROTO_RAW && s->parse.state != PARSE_WAIT_PROTO)
+            return add_message_frame(s, FRAME_REPLY, start, s->sent, message);
+        return settle_proto(c);
+    }
+    span = push((void **)&s->sends, &s->n_sends, &s->cap_sends, sizeof(*s->sends));
     if (span == NULL)
         return -1;
     span->start = start;
@@ -824,9 +1026,9 @@ static int on_recv(struct decoder *d, struct connection *c, int is_client,
         c->server_last_was_recv = 1;
         message = c->server_requests_seen;
     }
-    uint64_t start = s->received, old_end = stream_end(s);
+    uint64_t start = s->received, old_win_end = stream_window_end(s);
     s->received += (uint64_t)ev->result;
-    if (extend(s, old_end, stream_end(s)) < 0)
+    if (move_window(s, old_win_end) < 0)
         return -1;
     struct decode_span *span = push((void **)&s->recvs, &s->n_recvs, &s->cap_recvs,
                                     sizeof(*s->recvs));
@@ -871,16 +1073,61 @@ int decoder_init(struct decoder *d, const struct decode_options *opt)
     if (d->opt.window == 0)
         d->opt.window = DECODE_DEFAULT_WINDOW;
     d->stales = calloc(DECODE_MAX_STALES, sizeof(*d->stales));
-    if (d->stales == NULL) {
+    d->full = calloc(DECODE_MAX_FULL_CONNS + 1, sizeof(*d->full));
+    if (d->stales == NULL || d->full == NULL) {
+        free(d->stales);
+        free(d->full);
         errno = ENOMEM;
         return -1;
     }
     return 0;
 }
 
-int decoder_feed(struct decoder *d, const struct cap_event *ev,
+/* Events of a compact connection only count. */
+static int feed_compact(struct connection *c, int is_client, const struct cap_event *ev)
+{
+    struct stream *out = is_client ? &c->up : &c->down;
+    struct stream *in = is_client ? &c->down : &c->up;
+    switch (ev->kind) {
+    case CAP_SEND:
+        out->sent += (uint64_t)ev->result;
+        out->send_calls++;
+        out->sender_tapped = 1;
+        out->win_start = stream_end(out);
+        break;
+    case CAP_RECV:
+        in->receiver_tapped = 1;
+        if (ev->result == 0) {
+            if (ev->socktype != SOCK_DGRAM)
+                in->eof = 1;
+            break;
+        }
+        in->received += (uint64_t)ev->result;
+        in->recv_calls++;
+        in->win_start = stream_end(in);
+        break;
+    case CAP_CLOSE:
+        if (is_client)
+            c->client_closed = 1;
+        else
+            c->server_closed = 1;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+int decoder_feed(struct decoder *d, const struct cap_event *raw,
                  const unsigned char *data)
 {
+    /* A dual-stack server on :: sees an IPv4 client as ::ffff:127.0.0.1
+     * while the client names itself 127.0.0.1: unmap before matching, so
+     * every reader of the model sees one connection. */
+    struct cap_event unmapped = *raw;
+    capture_addr_unmap(&unmapped.local);
+    capture_addr_unmap(&unmapped.peer);
+    const struct cap_event *ev = &unmapped;
     d->events++;
     if (d->first_ns == 0)
         d->first_ns = ev->time_ns;
@@ -909,6 +1156,14 @@ int decoder_feed(struct decoder *d, const struct cap_event *ev,
         c->client_pid = ev->pid;
     else
         c->server_pid = ev->pid;
+    /* This end is tapped: the stream it receives keeps its window around
+     * its reads (see move_window), until it closes. */
+    if (c->compact)
+        return feed_compact(c, is_client, ev);
+    struct stream *inbound = is_client ? &c->down : &c->up;
+    inbound->receiver_seen = 1;
+    if (ev->kind == CAP_CLOSE)
+        inbound->receiver_gone = 1;
     switch (ev->kind) {
     case CAP_CONNECT:
         set_prog(c->client_prog, sizeof(c->client_prog), data, ev->data_len);
@@ -991,5 +1246,7 @@ void decoder_free(struct decoder *d)
         connection_free(d->conns[i]);
     free(d->conns);
     free(d->stales);
+    free(d->buckets);
+    free(d->full);
     memset(d, 0, sizeof(*d));
 }

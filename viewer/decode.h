@@ -22,9 +22,16 @@
  *     copy covered it; others are "not captured" (stream_byte returns -1).
  * Bytes sent but not yet received are pending: [received, sent).
  *
- * Bounded memory: each stream keeps only a window of recent offsets
- * ([win_start, stream_end)), by default the last 64 KiB; spans that end
- * before win_start are dropped. Totals (bytes, calls) count everything.
+ * Bounded memory: each stream keeps only a window of offsets
+ * ([win_start, stream_window_end)), 64 KiB by default. The window follows
+ * the sender, except while the receiver is tapped and lags behind: then it
+ * stays around what the receiver has reached (its last recv in the middle),
+ * so the recv boundaries and the bytes they returned stay visible even when
+ * the sender is megabytes ahead (sends beyond the window share one span per
+ * reply). Spans that end before win_start are dropped; send spans that
+ * leave the window are kept as a compact history (start, end, reply #),
+ * adjacent sends of one reply merged into one range, so a STALE check never
+ * depends on a dropped span. Totals count everything.
  *
  * Incremental: decoder_feed takes one event at a time, so a live view can
  * draw after every event. Pointers into the model (connections, spans) are
@@ -138,6 +145,8 @@ struct stream {
     int eof;                  /* 1 when the receiver's recv returned 0       */
     uint64_t win_start;       /* oldest offset still kept                    */
     uint64_t window;          /* window size in bytes                        */
+    int receiver_seen;        /* the receiving end made any call (tapped)    */
+    int receiver_gone;        /* the receiving end closed its socket         */
 
     /* Kept spans, oldest first (each array sorted by start, spans do not
      * overlap). A few spans that end at or before win_start may linger at
@@ -145,6 +154,11 @@ struct stream {
     struct decode_span *sends;   size_t n_sends,  cap_sends;
     struct decode_span *recvs;   size_t n_recvs,  cap_recvs;
     struct decode_frame *frames; size_t n_frames, cap_frames;
+
+    /* Internal: send spans that left the window, merged per reply, oldest
+     * first (at most DECODE_MAX_HISTORY; older ones dropped). */
+    struct decode_sent_range { uint64_t start, end; uint32_t message; } *history;
+    size_t n_history;
 
     /* Internal: ring of bytes for [win_start, win_start + window) and which
      * of them are known; the frame parser's state. Do not touch. */
@@ -162,6 +176,11 @@ struct stream {
 
 /* The end of the stream as far as anyone knows: max(sent, received). */
 uint64_t stream_end(const struct stream *s);
+
+/* The end of the kept window: min(stream_end, win_start + window). Offsets
+ * in [stream_window_end, stream_end) were sent beyond the window (the
+ * receiver lags behind) and are not kept yet. */
+uint64_t stream_window_end(const struct stream *s);
 
 /* Bytes sent but not yet received (0 unless both ends are tapped). */
 uint64_t stream_pending(const struct stream *s);
@@ -202,7 +221,17 @@ struct connection {
     int client_last_was_send;
     uint32_t server_requests_seen;    /* recv bursts made by the server      */
     int server_last_was_recv;
+    /* 1 when the decoder freed this connection's bytes and spans to bound
+     * memory (see DECODE_MAX_FULL_CONNS): only the totals, the STALE flags
+     * already raised and the names are left, and later events only count. */
+    int compact;
+    struct connection *hash_next;     /* internal: same address-pair bucket  */
 };
+
+/* 1 when STALE cannot be told on C: raw framing (stage 1) and the server
+ * not tapped, so nothing numbers the replies. Readers say so ("STALE
+ * needs both ends tapped") rather than let "0 STALE" read as "no garble". */
+int connection_stale_blind(const struct connection *c);
 
 /* One STALE flag. */
 struct decode_stale {
@@ -221,6 +250,11 @@ struct decode_options {
 
 #define DECODE_DEFAULT_WINDOW (64u * 1024u)
 #define DECODE_MAX_STALES 1024   /* older flags are dropped (count stays) */
+#define DECODE_MAX_HISTORY 256   /* reply ranges remembered past the window */
+/* Connections kept with their bytes and spans. Past this, the oldest one
+ * that has closed (either end) is made compact (totals only); when none
+ * has, the oldest. 20,000 short connections then cost their totals only. */
+#define DECODE_MAX_FULL_CONNS 64
 
 /* Totals over every connection, for the status line. */
 struct decode_status {
@@ -234,6 +268,11 @@ struct decode_status {
 struct decoder {
     struct decode_options opt;
     struct connection **conns;  size_t n_conns, cap_conns;
+    /* Internal: connections by address pair (chained, newest first), and
+     * the ones still kept in full, oldest first. */
+    struct connection **buckets; size_t n_buckets;
+    struct connection **full;   size_t n_full;
+    uint64_t compacted;         /* connections made compact so far */
     struct decode_stale *stales; size_t n_stales;   /* last DECODE_MAX_STALES */
     uint64_t stale_count;
     uint64_t events;

@@ -85,7 +85,7 @@ static uint64_t *boundaries(const struct stream *s, size_t *n)
     uint64_t *v = malloc(cap * sizeof(*v));
     if (v == NULL)
         return NULL;
-    uint64_t lo = s->win_start, hi = stream_end(s);
+    uint64_t lo = s->win_start, hi = stream_window_end(s);
     size_t k = 0;
 #define ADD(x) do { uint64_t x_ = (x); if (x_ >= lo && x_ <= hi) v[k++] = x_; } while (0)
     ADD(lo);
@@ -124,13 +124,25 @@ static void dump_stream(FILE *out, const struct decoder *d, const struct connect
             (unsigned long long)s->sent, s->recv_calls,
             (unsigned long long)s->received,
             (unsigned long long)stream_pending(s), s->eof ? "; EOF seen" : "");
+    if (c->compact)
+        return;     /* its bytes and spans were freed: the totals are all */
+    /* A tapped end with no data calls moved its bytes some way the tap
+     * does not see (stdio on a socket, sendfile, splice, sendmmsg): say
+     * so, rather than "not tapped". */
+    uint32_t from_pid = s->dir == DIR_UP ? c->client_pid : c->server_pid;
+    uint32_t to_pid = s->dir == DIR_UP ? c->server_pid : c->client_pid;
     if (!s->sender_tapped)
-        fprintf(out, "    (%s not tapped: send boundaries unknown)\n", from);
+        fprintf(out, "    (%s %s: send boundaries unknown)\n", from,
+                from_pid != 0 ? "tapped, no socket data calls seen" : "not tapped");
     if (!s->receiver_tapped)
-        fprintf(out, "    (%s not tapped: recv boundaries unknown)\n", to);
+        fprintf(out, "    (%s %s: recv boundaries unknown)\n", to,
+                to_pid != 0 ? "tapped, no socket data calls seen" : "not tapped");
     if (s->win_start > 0)
         fprintf(out, "    (window: bytes before offset %llu are no longer kept)\n",
                 (unsigned long long)s->win_start);
+    if (stream_window_end(s) < stream_end(s))
+        fprintf(out, "    (window: the %s lags; bytes from offset %llu on are not kept yet)\n",
+                to, (unsigned long long)stream_window_end(s));
     size_t n = 0;
     uint64_t *cuts = boundaries(s, &n);
     if (cuts == NULL) {
@@ -200,15 +212,19 @@ void export_dump_decoder(const struct decoder *d, FILE *out, int verbose)
         char client[80], server[80];
         short_prog(c->client_prog, client, sizeof(client));
         short_prog(c->server_prog, server, sizeof(server));
-        fprintf(out, "\nconnection %u: client %s, server %s, %s, proto %s%s\n",
+        fprintf(out, "\nconnection %u: client %s, server %s, %s, proto %s%s%s\n",
                 c->id, c->client_prog[0] ? client : end_unnamed(c->client_pid),
                 c->server_prog[0] ? server : end_unnamed(c->server_pid),
                 c->socktype == 2 /* SOCK_DGRAM */ ? "udp" : "tcp",
-                proto_name(c->proto), c->proto_guessed ? " (guessed)" : "");
+                proto_name(c->proto), c->proto_guessed ? " (guessed)" : "",
+                connection_stale_blind(c) ? "; STALE needs both ends tapped" : "");
         if (verbose)
             fprintf(out, "  client %s pid %u \"%s\"\n  server %s pid %u \"%s\"\n",
                     c->client_name, c->client_pid, c->client_prog,
                     c->server_name, c->server_pid, c->server_prog);
+        if (c->compact)
+            fprintf(out, "  (totals only: bytes and spans freed, more than %d connections)\n",
+                    DECODE_MAX_FULL_CONNS);
         dump_stream(out, d, c, &c->up, verbose);
         dump_stream(out, d, c, &c->down, verbose);
     }
@@ -450,8 +466,9 @@ static int to_lines(const struct stream *s, const struct reading *r,
     /* Only the window's bytes can be shown: a 1 GiB body is mostly gone. */
     uint64_t first = r->start < s->win_start ? s->win_start - r->start : 0;
     uint64_t last = r->len;
-    if (r->start + last > stream_end(s))
-        last = stream_end(s) > r->start ? stream_end(s) - r->start : 0;
+    uint64_t kept_end = stream_window_end(s);
+    if (r->start + last > kept_end)
+        last = kept_end > r->start ? kept_end - r->start : 0;
     if (first > 0 && first < last) {
         snprintf(lines[n++], 64, "(%llu bytes no longer kept)", (unsigned long long)first);
     } else if (first >= last) {

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1050,9 +1051,12 @@ end:
     return status;
 }
 
-/* The temporary folder of captures, for the signal handler below: the
- * only state that must outlive a stack frame, because a signal has none. */
+/* The temporary folder of captures and the terminal's settings from
+ * before curses, for the signal handler below: the only state that must
+ * outlive a stack frame, because a signal has none. */
 static char cleanup_dir[PATH_MAX];
+static struct termios tty_before_ui;
+static volatile sig_atomic_t tty_saved;
 
 /* SIGHUP (terminal closed), SIGTERM, SIGINT in text mode: remove the
  * captures and go. The children follow by themselves (PR_SET_PDEATHSIG).
@@ -1074,6 +1078,15 @@ static void lesson_killed(int sig)
     }
     if (dir_len)
         rmdir(cleanup_dir);
+    if (tty_saved) {
+        /* endwin() is not async-signal-safe: put back the saved termios
+         * (echo, line editing) ourselves, then leave the alternate screen
+         * and show the cursor, as endwin would have. */
+        static const char leave[] = "\033[?1049l\033[?25h\r\n";
+        tcsetattr(STDIN_FILENO, TCSANOW, &tty_before_ui);
+        ssize_t ignored = write(STDOUT_FILENO, leave, sizeof leave - 1);
+        (void)ignored;
+    }
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -1109,14 +1122,20 @@ int lesson_run(const struct lesson_config *cfg_in, FILE *out)
         cfg.workdir = tmpdir;
         own_workdir = 1;
         snprintf(cleanup_dir, sizeof cleanup_dir, "%s", tmpdir);
+    }
+    if (own_workdir || p.ui) {
         signal(SIGHUP, lesson_killed);
         signal(SIGTERM, lesson_killed);
         signal(SIGINT, lesson_killed);
     }
     ui_view_init(&p.view);
     p.view.flow = 1;    /* dense: more of the reply between the panels */
-    if (p.ui && ui_start(&p.view, cfg.color) < 0)
+    if (p.ui && tcgetattr(STDIN_FILENO, &tty_before_ui) == 0)
+        tty_saved = 1;
+    if (p.ui && ui_start(&p.view, cfg.color) < 0) {
         p.ui = 0;
+        tty_saved = 0;
+    }
     if (!p.ui) {
         fprintf(out, "%s\n", _("nianbao lesson: why a TCP byte stream has no message boundaries, "
                                 "and how a length fixes it."));
@@ -1129,8 +1148,10 @@ int lesson_run(const struct lesson_config *cfg_in, FILE *out)
         if (section_run(&p, &cfg, &sections[i]) != 0)
             status = 1;
     }
-    if (p.ui)
+    if (p.ui) {
+        tty_saved = 0;      /* endwin restores it from here on */
         ui_stop();
+    }
     if (!p.quit || !p.ui) {
         if (status == 0 && !p.quit)
             fprintf(out, "\n%s\n", _("That is the whole story: TCP delivers a stream of bytes, not "

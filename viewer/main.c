@@ -280,21 +280,45 @@ static int run_replay(const struct view_config *cfg)
     return status;
 }
 
+/* PATH as an absolute path in BUF: the tap opens NIANBAO_TAP lazily, at
+ * the first socket event, and a program that has chdir'd by then (or a
+ * child that did) must still append to the same capture. Returns 0, or -1
+ * with ERR filled. */
+static int absolute_path(const char *path, char *buf, size_t len, char *err, size_t errlen)
+{
+    char cwd[PATH_MAX];
+    if (path[0] == '/') {
+        snprintf(buf, len, "%s", path);
+        return 0;
+    }
+    if (getcwd(cwd, sizeof cwd) == NULL) {
+        snprintf(err, errlen, "cannot find the current directory for %s: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    if ((size_t)snprintf(buf, len, "%s/%s", cwd, path) >= len) {
+        snprintf(err, errlen, "%s/%s: path too long", cwd, path);
+        return -1;
+    }
+    return 0;
+}
+
 /* --record FILE -- PROG: exactly LD_PRELOAD=tap NIANBAO_TAP=FILE PROG. We
  * become PROG (exec), so it keeps the terminal, gets the signals meant for
  * it and its exit status is the one the shell sees. */
 static int run_record(const struct view_config *cfg)
 {
-    char lib[PATH_MAX], err[512], preload[PATH_MAX * 2];
+    char lib[PATH_MAX], err[PATH_MAX + 512], preload[PATH_MAX * 2], capture[PATH_MAX];
     const char *old = getenv("LD_PRELOAD");
 
-    if (capture_find_tap_lib(lib, sizeof lib, err, sizeof err) < 0) {
+    if (capture_find_tap_lib(lib, sizeof lib, err, sizeof err) < 0 ||
+        absolute_path(cfg->record, capture, sizeof capture, err, sizeof err) < 0) {
         fprintf(stderr, "nianbao-view: %s\n", err);
         return 1;
     }
     snprintf(preload, sizeof preload, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "");
     setenv("LD_PRELOAD", preload, 1);
-    setenv("NIANBAO_TAP", cfg->record, 1);
+    setenv("NIANBAO_TAP", capture, 1);
     execvp(cfg->prog_argv[0], cfg->prog_argv);
     fprintf(stderr, "nianbao-view: cannot run %s: %s\n", cfg->prog_argv[0], strerror(errno));
     return 127;
@@ -322,9 +346,11 @@ static int run_live(const struct view_config *cfg)
         fprintf(stderr, "nianbao-view: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
     }
-    snprintf(capture, sizeof capture, "%s/live.nbcap", cfg->record ? "." : dir);
-    if (cfg->record)
-        snprintf(capture, sizeof capture, "%s", cfg->record);
+    snprintf(capture, sizeof capture, "%s/live.nbcap", dir);
+    if (cfg->record && absolute_path(cfg->record, capture, sizeof capture, err, sizeof err) < 0) {
+        fprintf(stderr, "nianbao-view: %s\n", err);
+        goto end;
+    }
     snprintf(log, sizeof log, "%s/output.log", dir);
     snprintf(title, sizeof title, "%s (%s: %s)", cfg->prog_argv[0], _("output in"), log);
     if (watch_init(&w, capture, cfg->proto) < 0)
@@ -423,6 +449,9 @@ int main(int argc, char **argv)
         "the byte-stream viewer", options, sizeof options / sizeof options[0],
         "Modes:\n"
         "  nianbao-view -- PROG [ARGS]             live view of PROG run under the tap\n"
+        "      (PROG's stdin is /dev/null and its output goes to a log: the screen\n"
+        "      is the viewer's. For an interactive PROG, run --record FILE -- PROG\n"
+        "      in one terminal and --replay FILE, which follows it, in another.)\n"
         "  nianbao-view --record FILE -- PROG ...  run PROG under the tap, capture to FILE\n"
         "  nianbao-view --replay FILE              view a capture (live while it grows)\n"
         "  nianbao-view --replay FILE --dump       the same as text (also when not a tty)\n"

@@ -185,11 +185,12 @@ static void emit(struct cap_event *ev, const struct iovec *iov, int iovcnt)
         return;
     memcpy(buf, ev, sizeof(*ev));
     size_t at = sizeof(*ev);
-    for (int i = 0; i < iovcnt && at < total; i++) {
+    for (int i = 0; iov != NULL && i < iovcnt && at < total; i++) {
         size_t n = iov[i].iov_len;
         if (n > total - at)
             n = total - at;
-        memcpy(buf + at, iov[i].iov_base, n);
+        if (n > 0)
+            memcpy(buf + at, iov[i].iov_base, n);
         at += n;
     }
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -317,6 +318,12 @@ static void record_io(int fd, unsigned kind, unsigned call, ssize_t result,
         return;
     if (result < 0 && (err == EAGAIN || err == EWOULDBLOCK || err == EINTR))
         return;
+    if (result <= 0) {
+        /* a failed call's buffers may be anything (NULL, a bad count):
+         * only the bytes of a call that moved some are read */
+        iov = NULL;
+        iovcnt = 0;
+    }
     in_tap = 1;
     struct fd_info scratch = { 0 };
     struct fd_info *info = lookup(fd, &scratch);
@@ -375,8 +382,13 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
     resolve();
     ssize_t n = tap.real.sendmsg(fd, msg, flags);
     int err = errno;
-    record_io(fd, CAP_SEND, CALL_SENDMSG, n, err, msg->msg_iov, (int)msg->msg_iovlen,
-              msg->msg_name, msg->msg_name ? msg->msg_namelen : 0);
+    /* sendmsg(fd, NULL, 0) fails with EFAULT: MSG is read only when the
+     * call succeeded, so the tap never crashes a program the kernel let
+     * off with an error. */
+    const struct msghdr *ok = n >= 0 ? msg : NULL;
+    record_io(fd, CAP_SEND, CALL_SENDMSG, n, err, ok ? ok->msg_iov : NULL,
+              ok ? (int)ok->msg_iovlen : 0, ok ? ok->msg_name : NULL,
+              ok && ok->msg_name ? ok->msg_namelen : 0);
     errno = err;
     return n;
 }
@@ -436,9 +448,11 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
     resolve();
     ssize_t n = tap.real.recvmsg(fd, msg, flags);
     int err = errno;
+    const struct msghdr *ok = n >= 0 ? msg : NULL;    /* as in sendmsg */
     if (!(flags & MSG_PEEK))
-        record_io(fd, CAP_RECV, CALL_RECVMSG, n, err, msg->msg_iov, (int)msg->msg_iovlen,
-                  n >= 0 ? msg->msg_name : NULL, n >= 0 && msg->msg_name ? msg->msg_namelen : 0);
+        record_io(fd, CAP_RECV, CALL_RECVMSG, n, err, ok ? ok->msg_iov : NULL,
+                  ok ? (int)ok->msg_iovlen : 0, ok ? ok->msg_name : NULL,
+                  ok && ok->msg_name ? ok->msg_namelen : 0);
     errno = err;
     return n;
 }

@@ -323,6 +323,141 @@ static void test_window(struct results *res)
     decoder_free(&sc.dec);
 }
 
+/* A stage 1 reply of 224 KiB in 4 KiB sends, read 1 KiB per recv: the
+ * window stays where the client reads, so its recv marks and bytes are
+ * there, and its second recv (after request #2) is caught as STALE. */
+static void test_receiver_lags(struct results *res)
+{
+    struct scene sc;
+    scene_init(&sc, PROTO_RAW, 0, 40010, 8080);
+    connect_both(&sc, "python3 -c", "python3 pych.py");
+    send_text(&sc, 1, "big");
+    recv_text(&sc, 0, "big");
+    unsigned char chunk[4096];
+    for (int i = 0; i < 56; i++) {
+        memset(chunk, '0' + i % 10, sizeof(chunk));
+        feed(&sc, 0, CAP_SEND, 4096, chunk, 1024);
+    }
+    memset(chunk, '0', sizeof(chunk));
+    feed(&sc, 1, CAP_RECV, 1024, chunk, 1024);
+    send_text(&sc, 1, "small");
+    feed(&sc, 1, CAP_RECV, 1024, chunk, 1024);
+    const struct connection *c = only_conn(&sc);
+    const struct decode_stale *st = decoder_last_stale(&sc.dec);
+    CHECK(res, sc.dec.stale_count == 1 && st != NULL &&
+          strcmp(st->text, "STALE: recv #2 returned bytes of reply #1") == 0,
+          "a client far behind its server is still caught: %s", st ? st->text : "(none)");
+    CHECK(res, c != NULL && c->down.win_start == 0 && stream_recv_at(&c->down, 1500) != NULL &&
+          stream_recv_at(&c->down, 1500)->number == 2 && stream_byte(&c->down, 1500) == '0',
+          "the window stays on the client's recvs and the bytes they returned");
+    CHECK(res, c != NULL && stream_window_end(&c->down) == DECODE_DEFAULT_WINDOW &&
+          stream_end(&c->down) == 56 * 4096,
+          "bytes sent beyond the window are counted but not kept");
+    for (int i = 0; i < 10000; i++)
+        feed(&sc, 0, CAP_SEND, 1000, chunk, 1000);
+    CHECK(res, c != NULL && c->down.n_sends <= DECODE_DEFAULT_WINDOW / 4096 + 2 &&
+          c->down.send_calls == 10056,
+          "sends far ahead of a stuck client share spans (%zu kept)", c ? c->down.n_sends : 0);
+    decoder_free(&sc.dec);
+}
+
+/* With a tiny window, one big recv pushes reply #1's send out of the
+ * window before the recv is checked: the history still knows the range. */
+static void test_history(struct results *res)
+{
+    struct scene sc;
+    scene_init(&sc, PROTO_RAW, 1024, 40011, 8080);
+    connect_both(&sc, "client", "server");
+    char buf[6000];
+    memset(buf, 'x', sizeof(buf));
+    send_text(&sc, 1, "one");
+    recv_text(&sc, 0, "one");
+    feed(&sc, 0, CAP_SEND, 2000, buf, 1024);
+    feed(&sc, 1, CAP_RECV, 1000, buf, 1000);
+    send_text(&sc, 1, "two");
+    recv_text(&sc, 0, "two");
+    for (int i = 0; i < 10; i++)
+        feed(&sc, 0, CAP_SEND, 400, buf, 400);
+    feed(&sc, 1, CAP_RECV, 5000, buf, 1024);
+    const struct connection *c = only_conn(&sc);
+    CHECK(res, c != NULL && c->down.win_start == 6000 - 1024 && stream_send_at(&c->down, 0) == NULL,
+          "reply #1's send span left the window");
+    const struct decode_stale *st = decoder_last_stale(&sc.dec);
+    CHECK(res, sc.dec.stale_count == 1 && st != NULL &&
+          strcmp(st->text, "STALE: recv #2 returned bytes of reply #1") == 0,
+          "the recv is flagged from the history: %s", st ? st->text : "(none)");
+    CHECK(res, c != NULL && c->down.n_history == 1 && c->down.history[0].end == 2000 &&
+          c->down.history[0].message == 1,
+          "the history holds reply #1's range (%zu)", c ? c->down.n_history : 0);
+    decoder_free(&sc.dec);
+}
+
+/* 200 short connections: only the newest DECODE_MAX_FULL_CONNS keep their
+ * bytes and spans; the others keep their totals. */
+static void test_many_connections(struct results *res)
+{
+    struct scene sc;
+    scene_init(&sc, PROTO_RAW, 0, 20000, 8080);
+    for (unsigned i = 0; i < 200; i++) {
+        sc.client = loopback(20000 + i);
+        connect_both(&sc, "client", "server");
+        send_text(&sc, 1, "ls");
+        recv_text(&sc, 0, "ls");
+        send_text(&sc, 0, "a.txt\n");
+        recv_text(&sc, 1, "a.txt\n");
+        feed(&sc, 1, CAP_CLOSE, 0, NULL, 0);
+        feed(&sc, 0, CAP_CLOSE, 0, NULL, 0);
+    }
+    const struct decoder *d = &sc.dec;
+    CHECK(res, d->n_conns == 200 && d->n_full == DECODE_MAX_FULL_CONNS &&
+          d->compacted == 200 - DECODE_MAX_FULL_CONNS,
+          "200 connections, %d kept in full", DECODE_MAX_FULL_CONNS);
+    const struct connection *old = d->conns[0];
+    CHECK(res, old->compact && old->down.ring == NULL && old->down.sends == NULL &&
+          old->up.recvs == NULL && old->down.sent == 6 && old->down.recv_calls == 1 &&
+          old->up.sent == 2 && old->client_closed && old->server_closed,
+          "the oldest one is freed but keeps its totals");
+    const struct connection *last = d->conns[199];
+    CHECK(res, !last->compact && stream_byte(&last->down, 0) == 'a' &&
+          stream_recv_at(&last->down, 5) != NULL, "the newest one keeps its bytes and recvs");
+    sc.client = loopback(20000);
+    feed(&sc, 0, CAP_SEND, 3, "bye", 3);
+    CHECK(res, d->n_conns == 200 && old->down.sent == 9 && old->down.send_calls == 2,
+          "a late event of a freed connection is still counted");
+    struct decode_status st;
+    decoder_status(d, &st);
+    CHECK(res, st.sends == 401 && st.recvs == 400, "the status counts every connection");
+    decoder_free(&sc.dec);
+}
+
+/* A dual-stack server on :: records its IPv4 client as ::ffff:127.0.0.1. */
+static void test_v4_mapped(struct results *res)
+{
+    struct scene sc;
+    scene_init(&sc, PROTO_RAW, 0, 40020, 8080);
+    feed(&sc, 1, CAP_CONNECT, 0, "client", 6);
+    send_text(&sc, 1, "ls");
+    struct cap_addr v4_client = sc.client, v4_server = sc.server;
+    struct cap_addr *both[2] = { &sc.client, &sc.server };
+    for (int i = 0; i < 2; i++) {
+        struct cap_addr *a = both[i];
+        uint8_t v4[4];
+        memcpy(v4, a->addr, 4);
+        memset(a->addr, 0, sizeof(a->addr));
+        a->addr[10] = a->addr[11] = 0xff;
+        memcpy(a->addr + 12, v4, 4);
+        a->family = AF_INET6;
+    }
+    feed(&sc, 0, CAP_ACCEPT, 0, "server", 6);
+    recv_text(&sc, 0, "ls");
+    const struct connection *c = only_conn(&sc);
+    CHECK(res, c != NULL && c->up.received == 2 && c->client_pid == 100 && c->server_pid == 200 &&
+          capture_addr_equal(&c->client, &v4_client) && capture_addr_equal(&c->server, &v4_server) &&
+          strcmp(c->server_name, "127.0.0.1:8080") == 0,
+          "::ffff:127.0.0.1 on the server side is the client's 127.0.0.1");
+    decoder_free(&sc.dec);
+}
+
 static void test_matching(struct results *res)
 {
     struct scene sc;
@@ -446,6 +581,10 @@ int main(int argc, char **argv)
     test_len_frames(&res);
     test_json_frames(&res);
     test_window(&res);
+    test_receiver_lags(&res);
+    test_history(&res);
+    test_many_connections(&res);
+    test_v4_mapped(&res);
     test_matching(&res);
     test_unknown_roles(&res);
     test_protos(&res);

@@ -160,15 +160,25 @@ static void layout_free(struct layout *lay)
 }
 
 /* Style of a stream byte: the send's colour (bold on every other send
- * without colours), dim when still pending, the frame part on top. */
+ * without colours), dim when still pending, the frame part on top.
+ * Without colours a STALE recv's bytes get standout + underline and
+ * nothing else: standout is used for nothing else (tmux and xterm draw it
+ * as reverse), and no other style puts reverse and underline together
+ * without dim, so the garble never looks like a JSON header in an even
+ * send (bold + underline). */
 static void byte_style(const struct ui_view *view, const struct stream *s,
                        const struct decode_span *send, const struct decode_span *recv,
                        const struct decode_frame *frame, uint64_t offset, struct token *t)
 {
     /* Every byte a STALE recv returned stands out, not only its mark: the
      * whole stale "reply" is what the student saw printed. */
-    if (recv && recv->stale)
-        t->attr |= view->color ? A_REVERSE : A_BOLD | A_UNDERLINE;
+    if (recv && recv->stale) {
+        if (!view->color) {
+            t->attr |= A_STANDOUT | A_UNDERLINE;
+            return;
+        }
+        t->attr |= A_REVERSE;
+    }
     if (send) {
         if (view->color)
             t->pair = (short)(PAIR_SEND1 + (send->number - 1) % SEND_COLORS);
@@ -253,11 +263,11 @@ static size_t byte_text(const struct ui_view *view, const struct stream *s, uint
     return 1;
 }
 
-/* Tokens for [S->win_start, stream_end(S)). Spans and frames are sorted by
+/* Tokens for [S->win_start, stream_window_end(S)). Spans and frames are sorted by
  * start, so one cursor per array walks them along with the offset. */
 static int lay_out(const struct ui_view *view, const struct stream *s, struct layout *lay)
 {
-    uint64_t end = stream_end(s);
+    uint64_t end = stream_window_end(s);
     size_t si = 0, ri = 0, fi = 0, ci = 0;
 
     for (uint64_t off = s->win_start; off < end;) {
@@ -424,7 +434,8 @@ void ui_draw_stream(struct ui_view *view, const struct connection *conn, int top
     }
     if (lay.rows == 0) {
         attron(A_DIM);
-        ui_put(top, 0, _("(no bytes in this direction yet)"), COLS);
+        ui_put(top, 0, conn->compact ? _("(totals only: this old connection's bytes were freed)")
+                                     : _("(no bytes in this direction yet)"), COLS);
         attroff(A_DIM);
         goto end;
     }
@@ -551,6 +562,8 @@ void ui_draw_status(const struct ui_view *view, const struct decoder *d, int row
     if (view->note[0] && col < COLS) {
         col += ui_put(row, col, view->note, COLS - col) + 1;
     }
+    if (!stale && conn && connection_stale_blind(conn) && col < COLS)
+        col += ui_put(row, col, _("STALE needs both ends tapped"), COLS - col) + 1;
     const char *right = view->paused ? _("PAUSED  ?: help") : _("?: help");
     int rlen = (int)strlen(right);   /* bytes >= cells: errs on the safe side */
     if (COLS - rlen >= col)
@@ -642,7 +655,7 @@ void ui_draw_help(int lesson)
     static const char *const legend[] = {
         N_("colour / bold: the send() that wrote a byte"),
         N_("| mark: where a recv() returned;  ! : a STALE recv"),
-        N_("reverse (no colour: bold underline): bytes a STALE recv returned"),
+        N_("reverse (no colour: standout+underline): a STALE recv's bytes"),
         N_("dim: sent but not yet received (pending)"),
         N_("[len N] [hdr N]: decoded length fields; underline: JSON header"),
     };
@@ -688,6 +701,13 @@ enum ui_action ui_handle_key(struct ui_view *view, const struct decoder *d, int 
 {
     int page = LINES > 6 ? LINES - 5 : 1;
 
+    if (view->note_until_key && key != ERR && key != KEY_RESIZE) {
+        /* a reply to the last key, not news: gone with the next one */
+        view->note[0] = '\0';
+        view->note_until_key = 0;
+        enum ui_action action = ui_handle_key(view, d, key);
+        return action == UI_NONE ? UI_REDRAW : action;
+    }
     if (view->help && key != ERR && key != KEY_RESIZE) {
         view->help = 0;
         return UI_REDRAW;
@@ -748,6 +768,7 @@ enum ui_action ui_handle_key(struct ui_view *view, const struct decoder *d, int 
                 stale = &d->stales[i];
         if (!stale) {
             snprintf(view->note, sizeof view->note, "%s", _("no STALE recv on this connection"));
+            view->note_until_key = 1;
             return UI_REDRAW;
         }
         for (size_t i = 0; i < conn->down.n_recvs; i++)

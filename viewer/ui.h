@@ -36,6 +36,7 @@ struct ui_view {
     uint64_t jump_to;      /* stream offset, e.g. the STALE recv's start  */
     const char *title;     /* what is being watched, for the top line     */
     char note[256];        /* a one-line message for the status line      */
+    int note_until_key;    /* 1: NOTE answers a key; the next key clears it */
 };
 
 /* What a key press asked for. */
