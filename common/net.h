@@ -6,6 +6,7 @@
 #define NIANBAO_NET_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -45,5 +46,15 @@ ssize_t send_all(int fd, const void *buf, size_t len);
  * Returns LEN; a smaller count when the peer closed first (so the caller can
  * say "connection closed after N of M bytes"); -1 on error (errno set). */
 ssize_t recv_exact(int fd, void *buf, size_t len);
+
+/* Sends COUNT bytes of FILE_FD from OFFSET with sendfile (retrying short
+ * sends and EINTR). Returns 0, or -1 (errno set; EAGAIN: SO_SNDTIMEO). */
+int send_file(int fd, int file_fd, uint64_t offset, uint64_t count);
+
+/* Sets TCP_CORK on FD (ON = 1) or lifts it (0): the pieces of one reply
+ * sent between the two leave as full segments, and the last one at once;
+ * nothing waits for Nagle's algorithm and the peer's delayed ACK.
+ * Returns 0, or -1 (errno set). */
+int net_cork(int fd, int on);
 
 #endif

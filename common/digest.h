@@ -1,0 +1,36 @@
+/* digest.h - MD5 (stage 4, as the document) and SHA-256 (stage 5 on), from
+ * OpenSSL's libcrypto: it has assembly for both, and uses this CPU's SHA
+ * extensions for SHA-256 (see the stage 4 and 5 READMEs for the figures).
+ *
+ * Nothing here prints or exits. */
+#ifndef NIANBAO_DIGEST_H
+#define NIANBAO_DIGEST_H
+
+#include <stddef.h>
+
+enum digest_kind { DIGEST_NONE = 0, DIGEST_MD5, DIGEST_SHA256 };
+
+/* Room for the longest hex digest (SHA-256: 64 digits) and the NUL. */
+#define DIGEST_HEX_MAX 65
+
+struct digest {
+    enum digest_kind kind;
+    void *ctx;                /* EVP_MD_CTX */
+};
+
+/* Returns 0, or -1 (out of memory; KIND unknown: EINVAL). */
+int digest_init(struct digest *d, enum digest_kind kind);
+void digest_update(struct digest *d, const void *bytes, size_t len);
+/* Writes the lower-case hex digest into HEX (DIGEST_HEX_MAX bytes) and
+ * frees the context. */
+void digest_final_hex(struct digest *d, char hex[DIGEST_HEX_MAX]);
+/* Frees the context without a result (after an error). */
+void digest_free(struct digest *d);
+
+/* The number of hex digits of KIND's digest: 32, 64, or 0. */
+size_t digest_hex_len(enum digest_kind kind);
+
+/* 1 when TEXT is exactly KIND's number of hex digits (either case). */
+int digest_is_hex(enum digest_kind kind, const char *text);
+
+#endif

@@ -1,0 +1,71 @@
+/* serve.h - how a server serves its connections, apart from what it says.
+ *
+ * As in UNP (tcpservNN.c are accept loops around one str_echo): a stage's
+ * server.c keeps its banner, its options and its per-connection handler,
+ * with the send/recv calls that are its lesson; this module holds the
+ * skeleton around them: standard descriptors, signals, listen, the
+ * "listening on ADDR:PORT" announcement, and the accept loop.
+ *
+ * Stages 1 to 5 serve one client at a time, forever, as the document's
+ * servers do (serve_forever). Stage 6 writes its own accept loops - fork,
+ * threads, epoll: that is its lesson - from serve_start and serve_accept.
+ *
+ * Logging goes to the FILE the program passes in (stderr for the lab's
+ * servers): the program decides where its log goes; nothing here exits. */
+#ifndef NIANBAO_SERVE_H
+#define NIANBAO_SERVE_H
+
+#include <stdio.h>
+
+#include "net.h"
+
+struct serve_config {
+    const char *host;         /* address to listen on ("127.0.0.1")        */
+    const char *port;         /* "0" lets the kernel choose                */
+    unsigned long send_timeout_s;  /* SO_SNDTIMEO on each connection: a client
+                                 that stops reading is dropped (0: never)   */
+    unsigned long idle_s;     /* SO_RCVTIMEO on each connection: a client
+                                 that sends nothing for this long between
+                                 requests is closed (0: never)              */
+    FILE *log;                /* where log lines go                        */
+};
+
+struct serve_conn {
+    int fd;
+    char peer[NET_ADDRSTRLEN];     /* "127.0.0.1:45678" */
+    const struct serve_config *cfg;
+};
+
+/* What is said on one connection. Returns when the conversation is over;
+ * the skeleton closes the socket. */
+typedef void serve_handler(struct serve_conn *conn, void *ctx);
+
+/* Everything before the first accept: makes sure descriptors 0, 1 and 2
+ * are open (a server started with them closed would otherwise hand fd 2,
+ * its log, to the first client's socket), installs the stop handler
+ * (run_install_stop_handler), listens, logs a warning when the address is
+ * reachable from other hosts, then "listening on ADDR:PORT".
+ * Returns the listening socket, or -1 with ERR filled. */
+int serve_start(const struct serve_config *cfg, char *err, size_t errlen);
+
+/* Accepts the next client (retrying EINTR and a connection aborted before
+ * it was accepted), sets the configured timeouts, fills CONN and logs
+ * "client ADDR connected". Returns 0, or -1 with ERR filled (EMFILE and the
+ * like: the caller decides whether to go on). */
+int serve_accept(int listener, const struct serve_config *cfg,
+                 struct serve_conn *conn, char *err, size_t errlen);
+
+/* Logs "client ADDR disconnected" and closes CONN's socket. */
+void serve_close(struct serve_conn *conn);
+
+/* The iterative server: serve_start, then forever serve_accept, HANDLER,
+ * serve_close. Returns only when it cannot start (1, the reason logged as
+ * "PROG: ..."), or on SIGINT/SIGTERM through the stop handler (exit 0). */
+int serve_forever(const char *prog, const struct serve_config *cfg,
+                  serve_handler *handler, void *ctx);
+
+/* Logs "client ADDR: " and the formatted text, one line. */
+void serve_log(const struct serve_conn *conn, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif
