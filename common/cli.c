@@ -63,8 +63,10 @@ void cli_usage_error(const struct cli_program *prog, struct cli_outcome *out,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    text_add(&t, "%s: %s\n", prog->name, msg);
-    add_usage(prog, &t);
+    /* As coreutils: the error, and where to read more; the whole usage
+     * would bury the one line that matters. */
+    text_add(&t, "%s: %s\nTry '%s --help' for more information.\n", prog->name, msg,
+             prog->name);
     out->run = 0;
     out->exit_status = 2;
     out->to_stderr = 1;
@@ -91,8 +93,10 @@ static int store(const struct cli_option *o, const char *arg,
         *(const char **)o->value = arg;
         return 0;
     case CLI_PORT:
-        if (parse_ulong(arg, &n) < 0 || n > 65535) {
-            cli_usage_error(prog, out, "--%s: '%s' is not a port number (0..65535)", o->long_name, arg);
+        /* MIN is 1 for a port to connect to: 0 only makes sense to listen. */
+        if (parse_ulong(arg, &n) < 0 || n < o->min || n > 65535) {
+            cli_usage_error(prog, out, "--%s: '%s' is not a port number (%lu..65535)",
+                            o->long_name, arg, o->min);
             return -1;
         }
         *(const char **)o->value = arg;

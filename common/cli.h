@@ -25,7 +25,7 @@ struct cli_option {
     void *value;
     const char *arg_name;     /* shown in usage: "PORT", "SECS" */
     const char *help;
-    unsigned long min, max;   /* CLI_UINT only */
+    unsigned long min, max;   /* CLI_UINT; CLI_PORT: MIN 1 refuses port 0 */
 };
 
 struct cli_program {
@@ -42,6 +42,9 @@ struct cli_program {
     { "host", 'H', CLI_STRING, (ptr), "HOST", "address to use (default 127.0.0.1)", 0, 0 }
 #define CLI_PORT_OPTION(ptr, dflt) \
     { "port", 'p', CLI_PORT, (ptr), "PORT", "port (default " dflt "; 0 picks a free one)", 0, 0 }
+/* A client's: port 0 means nothing to connect to. */
+#define CLI_SERVER_PORT_OPTION(ptr, dflt) \
+    { "port", 'p', CLI_PORT, (ptr), "PORT", "the server's port (default " dflt ")", 1, 0 }
 
 struct cli_outcome {
     int run;            /* 1: go on; 0: print TEXT and exit with EXIT_STATUS */
@@ -55,8 +58,8 @@ struct cli_outcome {
 void cli_parse(const struct cli_program *prog, int argc, char **argv,
                struct cli_outcome *out);
 
-/* Fills OUT as cli_parse does for bad usage: "NAME: MESSAGE", then the
- * usage, for stderr, exit status 2. For what the table cannot check (an
+/* Fills OUT as cli_parse does for bad usage: "NAME: MESSAGE", then a line
+ * "Try 'NAME --help' for more information.", for stderr, exit status 2. For what the table cannot check (an
  * option that is required, two options that disagree). */
 void cli_usage_error(const struct cli_program *prog, struct cli_outcome *out,
                      const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -36,7 +36,7 @@ int main(int argc, char **argv)
     struct client_config cfg = { "127.0.0.1", DEFAULT_PORT };
     const struct cli_option options[] = {
         CLI_HOST_OPTION(&cfg.host),
-        CLI_PORT_OPTION(&cfg.port, DEFAULT_PORT),
+        CLI_SERVER_PORT_OPTION(&cfg.port, DEFAULT_PORT),
     };
     const struct cli_program prog = {
         "client", "Sends each line of standard input as a command and prints ONE recv(1024) as its reply.",

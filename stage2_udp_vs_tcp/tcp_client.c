@@ -55,7 +55,7 @@ int main(int argc, char **argv)
     struct client_config cfg = { "127.0.0.1", DEFAULT_PORT, "all", DEFAULT_SIZE, 5000, 0 };
     const struct cli_option options[] = {
         CLI_HOST_OPTION(&cfg.host),
-        CLI_PORT_OPTION(&cfg.port, DEFAULT_PORT),
+        CLI_SERVER_PORT_OPTION(&cfg.port, DEFAULT_PORT),
         { "demo", 'd', CLI_CHOICE, &cfg.demo, "merge|split|empty|all",
           "which experiment (default all, in that order)", 0, 0 },
         { "size", 's', CLI_UINT, &cfg.size, "BYTES",

@@ -60,7 +60,7 @@ int main(int argc, char **argv)
     struct client_config cfg = { "127.0.0.1", DEFAULT_PORT, "all", DEFAULT_SIZE, 2000 };
     const struct cli_option options[] = {
         CLI_HOST_OPTION(&cfg.host),
-        CLI_PORT_OPTION(&cfg.port, DEFAULT_PORT),
+        CLI_SERVER_PORT_OPTION(&cfg.port, DEFAULT_PORT),
         { "demo", 'd', CLI_CHOICE, &cfg.demo, "boundaries|truncate|empty|all",
           "which experiment (default all, in that order)", 0, 0 },
         { "size", 's', CLI_UINT, &cfg.size, "BYTES",

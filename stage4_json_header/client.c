@@ -46,7 +46,7 @@ int main(int argc, char **argv)
     struct client_config cfg = { "127.0.0.1", DEFAULT_PORT, DEFAULT_MAX_LEN, 60, 65536 };
     const struct cli_option options[] = {
         CLI_HOST_OPTION(&cfg.host),
-        CLI_PORT_OPTION(&cfg.port, DEFAULT_PORT),
+        CLI_SERVER_PORT_OPTION(&cfg.port, DEFAULT_PORT),
         { "max-len", 0, CLI_UINT, &cfg.max_len, "BYTES",
           "refuse a reply longer than BYTES (default 268435456)", 0, INT32_MAX },
         { "timeout", 't', CLI_UINT, &cfg.timeout_s, "SECS",

@@ -125,27 +125,27 @@ with open(outfile, "wb") as out:
     run --separate-stderr "$ROOT/$CANNED" --reply "$BATS_TEST_TMPDIR/nope.bin"
     assert_failure 1
     assert_output ""
-    assert_equal "$stderr" "tools/canned: cannot read reply file '$BATS_TEST_TMPDIR/nope.bin': No such file or directory"
+    assert_equal "$stderr" "canned: cannot read reply file '$BATS_TEST_TMPDIR/nope.bin': No such file or directory"
 }
 
 @test "a reply 'file' that cannot be read (a directory) is one line on stderr and exit 1" {
     run --separate-stderr "$ROOT/$CANNED" --reply "$BATS_TEST_TMPDIR"
     assert_failure 1
     assert_output ""
-    assert_equal "$stderr" "tools/canned: cannot read reply file '$BATS_TEST_TMPDIR': Is a directory"
+    assert_equal "$stderr" "canned: cannot read reply file '$BATS_TEST_TMPDIR': Is a directory"
 }
 
 @test "a port already taken is one line on stderr and exit 1" {
     start_server taken "$ROOT/$CANNED" --reply /dev/null
     run --separate-stderr "$ROOT/$CANNED" --reply /dev/null --port "$taken_port"
     assert_failure 1
-    assert_equal "$stderr" "tools/canned: cannot listen on 127.0.0.1:$taken_port: Address already in use"
+    assert_equal "$stderr" "canned: cannot listen on 127.0.0.1:$taken_port: Address already in use"
 }
 
 @test "--help prints the usage on stdout and exits 0" {
     run --separate-stderr "$ROOT/$CANNED" --help
     assert_success
-    assert_line --index 0 "usage: tools/canned [options]"
+    assert_line --index 0 "usage: canned [options]"
     assert_output --partial "--reply FILE"
     assert_output --partial "--keep-open"
     assert_equal "$stderr" ""
@@ -154,7 +154,7 @@ with open(outfile, "wb") as out:
 @test "--version prints one line and exits 0" {
     run --separate-stderr "$ROOT/$CANNED" --version
     assert_success
-    assert_output --regexp '^tools/canned \(nianbao [0-9.]+\): '
+    assert_output --regexp '^canned \(nianbao [0-9.]+\): '
     assert_equal "${#lines[@]}" 1
 }
 
@@ -162,16 +162,17 @@ with open(outfile, "wb") as out:
     run --separate-stderr "$ROOT/$CANNED"
     assert_failure 2
     assert_output ""
-    assert_equal "${stderr_lines[0]}" "tools/canned: --reply FILE is required: what should every answer be?"
-    assert_equal "${stderr_lines[1]}" "usage: tools/canned [options]"
+    assert_equal "${stderr_lines[0]}" "canned: --reply FILE is required: what should every answer be?"
+    assert_equal "${stderr_lines[1]}" "Try 'canned --help' for more information."
+    assert_equal "${#stderr_lines[@]}" 2
 
     run --separate-stderr "$ROOT/$CANNED" --reply /dev/null --bogus
     assert_failure 2
-    assert_equal "${stderr_lines[0]}" "tools/canned: unknown option '--bogus'"
+    assert_equal "${stderr_lines[0]}" "canned: unknown option '--bogus'"
 
     run --separate-stderr "$ROOT/$CANNED" --reply /dev/null --port 70000
     assert_failure 2
-    assert_equal "${stderr_lines[0]}" "tools/canned: --port: '70000' is not a port number (0..65535)"
+    assert_equal "${stderr_lines[0]}" "canned: --port: '70000' is not a port number (0..65535)"
 }
 
 @test "the README's example reply file is a 16-byte length field followed by 3 bytes" {

@@ -16,22 +16,13 @@ PROGRAMS=(
 )
 SERVERS=(stage1_naive/server stage3_struct_len/server stage4_json_header/server)
 
-# The version line: the stage, and which version of the document it reproduces.
+# The version line and the default port, from the one list of the stages.
+stage_of() { "$ROOT/tools/stages" "$(awk -F '\t' -v d="${1%%/*}" '$2 == d { print $1 }' <("$ROOT/tools/stages"))" "$2"; }
 version_of() {
-    case $1 in
-    stage1_naive/*) echo "stage 1, reproduces v1.1 of the document" ;;
-    stage3_struct_len/*) echo "stage 3, reproduces v3.0 of the document" ;;
-    stage4_json_header/*) echo "stage 4, reproduces v4.0 of the document" ;;
-    esac
+    local n; n=$(stage_of "$1" number)
+    echo "stage $n, reproduces $(stage_of "$1" version) of the document"
 }
-
-default_port_of() {
-    case $1 in
-    stage1_naive/*) echo 8080 ;;
-    stage3_struct_len/*) echo 8083 ;;
-    stage4_json_header/*) echo 8085 ;;
-    esac
-}
+default_port_of() { stage_of "$1" port; }
 
 @test "--help and -h print the usage on stdout, with the default port, and exit 0" {
     local prog flag
@@ -43,7 +34,13 @@ default_port_of() {
             [ "$stderr" = "" ]
             [ "${lines[0]}" = "usage: ${prog##*/} [options]" ]
             [[ "$output" == *"-H, --host HOST"* ]]
-            [[ "$output" == *"-p, --port PORT"*"(default $(default_port_of "$prog");"* ]]
+            if [[ $prog == */server ]]; then
+                assert_output --partial "(default $(default_port_of "$prog"); 0 picks a free one)"
+            else
+                # port 0 means nothing to a client
+                assert_output --partial "the server's port (default $(default_port_of "$prog"))"
+                refute_output --partial "0 picks"
+            fi
         done
     done
 }
@@ -61,7 +58,7 @@ default_port_of() {
     done
 }
 
-@test "an unknown option prints one error line and the usage on stderr, and exits 2" {
+@test "an unknown option prints one error line and a pointer to --help on stderr, and exits 2" {
     local prog
     for prog in "${PROGRAMS[@]}"; do
         run --separate-stderr "$ROOT/$prog" --bogus
@@ -69,7 +66,8 @@ default_port_of() {
         [ "$status" -eq 2 ]
         [ "$output" = "" ]
         [ "${stderr_lines[0]}" = "${prog##*/}: unknown option '--bogus'" ]
-        [ "${stderr_lines[1]}" = "usage: ${prog##*/} [options]" ]
+        assert_equal "${stderr_lines[1]}" "Try '${prog##*/} --help' for more information."
+        assert_equal "${#stderr_lines[@]}" 2
     done
 }
 
@@ -78,7 +76,14 @@ default_port_of() {
     for prog in "${PROGRAMS[@]}"; do
         run --separate-stderr "$ROOT/$prog" --port 65536
         [ "$status" -eq 2 ]
-        [ "${stderr_lines[0]}" = "${prog##*/}: --port: '65536' is not a port number (0..65535)" ]
+        local lowest=0
+        [[ $prog == */client ]] && lowest=1
+        assert_equal "${stderr_lines[0]}" "${prog##*/}: --port: '65536' is not a port number ($lowest..65535)"
+        if [[ $prog == */client ]]; then
+            run --separate-stderr "$ROOT/$prog" --port 0
+            assert_failure 2
+            assert_equal "${stderr_lines[0]}" "client: --port: '0' is not a port number (1..65535)"
+        fi
 
         run --separate-stderr "$ROOT/$prog" -p
         [ "$status" -eq 2 ]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# tools/slicer: the seeded chaos relay. Upstreams are tools/canned (a fixed
+# slicer: the seeded chaos relay. Upstreams are tools/canned (a fixed
 # reply) and a small echo server; clients are small python3 programs, so
 # every byte and every half-close is under the test's control.
 
@@ -285,11 +285,11 @@ sock.close()
     run exchange "$slicer_port" /dev/null "$BATS_TEST_TMPDIR/got2.bin"
     assert_success
     assert_output 0
-    wait_for_log slicer '^tools/slicer: connection 2: '
+    wait_for_log slicer '^slicer: connection 2: '
     run cat "$BATS_TEST_TMPDIR/slicer.log"
     assert_output "listening on 127.0.0.1:$slicer_port
-tools/slicer: connection 1: cannot connect to 127.0.0.1:$gone_port: Connection refused
-tools/slicer: connection 2: cannot connect to 127.0.0.1:$gone_port: Connection refused"
+slicer: connection 1: cannot connect to 127.0.0.1:$gone_port: Connection refused
+slicer: connection 2: cannot connect to 127.0.0.1:$gone_port: Connection refused"
     kill -0 "$slicer_pid"
 }
 
@@ -348,13 +348,13 @@ time.sleep(30)
     run --separate-stderr "$ROOT/$SLICER" --listen "$taken_port" --to 127.0.0.1:9
     assert_failure 1
     assert_output ""
-    assert_equal "$stderr" "tools/slicer: cannot listen on 127.0.0.1:$taken_port: Address already in use"
+    assert_equal "$stderr" "slicer: cannot listen on 127.0.0.1:$taken_port: Address already in use"
 }
 
 @test "--help prints the usage on stdout and exits 0" {
     run --separate-stderr "$ROOT/$SLICER" --help
     assert_success
-    assert_line --index 0 "usage: tools/slicer [options]"
+    assert_line --index 0 "usage: slicer [options]"
     assert_output --partial "--to HOST:PORT"
     assert_output --partial "--seed S"
     assert_equal "$stderr" ""
@@ -363,38 +363,39 @@ time.sleep(30)
 @test "--version prints one line and exits 0" {
     run --separate-stderr "$ROOT/$SLICER" --version
     assert_success
-    assert_output --regexp '^tools/slicer \(nianbao [0-9.]+\): '
+    assert_output --regexp '^slicer \(nianbao [0-9.]+\): '
     assert_equal "${#lines[@]}" 1
 }
 
 # bad_usage ARGS... -> EXPECTED_FIRST_LINE: exit 2, nothing on stdout, the
-# error line first on stderr and the usage after it.
+# error line first on stderr and a pointer to --help after it.
 expect_usage_error() {
     local expected=$1; shift
     run --separate-stderr "$ROOT/$SLICER" "$@"
     assert_failure 2
     assert_output ""
     assert_equal "${stderr_lines[0]}" "$expected"
-    assert_equal "${stderr_lines[1]}" "usage: tools/slicer [options]"
+    assert_equal "${stderr_lines[1]}" "Try 'slicer --help' for more information."
+    assert_equal "${#stderr_lines[@]}" 2
 }
 
 @test "bad usage exits 2 with the problem on the first line of stderr" {
-    expect_usage_error "tools/slicer: unknown option '--bogus'" --bogus --to 127.0.0.1:9
-    expect_usage_error "tools/slicer: --to HOST:PORT is required: where should the bytes go?"
-    expect_usage_error "tools/slicer: --min: '0' is not a number from 1 to 65536" \
+    expect_usage_error "slicer: unknown option '--bogus'" --bogus --to 127.0.0.1:9
+    expect_usage_error "slicer: --to HOST:PORT is required: where should the bytes go?"
+    expect_usage_error "slicer: --min: '0' is not a number from 1 to 65536" \
         --to 127.0.0.1:9 --min 0
-    expect_usage_error "tools/slicer: --min 8 is larger than --max 3" \
+    expect_usage_error "slicer: --min 8 is larger than --max 3" \
         --to 127.0.0.1:9 --min 8 --max 3
-    expect_usage_error "tools/slicer: --to wants HOST:PORT (port 1..65535), e.g. 127.0.0.1:8080, not 'nonsense'" \
+    expect_usage_error "slicer: --to wants HOST:PORT (port 1..65535), e.g. 127.0.0.1:8080, not 'nonsense'" \
         --to nonsense
-    expect_usage_error "tools/slicer: --to wants HOST:PORT (port 1..65535), e.g. 127.0.0.1:8080, not '127.0.0.1:0'" \
+    expect_usage_error "slicer: --to wants HOST:PORT (port 1..65535), e.g. 127.0.0.1:8080, not '127.0.0.1:0'" \
         --to 127.0.0.1:0
-    expect_usage_error "tools/slicer: --to wants HOST:PORT (port 1..65535), e.g. 127.0.0.1:8080, not '::1:80'" \
+    expect_usage_error "slicer: --to wants HOST:PORT (port 1..65535), e.g. 127.0.0.1:8080, not '::1:80'" \
         --to ::1:80
-    expect_usage_error "tools/slicer: --direction: 'sideways' is not one of down|up|both" \
+    expect_usage_error "slicer: --direction: 'sideways' is not one of down|up|both" \
         --to 127.0.0.1:9 --direction sideways
-    expect_usage_error "tools/slicer: --listen: 'http' is not a port number (0..65535)" \
+    expect_usage_error "slicer: --listen: 'http' is not a port number (0..65535)" \
         --listen http --to 127.0.0.1:9
-    expect_usage_error "tools/slicer: --delay-us: '-5' is not a number from 0 to 10000000" \
+    expect_usage_error "slicer: --delay-us: '-5' is not a number from 0 to 10000000" \
         --to 127.0.0.1:9 --delay-us -5
 }

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PROG_NAME "tools/canned"
+#define PROG_NAME "canned"
 /* The document's server reads a request with one recv(1024); so do we. */
 #define REQUEST_SIZE 1024
 /* How long a close waits for the client to hang up first (see below). */

@@ -36,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PROG_NAME "tools/slicer"
+#define PROG_NAME "slicer"
 /* One recv's worth; also the largest piece, so a piece always fits. */
 #define RELAY_BUF_SIZE 65536
 #define MAX_DELAY_US 10000000UL
@@ -488,7 +488,7 @@ int main(int argc, char **argv)
         .version = "a lab tool, not in the document: makes TCP cut the stream on purpose",
         .options = options,
         .option_count = sizeof options / sizeof options[0],
-        .epilog = "Example: " PROG_NAME " --listen 0 --to 127.0.0.1:8080 --min 1 --max 7 --seed 42\n"
+        .epilog = "Example: tools/slicer --listen 0 --to 127.0.0.1:8080 --min 1 --max 7 --seed 42\n"
                   "then point the client at the port the slicer announces.",
     };
     struct cli_outcome outcome;
