@@ -311,8 +311,12 @@ static void test_window(struct results *res)
     const struct stream *s = c ? &c->down : NULL;
     CHECK(res, s != NULL && s->sent == 10000000 && s->send_calls == 10000,
           "totals count all 10 MB and 10000 sends");
+    size_t pages = 0;
+    for (size_t i = 0; s != NULL && i < s->n_slots; i++)
+        pages += s->pages[i] != NULL;
     CHECK(res, s != NULL && s->win_start == 10000000 - DECODE_DEFAULT_WINDOW &&
-          s->ring_size <= DECODE_DEFAULT_WINDOW, "only the last 64 KiB are kept");
+          pages <= DECODE_DEFAULT_WINDOW / DECODE_PAGE + 2,
+          "only the last 64 KiB are kept (%zu pages)", pages);
     CHECK(res, s != NULL && s->n_sends <= DECODE_DEFAULT_WINDOW / 1000 + 64 &&
           s->n_recvs <= DECODE_DEFAULT_WINDOW / 1000 + 64 &&
           s->n_frames <= 2, "spans outside the window are dropped (%zu kept)",
@@ -413,7 +417,7 @@ static void test_many_connections(struct results *res)
           d->compacted == 200 - DECODE_MAX_FULL_CONNS,
           "200 connections, %d kept in full", DECODE_MAX_FULL_CONNS);
     const struct connection *old = d->conns[0];
-    CHECK(res, old->compact && old->down.ring == NULL && old->down.sends == NULL &&
+    CHECK(res, old->compact && old->down.pages == NULL && old->down.sends == NULL &&
           old->up.recvs == NULL && old->down.sent == 6 && old->down.recv_calls == 1 &&
           old->up.sent == 2 && old->client_closed && old->server_closed,
           "the oldest one is freed but keeps its totals");
@@ -553,10 +557,46 @@ static void test_reader(struct results *res, const char *dir)
         if (write(fd, "x", 1) != 1)
             break;
     int rc = capture_next(&r, &got, &data, err, sizeof(err));
-    CHECK(res, rc == -1 && strcmp(err, "not a nianbao capture (bad magic at byte 170)") == 0,
+    char want[96];
+    snprintf(want, sizeof(want), "not a nianbao capture (bad magic at byte %zu)",
+             2 * (sizeof(ev) + 5));
+    CHECK(res, rc == -1 && strcmp(err, want) == 0,
           "garbage is reported with its offset: %s", err);
     capture_close(&r);
     close(fd);
+
+    /* The first format (NBV1, no WIRE_LEN) and this one, mixed, from memory. */
+    unsigned char mem[2 * sizeof(ev) + 16];
+    struct cap_event v1 = ev;
+    v1.magic = CAP_MAGIC_V1;
+    v1.kind = CAP_RECV;
+    v1.result = 3;
+    v1.data_len = 3;
+    memcpy(mem, &v1, CAP_HEADER_V1);
+    memcpy(mem + CAP_HEADER_V1, "abc", 3);
+    struct cap_event v2 = ev;
+    v2.kind = CAP_RECV;
+    v2.result = 5;
+    v2.wire_len = 2000;
+    v2.data_len = 5;
+    memcpy(mem + CAP_HEADER_V1 + 3, &v2, sizeof(v2));
+    memcpy(mem + CAP_HEADER_V1 + 3 + sizeof(v2), "hello", 5);
+    size_t mem_len = CAP_HEADER_V1 + 3 + sizeof(v2) + 5;
+    capture_open_mem(&r, mem, mem_len);
+    CHECK(res, capture_next(&r, &got, &data, err, sizeof(err)) == 1 && got.magic == CAP_MAGIC &&
+          got.result == 3 && got.wire_len == 3 && memcmp(data, "abc", 3) == 0,
+          "an NBV1 event reads as this format's, WIRE_LEN = RESULT");
+    CHECK(res, capture_next(&r, &got, &data, err, sizeof(err)) == 1 && got.result == 5 &&
+          got.wire_len == 2000 && memcmp(data, "hello", 5) == 0,
+          "an NBV2 event after it keeps its WIRE_LEN");
+    CHECK(res, capture_next(&r, &got, &data, err, sizeof(err)) == 0 && capture_leftover(&r) == 0,
+          "the buffer ends after them");
+    capture_close(&r);
+    capture_open_mem(&r, mem, mem_len - 1);
+    CHECK(res, capture_next(&r, &got, &data, err, sizeof(err)) == 1 &&
+          capture_next(&r, &got, &data, err, sizeof(err)) == 0 && capture_leftover(&r) == 92,
+          "a buffer cut in an event leaves it over (%zu)", capture_leftover(&r));
+    capture_close(&r);
     CHECK(res, capture_open(&r, "/nonexistent/x.nbcap", err, sizeof(err)) == -1 &&
           strcmp(err, "cannot open /nonexistent/x.nbcap: No such file or directory") == 0,
           "a missing file is named: %s", err);
