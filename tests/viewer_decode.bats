@@ -31,7 +31,7 @@ same_as() {
     run "$ROOT/viewer/test_decode" "$BATS_TEST_TMPDIR"
     assert_success
     refute_output --partial "not ok"
-    assert_line "1..66"
+    assert_line "1..83"
 }
 
 @test "--dump of a recorded stage 1 session matches its golden file" {

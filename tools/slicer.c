@@ -17,8 +17,11 @@
  *
  * --pace makes every piece its own recv() at the receiver: after each
  * piece the slicer waits until the receiving program has read it all. Both
- * ends are on this machine, so the kernel can say how many bytes wait unread
- * in the receiver's socket (sock_diag, as `ss` asks it: no privileges). */
+ * ends are on this machine, so the kernel can say, of the receiver's socket,
+ * how many bytes it has taken in and how many of them wait unread
+ * (sock_diag, as `ss` asks it: no privileges). A send() on loopback can
+ * return before the receiver's side has taken the bytes in, so "nothing
+ * unread" alone is not enough: the bytes taken in must be all we sent. */
 #define _GNU_SOURCE   /* accept4 */
 #include "cli.h"
 #include "net.h"
@@ -26,12 +29,14 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <netinet/tcp.h>
+#include <linux/tcp.h>      /* TCP_NODELAY, and struct tcp_info with tcpi_bytes_received */
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -194,6 +199,7 @@ static int pace_setup(struct relay_direction *dir)
     req->sdiag_family = (unsigned char)mine.ss_family;
     req->sdiag_protocol = IPPROTO_TCP;
     req->idiag_states = ~0u;
+    req->idiag_ext = 1 << (INET_DIAG_INFO - 1);     /* and its tcp_info */
     req->id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
     req->id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
     if (mine.ss_family == AF_INET) {
@@ -217,9 +223,10 @@ static int pace_setup(struct relay_direction *dir)
     return dir->diag_fd < 0 ? -1 : 0;
 }
 
-/* --pace: the bytes waiting unread at the receiver, or -1 when the kernel
- * does not know its socket (not on this machine, or gone). */
-static long pace_unread(struct relay_direction *dir)
+/* --pace: the bytes waiting unread at the receiver and (*TAKEN) the bytes
+ * its socket has taken in so far; -1 when the kernel does not know the
+ * socket (not on this machine, or gone). */
+static long pace_unread(struct relay_direction *dir, unsigned long long *taken)
 {
     struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
     if (sendto(dir->diag_fd, &dir->diag, sizeof dir->diag, 0, (struct sockaddr *)&kernel,
@@ -237,6 +244,20 @@ static long pace_unread(struct relay_direction *dir)
         answer.head.nlmsg_type != SOCK_DIAG_BY_FAMILY)
         return -1;
     const struct inet_diag_msg *msg = NLMSG_DATA(&answer.head);
+    *taken = 0;
+    int left = (int)answer.head.nlmsg_len - (int)NLMSG_LENGTH(sizeof *msg);
+    const struct rtattr *attr = (const struct rtattr *)(msg + 1);
+    for (; RTA_OK(attr, left); attr = RTA_NEXT(attr, left)) {
+        if (attr->rta_type != INET_DIAG_INFO)
+            continue;
+        struct tcp_info info;
+        memset(&info, 0, sizeof info);
+        size_t have = RTA_PAYLOAD(attr) < sizeof info ? RTA_PAYLOAD(attr) : sizeof info;
+        memcpy(&info, RTA_DATA(attr), have);
+        if (have < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof info.tcpi_bytes_received)
+            return -1;      /* a kernel older than 4.1 */
+        *taken = info.tcpi_bytes_received;
+    }
     return (long)msg->idiag_rqueue;
 }
 
@@ -247,8 +268,9 @@ static void pace_wait(struct relay_direction *dir)
 {
     unsigned long sleep_us = 10;
     for (;;) {
-        long unread = pace_unread(dir);
-        if (unread == 0)
+        unsigned long long taken = 0;
+        long unread = pace_unread(dir, &taken);
+        if (unread == 0 && taken >= dir->bytes)
             return;
         if (unread < 0) {
             if (dir->cfg->log)

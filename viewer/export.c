@@ -768,23 +768,28 @@ int export_side_by_side(const char *capture_path, FILE *out,
 
 /* ---- --at ----------------------------------------------------------------- */
 
-/* 1 when the stream has gone far enough past OFFSET that its part around
- * it is settled: both tapped ends past OFFSET + AT_CONTEXT. */
-static int passed(const struct stream *s, uint64_t offset)
+/* The stream AT names in D, or NULL when that connection is not there yet. */
+static const struct stream *at_stream(const struct decoder *d, const struct export_at *at)
 {
-    uint64_t want = offset + AT_CONTEXT;
-    return (!s->sender_tapped || s->sent >= want) && (!s->receiver_tapped || s->received >= want) &&
-           stream_end(s) >= want;
+    if (at->conn < 1 || at->conn > d->n_conns)
+        return NULL;
+    const struct connection *c = d->conns[at->conn - 1];
+    return at->dir == DIR_UP ? &c->up : &c->down;
 }
 
-int export_load_at(struct decoder *d, const char *path, enum proto proto,
-                   const struct export_at *at, uint64_t *events, char *err, size_t errlen)
+/* Feeds PATH's events into a fresh D, at most LIMIT of them (UINT64_MAX:
+ * all). With WATCH, notes in *LAST_KEPT the number of events after which
+ * AT's byte was last inside the kept window, and stops once the window has
+ * passed it for good. Returns 0, or -1 with ERR filled (D freed). */
+static int load_some(struct decoder *d, const char *path, enum proto proto,
+                     const struct export_at *at, uint64_t limit, uint64_t *fed,
+                     uint64_t *last_kept, char *err, size_t errlen)
 {
     struct decode_options opt = { .proto = proto };
     struct capture_reader r;
     struct cap_event ev;
     const unsigned char *data;
-    int got, rc = -1;
+    int got = 0, rc = -1;
     if (decoder_init(d, &opt) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -793,36 +798,23 @@ int export_load_at(struct decoder *d, const char *path, enum proto proto,
         decoder_free(d);
         return -1;
     }
-    *events = 0;
-    while ((got = capture_next(&r, &ev, &data, err, errlen)) == 1) {
+    *fed = 0;
+    while (*fed < limit && (got = capture_next(&r, &ev, &data, err, errlen)) == 1) {
         if (decoder_feed(d, &ev, data) < 0) {
             snprintf(err, errlen, "out of memory decoding %s", path);
             goto end;
         }
-        (*events)++;
-        if (at->conn >= 1 && at->conn <= d->n_conns) {
-            const struct connection *c = d->conns[at->conn - 1];
-            if (passed(at->dir == DIR_UP ? &c->up : &c->down, at->offset))
-                break;      /* later events would move the window past it */
-        }
+        (*fed)++;
+        const struct stream *s = last_kept ? at_stream(d, at) : NULL;
+        if (s != NULL && at->offset >= s->win_start && at->offset < stream_window_end(s))
+            *last_kept = *fed;
+        if (s != NULL && at->offset < s->win_start)
+            break;          /* the window never comes back */
     }
-    if (got < 0) {
+    if (*fed < limit && got < 0) {
         char msg[256];
         snprintf(msg, sizeof(msg), "%s", err);
         snprintf(err, errlen, "%s: %s", path, msg);
-        goto end;
-    }
-    if (at->conn < 1 || at->conn > d->n_conns) {
-        snprintf(err, errlen, "--conn %u: the capture has %zu connection%s", at->conn,
-                 d->n_conns, d->n_conns == 1 ? "" : "s");
-        goto end;
-    }
-    const struct connection *c = d->conns[at->conn - 1];
-    const struct stream *s = at->dir == DIR_UP ? &c->up : &c->down;
-    if (at->offset >= stream_end(s)) {
-        snprintf(err, errlen, "--at %s:%llu: the %s stream of connection %u has %llu bytes",
-                 direction_name(at->dir), (unsigned long long)at->offset,
-                 direction_name(at->dir), at->conn, (unsigned long long)stream_end(s));
         goto end;
     }
     rc = 0;
@@ -831,6 +823,37 @@ end:
     if (rc < 0)
         decoder_free(d);
     return rc;
+}
+
+int export_load_at(struct decoder *d, const char *path, enum proto proto,
+                   const struct export_at *at, uint64_t *events, char *err, size_t errlen)
+{
+    /* The first pass finds the last event after which the byte is still
+     * kept (later ones slide the window past it: a long stream); the
+     * second stops there. Most captures fit whole: all their events. */
+    uint64_t fed = 0, last_kept = 0;
+    if (load_some(d, path, proto, at, UINT64_MAX, &fed, &last_kept, err, errlen) < 0)
+        return -1;
+    if (at->conn < 1 || at->conn > d->n_conns) {
+        snprintf(err, errlen, "--conn %u: the capture has %zu connection%s", at->conn,
+                 d->n_conns, d->n_conns == 1 ? "" : "s");
+        decoder_free(d);
+        return -1;
+    }
+    const struct stream *s = at_stream(d, at);
+    if (at->offset >= stream_end(s)) {
+        snprintf(err, errlen, "--at %s:%llu: the %s stream of connection %u has %llu bytes",
+                 direction_name(at->dir), (unsigned long long)at->offset,
+                 direction_name(at->dir), at->conn, (unsigned long long)stream_end(s));
+        decoder_free(d);
+        return -1;
+    }
+    if (last_kept == 0 || last_kept == fed) {
+        *events = fed;
+        return 0;
+    }
+    decoder_free(d);
+    return load_some(d, path, proto, at, last_kept, events, NULL, err, errlen);
 }
 
 int export_dump_at(const char *capture_path, FILE *out, enum proto proto, int verbose,
