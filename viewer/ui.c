@@ -635,7 +635,8 @@ void ui_draw_status_parts(const struct ui_view *view, const char *counts, const 
     const char *plain[] = { note, blind };
     if (stale && *stale && col + 4 < COLS) {
         attr_t a = view->color ? COLOR_PAIR(PAIR_STALE) | A_BOLD : A_REVERSE | A_BOLD;
-        col += ui_put(row, col, col > 0 ? " | " : "", COLS - col);
+        /* the counts end with a space of their own */
+        col += ui_put(row, col, col > 0 ? "| " : "", COLS - col);
         attron(a);
         col += ui_put(row, col, stale, COLS - col);
         attroff(a);
