@@ -748,7 +748,8 @@ static int section_start(struct stage_run *run, char *err, size_t errlen)
     snprintf(client_path, sizeof client_path, "%s/%s/client", run->cfg->root, run->dir);
     snprintf(slicer_path, sizeof slicer_path, "%s/tools/slicer", run->cfg->root);
 
-    char *server_argv[] = { server_path, "--port", "0", NULL };
+    /* --idle 0: a teacher may talk for minutes between two steps */
+    char *server_argv[] = { server_path, "--port", "0", "--idle", "0", NULL };
     if (child_start(&run->server, run, server_argv, 0, err, errlen) < 0)
         return -1;
     if (child_wait_listening(run, &run->server, run->server_port, sizeof run->server_port,
