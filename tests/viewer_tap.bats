@@ -407,3 +407,47 @@ C
     dump
     grep -q '^    @0 .* send #1 .*"and more"$' "$BATS_TEST_TMPDIR/dump"
 }
+
+@test "the README's first viewer recipe taps both ends and catches a python v1 client STALE" {
+    # the block as the README shows it, run in a folder with the student's
+    # python3 server.py and client.py (the document's v1 shape: one recv per
+    # command), and viewer/ of this tree
+    awk '/^## The viewer/{ v = 1 } /^## Tests/{ v = 0 }
+         v && /^```sh$/{ b++; next } v && b == 1 && /^```$/{ exit } v && b == 1' \
+        "$ROOT/README.md" >"$BATS_TEST_TMPDIR/recipe.sh"
+    grep -q 'python3 server.py &' "$BATS_TEST_TMPDIR/recipe.sh"
+    grep -q 'python3 client.py' "$BATS_TEST_TMPDIR/recipe.sh"
+    mkdir "$BATS_TEST_TMPDIR/work"
+    ln -s "$ROOT/viewer" "$BATS_TEST_TMPDIR/work/viewer"
+    cat >"$BATS_TEST_TMPDIR/work/server.py" <<'PY'
+import socket, subprocess
+server = socket.create_server(('127.0.0.1', 0))
+with open('port.tmp', 'w') as f:
+    f.write(str(server.getsockname()[1]))
+import os; os.rename('port.tmp', 'port')
+conn, _ = server.accept()
+while True:
+    cmd = conn.recv(1024)
+    if not cmd:
+        break
+    conn.sendall(subprocess.run(cmd.decode(), shell=True, capture_output=True).stdout or b'\n')
+PY
+    cat >"$BATS_TEST_TMPDIR/work/client.py" <<'PY'
+import os, socket, time
+deadline = time.time() + 10
+while not os.path.exists('port') and time.time() < deadline:
+    time.sleep(0.05)
+client = socket.create_connection(('127.0.0.1', int(open('port').read())))
+for cmd in (b'seq 1 300', b'echo hi'):
+    client.send(cmd)
+    print(client.recv(1024).decode()[:20].replace('\n', ' '))
+client.close()
+PY
+    cd "$BATS_TEST_TMPDIR/work"
+    run timeout 60 bash -e "$BATS_TEST_TMPDIR/recipe.sh"
+    assert_success
+    assert_line '    !! STALE: recv #2 returned bytes of reply #1'
+    refute_output --partial 'STALE needs both ends tapped'
+    [ -s run.html ]
+    assert_line "    => @1024: 0x32 '2', send #1, recv #2, reply #1"
+}
