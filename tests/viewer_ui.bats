@@ -170,6 +170,9 @@ keys() { tmux -S "$TMUX_SOCKET" send-keys -t ui "$@"; }
     # the live view's PROG cannot read the terminal: --help says what to do
     assert_line "      (PROG's stdin is /dev/null and its output goes to a log: the screen"
     assert_line "      in one terminal and --replay FILE, which follows it, in another.)"
+    run nbview --version
+    assert_success
+    assert_output 'nianbao-view (nianbao 1.0): the byte-stream viewer'
     run nbview --frobnicate
     [ "$status" -eq 2 ]
     assert_line "nianbao-view: unknown option '--frobnicate'"

@@ -499,9 +499,13 @@ static int json_integer(const cJSON *item, long long *out)
     if (!cJSON_IsNumber(item))
         return 0;
     double v = item->valuedouble;
-    if (!isfinite(v) || v != floor(v) || fabs(v) > 9007199254740992.0)
+    /* the range first: only then is the cast defined */
+    if (!isfinite(v) || v > 9007199254740992.0 || v < -9007199254740992.0)
         return -1;
-    *out = (long long)v;
+    long long whole = (long long)v;
+    if ((double)whole != v)
+        return -1;      /* 2.5 */
+    *out = whole;
     return 1;
 }
 
