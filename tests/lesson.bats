@@ -116,7 +116,7 @@ PY
 @test "stage 3 of the lesson prints all of seq and then MARK, directly and through the slicer" {
     lesson --stage 3
     assert_success
-    refute_output --partial 'STALE'
+    refute_output --partial 'STALE:'
     [ "$(grep -c '^wire: length field: 8893$' <<<"$output")" -eq 2 ]
     [ "$(grep -c '^  2000$' <<<"$output")" -eq 2 ]
     [ "$(grep -c '^  MARK$' <<<"$output")" -eq 2 ]
