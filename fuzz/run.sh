@@ -33,7 +33,7 @@ for name in "$@"; do
         -print_final_stats=1 -artifact_prefix="fuzz/build/artifacts/$name-" \
         "${dict[@]}" "$work" "fuzz/corpus/$name" >"$log" 2>&1
     rc=$?
-    execs=$(sed -n 's/^stat::number_executed_units: *//p' "$log" | tail -1)
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     last=$(grep -E '^#[0-9]+' "$log" | tail -1)
     cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
     ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")

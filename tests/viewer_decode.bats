@@ -122,7 +122,7 @@ with open(sys.argv[1], 'wb') as f:
         f.write(ev(3, 2, 65536, 8080, 40000, chunk))
         f.write(ev(4, 1, 65536, 40000, 8080, chunk))
 PY
-    /usr/bin/time -f '%M' -o "$BATS_TEST_TMPDIR/rss" \
+    peak_rss_kb "$BATS_TEST_TMPDIR/rss" \
         "$ROOT/viewer/nianbao-view" --replay "$BATS_TEST_TMPDIR/big.nbcap" --dump \
         >"$BATS_TEST_TMPDIR/out"
     grep -q 'down (server -> client): 2000 sends, 131072000 bytes sent' "$BATS_TEST_TMPDIR/out"
@@ -185,7 +185,7 @@ PY
     synthetic 20000 "$BATS_TEST_TMPDIR/many.nbcap"
     # 370 MB before connections were freed; a 120 MB address space is plenty now
     status=0
-    (ulimit -v 120000; exec "$ROOT/viewer/nianbao-view" --replay "$BATS_TEST_TMPDIR/many.nbcap" --dump) \
+    within_memory 120000 "$ROOT/viewer/nianbao-view" --replay "$BATS_TEST_TMPDIR/many.nbcap" --dump \
         >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" || status=$?
     [ "$status" -eq 0 ]
     grep -qx 'nianbao capture: 139998 events, 20000 connections' "$BATS_TEST_TMPDIR/out"

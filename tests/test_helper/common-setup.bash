@@ -155,3 +155,52 @@ exits_0_on_sigterm_and_sigint() {
         [ "$EXIT_STATUS" -eq 0 ] || return 1
     done
 }
+
+# ---- memory bounds that hold on a sanitizer build too (make check-asan) ----
+# An ASan build reserves terabytes of address space for its shadow and keeps
+# freed memory in a quarantine, so `ulimit -v` cannot run it and its RSS
+# starts ~20 MB higher. Under NIANBAO_SANITIZER (set by tools/check-asan.sh)
+# these helpers bound the same thing by another means: the peak RSS above
+# what the same program holds when it does nothing (its --version), with
+# the quarantine cut to 8 MB for that run.
+
+# peak_rss_kb FILE CMD...: runs CMD (stdout and stderr as the caller's);
+# writes its peak RSS in KiB to FILE - under a sanitizer, less the baseline
+# of CMD's program. Returns CMD's status.
+peak_rss_kb() {
+    local file=$1; shift
+    local rc=0 base=0
+    if [ -n "${NIANBAO_SANITIZER:-}" ]; then
+        ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=8" \
+            /usr/bin/time -f '%M' -o "$file.base" "$1" --version >/dev/null || return 1
+        base=$(cat "$file.base")
+        ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=8" \
+            /usr/bin/time -f '%M' -o "$file" "$@" || rc=$?
+    else
+        /usr/bin/time -f '%M' -o "$file" "$@" || rc=$?
+    fi
+    # time(1) writes "Command exited with non-zero status N" first then
+    tail -n 1 "$file" >"$file.kb"
+    echo $(( $(cat "$file.kb") - base )) >"$file"
+    return "$rc"
+}
+
+# within_memory KB CMD...: runs CMD with at most KB KiB of address space
+# (ulimit -v); under a sanitizer, fails (status 125) when its peak RSS grows
+# more than KB KiB over its baseline. Returns CMD's status otherwise.
+within_memory() {
+    local limit=$1; shift
+    if [ -z "${NIANBAO_SANITIZER:-}" ]; then
+        (ulimit -v "$limit"; exec "$@")
+        return
+    fi
+    local rc=0
+    peak_rss_kb "$BATS_TEST_TMPDIR/within_memory" "$@" || rc=$?
+    local used
+    used=$(cat "$BATS_TEST_TMPDIR/within_memory")
+    if [ "$used" -gt "$limit" ]; then
+        echo "within_memory: $1 grew by $used KiB, more than $limit" >&2
+        return 125
+    fi
+    return "$rc"
+}
