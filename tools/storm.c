@@ -877,7 +877,7 @@ static void reply4_md5_wrong(struct payload *p)
 
 static void reply4_md5_wrong_upper(struct payload *p)
 {
-    reply4(p, "{\"total_size\":5,\"md5\":\"5D41402ABC4B2A76B9719D911017C593\"}", "HELLO");
+    reply4(p, "{\"total_size\":5,\"md5\":\"5D41402ABC4B2A76B9719D911017C592\"}", "HELLO");
 }
 
 static const struct client_case client_cases[] = {
@@ -1060,15 +1060,23 @@ static int client_wait(struct client_run *run, long long deadline, int fd)
     }
 }
 
-/* The last line of TEXT (without its newline), in LINE. */
+/* The last line of TEXT (without its newline), in LINE, control bytes
+ * shown as \xNN (a client's message must not drive our terminal). */
 static void last_line(const char *text, size_t len, char *line, size_t linelen)
 {
     while (len > 0 && text[len - 1] == '\n')
         len--;
-    size_t start = len;
+    size_t start = len, out = 0;
     while (start > 0 && text[start - 1] != '\n')
         start--;
-    escape_bytes(text + start, len - start, line, linelen);
+    for (size_t i = start; i < len && out + 5 < linelen; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c < 0x20 || c == 0x7f)
+            out += (size_t)snprintf(line + out, linelen - out, "\\x%02x", c);
+        else
+            line[out++] = (char)c;
+    }
+    line[out] = '\0';
 }
 
 /* One case: run the client, answer with the case's bytes, end as the case
@@ -1111,11 +1119,19 @@ static int client_case_run(const struct client_config *cfg, const struct client_
             goto end;
         }
     }
-    /* its request: whatever comes first (it is not framed) */
-    unsigned char request[1024];
+    /* its request, all of it (it is not framed: one line, one send), so
+     * that closing later sends a FIN, not the reset unread bytes cause */
+    unsigned char request[4096];
     if (read_until(conn, request, 1, now_ms() + 5000) != 1) {
         snprintf(verdict, sizeof verdict, "the client sent no request within 5 s");
         goto end;
+    }
+    size_t request_len = 1, command_len = strlen(cfg->command) + 1;
+    while (request_len < command_len && request_len < sizeof request) {
+        size_t more = read_until(conn, request + request_len, 1, now_ms() + 200);
+        if (more == 0)
+            break;
+        request_len += more;
     }
     size_t sent = 0;
     while (sent < reply->len) {
