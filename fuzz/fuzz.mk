@@ -12,8 +12,8 @@
 #                           seeds stay as they are); fails on a finding,
 #                           which is kept in fuzz/build/artifacts/.
 
-FUZZ_NAMES   ?= stage3_client stage4_client capture decode
-FUZZ_ALL     := stage3_client stage4_client capture decode
+FUZZ_NAMES   ?= stage3_client stage4_client frame capture decode
+FUZZ_ALL     := stage3_client stage4_client frame capture decode
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  ?= -O1 -g -fno-omit-frame-pointer
@@ -24,9 +24,9 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 # instrumented copies, common/ included).
 FUZZ_USES_stage3_client :=
 FUZZ_USES_stage4_client :=
+FUZZ_USES_frame         :=
 FUZZ_USES_capture       := viewer/capture.c
 FUZZ_USES_decode        := viewer/capture.c viewer/decode.c viewer/export.c
-FUZZ_LIBS_stage4_client  = $(CJSON_LIBS) $(MD5_LIBS) -lm
 FUZZ_LIBS_decode         = $(CJSON_LIBS)
 
 FUZZ_REPLAY  := $(addprefix fuzz/replay-,$(FUZZ_ALL))
@@ -47,7 +47,7 @@ fuzz/replay-$(1): fuzz/$(1).o fuzz/replay.o fuzz/fuzz_util.o $(FUZZ_USES_$(1):.c
 
 fuzz/build/fuzz-$(1): $(addprefix fuzz/build/,fuzz/$(1).o fuzz/fuzz_util.o $(FUZZ_USES_$(1):.c=.o)) \
                       fuzz/build/$$(COMMON_LIB)
-	$$(FUZZ_CC) $$(FUZZ_CFLAGS) $$(FUZZ_SAN) -fsanitize=fuzzer -o $$@ $$^ $$(FUZZ_LIBS_$(1))
+	$$(FUZZ_CC) $$(FUZZ_CFLAGS) $$(FUZZ_SAN) -fsanitize=fuzzer -o $$@ $$^ $$(FUZZ_LIBS_$(1)) $$(LDLIBS)
 endef
 fuzz/build/$(COMMON_LIB): $(addprefix fuzz/build/,$(COMMON_OBJ))
 	$(AR) rcs $@ $^

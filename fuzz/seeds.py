@@ -125,6 +125,49 @@ def stage4():
     }
 
 
+# ---- common/frame.c: stage 4 (LE length, total_size) and stage 5 (BE, size)
+def frame(fields, body=b'', stage=4, raw=None):
+    text = raw if raw is not None else json.dumps(fields, separators=(',', ':')).encode()
+    length = struct.pack('<i' if stage == 4 else '>I', len(text))
+    return length + text + body
+
+
+def frame_seeds():
+    # First byte: bit 0 the format (0 stage 4, 1 stage 5), bits 1-7 the cuts.
+    seeds = {}
+    for stage, opt, size in ((4, b'\x00', 'total_size'), (5, b'\x01', 'size')):
+        hello = frame({size: 5, 'op': 'exec'}, b'hello', stage)
+        seeds['stage%d-hello' % stage] = opt + hello
+        seeds['stage%d-two-frames' % stage] = opt + hello + frame({size: 3}, b'abc', stage)
+        seeds['stage%d-empty-body' % stage] = opt + frame({size: 0}, b'', stage) + hello
+        seeds['stage%d-cut-mid-length' % stage] = opt + hello[:2]
+        seeds['stage%d-cut-mid-header' % stage] = opt + hello[:10]
+        seeds['stage%d-cut-mid-body' % stage] = opt + hello[:-2]
+        seeds['stage%d-length-0' % stage] = opt + bytes(4)
+        seeds['stage%d-length-huge' % stage] = opt + b'\x7f\xff\xff\xff{}'
+        seeds['stage%d-length-ascii' % stage] = opt + b'GET / HTTP/1.1\r\n\r\n'
+        seeds['stage%d-size-missing' % stage] = opt + frame({'op': 'get'}, b'', stage)
+        seeds['stage%d-size-negative' % stage] = opt + frame({size: -1}, b'', stage)
+        seeds['stage%d-size-2e53' % stage] = opt + frame(None, b'', stage,
+                                                         b'{"%s":9007199254740993}' % size.encode())
+        seeds['stage%d-size-1e308' % stage] = opt + frame(None, b'', stage,
+                                                          b'{"%s":1e308}' % size.encode())
+        seeds['stage%d-duplicate-key' % stage] = opt + frame(None, b'x', stage,
+                                                             b'{"%s":1,"%s":2}' % (size.encode(), size.encode()))
+        seeds['stage%d-not-object' % stage] = opt + frame(None, b'', stage, b'[1]')
+        seeds['stage%d-trailing' % stage] = opt + frame(None, b'', stage, b'{"%s":0} x' % size.encode())
+        seeds['stage%d-control-char' % stage] = opt + frame(None, b'', stage,
+                                                            b'{"%s":0,"n":"\x01"}' % size.encode())
+        seeds['stage%d-not-utf8' % stage] = opt + frame(None, b'', stage,
+                                                        b'{"%s":0,"n":"\xed\xa0\x80"}' % size.encode())
+        seeds['stage%d-nested' % stage] = opt + frame(None, b'', stage,
+                                                      b'{"a":' + b'[' * 3000 + b']' * 3000 + b',"%s":0}' % size.encode())
+        seeds['stage%d-escapes' % stage] = opt + frame(None, b'', stage,
+                                                       b'{"%s":0,"n":"\\u0000\\ud83d\\ude00"}' % size.encode())
+        seeds['stage%d-other-cuts' % stage] = bytes([opt[0] | 0x1e]) + hello + hello
+    return seeds
+
+
 # ---- captures: 80-byte event headers (viewer/capture.h), then data -------
 MAGIC = 0x3156424e
 CONNECT, ACCEPT, SEND, RECV, CLOSE = 1, 2, 3, 4, 5
@@ -291,6 +334,7 @@ def decode_seeds():
 def main():
     write('stage3_client', stage3())
     write('stage4_client', stage4())
+    write('frame', frame_seeds())
     write('capture', capture_seeds())
     write('decode', decode_seeds())
     return 0

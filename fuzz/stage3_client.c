@@ -30,8 +30,11 @@ static FILE *fuzz_stdout, *fuzz_stderr;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct client_config cfg = { .host = "127.0.0.1", .port = DEFAULT_PORT,
-                                  .max_len = DEFAULT_MAX_LEN, .timeout_s = 1 };
+    struct client_config cfg = {
+        .session = { .prog = "client", .host = "127.0.0.1", .port = DEFAULT_PORT,
+                     .command_max = COMMAND_MAX, .timeout_s = 1 },
+        .max_len = DEFAULT_MAX_LEN,
+    };
     char *out = NULL, *err = NULL;
     size_t out_len = 0, err_len = 0, written, left_len = 0;
 
@@ -42,7 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_stderr = open_memstream(&err, &err_len);
     if (fuzz_stdout == NULL || fuzz_stderr == NULL)
         fuzz_fail("open_memstream failed");
-    int rc = receive_reply(fd, &cfg);
+    int last_byte = -1;
+    int rc = receive_reply(fd, &cfg, &last_byte);
     fclose(fuzz_stdout);
     fclose(fuzz_stderr);
     unsigned char *left = fuzz_drain(fd, &left_len);

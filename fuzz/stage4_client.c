@@ -8,7 +8,8 @@
  * checks what the client did:
  *   - a reply accepted is a header length, that many bytes of one JSON
  *     object whose total_size is the number of bytes after it; stdout then
- *     stderr are exactly those bytes, and not one byte more was read;
+ *     stderr are exactly those bytes (then a line for a non-zero exit
+ *     code), and not one byte more was read;
  *   - a reply refused ends with a line "client: ...". */
 #define _GNU_SOURCE             /* memmem */
 #include <stdio.h>
@@ -31,9 +32,11 @@ static FILE *fuzz_stdout, *fuzz_stderr;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct client_config cfg = { .host = "127.0.0.1", .port = DEFAULT_PORT,
-                                 .max_len = DEFAULT_MAX_LEN, .timeout_s = 1,
-                                 .max_header = 65536 };
+    struct client_config cfg = {
+        .session = { .prog = "client", .host = "127.0.0.1", .port = DEFAULT_PORT,
+                     .command_max = COMMAND_MAX, .timeout_s = 1 },
+        .max_len = DEFAULT_MAX_LEN, .max_header = 65536,
+    };
     char *out = NULL, *err = NULL;
     size_t out_len = 0, err_len = 0, written, left_len = 0;
 
@@ -44,7 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_stderr = open_memstream(&err, &err_len);
     if (fuzz_stdout == NULL || fuzz_stderr == NULL)
         fuzz_fail("open_memstream failed");
-    int rc = receive_reply(fd, &cfg);
+    int last_byte = -1;
+    int rc = receive_reply(fd, &cfg, &last_byte);
     fclose(fuzz_stdout);
     fclose(fuzz_stderr);
     unsigned char *left = fuzz_drain(fd, &left_len);
@@ -70,7 +74,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             total_size->valuedouble != (double)body_len)
             fuzz_fail("a header accepted without a total_size of the %zu body bytes read",
                       body_len);
+        /* a command that failed is shown after its output, in one line */
+        const cJSON *exit_code = cJSON_GetObjectItemCaseSensitive(header, "exit_code");
+        char note[80] = "";
+        if (cJSON_IsNumber(exit_code) && exit_code->valuedouble > 0)
+            snprintf(note, sizeof note, "client: the command exited with status %d\n",
+                     (int)exit_code->valuedouble);
         cJSON_Delete(header);
+        size_t note_len = strlen(note);
+        if (err_len < note_len || memcmp(err + err_len - note_len, note, note_len) != 0)
+            fuzz_fail("no line for the exit code: %s", note);
+        err_len -= note_len;
         if (out_len + err_len != body_len || memcmp(out, data + body_at, out_len) != 0 ||
             memcmp(err, data + body_at + out_len, err_len) != 0)
             fuzz_fail("stdout (%zu bytes) and stderr (%zu) are not the %zu bytes of the body",

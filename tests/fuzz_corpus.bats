@@ -31,6 +31,10 @@ replays() {
     replays stage4_client
 }
 
+@test "common/frame.c's reader gives the same frames whole, in pieces and from a socket, for every seed" {
+    replays frame
+}
+
 @test "the capture reader passes every seed of its corpus" {
     replays capture
 }

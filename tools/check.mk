@@ -13,6 +13,3 @@ check-valgrind: deps
 
 .PHONY: check-asan check-valgrind
 
-# tools/storm (bad peers in bulk, tests/storm.bats) reads stage 4 headers.
-tools/storm.o: CPPFLAGS += $(CJSON_CFLAGS)
-tools/storm: LDLIBS += $(CJSON_LIBS) $(MD5_LIBS)

@@ -25,6 +25,7 @@
  * storm that found something replays exactly. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "digest.h"
 #include "net.h"
 #include "wire.h"
 
@@ -32,7 +33,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <md5.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -69,6 +69,17 @@ static uint64_t rng_next(struct storm_rng *rng)
 static size_t rng_below(struct storm_rng *rng, size_t n)
 {
     return (size_t)(((rng_next(rng) >> 32) * (uint64_t)n) >> 32);
+}
+
+/* The MD5 of BYTES as 32 hex digits in HEX ("" when out of memory). */
+static void md5_hex(const void *bytes, size_t len, char hex[DIGEST_HEX_MAX])
+{
+    struct digest md5;
+    hex[0] = '\0';
+    if (digest_init(&md5, DIGEST_MD5) < 0)
+        return;
+    digest_update(&md5, bytes, len);
+    digest_final_hex(&md5, hex);
 }
 
 static long long now_ms(void)
@@ -606,8 +617,8 @@ static int good_client(const struct server_config *cfg, char *err, size_t errlen
             const cJSON *total = cJSON_GetObjectItemCaseSensitive(header, "total_size");
             const cJSON *exit_code = cJSON_GetObjectItemCaseSensitive(header, "exit_code");
             const cJSON *md5 = cJSON_GetObjectItemCaseSensitive(header, "md5");
-            char want_md5[MD5_DIGEST_STRING_LENGTH];
-            MD5Data((const unsigned char *)cfg->expect, expect_len, want_md5);
+            char want_md5[DIGEST_HEX_MAX];
+            md5_hex(cfg->expect, expect_len, want_md5);
             if (!cJSON_IsNumber(total) || total->valuedouble != (double)expect_len ||
                 !cJSON_IsNumber(exit_code) || exit_code->valuedouble != 0 ||
                 !cJSON_IsString(md5) || strcmp(md5->valuestring, want_md5) != 0) {
@@ -864,8 +875,8 @@ static void reply4_size_text(struct payload *p)
 /* says 5 bytes, sends 10: the MD5 is the 10 bytes' */
 static void reply4_size_short(struct payload *p)
 {
-    char header[128], md5[MD5_DIGEST_STRING_LENGTH];
-    MD5Data((const unsigned char *)"helloworld", 10, md5);
+    char header[128], md5[DIGEST_HEX_MAX];
+    md5_hex("helloworld", 10, md5);
     snprintf(header, sizeof header, "{\"total_size\":5,\"md5\":\"%s\"}", md5);
     reply4(p, header, "helloworld");
 }
