@@ -57,12 +57,16 @@ zombies_of() {
 # good client, the descriptors and the children.
 storm_server() {
     local stage=$1 before zombies
-    start_server srv "$ROOT/$(stage_dir "$stage")/server" --port 0 --timeout 2
+    # --idle 1: a client that sends nothing for 1 s is closed
+    start_server srv "$ROOT/$(stage_dir "$stage")/server" --port 0 --timeout 2 --idle 1
     before=$(fd_count "$srv_pid")
     run "$STORM" server --proto "stage$stage" -p "$srv_port" --count 10000 \
-        --stalls 4 --stall-ms 500
+        --stalls 4 --stall-ms 5000
     assert_success
     assert_line --regexp '^storm: 10000 bad connections to 127\.0\.0\.1:[0-9]+ \(stage[134], seed 1, 4 at a time\) ended in [0-9.]+ s$'
+    # the stalls end by the server's idle limit, not by storm's patience
+    assert_line --regexp '^storm: stalled connections 3: the server closed 3 of them first \(the last after [0-9]+ ms\), storm the rest after 5000 ms$'
+    assert_line 'storm: connections that never read their reply 1, closed by storm after 5000 ms'
     assert_line "storm: good client: \"echo storm-ok\" answered exactly (9 bytes)"
     # and the lab's own client, after it
     run_client "$stage" "$srv_port" $'echo after the storm\n'

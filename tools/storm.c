@@ -394,7 +394,7 @@ struct storm_conn {
 struct storm_totals {
     unsigned long by_case[N_SERVER_CASES];
     unsigned long closed_by_server, reset_by_server, closed_by_us;
-    unsigned long stalls, stalls_closed_by_server;
+    unsigned long stalls, stalls_closed_by_server, no_reads;
     long long stall_close_ms_max;
     unsigned long failures;
 };
@@ -451,7 +451,10 @@ static void conn_end(struct storm_conn *c, const struct server_config *cfg,
     case END_NO_READ:
         c->stall_until_ms = now_ms() + (long long)cfg->stall_ms;
         c->state = CONN_ENDING;
-        t->stalls++;
+        if (c->kase->end == END_STALL)
+            t->stalls++;
+        else
+            t->no_reads++;
         break;
     }
 }
@@ -736,6 +739,9 @@ static int storm_server(const struct server_config *cfg)
         printf("storm: stalled connections %lu: the server closed %lu of them first "
                "(the last after %lld ms), storm the rest after %lu ms\n", totals.stalls,
                totals.stalls_closed_by_server, totals.stall_close_ms_max, cfg->stall_ms);
+    if (totals.no_reads > 0)
+        printf("storm: connections that never read their reply %lu, closed by storm after "
+               "%lu ms\n", totals.no_reads, cfg->stall_ms);
     printf("storm: cases:");
     for (size_t i = 0; i < N_SERVER_CASES; i++)
         if (totals.by_case[i] > 0)
