@@ -111,11 +111,24 @@ int main(int argc, char **argv)
 {
     const char *slash = strrchr(argv[0], '/');
     prog = slash ? slash + 1 : argv[0];
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
         printf("Usage: %s FILE|DIR...\n"
                "Runs this fuzz harness once on each FILE and on every file in each DIR\n"
-               "(the committed corpus is fuzz/corpus/NAME/), without libFuzzer.\n", prog);
-        return argc < 2 ? 2 : 0;
+               "(the committed corpus is fuzz/corpus/NAME/), without libFuzzer. A bug it\n"
+               "finds aborts, as under libFuzzer; otherwise it says how many it ran.\n", prog);
+        return 0;
+    }
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("%s: a nianbao fuzz harness, replay driver (not in the document)\n", prog);
+        return 0;
+    }
+    const char *problem = argc < 2 ? "no input given: name files or folders of inputs" : NULL;
+    for (int i = 1; i < argc && problem == NULL; i++)
+        if (argv[i][0] == '-')
+            problem = "options are --help and --version only";
+    if (problem != NULL) {
+        fprintf(stderr, "%s: %s\nTry '%s --help' for more information.\n", prog, problem, prog);
+        return 2;
     }
     unsigned long count = 0;
     for (int i = 1; i < argc; i++)

@@ -54,3 +54,12 @@ replays() {
     assert_failure 1
     assert_output "replay-capture: $BATS_TEST_TMPDIR/nothing-here: No such file or directory"
 }
+
+@test "a replay without inputs is a usage error" {
+    run "$ROOT/fuzz/replay-frame"
+    assert_failure 2
+    assert_output $'replay-frame: no input given: name files or folders of inputs\nTry \'replay-frame --help\' for more information.'
+    run "$ROOT/fuzz/replay-frame" --help
+    assert_success
+    assert_line "Usage: replay-frame FILE|DIR..."
+}
