@@ -162,27 +162,32 @@ exits_0_on_sigterm_and_sigint() {
 # skipped, saying so (make test and make check-asan measure it).
 
 # peak_rss_kb FILE CMD...: runs CMD (stdout and stderr as the caller's);
-# writes its peak RSS in KiB to FILE - under a sanitizer, less the baseline
-# of CMD's program. Returns CMD's status.
+# writes its peak RSS in KiB to FILE, less RSS_BASE_KB (see rss_base_kb).
+# Returns CMD's status. Call it directly, not in $(...).
 peak_rss_kb() {
     local file=$1; shift
-    local rc=0 base=0
+    local rc=0
+    rss_base_kb "$1"
+    /usr/bin/time -f '%M' -o "$file" "$@" || rc=$?
+    # time(1) writes "Command exited with non-zero status N" first then
+    echo $(( $(tail -n 1 "$file") - RSS_BASE_KB )) >"$file"
+    return "$rc"
+}
+
+# rss_base_kb PROGRAM: sets RSS_BASE_KB to what a memory bound must not
+# count of PROGRAM's peak RSS: 0, or under a sanitizer the peak RSS of
+# `PROGRAM --version` (its run time's own share; the quarantine is then cut
+# to 8 MB for the rest of the test). Skips the test under valgrind. Call it
+# directly, not in $(...): it exports and may skip.
+rss_base_kb() {
+    RSS_BASE_KB=0
     if [ -n "${NIANBAO_VALGRIND:-}" ]; then
         skip "memory is not measured under valgrind"
     fi
-    if [ -n "${NIANBAO_SANITIZER:-}" ]; then
-        ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=8" \
-            /usr/bin/time -f '%M' -o "$file.base" "$1" --version >/dev/null || return 1
-        base=$(cat "$file.base")
-        ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=8" \
-            /usr/bin/time -f '%M' -o "$file" "$@" || rc=$?
-    else
-        /usr/bin/time -f '%M' -o "$file" "$@" || rc=$?
-    fi
-    # time(1) writes "Command exited with non-zero status N" first then
-    tail -n 1 "$file" >"$file.kb"
-    echo $(( $(cat "$file.kb") - base )) >"$file"
-    return "$rc"
+    [ -n "${NIANBAO_SANITIZER:-}" ] || return 0
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=8"
+    /usr/bin/time -f '%M' -o "$BATS_TEST_TMPDIR/rss_base" "$1" --version >/dev/null || return 1
+    RSS_BASE_KB=$(tail -n 1 "$BATS_TEST_TMPDIR/rss_base")
 }
 
 # within_memory KB CMD...: runs CMD with at most KB KiB of address space
