@@ -193,7 +193,7 @@ end:
 
 static void same_logs(const struct log *a, const struct log *b, const char *what)
 {
-    if (a->len != b->len || memcmp(a->bytes, b->bytes, a->len) != 0) {
+    if (a->len != b->len || (a->len > 0 && memcmp(a->bytes, b->bytes, a->len) != 0)) {
         size_t i = 0;
         while (i < a->len && i < b->len && a->bytes[i] == b->bytes[i])
             i++;

@@ -29,11 +29,23 @@ for name in "$@"; do
     [ -f "fuzz/$name.dict" ] && dict=(-dict="fuzz/$name.dict")
     # -timeout: one input taking 10 s is a finding (a decoder must stay
     # linear); -rss_limit_mb: so is 2 GiB of memory.
+    # FUZZ_KEEP_GOING=1: go on after a finding (libFuzzer's fork mode, one
+    # job), to see more than the first; each is kept in artifacts/.
+    keep=()
+    [ "${FUZZ_KEEP_GOING:-0}" = 1 ] &&
+        keep=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
     "$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="fuzz/build/artifacts/$name-" \
-        "${dict[@]}" "$work" "fuzz/corpus/$name" >"$log" 2>&1
+        "${keep[@]}" "${dict[@]}" "$work" "fuzz/corpus/$name" >"$log" 2>&1
     rc=$?
+    if [ "${#keep[@]}" -gt 0 ]; then
+        # fork mode exits 0 and counts its findings in its last lines
+        crashes=$(grep -c -E '^(==[0-9]+==ERROR|.*runtime error|.*fuzz: invariant|==[0-9]+== ERROR: libFuzzer)' "$log")
+        [ "$crashes" -gt 0 ] && rc=1
+    fi
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    # fork mode reports "#N: cov: ..." lines instead
+    [ -n "$execs" ] || execs=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed 's/^#\([0-9]*\).*/\1/')
     last=$(grep -E '^#[0-9]+' "$log" | tail -1)
     cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
     ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
@@ -43,8 +55,10 @@ for name in "$@"; do
     else
         status=1
         found=$(grep -m1 -E '^==[0-9]+==(ERROR|WARNING)|^SUMMARY|runtime error|fuzz: invariant|ALARM|out-of-memory|deadly signal' "$log")
+        [ "${#keep[@]}" -gt 0 ] && found="$crashes reports, the first: $found"
         verdict="FOUND: ${found:-libFuzzer exit $rc}; see $log and fuzz/build/artifacts/"
     fi
-    echo "fuzz $name: ${execs:-?} executions in $secs s, coverage ${cov:-?} edges, ${ft:-?} features, corpus ${corp:-?}: $verdict"
+    took=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
+    echo "fuzz $name: ${execs:-?} executions in ${took:-$secs} s, coverage ${cov:-?} edges, ${ft:-?} features, corpus ${corp:-?}: $verdict"
 done
 exit "$status"
