@@ -66,7 +66,7 @@ export LSAN_OPTIONS="exitcode=97"
 
 echo "check-asan: bats ${BATS_ARGS:-tests/}"
 # shellcheck disable=SC2086  # BATS_ARGS is a list of files
-(cd "$TREE" && bats --print-output-on-failure ${BATS_ARGS:-tests/})
+(cd "$TREE" && bats --timing --print-output-on-failure ${BATS_ARGS:-tests/})
 bats_status=$?
 
 status=0
