@@ -25,6 +25,7 @@ for name in "$@"; do
     work=fuzz/build/work/$name
     log=fuzz/build/$name.log
     mkdir -p "$work"
+    artifacts_before=$(find fuzz/build/artifacts -name "$name-*" | wc -l)
     dict=()
     [ -f "fuzz/$name.dict" ] && dict=(-dict="fuzz/$name.dict")
     # -timeout: one input taking 10 s is a finding (a decoder must stay
@@ -40,9 +41,14 @@ for name in "$@"; do
     rc=$?
     if [ "${#keep[@]}" -gt 0 ]; then
         # fork mode exits 0 and counts its findings in its last lines
-        crashes=$(grep -c -E '^(==[0-9]+==ERROR|.*runtime error|.*fuzz: invariant|==[0-9]+== ERROR: libFuzzer)' "$log")
-        [ "$crashes" -gt 0 ] && rc=1
+        # its status lines end "oom/timeout/crash: O/T/C"
+        crashes=$(sed -n 's|.*oom/timeout/crash: \([0-9]*\)/\([0-9]*\)/\([0-9]*\).*|\1 \2 \3|p' "$log" |
+            tail -1 | awk '{ print $1 + $2 + $3 }')
+        [ "${crashes:-0}" -gt 0 ] && rc=1
     fi
+    # a seed that crashes is reported by fork mode only as a new artifact
+    artifacts_made=$(( $(find fuzz/build/artifacts -name "$name-*" | wc -l) - artifacts_before ))
+    [ "$artifacts_made" -gt 0 ] && rc=1
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     # fork mode reports "#N: cov: ..." lines instead
     [ -n "$execs" ] || execs=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed 's/^#\([0-9]*\).*/\1/')
@@ -55,7 +61,7 @@ for name in "$@"; do
     else
         status=1
         found=$(grep -m1 -E '^==[0-9]+==(ERROR|WARNING)|^SUMMARY|runtime error|fuzz: invariant|ALARM|out-of-memory|deadly signal' "$log")
-        [ "${#keep[@]}" -gt 0 ] && found="$crashes reports, the first: $found"
+        [ "${#keep[@]}" -gt 0 ] && found="$artifacts_made new artifact(s); ${found:-see the artifacts}"
         verdict="FOUND: ${found:-libFuzzer exit $rc}; see $log and fuzz/build/artifacts/"
     fi
     took=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
