@@ -49,19 +49,33 @@ case $cc in
          "process whose output and status no test reads can be missed (clang has no such gap)" >&2 ;;
 esac
 copy_tree asan
+reports=$WORK/reports
+mkdir "$reports"
+asan_options="log_path=$reports/asan:exitcode=97:detect_leaks=1:verify_asan_link_order=0:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1"
+ubsan_options="log_path=$reports/ubsan:exitcode=98:print_stacktrace=1:halt_on_error=1"
+# The same options compiled into every program and the tap, for the tests
+# that run a program with a cleared environment (env -i).
+cat >"$WORK/sanitizer_defaults.c" <<C
+const char *__asan_default_options(void);
+const char *__ubsan_default_options(void);
+const char *__asan_default_options(void) { return "$asan_options"; }
+const char *__ubsan_default_options(void) { return "$ubsan_options"; }
+C
+if ! "$cc" -fPIC -c -o "$WORK/sanitizer_defaults.o" "$WORK/sanitizer_defaults.c"; then
+    echo "check-asan: cannot compile with $cc" >&2
+    exit 1
+fi
 echo "check-asan: building a copy in $TREE with $cc $san_flags"
-if ! make -C "$TREE" -j"${CHECK_JOBS:-2}" CC="$cc" \
-        CFLAGS="-O1 -g $san_flags" all >"$WORK/build.log" 2>&1; then
+if ! make -C "$TREE" -j"${CHECK_JOBS:-2}" CC="$cc" CFLAGS="-O1 -g $san_flags" \
+        LDFLAGS="$WORK/sanitizer_defaults.o" all >"$WORK/build.log" 2>&1; then
     cat "$WORK/build.log" >&2
     echo "check-asan: the sanitized build failed" >&2
     exit 1
 fi
 
-reports=$WORK/reports
-mkdir "$reports"
 export NIANBAO_SANITIZER=address
-export ASAN_OPTIONS="log_path=$reports/asan:exitcode=97:detect_leaks=1:verify_asan_link_order=0:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1"
-export UBSAN_OPTIONS="log_path=$reports/ubsan:exitcode=98:print_stacktrace=1:halt_on_error=1"
+export ASAN_OPTIONS="$asan_options"
+export UBSAN_OPTIONS="$ubsan_options"
 export LSAN_OPTIONS="exitcode=97"
 
 echo "check-asan: bats ${BATS_ARGS:-tests/}"
