@@ -24,7 +24,8 @@ _common_teardown() {
 
 # start_server NAME PROGRAM [ARGS...]
 # Starts PROGRAM in the background with stderr in $BATS_TEST_TMPDIR/NAME.log,
-# waits (deadline 10 s) for its "listening on ADDR:PORT" line, and sets
+# waits (deadline 10 s, 60 s on a sanitized build) for its "listening on
+# ADDR:PORT" line, and sets
 # NAME_pid and NAME_port. Fails the test when the line never comes.
 start_server() {
     local name=$1; shift
@@ -34,7 +35,10 @@ start_server() {
     local pid=$!
     STARTED_PIDS+=("$pid")
     printf -v "${name}_pid" '%s' "$pid"
-    local deadline=$((SECONDS + 10)) line
+    # a hang guard, not a measure: longer on the slow sanitized builds
+    local limit=10
+    [ -z "${NIANBAO_SANITIZER:-}${NIANBAO_VALGRIND:-}" ] || limit=60
+    local deadline=$((SECONDS + limit)) line
     while :; do
         line=$(grep -m1 '^listening on ' "$log" || true)
         if [ -n "$line" ]; then
@@ -46,7 +50,7 @@ start_server() {
             return 1
         fi
         if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "$name did not announce 'listening on' within 10 s:" >&2; cat "$log" >&2
+            echo "$name did not announce 'listening on' within $limit s:" >&2; cat "$log" >&2
             return 1
         fi
         sleep 0.05
