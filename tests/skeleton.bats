@@ -242,3 +242,15 @@ peak_rss_kib() {
         [ "$kib" -lt 16384 ] || fail "stage $stage server peak RSS $kib KiB"
     done
 }
+
+@test "NIANBAO_BUSY_NOTICE moves the busy notice (the valgrind check sets it out of the way)" {
+    start_server srv "$ROOT/stage3_struct_len/server" --port 0 --idle 0
+    exec 5<>"/dev/tcp/127.0.0.1/$srv_port"
+    wait_for_log srv ' connected$'
+    run --separate-stderr env NIANBAO_BUSY_NOTICE=1 timeout 20 \
+        "$ROOT/stage3_struct_len/client" -p "$srv_port" --wait 2 <<<'echo hi' 5>&-
+    exec 5>&-
+    assert_failure 1
+    assert_equal "${stderr_lines[0]}" "client: no reply after 1 s: the server serves one client at a time and may be busy with another; still waiting"
+    assert_equal "${stderr_lines[1]}" "client: no reply after 2 s (--wait); giving up"
+}
