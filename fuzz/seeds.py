@@ -168,10 +168,11 @@ def frame_seeds():
     return seeds
 
 
-# ---- captures: 80-byte event headers (viewer/capture.h), then data -------
-MAGIC = 0x3156424e
+# ---- captures: 88-byte event headers (viewer/capture.h), then data -------
+MAGIC = 0x3256424e      # "NBV2"
+MAGIC_V1 = 0x3156424e   # "NBV1": the first format, an 80-byte header without wire_len
 CONNECT, ACCEPT, SEND, RECV, CLOSE = 1, 2, 3, 4, 5
-CALL_SEND, CALL_RECV, CALL_CONNECT, CALL_ACCEPT, CALL_CLOSE = 1, 6, 11, 12, 14
+CALL_SEND, CALL_RECV, CALL_RECVFROM, CALL_CONNECT, CALL_ACCEPT, CALL_CLOSE = 1, 6, 7, 11, 12, 14
 
 
 def addr(port, family=2):
@@ -180,9 +181,12 @@ def addr(port, family=2):
 
 
 def event(kind, call, role, result, pid, local, peer, data=b'', data_len=None, magic=MAGIC,
-          time_ns=1, socktype=1, err=0):
-    return struct.pack('<IBBBBQqIiiI', magic, kind, call, socktype, role, time_ns, result, pid,
-                       3, err, len(data) if data_len is None else data_len) + local + peer + data
+          time_ns=1, socktype=1, err=0, wire_len=None):
+    head = struct.pack('<IBBBBQqIiiI', magic, kind, call, socktype, role, time_ns, result, pid,
+                       3, err, len(data) if data_len is None else data_len) + local + peer
+    if magic != MAGIC_V1:
+        head += struct.pack('<q', result if wire_len is None else wire_len)
+    return head + data
 
 
 class Session:
@@ -291,6 +295,26 @@ def ipv6_and_udp():
     return s.bytes()
 
 
+def udp_cut():
+    """A 2000-byte datagram into a 5-byte buffer, and a TCP recv(MSG_TRUNC)."""
+    s = Session()
+    s.add(RECV, CALL_RECVFROM, 2, 5, b'hello', socktype=2, wire_len=2000)
+    s.add(RECV, CALL_RECVFROM, 2, 5, b'hello', socktype=2, wire_len=-1)
+    s.add(RECV, CALL_RECV, 1, 0, wire_len=7)
+    return s.bytes()
+
+
+def first_format():
+    """NBV1 events (80-byte headers), alone and mixed with NBV2 ones."""
+    s = Session()
+    s.open()
+    s.add(SEND, CALL_SEND, 1, 5, b'hello', magic=MAGIC_V1)
+    s.add(RECV, CALL_RECV, 2, 5, b'hello', magic=MAGIC_V1)
+    s.add(SEND, CALL_SEND, 2, 3, b'hi\n')
+    s.add(RECV, CALL_RECV, 1, 3, b'hi\n', magic=MAGIC_V1)
+    return s.bytes()
+
+
 def captures():
     return {
         'stage1-garble': stage1_garble(),
@@ -299,6 +323,8 @@ def captures():
         'uncaptured-lengths': uncaptured_lengths(),
         'huge-claims': huge_claims(),
         'ipv6-udp-error': ipv6_and_udp(),
+        'udp-cut': udp_cut(),
+        'first-format': first_format(),
     }
 
 
@@ -308,8 +334,10 @@ def capture_seeds():
     seeds = dict(caps)
     seeds['nothing'] = b''
     seeds['torn-event'] = one[:-7]
-    seeds['torn-header'] = one[:80 + 40]
-    seeds['bad-magic'] = one[:160] + b'NOPE' + one[164:]
+    seeds['torn-header'] = one[:88 + 40]
+    seeds['torn-v1-header'] = caps['first-format'][-83:-10]
+    second = 88 + len(b'stage3_struct_len/client')
+    seeds['bad-magic'] = one[:second] + b'NOPE' + one[second + 4:]
     seeds['data-len-too-big'] = event(SEND, CALL_SEND, 1, 5, 1, addr(1), addr(2), b'hello',
                                       data_len=65537)
     seeds['data-len-max'] = event(SEND, CALL_SEND, 1, 65536, 1, addr(1), addr(2), b'x' * 65536)
