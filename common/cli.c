@@ -161,7 +161,7 @@ static void parse(const struct cli_program *prog, const char *operands, int in_o
     longs[n + 2] = (struct option){ NULL, 0, NULL, 0 };
 
     opterr = 0;
-    optind = 1;
+    optind = 0;     /* 0, not 1: glibc then also forgets the previous call's '+' */
     while ((key = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
         if (key == 'h' || key == CLI_HELP_KEY) {
             add_usage(prog, operands, &t);

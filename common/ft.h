@@ -28,6 +28,7 @@
 
 #define FT_DEFAULT_PORT "8086"
 #define FT_OUTPUT_MAX 65536          /* largest body of one "output" message */
+#define FT_SHOWN_MAX 256             /* an escaped name in a message or log */
 
 /* Error codes of the "error" reply (the README's table says what each means). */
 #define FT_E_BAD_FRAME       "bad_frame"        /* fatal: the server closes */

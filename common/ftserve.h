@@ -24,8 +24,6 @@
 #include "fsroot.h"
 #include "ft.h"
 
-#define FT_SHOWN_MAX 256             /* an escaped name in a message or log */
-
 struct ft_download {
     int fd;                   /* the file, O_RDONLY, for sendfile          */
     uint64_t file_size, offset;

@@ -388,9 +388,11 @@ static int do_put(struct serve_conn *conn, struct frame_reader *request,
     struct ft_upload up;
     struct ft_error e, write_error = { NULL, "" };
     struct ft_msg frame;
-    char err[256], sha_hex[DIGEST_HEX_MAX];
+    char err[256], sha_hex[DIGEST_HEX_MAX], name[FSROOT_NAME_MAX + 1];
     unsigned char *chunk = NULL;
 
+    /* MSG points into the request's header, gone once the next frame is read. */
+    snprintf(name, sizeof name, "%s", msg->name);
     if (ft_upload_begin(&cfg->root, msg, cfg->max_upload, 1, &up, &e) < 0) {
         serve_log(conn, "put refused: %s", e.message);
         return send_error(conn, &e);
@@ -443,7 +445,7 @@ static int do_put(struct serve_conn *conn, struct frame_reader *request,
     serve_log(conn, "put \"%s\": received bytes %" PRIu64 "..%" PRIu64 ", sha256 %s, stored",
               up.shown, up.offset, up.file_size, sha_hex);
     header = ft_header(FT_DONE);
-    if (header && (!cJSON_AddStringToObject(header, "name", msg->name) ||
+    if (header && (!cJSON_AddStringToObject(header, "name", name) ||
                    !cJSON_AddNumberToObject(header, "file_size", (double)up.file_size) ||
                    !cJSON_AddStringToObject(header, "sha256", sha_hex))) {
         cJSON_Delete(header);
