@@ -60,9 +60,6 @@ srv = listen()" "$(cat)" >"$BATS_TEST_TMPDIR/fake.py"
         run grep -c '' "$BATS_TEST_TMPDIR/out"
         assert_output "$((seed + 1))"
     done
-    # the slicer did cut: it reports pieces in both directions
-    run grep -c 'connection' "$BATS_TEST_TMPDIR/slicer.log"
-    refute_output 0
 }
 
 @test "a 100 KB command runs intact, even in 1..7-byte pieces; past 131071 bytes the client says why" {
@@ -73,9 +70,11 @@ srv = listen()" "$(cat)" >"$BATS_TEST_TMPDIR/fake.py"
     ft exec "echo $word"
     assert_equal "$status" 0
     expect_bytes "$BATS_TEST_TMPDIR/out" '%s\n' "$word"
-    ft exec "echo $word$word"
+    # (a 200 KB argument is more than execve takes: the line comes on stdin)
+    echo "echo $word$word" >"$BATS_TEST_TMPDIR/long"
+    run --separate-stderr bash -c "timeout 20 '$ROOT/$S5/client' -p $FT_PORT <'$BATS_TEST_TMPDIR/long'"
     assert_equal "$status" 2
-    err_is 'client: the command is 200005 bytes; the server runs at most 131071 (one argument of sh -c)'
+    assert_equal "$stderr" 'client: the command is 200005 bytes; the server runs at most 131071 (one argument of sh -c)'
 }
 
 @test "--max-command refuses a longer command with an error reply, and the connection goes on" {
