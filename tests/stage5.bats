@@ -352,3 +352,38 @@ Try 'client --help' for more information."
     wait_for_exit "$client_pid"
     assert_equal "$EXIT_STATUS" 0
 }
+
+@test "on a terminal a progress bar shows bytes, rate and time left, right even in 1-byte pieces" {
+    ft_server
+    head -c 300000 /dev/urandom >"$SERVED/p"
+    start_server slicer "$ROOT/tools/slicer" --listen 0 --to "127.0.0.1:$srv_port" \
+        --direction both --min 1 --max 1
+    cd "$BATS_TEST_TMPDIR"
+    timeout 60 python3 -B "$ROOT/tests/py/on_pty.py" "$ROOT/$S5/client" -p "$slicer_port" get p \
+        >"$BATS_TEST_TMPDIR/tty" </dev/null
+    same_bytes "$SERVED/p" p
+    run python3 -B "$ROOT/tests/py/check_bar.py" 300000 <"$BATS_TEST_TMPDIR/tty"
+    assert_success
+    assert_line --index 0 --regexp '^[0-9]+ redraws, growing$'
+    assert_line --index 1 --regexp '^293\.0 KiB / 293\.0 KiB  100%  +[0-9.]+ [KM]iB/s  done$'
+    assert_line --index 2 'ends with a newline'
+    # 300 000 one-byte sends take more than the bar's 0.1 s between redraws
+    assert_line --index 3 'time left shown'
+    # and the upload's
+    timeout 60 python3 -B "$ROOT/tests/py/on_pty.py" "$ROOT/$S5/client" -p "$slicer_port" put p p2 \
+        >"$BATS_TEST_TMPDIR/tty" </dev/null
+    run python3 -B "$ROOT/tests/py/check_bar.py" 300000 <"$BATS_TEST_TMPDIR/tty"
+    assert_success
+    assert_line --index 1 --regexp '^293\.0 KiB / 293\.0 KiB  100%  +[0-9.]+ [KM]iB/s  done$'
+}
+
+@test "nothing of the progress bar when stderr is not a terminal" {
+    ft_server
+    head -c 3000000 /dev/urandom >"$BATS_TEST_TMPDIR/q"
+    ft put "$BATS_TEST_TMPDIR/q"
+    assert_equal "$status" 0
+    err_is ''
+    ft get q "$BATS_TEST_TMPDIR/q2"
+    assert_equal "$status" 0
+    err_is ''
+}
