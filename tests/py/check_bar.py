@@ -30,4 +30,4 @@ for d in draws:
 print(f"{len(draws)} redraws, growing")
 print(draws[-1].strip())
 print("ends with a newline" if text.endswith("\n") else "no final newline")
-print("time left shown" if any(d.endswith(" left") for d in draws) else "no time left shown")
+print("time left shown" if any(d.rstrip().endswith(" left") for d in draws) else "no time left shown")
