@@ -212,7 +212,7 @@ static int do_exec(struct serve_conn *conn, struct frame_reader *request,
                     const struct ft_msg *msg, const struct server_config *cfg)
 {
     char err[256], notes[512], shown[80], sha_hex[DIGEST_HEX_MAX];
-    unsigned char chunk[FT_OUTPUT_MAX];
+    unsigned char *chunk = NULL;
     struct ft_error e;
     struct command cmd;
     struct command_status st;
@@ -229,7 +229,8 @@ static int do_exec(struct serve_conn *conn, struct frame_reader *request,
     }
     /* The body is the command, exactly: size bytes, however they arrive. */
     command = malloc((size_t)msg->size);
-    if (!command) {
+    chunk = malloc(FT_OUTPUT_MAX);
+    if (!command || !chunk) {
         serve_log(conn, "out of memory for a %" PRIu64 "-byte command", msg->size);
         goto end;
     }
@@ -256,7 +257,7 @@ static int do_exec(struct serve_conn *conn, struct frame_reader *request,
     /* Each piece of output goes out the moment it is read. */
     for (;;) {
         enum command_stream stream;
-        ssize_t got = command_next(&cmd, &stream, chunk, sizeof chunk, err, sizeof err);
+        ssize_t got = command_next(&cmd, &stream, chunk, FT_OUTPUT_MAX, err, sizeof err);
         if (got < 0) {
             serve_log(conn, "exec \"%s\": %s", shown, err);
             goto end;
@@ -302,6 +303,7 @@ end:
     }
     digest_free(&sha);
     free(command);
+    free(chunk);
     return rc;
 }
 
