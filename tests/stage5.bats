@@ -209,7 +209,7 @@ bats_require_minimum_version 1.5.0
 @test "the document's loop shows 1, 2, 3 about a second apart, not all at the end" {
     ft_server
     # Each line stamped when the client printed it; the command sleeps 2 s
-    # between 1 and 3, so they arrive at least 1 s apart unless spooled.
+    # between 1 and 3, so they arrive well apart (0.5 s is loose) unless spooled.
     run bash -c "timeout 30 '$ROOT/$S5/client' -p $srv_port exec 'for i in 1 2 3; do echo \$i; sleep 1; done' |
         while read -r line; do echo \"\$line \$(date +%s.%N)\"; done"
     assert_success
@@ -218,7 +218,7 @@ bats_require_minimum_version 1.5.0
     t1=${lines[0]#1 }
     t3=${lines[2]#3 }
     assert_equal "${lines[1]%% *}" 2
-    run awk -v a="$t1" -v b="$t3" 'BEGIN { print (b - a >= 1.0) ? "apart" : "together: " b - a }'
+    run awk -v a="$t1" -v b="$t3" 'BEGIN { print (b - a >= 0.5) ? "apart" : "together: " b - a }'
     assert_output apart
 }
 
