@@ -256,30 +256,30 @@ int ft_upload_end(struct ft_upload *up, const char *claimed, char hex[DIGEST_HEX
                   struct ft_error *e)
 {
     char err[256];
-    int rc = -1;
+    int rc = -1, hashing = 1, keep = 1;   /* keep: the partial stays for a resume */
 
     hex[0] = '\0';
     if (up->written != up->file_size) {
-        file_hash_cancel(&up->hash);
         ft_fail(e, FT_E_BAD_FIELD, "\"end\" after %" PRIu64 " of the %" PRIu64 " bytes announced",
                 up->written, up->file_size);
-        goto keep;
+        goto end;
     }
     if (fdatasync(up->fd) < 0) {
-        file_hash_cancel(&up->hash);
         ft_fail(e, FT_E_IO, "cannot flush \"%s\" to disk: %s", up->shown, strerror(errno));
-        goto keep;
+        goto end;
     }
+    hashing = 0;
     if (file_hash_finish(&up->hash, hex, err, sizeof err) < 0) {
         ft_fail(e, FT_E_IO, "\"%s\": %s", up->shown, err);
-        goto keep;
+        goto end;
     }
     if (strcasecmp(hex, claimed) != 0) {
         /* The bytes are not what the client has: keep nothing of them. */
         unlinkat(up->dirfd, up->partial, 0);
+        keep = 0;
         ft_fail(e, FT_E_DIGEST_MISMATCH, "the %" PRIu64 " bytes received for \"%s\" have SHA-256 "
                 "%s, not %s: nothing was kept", up->written, up->shown, hex, claimed);
-        goto done;
+        goto end;
     }
     if (rename_into_place(up) < 0) {
         if (errno == EEXIST)
@@ -288,19 +288,21 @@ int ft_upload_end(struct ft_upload *up, const char *claimed, char hex[DIGEST_HEX
         else
             ft_fail(e, FT_E_IO, "cannot rename the upload to \"%s\": %s", up->shown,
                     strerror(errno));
-        goto done;
+        goto end;
     }
     /* The rename itself must reach the disk too. */
+    keep = 0;
     int dir = openat(up->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir >= 0) {
         fsync(dir);
         close(dir);
     }
     rc = 0;
-    goto done;
-keep:
-    fdatasync(up->fd);
-done:
+end:
+    if (hashing)
+        file_hash_cancel(&up->hash);
+    if (keep)
+        fdatasync(up->fd);
     close_fd(&up->fd);
     close_fd(&up->dirfd);
     return rc;
@@ -399,37 +401,37 @@ int ft_list(const struct fsroot *root, char **body, size_t *body_len, uint64_t *
             size_t new_cap = cap ? cap * 2 : 64;
             struct list_entry *grown = realloc(entries, new_cap * sizeof *grown);
             if (!grown)
-                goto nomem;
+                goto end;
             entries = grown;
             cap = new_cap;
         }
         entries[used].name = strdup(d->d_name);
         if (!entries[used].name)
-            goto nomem;
+            goto end;
         entries[used++].size = (uint64_t)st.st_size;
         name_bytes += len;
     }
     qsort(entries, used, sizeof *entries, by_name);
     array = cJSON_CreateArray();
     if (!array)
-        goto nomem;
+        goto end;
     for (size_t i = 0; i < used; i++) {
         cJSON *item = cJSON_CreateObject();
         if (!item || !cJSON_AddItemToArray(array, item) ||
             !cJSON_AddStringToObject(item, "name", entries[i].name) ||
             !cJSON_AddNumberToObject(item, "size", (double)entries[i].size))
-            goto nomem;
+            goto end;
     }
     *body = cJSON_PrintUnformatted(array);
     if (!*body)
-        goto nomem;
+        goto end;
     *body_len = strlen(*body);
     *count = used;
     rc = 0;
-    goto end;
-nomem:
-    ft_fail(e, FT_E_IO, "out of memory listing the served directory");
 end:
+    /* Past opendir, only memory can fail. */
+    if (rc < 0)
+        ft_fail(e, FT_E_IO, "out of memory listing the served directory");
     for (size_t i = 0; i < used; i++)
         free(entries[i].name);
     free(entries);

@@ -12,11 +12,14 @@ BAR = re.compile(r"^ *([\d.]+) (B|KiB|MiB|GiB) / ([\d.]+) (B|KiB|MiB|GiB) +(\d+)
 total = int(sys.argv[1])
 text = sys.stdin.buffer.read().decode()
 draws = [d.rstrip("\n").rstrip("\r") for d in text.split("\r") if d.strip()]
+# The busy notice ("no reply after 3 s") may come before the first redraw
+# on a loaded machine: it is a line of its own, not a bar.
+draws = [d for d in draws if not d.lstrip("\n").startswith("client: no reply after ")]
 have_before, pct_before = -1, -1
 for d in draws:
     m = BAR.match(d)
     if not m:
-        print(f"not a bar: {d!r}")
+        print(f"not a bar: {d!r} in {text!r}"[:3000])
         sys.exit(1)
     have = float(m[1]) * UNITS[m[2]]
     shown_total = float(m[3]) * UNITS[m[4]]
