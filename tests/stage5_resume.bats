@@ -190,3 +190,43 @@ c.close()"
     run size_of s.nianbao-part
     refute_output 0
 }
+
+@test "a write that fails mid-upload is answered after the body, the stream stays in step, the part is kept" {
+    # The server may write files of at most 1 MiB (RLIMIT_FSIZE, SIGXFSZ
+    # ignored so write() fails with EFBIG, as a full disk fails with ENOSPC).
+    SERVED="$BATS_TEST_TMPDIR/served"
+    mkdir -p "$SERVED"
+    start_server srv bash -c "trap '' XFSZ; ulimit -f 1024; exec '$ROOT/$S5/server' --port 0 --root '$SERVED'"
+    head -c 3000000 /dev/urandom >"$BATS_TEST_TMPDIR/big"
+    printf 'small' >"$BATS_TEST_TMPDIR/small"
+    # one connection: the failed upload, then two more requests on it
+    run --separate-stderr bash -c "printf 'put %s\nput %s\nstat small\n' '$BATS_TEST_TMPDIR/big' \
+        '$BATS_TEST_TMPDIR/small' | timeout 20 '$ROOT/$S5/client' -p $srv_port"
+    assert_equal "$status" 1
+    assert_equal "$stderr" 'client: server: writing "big" at byte 1048576: File too large (io)'
+    assert_line --index 0 "$BATS_TEST_TMPDIR/small: 5 bytes, SHA-256 verified by the server, stored as small"
+    assert_line --index 1 'small: 5 bytes'
+    run grep -c ' connected$' "$BATS_TEST_TMPDIR/srv.log"
+    assert_output 1
+    [ ! -e "$SERVED/big" ]
+    run size_of "$SERVED/.nianbao-part.big"
+    assert_output 1048576
+}
+
+@test "an upload of a name another client is uploading right now is refused as locked" {
+    ft_server
+    printf 'x' >"$BATS_TEST_TMPDIR/x"
+    # stage 6 serves clients at once; here a process holds the partial's lock
+    flock "$SERVED/.nianbao-part.x" sleep 60 3>&- &
+    local holder=$!
+    STARTED_PIDS+=("$holder")
+    local deadline=$((SECONDS + 10))
+    while flock -n "$SERVED/.nianbao-part.x" true; do
+        [ "$SECONDS" -lt "$deadline" ] || { echo "the lock was never taken"; false; }
+        sleep 0.05
+    done
+    ft put "$BATS_TEST_TMPDIR/x"
+    assert_equal "$status" 1
+    err_is 'client: server: "x" is being uploaded by another client right now (locked)'
+    [ ! -e "$SERVED/x" ]
+}
