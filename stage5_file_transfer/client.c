@@ -70,6 +70,8 @@ struct conn {
     unsigned char *buf;
     size_t have, pos;               /* buf[pos..have) not fed to the reader yet */
     int fed_all;                    /* the last feed ended with NEED_MORE */
+    int awaiting;                   /* a request was sent, no reply yet    */
+    int running;                    /* ... and it is a command             */
     struct ft_msg msg;              /* the last reply's header             */
 };
 
@@ -103,7 +105,7 @@ int main(int argc, char **argv)
     struct client_config cfg = {
         .session = { .prog = "client", .host = "127.0.0.1", .port = FT_DEFAULT_PORT,
                      .command_max = COMMAND_LIMIT, .diag = stderr, .timeout_s = 60,
-                     .busy_hint = ", or the command has printed nothing yet" },
+                     .busy_hint = "" },
         .max_header = 65536,
     };
     const struct cli_option options[] = {
@@ -372,14 +374,18 @@ static int read_reply(struct conn *c)
     struct ft_error e;
     char shown[600];
 
-    if (c->pos == c->have && frame_reader_idle(&c->reader)) {
-        /* Nothing of it yet: wait, with the busy notice and --wait. */
-        int started = session_wait_for_reply(&c->cfg->session, c->fd);
+    if (c->awaiting && c->pos == c->have && frame_reader_idle(&c->reader)) {
+        /* The first reply to a request: wait, with the busy notice and
+         * --wait. (Later ones, a command's output, may take their time.) */
+        struct session_config waiting = c->cfg->session;
+        waiting.busy_hint = c->running ? ", or the command has printed nothing yet" : "";
+        int started = session_wait_for_reply(&waiting, c->fd);
         if (started == 0)
             fprintf(stderr, "client: the server closed the connection\n");
         if (started <= 0)
             return EXIT_CONNECTION;
     }
+    c->awaiting = 0;
     int ev = next_event(c, &body, &len, &fail);
     if (ev < 0)
         return fail;
@@ -442,6 +448,8 @@ static int send_request(struct conn *c, cJSON *header, const void *body, uint64_
             fprintf(stderr, "client: sending the request: %s\n", err);
         return EXIT_CONNECTION;
     }
+    c->awaiting = 1;
+    c->running = 0;
     return EXIT_OK;
 }
 
@@ -457,6 +465,23 @@ static int write_all(int fd, const void *buf, size_t len)
             return -1;
         p += n;
         len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int pwrite_all(int fd, const void *buf, size_t len, uint64_t at)
+{
+    const unsigned char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, (off_t)at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+        at += (uint64_t)n;
     }
     return 0;
 }
@@ -549,6 +574,7 @@ static int do_exec(struct conn *c, const char *command, size_t len)
     }
     fflush(stdout);
     rc = send_request(c, ft_header(FT_EXEC), command, len, 0);
+    c->running = 1;
     while (rc == EXIT_OK) {
         rc = read_reply(c);
         if (rc != EXIT_OK || c->msg.op == FT_EXIT)
@@ -636,11 +662,8 @@ static int receive_body(struct conn *c, int out, uint64_t offset, struct file_ha
             return rc;
         if (ev == FRAME_END)
             break;
-        int failed = out_hash ? pwrite(out, body, piece, (off_t)at) != (ssize_t)piece
-                              : write_all(out, body, piece) < 0;
-        if (failed) {
-            fprintf(stderr, "client: writing %s: %s\n", path,
-                    errno ? strerror(errno) : "short write");
+        if ((out_hash ? pwrite_all(out, body, piece, at) : write_all(out, body, piece)) < 0) {
+            fprintf(stderr, "client: writing %s: %s\n", path, strerror(errno));
             return EXIT_LOCAL;
         }
         at += piece;
@@ -903,6 +926,9 @@ static int do_put(struct conn *c, const char *file, const char *name)
         header = NULL;
     }
     rc = send_request(c, header, NULL, 0, 0);
+    /* "done" comes after the server's fsync: slow for a large file, and no
+     * sign of a busy server (it is talking to us). */
+    c->awaiting = 0;
     if (rc == EXIT_OK)
         rc = expect_reply(c, FT_DONE);
     if (rc != EXIT_OK)

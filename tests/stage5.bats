@@ -387,3 +387,39 @@ Try 'client --help' for more information."
     assert_equal "$status" 0
     err_is ''
 }
+
+@test "a command silent for more than 3 s between outputs gets no busy notice" {
+    ft_server
+    # The busy notice is for a reply that has not started (another client
+    # holds the server); a command that pauses is not that.
+    ft exec 'echo a; sleep 3.5; echo b'
+    assert_equal "$status" 0
+    expect_bytes "$BATS_TEST_TMPDIR/out" 'a\nb\n'
+    err_is ''
+}
+
+@test "a request that waits behind another client gets the busy notice, once" {
+    ft_server
+    printf 'x' >"$SERVED/x"
+    # the first client holds the one serving slot until the test lets go
+    timeout 30 "$ROOT/$S5/client" -p "$srv_port" exec \
+        "while [ ! -e '$BATS_TEST_TMPDIR/go' ]; do sleep 0.05; done" >/dev/null 2>&1 3>&- &
+    local first=$!
+    STARTED_PIDS+=("$first")
+    wait_for_log srv 'connected'
+    timeout 30 "$ROOT/$S5/client" -p "$srv_port" stat x >"$BATS_TEST_TMPDIR/second" \
+        2>"$BATS_TEST_TMPDIR/second.err" 3>&- &
+    local second=$!
+    STARTED_PIDS+=("$second")
+    local deadline=$((SECONDS + 20))
+    until grep -q 'no reply after' "$BATS_TEST_TMPDIR/second.err"; do
+        [ "$SECONDS" -lt "$deadline" ] || { echo "no busy notice"; false; }
+        sleep 0.05
+    done
+    touch "$BATS_TEST_TMPDIR/go"
+    wait_for_exit "$second" 20
+    assert_equal "$EXIT_STATUS" 0
+    expect_bytes "$BATS_TEST_TMPDIR/second" 'x: 1 bytes\n'
+    run cat "$BATS_TEST_TMPDIR/second.err"
+    assert_output 'client: no reply after 3 s: the server serves one client at a time and may be busy with another; still waiting'
+}
