@@ -271,6 +271,23 @@ Try 'client --help' for more information."
     assert_equal "${stderr_lines[0]}" "client: exec needs a command"
     run --separate-stderr "$ROOT/$S5/client" --version
     assert_output 'client (nianbao 1.0): stage 5, the document'"'"'s file transfer (not written there)'
+    local prog
+    for prog in client server; do
+        run --separate-stderr "$ROOT/$S5/$prog" --bogus
+        assert_equal "$status" 2
+        assert_equal "$stderr" "$prog: unknown option '--bogus'
+Try '$prog --help' for more information."
+        run --separate-stderr "$ROOT/$S5/$prog" --port 65536
+        assert_equal "$status" 2
+        assert_equal "${stderr_lines[0]}" "$prog: --port: '65536' is not a port number ($([ $prog = client ] && echo 1 || echo 0)..65535)"
+    done
+    run --separate-stderr "$ROOT/$S5/server" --root /tmp stray
+    assert_equal "$status" 2
+    assert_equal "${stderr_lines[0]}" "server: unexpected argument 'stray'"
+    run "$ROOT/$S5/server" --help
+    assert_success
+    assert_line 'usage: server [options]'
+    assert_line --partial '(default 8086; 0 picks a free one)'
 }
 
 @test "the client's exit statuses: 3 cannot connect, 6 a local file it cannot read" {
