@@ -612,8 +612,10 @@ static int do_exec(struct conn *c, const char *command, size_t len)
                     "\n", sha_hex, sizes[1], sizes[2], m->sha256, m->stdout_size,
                     m->stderr_size);
             rc = EXIT_VERIFY;
-        } else if (m->exit_code != 0) {
-            /* The server's note (killed after N s) came on stderr already. */
+        } else if (m->exit_code != 0 || m->timed_out || m->truncated) {
+            /* The server's note (killed after N s, output cut) came on
+             * stderr already; a cut output is not a success even when the
+             * shell exited 0 before the cut reached it. */
             if (m->exit_code > 0)
                 fprintf(stderr, "client: the command exited with status %d\n", m->exit_code);
             else if (m->signal)
