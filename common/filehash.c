@@ -142,6 +142,14 @@ int file_hash_peek(struct file_hash *h, uint64_t at, char hex[DIGEST_HEX_MAX],
     return rc;
 }
 
+int file_hash_done(struct file_hash *h)
+{
+    pthread_mutex_lock(&h->lock);
+    int done = h->hashed >= h->limit || h->failed_errno != 0;
+    pthread_mutex_unlock(&h->lock);
+    return done;
+}
+
 static void stop_and_free(struct file_hash *h)
 {
     pthread_mutex_lock(&h->lock);

@@ -55,6 +55,10 @@ void file_hash_advance(struct file_hash *h, uint64_t limit);
 int file_hash_peek(struct file_hash *h, uint64_t at, char hex[DIGEST_HEX_MAX],
                    char *err, size_t errlen);
 
+/* 1 when [0, limit) is hashed (or hashing failed), so file_hash_finish
+ * will not wait: for an event loop that must not block. */
+int file_hash_done(struct file_hash *h);
+
 /* Waits until [0, limit) is hashed, writes the digest into HEX and frees
  * everything. Returns 0, or -1 with ERR filled (and everything freed). */
 int file_hash_finish(struct file_hash *h, char hex[DIGEST_HEX_MAX], char *err, size_t errlen);
