@@ -79,7 +79,7 @@ static const struct message {
 #define MESSAGE_COUNT (sizeof messages / sizeof messages[0])
 
 static const char *const direction_words[] = {
-    [FT_REQUEST] = "a request", [FT_UPLOAD] = "inside a put, after \"ready\"",
+    [FT_REQUEST] = "a request", [FT_UPLOAD] = "a frame of a put (after \"ready\")",
     [FT_REPLY] = "a reply",
 };
 
@@ -317,12 +317,12 @@ int ft_parse(enum ft_direction dir, const cJSON *header, const char *json, size_
             continue;
         if (messages[i].dir == dir)
             m = &messages[i];
-        else
+        else if (!elsewhere)
             elsewhere = &messages[i];
     }
     fsroot_show_name(op->valuestring, strlen(op->valuestring), shown, sizeof shown);
     if (!m && elsewhere)
-        return ft_fail(e, FT_E_OUT_OF_ORDER, "\"%s\" is not %s: it is sent %s", shown,
+        return ft_fail(e, FT_E_OUT_OF_ORDER, "\"%s\" is not %s: it is %s", shown,
                        direction_words[dir], direction_words[elsewhere->dir]);
     if (!m) {
         list_ops(dir, names, sizeof names);

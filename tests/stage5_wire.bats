@@ -240,7 +240,7 @@ PY
     assert_line --index 4 'unknown_field: get has no field "path" (its fields: name, offset, prefix_sha256)'
     assert_line --index 5 'bad_field: get needs the field "name"'
     assert_line --index 6 'bad_field: get: name is not a string'
-    assert_line --index 7 'out_of_order: "data" is not a request: it is sent inside a put, after "ready"'
+    assert_line --index 7 'out_of_order: "data" is not a request: it is a frame of a put (after "ready")'
     assert_line --index 8 'bad_field: put: file_size is not a whole number from 0 to 2^53-1'
     assert_line --index 9 'bad_field: the header has no "op"'
     assert_line --index 10 'bad_field: list has no body (its size must be 0, not 5)'
@@ -340,4 +340,31 @@ PY
     ft ls
     assert_equal "$status" 4
     err_is 'client: the server broke the protocol: unknown op "teleport" (replies: output, exit, file, end, ready, done, stat, list, error)'
+}
+
+@test "inside a put, a frame out of step gets an error and the server closes; the partial stays" {
+    ft_server
+    run peer <<'PY'
+s = connect(PORT)
+s.sendall(frame({"op": "put", "name": "a", "file_size": 5}))
+read_reply(s)
+s.sendall(frame({"op": "stat", "name": "a"}))
+h, _ = read_reply(s)[0]
+print(h["code"] + ": " + h["message"])
+print("then", closed(s))
+s = connect(PORT)
+s.sendall(frame({"op": "put", "name": "b", "file_size": 5}))
+read_reply(s)
+s.sendall(frame({"op": "data"}, b"1234"))
+h, _ = read_reply(s)[0]
+print(h["code"] + ": " + h["message"])
+print("then", closed(s))
+PY
+    assert_success
+    assert_line --index 0 'out_of_order: "stat" is not a frame of a put (after "ready"): it is a request'
+    assert_line --index 1 'then closed'
+    assert_line --index 2 'bad_field: data: size 4 is not file_size 5 minus offset 0'
+    assert_line --index 3 'then closed'
+    run served_files
+    assert_output $'./.nianbao-part.a\n./.nianbao-part.b'
 }

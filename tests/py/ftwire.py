@@ -88,3 +88,13 @@ def listen():
     server.listen(5)
     print(f"listening on 127.0.0.1:{server.getsockname()[1]}", file=sys.stderr, flush=True)
     return server
+
+
+def closed(sock):
+    """"closed" when the peer has closed (an EOF, or a reset because bytes
+    we sent were left unread), else the next frame."""
+    try:
+        got = read_frame(sock)
+    except ConnectionResetError:
+        return "closed"
+    return "closed" if got is None else got
