@@ -30,9 +30,10 @@ static void text_add(struct text *t, const char *fmt, ...)
         t->used += (size_t)n < t->size - t->used ? (size_t)n : t->size - t->used - 1;
 }
 
-static void add_usage(const struct cli_program *prog, struct text *t)
+static void add_usage(const struct cli_program *prog, const char *operands, struct text *t)
 {
-    text_add(t, "usage: %s [options]\n%s\n\noptions:\n", prog->name, prog->summary);
+    text_add(t, "usage: %s [options]%s%s\n%s\n\noptions:\n", prog->name, operands ? " " : "",
+             operands ? operands : "", prog->summary);
     for (size_t i = 0; i < prog->option_count; i++) {
         const struct cli_option *o = &prog->options[i];
         char left[64];
@@ -161,17 +162,21 @@ static void long_option_error(const struct cli_program *prog, const struct optio
         cli_usage_error(prog, out, "unknown option '%s'", typed);
 }
 
-void cli_parse(const struct cli_program *prog, int argc, char **argv,
-               struct cli_outcome *out)
+/* OPERANDS: NULL when the program takes none; IN_ORDER: options end at the
+ * first operand. */
+static void parse(const struct cli_program *prog, const char *operands, int in_order,
+                  int argc, char **argv, struct cli_outcome *out)
 {
     struct option longs[CLI_MAX_OPTIONS + 3];
-    char shorts[CLI_MAX_OPTIONS * 2 + 8] = ":hV";
+    char shorts[CLI_MAX_OPTIONS * 2 + 8];
     size_t n = prog->option_count < CLI_MAX_OPTIONS ? prog->option_count : CLI_MAX_OPTIONS;
     struct text t = { out->text, sizeof out->text, 0 };
     int key;
 
     memset(out, 0, sizeof *out);
     out->run = 1;
+    /* '+': stop at the first operand; ':': report a missing value as ':'. */
+    snprintf(shorts, sizeof shorts, "%s:hV", operands && in_order ? "+" : "");
     for (size_t i = 0; i < n; i++) {
         const struct cli_option *o = &prog->options[i];
         int has_arg = o->type == CLI_FLAG ? no_argument : required_argument;
@@ -188,14 +193,14 @@ void cli_parse(const struct cli_program *prog, int argc, char **argv,
     longs[n + 2] = (struct option){ NULL, 0, NULL, 0 };
 
     opterr = 0;
-    optind = 1;
+    optind = 0;     /* 0, not 1: glibc then also forgets the previous call's '+' */
     for (;;) {
         int before = optind;
         key = getopt_long(argc, argv, shorts, longs, NULL);
         if (key == -1)
             break;
         if (key == 'h' || key == CLI_HELP_KEY) {
-            add_usage(prog, &t);
+            add_usage(prog, operands, &t);
             out->run = 0;
             return;
         }
@@ -228,8 +233,21 @@ void cli_parse(const struct cli_program *prog, int argc, char **argv,
             }
         }
     }
-    if (optind < argc)
+    out->first_operand = optind;
+    if (optind < argc && !operands)
         cli_usage_error(prog, out, "unexpected argument '%s'", argv[optind]);
+}
+
+void cli_parse(const struct cli_program *prog, int argc, char **argv,
+               struct cli_outcome *out)
+{
+    parse(prog, NULL, 0, argc, argv, out);
+}
+
+void cli_parse_operands(const struct cli_program *prog, const char *operands, int in_order,
+                        int argc, char **argv, struct cli_outcome *out)
+{
+    parse(prog, operands, in_order, argc, argv, out);
 }
 
 long read_command(FILE *in, char **line, size_t *cap)

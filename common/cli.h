@@ -50,6 +50,8 @@ struct cli_outcome {
     int run;            /* 1: go on; 0: print TEXT and exit with EXIT_STATUS */
     int exit_status;    /* 0 for --help/--version, 2 for bad usage */
     int to_stderr;      /* where TEXT belongs */
+    int first_operand;  /* cli_parse_operands: ARGV index of the first operand
+                           (== ARGC when there is none) */
     char text[4096];
 };
 
@@ -57,6 +59,17 @@ struct cli_outcome {
  * added). Never fails: every problem is reported through OUT. */
 void cli_parse(const struct cli_program *prog, int argc, char **argv,
                struct cli_outcome *out);
+
+/* As cli_parse, for a program that takes operands (the stage 5 client:
+ * "get NAME [DEST]"). OPERANDS is how the usage line shows them
+ * ("COMMAND [ARGS...]"). With IN_ORDER = 1, options end at the first
+ * operand (POSIX order, as env(1) or nice(1): "client exec ls -l" runs
+ * "ls -l"); with 0, options and operands may mix (GNU order) and the
+ * operands are moved to the end of ARGV. Either way OUT->first_operand is
+ * where they start; "--" ends the options. Checking the operands is the
+ * program's business (cli_usage_error). */
+void cli_parse_operands(const struct cli_program *prog, const char *operands, int in_order,
+                        int argc, char **argv, struct cli_outcome *out);
 
 /* Fills OUT as cli_parse does for bad usage: "NAME: MESSAGE", then a line
  * "Try 'NAME --help' for more information.", for stderr, exit status 2. For what the table cannot check (an

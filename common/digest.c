@@ -61,6 +61,19 @@ void digest_final_hex(struct digest *d, char hex[DIGEST_HEX_MAX])
     digest_free(d);
 }
 
+int digest_peek_hex(const struct digest *d, char hex[DIGEST_HEX_MAX])
+{
+    struct digest copy = { d->kind, EVP_MD_CTX_new() };
+
+    hex[0] = '\0';
+    if (!copy.ctx || !d->ctx || EVP_MD_CTX_copy_ex(copy.ctx, d->ctx) != 1) {
+        digest_free(&copy);
+        return -1;
+    }
+    digest_final_hex(&copy, hex);
+    return 0;
+}
+
 void digest_free(struct digest *d)
 {
     EVP_MD_CTX_free(d->ctx);

@@ -24,6 +24,11 @@ void digest_update(struct digest *d, const void *bytes, size_t len);
 /* Writes the lower-case hex digest into HEX (DIGEST_HEX_MAX bytes) and
  * frees the context. */
 void digest_final_hex(struct digest *d, char hex[DIGEST_HEX_MAX]);
+/* Writes the hex digest of the bytes given so far into HEX, and goes on:
+ * more digest_update calls may follow (a resumed transfer checks the part
+ * already there, then hashes the rest). Returns 0, or -1 (out of memory;
+ * HEX is then ""). */
+int digest_peek_hex(const struct digest *d, char hex[DIGEST_HEX_MAX]);
 /* Frees the context without a result (after an error). */
 void digest_free(struct digest *d);
 

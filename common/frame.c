@@ -125,6 +125,22 @@ static size_t utf8_sequence(const unsigned char *p, size_t left)
     return need;
 }
 
+int frame_utf8_valid(const void *text, size_t len, size_t *bad_at)
+{
+    const unsigned char *p = text;
+
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_sequence(p + i, len - i);
+        if (n == 0) {
+            if (bad_at)
+                *bad_at = i;
+            return 0;
+        }
+        i += n;
+    }
+    return 1;
+}
+
 static int compare_names(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);

@@ -96,6 +96,11 @@ enum frame_event frame_reader_feed(struct frame_reader *r, const void *buf, size
 int frame_parse_header(const struct frame_format *fmt, const char *json, size_t len,
                        cJSON **header_out, uint64_t *body_size, char *err, size_t errlen);
 
+/* 1 when LEN bytes at TEXT are valid UTF-8 (no overlong forms, surrogates
+ * or code points past U+10FFFF); else 0 with *BAD_AT (when not NULL) the
+ * offset of the first byte that is not. */
+int frame_utf8_valid(const void *text, size_t len, size_t *bad_at);
+
 /* 1 when the reader is between frames (nothing of a next frame read yet). */
 int frame_reader_idle(const struct frame_reader *r);
 

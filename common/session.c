@@ -14,7 +14,7 @@
 #include "cli.h"
 #include "net.h"
 
-static int connect_to(const struct session_config *cfg)
+int session_connect(const struct session_config *cfg)
 {
     char err[256];
     int fd = net_connect(cfg->host, cfg->port, SOCK_STREAM, err, sizeof err);
@@ -30,7 +30,7 @@ static int connect_to(const struct session_config *cfg)
 
 /* 1 when the server has closed FD (a pending EOF or reset, and no bytes
  * before it), 0 otherwise. Looks without waiting and without taking bytes. */
-static int server_closed(int fd)
+int session_server_closed(int fd)
 {
     struct pollfd pfd = { .fd = fd, .events = POLLIN | POLLRDHUP };
     char probe;
@@ -50,7 +50,7 @@ static long long now_ms(void)
 
 /* Waits until the reply starts. Returns 1 when bytes are there to read, 0
  * when the server closed the connection instead, -1 after --wait. */
-static int wait_for_reply(const struct session_config *cfg, int fd)
+int session_wait_for_reply(const struct session_config *cfg, int fd)
 {
     long long start = now_ms(), notice_at = start + BUSY_NOTICE_S * 1000LL;
     long long give_up_at = cfg->wait_s ? start + (long long)cfg->wait_s * 1000 : -1;
@@ -101,7 +101,7 @@ int session_run(const struct session_config *cfg, session_reply_reader *read_rep
     FILE *prompt_to = stdout_tty ? stdout : stderr;
     int line_open = 0;          /* the terminal's cursor is not at a line start */
 
-    int fd = connect_to(cfg);
+    int fd = session_connect(cfg);
     if (fd < 0)
         return 1;
     for (;;) {
@@ -127,9 +127,9 @@ int session_run(const struct session_config *cfg, session_reply_reader *read_rep
             status = 1;
             continue;
         }
-        if (server_closed(fd)) {
+        if (session_server_closed(fd)) {
             close(fd);
-            fd = connect_to(cfg);
+            fd = session_connect(cfg);
             if (fd < 0) {
                 status = 1;
                 break;
@@ -145,7 +145,7 @@ int session_run(const struct session_config *cfg, session_reply_reader *read_rep
             status = 1;
             break;
         }
-        int started = wait_for_reply(cfg, fd);
+        int started = session_wait_for_reply(cfg, fd);
         if (started == 0)
             fprintf(cfg->diag, "%s: the server closed the connection\n", cfg->prog);
         if (started <= 0) {

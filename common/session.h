@@ -44,6 +44,18 @@ struct session_config {
  * or -1 after printing why it cannot go on. */
 typedef int session_reply_reader(int fd, void *ctx, int *last_byte);
 
+/* The pieces of session_run, for a client with its own loop (stage 5):
+ * session_connect connects and sets --timeout as SO_RCVTIMEO (returns the
+ * socket, or -1 after printing why); session_server_closed says 1 when
+ * the server has closed FD (a pending EOF or reset and no bytes before
+ * it), looking without waiting or taking bytes; session_wait_for_reply
+ * waits for the reply's first byte with the busy notice and --wait
+ * (returns 1: bytes are there, 0: the server closed instead, -1: --wait
+ * passed, said on cfg->diag). */
+int session_connect(const struct session_config *cfg);
+int session_server_closed(int fd);
+int session_wait_for_reply(const struct session_config *cfg, int fd);
+
 /* Runs the whole client: connect, then one command per line of stdin until
  * its end. Returns the process exit status: 0, or 1 when a command could not
  * be sent or its reply not read (a refused over-long command sets 1 and goes

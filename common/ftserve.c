@@ -1,0 +1,439 @@
+/* ftserve.c - the stage 5 server's file operations (see ftserve.h). */
+#define _GNU_SOURCE
+#include "ftserve.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Writeback of an upload starts every this many bytes, so the fsync at
+ * the end has little left to do. */
+#define FLUSH_EVERY (8u << 20)
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+/* E for errno ERR_NO from opening a name beneath the root. */
+static int open_failed(const struct fsroot *root, int err_no, const char *shown,
+                       struct ft_error *e)
+{
+    char what[400];
+
+    fsroot_describe_error(err_no, shown, root->beneath, what, sizeof what);
+    switch (err_no) {
+    case ENOENT:
+    case ENOTDIR:
+        return ft_fail(e, FT_E_NOT_FOUND, "%s", what);
+    case EXDEV:
+    case ELOOP:
+        return ft_fail(e, FT_E_BAD_NAME, "%s", what);
+    default:
+        return ft_fail(e, FT_E_IO, "%s", what);
+    }
+}
+
+/* ---- get --------------------------------------------------------------- */
+
+int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int threaded,
+                     struct ft_download *dl, struct ft_error *e)
+{
+    struct stat st;
+    char err[256], prefix[DIGEST_HEX_MAX];
+
+    memset(dl, 0, sizeof *dl);
+    fsroot_show_name(req->name, strlen(req->name), dl->shown, sizeof dl->shown);
+    /* O_NONBLOCK: opening a FIFO planted in the root must not hang. */
+    dl->fd = fsroot_open_file(root, req->name, O_RDONLY | O_NONBLOCK);
+    if (dl->fd < 0)
+        return open_failed(root, errno, dl->shown, e);
+    if (fstat(dl->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close_fd(&dl->fd);
+        return ft_fail(e, FT_E_NOT_FILE, "\"%s\" is not a regular file", dl->shown);
+    }
+    dl->file_size = (uint64_t)st.st_size;
+    dl->offset = req->offset;
+    if (dl->offset > dl->file_size) {
+        close_fd(&dl->fd);
+        return ft_fail(e, FT_E_CHANGED, "\"%s\" has %" PRIu64 " bytes, fewer than the %" PRIu64
+                       " you have: it changed", dl->shown, dl->file_size, dl->offset);
+    }
+    if (file_hash_start(&dl->hash, dl->fd, dl->offset, threaded, err, sizeof err) < 0) {
+        close_fd(&dl->fd);
+        return ft_fail(e, FT_E_IO, "%s", err);
+    }
+    if (dl->offset > 0) {
+        if (file_hash_peek(&dl->hash, dl->offset, prefix, err, sizeof err) < 0) {
+            ft_download_close(dl);
+            return ft_fail(e, FT_E_IO, "\"%s\": %s", dl->shown, err);
+        }
+        if (strcasecmp(prefix, req->prefix_sha256) != 0) {
+            ft_download_close(dl);
+            return ft_fail(e, FT_E_CHANGED, "the first %" PRIu64 " bytes of \"%s\" are not the "
+                           "ones you have (SHA-256 %.12s..., yours %.12s...): it changed; "
+                           "download it again from the start", req->offset, dl->shown,
+                           prefix, req->prefix_sha256);
+        }
+    }
+    file_hash_advance(&dl->hash, dl->file_size);
+    return 0;
+}
+
+int ft_download_finish(struct ft_download *dl, char hex[DIGEST_HEX_MAX], struct ft_error *e)
+{
+    char err[256];
+    int rc = file_hash_finish(&dl->hash, hex, err, sizeof err);
+
+    close_fd(&dl->fd);
+    if (rc < 0)
+        return ft_fail(e, FT_E_IO, "\"%s\": %s", dl->shown, err);
+    return 0;
+}
+
+void ft_download_close(struct ft_download *dl)
+{
+    if (dl->fd >= 0)
+        file_hash_cancel(&dl->hash);
+    close_fd(&dl->fd);
+}
+
+/* ---- put --------------------------------------------------------------- */
+
+static int fail_upload(struct ft_upload *up, struct ft_error *e, const char *code,
+                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Closes what begin opened (the partial stays as it is) and fills E. */
+static int fail_upload(struct ft_upload *up, struct ft_error *e, const char *code,
+                       const char *fmt, ...)
+{
+    va_list ap;
+
+    close_fd(&up->fd);           /* also releases the lock */
+    close_fd(&up->dirfd);
+    e->code = code;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int ft_upload_begin(const struct fsroot *root, const struct ft_msg *req, uint64_t max_upload,
+                    int threaded, struct ft_upload *up, struct ft_error *e)
+{
+    const char *last;
+    struct stat st;
+    char err[256], prefix[DIGEST_HEX_MAX];
+
+    memset(up, 0, sizeof *up);
+    up->dirfd = up->fd = -1;
+    up->file_size = req->file_size;
+    up->offset = up->written = up->flushed = req->offset;
+    up->overwrite = req->overwrite;
+    fsroot_show_name(req->name, strlen(req->name), up->shown, sizeof up->shown);
+    /* The size cap comes first: nothing is created for a refused upload. */
+    if (req->file_size > max_upload)
+        return ft_fail(e, FT_E_TOO_LARGE, "\"%s\" is %" PRIu64 " bytes; this server takes at "
+                       "most %" PRIu64 " (--max-upload)", up->shown, req->file_size, max_upload);
+    up->dirfd = fsroot_open_parent(root, req->name, &last);
+    if (up->dirfd < 0)
+        return open_failed(root, errno, up->shown, e);
+    snprintf(up->last, sizeof up->last, "%s", last);
+    fsroot_partial_name(up->last, up->partial, sizeof up->partial);
+
+    /* The name itself is never followed: a symlink there is replaced by
+     * the rename, its target untouched. */
+    if (fstatat(up->dirfd, up->last, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return fail_upload(up, e, FT_E_NOT_FILE, "\"%s\" is a directory", up->shown);
+        if (!up->overwrite)
+            return fail_upload(up, e, FT_E_EXISTS, "\"%s\" exists (%" PRIu64 " bytes); ask "
+                               "for overwrite to replace it", up->shown, (uint64_t)st.st_size);
+    } else if (errno != ENOENT) {
+        return fail_upload(up, e, FT_E_IO, "\"%s\": %s", up->shown, strerror(errno));
+    }
+
+    int flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC | (req->offset == 0 ? O_CREAT : 0);
+    up->fd = openat(up->dirfd, up->partial, flags, 0666);
+    if (up->fd < 0 && errno == ENOENT)
+        return fail_upload(up, e, FT_E_CHANGED, "no interrupted upload of \"%s\" is kept here: "
+                           "nothing to resume at %" PRIu64 "; upload it from the start",
+                           up->shown, req->offset);
+    if (up->fd < 0)
+        return fail_upload(up, e, FT_E_IO, "cannot open the partial file of \"%s\": %s",
+                           up->shown, strerror(errno));
+    /* Two uploads of one name at once (stage 6) would write one partial. */
+    if (flock(up->fd, LOCK_EX | LOCK_NB) < 0)
+        return fail_upload(up, e, FT_E_LOCKED, "\"%s\" is being uploaded by another client "
+                           "right now", up->shown);
+    if (fstat(up->fd, &st) < 0 || !S_ISREG(st.st_mode))
+        return fail_upload(up, e, FT_E_IO, "the partial file of \"%s\" is not a regular file",
+                           up->shown);
+    if ((uint64_t)st.st_size < req->offset)
+        return fail_upload(up, e, FT_E_CHANGED, "only %" PRIu64 " bytes of \"%s\" are kept "
+                           "here, not %" PRIu64 ": resume from %" PRIu64, (uint64_t)st.st_size,
+                           up->shown, req->offset, (uint64_t)st.st_size);
+    if (file_hash_start(&up->hash, up->fd, req->offset, threaded, err, sizeof err) < 0)
+        return fail_upload(up, e, FT_E_IO, "%s", err);
+    if (req->offset > 0) {
+        if (file_hash_peek(&up->hash, req->offset, prefix, err, sizeof err) < 0) {
+            file_hash_cancel(&up->hash);
+            return fail_upload(up, e, FT_E_IO, "\"%s\": %s", up->shown, err);
+        }
+        if (strcasecmp(prefix, req->prefix_sha256) != 0) {
+            file_hash_cancel(&up->hash);
+            return fail_upload(up, e, FT_E_CHANGED, "the %" PRIu64 " bytes of \"%s\" kept here "
+                               "are not the first %" PRIu64 " of your file (SHA-256 %.12s..., "
+                               "yours %.12s...): it changed; upload it from the start",
+                               req->offset, up->shown, req->offset, prefix, req->prefix_sha256);
+        }
+    }
+    if (ftruncate(up->fd, (off_t)req->offset) < 0) {
+        file_hash_cancel(&up->hash);
+        return fail_upload(up, e, FT_E_IO, "cannot cut the partial file of \"%s\": %s",
+                           up->shown, strerror(errno));
+    }
+    return 0;
+}
+
+int ft_upload_write(struct ft_upload *up, const void *buf, size_t len, struct ft_error *e)
+{
+    const unsigned char *p = buf;
+
+    if (len > up->file_size - up->written)
+        return ft_fail(e, FT_E_BAD_FIELD, "more data than the %" PRIu64 " bytes announced",
+                       up->file_size);
+    while (len > 0) {
+        ssize_t n = pwrite(up->fd, p, len, (off_t)up->written);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return ft_fail(e, FT_E_IO, "writing \"%s\" at byte %" PRIu64 ": %s", up->shown,
+                           up->written, strerror(errno));
+        p += n;
+        len -= (size_t)n;
+        up->written += (uint64_t)n;
+    }
+    file_hash_advance(&up->hash, up->written);
+    if (up->written - up->flushed >= FLUSH_EVERY) {
+        /* Start writing back now; the fsync at the end then waits less. */
+        sync_file_range(up->fd, (off_t)up->flushed, (off_t)(up->written - up->flushed),
+                        SYNC_FILE_RANGE_WRITE);
+        up->flushed = up->written;
+    }
+    return 0;
+}
+
+/* Renames the partial to the name; without overwrite, never over a file
+ * that appeared meanwhile. Returns 0 or -1 (errno). */
+static int rename_into_place(struct ft_upload *up)
+{
+    if (up->overwrite)
+        return renameat(up->dirfd, up->partial, up->dirfd, up->last);
+    if (renameat2(up->dirfd, up->partial, up->dirfd, up->last, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+    /* A file system without RENAME_NOREPLACE: link refuses an existing name. */
+    if (linkat(up->dirfd, up->partial, up->dirfd, up->last, 0) < 0)
+        return -1;
+    unlinkat(up->dirfd, up->partial, 0);
+    return 0;
+}
+
+int ft_upload_end(struct ft_upload *up, const char *claimed, char hex[DIGEST_HEX_MAX],
+                  struct ft_error *e)
+{
+    char err[256];
+    int rc = -1;
+
+    hex[0] = '\0';
+    if (up->written != up->file_size) {
+        file_hash_cancel(&up->hash);
+        ft_fail(e, FT_E_BAD_FIELD, "\"end\" after %" PRIu64 " of the %" PRIu64 " bytes announced",
+                up->written, up->file_size);
+        goto keep;
+    }
+    if (fdatasync(up->fd) < 0) {
+        file_hash_cancel(&up->hash);
+        ft_fail(e, FT_E_IO, "cannot flush \"%s\" to disk: %s", up->shown, strerror(errno));
+        goto keep;
+    }
+    if (file_hash_finish(&up->hash, hex, err, sizeof err) < 0) {
+        ft_fail(e, FT_E_IO, "\"%s\": %s", up->shown, err);
+        goto keep;
+    }
+    if (strcasecmp(hex, claimed) != 0) {
+        /* The bytes are not what the client has: keep nothing of them. */
+        unlinkat(up->dirfd, up->partial, 0);
+        ft_fail(e, FT_E_DIGEST_MISMATCH, "the %" PRIu64 " bytes received for \"%s\" have SHA-256 "
+                "%s, not %s: nothing was kept", up->written, up->shown, hex, claimed);
+        goto done;
+    }
+    if (rename_into_place(up) < 0) {
+        if (errno == EEXIST)
+            ft_fail(e, FT_E_EXISTS, "\"%s\" appeared during the upload; ask for overwrite to "
+                    "replace it (the upload is kept for a resume)", up->shown);
+        else
+            ft_fail(e, FT_E_IO, "cannot rename the upload to \"%s\": %s", up->shown,
+                    strerror(errno));
+        goto done;
+    }
+    /* The rename itself must reach the disk too. */
+    int dir = openat(up->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+        fsync(dir);
+        close(dir);
+    }
+    rc = 0;
+    goto done;
+keep:
+    fdatasync(up->fd);
+done:
+    close_fd(&up->fd);
+    close_fd(&up->dirfd);
+    return rc;
+}
+
+void ft_upload_abort(struct ft_upload *up)
+{
+    if (up->fd >= 0) {
+        file_hash_cancel(&up->hash);
+        fdatasync(up->fd);
+    }
+    close_fd(&up->fd);
+    close_fd(&up->dirfd);
+}
+
+/* ---- stat and list ----------------------------------------------------- */
+
+int ft_stat(const struct fsroot *root, const struct ft_msg *req, struct ft_stat_result *st,
+            struct ft_error *e)
+{
+    char shown[FT_SHOWN_MAX], partial[FSROOT_COMPONENT_MAX + sizeof FSROOT_PARTIAL_PREFIX];
+    const char *last;
+    struct stat info;
+
+    memset(st, 0, sizeof *st);
+    fsroot_show_name(req->name, strlen(req->name), shown, sizeof shown);
+    int fd = fsroot_open_file(root, req->name, O_PATH);
+    if (fd < 0 && errno != ENOENT && errno != ENOTDIR)
+        return open_failed(root, errno, shown, e);
+    if (fd >= 0) {
+        int ok = fstat(fd, &info) == 0;
+        close(fd);
+        if (!ok || !S_ISREG(info.st_mode))
+            return ft_fail(e, FT_E_NOT_FILE, "\"%s\" is not a regular file", shown);
+        st->exists = 1;
+        st->file_size = (uint64_t)info.st_size;
+    }
+    int dir = fsroot_open_parent(root, req->name, &last);
+    if (dir >= 0) {
+        fsroot_partial_name(last, partial, sizeof partial);
+        if (fstatat(dir, partial, &info, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(info.st_mode))
+            st->partial_size = (uint64_t)info.st_size;
+        close(dir);
+    }
+    return 0;
+}
+
+struct list_entry {
+    char *name;
+    uint64_t size;
+};
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const struct list_entry *)a)->name, ((const struct list_entry *)b)->name);
+}
+
+int ft_list(const struct fsroot *root, char **body, size_t *body_len, uint64_t *count,
+            uint64_t *skipped, int *truncated, struct ft_error *e)
+{
+    struct list_entry *entries = NULL;
+    size_t used = 0, cap = 0, name_bytes = 0;
+    cJSON *array = NULL;
+    char why[160];
+    int rc = -1;
+
+    *body = NULL;
+    *body_len = 0;
+    *count = *skipped = 0;
+    *truncated = 0;
+    int fd = openat(root->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!dir) {
+        ft_fail(e, FT_E_IO, "cannot read the served directory: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    for (struct dirent *d; (d = readdir(dir)) != NULL;) {
+        struct stat st;
+        size_t len = strlen(d->d_name);
+        if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0 ||
+            strncmp(d->d_name, FSROOT_RESERVED, sizeof FSROOT_RESERVED - 1) == 0)
+            continue;
+        if (fstatat(dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (fsroot_check_name(d->d_name, len, why, sizeof why) < 0) {
+            (*skipped)++;       /* a name no request could name */
+            continue;
+        }
+        if (name_bytes + len > FT_LIST_MAX) {
+            *truncated = 1;
+            break;
+        }
+        if (used == cap) {
+            size_t new_cap = cap ? cap * 2 : 64;
+            struct list_entry *grown = realloc(entries, new_cap * sizeof *grown);
+            if (!grown)
+                goto nomem;
+            entries = grown;
+            cap = new_cap;
+        }
+        entries[used].name = strdup(d->d_name);
+        if (!entries[used].name)
+            goto nomem;
+        entries[used++].size = (uint64_t)st.st_size;
+        name_bytes += len;
+    }
+    qsort(entries, used, sizeof *entries, by_name);
+    array = cJSON_CreateArray();
+    if (!array)
+        goto nomem;
+    for (size_t i = 0; i < used; i++) {
+        cJSON *item = cJSON_CreateObject();
+        if (!item || !cJSON_AddItemToArray(array, item) ||
+            !cJSON_AddStringToObject(item, "name", entries[i].name) ||
+            !cJSON_AddNumberToObject(item, "size", (double)entries[i].size))
+            goto nomem;
+    }
+    *body = cJSON_PrintUnformatted(array);
+    if (!*body)
+        goto nomem;
+    *body_len = strlen(*body);
+    *count = used;
+    rc = 0;
+    goto end;
+nomem:
+    ft_fail(e, FT_E_IO, "out of memory listing the served directory");
+end:
+    for (size_t i = 0; i < used; i++)
+        free(entries[i].name);
+    free(entries);
+    cJSON_Delete(array);
+    closedir(dir);
+    return rc;
+}

@@ -1,0 +1,111 @@
+/* ftserve.h - what a stage 5 server does with the files beneath its root:
+ * get, put, stat and list as objects the caller drives, so a blocking
+ * server (stage 5, stage 6's iterative, fork and thread models) and an
+ * event loop (stage 6's poll model) run the same code. Each one only
+ * touches the file system; the caller reads and writes the frames:
+ *
+ *   get:   ft_download_open -> send "file" + the bytes [offset, file_size)
+ *          of dl.fd (sendfile) -> ft_download_finish -> send "end"
+ *   put:   ft_upload_begin -> send "ready" -> ft_upload_write for each piece
+ *          of the "data" body -> ft_upload_end with the "end" frame's
+ *          digest -> send "done"; a connection lost halfway:
+ *          ft_upload_abort (the partial file stays, for a resume)
+ *   stat:  ft_stat;  list: ft_list
+ *
+ * Errors fill a struct ft_error whose code and message go to the client as
+ * they are (names escaped); nothing here prints or exits. */
+#ifndef NIANBAO_FTSERVE_H
+#define NIANBAO_FTSERVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "filehash.h"
+#include "fsroot.h"
+#include "ft.h"
+
+struct ft_download {
+    int fd;                   /* the file, O_RDONLY, for sendfile          */
+    uint64_t file_size, offset;
+    struct file_hash hash;    /* SHA-256 of [0, file_size), beside sendfile */
+    char shown[FT_SHOWN_MAX];
+};
+
+/* Opens REQ->name (a checked "get") beneath ROOT: it must be a regular
+ * file; with an offset, its first offset bytes must hash to
+ * prefix_sha256 ("changed" otherwise). Starts hashing the whole file
+ * (THREADED: beside the transfer). Returns 0, or -1 with E filled. */
+int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int threaded,
+                     struct ft_download *dl, struct ft_error *e);
+
+/* After the body is sent: the SHA-256 of the whole file into HEX, and
+ * everything closed. Returns 0, or -1 with E filled (the file shrank). */
+int ft_download_finish(struct ft_download *dl, char hex[DIGEST_HEX_MAX], struct ft_error *e);
+
+/* Closes everything without a digest (the client went away). */
+void ft_download_close(struct ft_download *dl);
+
+struct ft_upload {
+    int dirfd;                /* the directory that gets the file (O_PATH) */
+    int fd;                   /* the partial file, locked with flock        */
+    char last[FSROOT_COMPONENT_MAX + 1];
+    char partial[FSROOT_COMPONENT_MAX + sizeof FSROOT_PARTIAL_PREFIX];
+    uint64_t file_size, offset;
+    uint64_t written;         /* the partial holds [0, written)            */
+    uint64_t flushed;         /* writeback started up to here              */
+    int overwrite;
+    struct file_hash hash;
+    char shown[FT_SHOWN_MAX];
+};
+
+/* Checks REQ (a checked "put") against ROOT and MAX_UPLOAD before any byte
+ * is written: too_large, exists (unless overwrite), not_file, bad_name
+ * (the directory leads outside), not_found (no such directory), locked
+ * (another upload of the name runs now), changed (a resume whose part
+ * already there differs, or is not there). Then opens, locks and prepares
+ * the partial file: cut to REQ->offset. Returns 0, or -1 with E filled. */
+int ft_upload_begin(const struct fsroot *root, const struct ft_msg *req, uint64_t max_upload,
+                    int threaded, struct ft_upload *up, struct ft_error *e);
+
+/* Appends LEN bytes of the body. Returns 0, or -1 with E filled ("io":
+ * the disk is full...; the bytes before stay in the partial file). Past
+ * the file_size announced: "bad_field". */
+int ft_upload_write(struct ft_upload *up, const void *buf, size_t len, struct ft_error *e);
+
+/* The "end" frame came with CLAIMED (hex). Flushes the partial file to
+ * disk, compares its SHA-256 (into HEX) with CLAIMED, and only when they
+ * match renames it to the name (never over an existing file without
+ * overwrite). On a mismatch the partial is deleted: digest_mismatch.
+ * Everything is closed either way. Returns 0, or -1 with E filled. */
+int ft_upload_end(struct ft_upload *up, const char *claimed, char hex[DIGEST_HEX_MAX],
+                  struct ft_error *e);
+
+/* The upload stops unfinished (the connection was lost, or a write
+ * failed): the partial file keeps what was written, flushed to disk, for
+ * a resume. Closes everything. */
+void ft_upload_abort(struct ft_upload *up);
+
+struct ft_stat_result {
+    int exists;
+    uint64_t file_size;
+    uint64_t partial_size;    /* bytes an interrupted upload kept, or 0    */
+};
+
+/* Looks at REQ->name. Returns 0, or -1 with E filled (bad_name: it leads
+ * outside; not_file: a directory or a device). A missing file is not an
+ * error: exists = 0. */
+int ft_stat(const struct fsroot *root, const struct ft_msg *req, struct ft_stat_result *st,
+            struct ft_error *e);
+
+#define FT_LIST_MAX (4u << 20)       /* bytes of names kept for a listing */
+
+/* The regular files directly in the root, sorted by name, as the "list"
+ * body: a malloc'ed JSON array *BODY of *BODY_LEN bytes. Names a client
+ * could not ask for (control characters, not UTF-8, the server's partial
+ * files) are left out: *SKIPPED counts those that are not partial files.
+ * Past FT_LIST_MAX bytes of names, *TRUNCATED is set and the rest left
+ * out. Returns 0, or -1 with E filled. */
+int ft_list(const struct fsroot *root, char **body, size_t *body_len, uint64_t *count,
+            uint64_t *skipped, int *truncated, struct ft_error *e);
+
+#endif

@@ -1,0 +1,354 @@
+#!/usr/bin/env bats
+# Stage 5: files up and down and commands, over frames in both directions.
+# What a user sees: the files that arrive (byte for byte), the lines the
+# client prints, its exit status.
+
+# start_server sets NAME_port/NAME_pid, ft sets status, bats' run sets lines:
+# shellcheck disable=SC2154,SC2030,SC2031
+setup() {
+    load 'test_helper/common-setup'
+    _common_setup
+    load 'test_helper/stage5'
+}
+teardown() { _common_teardown; }
+bats_require_minimum_version 1.5.0
+
+@test "exec prints the command's stdout and stderr apart, and a failing status is exit 1" {
+    ft_server
+    ft exec 'echo out; echo err >&2; exit 3'
+    assert_equal "$status" 1
+    expect_bytes "$BATS_TEST_TMPDIR/out" 'out\n'
+    expect_bytes "$BATS_TEST_TMPDIR/err" 'err\nclient: the command exited with status 3\n'
+    ft exec echo a   b
+    assert_equal "$status" 0
+    expect_bytes "$BATS_TEST_TMPDIR/out" 'a b\n'
+}
+
+@test "exec takes the words after it as the command, options and all" {
+    ft_server
+    ft exec printf '%s-' -l --resume
+    assert_equal "$status" 0
+    expect_bytes "$BATS_TEST_TMPDIR/out" '%s' '-l---resume-'
+}
+
+@test "commands run in the served directory" {
+    ft_server
+    ft exec pwd
+    assert_equal "$status" 0
+    expect_bytes "$BATS_TEST_TMPDIR/out" '%s\n' "$SERVED"
+}
+
+@test "a 100 MiB file goes up and comes down byte-identical, verified" {
+    ft_server
+    head -c $((100 << 20)) /dev/urandom >"$BATS_TEST_TMPDIR/big"
+    ft put "$BATS_TEST_TMPDIR/big"
+    assert_equal "$status" 0
+    run cat "$BATS_TEST_TMPDIR/out"
+    assert_output "$BATS_TEST_TMPDIR/big: 104857600 bytes, SHA-256 verified by the server, stored as big"
+    same_bytes "$BATS_TEST_TMPDIR/big" "$SERVED/big"
+    run served_files
+    assert_output './big'
+
+    mkdir "$BATS_TEST_TMPDIR/down"
+    cd "$BATS_TEST_TMPDIR/down"
+    ft get big
+    assert_equal "$status" 0
+    run cat "$BATS_TEST_TMPDIR/out"
+    assert_output "big: 104857600 bytes, SHA-256 verified, saved as big"
+    same_bytes "$BATS_TEST_TMPDIR/big" "$BATS_TEST_TMPDIR/down/big"
+    run ls -A "$BATS_TEST_TMPDIR/down"
+    assert_output 'big'
+}
+
+@test "binary files full of NULs, and an empty file, go up and down intact" {
+    ft_server
+    head -c 1000000 /dev/zero >"$BATS_TEST_TMPDIR/zeros"
+    printf 'a\0b\0\0c\r\n\377\0' >"$BATS_TEST_TMPDIR/mixed"
+    : >"$BATS_TEST_TMPDIR/empty"
+    local f
+    for f in zeros mixed empty; do
+        ft put "$BATS_TEST_TMPDIR/$f"
+        assert_equal "$status" 0
+        same_bytes "$BATS_TEST_TMPDIR/$f" "$SERVED/$f"
+        ft get "$f" "$BATS_TEST_TMPDIR/$f.back"
+        assert_equal "$status" 0
+        same_bytes "$BATS_TEST_TMPDIR/$f" "$BATS_TEST_TMPDIR/$f.back"
+    done
+}
+
+@test "get - writes the file to stdout and says it verified on stderr" {
+    ft_server
+    printf 'hello\0world' >"$SERVED/h"
+    ft get h -
+    assert_equal "$status" 0
+    expect_bytes "$BATS_TEST_TMPDIR/out" 'hello\0world'
+    err_is 'client: h: 11 bytes, SHA-256 verified'
+}
+
+@test "get into a directory keeps the name; a name in a subdirectory works both ways" {
+    ft_server
+    mkdir "$SERVED/sub" "$BATS_TEST_TMPDIR/down"
+    printf 'deep' >"$BATS_TEST_TMPDIR/d"
+    ft put "$BATS_TEST_TMPDIR/d" sub/d.txt
+    assert_equal "$status" 0
+    run cat "$SERVED/sub/d.txt"
+    assert_output 'deep'
+    ft get sub/d.txt "$BATS_TEST_TMPDIR/down"
+    assert_equal "$status" 0
+    run cat "$BATS_TEST_TMPDIR/down/d.txt"
+    assert_output 'deep'
+    # put creates no directories
+    ft put "$BATS_TEST_TMPDIR/d" nodir/d.txt
+    assert_equal "$status" 1
+    err_is 'client: server: "nodir/d.txt" does not exist (not_found)'
+}
+
+@test "an existing file is replaced only with --overwrite, on both ends" {
+    ft_server
+    printf 'old' >"$SERVED/f"
+    printf 'new' >"$BATS_TEST_TMPDIR/f"
+    ft put "$BATS_TEST_TMPDIR/f"
+    assert_equal "$status" 1
+    err_is 'client: server: "f" exists (3 bytes); ask for overwrite to replace it (exists)'
+    run cat "$SERVED/f"
+    assert_output 'old'
+    ft put --overwrite "$BATS_TEST_TMPDIR/f"
+    assert_equal "$status" 0
+    run cat "$SERVED/f"
+    assert_output 'new'
+
+    printf 'mine' >"$BATS_TEST_TMPDIR/mine"
+    ft get f "$BATS_TEST_TMPDIR/mine"
+    assert_equal "$status" 6
+    err_is "client: $BATS_TEST_TMPDIR/mine exists; --overwrite replaces it"
+    run cat "$BATS_TEST_TMPDIR/mine"
+    assert_output 'mine'
+    ft get f "$BATS_TEST_TMPDIR/mine" --overwrite
+    assert_equal "$status" 0
+    run cat "$BATS_TEST_TMPDIR/mine"
+    assert_output 'new'
+}
+
+@test "ls lists the regular files sorted, without partial uploads; stat tells sizes" {
+    ft_server
+    printf '12345' >"$SERVED/b"
+    printf '1' >"$SERVED/a"
+    mkdir "$SERVED/dir"
+    printf 'xx' >"$SERVED/.nianbao-part.c"
+    printf 'bad' >"$SERVED/$(printf 'esc\033[31m')"
+    ft ls
+    assert_equal "$status" 0
+    expect_bytes "$BATS_TEST_TMPDIR/out" '           1  a\n           5  b\n'
+    err_is 'client: 1 more files have names a client cannot ask for (control characters, not UTF-8)'
+    ft stat b
+    assert_equal "$status" 0
+    expect_bytes "$BATS_TEST_TMPDIR/out" 'b: 5 bytes\n'
+    ft stat c
+    assert_equal "$status" 0
+    expect_bytes "$BATS_TEST_TMPDIR/out" 'c: no such file; an interrupted upload kept 2 bytes (put --resume goes on)\n'
+    ft stat dir
+    assert_equal "$status" 1
+    err_is 'client: server: "dir" is not a regular file (not_file)'
+}
+
+@test "a Chinese file name goes up, down and into ls as it is" {
+    ft_server
+    printf '粘包' >"$BATS_TEST_TMPDIR/数据.txt"
+    ft put "$BATS_TEST_TMPDIR/数据.txt"
+    assert_equal "$status" 0
+    run cat "$SERVED/数据.txt"
+    assert_output '粘包'
+    ft ls
+    expect_bytes "$BATS_TEST_TMPDIR/out" '           6  数据.txt\n'
+    ft get 数据.txt "$BATS_TEST_TMPDIR/back"
+    assert_equal "$status" 0
+    run cat "$BATS_TEST_TMPDIR/out"
+    assert_output "数据.txt: 6 bytes, SHA-256 verified, saved as $BATS_TEST_TMPDIR/back"
+}
+
+@test "the interactive mode takes get, put, ls and stat; any other line runs as a command" {
+    ft_server
+    printf 'up' >"$BATS_TEST_TMPDIR/u"
+    cd "$BATS_TEST_TMPDIR"
+    run --separate-stderr bash -c "printf '%s\n' 'put u' 'ls' 'stat u' 'get u back' 'ls -1' 'echo hi' 'get' \
+        | timeout 20 '$ROOT/$S5/client' -p $srv_port"
+    assert_equal "$status" 2
+    assert_equal "${lines[0]}" "u: 2 bytes, SHA-256 verified by the server, stored as u"
+    assert_equal "${lines[1]}" "           2  u"
+    assert_equal "${lines[2]}" "u: 2 bytes"
+    assert_equal "${lines[3]}" "u: 2 bytes, SHA-256 verified, saved as back"
+    assert_equal "${lines[4]}" "u"
+    assert_equal "${lines[5]}" "hi"
+    assert_equal "${#lines[@]}" 6
+    # a bare "get" is the user's mistake, said and skipped: the status of the session
+    assert_equal "$stderr" 'client: get takes NAME [DEST] ("exec get ..." runs a command of that name)'
+    run cat "$BATS_TEST_TMPDIR/back"
+    assert_output 'up'
+}
+
+@test "output streams live: the first line arrives while the command still runs" {
+    ft_server
+    # The command prints 1, then waits for a file that the test creates only
+    # after it has seen the 1: a client that waits for the end never shows it.
+    local go="$BATS_TEST_TMPDIR/go"
+    timeout 30 "$ROOT/$S5/client" -p "$srv_port" exec \
+        "echo 1; while [ ! -e '$go' ]; do sleep 0.05; done; echo 2" \
+        >"$BATS_TEST_TMPDIR/live" 2>&1 3>&- &
+    local client=$! deadline=$((SECONDS + 20))
+    STARTED_PIDS+=("$client")
+    until [ "$(cat "$BATS_TEST_TMPDIR/live")" = 1 ]; do
+        [ "$SECONDS" -lt "$deadline" ] || { echo "no 1 while the command ran:"; cat "$BATS_TEST_TMPDIR/live"; false; }
+        sleep 0.05
+    done
+    touch "$go"
+    wait_for_exit "$client" 20
+    assert_equal "$EXIT_STATUS" 0
+    expect_bytes "$BATS_TEST_TMPDIR/live" '1\n2\n'
+}
+
+@test "the document's loop shows 1, 2, 3 about a second apart, not all at the end" {
+    ft_server
+    # Each line stamped when the client printed it; the command sleeps 2 s
+    # between 1 and 3, so they arrive at least 1 s apart unless spooled.
+    run bash -c "timeout 30 '$ROOT/$S5/client' -p $srv_port exec 'for i in 1 2 3; do echo \$i; sleep 1; done' |
+        while read -r line; do echo \"\$line \$(date +%s.%N)\"; done"
+    assert_success
+    assert_equal "${#lines[@]}" 3
+    local t1 t3
+    t1=${lines[0]#1 }
+    t3=${lines[2]#3 }
+    assert_equal "${lines[1]%% *}" 2
+    run awk -v a="$t1" -v b="$t3" 'BEGIN { print (b - a >= 1.0) ? "apart" : "together: " b - a }'
+    assert_output apart
+}
+
+@test "the Python reference client speaks the protocol with the C server" {
+    ft_server
+    local py="$ROOT/tests/py/ft_client.py"
+    head -c 300000 /dev/urandom >"$BATS_TEST_TMPDIR/r"
+    cd "$BATS_TEST_TMPDIR"
+    run python3 -B "$py" -p "$srv_port" put r
+    assert_success
+    assert_output 'r: 300000 bytes stored, SHA-256 verified by the server'
+    same_bytes r "$SERVED/r"
+    mkdir down && cd down
+    run python3 -B "$py" -p "$srv_port" get r
+    assert_success
+    assert_output 'r: 300000 bytes, SHA-256 verified'
+    same_bytes ../r r
+    run python3 -B "$py" -p "$srv_port" ls
+    assert_output '      300000  r'
+    run python3 -B "$py" -p "$srv_port" stat r
+    assert_output 'r: 300000 bytes'
+    run --separate-stderr python3 -B "$py" -p "$srv_port" exec 'echo hi; echo err >&2; exit 4'
+    assert_equal "$status" 1
+    assert_output 'hi'
+    assert_equal "$stderr" 'err'
+    run --separate-stderr python3 -B "$py" -p "$srv_port" get nothing
+    assert_equal "$status" 1
+    assert_equal "$stderr" 'ft_client.py: server: not_found: "nothing" does not exist'
+}
+
+@test "--help lists the commands and every exit status; bad usage exits 2" {
+    run --separate-stderr "$ROOT/$S5/client" --help
+    assert_success
+    assert_line 'usage: client [options] [COMMAND [ARGS...]]'
+    assert_line '  get NAME [DEST]   download NAME (to DEST, a file or a directory; - for stdout)'
+    assert_line '  0 done    1 the server answered an error, or the command failed'
+    assert_line '  2 usage   3 cannot connect, or the connection was lost or timed out'
+    assert_line '  4 the server broke the protocol   5 SHA-256 verification failed'
+    assert_line '  6 a local file cannot be read or written'
+    run --separate-stderr "$ROOT/$S5/client" fetch x
+    assert_equal "$status" 2
+    assert_equal "$stderr" "client: unknown command 'fetch' (get, put, exec, ls, stat)
+Try 'client --help' for more information."
+    run --separate-stderr "$ROOT/$S5/client" get
+    assert_equal "$status" 2
+    assert_equal "${stderr_lines[0]}" "client: get takes NAME [DEST]"
+    run --separate-stderr "$ROOT/$S5/client" ls x
+    assert_equal "${stderr_lines[0]}" "client: ls takes no arguments"
+    run --separate-stderr "$ROOT/$S5/client" exec
+    assert_equal "${stderr_lines[0]}" "client: exec needs a command"
+    run --separate-stderr "$ROOT/$S5/client" --version
+    assert_output 'client (nianbao 1.0): stage 5, the document'"'"'s file transfer (not written there)'
+}
+
+@test "the client's exit statuses: 3 cannot connect, 6 a local file it cannot read" {
+    ft_server
+    kill "$srv_pid"
+    wait_for_exit "$srv_pid"
+    ft ls
+    assert_equal "$status" 3
+    err_is "client: cannot connect to 127.0.0.1:$srv_port: Connection refused"
+    ft_server
+    ft put "$BATS_TEST_TMPDIR/missing"
+    assert_equal "$status" 6
+    err_is "client: cannot read $BATS_TEST_TMPDIR/missing: No such file or directory"
+    ft put "$BATS_TEST_TMPDIR"
+    assert_equal "$status" 6
+    err_is "client: cannot read $BATS_TEST_TMPDIR: not a regular file"
+}
+
+@test "the server requires --root, refuses a missing one, and names what it serves" {
+    run --separate-stderr "$ROOT/$S5/server" --port 0
+    assert_equal "$status" 2
+    assert_equal "${stderr_lines[0]}" "server: --root DIR is required: which directory do clients get from and put into?"
+    run --separate-stderr "$ROOT/$S5/server" --port 0 --root "$BATS_TEST_TMPDIR/none"
+    assert_equal "$status" 1
+    assert_equal "$stderr" "server: cannot open the root $BATS_TEST_TMPDIR/none: No such file or directory"
+    ft_server
+    run head -1 "$BATS_TEST_TMPDIR/srv.log"
+    assert_output "serving $SERVED (openat2: symlinks are followed only while they stay inside)"
+    run grep -c '^listening on ' "$BATS_TEST_TMPDIR/srv.log"
+    assert_output 1
+}
+
+@test "the server exits 0 on SIGTERM and SIGINT" {
+    mkdir "$BATS_TEST_TMPDIR/r"
+    exits_0_on_sigterm_and_sigint "$ROOT/$S5/server" --port 0 --root "$BATS_TEST_TMPDIR/r"
+}
+
+@test "--timeout kills a command, which the client reports; --max-output cuts" {
+    ft_server --timeout 1 --max-output 10
+    ft exec 'echo start; sleep 30'
+    assert_equal "$status" 1
+    expect_bytes "$BATS_TEST_TMPDIR/out" 'start\n'
+    err_is $'nianbao: command killed after 1 s (timeout)\nclient: the command was killed by signal 9'
+    ft exec 'seq 1 100'
+    assert_equal "$status" 1
+    expect_bytes "$BATS_TEST_TMPDIR/out" '1\n2\n3\n4\n5\n'
+    run head -1 "$BATS_TEST_TMPDIR/err"
+    assert_output 'nianbao: output cut to fit --max-output 10'
+}
+
+@test "--max-upload refuses a larger file before writing any byte of it" {
+    ft_server --max-upload 1000
+    head -c 1001 /dev/zero >"$BATS_TEST_TMPDIR/big"
+    ft put "$BATS_TEST_TMPDIR/big"
+    assert_equal "$status" 1
+    err_is 'client: server: "big" is 1001 bytes; this server takes at most 1000 (--max-upload) (too_large)'
+    run served_files
+    assert_output ''
+    head -c 1000 /dev/zero >"$BATS_TEST_TMPDIR/fits"
+    ft put "$BATS_TEST_TMPDIR/fits"
+    assert_equal "$status" 0
+}
+
+@test "--idle closes a silent client; the interactive client reconnects and says so" {
+    ft_server --idle 1
+    printf 'x' >"$SERVED/x"
+    coproc CLIENT { timeout 30 "$ROOT/$S5/client" -p "$srv_port" 2>&1; }
+    local client_pid=$CLIENT_PID
+    echo 'stat x' >&"${CLIENT[1]}"
+    read -r line <&"${CLIENT[0]}"
+    assert_equal "$line" 'x: 1 bytes'
+    wait_for_log srv 'sent nothing for 1 s \(--idle\); closing the connection'
+    echo 'stat x' >&"${CLIENT[1]}"
+    read -r line <&"${CLIENT[0]}"
+    assert_equal "$line" 'client: the server had closed the idle connection; reconnected'
+    read -r line <&"${CLIENT[0]}"
+    assert_equal "$line" 'x: 1 bytes'
+    exec {CLIENT[1]}>&-
+    wait_for_exit "$client_pid"
+    assert_equal "$EXIT_STATUS" 0
+}

@@ -1,0 +1,53 @@
+# Helpers for the stage 5 tests (tests/stage5*.bats), loaded after
+# common-setup.bash.
+
+S5="stage5_file_transfer"
+
+# ft_server [ARGS...]: a fresh served directory $SERVED and an outside
+# directory $OUTSIDE (what must never be touched), and the stage 5 server
+# on it as srv (srv_port, srv_pid, $BATS_TEST_TMPDIR/srv.log).
+ft_server() {
+    SERVED="$BATS_TEST_TMPDIR/served"
+    OUTSIDE="$BATS_TEST_TMPDIR/outside"
+    mkdir -p "$SERVED" "$OUTSIDE"
+    start_server srv "$ROOT/$S5/server" --port 0 --root "$SERVED" "$@"
+}
+
+# ft [ARGS...]: the stage 5 client on srv's port (or $FT_PORT), killed after
+# 60 s; stdout in $BATS_TEST_TMPDIR/out, stderr in .../err, exit status in
+# $status (bats' run cannot keep binary stdout and stderr apart as files).
+# shellcheck disable=SC2034  # the calling test reads status
+ft() {
+    status=0
+    timeout 60 "$ROOT/$S5/client" -p "${FT_PORT:-$srv_port}" "$@" </dev/null \
+        >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" || status=$?
+    echo "client $*: exit $status; stderr:"; head -c 2000 "$BATS_TEST_TMPDIR/err"
+}
+
+# peer [ARGS...] <<'PY' ... PY: runs the Python on stdin with tests/py/ftwire.py
+# imported (frames built by hand) and PORT set to srv's port (or $FT_PORT).
+peer() {
+    local code
+    code="import sys; sys.path.insert(0, '$ROOT/tests/py'); from ftwire import *
+PORT = ${FT_PORT:-$srv_port}
+$(cat)"
+    timeout 60 python3 -B -c "$code" "$@"
+}
+
+# served_files: every name in $SERVED, hidden ones too, one per line, sorted.
+served_files() { (cd "$SERVED" && find . -mindepth 1 | sort); }
+
+# outside_untouched: $OUTSIDE holds exactly what the test put there
+# (secret.txt with "secret\n"), nothing more.
+outside_untouched() {
+    run bash -c "cd '$OUTSIDE' && find . -mindepth 1 | sort"
+    assert_output './secret.txt'
+    run cat "$OUTSIDE/secret.txt"
+    assert_output 'secret'
+}
+
+# err_is TEXT: the client's stderr is exactly TEXT (one line).
+err_is() {
+    run cat "$BATS_TEST_TMPDIR/err"
+    assert_output "$1"
+}
