@@ -137,7 +137,7 @@ connect_staller() {
 @test "iterative: a stalled client holds the server; the next is answered only after it leaves" {
     serve iterative --idle 0 --frame-timeout 0
     connect_staller
-    "$LOADGEN" -p "$srv_port" -c 1 -n 1 --verify --timeout 60 >"$BATS_TEST_TMPDIR/good" 3>&- &
+    "$LOADGEN" -p "$srv_port" -c 1 -n 1 --verify --timeout 60 >"$BATS_TEST_TMPDIR/good" 3>&- 4>&- &
     local good=$!
     STARTED_PIDS+=("$good")
     # The good client's request has reached the server's host: it sits in
@@ -272,7 +272,7 @@ graceful() {
         served=2
     fi
     "$CLIENT" -p "$srv_port" exec "touch '$BATS_TEST_TMPDIR/started'; sleep 1; echo finished" \
-        >"$BATS_TEST_TMPDIR/busy.out" 2>"$BATS_TEST_TMPDIR/busy.err" 3>&- &
+        >"$BATS_TEST_TMPDIR/busy.out" 2>"$BATS_TEST_TMPDIR/busy.err" 3>&- 4>&- &
     local busy=$!
     STARTED_PIDS+=("$busy")
     local deadline=$((SECONDS + 10))
