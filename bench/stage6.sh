@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# bench/stage6.sh - stage 6's servers side by side (part of `make bench`,
+# callable alone): the four models of stage6_concurrent/ and the document's
+# own answer, Python's socketserver.ThreadingTCPServer (tests/py), under
+# tools/loadgen.
+#
+#   clients     for 1, 10, 100 and 1000 clients at once, TOTAL requests
+#               in all (exec of `echo nb-C-R-TOKEN`, every reply checked:
+#               --verify), spread over the clients: requests/s, and each
+#               request's latency p50, p99 and max.
+#   idle        the poll model holding IDLE connections that send nothing,
+#               while one good client sends requests one after another: its
+#               p99 against the same client's p99 with no idle connection
+#               (the bar: within 2x), and the server's peak RSS.
+#
+# Prints Markdown tables on stdout; writes them to RESULTS/stage6.md, the
+# figures to RESULTS/stage6.tsv and a plot to RESULTS/stage6.svg (gnuplot).
+# The machine may be shared: the numbers are ratios within one run. Fails
+# only when something breaks (a request fails, a server does not start).
+#
+# Settings (environment):
+#   BENCH_QUICK=1           about a minute: 1 10 100 clients, 300 requests, 1000 idle
+#   STAGE6_LEVELS="1 10 100 1000"   STAGE6_TOTAL=1000   STAGE6_IDLE=10000
+#   STAGE6_GOOD=300         requests of the good client in the idle test
+#   STAGE6_MODELS="iterative fork thread poll python"
+#   BENCH_RESULTS=DIR       (default bench/results)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
+    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "$0"
+    exit 0
+fi
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+    d_levels="1 10 100"; d_total=300; d_idle=1000; d_good=100
+else
+    d_levels="1 10 100 1000"; d_total=1000; d_idle=10000; d_good=300
+fi
+read -r -a LEVELS <<<"${STAGE6_LEVELS:-$d_levels}"
+TOTAL=${STAGE6_TOTAL:-$d_total}
+IDLE=${STAGE6_IDLE:-$d_idle}
+GOOD=${STAGE6_GOOD:-$d_good}
+read -r -a MODELS <<<"${STAGE6_MODELS:-iterative fork thread poll python}"
+RESULTS=${BENCH_RESULTS:-$ROOT/bench/results}
+LOADGEN="$ROOT/tools/loadgen"
+
+say() { printf 'bench/stage6: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+for f in tools/loadgen stage6_concurrent/iterative stage6_concurrent/fork \
+    stage6_concurrent/thread stage6_concurrent/poll tests/py/ft_threading_server.py; do
+    [ -e "$ROOT/$f" ] || die "$f is missing: run 'make' first"
+done
+command -v python3 >/dev/null || die "python3 is missing"
+PYTHON=$(python3 -c 'import sys; print(sys.executable)')
+# 10 000 idle connections are 10 000 descriptors in the load generator and
+# as many in the server: raise this shell's limit (both inherit it).
+want_fds=$((IDLE + 2000))
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$want_fds" ]; then
+    ulimit -n "$want_fds" 2>/dev/null || ulimit -n "$(ulimit -Hn)" ||
+        die "cannot raise the descriptor limit to $want_fds"
+fi
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$want_fds" ]; then
+    IDLE=$(( $(ulimit -n) - 2000 ))
+    say "the descriptor limit is $(ulimit -n): holding $IDLE idle connections"
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/nianbao-stage6.XXXXXX")
+SERVER_PID=
+cleanup() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+mkdir -p "$WORK/served" "$RESULTS"
+
+# start MODEL [ARGS...]: starts the server, sets PORT and SERVER_PID.
+start() {
+    local model=$1; shift
+    : >"$WORK/server.log"
+    if [ "$model" = python ]; then
+        "$PYTHON" -B "$ROOT/tests/py/ft_threading_server.py" --port 0 --root "$WORK/served" \
+            2>"$WORK/server.log" &
+    else
+        "$ROOT/stage6_concurrent/$model" --port 0 --root "$WORK/served" --timeout 120 \
+            --idle 0 --frame-timeout 0 "$@" 2>"$WORK/server.log" &
+    fi
+    SERVER_PID=$!
+    local tries=0
+    until grep -q '^listening on ' "$WORK/server.log"; do
+        tries=$((tries + 1))
+        if [ "$tries" -gt 400 ] || ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            cat "$WORK/server.log" >&2
+            die "$model did not start"
+        fi
+        sleep 0.05
+    done
+    PORT=$(sed -n 's/^listening on .*://p' "$WORK/server.log")
+}
+
+stop() {
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+}
+
+# load ARGS...: runs the load generator (--tsv); prints its figures line.
+load() {
+    local out
+    out=$("$LOADGEN" -p "$PORT" --tsv --timeout 1200 "$@" 2>"$WORK/loadgen.err") || {
+        cat "$WORK/loadgen.err" >&2
+        die "the load generator failed against port $PORT: $*"
+    }
+    printf '%s\n' "$out" | sed -n 2p
+}
+
+# col LINE N: the Nth tab-separated field of LINE.
+col() { printf '%s\n' "$1" | cut -f"$2"; }
+
+{
+    printf 'model\tclients\trequests\trequests_per_s\tp50_ms\tp99_ms\tmax_ms\n'
+} >"$WORK/clients.tsv"
+say "${#MODELS[@]} servers x clients ${LEVELS[*]}, $TOTAL requests each time"
+for model in "${MODELS[@]}"; do
+    start "$model" --max-clients 2000
+    for clients in "${LEVELS[@]}"; do
+        per=$(( (TOTAL + clients - 1) / clients ))
+        line=$(load -c "$clients" -n "$per" --verify --seed "$clients")
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$model" "$clients" "$(col "$line" 1)" \
+            "$(col "$line" 5)" "$(col "$line" 6)" "$(col "$line" 7)" "$(col "$line" 8)" \
+            >>"$WORK/clients.tsv"
+        say "$model, $clients clients: $(col "$line" 5) requests/s, p99 $(col "$line" 7) ms"
+    done
+    stop
+done
+
+say "poll: one good client, then the same with $IDLE idle connections held"
+start poll --max-clients $((IDLE + 100))
+unloaded=$(load -c 1 -n "$GOOD" --verify)
+loaded=$(load -c 1 -n "$GOOD" --verify --idle "$IDLE")
+rss=$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status")
+stop
+held=$(col "$loaded" 9)
+p99_unloaded=$(col "$unloaded" 7)
+p99_loaded=$(col "$loaded" 7)
+ratio=$(awk -v a="$p99_loaded" -v b="$p99_unloaded" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+verdict=$(awk -v r="$ratio" 'BEGIN { print (r <= 2.0 ? "within" : "over") }')
+
+md="$RESULTS/stage6.md"
+{
+    echo "### Stage 6: many clients at once ($TOTAL requests per row, exec of echo, every reply verified)"
+    echo
+    echo "| server | clients | requests/s | p50 ms | p99 ms | max ms |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    tail -n +2 "$WORK/clients.tsv" | while IFS=$'\t' read -r m c n rps p50 p99 max; do
+        name=$m
+        [ "$m" = python ] && name="Python ThreadingTCPServer"
+        printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$c" "$rps" "$p50" "$p99" "$max"
+    done
+    echo
+    echo "### Stage 6: poll holding $IDLE idle connections"
+    echo
+    echo "| good client | p50 ms | p99 ms | max ms |"
+    echo "|---|---:|---:|---:|"
+    printf '| alone | %s | %s | %s |\n' "$(col "$unloaded" 6)" "$p99_unloaded" "$(col "$unloaded" 8)"
+    printf '| beside %s idle connections (%s held) | %s | %s | %s |\n' "$IDLE" "$held" \
+        "$(col "$loaded" 6)" "$p99_loaded" "$(col "$loaded" 8)"
+    echo
+    echo "p99 beside the idle connections / alone: ${ratio}x ($verdict the 2x bar); the poll server's peak RSS: $((rss / 1024)) MiB."
+} >"$md"
+cp "$WORK/clients.tsv" "$RESULTS/stage6.tsv"
+cat "$md"
+
+if command -v gnuplot >/dev/null; then
+    for model in "${MODELS[@]}"; do
+        awk -F'\t' -v m="$model" '$1 == m { print $2, $4, $6 }' "$WORK/clients.tsv" \
+            >"$WORK/$model.dat"
+    done
+    {
+        echo "set terminal svg size 900,420 font 'sans,11'"
+        echo "set output '$RESULTS/stage6.svg'"
+        echo "set multiplot layout 1,2 title 'stage 6: $TOTAL exec requests spread over N clients'"
+        echo "set logscale x; set xlabel 'clients at once'; set key top left; set grid"
+        echo "set ylabel 'requests/s'"
+        printf "plot "
+        sep=""
+        for model in "${MODELS[@]}"; do
+            printf "%s'%s' using 1:2 with linespoints title '%s'" "$sep" "$WORK/$model.dat" "$model"
+            sep=", "
+        done
+        echo
+        echo "set logscale y; set ylabel 'p99 latency (ms)'"
+        printf "plot "
+        sep=""
+        for model in "${MODELS[@]}"; do
+            printf "%s'%s' using 1:3 with linespoints title '%s'" "$sep" "$WORK/$model.dat" "$model"
+            sep=", "
+        done
+        echo
+        echo "unset multiplot"
+    } >"$WORK/plot.gp"
+    gnuplot "$WORK/plot.gp" || die "gnuplot failed"
+    say "plot: $RESULTS/stage6.svg"
+else
+    say "gnuplot is missing: no plot (apt-get install gnuplot-nox)"
+fi
