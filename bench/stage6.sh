@@ -125,7 +125,11 @@ col() { printf '%s\n' "$1" | cut -f"$2"; }
 } >"$WORK/clients.tsv"
 say "${#MODELS[@]} servers x clients ${LEVELS[*]}, $TOTAL requests each time"
 for model in "${MODELS[@]}"; do
-    start "$model" --max-clients 2000
+    if [ "$model" = iterative ] || [ "$model" = python ]; then
+        start "$model"
+    else
+        start "$model" --max-clients 2000
+    fi
     for clients in "${LEVELS[@]}"; do
         per=$(( (TOTAL + clients - 1) / clients ))
         line=$(load -c "$clients" -n "$per" --verify --seed "$clients")

@@ -47,7 +47,8 @@ void conc_parse(struct conc_server *s, const char *summary, int argc, char **arg
         CLI_HOST_OPTION(&s->serve.host),
         CLI_PORT_OPTION(&s->serve.port, CONC_DEFAULT_PORT),
         { "root", 'r', CLI_STRING, &s->root_path, "DIR",
-          "the directory served to get, put, stat and list (default: the current one)", 0, 0 },
+          "the directory served to get, put, stat and list, where commands run "
+          "(default: the current one)", 0, 0 },
         { "timeout", 't', CLI_UINT, &s->timeout_s, "SECS",
           "kill a command after SECS (default 10)", 1, 86400 },
         { "max-output", 0, CLI_UINT, &s->max_output, "BYTES",
@@ -110,6 +111,11 @@ int conc_start(struct conc_server *s, int want_sigchld, char *err, size_t errlen
     };
     if (fsroot_open(&s->root, s->root_path, 0, err, errlen) < 0)
         return -1;
+    /* Commands run in the root too, as stage 5's. */
+    if (chdir(s->root_path) < 0) {
+        snprintf(err, errlen, "cannot enter the root %s: %s", s->root_path, strerror(errno));
+        return -1;
+    }
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
