@@ -66,53 +66,57 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$want_fds" ]; then
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nianbao-stage6.XXXXXX")
-SERVER_PID=
+declare -A PORTS=() PIDS=()
 cleanup() {
-    if [ -n "$SERVER_PID" ]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 mkdir -p "$WORK/served" "$RESULTS"
 
-# start MODEL [ARGS...]: starts the server, sets PORT and SERVER_PID.
+# start NAME MODEL [ARGS...]: starts the server as NAME; sets PORTS[NAME].
 start() {
-    local model=$1; shift
-    : >"$WORK/server.log"
+    local name=$1 model=$2 log="$WORK/$1.log"
+    shift 2
+    : >"$log"
     if [ "$model" = python ]; then
         "$PYTHON" -B "$ROOT/tests/py/ft_threading_server.py" --port 0 --root "$WORK/served" \
-            2>"$WORK/server.log" &
+            2>"$log" &
     else
         "$ROOT/stage6_concurrent/$model" --port 0 --root "$WORK/served" --timeout 120 \
-            --idle 0 --frame-timeout 0 "$@" 2>"$WORK/server.log" &
+            --idle 0 --frame-timeout 0 "$@" 2>"$log" &
     fi
-    SERVER_PID=$!
+    PIDS[$name]=$!
     local tries=0
-    until grep -q '^listening on ' "$WORK/server.log"; do
+    until grep -q '^listening on ' "$log"; do
         tries=$((tries + 1))
-        if [ "$tries" -gt 400 ] || ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            cat "$WORK/server.log" >&2
+        if [ "$tries" -gt 400 ] || ! kill -0 "${PIDS[$name]}" 2>/dev/null; then
+            cat "$log" >&2
             die "$model did not start"
         fi
         sleep 0.05
     done
-    PORT=$(sed -n 's/^listening on .*://p' "$WORK/server.log")
+    PORTS[$name]=$(sed -n 's/^listening on .*://p' "$log")
 }
 
 stop() {
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=
+    kill "${PIDS[$1]}" 2>/dev/null || true
+    wait "${PIDS[$1]}" 2>/dev/null || true
+    unset "PIDS[$1]"
 }
 
-# load ARGS...: runs the load generator (--tsv); prints its figures line.
+# load NAME ARGS...: runs the load generator (--tsv) against NAME; prints
+# its figures line.
 load() {
-    local out
-    out=$("$LOADGEN" -p "$PORT" --tsv --timeout 1200 "$@" 2>"$WORK/loadgen.err") || {
+    local name=$1 out
+    shift
+    out=$("$LOADGEN" -p "${PORTS[$name]}" --tsv --timeout 1200 "$@" 2>"$WORK/loadgen.err") || {
         cat "$WORK/loadgen.err" >&2
-        die "the load generator failed against port $PORT: $*"
+        die "the load generator failed against $name: $*"
     }
     printf '%s\n' "$out" | sed -n 2p
 }
@@ -120,37 +124,39 @@ load() {
 # col LINE N: the Nth tab-separated field of LINE.
 col() { printf '%s\n' "$1" | cut -f"$2"; }
 
-{
-    printf 'model\tclients\trequests\trequests_per_s\tp50_ms\tp99_ms\tmax_ms\n'
-} >"$WORK/clients.tsv"
+printf 'model\tclients\trequests\trequests_per_s\tp50_ms\tp99_ms\tmax_ms\n' >"$WORK/clients.tsv"
 say "${#MODELS[@]} servers x clients ${LEVELS[*]}, $TOTAL requests each time"
+# All servers run from the start, and each level takes them in turn: a
+# burst of load elsewhere on the machine falls on all of them alike.
 for model in "${MODELS[@]}"; do
     if [ "$model" = iterative ] || [ "$model" = python ]; then
-        start "$model"
+        start "$model" "$model"
     else
-        start "$model" --max-clients 2000
+        start "$model" "$model" --max-clients 2000
     fi
-    for clients in "${LEVELS[@]}"; do
-        per=$(( (TOTAL + clients - 1) / clients ))
-        line=$(load -c "$clients" -n "$per" --verify --seed "$clients")
+done
+for clients in "${LEVELS[@]}"; do
+    per=$(( (TOTAL + clients - 1) / clients ))
+    for model in "${MODELS[@]}"; do
+        line=$(load "$model" -c "$clients" -n "$per" --verify --seed "$clients")
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$model" "$clients" "$(col "$line" 1)" \
             "$(col "$line" 5)" "$(col "$line" 6)" "$(col "$line" 7)" "$(col "$line" 8)" \
             >>"$WORK/clients.tsv"
         say "$model, $clients clients: $(col "$line" 5) requests/s, p99 $(col "$line" 7) ms"
     done
-    stop
 done
+for model in "${MODELS[@]}"; do stop "$model"; done
 
 say "poll: one good client, then the same with $IDLE idle connections held"
-start poll --max-clients $((IDLE + 100))
-unloaded=$(load -c 1 -n "$GOOD" --verify)
-loaded=$(load -c 1 -n "$GOOD" --verify --idle "$IDLE")
-rss=$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status")
-stop
+start idle poll --max-clients $((IDLE + 100))
+unloaded=$(load idle -c 1 -n "$GOOD" --verify)
+loaded=$(load idle -c 1 -n "$GOOD" --verify --idle "$IDLE")
+rss=$(awk '/^VmHWM:/ { print $2 }' "/proc/${PIDS[idle]}/status")
+stop idle
 held=$(col "$loaded" 9)
 p99_unloaded=$(col "$unloaded" 7)
 p99_loaded=$(col "$loaded" 7)
-ratio=$(awk -v a="$p99_loaded" -v b="$p99_unloaded" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+ratio=$(awk -v a="$p99_loaded" -v b="$p99_unloaded" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 verdict=$(awk -v r="$ratio" 'BEGIN { print (r <= 2.0 ? "within" : "over") }')
 
 md="$RESULTS/stage6.md"

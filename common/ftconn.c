@@ -18,7 +18,10 @@
 
 #include "wire.h"
 
-#define CHUNK_SIZE FT_OUTPUT_MAX     /* one read, one "output" frame        */
+/* One read, one "output" frame (the protocol allows larger ones). On the
+ * stack of the step: a thread model's threads have small stacks. */
+#define CHUNK_SIZE (64 * 1024)
+_Static_assert(CHUNK_SIZE <= FT_OUTPUT_MAX, "an output frame must fit the protocol");
 #define OUT_LOW (64 * 1024)          /* read a command's pipes only while
                                         less than this waits for the client */
 #define OUT_KEEP (256 * 1024)        /* a larger out buffer is freed once sent */
