@@ -193,9 +193,9 @@ static void parse(const struct cli_program *prog, const char *operands, int in_o
     longs[n + 2] = (struct option){ NULL, 0, NULL, 0 };
 
     opterr = 0;
-    optind = 0;     /* 0, not 1: glibc then also forgets the previous call's '+' */
+    optind = 0;     /* 0, not 1: glibc then also forgets a previous call's '+' */
     for (;;) {
-        int before = optind;
+        int before = optind > 0 ? optind : 1;
         key = getopt_long(argc, argv, shorts, longs, NULL);
         if (key == -1)
             break;

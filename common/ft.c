@@ -281,6 +281,11 @@ static int check_together(const struct message *m, const struct ft_msg *msg, str
             return ft_fail(e, FT_E_BAD_FIELD, "file: size %" PRIu64 " is not file_size %" PRIu64
                            " minus offset %" PRIu64, msg->size, msg->file_size, msg->offset);
         break;
+    case FT_OUTPUT:
+        if (msg->size > FT_OUTPUT_MAX)
+            return ft_fail(e, FT_E_BAD_FIELD, "output: a body of %" PRIu64 " bytes is over %u",
+                           msg->size, FT_OUTPUT_MAX);
+        break;
     case FT_STAT_REPLY:
         if (msg->exists != msg->has_file_size)
             return ft_fail(e, FT_E_BAD_FIELD, "stat: file_size goes with exists, and only then");

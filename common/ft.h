@@ -27,7 +27,8 @@
 #include "frame.h"
 
 #define FT_DEFAULT_PORT "8086"
-#define FT_OUTPUT_MAX 65536          /* largest body of one "output" message */
+#define FT_OUTPUT_MAX (1u << 20)     /* largest body of one "output" message: a
+                                        full pipe (run.c sizes it 1 MiB)        */
 #define FT_SHOWN_MAX 256             /* an escaped name in a message or log */
 
 /* Error codes of the "error" reply (the README's table says what each means). */

@@ -497,7 +497,7 @@ static void progress_start(struct progress *p, uint64_t total, uint64_t start_at
     p->total = total;
     p->start_at = start_at;
     p->started = now_s();
-    p->drawn = 0;
+    p->drawn = p->started;      /* the first redraw after 0.1 s: a rate by then means something */
 }
 
 /* Draws "  1.5 MiB / 3.0 MiB  50%  12.0 MiB/s  0:00:01 left" over the last

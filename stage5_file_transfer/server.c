@@ -34,6 +34,7 @@
 
 #define COMMAND_LIMIT 131071        /* Linux: one argument of execve (sh -c CMD) */
 #define UPLOAD_CHUNK (1u << 20)
+#define SKIP_MAX (1u << 20)         /* a refused request's body read and dropped */
 
 struct server_config {
     struct serve_config serve;      /* how connections are served */
@@ -133,8 +134,7 @@ int main(int argc, char **argv)
 }
 
 static int send_error(struct serve_conn *conn, const struct ft_error *e);
-static int skip_body(struct serve_conn *conn, struct frame_reader *request,
-                     const struct server_config *cfg);
+static int skip_body(struct serve_conn *conn, struct frame_reader *request);
 
 /* One client's requests, one after another. Every request is a frame: its
  * header says how long the body is, so a request split into pieces or
@@ -173,7 +173,7 @@ static void serve_client(struct serve_conn *conn, void *ctx)
         if (ft_parse(FT_REQUEST, request.header, request.header_json, request.header_len,
                      request.body_size, &msg, &e) < 0) {
             serve_log(conn, "refused: %s", e.message);
-            if (send_error(conn, &e) < 0 || skip_body(conn, &request, cfg) < 0)
+            if (send_error(conn, &e) < 0 || skip_body(conn, &request) < 0)
                 break;
             continue;
         }
@@ -212,7 +212,7 @@ static int do_exec(struct serve_conn *conn, struct frame_reader *request,
                     const struct ft_msg *msg, const struct server_config *cfg)
 {
     char err[256], notes[512], shown[80], sha_hex[DIGEST_HEX_MAX];
-    unsigned char chunk[FT_OUTPUT_MAX];
+    unsigned char *chunk = NULL;
     struct ft_error e;
     struct command cmd;
     struct command_status st;
@@ -225,11 +225,12 @@ static int do_exec(struct serve_conn *conn, struct frame_reader *request,
         ft_fail(&e, FT_E_TOO_LARGE, "the command is %" PRIu64 " bytes; this server runs at "
                 "most %lu (--max-command)", msg->size, cfg->max_command);
         serve_log(conn, "refused: %s", e.message);
-        return send_error(conn, &e) < 0 ? -1 : skip_body(conn, request, cfg);
+        return send_error(conn, &e) < 0 ? -1 : skip_body(conn, request);
     }
     /* The body is the command, exactly: size bytes, however they arrive. */
     command = malloc((size_t)msg->size);
-    if (!command) {
+    chunk = malloc(FT_OUTPUT_MAX);
+    if (!command || !chunk) {
         serve_log(conn, "out of memory for a %" PRIu64 "-byte command", msg->size);
         goto end;
     }
@@ -256,7 +257,7 @@ static int do_exec(struct serve_conn *conn, struct frame_reader *request,
     /* Each piece of output goes out the moment it is read. */
     for (;;) {
         enum command_stream stream;
-        ssize_t got = command_next(&cmd, &stream, chunk, sizeof chunk, err, sizeof err);
+        ssize_t got = command_next(&cmd, &stream, chunk, FT_OUTPUT_MAX, err, sizeof err);
         if (got < 0) {
             serve_log(conn, "exec \"%s\": %s", shown, err);
             goto end;
@@ -302,6 +303,7 @@ end:
     }
     digest_free(&sha);
     free(command);
+    free(chunk);
     return rc;
 }
 
@@ -536,13 +538,12 @@ static int send_error(struct serve_conn *conn, const struct ft_error *e)
 }
 
 /* A refused request's body is read and dropped, so the next frame is found
- * exactly. A body larger than any command is not worth reading: close. */
-static int skip_body(struct serve_conn *conn, struct frame_reader *request,
-                     const struct server_config *cfg)
+ * exactly. A body past SKIP_MAX is not worth reading: close. */
+static int skip_body(struct serve_conn *conn, struct frame_reader *request)
 {
     unsigned char scrap[16384];
 
-    if (request->body_size > cfg->max_command) {
+    if (request->body_size > SKIP_MAX) {
         serve_log(conn, "not reading a refused %" PRIu64 "-byte body; closing",
                   request->body_size);
         return -1;

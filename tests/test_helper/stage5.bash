@@ -21,7 +21,8 @@ ft() {
     status=0
     timeout 60 "$ROOT/$S5/client" -p "${FT_PORT:-$srv_port}" "$@" </dev/null \
         >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" || status=$?
-    echo "client $*: exit $status; stderr:"; head -c 2000 "$BATS_TEST_TMPDIR/err"
+    local args="$*"
+    echo "client ${args:0:200}: exit $status; stderr:"; head -c 2000 "$BATS_TEST_TMPDIR/err"
 }
 
 # peer [ARGS...] <<'PY' ... PY: runs the Python on stdin with tests/py/ftwire.py

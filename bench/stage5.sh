@@ -1,0 +1,159 @@
+#!/bin/sh
+# bench/stage5.sh - stage 5's rows of `make bench`: a 1 GiB download, a
+# 1 GiB upload and 1 GiB of streamed command output, each timed against
+# a raw baseline measured in the same run, with the peak RSS of our server
+# and client. Prints Markdown table rows (with --header, the header first):
+#
+#   | what | ours | raw | ratio | peak RSS server | client |
+#
+# Two baselines (bench/stage5_raw.c, built here):
+#   raw            the same bytes over one loopback socket: sendfile in,
+#                  read and write out (exec: the pipe spliced to the socket);
+#                  no framing, no hash, no fsync.
+#   raw + SHA-256  the same, with both ends hashing every byte in line, as a
+#                  plain implementation would (the sender hashes the file
+#                  first, the receiver as it reads): what integrity costs
+#                  without overlapping the hash with the transfer. Stage 5
+#                  hashes on both ends too, so this is its fair comparison.
+# Stage 5's upload also fsyncs the file before renaming it (the baselines
+# do not); its times include that.
+#
+# Times are medians of BENCH_RUNS runs (default 3), from the client's start
+# to its exit; the page cache is warm (the data is read once before) and
+# `sync` runs before each timed run. The data is random bytes in $TMPDIR.
+#
+# Environment: BENCH_BYTES (default 1073741824), BENCH_RUNS (default 3),
+# CC (to build the baseline), TMPDIR.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BYTES=${BENCH_BYTES:-1073741824}
+RUNS=${BENCH_RUNS:-3}
+SERVER="$ROOT/stage5_file_transfer/server"
+CLIENT="$ROOT/stage5_file_transfer/client"
+TIME=/usr/bin/time
+
+for f in "$SERVER" "$CLIENT"; do
+    [ -x "$f" ] || { echo "stage5.sh: $f is missing; run make first" >&2; exit 1; }
+done
+[ -x "$TIME" ] || { echo "stage5.sh: $TIME is missing (apt-get install time)" >&2; exit 1; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/nianbao-bench5.XXXXXX")
+SERVER_PID=
+cleanup() {
+    stop_server
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+"${CC:-cc}" -O2 -o "$WORK/stage5_raw" "$ROOT/bench/stage5_raw.c" -lcrypto
+RAW="$WORK/stage5_raw"
+mkdir "$WORK/root" "$WORK/down"
+head -c "$BYTES" /dev/urandom >"$WORK/data"
+cat "$WORK/data" >/dev/null
+
+# start_server CMD...: starts a server under time(1) (its peak RSS goes to
+# $WORK/server.rss) and sets PORT from its "listening on" line.
+start_server() {
+    : >"$WORK/server.log"
+    "$TIME" -f %M -o "$WORK/server.rss" "$@" 2>"$WORK/server.log" &
+    SERVER_PID=$!
+    tries=0
+    until PORT=$(sed -n 's/^listening on .*://p' "$WORK/server.log") && [ -n "$PORT" ]; do
+        tries=$((tries + 1))
+        if [ "$tries" -gt 200 ] || ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            echo "stage5.sh: the server did not start:" >&2
+            cat "$WORK/server.log" >&2
+            exit 1
+        fi
+        sleep 0.05
+    done
+}
+
+# stop_server: SIGTERM to the server (not to time(1), which then reports).
+stop_server() {
+    if [ -n "$SERVER_PID" ]; then
+        pkill -TERM -P "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=
+    fi
+}
+
+# timed OUT CMD...: runs CMD once under time(1): seconds and peak RSS (KiB)
+# appended to OUT as "SECS KIB".
+timed() {
+    out=$1
+    shift
+    sync
+    if ! "$TIME" -f '%e %M' -o "$WORK/one" "$@" >/dev/null 2>"$WORK/client.err"; then
+        echo "stage5.sh: failed: $*" >&2
+        cat "$WORK/client.err" >&2
+        exit 1
+    fi
+    cat "$WORK/one" >>"$out"
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+max_kib() { awk '$2 > m { m = $2 } END { print m + 0 }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+
+# measure NAME KIND: RUNS timed runs of KIND (get, put, exec) against the
+# server NAME (ours, raw, rawsha) started here; $WORK/NAME.KIND holds the
+# times and client RSS, $WORK/NAME.KIND.srv the server's peak RSS.
+measure() {
+    name=$1 kind=$2
+    case $name in
+    ours) start_server "$SERVER" --port 0 --root "$WORK/root" --timeout 3600 \
+              --max-output "$BYTES" --max-upload "$BYTES" ;;
+    raw) start_server "$RAW" serve "$WORK/root" ;;
+    rawsha) start_server "$RAW" serve "$WORK/root" sha ;;
+    esac
+    sha=
+    [ "$name" = rawsha ] && sha=sha
+    : >"$WORK/$name.$kind"
+    cp "$WORK/data" "$WORK/root/data"
+    i=0
+    while [ "$i" -lt "$RUNS" ]; do
+        rm -f "$WORK/down/data" "$WORK/root/up"
+        case $name.$kind in
+        ours.get) timed "$WORK/$name.$kind" "$CLIENT" -p "$PORT" get data "$WORK/down/data" ;;
+        ours.put) timed "$WORK/$name.$kind" "$CLIENT" -p "$PORT" put "$WORK/data" up ;;
+        ours.exec) timed "$WORK/$name.$kind" "$CLIENT" -p "$PORT" exec head -c "$BYTES" /dev/zero ;;
+        *.get) timed "$WORK/$name.$kind" "$RAW" get "$PORT" data "$WORK/down/data" $sha ;;
+        *.put) timed "$WORK/$name.$kind" "$RAW" put "$PORT" "$WORK/data" up $sha ;;
+        *.exec) timed "$WORK/$name.$kind" "$RAW" exec "$PORT" "head -c $BYTES /dev/zero" $sha ;;
+        esac
+        i=$((i + 1))
+    done
+    stop_server
+    cat "$WORK/server.rss" >"$WORK/$name.$kind.srv"
+    rm -f "$WORK/root/data" "$WORK/root/up" "$WORK/down/data"
+}
+
+# row WHAT KIND BASE: one table row, ours against the baseline BASE.
+row() {
+    ours=$(median <"$WORK/ours.$2")
+    base=$(median <"$WORK/$3.$2")
+    ratio=$(awk -v a="$ours" -v b="$base" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "-" }')
+    printf '| %s | %s s | %s s | %s | %s | %s |\n' "$1" "$ours" "$base" "$ratio" \
+        "$(mib "$(tail -1 "$WORK/ours.$2.srv")")" "$(mib "$(max_kib <"$WORK/ours.$2")")"
+}
+
+if [ "${1:-}" = --header ]; then
+    echo '| what | ours | raw | ratio | peak RSS server | client |'
+    echo '|---|---|---|---|---|---|'
+fi
+label=$(awk -v b="$BYTES" 'BEGIN { if (b % 1073741824 == 0) printf "%d GiB", b / 1073741824;
+                                   else printf "%.0f MiB", b / 1048576 }')
+for kind in get put exec; do
+    for name in ours raw rawsha; do
+        measure "$name" "$kind"
+    done
+done
+row "stage 5 download, $label" get raw
+row "stage 5 download, $label, vs raw + SHA-256" get rawsha
+row "stage 5 upload, $label (fsync'ed)" put raw
+row "stage 5 upload, $label (fsync'ed), vs raw + SHA-256" put rawsha
+row "stage 5 exec, $label of output streamed" exec raw
+row "stage 5 exec, $label of output streamed, vs raw + SHA-256" exec rawsha

@@ -1,0 +1,65 @@
+#!/usr/bin/env bats
+# What stage5_file_transfer/README.md shows is what the programs do: the
+# hex dumps are taken from the real programs, the quoted lines are
+# printed by them.
+
+# start_server sets NAME_port/NAME_pid, bats' run sets lines:
+# shellcheck disable=SC2154,SC2030,SC2031
+setup() {
+    load 'test_helper/common-setup'
+    _common_setup
+    load 'test_helper/stage5'
+}
+teardown() { _common_teardown; }
+bats_require_minimum_version 1.5.0
+
+README=stage5_file_transfer/README.md
+
+# readme_says TEXT: the stage README contains TEXT, line breaks folded.
+readme_says() {
+    tr '\n' ' ' <"$ROOT/$README" | tr -s ' ' | grep -qF -- "$1" || {
+        echo "$README does not say: $1"; return 1; }
+}
+
+@test "the README's hex dump of every message is what the programs send" {
+    timeout 120 python3 -B "$ROOT/tests/py/ft_dumps.py" "$ROOT" >"$BATS_TEST_TMPDIR/dumps"
+    sed -n '/^<!-- hexdumps begin/,/^<!-- hexdumps end/p' "$ROOT/$README" | sed '1d;$d' \
+        >"$BATS_TEST_TMPDIR/readme"
+    diff -u "$BATS_TEST_TMPDIR/readme" "$BATS_TEST_TMPDIR/dumps"
+    # every op of the protocol is shown, both ways
+    local op
+    for op in exec output exit put ready data end done get file stat list error; do
+        grep -q "\`$op\`, header length" "$BATS_TEST_TMPDIR/dumps"
+    done
+}
+
+@test "the README's quoted refusal of a little-endian length is the server's" {
+    ft_server
+    run peer <<'PY'
+import struct
+s = connect(PORT)
+header = b'{"op":"exec","size":4}'
+s.sendall(struct.pack("<i", len(header)) + header + b"true")
+print(read_reply(s)[0][0]["message"])
+PY
+    assert_success
+    readme_says "$output"
+}
+
+@test "the README's exit statuses are the ones --help lists" {
+    run "$ROOT/$S5/client" --help
+    assert_success
+    readme_says '0 done · 1 the server answered an error, or the command failed (its status is shown) · 2 usage · 3 cannot connect, or the connection was lost or timed out · 4 the server broke the protocol · 5 SHA-256 verification failed · 6 a local file cannot be read or written'
+    assert_line '  0 done    1 the server answered an error, or the command failed'
+    assert_line '  2 usage   3 cannot connect, or the connection was lost or timed out'
+    assert_line '  4 the server broke the protocol   5 SHA-256 verification failed'
+    assert_line '  6 a local file cannot be read or written'
+}
+
+@test "the README's server note for a timed-out command is the server's" {
+    ft_server --timeout 1
+    ft exec 'sleep 30'
+    run head -1 "$BATS_TEST_TMPDIR/err"
+    assert_output 'nianbao: command killed after 1 s (timeout)'
+    readme_says "(\`$output\`)"
+}
