@@ -5,9 +5,11 @@
 # tools/loadgen.
 #
 #   clients     for 1, 10, 100 and 1000 clients at once, TOTAL requests
-#               in all (exec of `echo nb-C-R-TOKEN`, every reply checked:
-#               --verify), spread over the clients: requests/s, and each
-#               request's latency p50, p99 and max.
+#               in all, spread over the clients, every reply checked
+#               (--verify): exec of `echo nb-C-R-TOKEN` (a shell spawned
+#               per request), then get of a 4 KiB file (no process: what
+#               serving itself costs). Requests/s, and each request's
+#               latency p50, p99 and max.
 #   idle        the poll model holding IDLE connections that send nothing,
 #               while one good client sends requests one after another: its
 #               p99 against the same client's p99 with no idle connection
@@ -124,7 +126,8 @@ load() {
 # col LINE N: the Nth tab-separated field of LINE.
 col() { printf '%s\n' "$1" | cut -f"$2"; }
 
-printf 'model\tclients\trequests\trequests_per_s\tp50_ms\tp99_ms\tmax_ms\n' >"$WORK/clients.tsv"
+printf 'op\tmodel\tclients\trequests\trequests_per_s\tp50_ms\tp99_ms\tmax_ms\n' >"$WORK/clients.tsv"
+head -c 4096 /dev/urandom >"$WORK/served/small.bin"
 say "${#MODELS[@]} servers x clients ${LEVELS[*]}, $TOTAL requests each time"
 # All servers run from the start, and each level takes them in turn: a
 # burst of load elsewhere on the machine falls on all of them alike.
@@ -135,14 +138,18 @@ for model in "${MODELS[@]}"; do
         start "$model" "$model" --max-clients 2000
     fi
 done
-for clients in "${LEVELS[@]}"; do
-    per=$(( (TOTAL + clients - 1) / clients ))
-    for model in "${MODELS[@]}"; do
-        line=$(load "$model" -c "$clients" -n "$per" --verify --seed "$clients")
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$model" "$clients" "$(col "$line" 1)" \
-            "$(col "$line" 5)" "$(col "$line" 6)" "$(col "$line" 7)" "$(col "$line" 8)" \
-            >>"$WORK/clients.tsv"
-        say "$model, $clients clients: $(col "$line" 5) requests/s, p99 $(col "$line" 7) ms"
+for op in exec get; do
+    what=(--verify)
+    [ "$op" = get ] && what=(--op get --name small.bin --verify)
+    for clients in "${LEVELS[@]}"; do
+        per=$(( (TOTAL + clients - 1) / clients ))
+        for model in "${MODELS[@]}"; do
+            line=$(load "$model" -c "$clients" -n "$per" "${what[@]}" --seed "$clients")
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$op" "$model" "$clients" \
+                "$(col "$line" 1)" "$(col "$line" 5)" "$(col "$line" 6)" "$(col "$line" 7)" \
+                "$(col "$line" 8)" >>"$WORK/clients.tsv"
+            say "$op, $model, $clients clients: $(col "$line" 5) requests/s, p99 $(col "$line" 7) ms"
+        done
     done
 done
 for model in "${MODELS[@]}"; do stop "$model"; done
@@ -161,16 +168,23 @@ verdict=$(awk -v r="$ratio" 'BEGIN { print (r <= 2.0 ? "within" : "over") }')
 
 md="$RESULTS/stage6.md"
 {
-    echo "### Stage 6: many clients at once ($TOTAL requests per row, exec of echo, every reply verified)"
-    echo
-    echo "| server | clients | requests/s | p50 ms | p99 ms | max ms |"
-    echo "|---|---:|---:|---:|---:|---:|"
-    tail -n +2 "$WORK/clients.tsv" | while IFS=$'\t' read -r m c n rps p50 p99 max; do
-        name=$m
-        [ "$m" = python ] && name="Python ThreadingTCPServer"
-        printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$c" "$rps" "$p50" "$p99" "$max"
+    for op in exec get; do
+        if [ "$op" = exec ]; then
+            echo "### Stage 6: $TOTAL exec requests (\`echo\`: a shell each), spread over N clients at once"
+        else
+            echo "### Stage 6: $TOTAL get requests (a 4 KiB file: no process), spread over N clients at once"
+        fi
+        echo
+        echo "| server | clients | requests/s | p50 ms | p99 ms | max ms |"
+        echo "|---|---:|---:|---:|---:|---:|"
+        tail -n +2 "$WORK/clients.tsv" | while IFS=$'\t' read -r o m c n rps p50 p99 max; do
+            [ "$o" = "$op" ] || continue
+            name=$m
+            [ "$m" = python ] && name="Python ThreadingTCPServer"
+            printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$c" "$rps" "$p50" "$p99" "$max"
+        done
+        echo
     done
-    echo
     echo "### Stage 6: poll holding $IDLE idle connections"
     echo
     echo "| good client | p50 ms | p99 ms | max ms |"
@@ -185,31 +199,31 @@ cp "$WORK/clients.tsv" "$RESULTS/stage6.tsv"
 cat "$md"
 
 if command -v gnuplot >/dev/null; then
-    for model in "${MODELS[@]}"; do
-        awk -F'\t' -v m="$model" '$1 == m { print $2, $4, $6 }' "$WORK/clients.tsv" \
-            >"$WORK/$model.dat"
+    for op in exec get; do
+        for model in "${MODELS[@]}"; do
+            awk -F'\t' -v o="$op" -v m="$model" '$1 == o && $2 == m { print $3, $5, $7 }' \
+                "$WORK/clients.tsv" >"$WORK/$op.$model.dat"
+        done
     done
+    plot_line() {   # plot_line OP COLUMN
+        local sep="" model
+        printf "plot "
+        for model in "${MODELS[@]}"; do
+            printf "%s'%s' using 1:%s with linespoints title '%s'" "$sep" "$WORK/$1.$model.dat" \
+                "$2" "$model"
+            sep=", "
+        done
+        echo
+    }
     {
-        echo "set terminal svg size 900,420 font 'sans,11'"
+        echo "set terminal svg size 1000,760 font 'sans,11'"
         echo "set output '$RESULTS/stage6.svg'"
-        echo "set multiplot layout 1,2 title 'stage 6: $TOTAL exec requests spread over N clients'"
+        echo "set multiplot layout 2,2 title 'stage 6: $TOTAL requests spread over N clients at once'"
         echo "set logscale x; set xlabel 'clients at once'; set key top left; set grid"
-        echo "set ylabel 'requests/s'"
-        printf "plot "
-        sep=""
-        for model in "${MODELS[@]}"; do
-            printf "%s'%s' using 1:2 with linespoints title '%s'" "$sep" "$WORK/$model.dat" "$model"
-            sep=", "
-        done
-        echo
-        echo "set logscale y; set ylabel 'p99 latency (ms)'"
-        printf "plot "
-        sep=""
-        for model in "${MODELS[@]}"; do
-            printf "%s'%s' using 1:3 with linespoints title '%s'" "$sep" "$WORK/$model.dat" "$model"
-            sep=", "
-        done
-        echo
+        echo "unset logscale y; set ylabel 'exec requests/s'"; plot_line exec 2
+        echo "set logscale y; set ylabel 'exec p99 latency (ms)'"; plot_line exec 3
+        echo "unset logscale y; set ylabel 'get requests/s'"; plot_line get 2
+        echo "set logscale y; set ylabel 'get p99 latency (ms)'"; plot_line get 3
         echo "unset multiplot"
     } >"$WORK/plot.gp"
     gnuplot "$WORK/plot.gp" || die "gnuplot failed"
