@@ -153,6 +153,7 @@ connect_staller() {
     run cat "$BATS_TEST_TMPDIR/good"
     assert_line --regexp '^requests: 1 ok, 0 failed'
     # In the log: the staller left before the good client was even accepted.
+    wait_for_lines ' disconnected$' 2
     run grep -E ' (connected|disconnected)$' "$BATS_TEST_TMPDIR/srv.log"
     [ "${#lines[@]}" -eq 4 ]
     assert_line --index 0 --regexp ' connected$'
@@ -168,7 +169,8 @@ not_held() {
     run timeout 60 "$LOADGEN" -p "$srv_port" -c 1 -n 5 --verify --timeout 50
     assert_success
     assert_line --regexp '^requests: 5 ok, 0 failed'
-    [ "$(count_lines ' disconnected$')" -eq 1 ]      # the good client only
+    wait_for_lines ' disconnected$' 1                  # the good client ...
+    [ "$(count_lines ' disconnected$')" -eq 1 ]        # ... only:
     server_sockets | grep -q .                         # the staller is still there
 }
 
