@@ -177,7 +177,7 @@ md="$RESULTS/stage6.md"
         echo
         echo "| server | clients | requests/s | p50 ms | p99 ms | max ms |"
         echo "|---|---:|---:|---:|---:|---:|"
-        tail -n +2 "$WORK/clients.tsv" | while IFS=$'\t' read -r o m c n rps p50 p99 max; do
+        tail -n +2 "$WORK/clients.tsv" | while IFS=$'\t' read -r o m c _ rps p50 p99 max; do
             [ "$o" = "$op" ] || continue
             name=$m
             [ "$m" = python ] && name="Python ThreadingTCPServer"

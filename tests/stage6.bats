@@ -3,6 +3,9 @@
 # iterative, fork, thread, poll). Every test waits on state (a log line, a
 # socket queue, a process), never on time: the machine is shared.
 
+# start_server sets NAME_port/NAME_pid, bats' run sets status/output;
+# awk programs are passed in single quotes on purpose:
+# shellcheck disable=SC2154,SC2030,SC2031,SC2016
 bats_require_minimum_version 1.5.0
 
 setup() {
@@ -64,7 +67,9 @@ wait_for_socket() {
 
 # needs_proc PID: the checks below read /proc; without it they cannot run.
 needs_proc() {
-    [ -r "/proc/$1/fd" ] && [ -r "/proc/$1/status" ] || skip "cannot read /proc/$1"
+    if [ ! -r "/proc/$1/fd" ] || [ ! -r "/proc/$1/status" ]; then
+        skip "cannot read /proc/$1"
+    fi
 }
 
 fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
