@@ -74,16 +74,18 @@ needs_proc() {
 
 fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 thread_count() { awk '/^Threads:/ { print $2 }' "/proc/$1/status"; }
-# zombie_children PID: how many children of PID are zombies.
-zombie_children() {
-    awk -v p="$1" '{ sub(/^.*\) /, ""); if ($2 == p && $1 == "Z") n++ } END { print n + 0 }' \
-        /proc/[0-9]*/stat 2>/dev/null
+# children_states PID: the state letter (R, S, Z...) of each child of PID,
+# one a line. A process may end while the list is read: skip it.
+children_states() {
+    local f line state ppid
+    for f in /proc/[0-9]*/stat; do
+        { read -r line <"$f"; } 2>/dev/null || continue
+        read -r state ppid _ <<<"${line##*) }"
+        if [ "$ppid" = "$1" ]; then echo "$state"; fi
+    done
 }
-# child_count PID: how many children PID has.
-child_count() {
-    awk -v p="$1" '{ sub(/^.*\) /, ""); if ($2 == p) n++ } END { print n + 0 }' \
-        /proc/[0-9]*/stat 2>/dev/null
-}
+child_count() { children_states "$1" | wc -l; }
+zombie_children() { children_states "$1" | grep -c '^Z' || true; }
 
 # settles WHAT WANT: polls (deadline 10 s) until the shell expression WHAT
 # prints WANT.
