@@ -83,7 +83,7 @@ void conc_parse(struct conc_server *s, const char *summary, int argc, char **arg
         used = (size_t)snprintf(epilog, sizeof epilog, "One client at a time: the others "
                                 "wait in the accept queue.\n");
     snprintf(epilog + used, sizeof epilog - used, "Speaks the stage 5 protocol "
-             "(stage5_file_transfer/PROTOCOL.md): use stage 5's client.\nAnyone who can "
+             "(stage5_file_transfer/README.md): use stage 5's client.\nAnyone who can "
              "reach the port runs shell commands as you: keep it on loopback.");
     /* The iterative model has no --max-clients: it serves one, by design. */
     struct cli_option table[sizeof options / sizeof options[0]];

@@ -4,7 +4,7 @@ document's own answer to "serve many clients at once" (it points to
 socketserver), written here so the bench can put it in the same table as the
 C servers of stage 6. A thread per connection, as ThreadingMixIn does.
 
-Speaks enough of stage5_file_transfer/PROTOCOL.md for the load generator and
+Speaks enough of the protocol (stage5_file_transfer/README.md) for the load generator and
 the tests: exec (output streamed in frames, then exit with the SHA-256 of the
 output), get (whole files), stat and list; any other op gets an error reply.
 Not part of the lab: a test and bench peer.
