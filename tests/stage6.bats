@@ -1,0 +1,475 @@
+#!/usr/bin/env bats
+# Stage 6: the stage 5 protocol served four ways (stage6_concurrent/:
+# iterative, fork, thread, poll). Every test waits on state (a log line, a
+# socket queue, a process), never on time: the machine is shared.
+
+# start_server sets NAME_port/NAME_pid, bats' run sets status/output;
+# awk programs are passed in single quotes on purpose:
+# shellcheck disable=SC2154,SC2030,SC2031,SC2016
+bats_require_minimum_version 1.5.0
+
+setup() {
+    load 'test_helper/common-setup'
+    _common_setup
+    S6="$ROOT/stage6_concurrent"
+    LOADGEN="$ROOT/tools/loadgen"
+    CLIENT="$ROOT/stage5_file_transfer/client"
+    SERVED="$BATS_TEST_TMPDIR/served"
+    mkdir -p "$SERVED"
+}
+
+teardown() {
+    exec 4>&- 5>&-
+    _common_teardown
+    local ns
+    for ns in ${NETNS_TO_DELETE:-}; do ip netns del "$ns" 2>/dev/null || true; done
+}
+
+# serve MODEL [ARGS...]: MODEL's server on $SERVED as srv.
+serve() {
+    local model=$1; shift
+    start_server srv "$S6/$model" --port 0 --root "$SERVED" "$@"
+}
+
+# count_lines REGEX: how many lines of the server's log match.
+count_lines() { grep -Ec -- "$1" "$BATS_TEST_TMPDIR/srv.log" || true; }
+
+# wait_for_lines REGEX N: polls (deadline 10 s) until N lines of the log match.
+wait_for_lines() {
+    local deadline=$((SECONDS + 10))
+    until [ "$(count_lines "$1")" -ge "$2" ]; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "fewer than $2 lines match '$1':"; cat "$BATS_TEST_TMPDIR/srv.log"
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# server_sockets: the server side of every established connection to srv,
+# as "RECV-Q SEND-Q PEER" lines (accepted or still in the accept queue).
+server_sockets() {
+    ss -tnH state established "( sport = :$srv_port )" | awk '{ print $1, $2, $4 }'
+}
+
+# wait_for_socket AWK-CONDITION: polls (deadline 10 s) for a server socket
+# whose fields ($1 Recv-Q, $2 Send-Q) meet the condition.
+wait_for_socket() {
+    local deadline=$((SECONDS + 10))
+    until server_sockets | awk "$1 { found = 1 } END { exit !found }"; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "no server socket with $1:"; server_sockets
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# needs_proc PID: the checks below read /proc; without it they cannot run.
+needs_proc() {
+    if [ ! -r "/proc/$1/fd" ] || [ ! -r "/proc/$1/status" ]; then
+        skip "cannot read /proc/$1"
+    fi
+}
+
+fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+thread_count() { awk '/^Threads:/ { print $2 }' "/proc/$1/status"; }
+# children_states PID: the state letter (R, S, Z...) of each child of PID,
+# one a line. A process may end while the list is read: skip it.
+children_states() {
+    local f line state ppid
+    for f in /proc/[0-9]*/stat; do
+        { read -r line <"$f"; } 2>/dev/null || continue
+        read -r state ppid _ <<<"${line##*) }"
+        if [ "$ppid" = "$1" ]; then echo "$state"; fi
+    done
+}
+child_count() { children_states "$1" | wc -l; }
+zombie_children() { children_states "$1" | grep -c '^Z' || true; }
+
+# settles WHAT WANT: polls (deadline 10 s) until the shell expression WHAT
+# prints WANT.
+settles() {
+    local deadline=$((SECONDS + 10)) got
+    until got=$(eval "$1") && [ "$got" = "$2" ]; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "$1: $got, expected $2"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# many_clients MODEL: 100 clients x 20 commands at once, each reply checked
+# by the load generator (unique command, exact output, SHA-256); then the
+# server is back where it started: descriptors, threads, no zombie.
+many_clients() {
+    serve "$1" --max-clients 200 --timeout 60
+    needs_proc "$srv_pid"
+    local fds threads
+    fds=$(fd_count "$srv_pid")
+    threads=$(thread_count "$srv_pid")
+    run timeout 600 "$LOADGEN" -p "$srv_port" -c 100 -n 20 --verify --seed 6 --timeout 550
+    echo "$output"
+    assert_success
+    assert_line --regexp '^requests: 2000 ok, 0 failed, 0 not run in [0-9.]+ s'
+    settles "child_count $srv_pid" 0
+    settles "zombie_children $srv_pid" 0
+    settles "fd_count $srv_pid" "$fds"
+    settles "thread_count $srv_pid" "$threads"
+    [ "$(count_lines ' connected$')" -eq 100 ]
+    [ "$(count_lines ' disconnected$')" -eq 100 ]
+}
+
+@test "fork: 100 clients x 20 commands at once, every reply exact; no zombie, descriptors back" {
+    many_clients fork
+}
+
+@test "thread: 100 clients x 20 commands at once, every reply exact; finished threads not kept" {
+    many_clients thread
+}
+
+@test "poll: 100 clients x 20 commands at once, every reply exact; descriptors back" {
+    many_clients poll
+}
+
+# A client that connects, sends the first 2 bytes of a frame and stalls
+# (--idle and --frame-timeout off, so the server never gives up on it).
+connect_staller() {
+    exec 4<>"/dev/tcp/127.0.0.1/$srv_port"
+    printf '\0\0' >&4
+    wait_for_lines ' connected$' 1
+}
+
+@test "iterative: a stalled client holds the server; the next is answered only after it leaves" {
+    serve iterative --idle 0 --frame-timeout 0
+    connect_staller
+    "$LOADGEN" -p "$srv_port" -c 1 -n 1 --verify --timeout 60 >"$BATS_TEST_TMPDIR/good" 3>&- 4>&- &
+    local good=$!
+    STARTED_PIDS+=("$good")
+    # The good client's request has reached the server's host: it sits in
+    # a socket still in the accept queue ...
+    wait_for_socket '$1 > 0'
+    # ... and nobody answers it: the one server loop is busy with the staller.
+    kill -0 "$good"
+    [ ! -s "$BATS_TEST_TMPDIR/good" ]
+    [ "$(count_lines ' connected$')" -eq 1 ]
+    exec 4>&-
+    wait_for_exit "$good" 30
+    [ "$EXIT_STATUS" -eq 0 ]
+    run cat "$BATS_TEST_TMPDIR/good"
+    assert_line --regexp '^requests: 1 ok, 0 failed'
+    # In the log: the staller left before the good client was even accepted.
+    wait_for_lines ' disconnected$' 2
+    run grep -E ' (connected|disconnected)$' "$BATS_TEST_TMPDIR/srv.log"
+    [ "${#lines[@]}" -eq 4 ]
+    assert_line --index 0 --regexp ' connected$'
+    assert_line --index 1 --regexp ' disconnected$'
+    assert_line --index 2 --regexp ' connected$'
+}
+
+# not_held MODEL: the same staller; the good client is answered while the
+# staller is still connected.
+not_held() {
+    serve "$1" --idle 0 --frame-timeout 0
+    connect_staller
+    run timeout 60 "$LOADGEN" -p "$srv_port" -c 1 -n 5 --verify --timeout 50
+    assert_success
+    assert_line --regexp '^requests: 5 ok, 0 failed'
+    wait_for_lines ' disconnected$' 1                  # the good client ...
+    [ "$(count_lines ' disconnected$')" -eq 1 ]        # ... only:
+    server_sockets | grep -q .                         # the staller is still there
+}
+
+@test "fork: a stalled client does not hold the others" { not_held fork; }
+@test "thread: a stalled client does not hold the others" { not_held thread; }
+@test "poll: a stalled client does not hold the others" { not_held poll; }
+
+# exec_frame CMD: the stage 5 exec request for CMD, as bytes.
+exec_frame() {
+    local header="{\"op\":\"exec\",\"size\":${#1}}"
+    printf "\\x00\\x00\\x$(printf %02x $((${#header} / 256)))\\x$(printf %02x $((${#header} % 256)))%s%s" \
+        "$header" "$1"
+}
+
+# slow_reader MODEL: a client asks for 100 MB of output and reads none of
+# it; ten others still get every reply, and the server's memory stays small.
+slow_reader() {
+    serve "$1" --send-timeout 0 --timeout 120
+    needs_proc "$srv_pid"
+    exec 5<>"/dev/tcp/127.0.0.1/$srv_port"
+    exec_frame 'head -c 100000000 /dev/zero' >&5
+    # The reply backs up: the server's send queue to it is full.
+    wait_for_socket '$2 > 100000'
+    run timeout 120 "$LOADGEN" -p "$srv_port" -c 10 -n 10 --verify --timeout 100
+    assert_success
+    assert_line --regexp '^requests: 100 ok, 0 failed'
+    # Still connected, still not reading, and not buffered in the server.
+    wait_for_socket '$2 > 100000'
+    local rss
+    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$srv_pid/status")
+    echo "server RSS: $rss KiB"
+    [ "$rss" -lt 65536 ]
+}
+
+@test "fork: a slow reader does not slow the others" { slow_reader fork; }
+@test "thread: a slow reader does not slow the others" { slow_reader thread; }
+@test "poll: a slow reader does not slow the others" { slow_reader poll; }
+
+# limit MODEL: with --max-clients 2 and two clients connected, a third is
+# told busy, and served once one of them leaves.
+limit() {
+    serve "$1" --max-clients 2
+    exec 4<>"/dev/tcp/127.0.0.1/$srv_port"
+    exec 5<>"/dev/tcp/127.0.0.1/$srv_port"
+    wait_for_lines ' connected$' 2
+    run timeout 30 "$CLIENT" -p "$srv_port" exec echo hi
+    assert_failure 1
+    assert_output "client: server: the server is serving its limit of 2 clients (--max-clients); try again later (busy)"
+    wait_for_lines 'refused: 2 clients are being served \(--max-clients\); told "busy"$' 1
+    exec 4>&-
+    wait_for_lines ' disconnected$' 2     # the refused one, then the one that left
+    # The slot is free once the server has counted the leaver out (the fork
+    # model when it reaps the child): until then the answer may still be busy.
+    local deadline=$((SECONDS + 10))
+    until run timeout 30 "$CLIENT" -p "$srv_port" exec echo hi && [ "$status" -eq 0 ]; do
+        [ "$SECONDS" -lt "$deadline" ] || break
+        sleep 0.1
+    done
+    assert_success
+    assert_output "hi"
+}
+
+@test "fork: past --max-clients a client is told busy" { limit fork; }
+@test "thread: past --max-clients a client is told busy" { limit thread; }
+@test "poll: past --max-clients a client is told busy" { limit poll; }
+
+# deadlines MODEL: a frame cut after 2 bytes gets "timeout" after
+# --frame-timeout; a client that sends nothing gets it after --idle; both
+# are closed.
+deadlines() {
+    serve "$1" --frame-timeout 1 --idle 2
+    exec 4<>"/dev/tcp/127.0.0.1/$srv_port"
+    printf '\0\0' >&4
+    run bash -c "timeout 20 cat <&4 | tail -c +5"
+    exec 4>&-
+    assert_success
+    assert_output '{"op":"error","code":"timeout","message":"the frame did not arrive within 1 s (--frame-timeout): closing the connection","size":0}'
+    exec 4<>"/dev/tcp/127.0.0.1/$srv_port"
+    run bash -c "timeout 20 cat <&4 | tail -c +5"
+    exec 4>&-
+    assert_success
+    assert_output '{"op":"error","code":"timeout","message":"no request for 2 s (--idle): closing the connection","size":0}'
+    wait_for_lines 'the frame did not arrive within 1 s' 1
+    wait_for_lines 'no request for 2 s \(--idle\)' 1
+}
+
+@test "iterative: --frame-timeout and --idle close a client with error timeout" { deadlines iterative; }
+@test "fork: --frame-timeout and --idle close a client with error timeout" { deadlines fork; }
+@test "thread: --frame-timeout and --idle close a client with error timeout" { deadlines thread; }
+@test "poll: --frame-timeout and --idle close a client with error timeout" { deadlines poll; }
+
+# graceful MODEL: SIGTERM while a command runs: it finishes, its client
+# gets the whole reply, an idle client is closed, no new client gets in,
+# and the server exits 0.
+graceful() {
+    serve "$1"
+    local served=1
+    if [ "$1" != iterative ]; then       # (iterative would serve only this one)
+        exec 4<>"/dev/tcp/127.0.0.1/$srv_port"    # idle: closed at once
+        wait_for_lines ' connected$' 1
+        served=2
+    fi
+    "$CLIENT" -p "$srv_port" exec "touch '$BATS_TEST_TMPDIR/started'; sleep 1; echo finished" \
+        >"$BATS_TEST_TMPDIR/busy.out" 2>"$BATS_TEST_TMPDIR/busy.err" 3>&- 4>&- &
+    local busy=$!
+    STARTED_PIDS+=("$busy")
+    local deadline=$((SECONDS + 10))
+    until [ -e "$BATS_TEST_TMPDIR/started" ]; do
+        [ "$SECONDS" -lt "$deadline" ] || { echo "the command never started"; return 1; }
+        sleep 0.05
+    done
+    kill -TERM "$srv_pid"
+    wait_for_exit "$busy" 30
+    [ "$EXIT_STATUS" -eq 0 ]
+    run cat "$BATS_TEST_TMPDIR/busy.out"
+    assert_output "finished"
+    wait_for_exit "$srv_pid" 30
+    [ "$EXIT_STATUS" -eq 0 ]
+    run timeout 10 "$CLIENT" -p "$srv_port" exec true
+    assert_failure 3
+    run cat "$BATS_TEST_TMPDIR/srv.log"
+    assert_line --regexp '^[a-z]+: Terminated: no new clients; [0-9]+ connections? finishing \(--grace 10 s\)$'
+    assert_line --regexp "^[a-z]+: stopped after serving $served connections?\$"
+}
+
+@test "iterative: SIGTERM lets the request under way finish, then exits 0" { graceful iterative; }
+@test "fork: SIGTERM lets the requests under way finish, then exits 0" { graceful fork; }
+@test "thread: SIGTERM lets the requests under way finish, then exits 0" { graceful thread; }
+@test "poll: SIGTERM lets the requests under way finish, then exits 0" { graceful poll; }
+
+# grace_bound MODEL: a command that outlives --grace is cut, and the server
+# still exits 0, its command gone.
+grace_bound() {
+    serve "$1" --grace 1 --timeout 600
+    local marker="sleep 4242.$$"
+    "$CLIENT" -p "$srv_port" exec "$marker" >/dev/null 2>&1 3>&- &
+    STARTED_PIDS+=("$!")
+    local deadline=$((SECONDS + 10))
+    until pgrep -fx -- "$marker" >/dev/null; do
+        [ "$SECONDS" -lt "$deadline" ] || { echo "the command never started"; return 1; }
+        sleep 0.05
+    done
+    kill -TERM "$srv_pid"
+    wait_for_exit "$srv_pid" 30
+    [ "$EXIT_STATUS" -eq 0 ]
+    no_process_runs "$marker"
+    wait_for_lines 'cut: the server is stopping and the grace period is over' 1
+}
+
+@test "fork: a command past --grace is cut and the server still exits 0" { grace_bound fork; }
+@test "thread: a command past --grace is cut and the server still exits 0" { grace_bound thread; }
+@test "poll: a command past --grace is cut and the server still exits 0" { grace_bound poll; }
+
+@test "the stage 5 client gets, puts, lists and runs commands on every model" {
+    head -c 300000 /dev/urandom >"$SERVED/blob"
+    local model
+    for model in iterative fork thread poll; do
+        serve "$model"
+        run timeout 30 "$CLIENT" -p "$srv_port" get blob "$BATS_TEST_TMPDIR/blob.$model"
+        assert_success
+        same_bytes "$SERVED/blob" "$BATS_TEST_TMPDIR/blob.$model"
+        run timeout 30 "$CLIENT" -p "$srv_port" put "$BATS_TEST_TMPDIR/blob.$model" "up.$model"
+        assert_success
+        same_bytes "$SERVED/blob" "$SERVED/up.$model"
+        run timeout 30 "$CLIENT" -p "$srv_port" exec 'printf "%s\n" one; echo two >&2; exit 3'
+        assert_failure 1
+        assert_line one
+        run timeout 30 "$CLIENT" -p "$srv_port" get ../etc/passwd
+        assert_failure 1
+        assert_output --partial "(bad_name)"
+        kill "$srv_pid"
+        wait_for_exit "$srv_pid"
+    done
+    run ls "$SERVED"
+    assert_output "$(printf 'blob\nup.fork\nup.iterative\nup.poll\nup.thread')"
+}
+
+@test "the servers work under the viewer's tap" {
+    local tap="$ROOT/viewer/libnianbao-tap.so"
+    [ -e "$tap" ] || skip "the tap is not built"
+    local model
+    for model in iterative poll; do
+        start_server srv env LD_PRELOAD="$tap" NIANBAO_TAP="$BATS_TEST_TMPDIR/$model.nbcap" \
+            "$S6/$model" --port 0 --root "$SERVED"
+        run timeout 60 "$LOADGEN" -p "$srv_port" -c 3 -n 3 --verify
+        assert_success
+        assert_line --regexp '^requests: 9 ok, 0 failed'
+        kill "$srv_pid"
+        wait_for_exit "$srv_pid"
+        [ -s "$BATS_TEST_TMPDIR/$model.nbcap" ]
+    done
+}
+
+@test "the models refuse bad options with the usage line" {
+    run "$S6/poll" --max-clients 0
+    assert_failure 2
+    assert_line --index 0 "poll: --max-clients: '0' is not a number from 1 to 1000000"
+    assert_line --index 1 "Try 'poll --help' for more information."
+    run "$S6/iterative" --max-clients 3
+    assert_failure 2
+    assert_line --index 0 "iterative: unknown option '--max-clients'"
+    run "$S6/fork" --root "$BATS_TEST_TMPDIR/nowhere" --port 0
+    assert_failure 1
+    assert_output --partial "fork: cannot open the root"
+    run "$S6/thread" --version
+    assert_success
+    assert_output --partial "stage 6 (thread model)"
+}
+
+# ---- the load generator ------------------------------------------------
+
+@test "loadgen: --help, and usage errors exit 2 with the usage line" {
+    run "$LOADGEN" --help
+    assert_success
+    assert_line --partial "--verify"
+    run "$LOADGEN" -c 0
+    assert_failure 2
+    assert_line --index 0 "loadgen: nothing to do: --connections 0 needs --idle"
+    assert_line --index 1 "Try 'loadgen --help' for more information."
+    run "$LOADGEN" --op get
+    assert_failure 2
+    assert_line --index 0 "loadgen: --op get needs --name: which file?"
+    run "$LOADGEN" --verify --command 'echo x'
+    assert_failure 2
+    assert_line --index 0 "loadgen: --verify runs its own commands (echo nb-C-R-TOKEN): leave out --command"
+}
+
+@test "loadgen: a refused connection is one error line per connection, exit 1" {
+    serve poll
+    kill "$srv_pid"
+    wait_for_exit "$srv_pid"
+    run "$LOADGEN" -p "$srv_port" -c 2 -n 3
+    assert_failure 1
+    assert_line "loadgen: connection 1, request 1: cannot connect to 127.0.0.1:$srv_port: Connection refused"
+    assert_line --regexp '^requests: 0 ok, 2 failed, 4 not run in '
+}
+
+@test "loadgen: --timeout ends the run against a server that never answers" {
+    serve iterative --idle 0 --frame-timeout 0
+    connect_staller
+    run timeout 30 "$LOADGEN" -p "$srv_port" -c 2 -n 2 --timeout 1
+    assert_failure 1
+    assert_line "loadgen: the --timeout of 1 s ended the run"
+    assert_line --regexp '^requests: 0 ok, 2 failed, 2 not run in '
+}
+
+@test "loadgen: idle connections are held and counted; busy refusals too" {
+    serve poll --max-clients 5
+    run timeout 60 "$LOADGEN" -p "$srv_port" -c 1 -n 3 --idle 4 --verify
+    assert_success
+    assert_line "idle connections held: 4 of 4"
+    run --separate-stderr timeout 60 "$LOADGEN" -p "$srv_port" -c 1 -n 3 --idle 6 --tsv
+    assert_failure 1
+    assert_line --index 0 $'ok\tfailed\tnot_run\tseconds\trequests_per_s\tp50_ms\tp99_ms\tmax_ms\tidle_held\tidle_wanted\tbusy\ttimeout'
+    # 5 idle ones held, the sixth and the active one told busy.
+    assert_line --index 1 --regexp $'^0\t1\t2\t[0-9.]+\t[0-9.]+\t[0-9.]+\t[0-9.]+\t[0-9.]+\t5\t6\t2\t0$'
+}
+
+@test "loadgen --verify passes against the Python ThreadingTCPServer, exec and get" {
+    head -c 100000 /dev/urandom >"$SERVED/f.bin"
+    start_server py python3 -B "$ROOT/tests/py/ft_threading_server.py" --port 0 --root "$SERVED"
+    # shellcheck disable=SC2154  # start_server sets py_port
+    run timeout 120 "$LOADGEN" -p "$py_port" -c 10 -n 5 --verify
+    assert_success
+    assert_line --regexp '^requests: 50 ok, 0 failed'
+    run timeout 120 "$LOADGEN" -p "$py_port" -c 3 -n 3 --op get --name f.bin --verify
+    assert_success
+    assert_line --regexp '^requests: 9 ok, 0 failed'
+}
+
+# ---- a classroom LAN: clients in one namespace, the server in another ----
+
+@test "across a veth pair: a class of clients in one namespace, the poll server in another" {
+    [ "$(id -u)" -eq 0 ] || skip "needs root to create network namespaces"
+    command -v ip >/dev/null || skip "needs iproute2's ip"
+    local ns_srv="nianbao6-srv-$$" ns_cli="nianbao6-cli-$$" err="$BATS_TEST_TMPDIR/ip.err"
+    NETNS_TO_DELETE="$ns_srv $ns_cli"
+    ip netns add "$ns_srv" 2>"$err" || skip "ip netns add failed: $(cat "$err")"
+    ip netns add "$ns_cli" 2>"$err" || { ip netns del "$ns_srv"; skip "ip netns add failed: $(cat "$err")"; }
+    ip link add "nb6s$$" netns "$ns_srv" type veth peer name "nb6c$$" netns "$ns_cli" 2>"$err" ||
+        { ip netns del "$ns_srv"; ip netns del "$ns_cli"; skip "cannot create a veth pair: $(cat "$err")"; }
+    ip -n "$ns_srv" addr add 10.199.6.1/30 dev "nb6s$$"
+    ip -n "$ns_cli" addr add 10.199.6.2/30 dev "nb6c$$"
+    ip -n "$ns_srv" link set "nb6s$$" up
+    ip -n "$ns_cli" link set "nb6c$$" up
+    start_server srv ip netns exec "$ns_srv" "$S6/poll" -H 10.199.6.1 --port 0 --root "$SERVED"
+    run timeout 120 ip netns exec "$ns_cli" "$LOADGEN" -H 10.199.6.1 -p "$srv_port" \
+        -c 30 -n 5 --verify --timeout 100
+    ip netns del "$ns_srv"
+    ip netns del "$ns_cli"
+    assert_success
+    assert_line --regexp '^requests: 150 ok, 0 failed'
+    run grep -c '^client 10\.199\.6\.2:[0-9]* connected$' "$BATS_TEST_TMPDIR/srv.log"
+    assert_output 30
+}
