@@ -47,17 +47,25 @@ $(STAGE_BIN) $(TOOLS_BIN): %: %.o $(COMMON_LIB)
 deps:
 	@tools/deps.sh
 
+# The build before a lesson or a benchmark keeps quiet: its log is shown only
+# when it fails or warns.
+QUIET_ALL = log=$$(mktemp) && if $(MAKE) --no-print-directory all >"$$log" 2>&1; then \
+	    if grep -v '^make' "$$log" | grep -q 'warning:'; then cat "$$log" >&2; fi; rm -f "$$log"; \
+	  else cat "$$log" >&2; rm -f "$$log"; echo "make: the build failed (its output is above)" >&2; exit 1; fi
+
 demo: deps
-	@$(MAKE) --no-print-directory all
+	+@$(QUIET_ALL)
 	@tools/lesson.sh
 
+# The suite's per-test lines, then one summary line (tests/run_suite.sh);
+# the exit status is bats'.
 test: deps
 	@$(MAKE) --no-print-directory all
-	bats --print-output-on-failure tests/
+	@tests/run_suite.sh tests/
 
 bench: deps
-	@$(MAKE) --no-print-directory all
-	@tools/bench.sh
+	+@$(QUIET_ALL)
+	@bench/run.sh
 
 # Everything keeps its place under $(PREFIX)/libexec/nianbao (the viewer finds
 # its tap library and catalogue next to itself, the lesson finds the stages);
