@@ -49,7 +49,8 @@ deps:
 
 # The build before a lesson or a benchmark keeps quiet: its log is shown only
 # when it fails or warns.
-QUIET_ALL = log=$$(mktemp) && if $(MAKE) --no-print-directory all >"$$log" 2>&1; then \
+QUIET_TARGETS ?= all
+QUIET_ALL = log=$$(mktemp) && if $(MAKE) --no-print-directory $(QUIET_TARGETS) >"$$log" 2>&1; then \
 	    if grep -v '^make' "$$log" | grep -q 'warning:'; then cat "$$log" >&2; fi; rm -f "$$log"; \
 	  else cat "$$log" >&2; rm -f "$$log"; echo "make: the build failed (its output is above)" >&2; exit 1; fi
 
@@ -57,14 +58,38 @@ demo: deps
 	+@$(QUIET_ALL)
 	@tools/lesson.sh
 
+quiet-build:
+	+@$(QUIET_ALL)
+
 # The suite's per-test lines, then one summary line (tests/run_suite.sh);
 # the exit status is bats'.
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all bench-programs
 	@tests/run_suite.sh tests/
 
-bench: deps
-	+@$(QUIET_ALL)
+# ---- make bench: bench/run.sh and its programs (built for the bench only) ----
+# (`make test` builds them too, for tests/bench.bats.) md5_speed times
+# libcrypto's MD5 beside libmd's when libssl-dev is there (`make bench`
+# installs it); a stamp rebuilds it when that changes.
+BENCH_BIN := bench/raw_server bench/raw_client bench/spawn_loop bench/tiny_sends bench/md5_speed
+HAVE_CRYPTO := $(shell $(PKG_CONFIG) --exists libcrypto 2>/dev/null && echo yes)
+BENCH_CRYPTO_STAMP := bench/.crypto-$(if $(HAVE_CRYPTO),yes,no)
+$(BENCH_CRYPTO_STAMP):
+	@rm -f bench/.crypto-*; touch $@
+bench/md5_speed.o: $(BENCH_CRYPTO_STAMP)
+bench/md5_speed.o: CPPFLAGS += $(if $(HAVE_CRYPTO),-DHAVE_LIBCRYPTO $(shell $(PKG_CONFIG) --cflags libcrypto))
+bench/md5_speed: LDLIBS += $(MD5_LIBS) $(if $(HAVE_CRYPTO),$(shell $(PKG_CONFIG) --libs libcrypto))
+$(BENCH_BIN): %: %.o $(COMMON_LIB)
+	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS)
+bench-programs: $(BENCH_BIN)
+bench-clean:
+	rm -f $(BENCH_BIN)
+clean: bench-clean
+
+# gnuplot draws the plot; libssl-dev is for bench/md5_speed (MD5 with libcrypto).
+bench:
+	@tools/deps.sh gnuplot-nox libssl-dev
+	+@$(MAKE) --no-print-directory QUIET_TARGETS="all bench-programs" quiet-build
 	@bench/run.sh
 
 # Everything keeps its place under $(PREFIX)/libexec/nianbao (the viewer finds
@@ -86,5 +111,5 @@ clean:
 	rm -rf viewer/locale
 	find . -name '*.o' -delete -o -name '*.d' -delete
 
-.PHONY: all viewer-all deps demo test bench install clean
+.PHONY: all viewer-all deps demo test bench install clean quiet-build bench-programs bench-clean
 -include $(shell find . -name '*.d' 2>/dev/null)
