@@ -11,7 +11,8 @@ PKG_CONFIG ?= pkg-config
 # install the packages first and still build in the same run.
 CJSON_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcjson 2>/dev/null)
 CJSON_LIBS   = $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null || echo -lcjson)
-MD5_LIBS     = $(shell $(PKG_CONFIG) --libs libmd 2>/dev/null || echo -lmd)
+CRYPTO_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcrypto 2>/dev/null)
+CRYPTO_LIBS  = $(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null || echo -lcrypto)
 CURSES_CFLAGS = $(shell $(PKG_CONFIG) --cflags ncursesw 2>/dev/null)
 CURSES_LIBS   = $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null || echo -lncursesw)
 
@@ -37,8 +38,10 @@ viewer-all: $(VIEWER_BIN) $(VIEWER_LIB)
 $(COMMON_LIB): $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
-stage4_json_header/%.o: CPPFLAGS += $(CJSON_CFLAGS)
-stage4_json_header/server stage4_json_header/client: LDLIBS += $(CJSON_LIBS) $(MD5_LIBS) -lm
+# common/ uses cJSON (frame.c) and libcrypto (digest.c); a program links
+# only the parts of the library it calls, and the libraries they need.
+CPPFLAGS += $(CJSON_CFLAGS) $(CRYPTO_CFLAGS)
+LDLIBS += $(CJSON_LIBS) $(CRYPTO_LIBS)
 
 $(STAGE_BIN) $(TOOLS_BIN): %: %.o $(COMMON_LIB)
 	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS)
@@ -69,16 +72,16 @@ test: deps
 
 # ---- make bench: bench/run.sh and its programs (built for the bench only) ----
 # (`make test` builds them too, for tests/bench.bats.) md5_speed times
-# libcrypto's MD5 beside libmd's when libssl-dev is there (`make bench`
-# installs it); a stamp rebuilds it when that changes.
+# libmd's MD5 beside libcrypto's (the one stage 4 uses) when libmd-dev is
+# there (`make bench` installs it); a stamp rebuilds it when that changes.
 BENCH_BIN := bench/raw_server bench/raw_client bench/spawn_loop bench/tiny_sends bench/md5_speed
-HAVE_CRYPTO := $(shell $(PKG_CONFIG) --exists libcrypto 2>/dev/null && echo yes)
-BENCH_CRYPTO_STAMP := bench/.crypto-$(if $(HAVE_CRYPTO),yes,no)
-$(BENCH_CRYPTO_STAMP):
-	@rm -f bench/.crypto-*; touch $@
-bench/md5_speed.o: $(BENCH_CRYPTO_STAMP)
-bench/md5_speed.o: CPPFLAGS += $(if $(HAVE_CRYPTO),-DHAVE_LIBCRYPTO $(shell $(PKG_CONFIG) --cflags libcrypto))
-bench/md5_speed: LDLIBS += $(MD5_LIBS) $(if $(HAVE_CRYPTO),$(shell $(PKG_CONFIG) --libs libcrypto))
+HAVE_LIBMD := $(shell $(PKG_CONFIG) --exists libmd 2>/dev/null && echo yes)
+BENCH_LIBMD_STAMP := bench/.libmd-$(if $(HAVE_LIBMD),yes,no)
+$(BENCH_LIBMD_STAMP):
+	@rm -f bench/.libmd-*; touch $@
+bench/md5_speed.o: $(BENCH_LIBMD_STAMP)
+bench/md5_speed.o: CPPFLAGS += $(if $(HAVE_LIBMD),-DHAVE_LIBMD $(shell $(PKG_CONFIG) --cflags libmd))
+bench/md5_speed: LDLIBS += $(if $(HAVE_LIBMD),$(shell $(PKG_CONFIG) --libs libmd))
 $(BENCH_BIN): %: %.o $(COMMON_LIB)
 	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS)
 bench-programs: $(BENCH_BIN)
@@ -86,9 +89,9 @@ bench-clean:
 	rm -f $(BENCH_BIN)
 clean: bench-clean
 
-# gnuplot draws the plot; libssl-dev is for bench/md5_speed (MD5 with libcrypto).
+# gnuplot draws the plot; libmd-dev lets bench/md5_speed time libmd too.
 bench:
-	@tools/deps.sh gnuplot-nox libssl-dev
+	@tools/deps.sh gnuplot-nox libmd-dev
 	+@$(MAKE) --no-print-directory QUIET_TARGETS="all bench-programs" quiet-build
 	@bench/run.sh
 

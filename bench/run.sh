@@ -407,7 +407,9 @@ tsv="$RESULTS/throughput.tsv"
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 hash_limit() { # SIZE: 2 x the faster MD5, "-" when not measured
     local md=${MD5_LIBMD[$1]:--} mc=${MD5_CRYPTO[$1]:--}
-    awk -v a="$md" -v b="$mc" 'BEGIN { if (a == "-") { print "-"; exit } m = (b != "-" && b < a) ? b : a; printf "%.6f\n", 2 * m }'
+    awk -v a="$md" -v b="$mc" 'BEGIN { m = "-"; if (a != "-") m = a + 0
+        if (b != "-" && (m == "-" || b + 0 < m)) m = b + 0
+        if (m == "-") print "-"; else printf "%.6f\n", 2 * m }'
 }
 {
     echo "# make bench"
