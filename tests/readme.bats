@@ -20,16 +20,18 @@ readme_says() {
         echo "$1 does not say: $2"; return 1; }
 }
 
-# readme_block FILE FIRST: the lines of FILE's quoted block (``` fenced, or
-# indented by 4 spaces) that holds a line starting with FIRST (after the
-# indentation), from that line to the block's end, indentation removed.
+# readme_block FILE FIRST [NTH]: the lines of FILE's quoted block (```
+# fenced, or indented by 4 spaces) that holds a line starting with FIRST
+# (after the indentation), from that line to the block's end, indentation
+# removed; the NTH such block (default the first).
 readme_block() {
-    awk -v first="$2" '
-        /^```/ { if (fenced) { fenced = 0; if (on) exit; next } fenced = 1; next }
+    awk -v first="$2" -v nth="${3:-1}" '
+        /^```/ { if (fenced) { fenced = 0; started = 0; if (on) exit; next } fenced = 1; next }
         {
             line = $0; indented = !fenced && sub(/^    /, "", line)
-            if (!fenced && !indented) { if (on) exit; next }
-            if (!on && index(line, first) == 1) on = 1
+            if (!fenced && !indented) { if (on) exit; started = 0; next }
+            if (!on && !started && index(line, first) == 1 && ++found == nth) on = 1
+            if (!on && index(line, first) == 1) started = 1
             if (on) print line
         }' "$ROOT/$1"
 }
@@ -341,8 +343,9 @@ through_up_slicer() {
 @test "the README's --direction up example: stage 4 does the same, its client showing the lines on stderr" {
     through_up_slicer 4
     expect_bytes "$BATS_TEST_TMPDIR/out" ''
-    same_text "$(readme_block README.md 'sh: 1: e: not found')" "$(cat "$BATS_TEST_TMPDIR/err")"
-    readme_says README.md "Stage 4's server does the same (its client shows the two lines on stderr)."
+    # the README's second block starting so is stage 4's
+    same_text "$(readme_block README.md 'sh: 1: e: not found' 2)" "$(cat "$BATS_TEST_TMPDIR/err")"
+    readme_says README.md "Stage 4's server does the same; its client shows the two replies on stderr"
     run grep -c ': ran "e": exit 127' "$BATS_TEST_TMPDIR/srv.log"
     assert_output 1
 }
