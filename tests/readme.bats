@@ -376,3 +376,26 @@ through_up_slicer() {
     assert_equal "$stderr" 'client: connection closed after 3 of 16 bytes of the reply'
     readme_says stage3_struct_len/README.md 'reported as `connection closed after N of M bytes of the reply`'
 }
+
+# ---- figures from `make bench` ----
+
+@test "the READMEs' bench figures are those of bench/results/bench.md" {
+    local md="$ROOT/bench/results/bench.md" line
+    [ -f "$md" ] || skip "no bench/results/bench.md: run make bench"
+    # the targets table, copied whole
+    same_text "$(sed -n '/^| what | measured | target | holds |$/,/^$/p' "$md" | sed '/^$/d')" \
+        "$(sed -n '/^| what | measured | target | holds |$/,/^$/p' "$ROOT/README.md" | sed '/^$/d')"
+    # stage 2's race
+    line=$(grep -E '^`hello` alone: [0-9]+ of [0-9]+; `helloworld`: [0-9]+ of [0-9]+\.$' "$md")
+    [[ $line =~ ^\`hello\`\ alone:\ ([0-9]+)\ of\ ([0-9]+)\;\ \`helloworld\`:\ ([0-9]+) ]]
+    readme_says README.md "got \`hello\` alone in ${BASH_REMATCH[1]} of ${BASH_REMATCH[2]} runs of the last \`make bench\`"
+    readme_says stage2_udp_vs_tcp/README.md "returned \`\"hello\"\` alone in ${BASH_REMATCH[1]} of ${BASH_REMATCH[2]} runs and \`\"helloworld\"\` in ${BASH_REMATCH[3]}."
+    # the tap's cost
+    line=$(grep -E '^\| stage 4, 1 GiB \| ' "$md")
+    readme_says README.md "A tapped 1 GiB stage 4 transfer took $(cut -d'|' -f5 <<<"$line" | tr -d ' ')× the untapped time"
+    line=$(grep -E '^\| 400000 sends of 64 bytes ' "$md")
+    readme_says README.md "400000 sends of 64 bytes took $(cut -d'|' -f5 <<<"$line" | tr -d ' ')× as long tapped"
+    # the plot the README shows is there
+    readme_says README.md '](bench/results/bench.svg)'
+    [ -s "$ROOT/bench/results/bench.svg" ]
+}
