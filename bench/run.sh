@@ -557,6 +557,8 @@ if [ "$HAVE_GNUPLOT" = 1 ]; then
         echo "set grid"
         echo "set xtics ('1K' 1024, '16K' 16384, '256K' 262144, '4M' 4194304, '64M' 67108864, '1G' 1073741824)"
         echo "set xlabel 'output of the command (bytes)'"
+        smallest=$(printf '%s\n' "${SIZES[@]}" | sort -n | head -n 1)
+        echo "set xrange [$((smallest / 2)):$((LARGEST * 2))]"
         echo "set multiplot layout 1,2 title 'make bench: head -c N /dev/zero over loopback ($RUNS-run medians)'"
         echo "set logscale y"
         echo "set ylabel 'MiB/s'"
