@@ -67,7 +67,7 @@ quiet-build:
 # The suite's per-test lines, then one summary line (tests/run_suite.sh);
 # the exit status is bats'.
 test: deps
-	@$(MAKE) --no-print-directory all bench-programs
+	+@$(MAKE) --no-print-directory QUIET_TARGETS="all bench-programs" quiet-build
 	@tests/run_suite.sh tests/
 
 # ---- make bench: bench/run.sh and its programs (built for the bench only) ----

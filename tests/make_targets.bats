@@ -80,7 +80,8 @@ EOF
 @test "make demo on a fresh copy builds quietly: the lesson is the first thing printed and nothing follows it" {
     fresh_copy "$BATS_TEST_TMPDIR/copy"
     cd "$BATS_TEST_TMPDIR/copy"
-    run --separate-stderr env MAKEFLAGS=-j2 timeout 300 make demo </dev/null
+    # As a user types it: not as a sub-make of the `make test` running us.
+    run --separate-stderr env -u MAKELEVEL -u MFLAGS -u MAKEOVERRIDES MAKEFLAGS=-j2 timeout 300 make demo </dev/null
     assert_success
     assert_equal "${lines[0]}" "nianbao lesson: why a TCP byte stream has no message boundaries, and how a length fixes it."
     assert_line --partial 'That is the whole story'
@@ -90,7 +91,7 @@ EOF
     refute_output --partial 'Nothing to be done'
     assert_equal "$stderr" ""
     # A second run builds nothing, and says nothing about it either.
-    run --separate-stderr timeout 120 make demo </dev/null
+    run --separate-stderr env -u MAKELEVEL -u MFLAGS -u MAKEOVERRIDES -u MAKEFLAGS timeout 120 make demo </dev/null
     assert_success
     assert_equal "${lines[0]}" "nianbao lesson: why a TCP byte stream has no message boundaries, and how a length fixes it."
     refute_output --partial 'make['
@@ -101,7 +102,7 @@ EOF
     fresh_copy "$BATS_TEST_TMPDIR/copy"
     cd "$BATS_TEST_TMPDIR/copy"
     printf 'this is not C;\n' >>stage1_naive/client.c
-    run --separate-stderr env MAKEFLAGS=-j2 timeout 300 make demo </dev/null
+    run --separate-stderr env -u MAKELEVEL -u MFLAGS -u MAKEOVERRIDES MAKEFLAGS=-j2 timeout 300 make demo </dev/null
     assert_failure
     assert_output ''
     [[ $stderr == *"stage1_naive/client.c"*"error"* ]]
