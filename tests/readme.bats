@@ -280,6 +280,16 @@ print(take(struct.unpack("<i", take(4))[0]).decode())' "$srv_port" 3>&-
         "header: $(sed -E 's/"md5":"[0-9a-f]{32}"/"md5":"<32 hex>"/' <<<"$header")"
 }
 
+@test "stage 4: a non-zero exit code is shown on stderr as the stage README quotes" {
+    start_server srv "$ROOT/stage4_json_header/server" --port 0
+    run_client 4 "$srv_port" $'echo hi; exit 3\n'
+    assert_equal "$status" 0
+    expect_bytes "$BATS_TEST_TMPDIR/out" 'hi\n'
+    run cat "$BATS_TEST_TMPDIR/err"
+    assert_output 'client: the command exited with status 3'
+    readme_says stage4_json_header/README.md "(\`$output\`)"
+}
+
 @test "stage 4: the md5 mismatch line has the README's form" {
     local header='{"file_name":"a.txt","total_size":3,"md5":"00000000000000000000000000000000"}'
     { printf "\\x$(printf %02x ${#header})\\0\\0\\0"; printf '%s' "$header" 'abc'; } >"$BATS_TEST_TMPDIR/reply"
