@@ -29,6 +29,8 @@ VIEWER_LIB :=
 all: $(COMMON_LIB) $(STAGE_BIN) $(TOOLS_BIN) viewer-all
 
 -include viewer/viewer.mk
+-include fuzz/fuzz.mk
+-include tools/check.mk
 
 viewer-all: $(VIEWER_BIN) $(VIEWER_LIB)
 

@@ -405,7 +405,7 @@ through_up_slicer() {
     readme_says stage2_udp_vs_tcp/README.md "returned \`\"hello\"\` alone in ${BASH_REMATCH[1]} of ${BASH_REMATCH[2]} runs and \`\"helloworld\"\` in ${BASH_REMATCH[3]}."
     # the tap's cost
     line=$(grep -E '^\| stage 4, 1 GiB \| ' "$md")
-    readme_says README.md "A tapped 1 GiB stage 4 transfer took $(cut -d'|' -f5 <<<"$line" | tr -d ' ')× the untapped time"
+    readme_says README.md "a tapped 1 GiB stage 4 transfer took $(cut -d'|' -f5 <<<"$line" | tr -d ' ')× the untapped time"
     line=$(grep -E '^\| 400000 sends of 64 bytes ' "$md")
     readme_says README.md "400000 sends of 64 bytes took $(cut -d'|' -f5 <<<"$line" | tr -d ' ')× as long tapped"
     # the plot the README shows is there
