@@ -52,17 +52,50 @@ $(STAGE_BIN) $(TOOLS_BIN): %: %.o $(COMMON_LIB)
 deps:
 	@tools/deps.sh
 
+# The build before a lesson or a benchmark keeps quiet: its log is shown only
+# when it fails or warns.
+QUIET_TARGETS ?= all
+QUIET_ALL = log=$$(mktemp) && if $(MAKE) --no-print-directory $(QUIET_TARGETS) >"$$log" 2>&1; then \
+	    if grep -v '^make' "$$log" | grep -q 'warning:'; then cat "$$log" >&2; fi; rm -f "$$log"; \
+	  else cat "$$log" >&2; rm -f "$$log"; echo "make: the build failed (its output is above)" >&2; exit 1; fi
+
 demo: deps
-	@$(MAKE) --no-print-directory all
+	+@$(QUIET_ALL)
 	@tools/lesson.sh
 
-test: deps
-	@$(MAKE) --no-print-directory all
-	bats --print-output-on-failure tests/
+quiet-build:
+	+@$(QUIET_ALL)
 
-bench: deps
-	@$(MAKE) --no-print-directory all
-	@tools/bench.sh
+# The suite's per-test lines, then one summary line (tests/run_suite.sh);
+# the exit status is bats'.
+test: deps
+	+@$(MAKE) --no-print-directory QUIET_TARGETS="all bench-programs" quiet-build
+	@tests/run_suite.sh tests/
+
+# ---- make bench: bench/run.sh and its programs (built for the bench only) ----
+# (`make test` builds them too, for tests/bench.bats.) md5_speed times
+# libmd's MD5 beside libcrypto's (the one stage 4 uses) when libmd-dev is
+# there (`make bench` installs it); a stamp rebuilds it when that changes.
+BENCH_BIN := bench/raw_server bench/raw_client bench/spawn_loop bench/tiny_sends bench/md5_speed
+HAVE_LIBMD := $(shell $(PKG_CONFIG) --exists libmd 2>/dev/null && echo yes)
+BENCH_LIBMD_STAMP := bench/.libmd-$(if $(HAVE_LIBMD),yes,no)
+$(BENCH_LIBMD_STAMP):
+	@rm -f bench/.libmd-*; touch $@
+bench/md5_speed.o: $(BENCH_LIBMD_STAMP)
+bench/md5_speed.o: CPPFLAGS += $(if $(HAVE_LIBMD),-DHAVE_LIBMD $(shell $(PKG_CONFIG) --cflags libmd))
+bench/md5_speed: LDLIBS += $(if $(HAVE_LIBMD),$(shell $(PKG_CONFIG) --libs libmd))
+$(BENCH_BIN): %: %.o $(COMMON_LIB)
+	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS)
+bench-programs: $(BENCH_BIN)
+bench-clean:
+	rm -f $(BENCH_BIN)
+clean: bench-clean
+
+# gnuplot draws the plot; libmd-dev lets bench/md5_speed time libmd too.
+bench:
+	@tools/deps.sh gnuplot-nox libmd-dev
+	+@$(MAKE) --no-print-directory QUIET_TARGETS="all bench-programs" quiet-build
+	@bench/run.sh
 
 # Everything keeps its place under $(PREFIX)/libexec/nianbao (the viewer finds
 # its tap library and catalogue next to itself, the lesson finds the stages);
@@ -83,5 +116,5 @@ clean:
 	rm -rf viewer/locale
 	find . -name '*.o' -delete -o -name '*.d' -delete
 
-.PHONY: all viewer-all deps demo test bench install clean
+.PHONY: all viewer-all deps demo test bench install clean quiet-build bench-programs bench-clean
 -include $(shell find . -name '*.d' 2>/dev/null)

@@ -17,6 +17,12 @@
  *   The document's server does one exchange and exits (--once); ours keeps
  *   serving, one client at a time, and answers a client that never closes
  *   (the document's does not) after 10 s of silence (--idle-ms).
+ *   One demo is not in the document: a connection that opens with the
+ *   line "nagle demo" (tcp_client --demo nagle) is answered request by
+ *   request, each a 4-byte length then a body, with "ok" as soon as the
+ *   whole request is in; the server prints how long each body came after
+ *   its length (about 40 ms when the client wrote them with two writes and
+ *   Nagle's algorithm on: see tcp_client.c).
  * Still unframed, on purpose: the server only knows where a demo's bytes
  *   end because the client closes its side. Stage 3 sends a length first.
  */
@@ -43,6 +49,11 @@
 #define DEFAULT_BUFSIZE (1024 * 1024)   /* more than any demo sends: a split is TCP's doing */
 #define DEFAULT_WAIT_BYTES 10           /* "hello" + "world" */
 #define PREVIEW_MAX 64
+/* The nagle demo's dialogue with tcp_client (see tcp_client.c). */
+#define NAGLE_HELLO "nagle demo\n"
+#define NAGLE_REPLY "ok"
+#define NAGLE_BODY_MAX 1024
+#define NAGLE_GAPS_KEPT 1000            /* tcp_client sends at most 1000 per connection */
 
 struct server_config {
     const char *host;
@@ -56,7 +67,9 @@ struct server_config {
 
 static void serve_connection(int conn, unsigned long conn_no, unsigned char *buf,
                              const struct server_config *cfg);
-static void wait_for_data(int conn, const struct server_config *cfg);
+static void wait_for_data(int conn, const struct server_config *cfg, char *said, size_t said_len);
+static int opens_with_nagle_hello(int conn);
+static void serve_nagle(int conn, const char *client, const struct server_config *cfg);
 static long ms_since(const struct timespec *start);
 
 int main(int argc, char **argv)
@@ -152,7 +165,13 @@ static void serve_connection(int conn, unsigned long conn_no, unsigned char *buf
     getsockopt(conn, IPPROTO_TCP, TCP_MAXSEG, &mss, &optlen);
     printf("accept #%lu: connection from %s (MSS %d)\n", conn_no, client, mss);
 
-    wait_for_data(conn, cfg);
+    char waited[160];
+    wait_for_data(conn, cfg, waited, sizeof waited);
+    if (opens_with_nagle_hello(conn)) {
+        serve_nagle(conn, client, cfg);
+        return;
+    }
+    printf("%s\n", waited);
     for (;;) {
         ssize_t piece_len = recv(conn, buf, cfg->bufsize, 0);
         if (piece_len < 0 && errno == EINTR)
@@ -199,14 +218,14 @@ static void serve_connection(int conn, unsigned long conn_no, unsigned char *buf
  * many bytes are queued; POLLRDHUP that the client's FIN has arrived, after
  * everything it sent. Sleeping in 1 ms steps: waiting for POLLIN would wake
  * at the first byte, which is exactly the race we want to stay out of. */
-static void wait_for_data(int conn, const struct server_config *cfg)
+static void wait_for_data(int conn, const struct server_config *cfg, char *said, size_t said_len)
 {
     struct timespec start;
     char why[96];
     int queued = 0;
 
     if (cfg->wait_ms == 0) {
-        printf("wait: none (--wait-ms 0): what the first recv returns depends on timing\n");
+        snprintf(said, said_len, "wait: none (--wait-ms 0): what the first recv returns depends on timing");
         return;
     }
     clock_gettime(CLOCK_MONOTONIC, &start);
@@ -231,7 +250,94 @@ static void wait_for_data(int conn, const struct server_config *cfg)
             break;
         }
     }
-    printf("wait: %d bytes queued after %ld ms (%s)\n", queued, ms_since(&start), why);
+    snprintf(said, said_len, "wait: %d bytes queued after %ld ms (%s)", queued, ms_since(&start), why);
+}
+
+/* 1 when the bytes queued so far are tcp_client's nagle hello (looked at
+ * with MSG_PEEK, so the other demos' bytes stay for their recvs). */
+static int opens_with_nagle_hello(int conn)
+{
+    char start[sizeof NAGLE_HELLO - 1];
+    ssize_t got;
+
+    do
+        got = recv(conn, start, sizeof start, MSG_PEEK | MSG_DONTWAIT);
+    while (got < 0 && errno == EINTR);
+    return got == (ssize_t)sizeof start && memcmp(start, NAGLE_HELLO, sizeof start) == 0;
+}
+
+static int compare_longs(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* The nagle demo: requests of a 4-byte length and a body, each answered
+ * with "ok" once it is whole. The server never answers before it has the
+ * body, so it has nothing to carry the ACK of the length: the kernel delays
+ * that ACK, and a client whose body waits for it (Nagle) waits that long.
+ * Prints one line for the connection: how long the bodies came after their
+ * lengths, as measured here. */
+static void serve_nagle(int conn, const char *client, const struct server_config *cfg)
+{
+    char hello[sizeof NAGLE_HELLO - 1], body[NAGLE_BODY_MAX], err[128];
+    unsigned char len_bytes[WIRE_LEN_SIZE];
+    long gaps_us[NAGLE_GAPS_KEPT];
+    unsigned long requests = 0;
+    size_t kept = 0;
+
+    if (recv_exact(conn, hello, sizeof hello) != (ssize_t)sizeof hello ||
+        send_all(conn, NAGLE_REPLY, strlen(NAGLE_REPLY)) < 0) {
+        fprintf(stderr, "tcp_server: nagle demo with %s: %s\n", client, strerror(errno));
+        return;
+    }
+    printf("nagle demo: %s said hello; each request (a 4-byte length, then the body) is "
+           "answered \"" NAGLE_REPLY "\" when it is whole\n", client);
+    for (;;) {
+        struct timespec length_came;
+        ssize_t got = recv_exact(conn, len_bytes, sizeof len_bytes);
+        if (got == 0)
+            break;              /* the client is done */
+        if (got != (ssize_t)sizeof len_bytes) {
+            wire_describe_short(got, sizeof len_bytes, "request length", err, sizeof err);
+            if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                snprintf(err, sizeof err, "sent nothing for %lu ms", cfg->idle_ms);
+            fprintf(stderr, "tcp_server: nagle demo with %s: %s\n", client, err);
+            return;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &length_came);
+        int32_t body_len = le32_decode(len_bytes);
+        if (body_len < 0 || body_len > NAGLE_BODY_MAX) {
+            fprintf(stderr, "tcp_server: nagle demo with %s: request length %ld is out of range "
+                    "0..%d\n", client, (long)body_len, NAGLE_BODY_MAX);
+            return;
+        }
+        got = recv_exact(conn, body, (size_t)body_len);
+        if (got != body_len) {
+            wire_describe_short(got, (size_t)body_len, "request body", err, sizeof err);
+            fprintf(stderr, "tcp_server: nagle demo with %s: %s\n", client, err);
+            return;
+        }
+        struct timespec body_came;
+        clock_gettime(CLOCK_MONOTONIC, &body_came);
+        if (kept < NAGLE_GAPS_KEPT)
+            gaps_us[kept++] = (long)(body_came.tv_sec - length_came.tv_sec) * 1000000 +
+                              (body_came.tv_nsec - length_came.tv_nsec) / 1000;
+        requests++;
+        if (send_all(conn, NAGLE_REPLY, strlen(NAGLE_REPLY)) < 0) {
+            fprintf(stderr, "tcp_server: nagle demo with %s: reply: %s\n", client, strerror(errno));
+            return;
+        }
+    }
+    if (kept == 0) {
+        printf("nagle demo: %s sent no request\n", client);
+        return;
+    }
+    qsort(gaps_us, kept, sizeof gaps_us[0], compare_longs);
+    long median_us = kept % 2 ? gaps_us[kept / 2] : (gaps_us[kept / 2 - 1] + gaps_us[kept / 2]) / 2;
+    printf("nagle demo: %lu request%s; each body came after its length by %.2f ms (median), "
+           "%.2f ms at most\n", requests, requests == 1 ? "" : "s",
+           (double)median_us / 1000, (double)gaps_us[kept - 1] / 1000);
 }
 
 static long ms_since(const struct timespec *start)

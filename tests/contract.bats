@@ -140,7 +140,7 @@ default_port_of() { stage_of "$1" port; }
             "$ROOT/${prog%/server}/client" -p "$srv_port" >/dev/null 2>&1 3>&- &
         local client_pid=$!
         local deadline=$((SECONDS + 10))
-        until pgrep -fx "sleep $forever" >/dev/null; do
+        until [ -n "$(process_pids "sleep $forever")" ]; do
             [ "$SECONDS" -lt "$deadline" ]
             sleep 0.05
         done

@@ -112,7 +112,7 @@ children_are_reaped() {
     good_client "$1"
     wait_for_log srv ' disconnected$'
     local children
-    children=$(ps --ppid "$srv_pid" -o pid=,stat=,args= || true)
+    children=$(children_of "$srv_pid")
     echo "children of the server: $children"
     [ -z "$children" ]
 }

@@ -394,7 +394,7 @@ demo empty: a send of 0 bytes, then the end of stream'
     assert_line --index 1 "Try 'udp_client --help' for more information."
     run "$S2/tcp_client" --demo truncate
     assert_failure 2
-    assert_line --index 0 "tcp_client: --demo: 'truncate' is not one of merge|split|empty|all"
+    assert_line --index 0 "tcp_client: --demo: 'truncate' is not one of merge|split|empty|all|nagle"
     assert_line --index 1 "Try 'tcp_client --help' for more information."
 }
 

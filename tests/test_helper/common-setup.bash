@@ -127,13 +127,61 @@ wait_for_log() {
     done
 }
 
-# no_process_runs ARGS: polls (deadline 5 s) until no process has exactly the
-# command line ARGS (a killed command must not live on).
+# process_pids CMDLINE: the PIDs of the processes whose command line is
+# exactly CMDLINE (arguments joined by single spaces), one a line. Read from
+# /proc, so it needs no procps; fails (status 2) when /proc cannot be read:
+# a check that cannot look must not pass.
+process_pids() {
+    local want=$1 f IFS=' '
+    local -a args
+    if [ ! -r /proc/self/cmdline ]; then
+        echo "cannot read /proc: cannot tell which processes run" >&2
+        return 2
+    fi
+    for f in /proc/[0-9]*/cmdline; do
+        { mapfile -d '' -t args <"$f"; } 2>/dev/null || continue
+        if [ "${#args[@]}" -gt 0 ] && [ "${args[*]}" = "$want" ]; then
+            f=${f#/proc/}
+            echo "${f%/cmdline}"
+        fi
+    done
+}
+
+# children_of PID: one line "PID STATE COMMAND" for each child of PID,
+# zombies (STATE Z) included. From /proc, like process_pids, and failing
+# the same way when /proc cannot be read.
+children_of() {
+    local parent=$1 f stat rest state ppid pid IFS=' '
+    local -a args
+    if [ ! -r /proc/self/stat ]; then
+        echo "cannot read /proc: cannot tell which processes run" >&2
+        return 2
+    fi
+    for f in /proc/[0-9]*/stat; do
+        { read -r stat <"$f"; } 2>/dev/null || continue
+        rest=${stat##*) }           # after "PID (COMMAND) "; COMMAND may hold ") "
+        read -r state ppid _ <<<"$rest"
+        [ "$ppid" = "$parent" ] || continue
+        pid=${f#/proc/}; pid=${pid%/stat}
+        { mapfile -d '' -t args <"/proc/$pid/cmdline"; } 2>/dev/null || args=()
+        if [ "${#args[@]}" -eq 0 ]; then       # a zombie has no command line left
+            args=("${stat#*(}")
+            args=("[${args[0]%%) *}]")
+        fi
+        echo "$pid $state ${args[*]}"
+    done
+}
+
+# no_process_runs ARGS [SECS]: polls (deadline SECS, default 5) until no
+# process has exactly the command line ARGS (a killed command must not live
+# on). Fails when it cannot look.
 no_process_runs() {
-    local deadline=$((SECONDS + 5))
-    while pgrep -fx -- "$1" >/dev/null; do
+    local deadline=$((SECONDS + ${2:-5})) pids
+    while :; do
+        pids=$(process_pids "$1") || return 1
+        [ -n "$pids" ] || return 0
         if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "still running: $1"; pgrep -fxa -- "$1"
+            echo "still running: $1 (PID $(echo $pids))"
             return 1
         fi
         sleep 0.05
