@@ -45,6 +45,7 @@
 #define SETTLE_US 200         /* after a piece was read, before the next    */
 #define PACE_MS 20            /* between pieces when sock_diag is missing   */
 #define STOP_GRACE_MS 2000    /* SIGTERM, then SIGKILL after this           */
+#define SETTLE_MS 200         /* asleep this long: it has done what it does */
 #define SHOW 72               /* bytes shown in a step, escaped             */
 
 enum wait_end { WAIT_DONE, WAIT_EXITED, WAIT_STUCK, WAIT_SPIN, WAIT_IDLE };
@@ -88,8 +89,11 @@ struct run {
     size_t n_pieces, cap_pieces;
     size_t down_at;
     int send_failed;          /* the program went away while we sent        */
+    int told_send_failed;
     /* how the last wait ended */
+    enum wait_end last_wait;
     double spin_cpu;
+    int stuck_ms;             /* asleep and not woken this long: blocked     */
     int finished;             /* the program was stopped: what follows holds */
     int ended_itself;         /* it had exited on its own before that        */
     int end_status;
@@ -340,7 +344,15 @@ static uint64_t progress_mark(struct run *r)
 
 /* Waits until COND holds, or the program can provably not make it hold
  * (see engine.h). */
+static enum wait_end wait_until(struct run *r, wait_cond cond, void *arg);
+
 static enum wait_end wait_for(struct run *r, wait_cond cond, void *arg)
+{
+    r->last_wait = wait_until(r, cond, arg);
+    return r->last_wait;
+}
+
+static enum wait_end wait_until(struct run *r, wait_cond cond, void *arg)
 {
     uint64_t mark = progress_mark(r);
     int64_t last_progress = now_ms(), last_sample = 0, still_since = 0;
@@ -381,7 +393,7 @@ static enum wait_end wait_for(struct run *r, wait_cond cond, void *arg)
                         still = gs;
                         have_still = 1;
                         still_since = now;
-                    } else if (now - still_since >= STUCK_MS) {
+                    } else if (now - still_since >= r->stuck_ms) {
                         return WAIT_STUCK;
                     }
                 } else {
@@ -425,12 +437,23 @@ static void describe_program(struct run *r, enum wait_end how, char *buf, size_t
     }
 }
 
+static int cond_exited(struct run *r, void *arg)
+{
+    (void)arg;
+    return child_poll_exit(&r->child);
+}
+
 /* Stops the program (if it still runs) and waits for the last of its
- * output, remembering whether it had ended on its own. */
-static void finish_program(struct run *r)
+ * output, remembering whether it had ended on its own. With LET_END, a
+ * program that is not known to be blocked or spinning gets the chance to
+ * end by itself first (a client whose socket just closed is exiting). */
+static void finish_program(struct run *r, int let_end)
 {
     if (r->finished || !r->child_started)
         return;
+    if (let_end && !child_poll_exit(&r->child) && r->last_wait != WAIT_STUCK &&
+        r->last_wait != WAIT_SPIN && r->last_wait != WAIT_IDLE)
+        wait_for(r, cond_exited, NULL);
     r->ended_itself = child_poll_exit(&r->child);
     r->end_status = r->child.status;
     child_stop(&r->child, STOP_GRACE_MS);
@@ -439,16 +462,17 @@ static void finish_program(struct run *r)
 
 /* ---- conditions ------------------------------------------------------------------ */
 
-/* Reads what is there on C without blocking. */
-static void conn_pull(struct run *r, struct conn *c)
+/* Reads what is there on C without blocking, at most LIMIT bytes. */
+static void conn_pull_some(struct run *r, struct conn *c, size_t limit)
 {
     unsigned char buf[65536];
-    while (c->fd >= 0 && !c->eof) {
-        ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+    while (c->fd >= 0 && !c->eof && limit > 0) {
+        ssize_t n = recv(c->fd, buf, limit < sizeof buf ? limit : sizeof buf, MSG_DONTWAIT);
         if (n > 0) {
             bytes_add(&c->in, buf, (size_t)n);
             trace(r, c, CAP_RECV, CALL_RECV, n, 0, buf, (size_t)n);
             r->progress++;
+            limit -= (size_t)n;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -462,16 +486,42 @@ static void conn_pull(struct run *r, struct conn *c)
     }
 }
 
+static void conn_pull(struct run *r, struct conn *c)
+{
+    conn_pull_some(r, c, SIZE_MAX);
+}
+
 struct want_bytes {
     struct conn *c;
     size_t need;              /* bytes of C->in beyond in_used */
+    int exactly;              /* read no more than NEED */
 };
 
 static int cond_have_bytes(struct run *r, void *arg)
 {
     struct want_bytes *w = arg;
-    conn_pull(r, w->c);
+    size_t have = w->c->in.len - w->c->in_used;
+    conn_pull_some(r, w->c, w->exactly ? (have < w->need ? w->need - have : 0) : SIZE_MAX);
     return w->c->in.len - w->c->in_used >= w->need || w->c->eof;
+}
+
+static int cond_never(struct run *r, void *arg)
+{
+    (void)r;
+    (void)arg;
+    return 0;
+}
+
+/* Waits until the program has settled: every thread asleep for a moment
+ * (a server back in accept), or it exited, or it spins. What it does with
+ * a connection the grader closed is then done, and the next step's report
+ * does not depend on how fast it got there. */
+static void wait_settled(struct run *r)
+{
+    int saved = r->stuck_ms;
+    r->stuck_ms = SETTLE_MS;
+    wait_for(r, cond_never, NULL);
+    r->stuck_ms = saved;
 }
 
 static int cond_accept(struct run *r, void *arg)
@@ -541,8 +591,9 @@ static int cond_exited_reading(struct run *r, void *arg)
 /* ---- sending pieces ---------------------------------------------------------------- */
 
 /* Sends LEN bytes as one piece on C, then waits until the program has
- * read it. Returns 0, or -1 when the program went away (R->send_failed). */
-static int send_piece(struct run *r, struct conn *c, const unsigned char *p, size_t len)
+ * read it. Returns the bytes sent: LEN, or fewer when the program went
+ * away (R->send_failed set). */
+static size_t send_piece(struct run *r, struct conn *c, const unsigned char *p, size_t len)
 {
     size_t off = 0;
     while (off < len) {
@@ -561,11 +612,11 @@ static int send_piece(struct run *r, struct conn *c, const unsigned char *p, siz
             if (how == WAIT_DONE)
                 continue;
             r->send_failed = 1;
-            return -1;
+            return off;
         }
         trace(r, c, CAP_SEND, CALL_SEND, -1, errno, NULL, 0);
         r->send_failed = 1;
-        return -1;
+        return off;
     }
     c->piece_sent_ms = now_ms();
     /* When the program stops reading (blocked, spinning, gone) the grader
@@ -573,7 +624,7 @@ static int send_piece(struct run *r, struct conn *c, const unsigned char *p, siz
      * script tells what it did. */
     wait_for(r, cond_drained, c);
     sleep_us(SETTLE_US);
-    return 0;
+    return len;
 }
 
 /* ---- client mode -------------------------------------------------------------------- */
@@ -597,12 +648,55 @@ static size_t reply_of(const struct script *s, size_t at)
     return 0;
 }
 
+/* 1 when down-stream offset AT is inside a reply's 4-byte length field. */
+static int in_length_field(const struct script *s, size_t at)
+{
+    for (size_t i = 0; i < s->n_replies; i++)
+        if (at >= s->replies[i].at && at < s->replies[i].at + 4)
+            return 1;
+    return 0;
+}
+
+/* Bytes [FROM, FROM + LEN) of the down stream as quoted text, as shown()
+ * does, except that the bytes of a length field are always \xNN: 0x2d is
+ * a length byte, not a "-". */
+static char *shown_down(const struct script *s, char *buf, size_t buflen, size_t from,
+                        size_t len, size_t max)
+{
+    size_t used = 0;
+    if (buflen < 8) {
+        if (buflen)
+            buf[0] = '\0';
+        return buf;
+    }
+    buf[used++] = '"';
+    size_t i;
+    for (i = 0; i < len && i < max && used + 8 < buflen; i++) {
+        unsigned char b = s->down.p[from + i];
+        if (in_length_field(s, from + i)) {
+            used += (size_t)snprintf(buf + used, buflen - used, "\\x%02x", b);
+        } else {
+            char one[8];
+            escape_bytes(&b, 1, one, sizeof one);
+            used += (size_t)snprintf(buf + used, buflen - used, "%s", one);
+        }
+    }
+    snprintf(buf + used, buflen - used, "\"%s", i < len ? "..." : "");
+    return buf;
+}
+
 /* The pieces sent since the last step, told as one step. */
 static void flush_pieces(struct run *r)
 {
     const struct script *s = r->s;
-    if (r->n_pieces == 0)
+    if (r->n_pieces == 0) {
+        if (r->send_failed && !r->told_send_failed) {
+            step(r, "the grader could not send more: the client had closed the connection");
+            r->told_send_failed = 1;
+        }
         return;
+    }
+    r->told_send_failed = r->send_failed;
     size_t from = r->pieces_from, to = r->down_at, total = to - from;
     size_t first_reply = reply_of(s, from), last_reply = reply_of(s, to - 1);
     char what[200], how[600], buf[400];
@@ -619,8 +713,11 @@ static void flush_pieces(struct run *r)
         snprintf(what, sizeof what, "reply %zu (%zu bytes: %s%s, then a %zu-byte body)",
                  first_reply + 1, total, s->proto == PROTO4 ? "header length, " : "length",
                  s->proto == PROTO4 ? "JSON header" : "", m->body_len);
+    else if (strcmp(part_at(s, first_reply, from), part_at(s, first_reply, to - 1)) == 0)
+        snprintf(what, sizeof what, "bytes %zu..%zu of reply %zu (in its %s)",
+                 from - m->at, to - m->at - 1, first_reply + 1, part_at(s, first_reply, from));
     else
-        snprintf(what, sizeof what, "bytes %zu..%zu of reply %zu (%s to %s)",
+        snprintf(what, sizeof what, "bytes %zu..%zu of reply %zu (from its %s into its %s)",
                  from - m->at, to - m->at - 1, first_reply + 1, part_at(s, first_reply, from),
                  part_at(s, first_reply, to - 1));
 
@@ -632,13 +729,13 @@ static void flush_pieces(struct run *r)
     }
     if (r->n_pieces == 1) {
         snprintf(how, sizeof how, "in one piece: %s",
-                 shown(buf, sizeof buf, s->down.p + from, total, SHOW));
+                 shown_down(s, buf, sizeof buf, from, total, SHOW));
     } else if (r->n_pieces <= 6) {
         size_t used = (size_t)snprintf(how, sizeof how, "in %zu pieces:", r->n_pieces);
         size_t at = from;
         for (size_t i = 0; i < r->n_pieces && used < sizeof how; i++) {
             used += (size_t)snprintf(how + used, sizeof how - used, "%s %s", i ? " |" : "",
-                                     shown(buf, sizeof buf, s->down.p + at, r->pieces[i], 24));
+                                     shown_down(s, buf, sizeof buf, at, r->pieces[i], 24));
             at += r->pieces[i];
         }
     } else if (lo == hi) {
@@ -653,7 +750,8 @@ static void flush_pieces(struct run *r)
             snprintf(how + used, sizeof how - used, " ...");
     }
     step(r, "the grader sent %s %s%s", what, how,
-         r->send_failed ? " (then the client was gone: send failed)" : "");
+         r->send_failed ? " (the last ones could not be sent: the client had closed the "
+                          "connection)" : "");
     r->n_pieces = 0;
     r->pieces_from = r->down_at;
 }
@@ -698,7 +796,7 @@ static void describe_input(struct run *r, char *buf, size_t len)
 static int expect_request(struct run *r, struct conn *c, size_t i)
 {
     const struct bytes *want = &r->s->requests[i];
-    struct want_bytes w = { c, want->len };
+    struct want_bytes w = { c, want->len, 0 };
     char a[400], b[400], state[160];
 
     enum wait_end how = wait_for(r, cond_have_bytes, &w);
@@ -771,8 +869,8 @@ static void play_client_mode(struct run *r)
         describe_program(r, how, state, sizeof state);
         step(r, "the client never connected: it %s", state);
         r->stopped = "no connection";
-        finish_program(r);
-        judge_client(r, how, c);
+        finish_program(r, 1);
+        judge_client(r, r->last_wait, c);
         return;
     }
     c->opened = 1;
@@ -790,13 +888,16 @@ static void play_client_mode(struct run *r)
             if (expect_request(r, c, a->arg) < 0)
                 break;
             break;
-        case ACT_SEND:
+        case ACT_SEND: {
             if (r->send_failed)
                 break;
-            note_piece(r, a->arg);
-            send_piece(r, c, s->down.p + r->down_at, a->arg);
-            r->down_at += a->arg;
+            size_t sent = send_piece(r, c, s->down.p + r->down_at, a->arg);
+            if (sent > 0) {
+                note_piece(r, sent);
+                r->down_at += sent;
+            }
             break;
+        }
         case ACT_PAUSE:
             flush_pieces(r);
             step(r, "the grader waited %zu ms (a stalled server)", a->arg);
@@ -815,7 +916,10 @@ static void play_client_mode(struct run *r)
         case END_FIN:
             shutdown(c->fd, SHUT_WR);
             trace(r, c, CAP_CLOSE, CALL_CLOSE, 0, 0, NULL, 0);
-            step(r, "the grader closed its side of the connection: every reply was sent whole");
+            if (r->send_failed)
+                step(r, "the grader stopped: the client had closed the connection");
+            else
+                step(r, "the grader closed its side of the connection: every reply was sent whole");
             break;
         case END_CLOSE:
             shutdown(c->fd, SHUT_WR);
@@ -841,8 +945,8 @@ static void play_client_mode(struct run *r)
         (void)after;
         r->stopped = "held";
     }
-    finish_program(r);
-    judge_client(r, how, c);
+    finish_program(r, 1);
+    judge_client(r, r->ended_itself ? WAIT_EXITED : r->last_wait, c);
 }
 
 /* The byte of the down stream that stdout offset OUT stands for. */
@@ -897,23 +1001,32 @@ static int contains(const unsigned char *hay, size_t hay_len, const char *needle
     return memmem(hay, hay_len, needle, strlen(needle)) != NULL;
 }
 
+/* 1 when the 4 bytes look like text (printable ASCII, tabs, line ends);
+ * then TEXT holds them escaped. */
+static int text_bytes(const unsigned char lb[4], char *text, size_t len)
+{
+    for (int i = 0; i < 4; i++)
+        if (!((lb[i] >= 0x20 && lb[i] < 0x7f) || lb[i] == '\n' || lb[i] == '\r' || lb[i] == '\t'))
+            return 0;
+    escape_bytes(lb, 4, text, len);
+    return 1;
+}
+
 /* Explains a bogus length (the HOLD scenarios). */
 static void diagnose_bogus(struct run *r, const struct reply_map *m)
 {
     const unsigned char *lb = r->s->down.p + m->at;
     uint32_t le = proto_get_le32(lb);
     int32_t value = (int32_t)le;
-    int ascii = 1;
-    for (int i = 0; i < 4; i++)
-        ascii &= lb[i] >= 0x20 && lb[i] < 0x7f;
+    char text[32];
+    int ascii = text_bytes(lb, text, sizeof text);
     if (m->header_len) {
         diagnose(r, "the header says total_size 2147483647 (2 GiB): refuse a size above 256 MiB "
                     "instead of waiting for it (or allocating it)");
     } else if (ascii) {
-        diagnose(r, "length 0x%08x is ASCII '%c%c%c%c': reading text as a length; the peer "
+        diagnose(r, "length 0x%08x is ASCII '%s': reading text as a length; the peer "
                     "speaks another protocol, so refuse it (any 4 ASCII bytes read as a "
-                    "little-endian length are above 512 MiB)",
-                 (unsigned)le, lb[0], lb[1], lb[2], lb[3]);
+                    "little-endian length are above 512 MiB)", (unsigned)le, text);
     } else if (value < 0) {
         diagnose(r, "length bytes %02x %02x %02x %02x are %d as a signed 32-bit integer: refuse "
                     "a negative length (a loop `while received < length` ends at once, and a "
@@ -980,9 +1093,11 @@ static void judge_client(struct run *r, enum wait_end how, struct conn *c)
          s->ending == END_CLOSE && s->partial_len ? " (then, at most, the part of the cut body "
                                                    "that came)" : "",
          shown(a, sizeof a, want, want_len, SHOW));
-    step(r, "got: %s%d and %llu %s on stdout: %s", exited ? "exit status " : "no exit status, ",
-         exited ? code : 0, (unsigned long long)got_total, plural(got_total, "byte", "bytes"),
-         shown(b, sizeof b, got, got_len, SHOW));
+    char status_text[40] = "no exit status";
+    if (exited)
+        snprintf(status_text, sizeof status_text, "exit status %d", code);
+    step(r, "got: %s and %llu %s on stdout: %s", status_text, (unsigned long long)got_total,
+         plural(got_total, "byte", "bytes"), shown(b, sizeof b, got, got_len, SHOW));
     if (!output_ok && got_len > 0 && same < got_len && (same < want_len || s->ending != END_CLOSE)) {
         size_t down_at = down_offset_of_output(s, same);
         size_t ri = reply_of(s, down_at);
@@ -1050,10 +1165,10 @@ static void judge_client(struct run *r, enum wait_end how, struct conn *c)
             k++;
         if (same < got_len && got_len - same >= 4 - k &&
             memcmp(got + same, s->down.p + m->at + k, 4 - k) == 0)
-            diagnose(r, "reply %zu's output starts with %s, the last %zu bytes of its length: "
+            diagnose(r, "reply %zu's output starts with %s, the last %zu %s of its length: "
                         "recv(4) returned only the first %zu and the client went on; read the "
                         "length in a loop until all 4 bytes are in", ri + 1,
-                     shown(a, sizeof a, got + same, 4 - k, 4), 4 - k, k);
+                     shown(a, sizeof a, got + same, 4 - k, 4), 4 - k, plural(4 - k, "byte", "bytes"), k);
         else if (got_len == same)
             diagnose(r, "the client failed at reply %zu, whose 4-byte length came in pieces (the "
                         "first one %zu %s): a single recv(4) returns what is there; read the "
@@ -1072,11 +1187,12 @@ static void judge_client(struct run *r, enum wait_end how, struct conn *c)
                         "piece of the stream ended: one recv taken as one message; loop until the "
                         "length's bytes are all in", ri + 1, body_got, m->body_len);
     }
-    if (!m->bogus && same == m->out_at && got_len == same && m->body_len == 0 &&
+    size_t last_sent = c->sent ? reply_of(s, (size_t)c->sent - 1) : 0;
+    if (c->sent && s->replies[last_sent].body_len == 0 && !s->replies[last_sent].bogus &&
         (how == WAIT_STUCK || how == WAIT_IDLE))
-        diagnose(r, "reply %zu has a 0-byte body and the client is blocked: it called recv for "
-                    "a body that is not there (it waits for bytes of the next reply, which only "
-                    "comes after the next request)", ri + 1);
+        diagnose(r, "reply %zu has a 0-byte body and the client is blocked after it: it called "
+                    "recv for a body that is not there (and waits for bytes of the next reply, "
+                    "which only comes after the next request)", last_sent + 1);
     /* The length read in the other byte order. */
     if (!m->bogus && ri < s->n_replies && same == m->out_at && m->body_len > 0) {
         const unsigned char *lb = s->down.p + m->at;
@@ -1196,17 +1312,29 @@ static void diagnose_server_gone(struct run *r)
         diagnose(r, "the server ended; it must serve one client after another, forever");
 }
 
+/* The server's stderr (its end), without the 'listening on' line: that
+ * names a port, which changes from run to run. */
 static void server_stderr_step(struct run *r)
 {
     struct child *ch = &r->child;
     char a[600];
+    struct bytes kept = { 0 };
     pthread_mutex_lock(&ch->lock);
-    if (ch->err.len > 0) {
-        size_t from = ch->err.len > 300 ? ch->err.len - 300 : 0;
-        step(r, "the server's stderr%s: %s", from ? " ends" : "",
-             shown(a, sizeof a, ch->err.bytes + from, ch->err.len - from, 300));
+    const unsigned char *p = ch->err.bytes, *end = ch->err.bytes + ch->err.len;
+    while (p && p < end) {
+        const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
+        const unsigned char *line_end = nl ? nl + 1 : end;
+        if (!((size_t)(line_end - p) >= 13 && memcmp(p, "listening on ", 13) == 0))
+            bytes_add(&kept, p, (size_t)(line_end - p));
+        p = line_end;
     }
     pthread_mutex_unlock(&ch->lock);
+    if (kept.len > 0) {
+        size_t from = kept.len > 300 ? kept.len - 300 : 0;
+        step(r, "the server's stderr%s: %s", from ? " ends" : "",
+             shown(a, sizeof a, kept.p + from, kept.len - from, 300));
+    }
+    bytes_free(&kept);
 }
 
 /* The number of UTF-8 characters in BYTES (continuation bytes not counted). */
@@ -1247,14 +1375,12 @@ static void diagnose_length(struct run *r, const unsigned char lb[4], uint64_t v
 /* A header length that could not be right: text, or the wrong byte order. */
 static void diagnose_header_field(struct run *r, const unsigned char lb[4], size_t whole_reply)
 {
-    int ascii = 1;
-    for (int i = 0; i < 4; i++)
-        ascii &= lb[i] >= 0x20 && lb[i] < 0x7f;
+    char text[32];
     uint32_t le = proto_get_le32(lb), be = proto_get_be32(lb);
-    if (ascii)
-        diagnose(r, "length 0x%08x is ASCII '%c%c%c%c': reading text as a length. The server "
-                    "sent the output itself where the %s goes: send the length first",
-                 le, lb[0], lb[1], lb[2], lb[3], r->s->proto == PROTO4 ? "header length" : "length");
+    if (text_bytes(lb, text, sizeof text))
+        diagnose(r, "length 0x%08x is ASCII '%s': reading text as a length. The server sent "
+                    "the output itself where the %s goes: send the length first", le, text,
+                 r->s->proto == PROTO4 ? "header length" : "length");
     else if (be > 0 && be <= PROTO_MAX_HEADER && r->s->proto == PROTO4)
         diagnose(r, "header length bytes %02x %02x %02x %02x read little-endian are %u, "
                     "big-endian %u: the length was written big-endian (htonl, struct.pack('>i')); "
@@ -1343,13 +1469,16 @@ static int expect_reply(struct run *r, struct conn *c, unsigned conn_no, size_t 
     }
     /* The length is known. */
     if (g.length != want_len) {
-        step(r, "client %u received a reply whose %s is %llu (bytes %s%s); the command printed "
-                "%zu %s (%zu on stdout, %zu on stderr): %s", conn_no,
-             r->s->proto == PROTO4 ? "total_size" : "length", (unsigned long long)g.length,
-             shown(a, sizeof a, g.len_bytes, 4, 4),
-             r->s->proto == PROTO4 ? ", then the header" : "", want_len,
-             plural(want_len, "byte", "bytes"), w->out.len, w->err.len,
-             shown(b, sizeof b, want_body.p, want_body.len, SHOW));
+        char field[64];
+        if (r->s->proto == PROTO4)
+            snprintf(field, sizeof field, "header says total_size %llu", (unsigned long long)g.length);
+        else
+            snprintf(field, sizeof field, "length is %llu (bytes %02x %02x %02x %02x)",
+                     (unsigned long long)g.length, g.len_bytes[0], g.len_bytes[1], g.len_bytes[2],
+                     g.len_bytes[3]);
+        step(r, "client %u received a reply whose %s; the command printed %zu %s (%zu on stdout, "
+                "%zu on stderr): %s", conn_no, field, want_len, plural(want_len, "byte", "bytes"),
+             w->out.len, w->err.len, shown(b, sizeof b, want_body.p, want_body.len, SHOW));
         if (r->s->proto == PROTO4)
             step(r, "its header: %s", shown(a, sizeof a, g.header.p, g.header.len, 200));
         fail_at(r, 1, start + (r->s->proto == PROTO4 ? 4 : 0), c);
@@ -1423,9 +1552,17 @@ static int connect_conn(struct run *r, struct conn *c, unsigned conn_no)
     char err[300];
     c->fd = net_connect(r->host, r->port, SOCK_STREAM, err, sizeof err);
     if (c->fd < 0) {
-        step(r, "client %u could not connect: %s", conn_no, err);
+        /* The reason without the address: the port changes every run. */
+        const char *why = strrchr(err, ':');
+        step(r, "client %u could not connect: %s", conn_no, why ? why + 2 : err);
         diagnose_server_gone(r);
-        fail_at(r, 0, 0, c);
+        /* Look where the previous client left. */
+        const struct conn *last = NULL;
+        for (size_t i = 0; i < SCRIPT_MAX_CONNS; i++)
+            if (r->conns[i].capture_id && (!last || r->conns[i].capture_id > last->capture_id))
+                last = &r->conns[i];
+        if (last)
+            fail_at(r, 1, last->in.len, last);
         return -1;
     }
     int on = 1;
@@ -1451,7 +1588,7 @@ static void play_server_mode(struct run *r, int from_port)
         step(r, "the grader started the server: %s", line);
         step(r, "it never said where it listens (a line 'listening on ADDR:PORT' on stdout or "
                 "stderr)%s: it %s", from_port ? " nor listened on {port}" : "", state);
-        finish_program(r);
+        finish_program(r, 0);
         server_stderr_step(r);
         if (!from_port && how == WAIT_STUCK)
             diagnose(r, "print 'listening on ADDR:PORT' once the socket listens, or give the "
@@ -1475,7 +1612,7 @@ static void play_server_mode(struct run *r, int from_port)
             const unsigned char *p = s->up[act->conn].p + c->up_at;
             step(r, "client %u sent %s (%zu %s)", no, shown(a, sizeof a, p, act->arg, SHOW), act->arg,
                  plural(act->arg, "byte", "bytes"));
-            if (send_piece(r, c, p, act->arg) < 0) {
+            if (send_piece(r, c, p, act->arg) < act->arg) {
                 step(r, "client %u: the send failed: the server had closed the connection", no);
                 fail_at(r, 0, c->sent, c);
                 diagnose_server_gone(r);
@@ -1488,7 +1625,7 @@ static void play_server_mode(struct run *r, int from_port)
             ok = expect_reply(r, c, no, act->arg) == 0;
             break;
         case ACT_READ_SOME: {
-            struct want_bytes w = { c, act->arg };
+            struct want_bytes w = { c, act->arg, 1 };
             how = wait_for(r, cond_have_bytes, &w);
             size_t have = c->in.len - c->in_used;
             if (have == 0) {
@@ -1513,6 +1650,7 @@ static void play_server_mode(struct run *r, int from_port)
             step(r, "client %u closed the connection%s", no,
                  c->sent == 0 ? " without sending anything"
                  : unread ? " without reading the rest of the reply" : "");
+            wait_settled(r);
             break;
         }
         case ACT_PAUSE:
@@ -1530,7 +1668,7 @@ static void play_server_mode(struct run *r, int from_port)
         diagnose_server_gone(r);
         ok = 0;
     }
-    finish_program(r);
+    finish_program(r, 0);
     if (!ok)
         server_stderr_step(r);
     r->v->pass = ok;
@@ -1588,6 +1726,7 @@ int engine_run(const struct grade_config *cfg, const struct scenario *sc,
     r.v = v;
     r.listen_fd = -1;
     r.trace_fd = -1;
+    r.stuck_ms = STUCK_MS;
     for (size_t i = 0; i < SCRIPT_MAX_CONNS; i++) {
         r.conns[i].fd = -1;
         r.conns[i].last_arrived = -1;
@@ -1639,7 +1778,7 @@ int engine_run(const struct grade_config *cfg, const struct scenario *sc,
 
 out:
     if (r.child_started) {
-        finish_program(&r);
+        finish_program(&r, 0);
         child_free(&r.child);
     }
     for (size_t i = 0; i < SCRIPT_MAX_CONNS; i++) {

@@ -153,7 +153,12 @@ struct scenario {
     const char *title;        /* one line: what it does                        */
     /* Fills S from RNG. Returns 0, or -1 when out of memory. */
     int (*build)(struct script *s, struct rng *rng);
+    unsigned catches3;        /* bugs it catches in stage 3 only (in stage 4
+                                 the MD5 check catches the same mistake)      */
 };
+
+/* The bugs SC catches when the program speaks PROTO. */
+unsigned scenario_catches(const struct scenario *sc, unsigned proto);
 
 extern const struct scenario scenarios[];
 extern const size_t scenario_count;

@@ -98,7 +98,7 @@ static void print_list(enum grade_mode mode, unsigned proto)
         printf("%-17s %s (catches:", sc->name, sc->title);
         int any = 0;
         for (unsigned bit = 1; bit < 1u << BUG_COUNT; bit <<= 1)
-            if (sc->catches & bit) {
+            if (scenario_catches(sc, proto) & bit) {
                 printf("%s %s", any ? "," : "", bug_name(bit));
                 any = 1;
             }
