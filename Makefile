@@ -29,6 +29,7 @@ all: $(COMMON_LIB) $(STAGE_BIN) $(TOOLS_BIN) viewer-all
 
 -include viewer/viewer.mk
 -include grader/grader.mk
+-include exercises/exercises.mk
 
 viewer-all: $(VIEWER_BIN) $(VIEWER_LIB)
 

@@ -40,8 +40,8 @@
 
 #define IDLE_LIMIT_MS 30000   /* nothing at all happened for this long      */
 #define STUCK_MS 1000         /* asleep, never woken, for this long         */
-#define SPIN_CPU_S 3.0        /* CPU seconds used without any progress ...  */
-#define SPIN_WALL_MS 3000     /* ... over at least this long                */
+#define SPIN_CPU_S 2.0        /* CPU seconds used without any progress ...  */
+#define SPIN_WALL_MS 2000     /* ... over at least this long                */
 #define SETTLE_US 200         /* after a piece was read, before the next    */
 #define PACE_MS 20            /* between pieces when sock_diag is missing   */
 #define STOP_GRACE_MS 2000    /* SIGTERM, then SIGKILL after this           */
