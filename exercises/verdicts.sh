@@ -4,33 +4,58 @@
 # Markdown, one table per mode and stage. A cell is "pass" or "FAIL"; the
 # last column says whether the row is what the program's EXPECT promises.
 #
-#   exercises/verdicts.sh [--seed N] [GROUP...]
+#   exercises/verdicts.sh [--seed N] [--jobs N] [GROUP...]
 #
 # GROUP is client-stage3, client-stage4, server-stage3 or server-stage4
-# (default: all four). Run from anywhere; it builds nothing (run make).
-# Exits 1 when a row is not as expected.
+# (default: all four). Programs are graded N at a time (default 4: most of
+# the time the grader waits for a program to do something). Run from
+# anywhere; it builds nothing (run make). $PYTHON, when set, runs the Python
+# programs instead of python3. Exits 1 when a row is not as expected.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 grade=tools/grade
 seed=1
-if [ "${1:-}" = "--seed" ]; then
-    seed=$2
-    shift 2
-fi
+jobs=4
+while [ $# -gt 0 ]; do
+    case $1 in
+        --seed) seed=$2; shift 2 ;;
+        --jobs) jobs=$2; shift 2 ;;
+        *) break ;;
+    esac
+done
 groups=${*:-client-stage3 client-stage4 server-stage3 server-stage4}
-status=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 for group in $groups; do
-    mode=${group%-*}
-    proto=${group#*-}
-    case "$mode $proto" in
-        "client stage3" | "client stage4" | "server stage3" | "server stage4") ;;
+    case $group in
+        client-stage3 | client-stage4 | server-stage3 | server-stage4) ;;
         *) echo "verdicts.sh: no group '$group' (client-stage3 client-stage4 server-stage3 server-stage4)" >&2
            exit 2 ;;
     esac
+done
+
+# Grade every program of every group, JOBS at a time, each into its file.
+grep -v '^#' exercises/programs >"$tmp/programs"
+running=0
+while read -r name mode proto expect command; do
+    case " $groups " in *" $mode-$proto "*) ;; *) continue ;; esac
+    case $command in python3\ *) command="${PYTHON:-python3} ${command#python3 }" ;; esac
+    # shellcheck disable=SC2086  # COMMAND is words
+    "$grade" "$mode" --proto "$proto" --seed "$seed" --tap --captures "$tmp/captures-$name" \
+        -- $command >"$tmp/$name.tap" 2>&1 </dev/null &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then
+        wait
+        running=0
+    fi
+done <"$tmp/programs"
+wait
+
+for group in $groups; do
+    mode=${group%-*}
+    proto=${group#*-}
     "$grade" "$mode" --proto "$proto" --list >"$tmp/list"
     names=$(awk '{print $1}' "$tmp/list")
     printf '\n%s %s\n\n| program |' "$mode" "$proto"
@@ -38,16 +63,13 @@ for group in $groups; do
     printf ' as expected |\n|---|'
     for n in $names; do printf -- '---|'; done
     printf -- '---|\n'
-    grep -v '^#' exercises/programs | while read -r name p_mode p_proto expect command; do
+    while read -r name p_mode p_proto expect command; do
         [ "$p_mode" = "$mode" ] && [ "$p_proto" = "$proto" ] || continue
-        # shellcheck disable=SC2086  # COMMAND is words
-        "$grade" "$mode" --proto "$proto" --seed "$seed" --tap --captures "$tmp/captures" \
-            -- $command >"$tmp/tap" 2>&1 || true
         printf '| %s |' "$name"
         ok=yes
         for n in $names; do
-            if grep -q "^ok [0-9]* - $n:" "$tmp/tap"; then got=pass
-            elif grep -q "^not ok [0-9]* - $n:" "$tmp/tap"; then got=FAIL
+            if grep -q "^ok [0-9]* - $n:" "$tmp/$name.tap"; then got=pass
+            elif grep -q "^not ok [0-9]* - $n:" "$tmp/$name.tap"; then got=FAIL
             else got=none
             fi
             case $expect in
@@ -59,11 +81,17 @@ for group in $groups; do
             printf ' %s |' "$got"
         done
         printf ' %s |\n' "$ok"
-        [ "$ok" = yes ] || echo "$name" >>"$tmp/unexpected"
-    done
+        if [ "$ok" != yes ]; then
+            echo "$name" >>"$tmp/unexpected"
+            cp "$tmp/$name.tap" "$tmp/unexpected-$name.tap"
+        fi
+    done <"$tmp/programs"
 done
 if [ -s "$tmp/unexpected" ]; then
     printf '\nnot as expected: %s\n' "$(tr '\n' ' ' <"$tmp/unexpected")" >&2
-    status=1
+    for f in "$tmp"/unexpected-*.tap; do
+        printf '\n%s:\n' "$f" >&2
+        grep -v '^ok ' "$f" >&2 || true
+    done
+    exit 1
 fi
-exit $status

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -45,6 +46,7 @@
 #define SETTLE_US 200         /* after a piece was read, before the next    */
 #define PACE_MS 20            /* between pieces when sock_diag is missing   */
 #define STOP_GRACE_MS 2000    /* SIGTERM, then SIGKILL after this           */
+#define CLIENT_RCVBUF 65536   /* the grader's receive buffer as a client    */
 #define SETTLE_MS 200         /* asleep this long: it has done what it does */
 #define SHOW 72               /* bytes shown in a step, escaped             */
 
@@ -505,6 +507,19 @@ static int cond_have_bytes(struct run *r, void *arg)
     return w->c->in.len - w->c->in_used >= w->need || w->c->eof;
 }
 
+/* The program's end of C has seen our FIN (or is gone). */
+static int cond_fin_seen(struct run *r, void *arg)
+{
+    struct conn *c = arg;
+    int64_t arrived;
+    uint32_t queued;
+    int state = 0;
+    if (r->paced_by_time)
+        return 1;
+    int rc = peek_peer(&r->peek, c->fd, &arrived, &queued, &state);
+    return rc != 0 || state != 1 /* TCP_ESTABLISHED */;
+}
+
 static int cond_never(struct run *r, void *arg)
 {
     (void)r;
@@ -548,12 +563,13 @@ static int cond_drained(struct run *r, void *arg)
     struct conn *c = arg;
     int64_t arrived = -1;
     uint32_t queued = 0;
+    int state = 0;
 
     if (c->fd < 0)
         return 1;
     if (r->paced_by_time)
         return peek_unacked(c->fd) <= 0 && now_ms() - c->piece_sent_ms >= PACE_MS;
-    int rc = peek_peer(&r->peek, c->fd, &arrived, &queued);
+    int rc = peek_peer(&r->peek, c->fd, &arrived, &queued, &state);
     if (rc == 1)
         return 1;     /* the program closed its socket: nothing will be read */
     if (rc < 0) {
@@ -1547,14 +1563,49 @@ end:
     return ok ? 0 : -1;
 }
 
+/* Connects to the server with a small, fixed receive buffer: without it
+ * the kernel grows the window to tens of MiB, a whole reply fits in it, and
+ * whether a server notices a client that left would depend on the
+ * machine's settings. Returns the socket, or -1 with ERR filled (the
+ * reason only: the port changes from run to run). */
+static int connect_small_window(const char *host, const char *port, char *err, size_t errlen)
+{
+    struct addrinfo hints, *list = NULL;
+    int fd = -1, saved = 0, rcvbuf = CLIENT_RCVBUF;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(host, port, &hints, &list);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s", gai_strerror(rc));
+        return -1;
+    }
+    for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+            break;
+        saved = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(list);
+    if (fd < 0)
+        snprintf(err, errlen, "%s", strerror(saved));
+    return fd;
+}
+
 static int connect_conn(struct run *r, struct conn *c, unsigned conn_no)
 {
     char err[300];
-    c->fd = net_connect(r->host, r->port, SOCK_STREAM, err, sizeof err);
+    c->fd = connect_small_window(r->host, r->port, err, sizeof err);
     if (c->fd < 0) {
-        /* The reason without the address: the port changes every run. */
-        const char *why = strrchr(err, ':');
-        step(r, "client %u could not connect: %s", conn_no, why ? why + 2 : err);
+        step(r, "client %u could not connect: %s", conn_no, err);
         diagnose_server_gone(r);
         /* Look where the previous client left. */
         const struct conn *last = NULL;
@@ -1568,7 +1619,6 @@ static int connect_conn(struct run *r, struct conn *c, unsigned conn_no)
     int on = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
-    fcntl(c->fd, F_SETFD, FD_CLOEXEC);
     c->opened = 1;
     conn_learn_addresses(c);
     trace_open_event(r, c, CAP_CONNECT, CALL_CONNECT);
@@ -1642,8 +1692,14 @@ static void play_server_mode(struct run *r, int from_port)
             break;
         }
         case ACT_CLOSE: {
-            conn_pull(r, c);
             int unread = c->in.len > c->in_used || !c->eof;
+            /* A FIN first, seen by the server, then the close (a reset
+             * when bytes are unread): the server's next send then fails
+             * with EPIPE, whether or not it is blocked in send just now.
+             * A reset alone gives ECONNRESET to a blocked send and EPIPE
+             * to a later one, and the verdict would depend on timing. */
+            shutdown(c->fd, SHUT_WR);
+            wait_for(r, cond_fin_seen, c);
             trace(r, c, CAP_CLOSE, CALL_CLOSE, 0, 0, NULL, 0);
             close(c->fd);
             c->fd = -1;

@@ -33,7 +33,7 @@ void peek_close(struct peek *p)
     p->nl = -1;
 }
 
-int peek_peer(struct peek *p, int fd, int64_t *arrived, uint32_t *queued)
+int peek_peer(struct peek *p, int fd, int64_t *arrived, uint32_t *queued, int *state)
 {
     struct sockaddr_storage mine, theirs;
     socklen_t mine_len = sizeof mine, theirs_len = sizeof theirs;
@@ -107,6 +107,7 @@ int peek_peer(struct peek *p, int fd, int64_t *arrived, uint32_t *queued)
     if (d->idiag_state != 1 /* TCP_ESTABLISHED */ && d->idiag_state != 8 /* TCP_CLOSE_WAIT */)
         return 1;
     *queued = d->idiag_rqueue;
+    *state = d->idiag_state;
     *arrived = -1;
     /* tcp_info's bytes_received (Linux 4.1): every byte that reached it. */
     size_t left = answer.nlh.nlmsg_len - NLMSG_LENGTH(sizeof *d);

@@ -27,9 +27,10 @@ void peek_close(struct peek *p);
 /* What the socket at the other end of our connected socket FD has done
  * with our bytes: *ARRIVED is how many of them reached it in all (-1 when
  * the kernel does not say), *QUEUED how many of those wait unread in its
- * receive queue. Returns 0; 1 when that socket is gone or no longer reads
- * (the program closed it); -1 on error (errno set). */
-int peek_peer(struct peek *p, int fd, int64_t *arrived, uint32_t *queued);
+ * receive queue, *STATE its TCP state (TCP_ESTABLISHED, TCP_CLOSE_WAIT:
+ * it has seen our FIN). Returns 0; 1 when that socket is gone or no longer
+ * reads (the program closed it); -1 on error (errno set). */
+int peek_peer(struct peek *p, int fd, int64_t *arrived, uint32_t *queued, int *state);
 
 /* Bytes we sent on FD that the other end has not acknowledged (on
  * loopback: not yet in its receive queue). Returns the count, or -1. */

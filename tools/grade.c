@@ -147,7 +147,7 @@ int main(int argc, char **argv)
         { "proto", 0, CLI_CHOICE, &opt.proto, "stage3|stage4",
           "the stage whose protocol the program speaks (required)", 0, 0 },
         { "seed", 's', CLI_UINT, &opt.seed, "N",
-          "the seed every scenario is built from (default 1)", 0, ULONG_MAX - 1000 },
+          "the seed every scenario is built from (default 1)", 0, 4294967295UL },
         { "only", 0, CLI_STRING, &opt.only, "NAME[,NAME]", "run only these scenarios", 0, 0 },
         { "list", 'l', CLI_FLAG, &opt.list, NULL,
           "list the scenarios (and the bugs each catches), run nothing", 0, 0 },

@@ -26,14 +26,14 @@ BUGS = ('none', 'recv4-once', 'one-recv', 'no-eof', 'byte-order')
 
 def recv_exact(sock, size, bug):
     """Exactly SIZE bytes, in as many recv calls as it takes."""
-    data = b''
+    data = bytearray()
     while len(data) < size:
-        chunk = sock.recv(size - len(data))
+        chunk = sock.recv(min(size - len(data), 65536))
         if not chunk and bug != 'no-eof':      # BUG no-eof: b'' forever
             raise ConnectionError(
                 f'connection closed after {len(data)} of {size} bytes')
         data += chunk
-    return data
+    return bytes(data)
 
 
 def read_reply(sock, bug):
