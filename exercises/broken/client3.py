@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """client3.py - a stage 3 client with one deliberate bug, for teachers.
 
-    python3 client3.py --bug BUG [PORT]
+    python3 client3.py [--bug BUG] [PORT]
 
 BUG is one of:
-  none        no bug: a correct client (do not hand this file out)
+  none        no bug (the default): a correct client (do not hand this
+              file out: it is an answer to exercises/stage3/client.py)
   recv4-once  reads the 4-byte length with a single recv(4)
   one-recv    takes one recv(1024) for the whole body
   no-eof      never checks recv's b'' (the server closed): spins forever
@@ -51,10 +52,11 @@ def read_reply(sock, bug):
 
 
 def main():
-    args = sys.argv[1:]
-    if len(args) < 2 or args[0] != '--bug' or args[1] not in BUGS:
-        sys.exit('usage: client3.py --bug ' + '|'.join(BUGS) + ' [PORT]')
-    bug, args = args[1], args[2:]
+    args, bug = sys.argv[1:], 'none'
+    if args and args[0] == '--bug':
+        if len(args) < 2 or args[1] not in BUGS:
+            sys.exit('usage: client3.py [--bug ' + '|'.join(BUGS) + '] [PORT]')
+        bug, args = args[1], args[2:]
     port = int(args[0]) if args else int(os.environ.get('NIANBAO_PORT', '8083'))
     sock = socket.create_connection(('127.0.0.1', port))
     out = sys.stdout.buffer
