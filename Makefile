@@ -11,7 +11,8 @@ PKG_CONFIG ?= pkg-config
 # install the packages first and still build in the same run.
 CJSON_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcjson 2>/dev/null)
 CJSON_LIBS   = $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null || echo -lcjson)
-MD5_LIBS     = $(shell $(PKG_CONFIG) --libs libmd 2>/dev/null || echo -lmd)
+CRYPTO_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcrypto 2>/dev/null)
+CRYPTO_LIBS  = $(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null || echo -lcrypto)
 CURSES_CFLAGS = $(shell $(PKG_CONFIG) --cflags ncursesw 2>/dev/null)
 CURSES_LIBS   = $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null || echo -lncursesw)
 
@@ -39,8 +40,10 @@ viewer-all: $(VIEWER_BIN) $(VIEWER_LIB)
 $(COMMON_LIB): $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
-stage4_json_header/%.o: CPPFLAGS += $(CJSON_CFLAGS)
-stage4_json_header/server stage4_json_header/client: LDLIBS += $(CJSON_LIBS) $(MD5_LIBS) -lm
+# common/ uses cJSON (frame.c) and libcrypto (digest.c); a program links
+# only the parts of the library it calls, and the libraries they need.
+CPPFLAGS += $(CJSON_CFLAGS) $(CRYPTO_CFLAGS)
+LDLIBS += $(CJSON_LIBS) $(CRYPTO_LIBS)
 
 $(STAGE_BIN) $(TOOLS_BIN): %: %.o $(COMMON_LIB)
 	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS)

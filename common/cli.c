@@ -129,6 +129,38 @@ static int store(const struct cli_option *o, const char *arg,
     return -1;
 }
 
+/* Says what is wrong with the long option TYPED ("--name" or
+ * "--name=value") that getopt_long refused: a known option that takes no
+ * value, an abbreviation of several options, or an unknown one. */
+static void long_option_error(const struct cli_program *prog, const struct option *longs,
+                              const char *typed, struct cli_outcome *out)
+{
+    const char *value = strchr(typed, '=');
+    size_t name_len = value ? (size_t)(value - typed - 2) : strlen(typed + 2);
+    char matches[256] = "";
+    size_t used = 0;
+    int exact = 0, prefixes = 0;
+
+    for (size_t i = 0; longs[i].name; i++) {
+        if (strncmp(longs[i].name, typed + 2, name_len) != 0)
+            continue;
+        if (strlen(longs[i].name) == name_len)
+            exact = 1;
+        prefixes++;
+        int n = snprintf(matches + used, sizeof matches - used, "%s--%s",
+                         used ? ", " : "", longs[i].name);
+        if (n > 0 && (size_t)n < sizeof matches - used)
+            used += (size_t)n;
+    }
+    if (value && (exact || prefixes == 1))
+        cli_usage_error(prog, out, "option '--%.*s' takes no value", (int)name_len, typed + 2);
+    else if (prefixes > 1 && !exact)
+        cli_usage_error(prog, out, "option '--%.*s' is ambiguous: %s", (int)name_len, typed + 2,
+                        matches);
+    else
+        cli_usage_error(prog, out, "unknown option '%s'", typed);
+}
+
 void cli_parse(const struct cli_program *prog, int argc, char **argv,
                struct cli_outcome *out)
 {
@@ -157,7 +189,11 @@ void cli_parse(const struct cli_program *prog, int argc, char **argv,
 
     opterr = 0;
     optind = 1;
-    while ((key = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+    for (;;) {
+        int before = optind;
+        key = getopt_long(argc, argv, shorts, longs, NULL);
+        if (key == -1)
+            break;
         if (key == 'h' || key == CLI_HELP_KEY) {
             add_usage(prog, &t);
             out->run = 0;
@@ -169,19 +205,12 @@ void cli_parse(const struct cli_program *prog, int argc, char **argv,
             return;
         }
         if (key == '?') {
-            const char *typed = argv[optind - 1];
-            const char *value = strchr(typed, '=');
-            /* For long options optopt is the option's key, not a character:
-             * name the option as typed. "--once=1" is known but takes no value. */
-            int known = 0;
-            for (size_t i = 0; value && longs[i].name; i++)
-                known |= strlen(longs[i].name) == (size_t)(value - typed - 2) &&
-                         strncmp(longs[i].name, typed + 2, (size_t)(value - typed - 2)) == 0;
-            if (strncmp(typed, "--", 2) == 0 && known)
-                cli_usage_error(prog, out, "option '%.*s' takes no value",
-                                (int)(value - typed), typed);
-            else if (strncmp(typed, "--", 2) == 0)
-                cli_usage_error(prog, out, "unknown option '%s'", typed);
+            /* The word getopt was reading: in the middle of a cluster of
+             * short options ("-zq") optind has not moved on yet. */
+            const char *typed = optind == before && optind < argc ? argv[optind]
+                                                                  : argv[optind - 1];
+            if (strncmp(typed, "--", 2) == 0)
+                long_option_error(prog, longs, typed, out);
             else
                 cli_usage_error(prog, out, "unknown option '-%c'", optopt);
             return;

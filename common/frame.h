@@ -73,6 +73,7 @@ struct frame_reader {
     uint64_t frames;          /* frames completed                             */
     uint64_t offset;          /* stream bytes consumed so far                 */
     int end_pending;          /* internal: FRAME_END still to report          */
+    char what[24];            /* internal: the frame's name in messages       */
     char err[256];
 };
 
@@ -87,6 +88,13 @@ void frame_reader_free(struct frame_reader *r);
 enum frame_event frame_reader_feed(struct frame_reader *r, const void *buf, size_t len,
                                    size_t *used, const unsigned char **body,
                                    size_t *body_len);
+
+/* Parses and checks one whole header text (JSON, LEN bytes) as the reader
+ * does: *HEADER_OUT (free with cJSON_Delete) and *BODY_SIZE, or -1 with ERR
+ * filled. For programs that read the header their own way (the stage 4
+ * client, whose reads are its lesson). */
+int frame_parse_header(const struct frame_format *fmt, const char *json, size_t len,
+                       cJSON **header_out, uint64_t *body_size, char *err, size_t errlen);
 
 /* 1 when the reader is between frames (nothing of a next frame read yet). */
 int frame_reader_idle(const struct frame_reader *r);

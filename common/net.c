@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/sendfile.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,7 +14,7 @@
 enum net_role { NET_LISTEN, NET_CONNECT };
 
 /* The one getaddrinfo loop behind net_listen and net_connect. */
-static int net_open(const char *host, const char *port, int socktype,
+static int net_open(const char *host, const char *port, int socktype, int backlog,
                     enum net_role role, char *err, size_t errlen)
 {
     struct addrinfo hints, *list = NULL, *ai;
@@ -43,7 +45,7 @@ static int net_open(const char *host, const char *port, int socktype,
             if (socktype == SOCK_STREAM)
                 setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
             if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-                (socktype != SOCK_STREAM || listen(fd, 5) == 0))
+                (socktype != SOCK_STREAM || listen(fd, backlog) == 0))
                 break;
         } else if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
             break;
@@ -62,13 +64,19 @@ static int net_open(const char *host, const char *port, int socktype,
 int net_listen(const char *host, const char *port, int socktype,
                char *err, size_t errlen)
 {
-    return net_open(host, port, socktype, NET_LISTEN, err, errlen);
+    return net_open(host, port, socktype, 5, NET_LISTEN, err, errlen);
+}
+
+int net_listen_backlog(const char *host, const char *port, int backlog,
+                       char *err, size_t errlen)
+{
+    return net_open(host, port, SOCK_STREAM, backlog, NET_LISTEN, err, errlen);
 }
 
 int net_connect(const char *host, const char *port, int socktype,
                 char *err, size_t errlen)
 {
-    return net_open(host, port, socktype, NET_CONNECT, err, errlen);
+    return net_open(host, port, socktype, 0, NET_CONNECT, err, errlen);
 }
 
 int net_format_addr(const struct sockaddr *sa, socklen_t salen,
@@ -167,4 +175,30 @@ ssize_t recv_exact(int fd, void *buf, size_t len)
         got += (size_t)n;
     }
     return (ssize_t)got;
+}
+
+int send_file(int fd, int file_fd, uint64_t offset, uint64_t count)
+{
+    off_t at = (off_t)offset;
+    uint64_t left = count;
+
+    while (left > 0) {
+        size_t want = left > (1u << 30) ? (1u << 30) : (size_t)left;
+        ssize_t n = sendfile(fd, file_fd, &at, want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0) {
+            errno = EIO;        /* the file is shorter than it said */
+            return -1;
+        }
+        left -= (uint64_t)n;
+    }
+    return 0;
+}
+
+int net_cork(int fd, int on)
+{
+    return setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
 }

@@ -14,10 +14,15 @@
 #define NET_ADDRSTRLEN 64
 
 /* Binds HOST:PORT (PORT "0" lets the kernel choose) and, for SOCK_STREAM,
- * listens. One getaddrinfo loop: the first address that works wins.
- * Returns the socket, or -1 with ERR filled ("cannot listen on ...: ..."). */
+ * listens with the document's backlog of 5. One getaddrinfo loop: the first
+ * address that works wins. Returns the socket, or -1 with ERR filled
+ * ("cannot listen on ...: ..."). */
 int net_listen(const char *host, const char *port, int socktype,
                char *err, size_t errlen);
+
+/* The same for a TCP server that wants a longer accept queue (stage 6). */
+int net_listen_backlog(const char *host, const char *port, int backlog,
+                       char *err, size_t errlen);
 
 /* Connects to HOST:PORT (for SOCK_DGRAM: sets the default peer).
  * Returns the socket, or -1 with ERR filled, e.g.

@@ -1,4 +1,4 @@
-/* run.c - run one shell command and capture its output (see run.h). */
+/* run.c - run shell commands, one or several at once (see run.h). */
 #define _GNU_SOURCE
 #include "run.h"
 
@@ -9,36 +9,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-/* The process group of the command running now, for the signal handler:
- * the one file-scope variable, because a handler can reach nothing else. */
-static volatile sig_atomic_t running_group;
+/* The process groups of the commands running now, for the stop signal
+ * handler: the one file-scope table, because a handler can reach nothing
+ * else. A slot holds a group id or 0; slots are claimed with an atomic
+ * compare-and-swap, so several threads can start commands at once. */
+#define RUN_MAX_GROUPS 4096
+static volatile sig_atomic_t running_groups[RUN_MAX_GROUPS];
 
-struct capture {
-    unsigned char *data;
-    size_t len, cap;
-};
-
-static int capture_append(struct capture *c, const void *bytes, size_t n)
-{
-    if (c->len + n > c->cap) {
-        size_t cap = c->cap ? c->cap : 65536;
-        while (cap < c->len + n)
-            cap *= 2;
-        unsigned char *grown = realloc(c->data, cap);
-        if (!grown)
-            return -1;
-        c->data = grown;
-        c->cap = cap;
-    }
-    memcpy(c->data + c->len, bytes, n);
-    c->len += n;
-    return 0;
-}
+#define PIPE_SIZE (1 << 20)        /* fewer wake-ups for a large output */
+#define NOTES_MAX 320
 
 static long long now_ms(void)
 {
@@ -47,11 +32,30 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int claim_slot(pid_t group)
+{
+    for (int i = 0; i < RUN_MAX_GROUPS; i++) {
+        int free_slot = 0;
+        if (__atomic_compare_exchange_n((int *)&running_groups[i], &free_slot, (int)group, 0,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            return i;
+    }
+    return -1;   /* full: the group is still killed by command_finish */
+}
+
+static void release_slot(int slot)
+{
+    if (slot >= 0)
+        __atomic_store_n((int *)&running_groups[slot], 0, __ATOMIC_SEQ_CST);
+}
+
 /* In the child: become the leader of a new process group, wire the pipes,
- * undo what the server set for itself, and exec the shell. */
+ * undo what the server set for itself, and exec the shell. Only
+ * async-signal-safe calls: a threaded server forks here too. */
 static void exec_shell(const char *cmd, int out_fd, int err_fd)
 {
     sigset_t none;
+    struct sigaction dfl;
     int null_fd = open("/dev/null", O_RDONLY);
 
     setpgid(0, 0);
@@ -60,9 +64,12 @@ static void exec_shell(const char *cmd, int out_fd, int err_fd)
     dup2(out_fd, STDOUT_FILENO);
     dup2(err_fd, STDERR_FILENO);
     /* An ignored SIGPIPE survives exec; `yes | head` needs it back. */
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGPIPE, &dfl, NULL);
+    sigaction(SIGINT, &dfl, NULL);
+    sigaction(SIGTERM, &dfl, NULL);
+    sigaction(SIGCHLD, &dfl, NULL);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     /* The client's socket must not leak into the command. */
@@ -82,217 +89,450 @@ static int open_pidfd(pid_t pid)
 #endif
 }
 
-static void kill_group(pid_t pgid)
+static void close_fd(int *fd)
 {
-    kill(-pgid, SIGKILL);
-}
-
-/* Appends to stderr what the reader must know about the output, cutting
- * the output so that output and notes together stay within MAX_OUTPUT: a
- * reply never exceeds --max-output, which is what the clients check. */
-static int add_notes(struct capture *out, struct capture *errs,
-                     const struct cmd_result *res, int pipe_held,
-                     unsigned timeout_s, size_t max_output)
-{
-    char notes[320];
-    size_t used = 0;
-
-    notes[0] = '\0';
-    if (res->timed_out)
-        used += (size_t)snprintf(notes + used, sizeof notes - used,
-                                 "nianbao: command killed after %u s (timeout)\n", timeout_s);
-    if (res->truncated)
-        used += (size_t)snprintf(notes + used, sizeof notes - used,
-                                 "nianbao: output cut to fit --max-output %zu\n", max_output);
-    if (pipe_held)
-        used += (size_t)snprintf(notes + used, sizeof notes - used,
-                                 "nianbao: stopped reading after %u s: a process outside the "
-                                 "command's group still holds its output open\n", timeout_s);
-    if (used == 0)
-        return 0;
-    if (used > max_output)
-        used = max_output;
-    size_t total = out->len + errs->len + used;
-    if (total > max_output) {
-        size_t excess = total - max_output;
-        size_t from_err = excess < errs->len ? excess : errs->len;
-        errs->len -= from_err;
-        out->len -= excess - from_err;
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
     }
-    return capture_append(errs, notes, used);
 }
 
-int run_command(const void *cmd, size_t cmd_len, unsigned timeout_s,
-                size_t max_output, struct cmd_result *res,
-                char *err, size_t errlen)
+void command_kill(struct command *c)
 {
-    struct capture out = {0}, errs = {0};
-    int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1}, pidfd = -1;
-    char *cmd_text = NULL;
-    pid_t pid = -1;
-    int status = 0, status_known = 0, shell_done = 0, pipe_held = 0, rc = -1;
-    long long deadline;
-    unsigned char chunk[65536];
+    if (c->pid > 0)
+        kill(-c->pid, SIGKILL);
+}
 
-    memset(res, 0, sizeof *res);
-    res->exit_code = -1;
+int command_start(struct command *c, const void *cmd, size_t cmd_len,
+                  unsigned timeout_s, uint64_t max_output,
+                  char *err, size_t errlen)
+{
+    int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+    char *cmd_text;
+
+    memset(c, 0, sizeof *c);
+    c->pid = -1;
+    c->out_fd = c->err_fd = c->pidfd = -1;
+    c->slot = -1;
+    c->timeout_s = timeout_s;
+    c->max_output = max_output;
     cmd_text = malloc(cmd_len + 1);
-    if (!cmd_text)
-        goto nomem;
+    if (!cmd_text) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     memcpy(cmd_text, cmd, cmd_len);
     cmd_text[cmd_len] = '\0';   /* strlen() then stops at an embedded NUL */
-
     if (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "cannot create pipes: %s", strerror(errno));
-        goto end;
+        goto fail;
     }
-    pid = fork();
+    fcntl(out_pipe[1], F_SETPIPE_SZ, PIPE_SIZE);
+    pid_t pid = fork();
     if (pid < 0) {
         snprintf(err, errlen, "cannot fork: %s", strerror(errno));
-        goto end;
+        goto fail;
     }
     if (pid == 0)
         exec_shell(cmd_text, out_pipe[1], err_pipe[1]);
+    free(cmd_text);
     setpgid(pid, pid);          /* also here, so kill(-pid) works at once */
-    running_group = pid;
+    c->pid = pid;
+    c->slot = claim_slot(pid);
     close(out_pipe[1]);
     close(err_pipe[1]);
-    out_pipe[1] = err_pipe[1] = -1;
-    pidfd = open_pidfd(pid);
+    c->out_fd = out_pipe[0];
+    c->err_fd = err_pipe[0];
+    fcntl(c->out_fd, F_SETFL, O_NONBLOCK);
+    fcntl(c->err_fd, F_SETFL, O_NONBLOCK);
+    c->pidfd = open_pidfd(pid);
+    c->deadline_ms = now_ms() + (long long)timeout_s * 1000;
+    return 0;
+fail:
+    free(cmd_text);
+    for (int i = 0; i < 2; i++) {
+        close_fd(&out_pipe[i]);
+        close_fd(&err_pipe[i]);
+    }
+    return -1;
+}
 
-    deadline = now_ms() + (long long)timeout_s * 1000;
-    while (out_pipe[0] >= 0 || err_pipe[0] >= 0 || !shell_done) {
-        struct pollfd pfd[3];
-        int *owner[3];
-        struct capture *sink[3];
-        nfds_t n = 0;
-        long long left = deadline - now_ms();
+int command_over(const struct command *c)
+{
+    return c->shell_done && c->out_fd < 0 && c->err_fd < 0;
+}
 
-        if (left <= 0 && !shell_done && !res->timed_out) {
-            res->timed_out = 1;
-            kill_group(pid);
-            /* The killed group closes the pipes; give them a moment. */
-            deadline = now_ms() + 1000;
+/* Output past MAX_OUTPUT: keep nothing more, kill the group, stop reading
+ * (the killed group's pipes would only bring more of the same). */
+static void cut_output(struct command *c)
+{
+    if (!c->truncated) {
+        c->truncated = 1;
+        command_kill(c);
+    }
+    close_fd(&c->out_fd);
+    close_fd(&c->err_fd);
+}
+
+ssize_t command_read(struct command *c, enum command_stream stream,
+                     void *buf, size_t len)
+{
+    int *fd = stream == COMMAND_STDOUT ? &c->out_fd : &c->err_fd;
+
+    if (*fd < 0)
+        return 0;
+    uint64_t room = c->max_output - c->output_len;
+    if (room == 0) {
+        /* Exactly MAX_OUTPUT bytes is fine; one more is a cut. */
+        char probe;
+        ssize_t more = read(*fd, &probe, 1);
+        if (more < 0 && (errno == EAGAIN || errno == EINTR))
+            return -1;
+        if (more > 0)
+            cut_output(c);
+        else
+            close_fd(fd);
+        return 0;
+    }
+    if (len > room)
+        len = (size_t)room;
+    for (;;) {
+        ssize_t got = read(*fd, buf, len);
+        if (got < 0 && errno == EINTR)
             continue;
+        if (got < 0 && errno == EAGAIN)
+            return -1;
+        if (got <= 0) {
+            close_fd(fd);
+            return 0;
         }
-        if (left <= 0) {
-            /* The group is gone, yet a pipe is still open: a process that
-             * left the group (setsid) holds it. Stop waiting for it. */
-            pipe_held = shell_done;
-            break;
-        }
-        if (out_pipe[0] >= 0) {
-            pfd[n] = (struct pollfd){ .fd = out_pipe[0], .events = POLLIN };
-            owner[n] = &out_pipe[0];
-            sink[n++] = &out;
-        }
-        if (err_pipe[0] >= 0) {
-            pfd[n] = (struct pollfd){ .fd = err_pipe[0], .events = POLLIN };
-            owner[n] = &err_pipe[0];
-            sink[n++] = &errs;
-        }
-        if (!shell_done && pidfd >= 0) {
-            pfd[n] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
-            owner[n] = NULL;
-            sink[n++] = NULL;
-        }
-        /* Without a pidfd, wake up now and then to check on the shell. */
-        int wait_ms = pidfd >= 0 ? (int)(left > 1000 ? 1000 : left) : 50;
-        if (poll(pfd, n, wait_ms) < 0 && errno != EINTR) {
-            snprintf(err, errlen, "poll: %s", strerror(errno));
-            kill_group(pid);
-            goto end;
-        }
-        for (nfds_t i = 0; i < n; i++) {
-            if (!pfd[i].revents || !owner[i])
-                continue;
-            ssize_t got = read(pfd[i].fd, chunk, sizeof chunk);
-            if (got < 0 && errno == EINTR)
-                continue;
-            if (got <= 0) {
-                close(*owner[i]);
-                *owner[i] = -1;
-                continue;
-            }
-            if (out.len + errs.len + (size_t)got > max_output) {
-                size_t room = max_output - out.len - errs.len;
-                if (capture_append(sink[i], chunk, room) < 0)
-                    goto nomem_kill;
-                if (!res->truncated) {
-                    res->truncated = 1;
-                    kill_group(pid);
-                }
-                continue;
-            }
-            if (capture_append(sink[i], chunk, (size_t)got) < 0)
-                goto nomem_kill;
-        }
-        pid_t reaped = shell_done ? 0 : waitpid(pid, &status, WNOHANG);
-        if (reaped == pid || (reaped < 0 && errno == ECHILD)) {
+        c->output_len += (uint64_t)got;
+        return got;
+    }
+}
+
+int command_tick(struct command *c)
+{
+    long long now = now_ms();
+
+    if (!c->shell_done) {
+        pid_t reaped = waitpid(c->pid, &c->status, WNOHANG);
+        if (reaped == c->pid || (reaped < 0 && errno == ECHILD)) {
             /* ECHILD: someone set SIGCHLD to SIG_IGN and the kernel reaped
              * the shell itself; its status is lost, but it is done. */
-            shell_done = 1;
-            status_known = reaped == pid;
+            c->shell_done = 1;
+            c->status_known = reaped == c->pid;
             /* The command is over when its shell is; what it left behind
              * (`sleep 100 &`) would hold the pipes open forever. */
-            kill_group(pid);
+            command_kill(c);
         }
     }
-    if (!shell_done) {
-        kill_group(pid);
-        status_known = waitpid(pid, &status, 0) == pid;
+    if (now >= c->deadline_ms) {
+        if (!c->shell_done && !c->timed_out) {
+            c->timed_out = 1;
+            command_kill(c);
+            /* The killed group closes the pipes; give them a moment. */
+            c->deadline_ms = now + 1000;
+        } else if (c->shell_done && (c->out_fd >= 0 || c->err_fd >= 0)) {
+            /* The group is gone, yet a pipe is still open: a process that
+             * left the group (setsid) holds it. Stop waiting for it. */
+            c->pipe_held = 1;
+            close_fd(&c->out_fd);
+            close_fd(&c->err_fd);
+        }
     }
-    running_group = 0;
-    if (status_known && WIFEXITED(status))
-        res->exit_code = WEXITSTATUS(status);
-    else if (status_known && WIFSIGNALED(status))
-        res->signal = WTERMSIG(status);
-    if (add_notes(&out, &errs, res, pipe_held, timeout_s, max_output) < 0)
-        goto nomem;
-    res->out = out.data;
-    res->out_len = out.len;
-    res->err = errs.data;
-    res->err_len = errs.len;
-    out.data = errs.data = NULL;
+    return command_over(c);
+}
+
+long long command_wait_ms(const struct command *c)
+{
+    if (command_over(c))
+        return -1;
+    long long left = c->deadline_ms - now_ms();
+    if (left < 0)
+        left = 0;
+    /* Without a pidfd nothing wakes us when the shell exits: look now and then. */
+    if (!c->shell_done && c->pidfd < 0 && left > 50)
+        left = 50;
+    return left;
+}
+
+ssize_t command_next(struct command *c, enum command_stream *stream,
+                     void *buf, size_t len, char *err, size_t errlen)
+{
+    for (;;) {
+        if (command_tick(c))
+            return 0;
+        struct pollfd pfd[3];
+        enum command_stream which[3];
+        nfds_t n = 0;
+        if (c->out_fd >= 0) {
+            pfd[n] = (struct pollfd){ .fd = c->out_fd, .events = POLLIN };
+            which[n++] = COMMAND_STDOUT;
+        }
+        if (c->err_fd >= 0) {
+            pfd[n] = (struct pollfd){ .fd = c->err_fd, .events = POLLIN };
+            which[n++] = COMMAND_STDERR;
+        }
+        if (!c->shell_done && c->pidfd >= 0) {
+            pfd[n] = (struct pollfd){ .fd = c->pidfd, .events = POLLIN };
+            which[n++] = 0;
+        }
+        long long wait = command_wait_ms(c);
+        int ready = poll(pfd, n, wait > 1000 ? 1000 : (int)wait);
+        if (ready < 0 && errno != EINTR) {
+            snprintf(err, errlen, "poll: %s", strerror(errno));
+            return -1;
+        }
+        for (nfds_t i = 0; ready > 0 && i < n; i++) {
+            if (!pfd[i].revents || which[i] == 0)
+                continue;
+            ssize_t got = command_read(c, which[i], buf, len);
+            if (got > 0) {
+                *stream = which[i];
+                return got;
+            }
+        }
+    }
+}
+
+void command_finish(struct command *c, struct command_status *st,
+                    char *notes, size_t notes_len)
+{
+    size_t used = 0;
+
+    if (c->pid > 0 && !c->shell_done) {
+        command_kill(c);
+        c->status_known = waitpid(c->pid, &c->status, 0) == c->pid;
+        c->shell_done = 1;
+    }
+    command_kill(c);            /* whatever the shell left behind */
+    close_fd(&c->out_fd);
+    close_fd(&c->err_fd);
+    close_fd(&c->pidfd);
+    release_slot(c->slot);
+    c->slot = -1;
+
+    memset(st, 0, sizeof *st);
+    st->exit_code = -1;
+    if (c->status_known && WIFEXITED(c->status))
+        st->exit_code = WEXITSTATUS(c->status);
+    else if (c->status_known && WIFSIGNALED(c->status))
+        st->signal = WTERMSIG(c->status);
+    st->timed_out = c->timed_out;
+    st->truncated = c->truncated;
+    st->pipe_held = c->pipe_held;
+
+    if (notes_len == 0)
+        return;
+    notes[0] = '\0';
+#define NOTE(...) \
+    do { \
+        int n_ = snprintf(notes + used, notes_len - used, __VA_ARGS__); \
+        if (n_ > 0) \
+            used += (size_t)n_ < notes_len - used ? (size_t)n_ : notes_len - used - 1; \
+    } while (0)
+    if (c->timed_out)
+        NOTE("nianbao: command killed after %u s (timeout)\n", c->timeout_s);
+    if (c->truncated)
+        NOTE("nianbao: output cut to fit --max-output %llu\n",
+             (unsigned long long)c->max_output);
+    if (c->pipe_held)
+        NOTE("nianbao: stopped reading after %u s: a process outside the command's "
+             "group still holds its output open\n", c->timeout_s);
+#undef NOTE
+}
+
+/* ---- stages 1, 3, 4: the whole command, spooled ------------------------ */
+
+/* An unlinked temporary file in $TMPDIR. */
+static int spool_open(char *err, size_t errlen)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+
+    if (!dir || !*dir)
+        dir = "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    /* Some file systems have no O_TMPFILE: the old way, then. */
+    snprintf(path, sizeof path, "%s/nianbao-spool.XXXXXX", dir);
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create a spool file in %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    unlink(path);
+    return fd;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Adds the first LEN bytes of FD to D. Returns 0 or -1 (errno). */
+static int digest_file(struct digest *d, int fd, uint64_t len, unsigned char *buf, size_t cap)
+{
+    uint64_t at = 0;
+    while (at < len) {
+        size_t want = len - at < cap ? (size_t)(len - at) : cap;
+        ssize_t n = pread(fd, buf, want, (off_t)at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        digest_update(d, buf, (size_t)n);
+        at += (uint64_t)n;
+    }
+    return 0;
+}
+
+int run_command(const void *cmd, size_t cmd_len, unsigned timeout_s,
+                uint64_t max_output, enum digest_kind digest,
+                struct cmd_result *res, char *err, size_t errlen)
+{
+    struct command c;
+    struct command_status st;
+    struct digest out_digest = { DIGEST_NONE, NULL };
+    char notes[NOTES_MAX];
+    size_t chunk_size = 256 * 1024;
+    unsigned char *chunk = NULL;
+    int started = 0, rc = -1;
+
+    memset(res, 0, sizeof *res);
+    res->out_fd = res->err_fd = -1;
+    res->exit_code = -1;
+    chunk = malloc(chunk_size);
+    if (!chunk) {
+        snprintf(err, errlen, "out of memory");
+        goto end;
+    }
+    if ((res->out_fd = spool_open(err, errlen)) < 0 ||
+        (res->err_fd = spool_open(err, errlen)) < 0)
+        goto end;
+    /* Stdout is hashed as it arrives; stderr, which must follow it in the
+     * body, from its spool at the end (it is usually short). */
+    if (digest != DIGEST_NONE && digest_init(&out_digest, digest) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto end;
+    }
+    if (command_start(&c, cmd, cmd_len, timeout_s, max_output, err, errlen) < 0)
+        goto end;
+    started = 1;
+    for (;;) {
+        enum command_stream stream;
+        ssize_t got = command_next(&c, &stream, chunk, chunk_size, err, errlen);
+        if (got < 0)
+            goto end;
+        if (got == 0)
+            break;
+        int fd = stream == COMMAND_STDOUT ? res->out_fd : res->err_fd;
+        if (write_all(fd, chunk, (size_t)got) < 0) {
+            snprintf(err, errlen, "cannot write the spool file: %s", strerror(errno));
+            goto end;
+        }
+        if (stream == COMMAND_STDOUT) {
+            digest_update(&out_digest, chunk, (size_t)got);
+            res->out_len += (uint64_t)got;
+        } else {
+            res->err_len += (uint64_t)got;
+        }
+    }
+    command_finish(&c, &st, notes, sizeof notes);
+    started = 0;
+    res->exit_code = st.exit_code;
+    res->signal = st.signal;
+    res->timed_out = st.timed_out;
+    res->truncated = st.truncated;
+
+    /* The notes count within MAX_OUTPUT, as the clients check: make room
+     * for them by cutting stderr first, then stdout. */
+    size_t notes_len = strlen(notes);
+    if (notes_len > max_output)
+        notes_len = (size_t)max_output;
+    int stdout_cut = 0;
+    if (res->out_len + res->err_len + notes_len > max_output) {
+        uint64_t excess = res->out_len + res->err_len + notes_len - max_output;
+        uint64_t from_err = excess < res->err_len ? excess : res->err_len;
+        res->err_len -= from_err;
+        if (excess > from_err) {
+            res->out_len -= excess - from_err;
+            stdout_cut = 1;
+        }
+        if (ftruncate(res->out_fd, (off_t)res->out_len) < 0 ||
+            ftruncate(res->err_fd, (off_t)res->err_len) < 0) {
+            snprintf(err, errlen, "cannot cut the spool file: %s", strerror(errno));
+            goto end;
+        }
+    }
+    if (notes_len > 0 &&
+        pwrite(res->err_fd, notes, notes_len, (off_t)res->err_len) != (ssize_t)notes_len) {
+        snprintf(err, errlen, "cannot write the spool file: %s", strerror(errno));
+        goto end;
+    }
+    res->err_len += notes_len;
+    if (digest != DIGEST_NONE) {
+        if (stdout_cut) {
+            /* What was hashed is no longer what will be sent. */
+            digest_free(&out_digest);
+            if (digest_init(&out_digest, digest) < 0 ||
+                digest_file(&out_digest, res->out_fd, res->out_len, chunk, chunk_size) < 0)
+                goto spool_error;
+        }
+        if (digest_file(&out_digest, res->err_fd, res->err_len, chunk, chunk_size) < 0)
+            goto spool_error;
+        digest_final_hex(&out_digest, res->digest);
+    }
+    lseek(res->out_fd, 0, SEEK_SET);
+    lseek(res->err_fd, 0, SEEK_SET);
     rc = 0;
     goto end;
-
-nomem_kill:
-    kill_group(pid);
-    waitpid(pid, &status, 0);
-nomem:
-    snprintf(err, errlen, "out of memory");
+spool_error:
+    snprintf(err, errlen, "cannot read the spool file: %s", strerror(errno));
 end:
-    running_group = 0;
-    if (pid > 0 && rc < 0 && !shell_done)
-        waitpid(pid, &status, WNOHANG);
-    free(cmd_text);
-    free(out.data);
-    free(errs.data);
-    for (int i = 0; i < 2; i++) {
-        if (out_pipe[i] >= 0)
-            close(out_pipe[i]);
-        if (err_pipe[i] >= 0)
-            close(err_pipe[i]);
-    }
-    if (pidfd >= 0)
-        close(pidfd);
+    if (started)
+        command_finish(&c, &st, notes, 0);
+    digest_free(&out_digest);
+    free(chunk);
+    if (rc < 0)
+        cmd_result_free(res);
     return rc;
 }
 
 void cmd_result_free(struct cmd_result *res)
 {
-    free(res->out);
-    free(res->err);
-    res->out = res->err = NULL;
+    close_fd(&res->out_fd);
+    close_fd(&res->err_fd);
     res->out_len = res->err_len = 0;
+}
+
+/* ---- signals ----------------------------------------------------------- */
+
+void run_kill_all(void)
+{
+    for (int i = 0; i < RUN_MAX_GROUPS; i++) {
+        pid_t group = (pid_t)running_groups[i];
+        if (group > 0)
+            kill(-group, SIGKILL);
+    }
 }
 
 static void on_stop_signal(int sig)
 {
     (void)sig;
-    if (running_group > 0)
-        kill(-(pid_t)running_group, SIGKILL);
+    run_kill_all();
     _exit(0);
 }
 

@@ -20,6 +20,7 @@
 #include "net.h"
 
 struct serve_config {
+    const char *prog;         /* "server": the prefix of its own log lines  */
     const char *host;         /* address to listen on ("127.0.0.1")        */
     const char *port;         /* "0" lets the kernel choose                */
     unsigned long send_timeout_s;  /* SO_SNDTIMEO on each connection: a client
@@ -27,6 +28,7 @@ struct serve_config {
     unsigned long idle_s;     /* SO_RCVTIMEO on each connection: a client
                                  that sends nothing for this long between
                                  requests is closed (0: never)              */
+    int backlog;              /* accept queue; 0: the document's 5         */
     FILE *log;                /* where log lines go                        */
 };
 
@@ -43,7 +45,7 @@ typedef void serve_handler(struct serve_conn *conn, void *ctx);
 /* Everything before the first accept: makes sure descriptors 0, 1 and 2
  * are open (a server started with them closed would otherwise hand fd 2,
  * its log, to the first client's socket), installs the stop handler
- * (run_install_stop_handler), listens, logs a warning when the address is
+ * (server_signals_install), listens, logs a warning when the address is
  * reachable from other hosts, then "listening on ADDR:PORT".
  * Returns the listening socket, or -1 with ERR filled. */
 int serve_start(const struct serve_config *cfg, char *err, size_t errlen);
@@ -60,12 +62,19 @@ void serve_close(struct serve_conn *conn);
 
 /* The iterative server: serve_start, then forever serve_accept, HANDLER,
  * serve_close. Returns only when it cannot start (1, the reason logged as
- * "PROG: ..."), or on SIGINT/SIGTERM through the stop handler (exit 0). */
-int serve_forever(const char *prog, const struct serve_config *cfg,
-                  serve_handler *handler, void *ctx);
+ * "PROG: ..."); SIGINT/SIGTERM end the process with status 0 through the
+ * stop handler. */
+int serve_forever(const struct serve_config *cfg, serve_handler *handler, void *ctx);
 
 /* Logs "client ADDR: " and the formatted text, one line. */
 void serve_log(const struct serve_conn *conn, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Logs why a reply could not be sent (ERRNO_VALUE from the failed send):
+ * the client stopped reading (SO_SNDTIMEO), went away, or another error. */
+void serve_log_send_error(const struct serve_conn *conn, int errno_value);
+
+/* Logs that the client sent nothing for --idle seconds and is closed. */
+void serve_log_idle(const struct serve_conn *conn);
 
 #endif

@@ -4,7 +4,9 @@
  *   stderr sent back as two plain sends, with nothing around them.
  * Fixes (over the document's code): stdout and stderr are drained together,
  *   a command that never ends is killed (--timeout), a client that stops
- *   reading is dropped, children are reaped, SIGPIPE cannot kill us.
+ *   reading or sends nothing (--idle) is dropped, children are reaped,
+ *   SIGPIPE cannot kill us, and the output waits in a temporary file, not
+ *   in memory, whatever its size.
  * Still wrong, on purpose: a reply carries no length, so the client cannot
  *   know where it ends. That is the sticky-packet bug this lab is about.
  */
@@ -13,35 +15,40 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "net.h"
 #include "run.h"
+#include "serve.h"
 #include "wire.h"
 
 #define DEFAULT_PORT "8080"
 #define COMMAND_MAX 1024            /* the document's conn.recv(1024) */
 
 struct server_config {
-    const char *host;
-    const char *port;
+    struct serve_config serve;      /* how connections are served */
     unsigned long timeout_s;
     unsigned long max_output;
 };
 
-static void serve_client(int conn, const struct server_config *cfg);
+static serve_handler serve_client;
 static int send_reply(int conn, const struct cmd_result *result);
 
 int main(int argc, char **argv)
 {
-    struct server_config cfg = { "127.0.0.1", DEFAULT_PORT, 10, 1UL << 28 };
+    struct server_config cfg = {
+        .serve = { .prog = "server", .host = "127.0.0.1", .port = DEFAULT_PORT,
+                   .idle_s = 60, .log = stderr },
+        .timeout_s = 10, .max_output = 1UL << 28,
+    };
     const struct cli_option options[] = {
-        CLI_HOST_OPTION(&cfg.host),
-        CLI_PORT_OPTION(&cfg.port, DEFAULT_PORT),
+        CLI_HOST_OPTION(&cfg.serve.host),
+        CLI_PORT_OPTION(&cfg.serve.port, DEFAULT_PORT),
         { "timeout", 't', CLI_UINT, &cfg.timeout_s, "SECS",
           "kill a command, or drop a client that stops reading, after SECS (default 10)", 1, 86400 },
+        { "idle", 0, CLI_UINT, &cfg.serve.idle_s, "SECS",
+          "close a client that sends nothing for SECS between commands (default 60; 0: never)",
+          0, 86400 },
         { "max-output", 0, CLI_UINT, &cfg.max_output, "BYTES",
           "keep at most BYTES of a command's output (default 268435456)", 0, INT32_MAX - 4096 },
     };
@@ -51,93 +58,65 @@ int main(int argc, char **argv)
         "Anyone who can reach the port runs shell commands as you: keep it on loopback."
     };
     struct cli_outcome cli;
-    char err[256], addr[NET_ADDRSTRLEN] = "?";
 
     cli_parse(&prog, argc, argv, &cli);
     if (!cli.run) {
         fputs(cli.text, cli.to_stderr ? stderr : stdout);
         return cli.exit_status;
     }
-    if (server_signals_install() < 0) {
-        fprintf(stderr, "server: cannot install signal handlers: %s\n", strerror(errno));
-        return 1;
-    }
-    int listener = net_listen(cfg.host, cfg.port, SOCK_STREAM, err, sizeof err);
-    if (listener < 0) {
-        fprintf(stderr, "server: %s\n", err);
-        return 1;
-    }
-    net_local_name(listener, addr, sizeof addr);
-    if (net_is_loopback(listener) != 1)
-        fprintf(stderr, "warning: %s is reachable from other hosts: whoever connects runs "
-                "commands as this user\n", addr);
-    fprintf(stderr, "listening on %s\n", addr);
-
+    cfg.serve.send_timeout_s = cfg.timeout_s;
     /* As the document: one client at a time, forever (stage 6 serves many). */
-    for (;;) {
-        int conn = accept(listener, NULL, NULL);
-        if (conn < 0) {
-            if (errno != EINTR && errno != ECONNABORTED)
-                fprintf(stderr, "server: accept: %s\n", strerror(errno));
-            continue;
-        }
-        serve_client(conn, &cfg);
-        close(conn);
-    }
+    return serve_forever(&cfg.serve, serve_client, &cfg);
 }
 
 /* One client's commands, one after another: the document's inner loop. */
-static void serve_client(int conn, const struct server_config *cfg)
+static void serve_client(struct serve_conn *conn, void *ctx)
 {
-    char client[NET_ADDRSTRLEN] = "?", shown[80], err[256];
-    char command[COMMAND_MAX];
-    struct timeval send_limit = { (time_t)cfg->timeout_s, 0 };
+    const struct server_config *cfg = ctx;
+    char command[COMMAND_MAX], shown[80], err[256];
 
-    net_peer_name(conn, client, sizeof client);
-    /* A client that stops reading must not stall everyone queued behind it. */
-    setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &send_limit, sizeof send_limit);
-    fprintf(stderr, "client %s connected\n", client);
     for (;;) {
         /* One recv, taken to be one whole command: requests stay unframed
          * until stage 5, exactly as in the document. */
-        ssize_t command_len = recv(conn, command, sizeof command, 0);
+        ssize_t command_len = recv(conn->fd, command, sizeof command, 0);
         if (command_len < 0 && errno == EINTR)
             continue;
+        if (command_len < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            serve_log_idle(conn);
+            break;
+        }
         if (command_len <= 0)
             break;      /* 0: the client closed; < 0: it vanished */
 
         struct cmd_result result;
         if (run_command(command, (size_t)command_len, (unsigned)cfg->timeout_s,
-                        cfg->max_output, &result, err, sizeof err) < 0) {
-            fprintf(stderr, "client %s: %s\n", client, err);
+                        cfg->max_output, DIGEST_NONE, &result, err, sizeof err) < 0) {
+            serve_log(conn, "%s", err);
             break;
         }
         escape_bytes(command, (size_t)command_len, shown, sizeof shown);
-        fprintf(stderr, "client %s: ran \"%s\": %s %d, %zu bytes stdout, %zu bytes stderr\n",
-                client, shown, result.signal ? "killed by signal" : "exit",
-                result.signal ? result.signal : result.exit_code, result.out_len, result.err_len);
-        int sent = send_reply(conn, &result);
+        serve_log(conn, "ran \"%s\": %s %d, %llu bytes stdout, %llu bytes stderr", shown,
+                  result.signal ? "killed by signal" : "exit",
+                  result.signal ? result.signal : result.exit_code,
+                  (unsigned long long)result.out_len, (unsigned long long)result.err_len);
+        int sent = send_reply(conn->fd, &result);
         cmd_result_free(&result);
         if (sent < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                fprintf(stderr, "client %s: not reading its reply for %lu s; dropping the client\n",
-                        client, cfg->timeout_s);
-            else if (errno == EPIPE || errno == ECONNRESET)
-                fprintf(stderr, "client %s: went away before its reply was sent\n", client);
-            else
-                fprintf(stderr, "client %s: send: %s; dropping the client\n", client, strerror(errno));
+            serve_log_send_error(conn, errno);
             break;
         }
     }
-    fprintf(stderr, "client %s disconnected\n", client);
 }
 
-/* v1.1: stdout, then stderr, and nothing to say where this reply ends. */
+/* v1.1: stdout, then stderr, and nothing to say where this reply ends.
+ * The output waits in temporary files; sendfile moves it to the socket. The
+ * cork lets the parts leave as full segments, none of them waiting on
+ * Nagle's algorithm (stage4_json_header/README.md tells that story). */
 static int send_reply(int conn, const struct cmd_result *result)
 {
-    if (send_all(conn, result->out, result->out_len) < 0)
+    net_cork(conn, 1);
+    if (send_file(conn, result->out_fd, 0, result->out_len) < 0 ||
+        send_file(conn, result->err_fd, 0, result->err_len) < 0)
         return -1;
-    if (send_all(conn, result->err, result->err_len) < 0)
-        return -1;
-    return 0;
+    return net_cork(conn, 0);
 }

@@ -12,14 +12,12 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "net.h"
+#include "session.h"
 #include "wire.h"
 
 #define DEFAULT_PORT "8083"
@@ -29,85 +27,50 @@
 #define DEFAULT_MAX_LEN (1UL << 28)
 
 struct client_config {
-    const char *host;
-    const char *port;
+    struct session_config session;  /* connect, prompt, send, wait */
     unsigned long max_len;
-    unsigned long timeout_s;
 };
 
-static int receive_reply(int fd, const struct client_config *cfg);
+static session_reply_reader receive_reply;
 
 int main(int argc, char **argv)
 {
-    struct client_config cfg = { "127.0.0.1", DEFAULT_PORT, DEFAULT_MAX_LEN, 60 };
+    struct client_config cfg = {
+        .session = { .prog = "client", .host = "127.0.0.1", .port = DEFAULT_PORT,
+                     .command_max = COMMAND_MAX, .diag = stderr, .busy_hint = "",
+                     .timeout_s = 60 },
+        .max_len = DEFAULT_MAX_LEN,
+    };
     const struct cli_option options[] = {
-        CLI_HOST_OPTION(&cfg.host),
-        CLI_SERVER_PORT_OPTION(&cfg.port, DEFAULT_PORT),
+        CLI_HOST_OPTION(&cfg.session.host),
+        CLI_SERVER_PORT_OPTION(&cfg.session.port, DEFAULT_PORT),
+        { "wait", 'w', CLI_UINT, &cfg.session.wait_s, "SECS",
+          "give up when no reply has started after SECS (default 0: wait as long as it takes)",
+          0, 86400 },
+        { "timeout", 't', CLI_UINT, &cfg.session.timeout_s, "SECS",
+          "give up when a reply that has started stalls for SECS (default 60; 0: never)", 0, 86400 },
         { "max-len", 0, CLI_UINT, &cfg.max_len, "BYTES",
           "refuse a reply longer than BYTES (default 268435456)", 0, INT32_MAX },
-        { "timeout", 't', CLI_UINT, &cfg.timeout_s, "SECS",
-          "give up when the server sends nothing for SECS (default 60; 0: wait forever)", 0, 86400 },
     };
     const struct cli_program prog = {
         "client", "Sends each line of standard input as a command and prints the whole reply its length announces.",
         "stage 3, reproduces v3.0 of the document", options, sizeof options / sizeof options[0], NULL
     };
     struct cli_outcome cli;
-    char err[256], *line = NULL;
-    size_t line_cap = 0;
-    int status = 0;
 
     cli_parse(&prog, argc, argv, &cli);
     if (!cli.run) {
         fputs(cli.text, cli.to_stderr ? stderr : stdout);
         return cli.exit_status;
     }
-    int fd = net_connect(cfg.host, cfg.port, SOCK_STREAM, err, sizeof err);
-    if (fd < 0) {
-        fprintf(stderr, "client: %s\n", err);
-        return 1;
-    }
-    /* A server that stalls mid-reply is reported instead of waited on forever. */
-    struct timeval recv_limit = { (time_t)cfg.timeout_s, 0 };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &recv_limit, sizeof recv_limit);
-    int interactive = isatty(STDIN_FILENO);
-    /* The prompt is for whoever types; a redirected stdout holds replies only. */
-    FILE *prompt_to = isatty(STDOUT_FILENO) ? stdout : stderr;
-    for (;;) {
-        if (interactive) {
-            fputs("enter msg :>>>", prompt_to);
-            fflush(prompt_to);
-        }
-        long command_len = read_command(stdin, &line, &line_cap);
-        if (command_len < 0)
-            break;
-        if (command_len == 0)
-            continue;           /* the document skips empty input */
-        if (command_len > COMMAND_MAX) {
-            fprintf(stderr, "client: command is %ld bytes; the server reads one recv(%d), so it "
-                    "would be cut (requests are unframed until stage 5)\n", command_len, COMMAND_MAX);
-            status = 1;
-            continue;
-        }
-        if (send_all(fd, line, (size_t)command_len) < 0) {
-            fprintf(stderr, "client: send: %s\n", strerror(errno));
-            status = 1;
-            break;
-        }
-        if (receive_reply(fd, &cfg) < 0) {
-            status = 1;
-            break;
-        }
-    }
-    free(line);
-    close(fd);
-    return status;
+    return session_run(&cfg.session, receive_reply, &cfg);
 }
 
 /* v3.0: first the 4-byte length, then recv until that many bytes are in.
  * Only this reply is read: the next one stays for the next command. */
-static int receive_reply(int fd, const struct client_config *cfg)
+static int receive_reply(int fd, void *ctx, int *last_byte)
 {
+    const struct client_config *cfg = ctx;
     unsigned char reply_len_bytes[WIRE_LEN_SIZE], chunk[65536];
     char err[256];
 
@@ -135,6 +98,7 @@ static int receive_reply(int fd, const struct client_config *cfg)
             return -1;
         }
         fwrite(chunk, 1, (size_t)got, stdout);
+        *last_byte = chunk[got - 1];
         received += (size_t)got;
     }
     if (fflush(stdout) == EOF || ferror(stdout)) {

@@ -179,6 +179,7 @@ const char *capture_call_name(unsigned call)
         [CALL_READ] = "read", [CALL_READV] = "readv",
         [CALL_CONNECT] = "connect", [CALL_ACCEPT] = "accept",
         [CALL_ACCEPT4] = "accept4", [CALL_CLOSE] = "close",
+        [CALL_SENDFILE] = "sendfile",
     };
     if (call >= sizeof(names) / sizeof(names[0]) || names[call] == NULL)
         return "?";

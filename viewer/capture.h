@@ -48,6 +48,7 @@ enum cap_call {
     CALL_SEND, CALL_SENDTO, CALL_SENDMSG, CALL_WRITE, CALL_WRITEV,
     CALL_RECV, CALL_RECVFROM, CALL_RECVMSG, CALL_READ, CALL_READV,
     CALL_CONNECT, CALL_ACCEPT, CALL_ACCEPT4, CALL_CLOSE,
+    CALL_SENDFILE,
 };
 
 /* Which end of the connection the recording process is, when it knows

@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -73,6 +74,7 @@ struct real_calls {
     int (*close)(int);
     int (*dup2)(int, int);
     int (*dup3)(int, int, int);
+    ssize_t (*sendfile)(int, int, off_t *, size_t);
 };
 
 static struct {
@@ -101,6 +103,7 @@ static void resolve(void)
     RESOLVE(writev); RESOLVE(recv); RESOLVE(recvfrom); RESOLVE(recvmsg);
     RESOLVE(read); RESOLVE(readv); RESOLVE(connect); RESOLVE(accept);
     RESOLVE(accept4); RESOLVE(close); RESOLVE(dup2); RESOLVE(dup3);
+    RESOLVE(sendfile);
 #undef RESOLVE
     tap.resolved = 1;
 }
@@ -413,6 +416,34 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
     errno = err;
     return n;
 }
+
+/* sendfile: the kernel copies from IN_FD to the socket, so the bytes never
+ * pass through the program; the tap reads what was sent back from the file
+ * (pread at the offset the call started from). The stage servers send
+ * their spooled replies this way. */
+ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+    resolve();
+    off_t start = offset ? *offset : lseek(in_fd, 0, SEEK_CUR);
+    ssize_t n = tap.real.sendfile(out_fd, in_fd, offset, count);
+    int err = errno;
+    if (n > 0 && tap.enabled && !in_tap && start >= 0) {
+        static __thread unsigned char copy[CAP_MAX_CAP];
+        size_t want = (size_t)n < tap.cap ? (size_t)n : tap.cap;
+        ssize_t got = pread(in_fd, copy, want, start);
+        if (got < 0)
+            got = 0;
+        memset(copy + got, 0, want - (size_t)got);
+        struct iovec iov = { copy, want };
+        record_io(out_fd, CAP_SEND, CALL_SENDFILE, n, err, &iov, 1, NULL, 0);
+    } else {
+        record_io(out_fd, CAP_SEND, CALL_SENDFILE, n, err, NULL, 0, NULL, 0);
+    }
+    errno = err;
+    return n;
+}
+ssize_t sendfile64(int out_fd, int in_fd, off_t *offset, size_t count)
+    __attribute__((alias("sendfile")));
 
 ssize_t recv(int fd, void *buf, size_t len, int flags)
 {

@@ -75,14 +75,9 @@ sha() { sha256sum "${1:--}" | cut -d' ' -f1; }
 
 # ---- helpers shared by the stage 1/3/4, robustness and interop tests ----
 
-# stage_dir STAGE: the directory of stage 1, 3 or 4's server and client.
-stage_dir() {
-    case $1 in
-    1) echo stage1_naive ;;
-    3) echo stage3_struct_len ;;
-    4) echo stage4_json_header ;;
-    esac
-}
+# stage_dir STAGE: the directory of a stage, from the one list of stages
+# (common/stages.def, printed by tools/stages).
+stage_dir() { "$ROOT/tools/stages" "$1" dir; }
 
 # run_client STAGE PORT INPUT [SECS]: feeds INPUT to STAGE's client talking
 # to PORT (killed after SECS, default 20); its stdout and stderr go to

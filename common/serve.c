@@ -1,0 +1,146 @@
+/* serve.c - the servers' skeleton: listen, announce, accept (see serve.h). */
+#define _GNU_SOURCE
+#include "serve.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "run.h"
+
+/* A program started with 0, 1 or 2 closed would hand that number to its
+ * first socket: its log (fd 2) would then go to a client. */
+static int standard_fds_open(void)
+{
+    for (;;) {
+        int fd = open("/dev/null", O_RDWR);
+        if (fd < 0)
+            return -1;
+        if (fd > STDERR_FILENO) {
+            close(fd);
+            return 0;
+        }
+    }
+}
+
+int serve_start(const struct serve_config *cfg, char *err, size_t errlen)
+{
+    char addr[NET_ADDRSTRLEN] = "?";
+
+    if (standard_fds_open() < 0) {
+        snprintf(err, errlen, "cannot open /dev/null: %s", strerror(errno));
+        return -1;
+    }
+    if (server_signals_install() < 0) {
+        snprintf(err, errlen, "cannot install signal handlers: %s", strerror(errno));
+        return -1;
+    }
+    int listener = net_listen_backlog(cfg->host, cfg->port, cfg->backlog > 0 ? cfg->backlog : 5,
+                                      err, errlen);
+    if (listener < 0)
+        return -1;
+    net_local_name(listener, addr, sizeof addr);
+    if (net_is_loopback(listener) != 1)
+        fprintf(cfg->log, "warning: %s is reachable from other hosts: whoever connects runs "
+                "commands as this user\n", addr);
+    fprintf(cfg->log, "listening on %s\n", addr);
+    fflush(cfg->log);
+    return listener;
+}
+
+int serve_accept(int listener, const struct serve_config *cfg,
+                 struct serve_conn *conn, char *err, size_t errlen)
+{
+    int fd;
+
+    for (;;) {
+        fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0)
+            break;
+        /* A client that gave up before we got to it is not our error. */
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        snprintf(err, errlen, "accept: %s", strerror(errno));
+        return -1;
+    }
+    memset(conn, 0, sizeof *conn);
+    conn->fd = fd;
+    conn->cfg = cfg;
+    snprintf(conn->peer, sizeof conn->peer, "?");
+    net_peer_name(fd, conn->peer, sizeof conn->peer);
+    /* A client that stops reading must not stall everyone queued behind
+     * it; one that sends nothing must not hold the only serving slot. */
+    struct timeval send_limit = { (time_t)cfg->send_timeout_s, 0 };
+    struct timeval idle_limit = { (time_t)cfg->idle_s, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_limit, sizeof send_limit);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle_limit, sizeof idle_limit);
+    fprintf(cfg->log, "client %s connected\n", conn->peer);
+    fflush(cfg->log);
+    return 0;
+}
+
+void serve_close(struct serve_conn *conn)
+{
+    fprintf(conn->cfg->log, "client %s disconnected\n", conn->peer);
+    fflush(conn->cfg->log);
+    close(conn->fd);
+    conn->fd = -1;
+}
+
+int serve_forever(const struct serve_config *cfg, serve_handler *handler, void *ctx)
+{
+    char err[256];
+    struct serve_conn conn;
+
+    int listener = serve_start(cfg, err, sizeof err);
+    if (listener < 0) {
+        fprintf(cfg->log, "%s: %s\n", cfg->prog, err);
+        return 1;
+    }
+    /* As the document: one client at a time, forever (stage 6 serves many). */
+    for (;;) {
+        if (serve_accept(listener, cfg, &conn, err, sizeof err) < 0) {
+            fprintf(cfg->log, "%s: %s\n", cfg->prog, err);
+            /* Out of descriptors or memory: let it pass rather than spin. */
+            nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+            continue;
+        }
+        handler(&conn, ctx);
+        serve_close(&conn);
+    }
+}
+
+void serve_log(const struct serve_conn *conn, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    fprintf(conn->cfg->log, "client %s: %s\n", conn->peer, text);
+    fflush(conn->cfg->log);
+}
+
+void serve_log_send_error(const struct serve_conn *conn, int errno_value)
+{
+    if (errno_value == EAGAIN || errno_value == EWOULDBLOCK)
+        serve_log(conn, "not reading its reply for %lu s; dropping the client",
+                  conn->cfg->send_timeout_s);
+    else if (errno_value == EPIPE || errno_value == ECONNRESET)
+        serve_log(conn, "went away before its reply was sent");
+    else
+        serve_log(conn, "send: %s; dropping the client", strerror(errno_value));
+}
+
+void serve_log_idle(const struct serve_conn *conn)
+{
+    serve_log(conn, "sent nothing for %lu s (--idle); closing the connection",
+              conn->cfg->idle_s);
+}
