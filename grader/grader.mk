@@ -16,7 +16,7 @@ $(GRADER_LIB): $(GRADER_OBJ)
 	$(AR) rcs $@ $^
 
 tools/grade: $(GRADER_LIB) viewer/capture.o
-tools/grade: LDLIBS += $(GRADER_LIB) viewer/capture.o $(COMMON_LIB) $(CJSON_LIBS) $(MD5_LIBS) -lm -lpthread
+tools/grade: LDLIBS += $(GRADER_LIB) viewer/capture.o $(COMMON_LIB) $(CJSON_LIBS) $(CRYPTO_LIBS) -lm -lpthread
 
 # make install: the grader on PREFIX/bin as nianbao-grade (its program is
 # installed with the other tools, under libexec), the man pages of the

@@ -4,10 +4,10 @@
 #include <cJSON.h>
 #include <ctype.h>
 #include <math.h>
-#include <md5.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "digest.h"
 #include "wire.h"
 
 const char *proto_name(unsigned proto)
@@ -39,10 +39,17 @@ uint32_t proto_get_be32(const unsigned char in[4])
 
 void proto_md5_hex(const void *bytes, size_t len, char hex[33])
 {
-    MD5_CTX md5;
-    MD5Init(&md5);
-    MD5Update(&md5, bytes, len);
-    MD5End(&md5, hex);
+    struct digest md5;
+    char full[DIGEST_HEX_MAX];
+    if (digest_init(&md5, DIGEST_MD5) < 0) {
+        /* Out of memory: a digest no header can match. */
+        snprintf(hex, 33, "%s", "(no md5: out of memory)");
+        return;
+    }
+    digest_update(&md5, bytes, len);
+    digest_final_hex(&md5, full);
+    memcpy(hex, full, 32);
+    hex[32] = '\0';
 }
 
 void proto_header4(struct bytes *out, const void *body, size_t body_len, size_t stdout_size,
