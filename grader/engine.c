@@ -809,28 +809,43 @@ static void describe_input(struct run *r, char *buf, size_t len)
 
 /* Waits for request I. Returns 0 when it came exactly, -1 otherwise (the
  * steps say why). */
+struct request_wait {
+    struct conn *c;
+    const struct bytes *want;
+    enum reply_state state;
+    size_t used;
+};
+
+static int cond_request(struct run *r, void *arg)
+{
+    struct request_wait *w = arg;
+    conn_pull(r, w->c);
+    w->state = proto_match_request(r->s->proto, w->c->in.p + w->c->in_used,
+                                   w->c->in.len - w->c->in_used, w->want, &w->used);
+    return w->state != REPLY_NEED_MORE || w->c->eof;
+}
+
 static int expect_request(struct run *r, struct conn *c, size_t i)
 {
     const struct bytes *want = &r->s->requests[i];
-    struct want_bytes w = { c, want->len, 0 };
+    struct request_wait w = { c, want, REPLY_NEED_MORE, 0 };
     char a[400], b[400], state[160];
 
-    enum wait_end how = wait_for(r, cond_have_bytes, &w);
+    enum wait_end how = wait_for(r, cond_request, &w);
     size_t have = c->in.len - c->in_used;
     const unsigned char *got = c->in.p + c->in_used;
-    if (have >= want->len && memcmp(got, want->p, want->len) == 0) {
+    if (w.state == REPLY_COMPLETE) {
         step(r, "the client sent request %zu: %s (%zu bytes)", i + 1,
-             shown(a, sizeof a, want->p, want->len, SHOW), want->len);
-        c->in_used += want->len;
+             shown(a, sizeof a, got, w.used, SHOW), w.used);
+        c->in_used += w.used;
         return 0;
     }
-    size_t n = have < want->len ? have : want->len;
-    if (n > 0 && memcmp(got, want->p, n) != 0) {
-        step(r, "the client sent %s where request %zu was expected: %s", shown(a, sizeof a, got, n, SHOW),
-             i + 1, shown(b, sizeof b, want->p, want->len, SHOW));
+    if (w.state == REPLY_BAD) {
+        step(r, "the client sent %s where request %zu was expected: %s",
+             shown(a, sizeof a, got, have, SHOW), i + 1, shown(b, sizeof b, want->p, want->len, SHOW));
         r->stopped = "a wrong request";
         fail_at(r, 0, c->in_used, c);
-        if (memchr(got, '\n', n))
+        if (memchr(got, '\n', have))
             diagnose(r, "a request is the command's bytes, without the newline read with it "
                         "(strip the line, as the document's input().strip())");
         return -1;

@@ -39,6 +39,14 @@ void proto_header4(struct bytes *out, const void *body, size_t body_len, size_t 
 
 enum reply_state { REPLY_NEED_MORE, REPLY_COMPLETE, REPLY_BAD };
 
+/* Client mode: does BUF[0..HAVE) start with the request for COMMAND?
+ * Stages 3 and 4: exactly the command's bytes (requests are not framed).
+ * (Stage 5: one frame whose op is exec and whose body is the command.)
+ * Returns REPLY_NEED_MORE, REPLY_COMPLETE (*USED: the request's size) or
+ * REPLY_BAD (it differs). */
+enum reply_state proto_match_request(unsigned proto, const unsigned char *buf, size_t have,
+                                     const struct bytes *command, size_t *used);
+
 /* Parses the reply at BUF[0..HAVE) (server mode: the grader reads what a
  * server sent). Returns REPLY_NEED_MORE (*NEED: the bytes it needs in all,
  * at least), REPLY_COMPLETE (*NEED: the reply's size; G filled) or

@@ -20,7 +20,7 @@ teardown() { _common_teardown; }
         assert_success
         [ -z "$stderr" ] || { echo "$page: $stderr"; return 1; }
         assert_line --regexp "^NAME$"
-        assert_line --regexp "^ +$page - "
+        assert_line --regexp "^ +$page +- "
     done
 }
 
@@ -32,7 +32,10 @@ teardown() { _common_teardown; }
             nianbao-grade) prog="$ROOT/tools/grade" ;;
         esac
         LC_ALL=C.UTF-8 MANWIDTH=200 man -E UTF-8 -l "$ROOT/man/$page.1" 2>/dev/null >"$page.txt"
-        for option in $("$prog" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+        # The options are the lines that start with one; the help text after
+        # them may name other programs' options.
+        for option in $("$prog" --help | awk '/^ +(-[a-zA-Z], )?--[a-z]/ {
+                            match($0, /--[a-z][a-z-]*/); print substr($0, RSTART, RLENGTH) }'); do
             grep -qF -- "$option" "$page.txt" || { echo "$page.1 does not mention $option"; return 1; }
         done
     done
@@ -58,5 +61,7 @@ $dest/usr/share/man/man1/nianbao-lesson.1"
     run "$dest/usr/bin/nianbao-grade" client --proto stage3 --only coalesced -- \
         "$dest/usr/libexec/nianbao/stage1_naive/client" -p '{port}'
     assert_failure 1
-    assert_line --regexp "^      view: $dest/usr/libexec/nianbao/viewer/nianbao-view --replay grade-captures/client-stage3-coalesced-seed1.nbcap --proto len --at down:[0-9]+ --conn 1$"
+    # (relative to the current folder when it is below it, as here)
+    assert_line --regexp "^      view: dest/usr/libexec/nianbao/viewer/nianbao-view --replay grade-captures/client-stage3-coalesced-seed1.nbcap --proto len --at down:[0-9]+ --conn 1$"
+    [ -x dest/usr/libexec/nianbao/viewer/nianbao-view ]
 }
