@@ -6,8 +6,8 @@
 #
 #   exercises/verdicts.sh [--seed N] [--jobs N] [GROUP...]
 #
-# GROUP is client-stage3, client-stage4, server-stage3 or server-stage4
-# (default: all four). Programs are graded N at a time (default 4: most of
+# GROUP is client-stage3, client-stage4, server-stage3, server-stage4 or
+# server-stage5 (default: all five). Programs are graded N at a time (default 4: most of
 # the time the grader waits for a program to do something). Run from
 # anywhere; it builds nothing (run make). $PYTHON, when set, runs the Python
 # programs instead of python3. Exits 1 when a row is not as expected.
@@ -24,14 +24,14 @@ while [ $# -gt 0 ]; do
         *) break ;;
     esac
 done
-groups=${*:-client-stage3 client-stage4 server-stage3 server-stage4}
+groups=${*:-client-stage3 client-stage4 server-stage3 server-stage4 server-stage5}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 for group in $groups; do
     case $group in
-        client-stage3 | client-stage4 | server-stage3 | server-stage4) ;;
-        *) echo "verdicts.sh: no group '$group' (client-stage3 client-stage4 server-stage3 server-stage4)" >&2
+        client-stage3 | client-stage4 | server-stage3 | server-stage4 | server-stage5) ;;
+        *) echo "verdicts.sh: no group '$group' (client-stage3 client-stage4 server-stage3 server-stage4 server-stage5)" >&2
            exit 2 ;;
     esac
 done

@@ -667,8 +667,8 @@ static size_t reply_of(const struct script *s, size_t at)
 /* 1 when down-stream offset AT is inside a reply's 4-byte length field. */
 static int in_length_field(const struct script *s, size_t at)
 {
-    for (size_t i = 0; i < s->n_replies; i++)
-        if (at >= s->replies[i].at && at < s->replies[i].at + 4)
+    for (size_t i = 0; i < s->n_frames; i++)
+        if (at >= s->frame_at[i] && at < s->frame_at[i] + 4)
             return 1;
     return 0;
 }
@@ -980,20 +980,20 @@ static void play_client_mode(struct run *r)
     judge_client(r, r->ended_itself ? WAIT_EXITED : r->last_wait, c);
 }
 
-/* The byte of the down stream that stdout offset OUT stands for. */
+/* The byte of the down stream that stdout offset OUT stands for: in the
+ * body it is part of, or (past every body) the end of the last reply; a
+ * bogus reply stands for its length field. */
 static size_t down_offset_of_output(const struct script *s, size_t out)
 {
-    for (size_t i = 0; i < s->n_replies; i++) {
-        const struct reply_map *m = &s->replies[i];
-        if (m->bogus)
-            return m->at;
-        if (out < m->out_at + m->body_len)
-            return m->body_at + (out >= m->out_at ? out - m->out_at : 0);
+    for (size_t i = 0; i < s->n_replies; i++)
+        if (s->replies[i].bogus && out >= s->replies[i].out_at)
+            return s->replies[i].at;
+    for (size_t i = 0; i < s->n_spans; i++) {
+        const struct out_span *sp = &s->spans[i];
+        if (out < sp->out_at + sp->len)
+            return sp->down_at + (out >= sp->out_at ? out - sp->out_at : 0);
     }
-    if (s->n_replies == 0)
-        return 0;
-    const struct reply_map *last = &s->replies[s->n_replies - 1];
-    return last->body_at + last->body_len;
+    return s->n_replies ? s->replies[s->n_replies - 1].end : 0;
 }
 
 /* Was the length field of reply I sent in more than one piece? */
@@ -1410,8 +1410,14 @@ static void diagnose_header_field(struct run *r, const unsigned char lb[4], size
     uint32_t le = proto_get_le32(lb), be = proto_get_be32(lb);
     if (text_bytes(lb, text, sizeof text))
         diagnose(r, "length 0x%08x is ASCII '%s': reading text as a length. The server sent "
-                    "the output itself where the %s goes: send the length first", le, text,
-                 r->s->proto == PROTO4 ? "header length" : "length");
+                    "the output itself where the %s goes: send the length first",
+                 r->s->proto == PROTO5 ? be : le, text,
+                 r->s->proto == PROTO3 ? "length" : "header length");
+    else if (le > 0 && le <= PROTO_MAX_HEADER && r->s->proto == PROTO5)
+        diagnose(r, "header length bytes %02x %02x %02x %02x read big-endian are %u, "
+                    "little-endian %u: the length was written little-endian (struct.pack('<I') "
+                    "or a native int); stage 5 wants network byte order (struct.pack('!I'), "
+                    "htonl)", lb[0], lb[1], lb[2], lb[3], be, le);
     else if (be > 0 && be <= PROTO_MAX_HEADER && r->s->proto == PROTO4)
         diagnose(r, "header length bytes %02x %02x %02x %02x read little-endian are %u, "
                     "big-endian %u: the length was written big-endian (htonl, struct.pack('>i')); "
@@ -1436,8 +1442,10 @@ static int cond_reply(struct run *r, void *arg)
     struct reply_wait *rw = arg;
     conn_pull(r, rw->c);
     struct reply_got *g = rw->g;
-    bytes_free(&g->header);
-    bytes_free(&g->body);
+    if (r->s->proto != PROTO5) {     /* stage 5 parses on from where it was */
+        bytes_free(&g->header);
+        bytes_free(&g->body);
+    }
     rw->state = proto_parse_reply(r->s->proto, rw->c->in.p + rw->c->in_used,
                                   rw->c->in.len - rw->c->in_used, &rw->need, g);
     if (rw->state != REPLY_NEED_MORE || rw->c->eof)
@@ -1451,10 +1459,164 @@ static int cond_reply(struct run *r, void *arg)
     return 0;
 }
 
+static int cond_closed(struct run *r, void *arg)
+{
+    struct conn *c = arg;
+    conn_pull(r, c);
+    return c->eof;
+}
+
+/* Compares one stream of a stage 5 reply; says what differs. */
+static int same_stream(struct run *r, unsigned conn_no, const char *name, const struct bytes *want,
+                       const struct bytes *got)
+{
+    char a[200], b[200];
+    size_t same = 0;
+    while (same < want->len && same < got->len && want->p[same] == got->p[same])
+        same++;
+    if (same == want->len && same == got->len)
+        return 1;
+    step(r, "client %u: the command's %s is %zu %s: %s; the reply's output frames carried %zu: %s",
+         conn_no, name, want->len, plural(want->len, "byte", "bytes"),
+         shown(a, sizeof a, want->p, want->len, 40), got->len,
+         shown(b, sizeof b, got->p, got->len, 40));
+    if (same < want->len && same < got->len)
+        step(r, "the first difference is at byte %zu of %s: expected %s, got %s", same, name,
+             shown(a, sizeof a, want->p + same, want->len - same, 16),
+             shown(b, sizeof b, got->p + same, got->len - same, 16));
+    return 0;
+}
+
+/* Stage 5: reply K on C is output frames and an exit frame, or the error
+ * the script expects. Returns 0 when it is right, -1 otherwise. */
+static int expect_reply5(struct run *r, struct conn *c, unsigned conn_no, size_t k)
+{
+    const struct want_reply *w = &r->s->want[k];
+    struct reply_got g;
+    struct reply_wait rw = { c, w, &g, REPLY_NEED_MORE, 0 };
+    char a[600], state[200];
+    size_t start = c->in_used;
+    int ok = 0;
+
+    memset(&g, 0, sizeof g);
+    enum wait_end how = wait_for(r, cond_reply, &rw);
+    size_t have = c->in.len - c->in_used;
+    if (rw.state == REPLY_BAD) {
+        step(r, "client %u received %s: %s", conn_no, shown(a, sizeof a, c->in.p + start, have, 24),
+             g.problem);
+        fail_at(r, 1, start + g.problem_at, c);
+        if (g.problem_at == g.parsed)
+            diagnose_header_field(r, c->in.p + start + g.parsed, 0);
+        goto end;
+    }
+    if (rw.state == REPLY_NEED_MORE) {
+        describe_program(r, how, state, sizeof state);
+        if (c->eof)
+            step(r, "client %u: the server closed the connection after %zu %s of the reply (%d "
+                    "whole %s)", conn_no, have, plural(have, "byte", "bytes"), g.frames,
+                 g.frames == 1 ? "frame" : "frames");
+        else
+            step(r, "client %u got no %sreply (%zu %s): the server %s", conn_no,
+                 have ? "whole " : "", have, plural(have, "byte", "bytes"), state);
+        /* Where it went wrong: the request it misread, or the reply. */
+        if (w->error_code && c->sent >= w->command.len)
+            fail_at(r, 0, c->sent - w->command.len, c);
+        fail_at(r, 1, start + have, c);
+        if (w->error_code && strcmp(w->error_code, "bad_frame") == 0 && how == WAIT_STUCK &&
+            w->command.len >= 4) {
+            char text[32];
+            escape_bytes(w->command.p, 4, text, sizeof text);
+            diagnose(r, "length 0x%08x is ASCII '%s': reading text as a length. The server waits "
+                        "for a header of %u bytes; refuse a header length above 65536 with an "
+                        "error bad_frame, then close (it cannot find the next frame)",
+                     proto_get_be32(w->command.p), text, proto_get_be32(w->command.p));
+        }
+        if (how == WAIT_SPIN)
+            diagnose(r, "the server uses CPU without answering: a loop that does not stop when "
+                        "recv returns 0 (an earlier client closed)?");
+        diagnose_server_gone(r);
+        goto end;
+    }
+    c->in_used += rw.need;
+    if (w->error_code) {
+        if (strcmp(g.error_code, w->error_code) != 0) {
+            if (g.error_code[0])
+                step(r, "client %u received the error %s (\"%s\"); the protocol says %s",
+                     conn_no, g.error_code, g.error_message, w->error_code);
+            else
+                step(r, "client %u received a command's reply where the error %s was due",
+                     conn_no, w->error_code);
+            fail_at(r, 1, start, c);
+            goto end;
+        }
+        step(r, "client %u received the error %s: \"%s\"", conn_no, g.error_code, g.error_message);
+        if (strcmp(w->error_code, "bad_frame") == 0) {
+            /* After a frame it cannot read, the server cannot find the next
+             * one: it must close. */
+            how = wait_for(r, cond_closed, c);
+            if (!c->eof) {
+                describe_program(r, how, state, sizeof state);
+                step(r, "client %u: the server kept the connection open after bad_frame: it %s",
+                     conn_no, state);
+                diagnose(r, "after a frame it cannot read the server must close: the next bytes "
+                            "are not the start of a frame");
+                fail_at(r, 1, c->in.len, c);
+                goto end;
+            }
+            step(r, "client %u: the server closed the connection", conn_no);
+        }
+        ok = 1;
+        goto end;
+    }
+    if (g.error_code[0]) {
+        step(r, "client %u received the error %s: \"%s\"", conn_no, g.error_code, g.error_message);
+        fail_at(r, 1, start, c);
+        goto end;
+    }
+    if (!same_stream(r, conn_no, "stdout", &w->out, &g.out) ||
+        !same_stream(r, conn_no, "stderr", &w->err, &g.err)) {
+        fail_at(r, 1, start, c);
+        goto end;
+    }
+    char sha[65];
+    proto_sha256_hex(&g.body, 1, sha);
+    if (!g.exit_code_given || g.exit_code != w->exit_code) {
+        step(r, "client %u: the exit frame says exit_code %lld; the command exited with %d",
+             conn_no, g.exit_code_given ? g.exit_code : -1, w->exit_code);
+        fail_at(r, 1, start + rw.need - 1, c);
+        goto end;
+    }
+    if (!g.stdout_size_given || g.stdout_size != w->out.len) {
+        step(r, "client %u: the exit frame says stdout_size %llu; %zu bytes came on stdout",
+             conn_no, (unsigned long long)g.stdout_size, w->out.len);
+        fail_at(r, 1, start + rw.need - 1, c);
+        goto end;
+    }
+    if (strcasecmp(sha, g.sha256) != 0) {
+        step(r, "client %u: the exit frame says sha256 %s; the output's SHA-256 is %s", conn_no,
+             g.sha256[0] ? g.sha256 : "(none)", sha);
+        fail_at(r, 1, start + rw.need - 1, c);
+        goto end;
+    }
+    step(r, "client %u received the reply: %d %s, %zu bytes on stdout %s, exit code %d",
+         conn_no, g.frames, g.frames == 1 ? "frame" : "frames", g.out.len,
+         shown(a, sizeof a, g.out.p, g.out.len, 40), w->exit_code);
+    ok = 1;
+end:
+    bytes_free(&g.header);
+    bytes_free(&g.body);
+    bytes_free(&g.out);
+    bytes_free(&g.err);
+    return ok ? 0 : -1;
+}
+
 /* Reads reply K on C and checks it against the script. Returns 0 when it
  * is right, -1 otherwise (steps and diagnosis filled). */
 static int expect_reply(struct run *r, struct conn *c, unsigned conn_no, size_t k)
 {
+    if (r->s->proto == PROTO5)
+        return expect_reply5(r, c, conn_no, k);
+
     const struct want_reply *w = &r->s->want[k];
     struct reply_got g;
     struct reply_wait rw = { c, w, &g, REPLY_NEED_MORE, 0 };

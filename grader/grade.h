@@ -29,7 +29,7 @@
 
 enum grade_mode { MODE_CLIENT = 1, MODE_SERVER = 2 };
 
-enum grade_proto { PROTO3 = 1u << 0, PROTO4 = 1u << 1 };   /* stage 5: 1u << 2 */
+enum grade_proto { PROTO3 = 1u << 0, PROTO4 = 1u << 1, PROTO5 = 1u << 2 };
 
 /* The bugs the scenarios are designed to catch: each scenario lists the ones
  * it catches (`--list`), and each deliberately broken program in
@@ -71,10 +71,18 @@ void bytes_free(struct bytes *b);
 /* One reply of the down stream (client mode), for reports and diagnoses. */
 struct reply_map {
     size_t at;                /* its first byte in the down stream             */
-    size_t header_at, header_len;   /* stage 4: the JSON header (len 0: none)  */
-    size_t body_at, body_len;
+    size_t header_at, header_len;   /* stage 4, 5: the (first) JSON header     */
+    size_t body_at, body_len; /* the body (stage 5: of its first output frame) */
+    size_t end;               /* one past its last byte (stage 5: the exit frame) */
     size_t out_at;            /* where its body starts in the expected stdout  */
     int bogus;                /* a malicious length: nothing of it is printed  */
+};
+
+/* A run of body bytes in the down stream and where they go on stdout: one
+ * per reply in stages 3 and 4, one per output frame in stage 5. */
+struct out_span {
+    size_t down_at, len, out_at;
+    size_t reply;
 };
 
 /* One expected reply (server mode): what the command prints. */
@@ -82,6 +90,9 @@ struct want_reply {
     struct bytes out, err;    /* stdout, stderr of the command                 */
     int exit_code;
     struct bytes command;     /* the request that asks for it                 */
+    const char *error_code;   /* stage 5: an error reply with this code is due
+                                 instead ("bad_frame": then the connection
+                                 closes)                                       */
 };
 
 enum act_kind {
@@ -128,6 +139,10 @@ struct script {
     struct bytes down;                        /* everything the grader sends  */
     struct reply_map replies[SCRIPT_MAX_REPLIES];
     size_t n_replies;
+    struct out_span *spans;                   /* where stdout comes from      */
+    size_t n_spans, cap_spans;
+    size_t *frame_at;                         /* every length field sent      */
+    size_t n_frames, cap_frames;
     enum ending ending;
     struct bytes want_out;                    /* the client's whole stdout    */
     size_t partial_at, partial_len;           /* END_CLOSE: the cut body      */
@@ -186,6 +201,14 @@ struct reply_got {
     int exit_code_given;
     long long exit_code;
     char md5[40];             /* "" when the header has none                   */
+    struct bytes out, err;    /* stage 5: the output frames' bodies, by stream
+                                 (BODY: all of them in the order sent)        */
+    char sha256[72];          /* stage 5: the exit frame's sha256, else ""     */
+    char error_code[32];      /* stage 5: an error reply's code, else ""       */
+    char error_message[256];
+    int frames;               /* stage 5: frames read                          */
+    size_t parsed;            /* stage 5: bytes of the frames read, whose
+                                 bodies are in OUT and ERR already            */
     char problem[512];        /* what is wrong, in words, when not complete   */
     size_t problem_at;        /* the offset in the reply where it is wrong     */
 };

@@ -109,13 +109,17 @@ void report_scenario(struct report *rep, const struct scenario *sc, const struct
     if (v->capture[0]) {
         shell_quote(v->capture, q, sizeof q);
         fprintf(out, "%scapture: %s\n", indent, v->capture);
+        /* The viewer's name for the framing (stage 5's: it guesses). */
+        char proto_opt[32] = "";
+        if (rep->cfg->proto != PROTO5)
+            snprintf(proto_opt, sizeof proto_opt, " --proto %s",
+                     rep->cfg->proto == PROTO4 ? "json" : "len");
         if (v->have_at)
-            fprintf(out, "%sview: %s --replay %s --proto %s --at %s:%llu --conn %u\n", indent,
-                    rep->viewer, q, rep->cfg->proto == PROTO4 ? "json" : "len",
-                    v->at_down ? "down" : "up", (unsigned long long)v->at_offset, v->at_conn);
+            fprintf(out, "%sview: %s --replay %s%s --at %s:%llu --conn %u\n", indent,
+                    rep->viewer, q, proto_opt, v->at_down ? "down" : "up",
+                    (unsigned long long)v->at_offset, v->at_conn);
         else
-            fprintf(out, "%sview: %s --replay %s --proto %s\n", indent, rep->viewer, q,
-                    rep->cfg->proto == PROTO4 ? "json" : "len");
+            fprintf(out, "%sview: %s --replay %s%s\n", indent, rep->viewer, q, proto_opt);
     }
     if (v->note[0])
         fprintf(out, "%snote: %s\n", indent, v->note);

@@ -129,6 +129,8 @@ void script_free(struct script *s)
     }
     bytes_free(&s->down);
     bytes_free(&s->want_out);
+    free(s->spans);
+    free(s->frame_at);
     for (size_t i = 0; i < SCRIPT_MAX_CONNS; i++)
         bytes_free(&s->up[i]);
     memset(s, 0, sizeof *s);
@@ -238,10 +240,7 @@ static size_t add_seq_exchange(struct script *s, struct rng *rng, size_t lo, siz
 
 /* The first byte of reply I and one past its last. */
 static size_t reply_start(const struct script *s, size_t i) { return s->replies[i].at; }
-static size_t reply_end(const struct script *s, size_t i)
-{
-    return s->replies[i].body_at + s->replies[i].body_len;
-}
+static size_t reply_end(const struct script *s, size_t i) { return s->replies[i].end; }
 /* Where the body starts: after the length and (stage 4) the header. */
 static size_t reply_body_at(const struct script *s, size_t i) { return s->replies[i].body_at; }
 
@@ -317,7 +316,9 @@ static int build_split_length(struct script *s, struct rng *rng)
             script_act(s, ACT_SEND, 0, j);
             script_act(s, ACT_SEND, 0, s->replies[r].header_len - j);
         }
-        script_act(s, ACT_SEND, 0, s->replies[r].body_len);
+        /* The rest: the body (stage 5: and the exit frame). */
+        script_act(s, ACT_SEND, 0, reply_end(s, r) - reply_start(s, r) - 4 -
+                                   s->replies[r].header_len);
     }
     return 0;
 }
@@ -414,7 +415,7 @@ static int build_stall(struct script *s, struct rng *rng)
     size_t j = rng_between(rng, 1, s->replies[r1].body_len - 1);
     script_act(s, ACT_SEND, 0, head + j);
     script_act(s, ACT_PAUSE, 0, 500);
-    script_act(s, ACT_SEND, 0, s->replies[r1].body_len - j);
+    script_act(s, ACT_SEND, 0, reply_end(s, r1) - reply_body_at(s, r1) - j);
     return 0;
 }
 
@@ -480,7 +481,8 @@ static int build_negative_length(struct script *s, struct rng *rng)
 
 static int build_huge_length(struct script *s, struct rng *rng)
 {
-    const unsigned char len_bytes[4] = { 0xff, 0xff, 0xff, 0x7f };   /* 2^31 - 1 */
+    unsigned char len_bytes[4];
+    proto_len_field(s->proto, 0x7fffffffu, len_bytes);
     build_bogus(s, rng, len_bytes, NULL, "only these few bytes follow\n");
     return 0;
 }
@@ -502,14 +504,37 @@ static int build_huge_body_size(struct script *s, struct rng *rng)
 {
     char header[160];
     unsigned char len_bytes[4];
-    snprintf(header, sizeof header, "{\"file_name\":\"a.txt\",\"total_size\":2147483647,"
-             "\"md5\":\"md5\",\"stdout_size\":2147483647,\"exit_code\":0}");
-    proto_le32((uint32_t)strlen(header), len_bytes);
+    if (s->proto == PROTO5)     /* an output frame may hold 65536 bytes at most */
+        snprintf(header, sizeof header, "{\"op\":\"output\",\"stream\":\"stdout\","
+                 "\"size\":2147483647}");
+    else
+        snprintf(header, sizeof header, "{\"file_name\":\"a.txt\",\"total_size\":2147483647,"
+                 "\"md5\":\"md5\",\"stdout_size\":2147483647,\"exit_code\":0}");
+    proto_len_field(s->proto, (uint32_t)strlen(header), len_bytes);
     build_bogus(s, rng, len_bytes, header, "only these few bytes follow\n");
     return 0;
 }
 
 /* ---- server-mode scenarios ----------------------------------------------------- */
+
+/* Connection CONN's next request is COMMAND (framed as the stage frames
+ * requests), and its reply must carry OUT, ERR and EXIT_CODE. Returns the
+ * request's size; the reply is S->want[S->n_want - 1]. No act is added. */
+static size_t add_request(struct script *s, unsigned conn, const void *command,
+                          size_t command_len, const void *out, size_t out_len, const void *err,
+                          size_t err_len, int exit_code)
+{
+    struct want_reply *w = &s->want[s->n_want++];
+    bytes_add(&w->command, command, command_len);
+    bytes_add(&w->out, out, out_len);
+    bytes_add(&w->err, err, err_len);
+    w->exit_code = exit_code;
+    size_t before = s->up[conn].len;
+    proto_encode_request(s->proto, command, command_len, &s->up[conn]);
+    if (conn + 1 > s->n_conns)
+        s->n_conns = conn + 1;
+    return s->up[conn].len - before;
+}
 
 /* Connection CONN sends COMMAND as one piece and reads its reply, which must
  * carry OUT, ERR and EXIT_CODE. */
@@ -517,16 +542,10 @@ static void add_command(struct script *s, unsigned conn, const void *command, si
                         const void *out, size_t out_len, const void *err, size_t err_len,
                         int exit_code)
 {
-    struct want_reply *w = &s->want[s->n_want];
-    bytes_add(&w->command, command, command_len);
-    bytes_add(&w->out, out, out_len);
-    bytes_add(&w->err, err, err_len);
-    w->exit_code = exit_code;
-    bytes_add(&s->up[conn], command, command_len);
-    if (conn + 1 > s->n_conns)
-        s->n_conns = conn + 1;
-    script_act(s, ACT_SEND_UP, conn, command_len);
-    script_act(s, ACT_REPLY, conn, s->n_want++);
+    size_t len = add_request(s, conn, command, command_len, out, out_len, err, err_len,
+                             exit_code);
+    script_act(s, ACT_SEND_UP, conn, len);
+    script_act(s, ACT_REPLY, conn, s->n_want - 1);
 }
 
 static void add_seq_command(struct script *s, struct rng *rng, unsigned conn, size_t lo, size_t hi)
@@ -625,8 +644,9 @@ static int build_server_leave_mid_reply(struct script *s, struct rng *rng)
     unsigned long to = 3200000 + rng_between(rng, 0, 100000);
     bytes_addf(&cmd, "seq 1 %lu", to);
     script_act(s, ACT_CONNECT, 0, 0);
-    bytes_add(&s->up[0], cmd.p, cmd.len);
-    script_act(s, ACT_SEND_UP, 0, cmd.len);
+    size_t before = s->up[0].len;
+    proto_encode_request(s->proto, cmd.p, cmd.len, &s->up[0]);
+    script_act(s, ACT_SEND_UP, 0, s->up[0].len - before);
     script_act(s, ACT_READ_SOME, 0, rng_between(rng, 1, 65536));
     script_act(s, ACT_CLOSE, 0, 0);
     bytes_free(&cmd);
@@ -664,9 +684,115 @@ static int build_server_idle_first(struct script *s, struct rng *rng)
     return 0;
 }
 
+/* Stage 5: requests are framed, so the way they are cut must not matter. */
+
+/* One request cut into pieces: every byte alone (LO = HI = 1) or LO..HI. */
+static void cut_request(struct script *s, struct rng *rng, unsigned conn, size_t len,
+                        size_t lo, size_t hi)
+{
+    for (size_t sent = 0; sent < len;) {
+        size_t piece = rng_between(rng, lo, hi);
+        if (piece > len - sent)
+            piece = len - sent;
+        script_act(s, ACT_SEND_UP, conn, piece);
+        sent += piece;
+    }
+}
+
+static int build_server_request_dribble(struct script *s, struct rng *rng)
+{
+    struct bytes cmd = { 0 }, out = { 0 };
+    pick_seq(rng, 40, 400, &cmd, &out);
+    script_act(s, ACT_CONNECT, 0, 0);
+    size_t len = add_request(s, 0, cmd.p, cmd.len, out.p, out.len, NULL, 0, 0);
+    cut_request(s, rng, 0, len, 1, 1);
+    script_act(s, ACT_REPLY, 0, s->n_want - 1);
+    bytes_free(&cmd);
+    bytes_free(&out);
+    return 0;
+}
+
+static int build_server_request_cuts(struct script *s, struct rng *rng)
+{
+    script_act(s, ACT_CONNECT, 0, 0);
+    for (int i = 0; i < 3; i++) {
+        struct bytes cmd = { 0 }, out = { 0 };
+        pick_seq(rng, 40, 400, &cmd, &out);
+        size_t len = add_request(s, 0, cmd.p, cmd.len, out.p, out.len, NULL, 0, 0);
+        /* The length itself cut first, then pieces of 1..7. */
+        size_t first = rng_between(rng, 1, 3);
+        script_act(s, ACT_SEND_UP, 0, first);
+        cut_request(s, rng, 0, len - first, 1, 7);
+        script_act(s, ACT_REPLY, 0, s->n_want - 1);
+        bytes_free(&cmd);
+        bytes_free(&out);
+    }
+    return 0;
+}
+
+static int build_server_pipelined(struct script *s, struct rng *rng)
+{
+    struct bytes cmd = { 0 }, out = { 0 };
+    size_t total = 0;
+    script_act(s, ACT_CONNECT, 0, 0);
+    for (int i = 0; i < 3; i++) {
+        pick_seq(rng, 40, 400, &cmd, &out);
+        total += add_request(s, 0, cmd.p, cmd.len, out.p, out.len, NULL, 0, 0);
+        cmd.len = out.len = 0;
+    }
+    bytes_free(&cmd);
+    bytes_free(&out);
+    /* All three requests in one segment, before any reply. */
+    script_act(s, ACT_SEND_UP, 0, total);
+    for (size_t k = s->n_want - 3; k < s->n_want; k++)
+        script_act(s, ACT_REPLY, 0, k);
+    return 0;
+}
+
+static int build_server_bad_length(struct script *s, struct rng *rng)
+{
+    static const char *const foreign[] = {
+        "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n",
+        "HELO mail.example.org\r\n",
+    };
+    const char *text = foreign[rng_between(rng, 0, sizeof foreign / sizeof foreign[0] - 1)];
+    script_act(s, ACT_CONNECT, 0, 0);
+    struct want_reply *w = &s->want[s->n_want];
+    w->error_code = "bad_frame";
+    bytes_add(&w->command, text, strlen(text));
+    bytes_add(&s->up[0], text, strlen(text));
+    script_act(s, ACT_SEND_UP, 0, strlen(text));
+    script_act(s, ACT_REPLY, 0, s->n_want++);
+    script_act(s, ACT_CLOSE, 0, 0);
+    script_act(s, ACT_CONNECT, 1, 0);
+    add_seq_command(s, rng, 1, 40, 400);
+    return 0;
+}
+
+static int build_server_unknown_op(struct script *s, struct rng *rng)
+{
+    static const char *const ops[] = { "frobnicate", "EXEC", "rm" };
+    char fields[80];
+    snprintf(fields, sizeof fields, "\"op\":\"%s\"",
+             ops[rng_between(rng, 0, sizeof ops / sizeof ops[0] - 1)]);
+    script_act(s, ACT_CONNECT, 0, 0);
+    struct want_reply *w = &s->want[s->n_want];
+    w->error_code = "unknown_op";
+    size_t before = s->up[0].len;
+    proto_frame5(&s->up[0], fields, NULL, 0);
+    bytes_add(&w->command, s->up[0].p + before, s->up[0].len - before);
+    script_act(s, ACT_SEND_UP, 0, s->up[0].len - before);
+    script_act(s, ACT_REPLY, 0, s->n_want++);
+    /* The connection stays open: the next request is served on it. */
+    add_seq_command(s, rng, 0, 40, 400);
+    return 0;
+}
+
 /* ---- the table ----------------------------------------------------------------- */
 
-#define BOTH (PROTO3 | PROTO4)
+#define BOTH (PROTO3 | PROTO4 | PROTO5)
+#define HEADERS (PROTO4 | PROTO5)
 #define ORDER BUG_BYTE_ORDER
 
 const struct scenario scenarios[] = {
@@ -678,7 +804,7 @@ const struct scenario scenarios[] = {
     { "random-cuts", MODE_CLIENT, BOTH, BUG_ONE_RECV | BUG_RECV4_ONCE | ORDER,
       "replies cut into pieces of 1..7 bytes, one length field among the cuts", build_random_cuts, 0 },
     { "split-length", MODE_CLIENT, BOTH, BUG_RECV4_ONCE | ORDER,
-      "the 4-byte length (and the stage 4 header) split across two pieces", build_split_length, 0 },
+      "the 4-byte length (and the JSON header) split across two pieces", build_split_length, 0 },
     { "split-utf8", MODE_CLIENT, BOTH, BUG_ONE_RECV | BUG_TEXT | ORDER,
       "a body of UTF-8 text cut in the middle of characters", build_split_utf8, 0 },
     { "back-to-back", MODE_CLIENT, BOTH, BUG_ONE_RECV | ORDER,
@@ -691,7 +817,7 @@ const struct scenario scenarios[] = {
       "the server stops for 0.5 s inside a length, then inside a body", build_stall, 0 },
     { "close-mid-length", MODE_CLIENT, BOTH, BUG_NO_EOF | ORDER,
       "the server closes after 1..3 bytes of a length", build_close_mid_length, 0 },
-    { "close-mid-header", MODE_CLIENT, PROTO4, BUG_NO_EOF | ORDER,
+    { "close-mid-header", MODE_CLIENT, HEADERS, BUG_NO_EOF | ORDER,
       "the server closes in the middle of a JSON header", build_close_mid_header, 0 },
     { "close-mid-body", MODE_CLIENT, BOTH, BUG_NO_EOF | ORDER,
       "the server closes in the middle of a body", build_close_mid_body, BUG_ONE_RECV },
@@ -702,8 +828,9 @@ const struct scenario scenarios[] = {
     { "text-as-length", MODE_CLIENT, BOTH, BUG_NO_LIMIT,
       "another protocol's text where the length goes, then the server waits",
       build_text_as_length, 0 },
-    { "huge-body-size", MODE_CLIENT, PROTO4, BUG_NO_LIMIT,
-      "a header with total_size 2^31-1, then the server waits", build_huge_body_size, 0 },
+    { "huge-body-size", MODE_CLIENT, HEADERS, BUG_NO_LIMIT,
+      "a header announcing a body of 2^31-1 bytes, then the server waits",
+      build_huge_body_size, 0 },
     /* the grader plays the clients */
     { "whole", MODE_SERVER, BOTH, ORDER,
       "three commands: long output, output on stderr too, a failing command", build_server_whole, 0 },
@@ -726,6 +853,19 @@ const struct scenario scenarios[] = {
       "a client runs a command and leaves; the next one is served", build_server_next_client, 0 },
     { "idle-first", MODE_SERVER, BOTH, ORDER,
       "a client waits 0.5 s before its first command", build_server_idle_first, 0 },
+    { "request-dribble", MODE_SERVER, PROTO5, BUG_ONE_RECV | BUG_RECV4_ONCE | ORDER,
+      "a request sent one byte at a time", build_server_request_dribble, 0 },
+    { "request-cuts", MODE_SERVER, PROTO5, BUG_ONE_RECV | BUG_RECV4_ONCE | ORDER,
+      "requests cut into pieces of 1..7 bytes, each length among the cuts",
+      build_server_request_cuts, 0 },
+    { "pipelined", MODE_SERVER, PROTO5, BUG_ONE_RECV | ORDER,
+      "three requests in one segment, before any reply", build_server_pipelined, 0 },
+    { "bad-length", MODE_SERVER, PROTO5, BUG_NO_LIMIT | ORDER,
+      "another protocol's text where the header length goes: an error, then the next client",
+      build_server_bad_length, 0 },
+    { "unknown-op", MODE_SERVER, PROTO5, ORDER,
+      "a request with an op the protocol does not have: an error, then the next request",
+      build_server_unknown_op, 0 },
 };
 const size_t scenario_count = sizeof scenarios / sizeof scenarios[0];
 

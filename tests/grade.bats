@@ -20,8 +20,8 @@ teardown() { _common_teardown; }
 @test "--help names both modes, {port} and the exit statuses; --version answers" {
     run "$GRADE" --help
     assert_success
-    assert_line '  grade client --proto stage3|stage4 [options] -- CMD [ARGS...]'
-    assert_line '  grade server --proto stage3|stage4 [options] -- CMD [ARGS...]'
+    assert_line '  grade client --proto stage3|stage4|stage5 [options] -- CMD [ARGS...]'
+    assert_line '  grade server --proto stage3|stage4|stage5 [options] -- CMD [ARGS...]'
     assert_line --partial 'In CMD'"'"'s arguments {port} becomes the port'
     assert_line 'Exit status: 0 every scenario passed, 1 some failed, 2 usage, 3 the grader'
     run "$GRADE" --version
@@ -36,13 +36,13 @@ teardown() { _common_teardown; }
     assert_line --index 1 "Try 'grade --help' for more information."
     run "$GRADE" client -- true
     assert_failure 2
-    assert_line --index 0 'grade: --proto stage3|stage4 is required: which stage does the program speak?'
+    assert_line --index 0 'grade: --proto stage3|stage4|stage5 is required: which stage does the program speak?'
     run "$GRADE" client --proto stage3
     assert_failure 2
     assert_line --index 0 'grade: no program to grade: put it after --, e.g. -- python3 client.py {port}'
     run "$GRADE" client --proto stage9 -- true
     assert_failure 2
-    assert_line --index 0 "grade: --proto: 'stage9' is not one of stage3|stage4"
+    assert_line --index 0 "grade: --proto: 'stage9' is not one of stage3|stage4|stage5"
     run "$GRADE" server --proto stage3 --only dribble -- true
     assert_failure 2
     assert_line --index 0 "grade: --only: no scenario 'dribble' for a stage3 server (there are: whole empty-output big-output utf8-output binary leave-mid-reply leave-silent next-client idle-first)"
@@ -54,7 +54,7 @@ teardown() { _common_teardown; }
 @test "--list names every scenario and the bugs it catches, per mode and stage" {
     run "$GRADE" client --proto stage3 --list
     assert_success
-    assert_line 'split-length      the 4-byte length (and the stage 4 header) split across two pieces (catches: recv4-once, byte-order)'
+    assert_line 'split-length      the 4-byte length (and the JSON header) split across two pieces (catches: recv4-once, byte-order)'
     assert_line 'close-mid-body    the server closes in the middle of a body (catches: one-recv, no-eof, byte-order)'
     assert_line 'text-as-length    another protocol'"'"'s text where the length goes, then the server waits (catches: no-limit)'
     refute_line --partial 'close-mid-header'
@@ -89,7 +89,7 @@ teardown() { _common_teardown; }
 @test "a failure shows numbered steps, the diagnosis, the seed, a replay command and a capture" {
     run "$GRADE" client --proto stage3 --only split-length -- "$ROOT/exercises/broken/client3-recv4-once" '{port}'
     assert_failure 1
-    assert_line 'FAIL  split-length      the 4-byte length (and the stage 4 header) split across two pieces'
+    assert_line 'FAIL  split-length      the 4-byte length (and the JSON header) split across two pieces'
     assert_line "         1. the grader (playing the server) started the client: $ROOT/exercises/broken/client3-recv4-once {port}, with 2 commands on stdin: \"seq 55 78\" \"seq 57 91\""
     assert_line '         2. the client connected'
     assert_line '         3. the client sent request 1: "seq 55 78" (9 bytes)'

@@ -79,8 +79,12 @@ check_group() {
     check_group server-stage4
 }
 
+@test "stage 5 servers: a bug-free one passes all, each broken one fails exactly its bug's scenarios" {
+    check_group server-stage5
+}
+
 @test "verdicts.sh refuses a group it does not know" {
     run "$ROOT/exercises/verdicts.sh" client-stage9
     assert_failure 2
-    assert_output "verdicts.sh: no group 'client-stage9' (client-stage3 client-stage4 server-stage3 server-stage4)"
+    assert_output "verdicts.sh: no group 'client-stage9' (client-stage3 client-stage4 server-stage3 server-stage4 server-stage5)"
 }

@@ -144,7 +144,7 @@ int main(int argc, char **argv)
 {
     struct grade_options opt = { .seed = 1, .captures = "grade-captures", .repeat = 1 };
     const struct cli_option options[] = {
-        { "proto", 0, CLI_CHOICE, &opt.proto, "stage3|stage4",
+        { "proto", 0, CLI_CHOICE, &opt.proto, "stage3|stage4|stage5",
           "the stage whose protocol the program speaks (required)", 0, 0 },
         { "seed", 's', CLI_UINT, &opt.seed, "N",
           "the seed every scenario is built from (default 1)", 0, 4294967295UL },
@@ -162,8 +162,8 @@ int main(int argc, char **argv)
         prog_name,
         "Grades a client or a server of the lab (any language) against every way a TCP\n"
         "stream can be cut. The grader plays the other end:\n"
-        "  grade client --proto stage3|stage4 [options] -- CMD [ARGS...]\n"
-        "  grade server --proto stage3|stage4 [options] -- CMD [ARGS...]",
+        "  grade client --proto stage3|stage4|stage5 [options] -- CMD [ARGS...]\n"
+        "  grade server --proto stage3|stage4|stage5 [options] -- CMD [ARGS...]",
         "a lab tool: grades framing code against seeded cuts",
         options, sizeof options / sizeof options[0], epilog,
     };
@@ -171,7 +171,8 @@ int main(int argc, char **argv)
              "In CMD's arguments {port} becomes the port (and {host} 127.0.0.1); both are also\n"
              "in the environment as NIANBAO_PORT and NIANBAO_HOST. A client gets its commands\n"
              "on stdin, one a line, and must print each reply's body on stdout, exactly; a\n"
-             "server listens on {port} or prints 'listening on ADDR:PORT'.\n"
+             "server listens on {port} or prints 'listening on ADDR:PORT'. Stage 5 programs\n"
+             "speak the stage 5 frames (exec requests, output and exit replies).\n"
              "\n"
              "Exit status: 0 every scenario passed, 1 some failed, 2 usage, 3 the grader\n"
              "could not run (no socket, no fork).\n"
@@ -231,12 +232,13 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (opt.proto == NULL) {
-        cli_usage_error(&prog, &cli, "--proto stage3|stage4 is required: which stage does "
-                        "the program speak?");
+        cli_usage_error(&prog, &cli, "--proto stage3|stage4|stage5 is required: which stage "
+                        "does the program speak?");
         fputs(cli.text, stderr);
         return EXIT_USAGE;
     }
-    unsigned proto = strcmp(opt.proto, "stage3") == 0 ? PROTO3 : PROTO4;
+    unsigned proto = strcmp(opt.proto, "stage3") == 0 ? PROTO3
+                     : strcmp(opt.proto, "stage4") == 0 ? PROTO4 : PROTO5;
     if (opt.list) {
         print_list(mode, proto);
         return 0;
