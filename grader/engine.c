@@ -606,10 +606,19 @@ static int cond_exited_reading(struct run *r, void *arg)
 
 /* ---- sending pieces ---------------------------------------------------------------- */
 
-/* Sends LEN bytes as one piece on C, then waits until the program has
- * read it. Returns the bytes sent: LEN, or fewer when the program went
+/* Sends LEN bytes as one piece on C, then (WAIT) waits until the program
+ * has read it. Returns the bytes sent: LEN, or fewer when the program went
  * away (R->send_failed set). */
+static size_t send_piece_wait(struct run *r, struct conn *c, const unsigned char *p, size_t len,
+                              int wait);
+
 static size_t send_piece(struct run *r, struct conn *c, const unsigned char *p, size_t len)
+{
+    return send_piece_wait(r, c, p, len, 1);
+}
+
+static size_t send_piece_wait(struct run *r, struct conn *c, const unsigned char *p, size_t len,
+                              int wait)
 {
     size_t off = 0;
     while (off < len) {
@@ -635,6 +644,8 @@ static size_t send_piece(struct run *r, struct conn *c, const unsigned char *p, 
         return off;
     }
     c->piece_sent_ms = now_ms();
+    if (!wait)
+        return len;
     /* When the program stops reading (blocked, spinning, gone) the grader
      * goes on without it: the bytes wait in its socket, and the end of the
      * script tells what it did. */
@@ -1429,6 +1440,36 @@ static void diagnose_header_field(struct run *r, const unsigned char lb[4], size
                     "(struct.pack('<i'))", lb[0], lb[1], lb[2], lb[3], be);
 }
 
+/* The failing byte, when a client could not even connect: where the
+ * previous client left. */
+static void fail_at_last(struct run *r)
+{
+    const struct conn *last = NULL;
+    for (size_t i = 0; i < SCRIPT_MAX_CONNS; i++)
+        if (r->conns[i].capture_id && (!last || r->conns[i].capture_id > last->capture_id))
+            last = &r->conns[i];
+    if (last)
+        fail_at(r, 1, last->in.len, last);
+}
+
+/* A blocked server while another client is connected: it serves one
+ * client at a time, and that one holds it up. */
+static void diagnose_held_up(struct run *r, const struct conn *c, enum wait_end how)
+{
+    if (how != WAIT_STUCK)
+        return;
+    for (size_t i = 0; i < SCRIPT_MAX_CONNS; i++) {
+        const struct conn *other = &r->conns[i];
+        if (other == c || other->fd < 0 || other->capture_id == 0)
+            continue;
+        diagnose(r, "the server is blocked while client %zu is connected (%s): it serves one "
+                    "client at a time, and a client that takes its time holds up every other; a "
+                    "server for many clients serves them at once (stage 6)", i + 1,
+                 other->sent == 0 ? "it has sent nothing" : "its reply still to come");
+        return;
+    }
+}
+
 struct reply_wait {
     struct conn *c;
     const struct want_reply *w;
@@ -1531,6 +1572,7 @@ static int expect_reply5(struct run *r, struct conn *c, unsigned conn_no, size_t
                         "error bad_frame, then close (it cannot find the next frame)",
                      proto_get_be32(w->command.p), text, proto_get_be32(w->command.p));
         }
+        diagnose_held_up(r, c, how);
         if (how == WAIT_SPIN)
             diagnose(r, "the server uses CPU without answering: a loop that does not stop when "
                         "recv returns 0 (an earlier client closed)?");
@@ -1650,6 +1692,7 @@ static int expect_reply(struct run *r, struct conn *c, unsigned conn_no, size_t 
             step(r, "client %u got no reply (%zu %s): the server %s", conn_no, have,
                  plural(have, "byte", "bytes"), state);
         fail_at(r, 1, start + have, c);
+        diagnose_held_up(r, c, how);
         if (how == WAIT_STUCK && have == 0 && want_len == 0)
             diagnose(r, "the command printed nothing and no reply came: an empty output still "
                         "needs its reply (a length of 0%s)",
@@ -1740,62 +1783,90 @@ end:
     return ok ? 0 : -1;
 }
 
-/* Connects to the server with a small, fixed receive buffer: without it
+struct connecting {
+    struct conn *c;
+    int error;                /* the connect's outcome: 0, or errno */
+};
+
+static int cond_connected(struct run *r, void *arg)
+{
+    struct connecting *k = arg;
+    struct pollfd p = { k->c->fd, POLLOUT, 0 };
+    (void)r;
+    if (poll(&p, 1, 0) != 1)
+        return 0;
+    socklen_t len = sizeof k->error;
+    if (getsockopt(k->c->fd, SOL_SOCKET, SO_ERROR, &k->error, &len) < 0)
+        k->error = errno;
+    return 1;
+}
+
+/* Connects C to the server, with a small, fixed receive buffer: without it
  * the kernel grows the window to tens of MiB, a whole reply fits in it, and
  * whether a server notices a client that left would depend on the
- * machine's settings. Returns the socket, or -1 with ERR filled (the
- * reason only: the port changes from run to run). */
-static int connect_small_window(const char *host, const char *port, char *err, size_t errlen)
+ * machine's settings. The connect does not block: a server whose accept
+ * queue is full (it serves one client at a time, and the queue is short)
+ * leaves it pending, and the grader must tell. Returns 0, or -1 after
+ * saying why (the reason only: the port changes from run to run). */
+static int connect_conn(struct run *r, struct conn *c, unsigned conn_no)
 {
     struct addrinfo hints, *list = NULL;
-    int fd = -1, saved = 0, rcvbuf = CLIENT_RCVBUF;
+    int rcvbuf = CLIENT_RCVBUF, error = 0, rc;
+    char state[200];
 
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    int rc = getaddrinfo(host, port, &hints, &list);
+    rc = getaddrinfo(r->host, r->port, &hints, &list);
     if (rc != 0) {
-        snprintf(err, errlen, "%s", gai_strerror(rc));
+        step(r, "client %u could not connect: %s", conn_no, gai_strerror(rc));
         return -1;
     }
     for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            saved = errno;
+        c->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                       ai->ai_protocol);
+        if (c->fd < 0) {
+            error = errno;
             continue;
         }
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+        if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+            error = 0;
             break;
-        saved = errno;
-        close(fd);
-        fd = -1;
+        }
+        error = errno;
+        if (error == EINPROGRESS) {
+            struct connecting k = { c, 0 };
+            enum wait_end how = wait_for(r, cond_connected, &k);
+            if (how == WAIT_DONE) {
+                error = k.error;
+                if (error == 0)
+                    break;
+            } else {
+                freeaddrinfo(list);
+                describe_program(r, how, state, sizeof state);
+                step(r, "client %u could not connect: the server does not accept connections "
+                        "(it %s)", conn_no, state);
+                diagnose_held_up(r, c, how);
+                diagnose_server_gone(r);
+                close(c->fd);
+                c->fd = -1;
+                fail_at_last(r);
+                return -1;
+            }
+        }
+        close(c->fd);
+        c->fd = -1;
     }
     freeaddrinfo(list);
-    if (fd < 0)
-        snprintf(err, errlen, "%s", strerror(saved));
-    return fd;
-}
-
-static int connect_conn(struct run *r, struct conn *c, unsigned conn_no)
-{
-    char err[300];
-    c->fd = connect_small_window(r->host, r->port, err, sizeof err);
     if (c->fd < 0) {
-        step(r, "client %u could not connect: %s", conn_no, err);
+        step(r, "client %u could not connect: %s", conn_no, strerror(error));
         diagnose_server_gone(r);
-        /* Look where the previous client left. */
-        const struct conn *last = NULL;
-        for (size_t i = 0; i < SCRIPT_MAX_CONNS; i++)
-            if (r->conns[i].capture_id && (!last || r->conns[i].capture_id > last->capture_id))
-                last = &r->conns[i];
-        if (last)
-            fail_at(r, 1, last->in.len, last);
+        fail_at_last(r);
         return -1;
     }
     int on = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-    fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
     c->opened = 1;
     conn_learn_addresses(c);
     trace_open_event(r, c, CAP_CONNECT, CALL_CONNECT);
@@ -1835,11 +1906,12 @@ static void play_server_mode(struct run *r, int from_port)
         case ACT_CONNECT:
             ok = connect_conn(r, c, no) == 0;
             break;
-        case ACT_SEND_UP: {
+        case ACT_SEND_UP:
+        case ACT_SEND_UP_NOWAIT: {
             const unsigned char *p = s->up[act->conn].p + c->up_at;
             step(r, "client %u sent %s (%zu %s)", no, shown(a, sizeof a, p, act->arg, SHOW), act->arg,
                  plural(act->arg, "byte", "bytes"));
-            if (send_piece(r, c, p, act->arg) < act->arg) {
+            if (send_piece_wait(r, c, p, act->arg, act->kind == ACT_SEND_UP) < act->arg) {
                 step(r, "client %u: the send failed: the server had closed the connection", no);
                 fail_at(r, 0, c->sent, c);
                 diagnose_server_gone(r);

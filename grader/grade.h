@@ -30,6 +30,9 @@
 enum grade_mode { MODE_CLIENT = 1, MODE_SERVER = 2 };
 
 enum grade_proto { PROTO3 = 1u << 0, PROTO4 = 1u << 1, PROTO5 = 1u << 2 };
+/* In a scenario's protos: it runs only with --concurrent (stage 6: a
+ * server that serves many clients at once). */
+#define PROTO_CONCURRENT (1u << 8)
 
 /* The bugs the scenarios are designed to catch: each scenario lists the ones
  * it catches (`--list`), and each deliberately broken program in
@@ -42,8 +45,9 @@ enum grade_bug {
     BUG_NO_LIMIT      = 1u << 4,  /* any length trusted                        */
     BUG_TEXT          = 1u << 5,  /* bytes handled as text (decoded, counted)  */
     BUG_DIES_ON_CLOSE = 1u << 6,  /* a peer that leaves kills the server       */
+    BUG_ONE_AT_A_TIME = 1u << 7,  /* one client at a time (stage 6's lesson)   */
 };
-#define BUG_COUNT 7
+#define BUG_COUNT 8
 
 /* "one-recv", "recv4-once", ... and what each means. */
 const char *bug_name(unsigned bug_bit);
@@ -66,7 +70,7 @@ void bytes_free(struct bytes *b);
 /* ---- scripts ---------------------------------------------------------------- */
 
 #define SCRIPT_MAX_CONNS 64
-#define SCRIPT_MAX_REPLIES 16
+#define SCRIPT_MAX_REPLIES 64
 
 /* One reply of the down stream (client mode), for reports and diagnoses. */
 struct reply_map {
@@ -101,7 +105,10 @@ enum act_kind {
     ACT_SEND,                 /* send the next ARG bytes of the down stream    */
     /* server mode: the grader is the clients */
     ACT_CONNECT,              /* connection CONN connects                      */
-    ACT_SEND_UP,              /* CONN sends the next ARG bytes of its up stream */
+    ACT_SEND_UP,              /* CONN sends the next ARG bytes of its up stream,
+                                 and the grader waits until the server has
+                                 read them                                    */
+    ACT_SEND_UP_NOWAIT,       /* the same, without waiting                     */
     ACT_REPLY,                /* CONN reads reply ARG and checks it            */
     ACT_READ_SOME,            /* CONN reads ARG bytes of a reply and no more   */
     ACT_CLOSE,                /* CONN closes (unread bytes and all)            */
@@ -174,6 +181,10 @@ struct scenario {
 
 /* The bugs SC catches when the program speaks PROTO. */
 unsigned scenario_catches(const struct scenario *sc, unsigned proto);
+
+/* 1 when SC is for MODE and PROTO (CONCURRENT: --concurrent was given). */
+int scenario_applies(const struct scenario *sc, enum grade_mode mode, unsigned proto,
+                     int concurrent);
 
 extern const struct scenario scenarios[];
 extern const size_t scenario_count;

@@ -27,6 +27,7 @@ static const struct {
     { "no-limit", "trusts any length the peer sends" },
     { "text", "handles the bytes as text (decodes pieces, counts characters)" },
     { "dies-on-close", "dies when a client leaves in the middle of its reply" },
+    { "one-at-a-time", "serves one client at a time: a silent one holds up the others" },
 };
 
 static int bug_index(unsigned bit)
@@ -789,6 +790,39 @@ static int build_server_unknown_op(struct script *s, struct rng *rng)
     return 0;
 }
 
+/* Stage 6: a server that serves many clients at once. */
+
+static int build_server_idle_beside(struct script *s, struct rng *rng)
+{
+    script_act(s, ACT_CONNECT, 0, 0);           /* connects, and says nothing yet */
+    script_act(s, ACT_CONNECT, 1, 0);
+    add_seq_command(s, rng, 1, 40, 400);        /* answered while the first one idles */
+    add_seq_command(s, rng, 0, 40, 400);        /* then the first one speaks         */
+    script_act(s, ACT_CLOSE, 1, 0);
+    script_act(s, ACT_CLOSE, 0, 0);
+    return 0;
+}
+
+#define MANY_CLIENTS 50
+
+static int build_server_many(struct script *s, struct rng *rng)
+{
+    for (unsigned c = 0; c < MANY_CLIENTS; c++)
+        script_act(s, ACT_CONNECT, c, 0);
+    for (unsigned c = 0; c < MANY_CLIENTS; c++) {
+        struct bytes cmd = { 0 }, out = { 0 };
+        pick_seq(rng, 20, 2000, &cmd, &out);
+        size_t len = add_request(s, c, cmd.p, cmd.len, out.p, out.len, NULL, 0, 0);
+        /* Every request out before any reply is read: all at once. */
+        script_act(s, ACT_SEND_UP_NOWAIT, c, len);
+        bytes_free(&cmd);
+        bytes_free(&out);
+    }
+    for (unsigned c = 0; c < MANY_CLIENTS; c++)
+        script_act(s, ACT_REPLY, c, c);
+    return 0;
+}
+
 /* ---- the table ----------------------------------------------------------------- */
 
 #define BOTH (PROTO3 | PROTO4 | PROTO5)
@@ -863,11 +897,24 @@ const struct scenario scenarios[] = {
     { "bad-length", MODE_SERVER, PROTO5, BUG_NO_LIMIT | ORDER,
       "another protocol's text where the header length goes: an error, then the next client",
       build_server_bad_length, 0 },
+    { "idle-beside", MODE_SERVER, BOTH | PROTO_CONCURRENT, BUG_ONE_AT_A_TIME | ORDER,
+      "a client connects and says nothing; a second one is served meanwhile",
+      build_server_idle_beside, 0 },
+    { "many-at-once", MODE_SERVER, BOTH | PROTO_CONCURRENT, BUG_ONE_AT_A_TIME | ORDER,
+      "50 clients connected at once, each sends a command before any reply is read",
+      build_server_many, 0 },
     { "unknown-op", MODE_SERVER, PROTO5, ORDER,
       "a request with an op the protocol does not have: an error, then the next request",
       build_server_unknown_op, 0 },
 };
 const size_t scenario_count = sizeof scenarios / sizeof scenarios[0];
+
+int scenario_applies(const struct scenario *sc, enum grade_mode mode, unsigned proto,
+                     int concurrent)
+{
+    return sc->mode == mode && (sc->protos & proto) != 0 &&
+           (!(sc->protos & PROTO_CONCURRENT) || concurrent);
+}
 
 unsigned scenario_catches(const struct scenario *sc, unsigned proto)
 {

@@ -86,3 +86,32 @@ need_stage5() {
     run tail -1 client.tap
     assert_output "# $((16 * 20)) of $((16 * 20)) passed"
 }
+
+@test "--concurrent adds stage 6's scenarios: a server of one client at a time fails them, told why" {
+    run "$GRADE" server --proto stage5 --concurrent --list
+    assert_line 'idle-beside       a client connects and says nothing; a second one is served meanwhile (catches: byte-order, one-at-a-time)'
+    assert_line 'many-at-once      50 clients connected at once, each sends a command before any reply is read (catches: byte-order, one-at-a-time)'
+    run "$GRADE" server --proto stage5 --list
+    refute_line --partial 'idle-beside'
+    run "$GRADE" server --proto stage5 --concurrent --only idle-beside,many-at-once -- \
+        "$PY" "$ROOT/exercises/broken/server5.py" '{port}'
+    assert_failure 1
+    assert_line '         5. client 2 got no reply (0 bytes): the server is blocked: every thread asleep for 1 s and never woken'
+    assert_line '      diagnosis: the server is blocked while client 1 is connected (it has sent nothing): it serves one client at a time, and a client that takes its time holds up every other; a server for many clients serves them at once (stage 6)'
+    assert_line "      replay: $GRADE server --proto stage5 --only idle-beside --seed 1 --concurrent -- $PY $ROOT/exercises/broken/server5.py {port}"
+    assert_line '0 of 2 scenarios passed; failed: idle-beside, many-at-once'
+}
+
+@test "--concurrent: a server with a thread per client passes every scenario" {
+    run "$GRADE" server --proto stage5 --concurrent -- \
+        "$PY" "$ROOT/exercises/broken/server5.py" --threads '{port}'
+    assert_success
+    assert_line 'PASS  many-at-once      50 clients connected at once, each sends a command before any reply is read'
+    assert_line 'all 16 scenarios passed'
+}
+
+@test "--concurrent is for servers only" {
+    run "$GRADE" client --proto stage5 --concurrent -- true
+    assert_failure 2
+    assert_line --index 0 'grade: --concurrent is for a server (many clients at once)'
+}

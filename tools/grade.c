@@ -42,7 +42,7 @@ struct grade_options {
     const char *only;
     const char *captures;
     unsigned long repeat;
-    int list, tap;
+    int list, tap, concurrent;
 };
 
 static char prog_name[64] = "grade";
@@ -71,9 +71,11 @@ static int install_signals(void)
     return 0;
 }
 
+static int concurrent_option;
+
 static int applies(const struct scenario *sc, enum grade_mode mode, unsigned proto)
 {
-    return sc->mode == mode && (sc->protos & proto) != 0;
+    return scenario_applies(sc, mode, proto, concurrent_option);
 }
 
 /* NAME is in the comma-separated LIST. */
@@ -154,8 +156,10 @@ int main(int argc, char **argv)
         { "tap", 0, CLI_FLAG, &opt.tap, NULL, "print TAP (Test Anything Protocol) for CI", 0, 0 },
         { "captures", 0, CLI_STRING, &opt.captures, "DIR",
           "where captures of failed scenarios go (default grade-captures)", 0, 0 },
+        { "concurrent", 0, CLI_FLAG, &opt.concurrent, NULL,
+          "server: also the scenarios of stage 6 (many clients at once)", 0, 0 },
         { "repeat", 0, CLI_UINT, &opt.repeat, "N",
-          "run each scenario N times, with seeds N, N+1, ... (default 1)", 1, 1000 },
+          "run each scenario N times, with --seed's seed and the N-1 after it (default 1)", 1, 1000 },
     };
     char epilog[2048];
     const struct cli_program prog = {
@@ -237,6 +241,12 @@ int main(int argc, char **argv)
         fputs(cli.text, stderr);
         return EXIT_USAGE;
     }
+    concurrent_option = opt.concurrent;
+    if (opt.concurrent && mode != MODE_SERVER) {
+        cli_usage_error(&prog, &cli, "--concurrent is for a server (many clients at once)");
+        fputs(cli.text, stderr);
+        return EXIT_USAGE;
+    }
     unsigned proto = strcmp(opt.proto, "stage3") == 0 ? PROTO3
                      : strcmp(opt.proto, "stage4") == 0 ? PROTO4 : PROTO5;
     if (opt.list) {
@@ -285,11 +295,14 @@ int main(int argc, char **argv)
         return EXIT_TROUBLE;
     }
 
-    char self_args[PATH_MAX + 32] = "", quoted[PATH_MAX + 8];
+    char self_args[PATH_MAX + 64] = "", quoted[PATH_MAX + 8];
     if (strcmp(opt.captures, "grade-captures") != 0) {
         shell_quote(opt.captures, quoted, sizeof quoted);
         snprintf(self_args, sizeof self_args, "--captures %s", quoted);
     }
+    if (opt.concurrent)
+        snprintf(self_args + strlen(self_args), sizeof self_args - strlen(self_args), "%s%s",
+                 self_args[0] ? " " : "", "--concurrent");
     struct grade_config cfg = {
         .mode = mode,
         .proto = proto,

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """server5.py - a stage 5 server (exec only) with one deliberate bug, for teachers.
 
-    python3 server5.py [--bug BUG] [PORT]     (default 8086; 0 picks a free port)
+    python3 server5.py [--bug BUG] [--threads] [PORT]
+                                              (default 8086; 0 picks a free port)
 
 BUG is one of:
   none        no bug (the default): frames read and written as
@@ -10,6 +11,9 @@ BUG is one of:
               a header of 1195725856 bytes
   byte-order  writes its header lengths little-endian; stage 5 sends them
               big-endian (network order)
+
+With --threads each client is served by a thread of its own, at once, as
+Python's ThreadingTCPServer does (stage 6); without, one after another.
 
 Apart from its bug it does what the protocol says for exec (and answers any
 other op with the error unknown_op), so the grader fails it in exactly the
@@ -23,6 +27,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 
 BUGS = ('none', 'no-limit', 'byte-order')
 BUG = 'none'
@@ -81,26 +86,36 @@ def serve(conn):
         run(conn, body)
 
 
+def serve_client(conn, addr):
+    with conn:
+        try:
+            serve(conn)
+        except (OSError, EOFError, ValueError, KeyError) as e:
+            print(f'server: client {addr[0]}:{addr[1]}: {e}', file=sys.stderr)
+
+
 def main():
     global BUG
-    args = sys.argv[1:]
-    if args and args[0] == '--bug':
+    args, threads = sys.argv[1:], False
+    while args and args[0] in ('--bug', '--threads'):
+        if args[0] == '--threads':
+            threads, args = True, args[1:]
+            continue
         if len(args) < 2 or args[1] not in BUGS:
-            sys.exit('usage: server5.py [--bug ' + '|'.join(BUGS) + '] [PORT]')
+            sys.exit('usage: server5.py [--bug ' + '|'.join(BUGS) + '] [--threads] [PORT]')
         BUG, args = args[1], args[2:]
     port = int(args[0]) if args else 8086
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(('127.0.0.1', port))
-    listener.listen(5)
+    listener.listen(128 if threads else 5)
     print(f'listening on 127.0.0.1:{listener.getsockname()[1]}', file=sys.stderr, flush=True)
     while True:
         conn, addr = listener.accept()
-        with conn:
-            try:
-                serve(conn)
-            except (OSError, EOFError, ValueError, KeyError) as e:
-                print(f'server: client {addr[0]}:{addr[1]}: {e}', file=sys.stderr)
+        if threads:
+            threading.Thread(target=serve_client, args=(conn, addr), daemon=True).start()
+        else:
+            serve_client(conn, addr)
 
 
 if __name__ == '__main__':
