@@ -245,6 +245,11 @@ static void trace(struct run *r, struct conn *c, enum cap_kind kind, enum cap_ca
     ev.data_len = (uint32_t)(len > CAP_MAX_DATA ? CAP_MAX_DATA : len);
     ev.local = c->local;
     ev.peer = c->peer;
+#ifdef CAP_MAGIC_V1
+    /* The second capture format: bytes taken off the wire, here always the
+     * call's result. */
+    ev.wire_len = result;
+#endif
     if (capture_write(r->trace_fd, &ev, data) < 0) {
         snprintf(r->v->note, sizeof r->v->note, "the capture could not be written: %s",
                  strerror(errno));

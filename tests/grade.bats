@@ -244,3 +244,15 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); time.sleep(600)'
         sleep 0.05
     done
 }
+
+@test "the printed view command opens the capture at the failing byte" {
+    "$ROOT/viewer/nianbao-view" --help | grep -q -- '--at DIR:OFFSET' ||
+        skip "this nianbao-view has no --at yet"
+    run "$GRADE" client --proto stage3 --only split-length -- "$ROOT/exercises/broken/client3-recv4-once" '{port}'
+    assert_failure 1
+    view=$(sed -n 's/^      view: //p' <<<"$output")
+    [ -n "$view" ]
+    run bash -c "$view --dump"
+    assert_success
+    assert_output --partial 'down'
+}

@@ -388,6 +388,16 @@ static int write_packets(const char *path, const struct table *survey_table, str
             goto write_error;
         size_t captured = ev.data_len < (uint64_t)(ev.result > 0 ? ev.result : 0)
                           ? ev.data_len : (size_t)(ev.result > 0 ? ev.result : 0);
+        /* What went over the wire: the result, except for a recv that
+         * discarded bytes (MSG_TRUNC) in the second capture format. */
+        int64_t wire = ev.result;
+        int eof = ev.kind == CAP_RECV && ev.result == 0;
+#ifdef CAP_MAGIC_V1
+        if (ev.kind == CAP_RECV) {
+            wire = ev.wire_len > ev.result ? ev.wire_len : ev.result;
+            eof = ev.result == 0 && ev.wire_len == 0;
+        }
+#endif
         switch (ev.kind) {
         case CAP_SEND:
             if (ev.result > 0 &&
@@ -397,11 +407,10 @@ static int write_packets(const char *path, const struct table *survey_table, str
         case CAP_RECV: {
             int sender_is_client = !is_client;
             int sender_tapped = sender_is_client ? c->client_sends : c->server_sends;
-            if (ev.result > 0 && !sender_tapped &&
-                send_bytes(o, c, sender_is_client, data, captured, (size_t)ev.result,
-                           ev.time_ns) < 0)
+            if (wire > 0 && !sender_tapped &&
+                send_bytes(o, c, sender_is_client, data, captured, (size_t)wire, ev.time_ns) < 0)
                 goto write_error;
-            if (ev.result == 0 && fin(o, c, sender_is_client, ev.time_ns) < 0)
+            if (eof && fin(o, c, sender_is_client, ev.time_ns) < 0)
                 goto write_error;
             break;
         }
