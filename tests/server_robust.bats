@@ -224,9 +224,11 @@ os.execv(sys.argv[1], sys.argv[1:])' "$ROOT/stage3_struct_len/server" --port 0 -
 
 @test "a reply cut at the default --max-output is accepted by a client with the default --max-len" {
     serve 4
-    run bash -c "echo yes | timeout 60 '$ROOT/stage4_json_header/client' -p '$srv_port' 2>'$BATS_TEST_TMPDIR/err' | wc -c"
+    # pipefail: a client stopped by timeout(1) must fail the test, not pass
+    # for wc's sake (a busy machine once took longer than a minute here)
+    run bash -c "set -o pipefail; echo yes | timeout 600 '$ROOT/stage4_json_header/client' -p '$srv_port' 2>'$BATS_TEST_TMPDIR/err' | wc -c"
     assert_success
     # body and note together are exactly 256 MiB, the common default
-    [ $(( output + $(wc -c <"$BATS_TEST_TMPDIR/err") )) -eq 268435456 ]
-    [ "$(cat "$BATS_TEST_TMPDIR/err")" = 'nianbao: output cut to fit --max-output 268435456' ]
+    assert_equal "$(( output + $(wc -c <"$BATS_TEST_TMPDIR/err") ))" 268435456
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" 'nianbao: output cut to fit --max-output 268435456'
 }

@@ -230,6 +230,45 @@ sock.close()
     assert_equal "$(cat "$BATS_TEST_TMPDIR/got.bin")" "twenty bytes of text"
 }
 
+@test "with --pace every piece is one recv() at the client, the same on every run" {
+    head -c 3000 /dev/urandom >"$BATS_TEST_TMPDIR/reply.bin"
+    printf 'x' >"$BATS_TEST_TMPDIR/request.bin"
+    start_server upstream "$ROOT/tools/canned" --reply "$BATS_TEST_TMPDIR/reply.bin"
+    local run name pieces recvs=()
+    for run in 1 2 3; do
+        # a fresh slicer each time: its connection 1 is cut the same way
+        name=slicer$run
+        start_server "$name" "$ROOT/$SLICER" --to "127.0.0.1:$upstream_port" --min 1 --max 7 \
+            --seed 5 --pace --log
+        port_var=${name}_port
+        run exchange "${!port_var}" "$BATS_TEST_TMPDIR/request.bin" "$BATS_TEST_TMPDIR/got.bin"
+        assert_success
+        same_bytes "$BATS_TEST_TMPDIR/reply.bin" "$BATS_TEST_TMPDIR/got.bin"
+        recvs+=("$output")
+        wait_for_log "$name" '^conn 1: down done: 3000 bytes$'
+        pieces=$(grep -c '^conn 1: down #' "$BATS_TEST_TMPDIR/$name.log")
+        echo "run $run: $output recvs, $pieces pieces"
+        [ "$output" -eq "$pieces" ]
+    done
+    [ "$pieces" -gt 400 ]
+    [ "${recvs[0]}" -eq "${recvs[1]}" ]
+    [ "${recvs[1]}" -eq "${recvs[2]}" ]
+}
+
+@test "--pace --direction up paces toward the server and the bytes arrive whole" {
+    printf 'twenty bytes of text' >"$BATS_TEST_TMPDIR/reply.bin"
+    printf 'x' >"$BATS_TEST_TMPDIR/request.bin"
+    start_server upstream "$ROOT/tools/canned" --reply "$BATS_TEST_TMPDIR/reply.bin"
+    # the receiver of the sliced direction is the server here
+    start_server slicer "$ROOT/$SLICER" --to "127.0.0.1:$upstream_port" --direction up \
+        --pace --log
+    run exchange "$slicer_port" "$BATS_TEST_TMPDIR/request.bin" "$BATS_TEST_TMPDIR/got.bin"
+    assert_success
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/got.bin")" "twenty bytes of text"
+    run grep -c 'not pacing' "$BATS_TEST_TMPDIR/slicer.log"
+    assert_output 0
+}
+
 @test "behind the slicer the stage 1 client takes the first piece for the whole reply (README example)" {
     start_server server "$ROOT/stage1_naive/server" -p 0
     start_server slicer "$ROOT/$SLICER" --to "127.0.0.1:$server_port" --seed 42 --delay-us 20000

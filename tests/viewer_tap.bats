@@ -81,9 +81,13 @@ PY
         >/dev/null
     dump
     has_line '    == len-field #1: length 8893'
-    # the body's first 8 bytes, then the rest of the call not captured
-    grep -q '^    @4       +[0-9]* *send #2   recv #2   body #1          "1\\n2\\n3\\n4\\n<' "$BATS_TEST_TMPDIR/dump"
-    # 80-byte headers plus at most 8 bytes each: the capture stays tiny
+    # the body's first 8 bytes, then the rest of the call not captured,
+    # counted in full (not the preview's width)
+    line=$(grep '^    @4  .* body #1 ' "$BATS_TEST_TMPDIR/dump")
+    span=$(awk '{ print substr($2, 2) }' <<<"$line")
+    [[ "$line" == *'"1\n2\n3\n4\n['"$((span - 8))"' bytes not captured]"' ]] ||
+        { echo "not that line: $line"; return 1; }
+    # 88-byte headers plus at most 8 bytes each: the capture stays tiny
     [ "$(stat -c %s "$CAP")" -lt 4000 ]
 }
 
@@ -210,4 +214,240 @@ PY
     has_line '    ---- recv #2 returned 1024 bytes (client waiting for reply #2)'
     has_line '    !! STALE: recv #2 returned bytes of reply #1'
     has_line '    (window: the client lags; bytes from offset 65536 on are not kept yet)'
+}
+
+# build_trunc: a C program that calls recv/recvmsg with MSG_TRUNC into
+# buffers that end right before a page the program may not touch, so a tap
+# that reads one byte too far crashes it. $BATS_TEST_TMPDIR/trunc MODE:
+#   tcp      recv(fd, NULL, 5, MSG_TRUNC) on TCP (discards 5 bytes), then recv 5
+#   udp      recv(u, buf4, 4, MSG_TRUNC) of a 10-byte datagram (returns 10)
+#   udpmsg   recvmsg(MSG_TRUNC) of a 2000-byte datagram into 3 + 2 bytes
+build_trunc() {
+    cat >"$BATS_TEST_TMPDIR/trunc.c" <<'C'
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+static struct sockaddr_in lo(void)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    return a;
+}
+/* the last N bytes before a page that cannot be read */
+static char *edge(char *pages, int k, size_t n) { return pages + 4096 * (2 * k + 1) - n; }
+int main(int argc, char **argv)
+{
+    char *pages = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    mprotect(pages + 4096, 4096, PROT_NONE);
+    mprotect(pages + 3 * 4096, 4096, PROT_NONE);
+    struct sockaddr_in a = lo();
+    socklen_t len = sizeof a;
+    if (strcmp(argv[1], "tcp") == 0) {
+        int l = socket(AF_INET, SOCK_STREAM, 0);
+        bind(l, (struct sockaddr *)&a, sizeof a); listen(l, 1);
+        getsockname(l, (struct sockaddr *)&a, &len);
+        int c = socket(AF_INET, SOCK_STREAM, 0);
+        connect(c, (struct sockaddr *)&a, sizeof a);
+        int s = accept(l, NULL, NULL);
+        send(s, "0123456789", 10, 0);
+        usleep(100000);
+        printf("discarded %zd\n", recv(c, NULL, 5, MSG_TRUNC));
+        char *buf = edge(pages, 0, 5);
+        ssize_t n = recv(c, buf, 5, 0);
+        printf("then %zd \"%.5s\"\n", n, buf);
+        return 0;
+    }
+    /* two UDP sockets connected to each other: each knows its peer */
+    int u = socket(AF_INET, SOCK_DGRAM, 0), v = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in b = lo();
+    bind(u, (struct sockaddr *)&a, sizeof a);
+    getsockname(u, (struct sockaddr *)&a, &len);
+    bind(v, (struct sockaddr *)&b, sizeof b);
+    len = sizeof b;
+    getsockname(v, (struct sockaddr *)&b, &len);
+    connect(v, (struct sockaddr *)&a, sizeof a);
+    connect(u, (struct sockaddr *)&b, sizeof b);
+    if (strcmp(argv[1], "udp") == 0) {
+        send(v, "abcdefghij", 10, 0);
+        char *buf4 = edge(pages, 0, 4);
+        ssize_t n = recv(u, buf4, 4, MSG_TRUNC);
+        printf("recv %zd \"%.4s\"\n", n, buf4);
+        return 0;
+    }
+    char big[2000];
+    memset(big, 'z', sizeof big);
+    memcpy(big, "hello", 5);
+    send(v, big, sizeof big, 0);
+    struct iovec iov[2] = { { edge(pages, 0, 3), 3 }, { edge(pages, 1, 2), 2 } };
+    struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+    ssize_t n = recvmsg(u, &msg, MSG_TRUNC);
+    printf("recvmsg %zd%s \"%.3s%.2s\"\n", n, msg.msg_flags & MSG_TRUNC ? " truncated" : "",
+           (char *)iov[0].iov_base, (char *)iov[1].iov_base);
+    return 0;
+}
+C
+    cc -O1 -o "$BATS_TEST_TMPDIR/trunc" "$BATS_TEST_TMPDIR/trunc.c"
+}
+
+@test "recv(fd, NULL, 5, MSG_TRUNC) on TCP discards under the tap as without it" {
+    build_trunc
+    run "$BATS_TEST_TMPDIR/trunc" tcp
+    assert_success
+    assert_output $'discarded 5\nthen 5 "56789"'
+    run tapped "$BATS_TEST_TMPDIR/trunc" tcp
+    assert_success
+    assert_output $'discarded 5\nthen 5 "56789"'
+    dump
+    has_line '  down (server -> client): 1 sends, 10 bytes sent; 2 recvs, 5 bytes received; 5 bytes lost to truncation; 0 pending'
+    has_line '    ---- recv #1 discarded 5 bytes (MSG_TRUNC)'
+    has_line '    @5       +5      send #1   recv #2   -                "56789"'
+}
+
+@test "recv(MSG_TRUNC) on UDP that returns more than the buffer reads only the buffer" {
+    build_trunc
+    run "$BATS_TEST_TMPDIR/trunc" udp
+    assert_success
+    assert_output 'recv 10 "abcd"'
+    run tapped "$BATS_TEST_TMPDIR/trunc" udp
+    assert_success
+    assert_output 'recv 10 "abcd"'
+    dump
+    has_line '    ---- recv #1 returned 4 bytes of a 10-byte datagram (6 lost)'
+}
+
+@test "recvmsg(MSG_TRUNC) records what its iovecs received and the datagram's true length" {
+    build_trunc
+    run "$BATS_TEST_TMPDIR/trunc" udpmsg
+    assert_success
+    assert_output 'recvmsg 2000 truncated "hello"'
+    run tapped "$BATS_TEST_TMPDIR/trunc" udpmsg
+    assert_success
+    assert_output 'recvmsg 2000 truncated "hello"'
+    dump
+    has_line '    ---- recv #1 returned 5 bytes of a 2000-byte datagram (1995 lost)'
+    # the bytes after the iovecs are the sender's (the tap copied its 1024),
+    # never whatever memory lay beyond the receiver's buffers
+    run "$ROOT/viewer/nianbao-view" --replay "$CAP" --dump --at up:5
+    assert_success
+    assert_line '    => @5: 0x7a '"'"'z'"'"', send #1, recv #1, request #1'
+}
+
+@test "the lab's udp_server --bufsize 5 shows 5 bytes received of a 2000-byte datagram" {
+    [ -x "$ROOT/stage2_udp_vs_tcp/udp_server" ] || skip "stage 2 is not built"
+    start_server srv tapped "$ROOT/stage2_udp_vs_tcp/udp_server" --port 0 --bufsize 5
+    run tapped timeout 20 "$ROOT/stage2_udp_vs_tcp/udp_client" -p "$srv_port" --demo truncate --size 2000
+    assert_success
+    dump
+    has_line '  up (client -> server): 1 sends, 2000 bytes sent; 1 recvs, 5 bytes received; 1995 bytes lost to truncation; 0 pending'
+    has_line '    ---- recv #1 returned 5 bytes of a 2000-byte datagram (1995 lost)'
+}
+
+@test "sendfile and sendfile64 are recorded as sends of the file's bytes" {
+    printf 'hello sendfile world, and more' >"$BATS_TEST_TMPDIR/spool"
+    cat >"$BATS_TEST_TMPDIR/sf.py" <<'PY'
+import os, socket, sys
+server = socket.create_server(('127.0.0.1', 0))
+client = socket.create_connection(server.getsockname())
+conn, _ = server.accept()
+with open(sys.argv[1], 'rb') as spool:
+    fd = spool.fileno()
+    os.sendfile(conn.fileno(), fd, 6, 8)            # from offset 6: "sendfile"
+    os.lseek(fd, 15, os.SEEK_SET)
+    os.sendfile(conn.fileno(), fd, None, 5)          # from the file position: "world"
+    print(os.lseek(fd, 0, os.SEEK_CUR))
+conn.close()
+got = b''
+while len(got) < 13:
+    got += client.recv(100)
+print(got.decode())
+PY
+    run tapped python3 "$BATS_TEST_TMPDIR/sf.py" "$BATS_TEST_TMPDIR/spool"
+    assert_success
+    assert_output $'20\nsendfileworld'
+    dump
+    has_line '    @0       +8      send #1   recv #1   reply #0         "sendfile"' ||
+        grep -q '^    @0 .* send #1 .*"sendfile' "$BATS_TEST_TMPDIR/dump"
+    grep -q '^    @8 .* send #2 .*"world"$' "$BATS_TEST_TMPDIR/dump"
+    grep -q '^  down (server -> client): 2 sends, 13 bytes sent; ' "$BATS_TEST_TMPDIR/dump"
+    # and plain sendfile from C, as the stage servers call it
+    cat >"$BATS_TEST_TMPDIR/sf.c" <<'C'
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    bind(l, (struct sockaddr *)&a, sizeof a); listen(l, 1);
+    getsockname(l, (struct sockaddr *)&a, &len);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    connect(c, (struct sockaddr *)&a, sizeof a);
+    int s = accept(l, NULL, NULL), f = open(argv[1], O_RDONLY);
+    off_t at = 22;
+    ssize_t n = sendfile(s, f, &at, 8);
+    char buf[16] = "";
+    recv(c, buf, sizeof buf - 1, 0);
+    printf("%zd %s %lld\n", n, buf, (long long)at);
+    return 0;
+}
+C
+    cc -O1 -o "$BATS_TEST_TMPDIR/sf" "$BATS_TEST_TMPDIR/sf.c"
+    rm -f "$CAP"
+    run tapped "$BATS_TEST_TMPDIR/sf" "$BATS_TEST_TMPDIR/spool"
+    assert_success
+    assert_output '8 and more 30'
+    dump
+    grep -q '^    @0 .* send #1 .*"and more"$' "$BATS_TEST_TMPDIR/dump"
+}
+
+@test "the README's first viewer recipe taps both ends and catches a python v1 client STALE" {
+    # the block as the README shows it, run in a folder with the student's
+    # python3 server.py and client.py (the document's v1 shape: one recv per
+    # command), and viewer/ of this tree
+    awk '/^## The viewer/{ v = 1 } /^## Tests/{ v = 0 }
+         v && /^```sh$/{ b++; next } v && b == 1 && /^```$/{ exit } v && b == 1' \
+        "$ROOT/README.md" >"$BATS_TEST_TMPDIR/recipe.sh"
+    grep -q 'python3 server.py &' "$BATS_TEST_TMPDIR/recipe.sh"
+    grep -q 'python3 client.py' "$BATS_TEST_TMPDIR/recipe.sh"
+    mkdir "$BATS_TEST_TMPDIR/work"
+    ln -s "$ROOT/viewer" "$BATS_TEST_TMPDIR/work/viewer"
+    cat >"$BATS_TEST_TMPDIR/work/server.py" <<'PY'
+import socket, subprocess
+server = socket.create_server(('127.0.0.1', 0))
+with open('port.tmp', 'w') as f:
+    f.write(str(server.getsockname()[1]))
+import os; os.rename('port.tmp', 'port')
+conn, _ = server.accept()
+while True:
+    cmd = conn.recv(1024)
+    if not cmd:
+        break
+    conn.sendall(subprocess.run(cmd.decode(), shell=True, capture_output=True).stdout or b'\n')
+PY
+    cat >"$BATS_TEST_TMPDIR/work/client.py" <<'PY'
+import os, socket, time
+deadline = time.time() + 10
+while not os.path.exists('port') and time.time() < deadline:
+    time.sleep(0.05)
+client = socket.create_connection(('127.0.0.1', int(open('port').read())))
+for cmd in (b'seq 1 300', b'echo hi'):
+    client.send(cmd)
+    print(client.recv(1024).decode()[:20].replace('\n', ' '))
+client.close()
+PY
+    cd "$BATS_TEST_TMPDIR/work"
+    run timeout 60 bash -e "$BATS_TEST_TMPDIR/recipe.sh"
+    assert_success
+    assert_line '    !! STALE: recv #2 returned bytes of reply #1'
+    refute_output --partial 'STALE needs both ends tapped'
+    [ -s run.html ]
+    assert_line "    => @1024: 0x32 '2', send #1, recv #2, reply #1"
 }

@@ -37,25 +37,31 @@ wait_dump() {
     done
 }
 
-# view ARGS...: the viewer in a fresh 80x24 tmux session named "ui", on a
-# private tmux server that teardown stops with the other started PIDs.
+# view ARGS...: the viewer in a fresh tmux session named "ui" (80x24, or
+# $VIEW_SIZE as COLSxROWS), on a private tmux server that teardown stops
+# with the other started PIDs.
 view() {
+    local size=${VIEW_SIZE:-80x24}
     TMUX_SOCKET="$BATS_TEST_TMPDIR/tmux.sock"
-    tmux -S "$TMUX_SOCKET" -f /dev/null new-session -d -s ui -x 80 -y 24 \
+    tmux -S "$TMUX_SOCKET" -f /dev/null new-session -d -s ui -x "${size%x*}" -y "${size#*x}" \
         "env LANG=C.UTF-8 TERM=screen $ROOT/viewer/nianbao-view $*; echo VIEW-EXIT=\$?; sleep 30" 3>&-
     STARTED_PIDS+=("$(tmux -S "$TMUX_SOCKET" display-message -p '#{pid}')")
 }
 
-# pane_wait TEXT: polls the pane (deadline 10 s) until it shows TEXT; the
-# plain text lands in $BATS_TEST_TMPDIR/pane, with colours in .../colours.
+# capture: one capture of the pane, with its colours in
+# $BATS_TEST_TMPDIR/colours and as plain text in .../pane: both are the
+# same screen.
+capture() {
+    tmux -S "$TMUX_SOCKET" capture-pane -p -e -t ui >"$BATS_TEST_TMPDIR/colours" 2>/dev/null || true
+    sed 's/\x1b\[[0-9;]*m//g' "$BATS_TEST_TMPDIR/colours" >"$BATS_TEST_TMPDIR/pane"
+}
+
+# pane_wait TEXT: polls the pane (deadline 10 s) until it shows TEXT.
 pane_wait() {
     local deadline=$((SECONDS + 10))
     while :; do
-        tmux -S "$TMUX_SOCKET" capture-pane -p -t ui >"$BATS_TEST_TMPDIR/pane" 2>/dev/null || true
-        if grep -qF -- "$1" "$BATS_TEST_TMPDIR/pane"; then
-            tmux -S "$TMUX_SOCKET" capture-pane -p -e -t ui >"$BATS_TEST_TMPDIR/colours"
-            return 0
-        fi
+        capture
+        grep -qF -- "$1" "$BATS_TEST_TMPDIR/pane" && return 0
         if [ "$SECONDS" -ge "$deadline" ]; then
             echo "pane never showed: $1"; cat "$BATS_TEST_TMPDIR/pane"
             return 1
@@ -63,6 +69,29 @@ pane_wait() {
         sleep 0.05
     done
 }
+
+# pane_until CMD...: polls the pane (deadline 10 s) until CMD, run on a fresh
+# capture, succeeds: the whole expected screen, never half of a redraw.
+pane_until() {
+    local deadline=$((SECONDS + 10))
+    while :; do
+        capture
+        "$@" && return 0
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "the pane never satisfied: $*"; cat "$BATS_TEST_TMPDIR/pane"
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# shows TEXT / lacks TEXT: the last capture has (or has not) TEXT.
+shows() { grep -qF -- "$1" "$BATS_TEST_TMPDIR/pane"; }
+lacks() { ! grep -qF -- "$1" "$BATS_TEST_TMPDIR/pane"; }
+
+# hex_without_note: the hex bytes of the JSON header are shown, and the
+# note is gone from the status line, in the same screen.
+hex_without_note() { shows '7b 22' && lacks 'no STALE recv on this connection'; }
 
 keys() { tmux -S "$TMUX_SOCKET" send-keys -t ui "$@"; }
 
@@ -141,6 +170,9 @@ keys() { tmux -S "$TMUX_SOCKET" send-keys -t ui "$@"; }
     # the live view's PROG cannot read the terminal: --help says what to do
     assert_line "      (PROG's stdin is /dev/null and its output goes to a log: the screen"
     assert_line "      in one terminal and --replay FILE, which follows it, in another.)"
+    run nbview --version
+    assert_success
+    assert_output 'nianbao-view (nianbao 1.0): the byte-stream viewer'
     run nbview --frobnicate
     [ "$status" -eq 2 ]
     assert_line "nianbao-view: unknown option '--frobnicate'"
@@ -161,9 +193,11 @@ keys() { tmux -S "$TMUX_SOCKET" send-keys -t ui "$@"; }
 @test "the live view shows a program run under the tap as it talks" {
     start_server srv "$ROOT/stage1_naive/server" --port 0
     printf 'echo live\n' >"$BATS_TEST_TMPDIR/commands"
-    view -- sh -c "'$ROOT/stage1_naive/client -p $srv_port <$BATS_TEST_TMPDIR/commands'"
+    # wide enough for every message of the status line
+    VIEW_SIZE=120x24 view -- sh -c "'$ROOT/stage1_naive/client -p $srv_port <$BATS_TEST_TMPDIR/commands'"
     pane_wait '┃live\n'
-    pane_wait 'the program exited (status 0)'
+    # two messages, each its own segment: never run together
+    pane_wait ' | the program exited (status 0) | STALE needs both ends tapped'
     keys q
     pane_wait 'VIEW-EXIT=0'
 }
@@ -194,8 +228,7 @@ keys() { tmux -S "$TMUX_SOCKET" send-keys -t ui "$@"; }
     keys s
     pane_wait 'no STALE recv on this connection'
     keys x
-    pane_wait '7b 22'
-    refute grep -qF 'no STALE recv on this connection' "$BATS_TEST_TMPDIR/pane"
+    pane_until hex_without_note
 }
 
 @test "SIGTERM to the lesson on screen gives the terminal back with echo and line editing" {
@@ -238,4 +271,58 @@ PY
     pane_wait 'conn 7/70'
     pane_wait '┃ls'
     refute grep -qF "(totals only" "$BATS_TEST_TMPDIR/pane"
+}
+
+# stale_mark_in_hex: the STALE recv's mark is on screen, in hex.
+stale_mark_in_hex() { shows '!32 38 34 0a'; }
+
+@test "x keeps the STALE recv in view, and the help draws the mark the screen draws" {
+    view --replay "$BATS_TEST_DIRNAME/golden/stage1_garble.nbcap"
+    pane_wait ' sends 2  recvs 3  pending 0 | STALE: recv #3 returned bytes of reply #2'
+    keys s
+    pane_wait '!284\n'
+    keys x
+    pane_until stale_mark_in_hex
+    keys x
+    pane_wait '!284\n'
+    keys '?'
+    pane_wait '┃ mark: where a recv() returned;  ! : a STALE recv'
+    pane_wait '+40ms: the call came that long after the one before'
+}
+
+@test "a wait of 40 ms between two recvs is marked where the second one starts" {
+    python3 - "$BATS_TEST_TMPDIR/nagle.nbcap" <<'PY'
+import struct, sys
+def ev(kind, role, result, local, peer, data=b'', t=1):
+    addr = lambda p: struct.pack('<HH16s', 2, p, bytes([127, 0, 0, 1]) + bytes(12))
+    return (struct.pack('<IBBBBQqIiiI', 0x3256424e, kind, 0, 1, role, t, result, role, 3, 0,
+                        len(data)) + addr(local) + addr(peer) + struct.pack('<q', result) + data)
+ms = 1000000
+with open(sys.argv[1], 'wb') as out:
+    out.write(ev(1, 1, 0, 40000, 8081, b'client', 1 * ms))
+    out.write(ev(2, 2, 0, 8081, 40000, b'server', 1 * ms))
+    out.write(ev(3, 1, 5, 40000, 8081, b'head:', 2 * ms))
+    out.write(ev(3, 1, 5, 40000, 8081, b'body.', 2 * ms + 5000))
+    out.write(ev(4, 2, 5, 8081, 40000, b'head:', 2 * ms + 9000))
+    out.write(ev(4, 2, 5, 8081, 40000, b'body.', 42 * ms + 300000))
+PY
+    view --replay "$BATS_TEST_TMPDIR/nagle.nbcap"
+    pane_wait '?: help'
+    keys d
+    pane_wait '┃head: +40ms┃body.'
+}
+
+# at_byte_marked: the --at byte (the "5" of 285) is drawn blinking (SGR 5).
+at_byte_marked() {
+    grep -qP '28(\x1b\[[0-9;]*m)*\x1b\[([0-9;]*;)?5(;[0-9;]*)?m(\x1b\[[0-9;]*m)*5' \
+        "$BATS_TEST_TMPDIR/colours"
+}
+
+@test "--replay --at opens the screen at that byte, marked" {
+    VIEW_SIZE=120x24 view --replay "$BATS_TEST_DIRNAME/golden/stage1_garble.nbcap" --at down:1030
+    pane_wait 'byte 1030 marked (p: read on)'
+    pane_wait '!284\n'
+    pane_until at_byte_marked
+    keys p
+    pane_until lacks 'byte 1030 marked'
 }

@@ -13,7 +13,15 @@
  * with the same seed (toxiproxy's slicer has no seed).
  *
  * Each accepted connection gets its own process; in it one thread per
- * direction, so each direction is a plain blocking recv/send loop. */
+ * direction, so each direction is a plain blocking recv/send loop.
+ *
+ * --pace makes every piece its own recv() at the receiver: after each
+ * piece the slicer waits until the receiving program has read it all. Both
+ * ends are on this machine, so the kernel can say, of the receiver's socket,
+ * how many bytes it has taken in and how many of them wait unread
+ * (sock_diag, as `ss` asks it: no privileges). A send() on loopback can
+ * return before the receiver's side has taken the bytes in, so "nothing
+ * unread" alone is not enough: the bytes taken in must be all we sent. */
 #define _GNU_SOURCE   /* accept4 */
 #include "cli.h"
 #include "net.h"
@@ -21,8 +29,14 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <poll.h>
+#include <linux/tcp.h>      /* TCP_NODELAY, and struct tcp_info with tcpi_bytes_received */
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -40,6 +54,12 @@
 /* One recv's worth; also the largest piece, so a piece always fits. */
 #define RELAY_BUF_SIZE 65536
 #define MAX_DELAY_US 10000000UL
+/* --pace: how long a piece that is only partly here waits for its rest
+ * before the part on hand goes out (a sender that stopped mid-piece may be
+ * waiting for an answer; a reply's parts sent back to back arrive far
+ * sooner than this). */
+#define PACE_TOPUP_MS 200
+#define PACE_POLL_MAX_US 1000UL   /* the longest sleep between two looks */
 
 struct slicer_config {
     const char *host;          /* where we listen */
@@ -53,6 +73,7 @@ struct slicer_config {
     const char *direction;     /* "down", "up" or "both" */
     int slice_down, slice_up;
     int log;
+    int pace;
 };
 
 /* splitmix64: tiny, fast and good enough to choose piece sizes; what
@@ -106,6 +127,11 @@ struct relay_direction {
     unsigned long long bytes;  /* bytes relayed so far */
     int failed_errno;          /* 0 when the direction ended cleanly */
     const char *failed_call;   /* recv_call or send_call */
+    int diag_fd;               /* --pace: a sock_diag socket, -1 when off */
+    struct {
+        struct nlmsghdr head;
+        struct inet_diag_req_v2 req;
+    } diag;                    /* --pace: the question about TO_FD's peer */
 };
 
 /* One write() per line, so lines from both directions and from several
@@ -150,6 +176,114 @@ static void direction_fail(struct relay_direction *dir, const char *call)
     dir->failed_call = call;
     shutdown(dir->from_fd, SHUT_RDWR);
     shutdown(dir->to_fd, SHUT_RDWR);
+}
+
+/* --pace: prepares DIR's question to the kernel, "how many bytes wait
+ * unread in the socket at the other end of TO_FD?" (the receiver's socket
+ * is found by its addresses: its local is our peer and its peer our
+ * local). Returns 0, or -1 when it cannot be asked (then no pacing). */
+static int pace_setup(struct relay_direction *dir)
+{
+    struct sockaddr_storage mine, theirs;
+    socklen_t mine_len = sizeof mine, theirs_len = sizeof theirs;
+    dir->diag_fd = -1;
+    if (getsockname(dir->to_fd, (struct sockaddr *)&mine, &mine_len) < 0 ||
+        getpeername(dir->to_fd, (struct sockaddr *)&theirs, &theirs_len) < 0 ||
+        mine.ss_family != theirs.ss_family)
+        return -1;
+    struct inet_diag_req_v2 *req = &dir->diag.req;
+    memset(&dir->diag, 0, sizeof dir->diag);
+    dir->diag.head.nlmsg_len = sizeof dir->diag;
+    dir->diag.head.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    dir->diag.head.nlmsg_flags = NLM_F_REQUEST;
+    req->sdiag_family = (unsigned char)mine.ss_family;
+    req->sdiag_protocol = IPPROTO_TCP;
+    req->idiag_states = ~0u;
+    req->idiag_ext = 1 << (INET_DIAG_INFO - 1);     /* and its tcp_info */
+    req->id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+    req->id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+    if (mine.ss_family == AF_INET) {
+        const struct sockaddr_in *m = (const struct sockaddr_in *)&mine;
+        const struct sockaddr_in *t = (const struct sockaddr_in *)&theirs;
+        req->id.idiag_sport = t->sin_port;
+        req->id.idiag_dport = m->sin_port;
+        memcpy(req->id.idiag_src, &t->sin_addr, 4);
+        memcpy(req->id.idiag_dst, &m->sin_addr, 4);
+    } else if (mine.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *m = (const struct sockaddr_in6 *)&mine;
+        const struct sockaddr_in6 *t = (const struct sockaddr_in6 *)&theirs;
+        req->id.idiag_sport = t->sin6_port;
+        req->id.idiag_dport = m->sin6_port;
+        memcpy(req->id.idiag_src, &t->sin6_addr, 16);
+        memcpy(req->id.idiag_dst, &m->sin6_addr, 16);
+    } else {
+        return -1;
+    }
+    dir->diag_fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    return dir->diag_fd < 0 ? -1 : 0;
+}
+
+/* --pace: the bytes waiting unread at the receiver and (*TAKEN) the bytes
+ * its socket has taken in so far; -1 when the kernel does not know the
+ * socket (not on this machine, or gone). */
+static long pace_unread(struct relay_direction *dir, unsigned long long *taken)
+{
+    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+    if (sendto(dir->diag_fd, &dir->diag, sizeof dir->diag, 0, (struct sockaddr *)&kernel,
+               sizeof kernel) < 0)
+        return -1;
+    union {
+        struct nlmsghdr head;
+        char bytes[8192];
+    } answer;
+    ssize_t got;
+    do
+        got = recv(dir->diag_fd, &answer, sizeof answer, 0);
+    while (got < 0 && errno == EINTR);
+    if (got < (ssize_t)NLMSG_LENGTH(sizeof(struct inet_diag_msg)) ||
+        answer.head.nlmsg_type != SOCK_DIAG_BY_FAMILY)
+        return -1;
+    const struct inet_diag_msg *msg = NLMSG_DATA(&answer.head);
+    *taken = 0;
+    int left = (int)answer.head.nlmsg_len - (int)NLMSG_LENGTH(sizeof *msg);
+    const struct rtattr *attr = (const struct rtattr *)(msg + 1);
+    for (; RTA_OK(attr, left); attr = RTA_NEXT(attr, left)) {
+        if (attr->rta_type != INET_DIAG_INFO)
+            continue;
+        struct tcp_info info;
+        memset(&info, 0, sizeof info);
+        size_t have = RTA_PAYLOAD(attr) < sizeof info ? RTA_PAYLOAD(attr) : sizeof info;
+        memcpy(&info, RTA_DATA(attr), have);
+        if (have < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof info.tcpi_bytes_received)
+            return -1;      /* a kernel older than 4.1 */
+        *taken = info.tcpi_bytes_received;
+    }
+    return (long)msg->idiag_rqueue;
+}
+
+/* --pace: waits until the receiver has read everything sent so far. A
+ * receiver that is not on this machine turns pacing off (said once with
+ * --log); one that went away ends the wait. */
+static void pace_wait(struct relay_direction *dir)
+{
+    unsigned long sleep_us = 10;
+    for (;;) {
+        unsigned long long taken = 0;
+        long unread = pace_unread(dir, &taken);
+        if (unread == 0 && taken >= dir->bytes)
+            return;
+        if (unread < 0) {
+            if (dir->cfg->log)
+                log_line("conn %lu: %s: --pace: the receiver is not on this machine; not pacing",
+                         dir->connection, dir->name);
+            close(dir->diag_fd);
+            dir->diag_fd = -1;
+            return;
+        }
+        pause_us(sleep_us);
+        if (sleep_us < PACE_POLL_MAX_US)
+            sleep_us *= 2;
+    }
 }
 
 /* The direction that is not being sliced: whatever recv() gives, sent on. */
@@ -211,9 +345,15 @@ static void relay_sliced(struct relay_direction *dir)
         }
         if (have < piece_left && !eof) {
             /* Top up without waiting: only a sender that has paused leaves
-             * the socket empty here. */
+             * the socket empty here. Paced, wait a little for the rest, so
+             * that a reply sent in two calls is cut the same every time. */
             memmove(buf, buf + start, have);
             start = 0;
+            if (dir->diag_fd >= 0) {
+                struct pollfd ready = { dir->from_fd, POLLIN, 0 };
+                while (poll(&ready, 1, PACE_TOPUP_MS) < 0 && errno == EINTR)
+                    ;
+            }
             ssize_t got = recv_some(dir->from_fd, buf + have, sizeof buf - have, MSG_DONTWAIT);
             if (got > 0) {
                 have += (size_t)got;
@@ -246,6 +386,8 @@ static void relay_sliced(struct relay_direction *dir)
         have -= take;
         piece_left -= take;
         dir->bytes += take;
+        if (dir->diag_fd >= 0)
+            pace_wait(dir);
     }
     shutdown(dir->to_fd, SHUT_WR);
 }
@@ -253,10 +395,16 @@ static void relay_sliced(struct relay_direction *dir)
 static void *relay_direction_run(void *arg)
 {
     struct relay_direction *dir = arg;
+    dir->diag_fd = -1;
+    if (dir->sliced && dir->cfg->pace && pace_setup(dir) < 0 && dir->cfg->log)
+        log_line("conn %lu: %s: --pace: cannot ask the kernel about the receiver; not pacing",
+                 dir->connection, dir->name);
     if (dir->sliced)
         relay_sliced(dir);
     else
         relay_as_is(dir);
+    if (dir->diag_fd >= 0)
+        close(dir->diag_fd);
     return NULL;
 }
 
@@ -481,6 +629,8 @@ int main(int argc, char **argv)
         { "direction", 0, CLI_CHOICE, &cfg.direction, "down|up|both",
           "what to cut: down (server to client, default), up, or both", 0, 0 },
         { "log", 0, CLI_FLAG, &cfg.log, NULL, "print one line per piece on stderr", 0, 0 },
+        { "pace", 0, CLI_FLAG, &cfg.pace, NULL,
+          "wait until the receiver has read each piece: one piece, one recv", 0, 0 },
     };
     const struct cli_program prog = {
         .name = PROG_NAME,

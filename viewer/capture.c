@@ -40,10 +40,21 @@ int capture_open(struct capture_reader *r, const char *path,
     return 0;
 }
 
+int capture_open_mem(struct capture_reader *r, const void *buf, size_t len)
+{
+    memset(r, 0, sizeof(*r));
+    r->fd = -1;
+    r->mem = buf;
+    r->len = len;
+    return 0;
+}
+
 /* Moves the unread tail to the front and reads more. Returns bytes read,
  * 0 at end of file, -1 on error. */
 static ssize_t refill(struct capture_reader *r)
 {
+    if (r->mem != NULL)
+        return 0;       /* a buffer has no more than it had */
     if (r->pos > 0) {
         memmove(r->buf, r->buf + r->pos, r->len - r->pos);
         r->len -= r->pos;
@@ -63,14 +74,24 @@ int capture_next(struct capture_reader *r, struct cap_event *ev,
                  const unsigned char **data, char *err, size_t errlen)
 {
     for (;;) {
+        const unsigned char *at = (r->mem != NULL ? r->mem : r->buf) + r->pos;
         size_t avail = r->len - r->pos;
-        if (avail >= sizeof(*ev)) {
-            memcpy(ev, r->buf + r->pos, sizeof(*ev));
-            if (ev->magic != CAP_MAGIC) {
-                snprintf(err, errlen,
-                         "not a nianbao capture (bad magic at byte %llu)",
-                         (unsigned long long)r->offset);
-                return -1;
+        uint32_t magic = 0;
+        if (avail >= sizeof(magic))
+            memcpy(&magic, at, sizeof(magic));
+        size_t header = magic == CAP_MAGIC_V1 ? CAP_HEADER_V1 : sizeof(*ev);
+        if (avail >= sizeof(magic) && magic != CAP_MAGIC && magic != CAP_MAGIC_V1) {
+            snprintf(err, errlen, "not a nianbao capture (bad magic at byte %llu)",
+                     (unsigned long long)r->offset);
+            return -1;
+        }
+        if (avail >= header) {
+            memset(ev, 0, sizeof(*ev));
+            memcpy(ev, at, header);
+            if (magic == CAP_MAGIC_V1) {
+                /* the first format: a recv took off the wire what it returned */
+                ev->magic = CAP_MAGIC;
+                ev->wire_len = ev->result;
             }
             if (ev->data_len > CAP_MAX_DATA) {
                 snprintf(err, errlen,
@@ -78,9 +99,9 @@ int capture_next(struct capture_reader *r, struct cap_event *ev,
                          (unsigned long long)r->offset, ev->data_len, CAP_MAX_DATA);
                 return -1;
             }
-            size_t total = sizeof(*ev) + ev->data_len;
+            size_t total = header + ev->data_len;
             if (avail >= total) {
-                *data = r->buf + r->pos + sizeof(*ev);
+                *data = at + header;
                 r->pos += total;
                 r->offset += total;
                 r->events++;
@@ -109,6 +130,7 @@ void capture_close(struct capture_reader *r)
     r->fd = -1;
     free(r->buf);
     r->buf = NULL;
+    r->mem = NULL;
 }
 
 int capture_write(int fd, const struct cap_event *ev, const void *data)

@@ -6,11 +6,19 @@
  * write() on an O_APPEND descriptor, so events never tear and the file is in
  * the order the calls returned, across processes.
  *
- * An event is a fixed 80-byte header (struct cap_event, host byte order)
+ * An event is a fixed 88-byte header (struct cap_event, host byte order)
  * followed by DATA_LEN bytes: for sends and receives the first bytes the call
  * moved (at most the tap's cap, NIANBAO_TAP_CAP), for connect/accept the
  * program's command line. There is no file header: a capture is just events,
- * so `cat a.nbcap b.nbcap` is a capture too.
+ * so `cat a.nbcap b.nbcap` is a capture too. Each event starts with its
+ * magic: "NBV2" (this layout) or "NBV1", the first format, whose 80-byte
+ * header lacks WIRE_LEN; the reader takes both, even mixed in one file.
+ *
+ * Order: the events of one process are in the order its calls returned.
+ * Events of different processes may be out of order by a few milliseconds:
+ * a process that makes many calls in a burst keeps their events in a buffer
+ * and appends them together (see tap.c). Nothing in the decoder depends on
+ * the order of two processes' events.
  *
  * Recording:   LD_PRELOAD=viewer/libnianbao-tap.so NIANBAO_TAP=run.nbcap \
  *                  python3 client.py
@@ -27,7 +35,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define CAP_MAGIC 0x3156424eu        /* "NBV1" read as a little-endian u32 */
+#define CAP_MAGIC 0x3256424eu        /* "NBV2" read as a little-endian u32 */
+#define CAP_MAGIC_V1 0x3156424eu     /* "NBV1": the 80-byte first format */
+#define CAP_HEADER_V1 80u            /* its header size */
 #define CAP_DEFAULT_CAP 1024u        /* bytes copied per call by default */
 #define CAP_MAX_CAP 65536u           /* largest NIANBAO_TAP_CAP honoured */
 #define CAP_MAX_DATA (CAP_MAX_CAP)   /* a reader rejects bigger DATA_LEN */
@@ -36,9 +46,10 @@
 enum cap_kind {
     CAP_CONNECT = 1,   /* connect() succeeded: this process is the client   */
     CAP_ACCEPT  = 2,   /* accept() returned FD: this process is the server   */
-    CAP_SEND    = 3,   /* bytes went out (send/sendto/sendmsg/write/writev)  */
+    CAP_SEND    = 3,   /* bytes went out (send/sendto/sendmsg/write/writev/
+                          sendfile)                                         */
     CAP_RECV    = 4,   /* bytes came in (recv/recvfrom/recvmsg/read/readv);
-                          RESULT 0 means the peer closed (EOF)               */
+                          RESULT 0 and WIRE_LEN 0 mean the peer closed (EOF) */
     CAP_CLOSE   = 5,   /* close() of a socket                                */
 };
 
@@ -76,24 +87,33 @@ struct cap_event {
     uint8_t role;         /* enum cap_role, as the recording process knows */
     uint64_t time_ns;     /* CLOCK_REALTIME when the call returned: shared
                              by every process on the machine              */
-    int64_t result;       /* the call's return value: bytes moved (the full
-                             size, even beyond the cap), 0 EOF, -1 error  */
+    int64_t result;       /* bytes that left the program (send) or reached
+                             it (recv): the full size, even beyond the cap;
+                             -1 error. See WIRE_LEN for a cut datagram.   */
     uint32_t pid;         /* process that made the call                   */
     int32_t fd;           /* its descriptor                               */
     int32_t err;          /* errno when RESULT < 0, else 0                */
     uint32_t data_len;    /* bytes stored after this header (<= cap)      */
     struct cap_addr local;  /* this socket's own address                  */
     struct cap_addr peer;   /* the other end                              */
+    int64_t wire_len;     /* recv: bytes the call took off the connection.
+                             Equal to RESULT, except: a datagram longer than
+                             the buffer (RESULT bytes reached the program,
+                             WIRE_LEN is the datagram's length, or -1 when
+                             the kernel said only that it was cut); TCP
+                             recv(MSG_TRUNC), which discards WIRE_LEN bytes
+                             (RESULT 0). Send: equal to RESULT.          */
 };
 
-_Static_assert(sizeof(struct cap_event) == 80, "capture event header is 80 bytes");
+_Static_assert(sizeof(struct cap_event) == 88, "capture event header is 88 bytes");
 
 /* Reads events one by one from a capture file. Works on a file that is still
  * growing (live view): at the end, capture_next returns 0 and keeps the
  * partial event, and a later call picks up where it stopped. */
 struct capture_reader {
-    int fd;
+    int fd;               /* -1: reading from memory (capture_open_mem) */
     unsigned char *buf;   /* bytes read but not yet returned */
+    const unsigned char *mem;   /* capture_open_mem's buffer, or NULL */
     size_t len, pos, cap;
     uint64_t offset;      /* file offset of buf[pos], for error messages */
     uint64_t events;      /* events returned so far */
@@ -104,7 +124,20 @@ struct capture_reader {
 int capture_open(struct capture_reader *r, const char *path,
                  char *err, size_t errlen);
 
-/* Returns 1 with *EV filled and *DATA pointing at EV->data_len bytes (valid
+/* Reads from the LEN bytes at BUF instead of a file: the entry point for a
+ * fuzzing harness and for tests (BUF must outlive the reader; nothing is
+ * copied). Cannot fail; returns 0.
+ *
+ *   struct capture_reader r; struct cap_event ev; const unsigned char *data;
+ *   char err[256]; int got;
+ *   capture_open_mem(&r, buf, len);
+ *   while ((got = capture_next(&r, &ev, &data, err, sizeof err)) == 1)
+ *       ...;                       // got 0: the end; -1: corrupt (ERR says why)
+ *   capture_close(&r); */
+int capture_open_mem(struct capture_reader *r, const void *buf, size_t len);
+
+/* Returns 1 with *EV filled (always in this version's layout: an NBV1 event
+ * gets WIRE_LEN = RESULT) and *DATA pointing at EV->data_len bytes (valid
  * until the next call); 0 when no complete event is available yet (end of
  * file for now); -1 with ERR filled when the file is not a capture or is
  * corrupt ("run.nbcap: not a nianbao capture (bad magic at byte 160)") or a
@@ -134,7 +167,8 @@ void capture_addr_unmap(struct cap_addr *addr);
 /* 1 when A and B are the same endpoint. */
 int capture_addr_equal(const struct cap_addr *a, const struct cap_addr *b);
 
-/* Names for display: "send", "recvfrom", ... and "connect", "recv", ... */
+/* Names for display: "send", "recvfrom", "sendfile", ... and "connect",
+ * "recv", ... */
 const char *capture_call_name(unsigned call);
 const char *capture_kind_name(unsigned kind);
 

@@ -4,6 +4,7 @@
 #include <cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,45 @@ int proto_parse(const char *name, enum proto *proto)
             return 0;
         }
     return -1;
+}
+
+/* The stages' framing and ports, from the one list of stages. */
+static const struct stage_framing {
+    const char *dir;
+    const char *framing;
+    unsigned port;
+} stage_table[] = {
+#define STAGE(num, dir, version, framing, port, programs, title) { #dir, #framing, port },
+#include "stages.def"
+#undef STAGE
+};
+
+/* A stages.def framing word as the decoder's proto; framings the decoder
+ * does not know yet are left to the guess. */
+static enum proto proto_of_framing(const char *framing)
+{
+    if (strcmp(framing, "udp") == 0)
+        return PROTO_RAW;       /* stage 2's demos carry no framing */
+    enum proto p;
+    if (proto_parse(framing, &p) == 0)
+        return p;
+    return PROTO_GUESS;
+}
+
+enum proto proto_for_program(const char *prog)
+{
+    for (size_t i = 0; i < sizeof(stage_table) / sizeof(stage_table[0]); i++)
+        if (strstr(prog, stage_table[i].dir) != NULL)
+            return proto_of_framing(stage_table[i].framing);
+    return PROTO_GUESS;
+}
+
+enum proto proto_for_port(unsigned port)
+{
+    for (size_t i = 0; i < sizeof(stage_table) / sizeof(stage_table[0]); i++)
+        if (stage_table[i].port == port)
+            return proto_of_framing(stage_table[i].framing);
+    return PROTO_GUESS;
 }
 
 const char *direction_name(enum direction dir)
@@ -82,30 +122,57 @@ uint64_t stream_pending(const struct stream *s)
     return s->sent - s->received;
 }
 
-static size_t ring_size(const struct stream *s)
+static int page_bit(const struct decode_page *p, size_t i)
 {
-    return s->ring_size;
+    return (p->known[i / 8] >> (i % 8)) & 1;
 }
 
-static int known_bit(const struct stream *s, size_t slot)
+/* The page that holds OFFSET, or NULL when none does (nothing captured
+ * there, or its slot moved on to another page). */
+static const struct decode_page *page_at(const struct stream *s, uint64_t offset)
 {
-    return (s->known[slot / 8] >> (slot % 8)) & 1;
-}
-
-static void set_known(struct stream *s, size_t slot, int on)
-{
-    if (on)
-        s->known[slot / 8] |= (unsigned char)(1u << (slot % 8));
-    else
-        s->known[slot / 8] &= (unsigned char)~(1u << (slot % 8));
+    if (s->n_slots == 0)
+        return NULL;
+    uint64_t base = offset - offset % DECODE_PAGE;
+    const struct decode_page *p = s->pages[(size_t)((offset / DECODE_PAGE) % s->n_slots)];
+    return p != NULL && p->base == base ? p : NULL;
 }
 
 int stream_byte(const struct stream *s, uint64_t offset)
 {
-    if (offset < s->win_start || offset >= stream_window_end(s) || ring_size(s) == 0)
+    if (offset < s->win_start || offset >= stream_window_end(s))
         return -1;
-    size_t slot = (size_t)(offset % ring_size(s));
-    return known_bit(s, slot) ? s->ring[slot] : -1;
+    const struct decode_page *p = page_at(s, offset);
+    size_t i = (size_t)(offset % DECODE_PAGE);
+    return p != NULL && page_bit(p, i) ? p->bytes[i] : -1;
+}
+
+uint64_t stream_next_known(const struct stream *s, uint64_t start, uint64_t end)
+{
+    uint64_t win_end = stream_window_end(s);
+    if (start < s->win_start)
+        start = s->win_start;
+    if (end > win_end)
+        end = win_end;
+    uint64_t off = start;
+    while (off < end) {
+        const struct decode_page *p = page_at(s, off);
+        uint64_t page_end = off - off % DECODE_PAGE + DECODE_PAGE;
+        if (p == NULL) {
+            off = page_end;
+            continue;
+        }
+        for (; off < end && off < page_end; off++) {
+            size_t i = (size_t)(off % DECODE_PAGE);
+            if (i % 8 == 0 && p->known[i / 8] == 0 && off + 8 <= page_end) {
+                off += 7;       /* a whole byte of the bitmap unknown */
+                continue;
+            }
+            if (page_bit(p, i))
+                return off;
+        }
+    }
+    return end;
 }
 
 size_t stream_bytes(const struct stream *s, uint64_t start, size_t len,
@@ -122,60 +189,35 @@ size_t stream_bytes(const struct stream *s, uint64_t start, size_t len,
     return count;
 }
 
-/* Makes the ring hold at least NEED slots (up to the window), keeping the
- * bytes of the window as it was (up to OLD_END). The ring starts small, so
- * a connection that moves ten bytes costs little. Returns 0, or -1 (ENOMEM). */
-static int grow_ring(struct stream *s, size_t need, uint64_t old_end)
+/* The page for OFFSET, made (or taken over from an older offset) when there
+ * is none. Returns NULL (ENOMEM). */
+static struct decode_page *page_for(struct stream *s, uint64_t offset)
 {
-    if (need <= s->ring_size)
-        return 0;
-    size_t size = s->ring_size ? s->ring_size : 1024;
-    while (size < need)
-        size *= 2;
-    if (size > s->window)
-        size = (size_t)s->window;
-    unsigned char *ring = malloc(size);
-    unsigned char *known = calloc((size + 7) / 8, 1);
-    if (ring == NULL || known == NULL) {
-        free(ring);
-        free(known);
-        errno = ENOMEM;
-        return -1;
-    }
-    /* Only the old window holds bytes: [win_start, OLD_END). */
-    for (uint64_t off = s->win_start; off < old_end && s->ring_size > 0; off++) {
-        size_t old = (size_t)(off % s->ring_size);
-        if (known_bit(s, old)) {
-            size_t slot = (size_t)(off % size);
-            ring[slot] = s->ring[old];
-            known[slot / 8] |= (unsigned char)(1u << (slot % 8));
+    if (s->n_slots == 0) {
+        /* enough slots that no two pages of one window share a slot */
+        size_t n = (size_t)((s->window + DECODE_PAGE - 1) / DECODE_PAGE) + 2;
+        s->pages = calloc(n, sizeof(*s->pages));
+        if (s->pages == NULL) {
+            errno = ENOMEM;
+            return NULL;
         }
+        s->n_slots = n;
     }
-    free(s->ring);
-    free(s->known);
-    s->ring = ring;
-    s->known = known;
-    s->ring_size = size;
-    return 0;
-}
-
-/* Clears the known bits of COUNT slots from SLOT on (wrapping around the
- * ring): whole bytes of the bitmap at once, since a 1 GiB transfer passes
- * every slot sixteen thousand times. */
-static void forget_slots(struct stream *s, size_t slot, size_t count)
-{
-    while (count > 0) {
-        size_t run = s->ring_size - slot < count ? s->ring_size - slot : count;
-        size_t i = slot, end = slot + run;
-        for (; i < end && i % 8 != 0; i++)
-            set_known(s, i, 0);
-        size_t whole = (end - i) / 8;
-        memset(s->known + i / 8, 0, whole);
-        for (i += whole * 8; i < end; i++)
-            set_known(s, i, 0);
-        count -= run;
-        slot = 0;
+    uint64_t base = offset - offset % DECODE_PAGE;
+    struct decode_page **slot = &s->pages[(size_t)((offset / DECODE_PAGE) % s->n_slots)];
+    if (*slot == NULL) {
+        *slot = malloc(sizeof(**slot));
+        if (*slot == NULL) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        (*slot)->base = base + 1;    /* anything but BASE: cleared below */
     }
+    if ((*slot)->base != base) {
+        memset((*slot)->known, 0, sizeof((*slot)->known));
+        (*slot)->base = base;
+    }
+    return *slot;
 }
 
 /* Drops the spans that ended before the window, in batches so that a
@@ -248,8 +290,9 @@ static int drop_sends(struct stream *s)
  * stream_window_end from before. The window follows the sender, unless the
  * receiver is tapped and lags: then it stays where the receiver is (its
  * frontier in the middle), because the recv boundaries and the bytes they
- * returned are the lesson; bytes sent further ahead are not kept. Slots
- * that now stand for new offsets forget their old bytes. Returns 0 or -1. */
+ * returned are the lesson; bytes sent further ahead are not kept. Pages
+ * left behind are stale by their base offset: nothing to clear. Returns 0
+ * or -1. */
 static int move_window(struct stream *s, uint64_t old_win_end)
 {
     uint64_t end = stream_end(s);
@@ -262,15 +305,7 @@ static int move_window(struct stream *s, uint64_t old_win_end)
     uint64_t win_start = anchor > s->window ? anchor - s->window : 0;
     if (win_start < s->win_start)
         win_start = s->win_start;       /* never back: those bytes are gone */
-    uint64_t win_end = end - win_start > s->window ? win_start + s->window : end;
-    if (win_end > old_win_end) {
-        if (grow_ring(s, (size_t)(win_end - win_start), old_win_end) < 0)
-            return -1;
-        uint64_t from = old_win_end > win_start ? old_win_end : win_start;
-        if (win_end - from > s->ring_size)
-            from = win_end - s->ring_size;
-        forget_slots(s, (size_t)(from % s->ring_size), (size_t)(win_end - from));
-    }
+    (void)old_win_end;  /* a page that falls out is simply stale */
     s->win_start = win_start;
     if (drop_sends(s) < 0)
         return -1;
@@ -279,19 +314,29 @@ static int move_window(struct stream *s, uint64_t old_win_end)
     return 0;
 }
 
-/* Stores the captured bytes DATA[0..LEN) found at stream offset START. */
-static void store_bytes(struct stream *s, uint64_t start, const unsigned char *data,
-                        size_t len)
+/* Stores the captured bytes DATA[0..LEN) found at stream offset START (the
+ * part inside the window). Returns 0, or -1 (ENOMEM). */
+static int store_bytes(struct stream *s, uint64_t start, const unsigned char *data,
+                       size_t len)
 {
-    uint64_t end = stream_window_end(s);
-    for (size_t i = 0; i < len; i++) {
-        uint64_t off = start + i;
-        if (off < s->win_start || off >= end)
-            continue;
-        size_t slot = (size_t)(off % s->ring_size);
-        s->ring[slot] = data[i];
-        set_known(s, slot, 1);
+    uint64_t lo = start > s->win_start ? start : s->win_start;
+    uint64_t hi = stream_window_end(s);
+    if (start + len < hi)
+        hi = start + len;
+    for (uint64_t off = lo; off < hi;) {
+        struct decode_page *p = page_for(s, off);
+        if (p == NULL)
+            return -1;
+        size_t i = (size_t)(off % DECODE_PAGE);
+        size_t n = DECODE_PAGE - i;
+        if (n > hi - off)
+            n = (size_t)(hi - off);
+        memcpy(p->bytes + i, data + (off - start), n);
+        for (size_t k = i; k < i + n; k++)
+            p->known[k / 8] |= (unsigned char)(1u << (k % 8));
+        off += n;
     }
+    return 0;
 }
 
 static const struct decode_span *span_at(const struct decode_span *v, size_t n,
@@ -363,8 +408,9 @@ static void stream_free(struct stream *s)
     free(s->sends);
     free(s->recvs);
     free(s->frames);
-    free(s->ring);
-    free(s->known);
+    for (size_t i = 0; i < s->n_slots; i++)
+        free(s->pages[i]);
+    free(s->pages);
     free(s->history);
     memset(s, 0, sizeof(*s));
 }
@@ -444,6 +490,37 @@ static void explain_length(char *note, size_t len, const char *what,
         snprintf(note, len, "%s %lld is too big to be right", what, value);
 }
 
+/* A JSON number as a byte count or exit code: 1 with *OUT set when it is an
+ * integer of at most 2^53 in size (exact in a double), -1 when it is a
+ * number but not such an integer (1e308, 2^63, 2.5), 0 when absent or not
+ * a number. Casting 1e308 to long long is undefined; this never does. */
+static int json_integer(const cJSON *item, long long *out)
+{
+    if (!cJSON_IsNumber(item))
+        return 0;
+    double v = item->valuedouble;
+    /* the range first: only then is the cast defined */
+    if (!isfinite(v) || v > 9007199254740992.0 || v < -9007199254740992.0)
+        return -1;
+    long long whole = (long long)v;
+    if ((double)whole != v)
+        return -1;      /* 2.5 */
+    *out = whole;
+    return 1;
+}
+
+/* Appends " NAME=VALUE" (or " NAME=invalid") to NOTE when HAVE. */
+static void note_field(char *note, size_t len, const char *name, int have, long long value)
+{
+    size_t used = strlen(note);
+    if (have == 0 || used >= len)
+        return;
+    if (have > 0)
+        snprintf(note + used, len - used, "%s%s=%lld", used ? " " : "", name, value);
+    else
+        snprintf(note + used, len - used, "%s%s=invalid", used ? " " : "", name);
+}
+
 static void read_json_header(const unsigned char *text, size_t len,
                              struct decode_frame *f)
 {
@@ -454,40 +531,33 @@ static void read_json_header(const unsigned char *text, size_t len,
         goto end;
     }
     struct json_header_info *h = &f->header;
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "total_size");
-    if (cJSON_IsNumber(item)) {
-        h->have_total_size = 1;
-        h->total_size = (long long)item->valuedouble;
-    }
-    item = cJSON_GetObjectItemCaseSensitive(root, "stdout_size");
-    if (cJSON_IsNumber(item)) {
-        h->have_stdout_size = 1;
-        h->stdout_size = (long long)item->valuedouble;
-    }
-    item = cJSON_GetObjectItemCaseSensitive(root, "exit_code");
-    if (cJSON_IsNumber(item)) {
-        h->have_exit_code = 1;
-        h->exit_code = (long long)item->valuedouble;
-    }
-    item = cJSON_GetObjectItemCaseSensitive(root, "file_name");
+    h->have_total_size = json_integer(cJSON_GetObjectItemCaseSensitive(root, "total_size"),
+                                      &h->total_size);
+    h->have_stdout_size = json_integer(cJSON_GetObjectItemCaseSensitive(root, "stdout_size"),
+                                       &h->stdout_size);
+    h->have_exit_code = json_integer(cJSON_GetObjectItemCaseSensitive(root, "exit_code"),
+                                     &h->exit_code);
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "file_name");
     if (cJSON_IsString(item))
         snprintf(h->file_name, sizeof(h->file_name), "%s", item->valuestring);
     item = cJSON_GetObjectItemCaseSensitive(root, "md5");
     if (cJSON_IsString(item))
         snprintf(h->md5, sizeof(h->md5), "%s", item->valuestring);
-    if (!h->have_total_size || h->total_size < 0 || h->total_size > MAX_BODY_LEN) {
+    f->note[0] = '\0';
+    note_field(f->note, sizeof(f->note), "total_size", h->have_total_size, h->total_size);
+    note_field(f->note, sizeof(f->note), "stdout_size", h->have_stdout_size, h->stdout_size);
+    note_field(f->note, sizeof(f->note), "exit_code", h->have_exit_code, h->exit_code);
+    if (h->have_total_size != 1 || h->total_size < 0 || h->total_size > MAX_BODY_LEN) {
         f->part = FRAME_BAD;
-        snprintf(f->note, sizeof(f->note), "header has no usable total_size");
+        char fields[sizeof(f->note)];
+        snprintf(fields, sizeof(fields), "%s", f->note);
+        if (h->have_total_size == 0)
+            snprintf(f->note, sizeof(f->note), "header has no total_size");
+        else
+            snprintf(f->note, sizeof(f->note), "header has no usable total_size (%.80s)", fields);
         goto end;
     }
     f->value = h->total_size;
-    int used = snprintf(f->note, sizeof(f->note), "total_size=%lld", h->total_size);
-    if (h->have_stdout_size && used > 0 && (size_t)used < sizeof(f->note))
-        used += snprintf(f->note + used, sizeof(f->note) - (size_t)used,
-                         " stdout_size=%lld", h->stdout_size);
-    if (h->have_exit_code && used > 0 && (size_t)used < sizeof(f->note))
-        snprintf(f->note + used, sizeof(f->note) - (size_t)used,
-                 " exit_code=%lld", h->exit_code);
 end:
     cJSON_Delete(root);
 }
@@ -566,19 +636,24 @@ static int parse_frames(struct connection *c)
             }
             continue;
         }
-        /* PARSE_HEADER */
+        /* PARSE_HEADER: wait until every byte of it is known. Bytes before
+         * SCAN_AT are known already, so each call looks only at what is
+         * new: a header whose bytes were not captured costs nothing per
+         * event while it waits (perhaps forever). */
         uint64_t start = s->parse.at;
         size_t len = (size_t)s->parse.need;
         if (start + len > stream_end(s))
             return 0;
+        if (s->parse.scan_at < start)
+            s->parse.scan_at = start;
+        while (s->parse.scan_at < start + len && stream_byte(s, s->parse.scan_at) >= 0)
+            s->parse.scan_at++;
+        if (s->parse.scan_at < start + len)
+            return 0;
         unsigned char *text = malloc(len);
         if (text == NULL)
             return -1;
-        size_t have = stream_bytes(s, start, len, text, NULL);
-        if (have < len) {
-            free(text);
-            return 0;
-        }
+        stream_bytes(s, start, len, text, NULL);
         struct decode_frame *f = push_frame(s);
         if (f == NULL) {
             free(text);
@@ -615,35 +690,13 @@ static int raw_frames_from_sends(struct stream *s, enum frame_part part)
     return 0;
 }
 
-static enum proto proto_from_prog(const char *prog)
-{
-    if (strstr(prog, "stage1") != NULL || strstr(prog, "stage2") != NULL)
-        return PROTO_RAW;
-    if (strstr(prog, "stage3") != NULL)
-        return PROTO_LEN;
-    if (strstr(prog, "stage4") != NULL)
-        return PROTO_JSON;
-    return PROTO_GUESS;
-}
-
-static enum proto proto_from_port(unsigned port)
-{
-    if (port >= 8080 && port <= 8082)
-        return PROTO_RAW;
-    if (port == 8083 || port == 8084)
-        return PROTO_LEN;
-    if (port >= 8085 && port <= 8089)
-        return PROTO_JSON;
-    return PROTO_GUESS;
-}
-
 /* Decides the framing once there is enough to go on: the program names
  * (stage folders), then the first five downstream bytes, then the port. */
 static enum proto guess_proto(const struct connection *c)
 {
-    enum proto p = proto_from_prog(c->server_prog);
+    enum proto p = proto_for_program(c->server_prog);
     if (p == PROTO_GUESS)
-        p = proto_from_prog(c->client_prog);
+        p = proto_for_program(c->client_prog);
     if (p != PROTO_GUESS)
         return p;
     const struct stream *s = &c->down;
@@ -657,7 +710,7 @@ static enum proto guess_proto(const struct connection *c)
         return PROTO_RAW;
     }
     if (stream_end(s) >= 5 || c->client_closed || c->server_closed) {
-        p = proto_from_port(c->server.port);
+        p = proto_for_port(c->server.port);
         return p == PROTO_GUESS ? PROTO_RAW : p;
     }
     return PROTO_GUESS;
@@ -705,12 +758,12 @@ static void stream_compact(struct stream *s)
     struct stream kept = *s;
     s->sends = s->recvs = NULL;
     s->frames = NULL;
-    s->ring = s->known = NULL;
+    s->pages = NULL;
     s->history = NULL;
     stream_free(&kept);
     s->n_sends = s->cap_sends = s->n_recvs = s->cap_recvs = 0;
     s->n_frames = s->cap_frames = s->n_history = 0;
-    s->ring_size = 0;
+    s->n_slots = 0;
     s->win_start = stream_end(s);
     s->parse.state = PARSE_OFF;
 }
@@ -888,7 +941,25 @@ static int raise_stale(struct decoder *d, struct connection *c, struct decode_sp
     return 0;
 }
 
-/* A client recv made after request K that holds bytes of reply J < K. */
+/* The index of the first span of V[0..N) (sorted, not overlapping) that
+ * ends after OFFSET: where the spans overlapping [OFFSET, ...) begin. */
+static size_t first_ending_after(const struct decode_span *v, size_t n, uint64_t offset)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid].end <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* A client recv made after request K that holds bytes of reply J < K.
+ * Reply numbers only grow along the stream, so the first numbered send
+ * (or history range, or frame) the recv overlaps has the oldest reply: a
+ * binary search and a step or two, whatever the number of spans kept. */
 static void check_recv_stale(struct decoder *d, struct connection *c,
                              struct decode_span *recv)
 {
@@ -896,51 +967,74 @@ static void check_recv_stale(struct decoder *d, struct connection *c,
         return;
     const struct stream *s = &c->down;
     if (s->sender_tapped) {
-        for (size_t i = 0; i < s->n_history; i++) {
-            const struct decode_sent_range *r = &s->history[i];
-            if (r->end <= recv->start || r->start >= recv->end)
-                continue;
-            if (r->message < recv->message) {
-                raise_stale(d, c, recv, r->message);
-                return;
-            }
+        size_t lo = 0, hi = s->n_history;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (s->history[mid].end <= recv->start)
+                lo = mid + 1;
+            else
+                hi = mid;
         }
-        for (size_t i = 0; i < s->n_sends; i++) {
-            const struct decode_span *snd = &s->sends[i];
-            if (snd->end <= recv->start || snd->start >= recv->end)
-                continue;
-            if (snd->message > 0 && snd->message < recv->message) {
-                raise_stale(d, c, recv, snd->message);
+        for (size_t i = lo; i < s->n_history && s->history[i].start < recv->end; i++)
+            if (s->history[i].message < recv->message) {
+                raise_stale(d, c, recv, s->history[i].message);
                 return;
             }
+        for (size_t i = first_ending_after(s->sends, s->n_sends, recv->start);
+             i < s->n_sends && s->sends[i].start < recv->end; i++) {
+            const struct decode_span *snd = &s->sends[i];
+            if (snd->message == 0)
+                continue;       /* before any request: a greeting */
+            if (snd->message < recv->message)
+                raise_stale(d, c, recv, snd->message);
+            return;
         }
         return;
     }
     /* Server not tapped: the framing numbers the replies. */
-    for (size_t i = 0; i < s->n_frames; i++) {
+    size_t lo = 0, hi = s->n_frames;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->frames[mid].end <= recv->start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < s->n_frames && s->frames[i].start < recv->end; i++) {
         const struct decode_frame *f = &s->frames[i];
-        if (f->part == FRAME_REPLY || f->end <= recv->start || f->start >= recv->end)
+        if (f->part == FRAME_REPLY || f->message == 0)
             continue;
-        if (f->message > 0 && f->message < recv->message) {
+        if (f->message < recv->message)
             raise_stale(d, c, recv, f->message);
-            return;
-        }
+        return;
     }
 }
 
+/* A server send whose bytes client recvs made after a later request
+ * already returned (the recvs came first in the capture). Only the recvs
+ * the send overlaps are looked at. */
 static void check_send_stale(struct decoder *d, struct connection *c,
                              const struct decode_span *snd)
 {
     struct stream *s = &c->down;
     if (snd->message == 0)
         return;
-    for (size_t i = 0; i < s->n_recvs; i++) {
+    for (size_t i = first_ending_after(s->recvs, s->n_recvs, snd->start);
+         i < s->n_recvs && s->recvs[i].start < snd->end; i++) {
         struct decode_span *recv = &s->recvs[i];
-        if (recv->stale || recv->end <= snd->start || recv->start >= snd->end)
-            continue;
-        if (snd->message < recv->message)
+        if (!recv->stale && snd->message < recv->message)
             raise_stale(d, c, recv, snd->message);
     }
+}
+
+/* The time since the previous call of this kind on S (0 for the first, or
+ * when the capture's order put it earlier), and LAST moved on. */
+static uint64_t gap_since(uint64_t *last, uint64_t now)
+{
+    uint64_t gap = *last != 0 && now > *last ? now - *last : 0;
+    if (now > *last)
+        *last = now;
+    return gap;
 }
 
 static int on_send(struct decoder *d, struct connection *c, int is_client,
@@ -960,6 +1054,7 @@ static int on_send(struct decoder *d, struct connection *c, int is_client,
     uint64_t start = s->sent, old_win_end = stream_window_end(s);
     s->sent += (uint64_t)ev->result;
     s->sender_tapped = 1;
+    uint64_t gap = gap_since(&s->last_send_ns, ev->time_ns);
     if (move_window(s, old_win_end) < 0)
         return -1;
     struct decode_span *span = NULL;
@@ -992,11 +1087,13 @@ static int on_send(struct decoder *d, struct connection *c, int is_client,
     span->number = ++s->send_calls;
     span->message = message;
     span->time_ns = ev->time_ns;
+    span->gap_ns = gap;
     span->call_size = ev->result;
     span->call = ev->call;
     if (message > s->messages)
         s->messages = message;
-    store_bytes(s, start, data, ev->data_len);
+    if (store_bytes(s, start, data, ev->data_len) < 0)
+        return -1;
     if (is_client)
         return add_message_frame(s, FRAME_REQUEST, start, s->sent, message);
     check_send_stale(d, c, span);
@@ -1005,12 +1102,20 @@ static int on_send(struct decoder *d, struct connection *c, int is_client,
     return settle_proto(c);
 }
 
+/* What a recv event took off the connection: RESULT, or more when the
+ * call cut a datagram or discarded bytes (WIRE_LEN). */
+static uint64_t recv_taken(const struct cap_event *ev)
+{
+    return ev->wire_len > ev->result ? (uint64_t)ev->wire_len : (uint64_t)ev->result;
+}
+
 static int on_recv(struct decoder *d, struct connection *c, int is_client,
                    const struct cap_event *ev, const unsigned char *data)
 {
     struct stream *s = is_client ? &c->down : &c->up;
     s->receiver_tapped = 1;
-    if (ev->result == 0) {
+    uint64_t taken = recv_taken(ev);
+    if (taken == 0) {
         /* 0 is the peer's close on TCP, an empty datagram on UDP */
         if (ev->socktype != SOCK_DGRAM)
             s->eof = 1;
@@ -1027,7 +1132,9 @@ static int on_recv(struct decoder *d, struct connection *c, int is_client,
         message = c->server_requests_seen;
     }
     uint64_t start = s->received, old_win_end = stream_window_end(s);
-    s->received += (uint64_t)ev->result;
+    s->received += taken;
+    s->lost += taken - (uint64_t)ev->result;
+    uint64_t gap = gap_since(&s->last_recv_ns, ev->time_ns);
     if (move_window(s, old_win_end) < 0)
         return -1;
     struct decode_span *span = push((void **)&s->recvs, &s->n_recvs, &s->cap_recvs,
@@ -1039,9 +1146,12 @@ static int on_recv(struct decoder *d, struct connection *c, int is_client,
     span->number = ++s->recv_calls;
     span->message = message;
     span->time_ns = ev->time_ns;
+    span->gap_ns = gap;
     span->call_size = ev->result;
     span->call = ev->call;
-    store_bytes(s, start, data, ev->data_len);
+    span->cut = ev->wire_len < 0;
+    if (store_bytes(s, start, data, ev->data_len) < 0)
+        return -1;
     if (!is_client && message > s->messages)
         s->messages = message;      /* requests as the server counts them */
     if (!is_client) {
@@ -1097,12 +1207,13 @@ static int feed_compact(struct connection *c, int is_client, const struct cap_ev
         break;
     case CAP_RECV:
         in->receiver_tapped = 1;
-        if (ev->result == 0) {
+        if (recv_taken(ev) == 0) {
             if (ev->socktype != SOCK_DGRAM)
                 in->eof = 1;
             break;
         }
-        in->received += (uint64_t)ev->result;
+        in->received += recv_taken(ev);
+        in->lost += recv_taken(ev) - (uint64_t)ev->result;
         in->recv_calls++;
         in->win_start = stream_end(in);
         break;
@@ -1116,6 +1227,34 @@ static int feed_compact(struct connection *c, int is_client, const struct cap_ev
         break;
     }
     return 0;
+}
+
+/* 1 when EV's numbers could come from a real call: no call moves more than
+ * DECODE_MAX_CALL bytes or captures more than it moved. */
+static int event_possible(const struct cap_event *ev)
+{
+    if (ev->kind != CAP_SEND && ev->kind != CAP_RECV)
+        return 1;
+    if (ev->result > DECODE_MAX_CALL || ev->wire_len > DECODE_MAX_CALL ||
+        ev->wire_len < -1 || (uint64_t)ev->data_len > (uint64_t)ev->result)
+        return 0;
+    return 1;
+}
+
+/* 1 when the stream EV adds to stays within DECODE_MAX_STREAM bytes, so no
+ * offset or total can overflow. */
+static int stream_can_take(const struct connection *c, int is_client,
+                           const struct cap_event *ev)
+{
+    if (ev->kind == CAP_SEND) {
+        const struct stream *s = is_client ? &c->up : &c->down;
+        return s->sent <= DECODE_MAX_STREAM - (uint64_t)ev->result;
+    }
+    if (ev->kind == CAP_RECV) {
+        const struct stream *s = is_client ? &c->down : &c->up;
+        return s->received <= DECODE_MAX_STREAM - recv_taken(ev);
+    }
+    return 1;
 }
 
 int decoder_feed(struct decoder *d, const struct cap_event *raw,
@@ -1139,6 +1278,10 @@ int decoder_feed(struct decoder *d, const struct cap_event *raw,
         d->ignored++;
         return 0;
     }
+    if (!event_possible(ev)) {
+        d->invalid++;
+        return 0;
+    }
     int is_client = 0;
     struct connection *c = place(d, ev, &is_client);
     if (c == NULL) {
@@ -1147,6 +1290,10 @@ int decoder_feed(struct decoder *d, const struct cap_event *raw,
             return -1;
         }
         d->ignored++;
+        return 0;
+    }
+    if (!stream_can_take(c, is_client, ev)) {
+        d->invalid++;
         return 0;
     }
     if (c->first_ns == 0)
@@ -1184,35 +1331,51 @@ int decoder_feed(struct decoder *d, const struct cap_event *raw,
     }
 }
 
-int decoder_load_file(struct decoder *d, const char *path, char *err, size_t errlen)
+/* Feeds every event R has into D. NAME prefixes errors ("run.nbcap: ...").
+ * Returns 0, or -1 with ERR filled. */
+static int load_reader(struct decoder *d, struct capture_reader *r, const char *name,
+                       char *err, size_t errlen)
 {
-    struct capture_reader r;
-    if (capture_open(&r, path, err, errlen) < 0)
-        return -1;
-    int rc = -1;
     struct cap_event ev;
     const unsigned char *data;
     int got;
-    while ((got = capture_next(&r, &ev, &data, err, errlen)) == 1) {
+    while ((got = capture_next(r, &ev, &data, err, errlen)) == 1) {
         if (decoder_feed(d, &ev, data) < 0) {
-            snprintf(err, errlen, "out of memory decoding %s", path);
-            goto end;
+            snprintf(err, errlen, "out of memory decoding %s", name);
+            return -1;
         }
     }
     if (got < 0) {
         /* prefix the file name: "run.nbcap: not a nianbao capture ..." */
         char msg[256];
         snprintf(msg, sizeof(msg), "%s", err);
-        snprintf(err, errlen, "%s: %s", path, msg);
-        goto end;
+        snprintf(err, errlen, "%s: %s", name, msg);
+        return -1;
     }
-    if (capture_leftover(&r) > 0) {
+    if (capture_leftover(r) > 0) {
         snprintf(err, errlen, "%s: ends in the middle of an event (%zu stray bytes)",
-                 path, capture_leftover(&r));
-        goto end;
+                 name, capture_leftover(r));
+        return -1;
     }
-    rc = 0;
-end:
+    return 0;
+}
+
+int decoder_load_file(struct decoder *d, const char *path, char *err, size_t errlen)
+{
+    struct capture_reader r;
+    if (capture_open(&r, path, err, errlen) < 0)
+        return -1;
+    int rc = load_reader(d, &r, path, err, errlen);
+    capture_close(&r);
+    return rc;
+}
+
+int decoder_load_buffer(struct decoder *d, const void *buf, size_t len,
+                        char *err, size_t errlen)
+{
+    struct capture_reader r;
+    capture_open_mem(&r, buf, len);
+    int rc = load_reader(d, &r, "capture", err, errlen);
     capture_close(&r);
     return rc;
 }

@@ -20,7 +20,14 @@
  *   - the bytes themselves, where known. The tap copies at most its cap per
  *     call, so a byte is known when either the sender's or the receiver's
  *     copy covered it; others are "not captured" (stream_byte returns -1).
+ *     They are kept in pages of DECODE_PAGE bytes allocated only where bytes
+ *     were captured, so a capture that claims huge calls but holds little
+ *     costs little.
  * Bytes sent but not yet received are pending: [received, sent).
+ *
+ * A recv's span covers what it took off the connection: a datagram cut to
+ * the buffer (recv MSG_TRUNC on UDP) or bytes a TCP recv(MSG_TRUNC)
+ * discarded count there, but only CALL_SIZE bytes reached the program.
  *
  * Bounded memory: each stream keeps only a window of offsets
  * ([win_start, stream_window_end)), 64 KiB by default. The window follows
@@ -35,7 +42,14 @@
  *
  * Incremental: decoder_feed takes one event at a time, so a live view can
  * draw after every event. Pointers into the model (connections, spans) are
- * valid until the next decoder_feed or decoder_free.
+ * valid until the next decoder_feed or decoder_free. The work per event is
+ * bounded by the bytes it carries and a binary search, never by how much
+ * came before: a capture decodes in time linear in its size.
+ *
+ * Impossible values (a call that claims more than DECODE_MAX_CALL bytes, a
+ * stream past DECODE_MAX_STREAM, more bytes captured than moved) make the
+ * event invalid: it is counted in INVALID and otherwise ignored. A JSON
+ * header number that is not an integer of at most 2^53 is shown as invalid.
  *
  * STALE: request k of a connection is the k-th burst of client sends (sends
  * with no client recv in between); reply k is what the server sent after it
@@ -64,6 +78,12 @@ enum proto {
     PROTO_JSON,       /* stage 4: 4-byte LE header length, JSON header, body */
 };
 
+/* The framing of a stage's programs, from common/stages.def: by the stage
+ * folder named in PROG (a recorded command line), or by a server's default
+ * PORT. PROTO_GUESS when nothing matches. */
+enum proto proto_for_program(const char *prog);
+enum proto proto_for_port(unsigned port);
+
 /* "raw", "len", "json", "guess". */
 const char *proto_name(enum proto proto);
 
@@ -88,10 +108,17 @@ struct decode_span {
                              receiving side had sent when it called recv
                              (0 when it had sent none)                      */
     uint64_t time_ns;     /* when the call returned                          */
-    int64_t call_size;    /* the call's full return value (may exceed the
-                             part still in the window)                      */
+    int64_t call_size;    /* bytes the call moved to/from the program (may
+                             exceed the part still in the window; for a
+                             recv, less than end - start when the call cut
+                             a datagram or discarded bytes: see decode.h's
+                             top)                                           */
+    uint64_t gap_ns;      /* time since the previous call of the same kind
+                             (send/recv) on this stream; 0 for the first    */
     uint8_t call;         /* enum cap_call: send, write, recv_into->recv ... */
     uint8_t stale;        /* recv only: 1 when flagged STALE                 */
+    uint8_t cut;          /* recv only: 1 when the kernel cut the datagram
+                             and did not say how long it was                */
     uint32_t stale_reply; /* recv only, when STALE: the older reply # whose
                              bytes it returned                              */
 };
@@ -111,7 +138,9 @@ enum frame_part {
 /* "request", "reply", "len-field", "header-len", "header-json", "body", ... */
 const char *frame_part_name(enum frame_part part);
 
-/* Decoded JSON header fields (stage 4); HAVE_* say which were present. */
+/* Decoded JSON header fields (stage 4); HAVE_* say which were present:
+ * 1 with a usable integer, -1 present but not one (1e308, 2.5, "5"), 0
+ * absent. */
 struct json_header_info {
     int have_total_size, have_stdout_size, have_exit_code;
     long long total_size, stdout_size, exit_code;
@@ -136,9 +165,14 @@ struct decode_frame {
 struct stream {
     enum direction dir;
     uint64_t sent;            /* total bytes the sender's sends moved        */
-    uint64_t received;        /* total bytes the receiver's recvs returned   */
+    uint64_t received;        /* total bytes the receiver's recvs took off
+                                 the connection (see LOST)                  */
+    uint64_t lost;            /* of RECEIVED, bytes that never reached the
+                                 program: datagrams cut to the buffer, TCP
+                                 recv(MSG_TRUNC)                            */
     uint32_t send_calls;      /* sends seen (= number of the last send span) */
-    uint32_t recv_calls;      /* recvs seen that returned bytes              */
+    uint32_t recv_calls;      /* recvs seen that returned bytes (the EOF, a
+                                 recv that returned 0, is EOF below)        */
     uint32_t messages;        /* requests (UP) / replies (DOWN) started      */
     int sender_tapped;        /* 1 once a send event was seen                */
     int receiver_tapped;      /* 1 once a recv event was seen                */
@@ -160,18 +194,28 @@ struct stream {
     struct decode_sent_range { uint64_t start, end; uint32_t message; } *history;
     size_t n_history;
 
-    /* Internal: ring of bytes for [win_start, win_start + window) and which
-     * of them are known; the frame parser's state. Do not touch. */
-    unsigned char *ring;
-    unsigned char *known;     /* one bit per ring slot */
-    size_t ring_size;         /* grows up to WINDOW as bytes arrive */
+    /* Internal: the captured bytes of [win_start, win_start + window), in
+     * pages (slot = page number % n_slots; a page whose base is not the
+     * offset's is stale); the last calls' times; the frame parser's state.
+     * Do not touch. */
+    struct decode_page **pages;
+    size_t n_slots;
+    uint64_t last_send_ns, last_recv_ns;
     struct {
         int state;
         uint64_t at;          /* offset of the next frame part to parse */
+        uint64_t scan_at;     /* header: bytes before this are known    */
         uint32_t message;
         long long need;
         int lost;
     } parse;
+};
+
+#define DECODE_PAGE 4096u     /* bytes per page of captured bytes */
+struct decode_page {
+    uint64_t base;                          /* stream offset of bytes[0] */
+    unsigned char bytes[DECODE_PAGE];
+    unsigned char known[DECODE_PAGE / 8];   /* one bit per byte */
 };
 
 /* The end of the stream as far as anyone knows: max(sent, received). */
@@ -188,6 +232,10 @@ uint64_t stream_pending(const struct stream *s);
 /* The byte at OFFSET (0..255), or -1 when it was not captured or is outside
  * the window. */
 int stream_byte(const struct stream *s, uint64_t offset);
+
+/* The first offset in [START, END) whose byte is known, or END: the end of
+ * a run of bytes not captured, found page by page. */
+uint64_t stream_next_known(const struct stream *s, uint64_t start, uint64_t end);
 
 /* Copies the known bytes of [START, START+LEN) into BUF; unknown bytes
  * become 0 and KNOWN[i] (when KNOWN is not NULL) says which were known.
@@ -240,7 +288,9 @@ struct decode_stale {
     uint32_t request_no;  /* the request it was waiting for         */
     uint32_t reply_no;    /* the older reply whose bytes it got     */
     uint64_t time_ns;
-    char text[96];        /* "STALE: recv #7 returned bytes of reply #3" */
+    char text[96];        /* "STALE: recv #7 returned bytes of reply #3"
+                             (English, for --dump; the screen words its
+                             own from the numbers above)           */
 };
 
 struct decode_options {
@@ -249,6 +299,8 @@ struct decode_options {
 };
 
 #define DECODE_DEFAULT_WINDOW (64u * 1024u)
+#define DECODE_MAX_CALL (1LL << 40)      /* bytes one call can move      */
+#define DECODE_MAX_STREAM (1ULL << 62)   /* bytes one stream can carry   */
 #define DECODE_MAX_STALES 1024   /* older flags are dropped (count stays) */
 #define DECODE_MAX_HISTORY 256   /* reply ranges remembered past the window */
 /* Connections kept with their bytes and spans. Past this, the oldest one
@@ -279,6 +331,7 @@ struct decoder {
     uint64_t first_ns, last_ns;
     uint64_t ignored;           /* events that could not be placed (no
                                    addresses, unknown kind) */
+    uint64_t invalid;           /* events with impossible values (see top) */
 };
 
 /* OPT may be NULL (guess, default window). Returns 0, or -1 (ENOMEM). */
@@ -292,6 +345,21 @@ int decoder_feed(struct decoder *d, const struct cap_event *ev,
 /* Reads every event of PATH into D. Returns 0, or -1 with ERR filled. */
 int decoder_load_file(struct decoder *d, const char *path,
                       char *err, size_t errlen);
+
+/* The same for a capture held in memory (LEN bytes at BUF): the entry point
+ * for a fuzzing harness of the decoder, which then may hand D to
+ * export_dump_decoder (export.h) to exercise the readers of the model:
+ *
+ *   struct decoder d; char err[256];
+ *   decoder_init(&d, NULL);
+ *   decoder_load_buffer(&d, data, size, err, sizeof err);  // 0 or -1
+ *   export_dump_decoder(&d, devnull, 1);
+ *   decoder_free(&d);
+ *
+ * Returns 0, or -1 with ERR filled ("not a nianbao capture ...", "ends in
+ * the middle of an event", "out of memory"). */
+int decoder_load_buffer(struct decoder *d, const void *buf, size_t len,
+                        char *err, size_t errlen);
 
 void decoder_status(const struct decoder *d, struct decode_status *st);
 

@@ -38,21 +38,27 @@ static const char *end_unnamed(uint32_t pid)
     return pid != 0 ? "(tapped, no connect/accept seen)" : "(not tapped)";
 }
 
-/* Writes bytes as a C string body; unknown bytes become one "<N not
- * captured>" run. */
-static void put_escaped(FILE *out, const struct stream *s, uint64_t start, uint64_t len)
+/* Writes the bytes of [START, END) as a C string body, at most SHOW of
+ * them; a run of bytes the tap did not copy is one "[N bytes not captured]"
+ * with the run's true length (up to END, not SHOW). Returns 1 when it
+ * stopped before END. */
+static int put_escaped(FILE *out, const struct stream *s, uint64_t start, uint64_t end,
+                       uint64_t show)
 {
-    uint64_t unknown = 0;
-    for (uint64_t i = 0; i < len; i++) {
-        int b = stream_byte(s, start + i);
+    uint64_t off = start, shown = 0;
+    while (off < end && shown < show) {
+        int b = stream_byte(s, off);
         if (b < 0) {
-            unknown++;
+            uint64_t run_end = stream_next_known(s, off, end);
+            if (run_end <= off)
+                run_end = end;      /* outside the window: none of it is kept */
+            fprintf(out, "[%llu bytes not captured]", (unsigned long long)(run_end - off));
+            shown += run_end - off < show ? run_end - off : show;
+            off = run_end;
             continue;
         }
-        if (unknown > 0) {
-            fprintf(out, "<%llu not captured>", (unsigned long long)unknown);
-            unknown = 0;
-        }
+        off++;
+        shown++;
         switch (b) {
         case '\n': fputs("\\n", out); break;
         case '\r': fputs("\\r", out); break;
@@ -66,8 +72,32 @@ static void put_escaped(FILE *out, const struct stream *s, uint64_t start, uint6
                 fprintf(out, "\\x%02x", (unsigned)b);
         }
     }
-    if (unknown > 0)
-        fprintf(out, "<%llu not captured>", (unsigned long long)unknown);
+    return off < end;
+}
+
+/* What recv SPAN did, as the dump and the page say it: "returned 40
+ * bytes", "returned 5 bytes of a 2000-byte datagram (1995 lost)", ... */
+static void recv_result(const struct decode_span *span, char *buf, size_t len)
+{
+    unsigned long long took = span->end - span->start, got = (unsigned long long)span->call_size;
+    if (span->cut)
+        snprintf(buf, len, "returned %llu bytes of a longer datagram (the rest lost)", got);
+    else if (got == 0)
+        snprintf(buf, len, "discarded %llu bytes (MSG_TRUNC)", took);
+    else if (got < took)
+        snprintf(buf, len, "returned %llu bytes of a %llu-byte datagram (%llu lost)", got, took,
+                 took - got);
+    else
+        snprintf(buf, len, "returned %llu bytes", got);
+}
+
+/* "; 1995 bytes lost to truncation" after a stream's totals, or "". */
+static const char *lost_text(const struct stream *s, char *buf, size_t len)
+{
+    if (s->lost == 0)
+        return "";
+    snprintf(buf, len, "; %llu bytes lost to truncation", (unsigned long long)s->lost);
+    return buf;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -114,21 +144,63 @@ static void frame_label(const struct decode_frame *f, char *buf, size_t len)
 
 /* ---- --dump ------------------------------------------------------------ */
 
+/* --at: only the part of one stream around one byte, and that byte marked. */
+struct dump_at {
+    uint64_t offset;            /* the byte */
+    uint64_t lo, hi;            /* the part shown: segments meeting [lo, hi) */
+};
+
+#define AT_CONTEXT 256          /* bytes shown either side of --at's byte */
+#define GAP_NS 10000000ull      /* a wait this long gets its own line (verbose) */
+
+/* Milliseconds from the capture's first event to T (negative when the
+ * capture's order put an event before an earlier one of another process). */
+static double ms_since_first(const struct decoder *d, uint64_t t)
+{
+    return ((double)t - (double)d->first_ns) / 1e6;
+}
+
+/* The line that marks --at's byte: its value and what it belongs to. */
+static void dump_at_mark(FILE *out, const struct stream *s, uint64_t offset)
+{
+    const struct decode_span *snd = stream_send_at(s, offset);
+    const struct decode_span *rcv = stream_recv_at(s, offset);
+    const struct decode_frame *f = stream_frame_at(s, offset);
+    int b = stream_byte(s, offset);
+    fprintf(out, "    => @%llu: ", (unsigned long long)offset);
+    if (b < 0)
+        fprintf(out, "(not captured)");
+    else if (b >= 0x20 && b < 0x7f && b != '\'')
+        fprintf(out, "0x%02x '%c'", (unsigned)b, b);
+    else
+        fprintf(out, "0x%02x", (unsigned)b);
+    if (snd != NULL)
+        fprintf(out, ", send #%u", snd->number);
+    if (rcv != NULL)
+        fprintf(out, ", recv #%u", rcv->number);
+    else if (offset >= s->received && s->receiver_tapped)
+        fprintf(out, ", pending");
+    if (f != NULL)
+        fprintf(out, ", %s #%u", frame_part_name(f->part), f->message);
+    fputc('\n', out);
+}
+
 static void dump_stream(FILE *out, const struct decoder *d, const struct connection *c,
-                        const struct stream *s, int verbose)
+                        const struct stream *s, int verbose, const struct dump_at *at)
 {
     const char *from = s->dir == DIR_UP ? "client" : "server";
     const char *to = s->dir == DIR_UP ? "server" : "client";
-    fprintf(out, "  %s (%s -> %s): %u sends, %llu bytes sent; %u recvs, %llu bytes received; %llu pending%s\n",
+    char lost[64];
+    fprintf(out, "  %s (%s -> %s): %u sends, %llu bytes sent; %u recvs, %llu bytes received%s; %llu pending%s\n",
             direction_name(s->dir), from, to, s->send_calls,
             (unsigned long long)s->sent, s->recv_calls,
-            (unsigned long long)s->received,
+            (unsigned long long)(s->received - s->lost), lost_text(s, lost, sizeof(lost)),
             (unsigned long long)stream_pending(s), s->eof ? "; EOF seen" : "");
     if (c->compact)
         return;     /* its bytes and spans were freed: the totals are all */
     /* A tapped end with no data calls moved its bytes some way the tap
-     * does not see (stdio on a socket, sendfile, splice, sendmmsg): say
-     * so, rather than "not tapped". */
+     * does not see (stdio on a socket, splice, sendmmsg): say so, rather
+     * than "not tapped". */
     uint32_t from_pid = s->dir == DIR_UP ? c->client_pid : c->server_pid;
     uint32_t to_pid = s->dir == DIR_UP ? c->server_pid : c->client_pid;
     if (!s->sender_tapped)
@@ -150,8 +222,14 @@ static void dump_stream(FILE *out, const struct decoder *d, const struct connect
         return;
     }
     const struct decode_frame *last_frame = NULL;
+    if (at != NULL && (at->offset < s->win_start || at->offset >= stream_window_end(s)))
+        fprintf(out, "    => @%llu: not kept (the window holds bytes %llu..%llu)\n",
+                (unsigned long long)at->offset, (unsigned long long)s->win_start,
+                (unsigned long long)stream_window_end(s));
     for (size_t i = 0; i + 1 < n; i++) {
         uint64_t a = cuts[i], b = cuts[i + 1];
+        if (at != NULL && (b <= at->lo || a >= at->hi))
+            continue;
         const struct decode_frame *f = stream_frame_at(s, a);
         if (f != NULL && f != last_frame && f->start == a &&
             f->part != FRAME_REQUEST && f->part != FRAME_REPLY && f->part != FRAME_BODY)
@@ -159,6 +237,12 @@ static void dump_stream(FILE *out, const struct decoder *d, const struct connect
         last_frame = f;
         const struct decode_span *snd = stream_send_at(s, a);
         const struct decode_span *rcv = stream_recv_at(s, a);
+        if (verbose && rcv != NULL && rcv->start == a && rcv->gap_ns >= GAP_NS)
+            fprintf(out, "    .... %.1f ms since recv #%u\n", (double)rcv->gap_ns / 1e6,
+                    rcv->number - 1);
+        if (verbose && snd != NULL && snd->start == a && snd->gap_ns >= GAP_NS)
+            fprintf(out, "    .... %.1f ms since send #%u\n", (double)snd->gap_ns / 1e6,
+                    snd->number - 1);
         char send_text[32], recv_text[32], frame_text[40];
         if (snd != NULL)
             snprintf(send_text, sizeof(send_text), "send #%u", snd->number);
@@ -174,21 +258,23 @@ static void dump_stream(FILE *out, const struct decoder *d, const struct connect
         fprintf(out, "    @%-7llu +%-6llu %-9s %-9s %-16s \"",
                 (unsigned long long)a, (unsigned long long)(b - a),
                 send_text, recv_text, frame_text);
-        uint64_t show = b - a > PREVIEW_BYTES ? PREVIEW_BYTES : b - a;
-        put_escaped(out, s, a, show);
+        int more = put_escaped(out, s, a, b, PREVIEW_BYTES);
         fputc('"', out);
-        if (show < b - a)
+        if (more)
             fprintf(out, "...");
         fputc('\n', out);
+        if (at != NULL && at->offset >= a && at->offset < b)
+            dump_at_mark(out, s, at->offset);
         /* Receiver's boundary: where one recv() stopped. */
         const struct decode_span *ending = stream_recv_at(s, b - 1);
         if (ending != NULL && ending->end == b) {
-            fprintf(out, "    ---- recv #%u returned %lld bytes", ending->number,
-                    (long long)ending->call_size);
+            char result[128];
+            recv_result(ending, result, sizeof(result));
+            fprintf(out, "    ---- recv #%u %s", ending->number, result);
             if (s->dir == DIR_DOWN && ending->message > 0)
                 fprintf(out, " (client waiting for reply #%u)", ending->message);
             if (verbose)
-                fprintf(out, " at +%.3f ms", (double)(ending->time_ns - d->first_ns) / 1e6);
+                fprintf(out, " at +%.3f ms", ms_since_first(d, ending->time_ns));
             fputc('\n', out);
             if (ending->stale)
                 fprintf(out, "    !! STALE: recv #%u returned bytes of reply #%u\n",
@@ -207,6 +293,9 @@ void export_dump_decoder(const struct decoder *d, FILE *out, int verbose)
     decoder_status(d, &st);
     fprintf(out, "nianbao capture: %llu events, %zu connections\n",
             (unsigned long long)st.events, d->n_conns);
+    if (d->invalid > 0)
+        fprintf(out, "(%llu invalid events ignored: sizes no call can have)\n",
+                (unsigned long long)d->invalid);
     for (size_t i = 0; i < d->n_conns; i++) {
         const struct connection *c = d->conns[i];
         char client[80], server[80];
@@ -225,8 +314,8 @@ void export_dump_decoder(const struct decoder *d, FILE *out, int verbose)
         if (c->compact)
             fprintf(out, "  (totals only: bytes and spans freed, more than %d connections)\n",
                     DECODE_MAX_FULL_CONNS);
-        dump_stream(out, d, c, &c->up, verbose);
-        dump_stream(out, d, c, &c->down, verbose);
+        dump_stream(out, d, c, &c->up, verbose, NULL);
+        dump_stream(out, d, c, &c->down, verbose, NULL);
     }
     fprintf(out, "\ntotal: %llu sends, %llu recvs, %llu bytes pending, %llu STALE\n",
             (unsigned long long)st.sends, (unsigned long long)st.recvs,
@@ -294,7 +383,8 @@ static const char *const html_head =
     "<span class=\"s2\">send #3</span>...); "
     "<span class=\"rb\">&#x2503;</span> marks where a <code>recv()</code> returned; "
     "<span class=\"pending\">faded</span> bytes are sent but not yet received; "
-    "<span class=\"unk\">&middot;</span> bytes were not captured (tap cap). "
+    "<span class=\"unk\">[N bytes not captured]</span>: bytes the tap did not copy "
+    "(it copies NIANBAO_TAP_CAP bytes of each call). "
     "Underlines: <span class=\"len-field\">length field</span> "
     "<span class=\"header-json\">JSON header</span> <span class=\"body\">body</span>.</p>\n";
 
@@ -313,9 +403,7 @@ static void html_text(FILE *out, const char *text)
 
 static void html_byte(FILE *out, int b)
 {
-    if (b < 0)
-        fputs("<span class=\"unk\">&middot;</span>", out);
-    else if (b == '\n')
+    if (b == '\n')
         fputs("<span class=\"esc\">\\n</span>\n", out);
     else if (b == '<')
         fputs("&lt;", out);
@@ -333,11 +421,13 @@ static void html_stream(FILE *out, const struct stream *s)
 {
     const char *from = s->dir == DIR_UP ? "client" : "server";
     const char *to = s->dir == DIR_UP ? "server" : "client";
+    char lost[64];
     fprintf(out, "<h3>%s: %s &rarr; %s</h3>\n<p>%u sends, %llu bytes sent; %u recvs, "
-            "%llu bytes received; %llu pending</p>\n",
+            "%llu bytes received%s; %llu pending</p>\n",
             direction_name(s->dir), from, to, s->send_calls,
             (unsigned long long)s->sent, s->recv_calls,
-            (unsigned long long)s->received, (unsigned long long)stream_pending(s));
+            (unsigned long long)(s->received - s->lost), lost_text(s, lost, sizeof(lost)),
+            (unsigned long long)stream_pending(s));
     size_t n = 0;
     uint64_t *cuts = boundaries(s, &n);
     if (cuts == NULL)
@@ -366,13 +456,28 @@ static void html_stream(FILE *out, const struct stream *s)
                 rcv == NULL && a >= s->received && s->receiver_tapped ? " pending" : "");
         html_text(out, title);
         fputs("\">", out);
-        for (uint64_t off = a; off < b; off++)
-            html_byte(out, stream_byte(s, off));
+        for (uint64_t off = a; off < b;) {
+            int byte = stream_byte(s, off);
+            if (byte >= 0) {
+                html_byte(out, byte);
+                off++;
+                continue;
+            }
+            /* a run the tap did not copy: one mark with its true length */
+            uint64_t run_end = stream_next_known(s, off, b);
+            if (run_end <= off)
+                run_end = b;
+            fprintf(out, "<span class=\"unk\">[%llu bytes not captured]</span>",
+                    (unsigned long long)(run_end - off));
+            off = run_end;
+        }
         fputs("</span>", out);
         const struct decode_span *ending = stream_recv_at(s, b - 1);
         if (ending != NULL && ending->end == b) {
-            fprintf(out, "<span class=\"rb\" title=\"recv #%u returned %lld bytes\">&#x2503;</span>",
-                    ending->number, (long long)ending->call_size);
+            char result[128];
+            recv_result(ending, result, sizeof(result));
+            fprintf(out, "<span class=\"rb\" title=\"recv #%u %s\">&#x2503;</span>",
+                    ending->number, result);
             if (ending->stale)
                 fprintf(out, "<span class=\"stale\">STALE: recv #%u returned bytes of reply #%u</span>",
                         ending->number, ending->stale_reply);
@@ -410,6 +515,9 @@ int export_html(const char *capture_path, const char *html_path,
     fprintf(out, "<p>%llu sends, %llu recvs, %llu bytes pending, %llu STALE</p>\n",
             (unsigned long long)st.sends, (unsigned long long)st.recvs,
             (unsigned long long)st.pending, (unsigned long long)st.stale_count);
+    if (d.invalid > 0)
+        fprintf(out, "<p>%llu invalid events ignored: sizes no call can have</p>\n",
+                (unsigned long long)d.invalid);
     for (size_t i = 0; i < d.n_conns; i++) {
         const struct connection *c = d.conns[i];
         char client[80], server[80];
@@ -419,8 +527,9 @@ int export_html(const char *capture_path, const char *html_path,
         html_text(out, c->client_prog[0] ? client : end_unnamed(c->client_pid));
         fputs(" &harr; ", out);
         html_text(out, c->server_prog[0] ? server : end_unnamed(c->server_pid));
-        fprintf(out, ", proto %s%s</h2>\n", proto_name(c->proto),
-                c->proto_guessed ? " (guessed)" : "");
+        fprintf(out, ", proto %s%s%s</h2>\n", proto_name(c->proto),
+                c->proto_guessed ? " (guessed)" : "",
+                connection_stale_blind(c) ? "; STALE needs both ends tapped" : "");
         html_stream(out, &c->up);
         html_stream(out, &c->down);
     }
@@ -442,55 +551,90 @@ struct reading {
     uint64_t start, len;
     uint32_t first_reply, last_reply;   /* replies the bytes came from */
     int blocks;                         /* 1: the reader would wait */
+    const char *why;                    /* when BLOCKS: why, or NULL */
 };
 
 /* Cuts what a reader got into printable lines of at most WIDTH characters
- * (newline ends a line; '~' a byte not captured, '.' a control byte) and
- * keeps the first SIDE_HEAD and the last SIDE_TAIL of them: the end of a
- * v1 reply is where the next reply's bytes show up. Returns the number of
- * lines in all; LINES gets min(total, SIDE_HEAD + SIDE_TAIL) of them, in
- * order, with "..." standing for the ones left out. */
+ * (newline ends a line; '.' a control byte; a run of bytes not captured is
+ * a line "[N bytes not captured]" of its own) and keeps the first SIDE_HEAD
+ * and the last SIDE_TAIL of them: the end of a v1 reply is where the next
+ * reply's bytes show up. Returns the number of lines kept in LINES, in
+ * order, with "..." standing for the ones left out. Work is bounded by the
+ * bytes the window holds, not by the length the reading claims. */
 #define SIDE_HEAD 8
 #define SIDE_TAIL 5
-#define SIDE_LINES (SIDE_HEAD + SIDE_TAIL + 1)
+#define SIDE_LINES (SIDE_HEAD + SIDE_TAIL + 2)
+struct line_cutter {
+    char (*lines)[64];
+    char tail[SIDE_TAIL][64];
+    int n;                      /* lines cut so far */
+    char cur[64];
+    int col;
+};
+
+static void cutter_end_line(struct line_cutter *lc)
+{
+    char *slot = lc->n < SIDE_HEAD ? lc->lines[lc->n] : lc->tail[(lc->n - SIDE_HEAD) % SIDE_TAIL];
+    memcpy(slot, lc->cur, sizeof(lc->cur));
+    lc->n++;
+    lc->col = 0;
+    lc->cur[0] = '\0';
+}
+
 static int to_lines(const struct stream *s, const struct reading *r,
                     char lines[SIDE_LINES][64], int width)
 {
-    char tail[SIDE_TAIL][64];
     if (r->blocks || r->len == 0) {
-        snprintf(lines[0], 64, "%s", r->blocks ? "(waits: nothing to read)" : "(empty)");
+        snprintf(lines[0], 64, "%s", r->blocks ? (r->why ? r->why : "(waits: nothing to read)")
+                                               : "(empty)");
         return 1;
     }
-    int n = 0, col = 0;
-    char cur[64] = "";
+    struct line_cutter lc = { .lines = lines };
     /* Only the window's bytes can be shown: a 1 GiB body is mostly gone. */
-    uint64_t first = r->start < s->win_start ? s->win_start - r->start : 0;
-    uint64_t last = r->len;
-    uint64_t kept_end = stream_window_end(s);
-    if (r->start + last > kept_end)
-        last = kept_end > r->start ? kept_end - r->start : 0;
-    if (first > 0 && first < last) {
-        snprintf(lines[n++], 64, "(%llu bytes no longer kept)", (unsigned long long)first);
-    } else if (first >= last) {
+    uint64_t end = r->start + r->len, kept_end = stream_window_end(s);
+    uint64_t from = r->start < s->win_start ? s->win_start : r->start;
+    uint64_t to = end < kept_end ? end : kept_end;
+    if (from >= to) {
         snprintf(lines[0], 64, "(%llu bytes no longer kept)", (unsigned long long)r->len);
         return 1;
     }
-    for (uint64_t i = first; i <= last; i++) {
-        int b = i < last ? stream_byte(s, r->start + i) : '\n';
-        if (b == '\n' || col == width) {
-            if (i < last || col > 0 || n == 0) {
-                char *slot = n < SIDE_HEAD ? lines[n] : tail[(n - SIDE_HEAD) % SIDE_TAIL];
-                memcpy(slot, cur, sizeof(cur));
-                n++;
-            }
-            col = 0;
-            cur[0] = '\0';
-            if (b == '\n')
-                continue;
-        }
-        cur[col++] = (char)(b < 0 ? '~' : (b >= 0x20 && b < 0x7f) ? b : '.');
-        cur[col] = '\0';
+    if (from > r->start) {
+        snprintf(lc.cur, sizeof(lc.cur), "(%llu bytes no longer kept)",
+                 (unsigned long long)(from - r->start));
+        cutter_end_line(&lc);
     }
+    for (uint64_t off = from; off < to;) {
+        int b = stream_byte(s, off);
+        if (b < 0) {
+            uint64_t run_end = stream_next_known(s, off, to);
+            if (run_end <= off)
+                run_end = to;
+            if (lc.col > 0)
+                cutter_end_line(&lc);
+            snprintf(lc.cur, sizeof(lc.cur), "[%llu bytes not captured]",
+                     (unsigned long long)(run_end - off));
+            cutter_end_line(&lc);
+            off = run_end;
+            continue;
+        }
+        off++;
+        if (b == '\n') {
+            cutter_end_line(&lc);
+            continue;
+        }
+        if (lc.col == width)
+            cutter_end_line(&lc);
+        lc.cur[lc.col++] = (char)(b >= 0x20 && b < 0x7f ? b : '.');
+        lc.cur[lc.col] = '\0';
+    }
+    if (lc.col > 0 || lc.n == 0)
+        cutter_end_line(&lc);
+    if (to < end) {
+        snprintf(lc.cur, sizeof(lc.cur), "(%llu more bytes not kept)",
+                 (unsigned long long)(end - to));
+        cutter_end_line(&lc);
+    }
+    int n = lc.n;
     if (n <= SIDE_HEAD)
         return n;
     int kept = n - SIDE_HEAD < SIDE_TAIL ? n - SIDE_HEAD : SIDE_TAIL;
@@ -498,7 +642,7 @@ static int to_lines(const struct stream *s, const struct reading *r,
     if (n - SIDE_HEAD > SIDE_TAIL)
         snprintf(lines[at++], 64, "... (%d lines)", n - SIDE_HEAD - SIDE_TAIL);
     for (int k = n - kept; k < n; k++)
-        memcpy(lines[at++], tail[(k - SIDE_HEAD) % SIDE_TAIL], 64);
+        memcpy(lines[at++], lc.tail[(k - SIDE_HEAD) % SIDE_TAIL], 64);
     return at;
 }
 
@@ -508,21 +652,60 @@ static uint32_t reply_of(const struct stream *s, uint64_t offset)
     return snd ? snd->message : 0;
 }
 
+/* The framed reading of reply K, from frame index *AT on (frames are in
+ * stream order and their reply numbers only grow, so one cursor serves all
+ * replies in turn). */
+static struct reading framed_reading(const struct connection *c, uint32_t k, size_t *at)
+{
+    const struct stream *s = &c->down;
+    struct reading framed = { 0 };
+    while (*at < s->n_frames && s->frames[*at].message < k)
+        (*at)++;
+    for (size_t i = *at; i < s->n_frames && s->frames[i].message == k; i++) {
+        const struct decode_frame *f = &s->frames[i];
+        if ((c->proto == PROTO_RAW && f->part == FRAME_REPLY) || f->part == FRAME_BODY) {
+            framed.start = f->start;
+            framed.len = f->end - f->start;
+            return framed;
+        }
+        if ((f->part == FRAME_LEN_FIELD || f->part == FRAME_HEADER_JSON) && f->value == 0) {
+            framed.start = f->end;      /* empty body: no body frame follows */
+            return framed;
+        }
+    }
+    framed.blocks = 1;
+    if (c->proto == PROTO_RAW && !s->sender_tapped)
+        framed.why = "(server not tapped: reply ends unknown)";
+    return framed;
+}
+
 static void side_by_side_conn(FILE *out, const struct connection *c)
 {
     const struct stream *s = &c->down;
+    const struct stream *up = &c->up;
     uint32_t requests = c->up.messages;
-    uint64_t v1_at = 0;
+    uint64_t v1_at = 0, reply_end = 0;
+    size_t send_at = 0, recv_at = 0, frame_at = 0, req_at = 0;
     fprintf(out, "\nconnection %u, proto %s: what each client prints\n", c->id,
             proto_name(c->proto));
+    if (c->compact) {
+        fprintf(out, "(totals only: bytes and spans freed, more than %d connections)\n",
+                DECODE_MAX_FULL_CONNS);
+        return;
+    }
     const int width = 38;
     for (uint32_t k = 1; k <= requests; k++) {
         /* v1: one recv(1024) after request k, from wherever the last one
-         * stopped, once the server has sent all of reply k. */
-        uint64_t reply_end = 0;
-        for (size_t i = 0; i < s->n_sends; i++)
-            if (s->sends[i].message <= k && s->sends[i].end > reply_end)
-                reply_end = s->sends[i].end;
+         * stopped, once reply k is there: all the server had sent by
+         * then, or (server not tapped) all the client's recvs made for
+         * requests up to k got. Spans are in stream order, their numbers
+         * only grow: one cursor each. */
+        for (; send_at < s->n_sends && s->sends[send_at].message <= k; send_at++)
+            if (s->sends[send_at].end > reply_end)
+                reply_end = s->sends[send_at].end;
+        for (; recv_at < s->n_recvs && s->recvs[recv_at].message <= k; recv_at++)
+            if (s->recvs[recv_at].end > reply_end)
+                reply_end = s->recvs[recv_at].end;
         struct reading v1 = { .start = v1_at };
         if (reply_end > v1_at) {
             v1.len = reply_end - v1_at > V1_RECV_SIZE ? V1_RECV_SIZE : reply_end - v1_at;
@@ -532,34 +715,14 @@ static void side_by_side_conn(FILE *out, const struct connection *c)
             v1.blocks = 1;
         }
         v1_at += v1.len;
-        /* framed: the bytes of reply k as its framing delimits them */
-        struct reading framed = { 0 };
-        int found = 0;
-        for (size_t i = 0; i < s->n_frames && !found; i++) {
-            const struct decode_frame *f = &s->frames[i];
-            if (f->message != k)
-                continue;
-            if ((c->proto == PROTO_RAW && f->part == FRAME_REPLY) || f->part == FRAME_BODY) {
-                framed.start = f->start;
-                framed.len = f->end - f->start;
-                found = 1;
-            } else if (f->part == FRAME_LEN_FIELD || f->part == FRAME_HEADER_JSON) {
-                if (f->value == 0) {    /* empty body: no body frame follows */
-                    framed.start = f->end;
-                    found = 1;
-                }
-            }
-        }
-        if (!found)
-            framed.blocks = 1;
+        struct reading framed = framed_reading(c, k, &frame_at);
         fprintf(out, "request #%u: \"", k);
-        const struct decode_frame *req = NULL;
-        for (size_t i = 0; i < c->up.n_frames; i++)
-            if (c->up.frames[i].message == k)
-                req = &c->up.frames[i];
-        if (req != NULL)
-            put_escaped(out, &c->up, req->start,
-                        req->end - req->start > 60 ? 60 : req->end - req->start);
+        while (req_at < up->n_frames && up->frames[req_at].message < k)
+            req_at++;
+        if (req_at < up->n_frames && up->frames[req_at].message == k) {
+            const struct decode_frame *req = &up->frames[req_at];
+            put_escaped(out, up, req->start, req->end, 60);
+        }
         fprintf(out, "\"\n");
         char left_head[64], right_head[64];
         snprintf(left_head, sizeof(left_head), "v1: one recv(%d) -> %llu bytes",
@@ -592,12 +755,136 @@ int export_side_by_side(const char *capture_path, FILE *out,
     if (load(&d, capture_path, proto, SIDE_WINDOW, err, errlen) < 0)
         return -1;
     fprintf(out, "side by side: a client that reads each reply with one recv(%d) (v1)\n"
-            "next to one that reads the framing; '~' = byte not captured\n", V1_RECV_SIZE);
+            "next to one that reads the framing\n", V1_RECV_SIZE);
     for (size_t i = 0; i < d.n_conns; i++)
         side_by_side_conn(out, d.conns[i]);
     decoder_free(&d);
     if (fflush(out) != 0 || ferror(out)) {
         snprintf(err, errlen, "cannot write: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- --at ----------------------------------------------------------------- */
+
+/* The stream AT names in D, or NULL when that connection is not there yet. */
+static const struct stream *at_stream(const struct decoder *d, const struct export_at *at)
+{
+    if (at->conn < 1 || at->conn > d->n_conns)
+        return NULL;
+    const struct connection *c = d->conns[at->conn - 1];
+    return at->dir == DIR_UP ? &c->up : &c->down;
+}
+
+/* Feeds PATH's events into a fresh D, at most LIMIT of them (UINT64_MAX:
+ * all). With WATCH, notes in *LAST_KEPT the number of events after which
+ * AT's byte was last inside the kept window, and stops once the window has
+ * passed it for good. Returns 0, or -1 with ERR filled (D freed). */
+static int load_some(struct decoder *d, const char *path, enum proto proto,
+                     const struct export_at *at, uint64_t limit, uint64_t *fed,
+                     uint64_t *last_kept, char *err, size_t errlen)
+{
+    struct decode_options opt = { .proto = proto };
+    struct capture_reader r;
+    struct cap_event ev;
+    const unsigned char *data;
+    int got = 0, rc = -1;
+    if (decoder_init(d, &opt) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (capture_open(&r, path, err, errlen) < 0) {
+        decoder_free(d);
+        return -1;
+    }
+    *fed = 0;
+    while (*fed < limit && (got = capture_next(&r, &ev, &data, err, errlen)) == 1) {
+        if (decoder_feed(d, &ev, data) < 0) {
+            snprintf(err, errlen, "out of memory decoding %s", path);
+            goto end;
+        }
+        (*fed)++;
+        const struct stream *s = last_kept ? at_stream(d, at) : NULL;
+        if (s != NULL && at->offset >= s->win_start && at->offset < stream_window_end(s))
+            *last_kept = *fed;
+        if (s != NULL && at->offset < s->win_start)
+            break;          /* the window never comes back */
+    }
+    if (*fed < limit && got < 0) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s", err);
+        snprintf(err, errlen, "%s: %s", path, msg);
+        goto end;
+    }
+    rc = 0;
+end:
+    capture_close(&r);
+    if (rc < 0)
+        decoder_free(d);
+    return rc;
+}
+
+int export_load_at(struct decoder *d, const char *path, enum proto proto,
+                   const struct export_at *at, uint64_t *events, char *err, size_t errlen)
+{
+    /* The first pass finds the last event after which the byte is still
+     * kept (later ones slide the window past it: a long stream); the
+     * second stops there. Most captures fit whole: all their events. */
+    uint64_t fed = 0, last_kept = 0;
+    if (load_some(d, path, proto, at, UINT64_MAX, &fed, &last_kept, err, errlen) < 0)
+        return -1;
+    if (at->conn < 1 || at->conn > d->n_conns) {
+        snprintf(err, errlen, "--conn %u: the capture has %zu connection%s", at->conn,
+                 d->n_conns, d->n_conns == 1 ? "" : "s");
+        decoder_free(d);
+        return -1;
+    }
+    const struct stream *s = at_stream(d, at);
+    if (at->offset >= stream_end(s)) {
+        snprintf(err, errlen, "--at %s:%llu: the %s stream of connection %u has %llu bytes",
+                 direction_name(at->dir), (unsigned long long)at->offset,
+                 direction_name(at->dir), at->conn, (unsigned long long)stream_end(s));
+        decoder_free(d);
+        return -1;
+    }
+    if (last_kept == 0 || last_kept == fed) {
+        *events = fed;
+        return 0;
+    }
+    decoder_free(d);
+    return load_some(d, path, proto, at, last_kept, events, NULL, err, errlen);
+}
+
+int export_dump_at(const char *capture_path, FILE *out, enum proto proto, int verbose,
+                   const struct export_at *at, char *err, size_t errlen)
+{
+    struct decoder d;
+    uint64_t events;
+    if (export_load_at(&d, capture_path, proto, at, &events, err, errlen) < 0)
+        return -1;
+    const struct connection *c = d.conns[at->conn - 1];
+    char client[80], server[80];
+    short_prog(c->client_prog, client, sizeof(client));
+    short_prog(c->server_prog, server, sizeof(server));
+    fprintf(out, "nianbao capture, byte %llu of connection %u's %s stream (as of event %llu)\n",
+            (unsigned long long)at->offset, c->id, direction_name(at->dir),
+            (unsigned long long)events);
+    fprintf(out, "\nconnection %u: client %s, server %s, %s, proto %s%s%s\n",
+            c->id, c->client_prog[0] ? client : end_unnamed(c->client_pid),
+            c->server_prog[0] ? server : end_unnamed(c->server_pid),
+            c->socktype == 2 /* SOCK_DGRAM */ ? "udp" : "tcp",
+            proto_name(c->proto), c->proto_guessed ? " (guessed)" : "",
+            connection_stale_blind(c) ? "; STALE needs both ends tapped" : "");
+    struct dump_at part = {
+        .offset = at->offset,
+        .lo = at->offset > AT_CONTEXT ? at->offset - AT_CONTEXT : 0,
+        .hi = at->offset + AT_CONTEXT + 1,
+    };
+    dump_stream(out, &d, c, at->dir == DIR_UP ? &c->up : &c->down, verbose, &part);
+    decoder_free(&d);
+    if (fflush(out) != 0 || ferror(out)) {
+        snprintf(err, errlen, "cannot write the dump: %s", strerror(errno));
         return -1;
     }
     return 0;

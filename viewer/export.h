@@ -33,4 +33,27 @@ int export_html(const char *capture_path, const char *html_path,
 int export_side_by_side(const char *capture_path, FILE *out,
                         enum proto proto, char *err, size_t errlen);
 
+/* --at DIR:OFFSET [--conn N]: one byte of one connection's stream. */
+struct export_at {
+    unsigned conn;            /* 1-based */
+    enum direction dir;
+    uint64_t offset;
+};
+
+/* Decodes PATH up to the event after which the part of AT's stream around
+ * AT->offset is settled (both tapped ends AT_CONTEXT bytes past it, or the
+ * end of the capture): later events would slide the window away from it.
+ * *EVENTS says how many events were fed. Returns 0 with D ready (free it
+ * with decoder_free), or -1 with ERR filled: a bad capture, "--conn 3: the
+ * capture has 1 connection", "--at up:500: the up stream of connection 1
+ * has 12 bytes". */
+int export_load_at(struct decoder *d, const char *path, enum proto proto,
+                   const struct export_at *at, uint64_t *events, char *err, size_t errlen);
+
+/* --dump --at: the dump lines of AT's stream within 256 bytes of the byte,
+ * and after the line holding it a line "    => @OFFSET: 0x.. 'c', send #N,
+ * recv #M, body #K" naming the byte and what it belongs to. */
+int export_dump_at(const char *capture_path, FILE *out, enum proto proto, int verbose,
+                   const struct export_at *at, char *err, size_t errlen);
+
 #endif

@@ -43,91 +43,208 @@
 
 /* ---- the lesson's script ------------------------------------------------ */
 
+/* The slicer's piece sizes in the slicer sections. */
+#define PIECE_MIN 1
+#define PIECE_MAX 7
+
+/* The numbers a narration may name, all from the run (the decoder's view
+ * of the step), never written into the text: a narration says
+ * "{reply_bytes}" and the lesson puts in what this run measured. */
+enum fact {
+    FACT_REPLY_BYTES,   /* bytes of this step's reply, as the server (or slicer) sent it */
+    FACT_REPLY_SENDS,   /* sends that made it */
+    FACT_RECVS,         /* the client's recvs in this step that returned data */
+    FACT_RECV_BYTES,    /* bytes they returned */
+    FACT_FIRST_RECV,    /* bytes the step's first recv returned */
+    FACT_PENDING,       /* bytes sent to the client and not yet received */
+    FACT_LENGTH,        /* the reply's length field, or its header's total_size */
+    FACT_HEADER_LEN,    /* stage 4: the JSON header's length */
+    FACT_STALE_RECV,    /* the recv # flagged STALE in this step */
+    FACT_STALE_REPLY,   /* ... and the older reply # whose bytes it got */
+    FACT_PIECE_MIN,     /* the slicer's smallest and largest piece */
+    FACT_PIECE_MAX,
+    FACT_UP_SENDS,      /* demo steps: the client's sends */
+    FACT_UP_RECVS,      /* ... the server's recvs that returned data */
+    FACT_UP_BYTES,      /* ... the bytes that went up */
+    FACT_COUNT
+};
+
+static const char *const fact_names[FACT_COUNT] = {
+    "reply_bytes", "reply_sends", "recvs", "recv_bytes", "first_recv", "pending",
+    "length", "header_len", "stale_recv", "stale_reply", "piece_min", "piece_max",
+    "up_sends", "up_recvs", "up_bytes",
+};
+
 struct lesson_step {
     const char *command;      /* typed into the client; for a demo
                                  step: the client's --demo NAME      */
-    const char *narration;    /* N_() msgid: one or two sentences   */
+    const char *narration;    /* N_() msgid with {fact} places        */
     const char *server;       /* demo step: the server program, which
                                  runs alone for this step           */
     const char *client;       /* demo step: the client program      */
+    int needs;                /* the fact NARRATION is about (-1: none);
+                                 without it, ELSE is said instead     */
+    const char *narration_else;
 };
 
 struct lesson_section {
-    int stage;
-    const char *dir;          /* "stage1_naive"                     */
-    const char *title;        /* N_() msgid                         */
-    const char *intro;        /* N_() msgid                         */
+    int stage;                /* its row in common/stages.def       */
+    const char *title;        /* N_() format: %d the stage, %s its
+                                 document version ("1.1")           */
+    const char *intro;        /* N_() msgid with {fact} places        */
     int via_slicer;           /* 1: the client talks to tools/slicer */
-    const char *proto;        /* what the viewer decodes: raw/len/json */
     const struct lesson_step *steps;
     size_t step_count;
 };
 
 static const struct lesson_step stage1_steps[] = {
-    { "ls", N_("`ls` has a short reply: it fits in one recv(1024), so nothing looks wrong yet."), NULL, NULL },
-    { "seq 1 2000", N_("`seq 1 2000` replies with 8893 bytes. The one recv(1024) takes the first 1024; "
-                       "the rest waits in the client's socket, pending."), NULL, NULL },
-    { "echo MARK", N_("`echo MARK` should print MARK. Instead recv returns the next 1024 bytes of the old "
-                      "seq reply, and the viewer flags it STALE: the garble of version 1."), NULL, NULL },
+    { "ls", N_("`ls` has a short reply, {reply_bytes} bytes: it fits in one recv(1024), so nothing "
+               "looks wrong yet."), NULL, NULL, -1, NULL },
+    { "seq 1 2000", N_("`seq 1 2000` replies with {reply_bytes} bytes. The one recv takes the first "
+                       "{first_recv}; the other {pending} wait in the client's socket, pending, "
+                       "after the mark where the recv stopped."), NULL, NULL, -1, NULL },
+    { "echo MARK", N_("`echo MARK` should print MARK. Instead recv #{stale_recv} returns the next "
+                      "{first_recv} bytes of the seq reply, and the viewer flags it STALE (bytes of "
+                      "reply #{stale_reply}): the garble of version 1.1."), NULL, NULL,
+      FACT_STALE_RECV,
+      N_("`echo MARK` printed MARK: this time nothing of the seq reply was left in the socket.") },
 };
 
 static const struct lesson_step stage2_steps[] = {
-    { "boundaries", N_("UDP: the client sends \"world\" and then \"hello\" as two datagrams, and the server's "
-                       "two recvfrom calls get them one each: a datagram keeps its boundaries."),
-      "udp_server", "udp_client" },
-    { "merge", N_("TCP: the client sends \"hello\" and then \"world\", and the server's one recv returns "
-                  "\"helloworld\": the stream kept the bytes and lost the boundary."),
-      "tcp_server", "tcp_client" },
+    { "boundaries", N_("UDP: the client sends \"world\" and then \"hello\", {up_sends} datagrams, and "
+                       "the server's {up_recvs} recvfrom calls get them one each: a datagram keeps "
+                       "its boundaries."),
+      "udp_server", "udp_client", -1, NULL },
+    { "merge", N_("TCP: the client sends \"hello\" and then \"world\", {up_sends} sends, and the "
+                  "server's recv returns all {up_bytes} bytes as \"helloworld\" ({up_recvs} recv "
+                  "with data; its next recv returns 0, the end of the stream): the stream kept the "
+                  "bytes and lost the boundary."),
+      "tcp_server", "tcp_client", -1, NULL },
 };
 
 static const struct lesson_step stage3_steps[] = {
-    { "ls", N_("The reply now starts with a 4-byte length field; the client reads exactly that many bytes."), NULL, NULL },
-    { "seq 1 2000", N_("All 8893 bytes arrive: the client calls recv in a loop until the length is reached."), NULL, NULL },
-    { "echo MARK", N_("Nothing of the previous reply is left over, so MARK is printed and nothing is STALE."), NULL, NULL },
+    { "ls", N_("The reply now starts with a 4-byte length field ({length}); the client reads exactly "
+               "that many bytes, in {recvs} recvs."), NULL, NULL, -1, NULL },
+    { "seq 1 2000", N_("All {reply_bytes} bytes arrive, the 4-byte length and {length} bytes of "
+                       "output: the client calls recv in a loop, {recvs} times, until the length is "
+                       "reached."), NULL, NULL, -1, NULL },
+    { "echo MARK", N_("Nothing of the previous reply is left over ({pending} bytes pending), so MARK "
+                      "is printed and nothing is STALE."), NULL, NULL, -1, NULL },
 };
 
 static const struct lesson_step stage3_slicer_steps[] = {
-    { "ls", N_("The slicer cuts the reply, length field included, into pieces of 1 to 7 bytes."), NULL, NULL },
-    { "seq 1 2000", N_("Hundreds of small recvs instead of a few big ones, and the same 8893 bytes printed."), NULL, NULL },
-    { "echo MARK", N_("MARK again: a receive loop that counts bytes survives any split."), NULL, NULL },
+    { "ls", N_("The slicer cuts the reply, length field included, into pieces of {piece_min} to "
+               "{piece_max} bytes: {reply_sends} sends for {reply_bytes} bytes."),
+      NULL, NULL, -1, NULL },
+    { "seq 1 2000", N_("{reply_sends} pieces, and the client needed {recvs} recvs to read them "
+                       "instead of a few big ones; the same {length} bytes printed."),
+      NULL, NULL, -1, NULL },
+    { "echo MARK", N_("MARK again, {recvs} recvs for its {reply_bytes} bytes: a receive loop that "
+                      "counts bytes survives any split."), NULL, NULL, -1, NULL },
 };
 
 static const struct lesson_step stage4_steps[] = {
-    { "ls", N_("The viewer decodes the 4-byte header length, the JSON header and the body, each in its own style."), NULL, NULL },
-    { "seq 1 2000", N_("The JSON header says total_size 8893; the client receives until it has them all."), NULL, NULL },
-    { "echo MARK", N_("MARK is printed: each reply's header starts exactly where the previous body ended."), NULL, NULL },
+    { "ls", N_("The viewer decodes the 4-byte header length ({header_len}), the JSON header and the "
+               "body ({length} bytes), each in its own style."), NULL, NULL, -1, NULL },
+    { "seq 1 2000", N_("The JSON header says total_size {length}; the client receives until it has "
+                       "them all: {recvs} recvs for {reply_bytes} bytes."), NULL, NULL, -1, NULL },
+    { "echo MARK", N_("MARK is printed: each reply's header starts exactly where the previous body "
+                      "ended ({pending} bytes pending, nothing STALE)."), NULL, NULL, -1, NULL },
 };
 
 static const struct lesson_step stage4_slicer_steps[] = {
-    { "ls", N_("Through the slicer the JSON header arrives in pieces too; the client still reads it whole."), NULL, NULL },
-    { "seq 1 2000", N_("The same 8893 bytes, now from hundreds of recvs."), NULL, NULL },
-    { "echo MARK", N_("MARK: header length, header and body survive any split."), NULL, NULL },
+    { "ls", N_("Through the slicer the JSON header arrives in pieces too ({reply_sends} sends for "
+               "{reply_bytes} bytes); the client still reads it whole."), NULL, NULL, -1, NULL },
+    { "seq 1 2000", N_("The same {length} bytes of output, now from {reply_sends} pieces and "
+                       "{recvs} recvs."), NULL, NULL, -1, NULL },
+    { "echo MARK", N_("MARK: header length, header and body survive any split ({recvs} recvs for "
+                      "{reply_bytes} bytes)."), NULL, NULL, -1, NULL },
 };
 
 #define STEPS(a) a, sizeof a / sizeof a[0]
 
 static const struct lesson_section sections[] = {
-    { 1, "stage1_naive", N_("Stage 1: one recv per command (document v1.1)"),
+    { 1, N_("Stage %d: one recv per command (document v%s)"),
       N_("The client sends a command and calls recv(1024) once, as if one recv were one reply. "
          "TCP keeps no message boundaries, so that is a bet."),
-      0, "raw", STEPS(stage1_steps) },
-    { 2, "stage2_udp_vs_tcp", N_("Stage 2: UDP keeps message boundaries, TCP does not"),
+      0, STEPS(stage1_steps) },
+    { 2, N_("Stage %d: UDP keeps message boundaries, TCP does not (document v%s)"),
       N_("Two small sends, once over UDP and once over TCP. Watch what the receiving side gets."),
-      0, "raw", STEPS(stage2_steps) },
-    { 3, "stage3_struct_len", N_("Stage 3: a 4-byte length before each reply (document v3.0)"),
+      0, STEPS(stage2_steps) },
+    { 3, N_("Stage %d: a 4-byte length before each reply (document v%s)"),
       N_("The server sends struct.pack('i', len) and then the output; the client reads 4 bytes, "
          "then loops on recv until it has len bytes."),
-      0, "len", STEPS(stage3_steps) },
-    { 3, "stage3_struct_len", N_("Stage 3 through the slicer"),
-      N_("The same commands through tools/slicer, which re-cuts the reply stream into pieces of 1 to 7 bytes."),
-      1, "len", STEPS(stage3_slicer_steps) },
-    { 4, "stage4_json_header", N_("Stage 4: a JSON header before each reply (document v4.0)"),
+      0, STEPS(stage3_steps) },
+    { 3, N_("Stage %d through the slicer (document v%s)"),
+      N_("The same commands through tools/slicer, which re-cuts the reply stream into pieces of "
+         "{piece_min} to {piece_max} bytes and waits until the client has read each one."),
+      1, STEPS(stage3_slicer_steps) },
+    { 4, N_("Stage %d: a JSON header before each reply (document v%s)"),
       N_("A 4-byte header length, a JSON header naming total_size, then the body."),
-      0, "json", STEPS(stage4_steps) },
-    { 4, "stage4_json_header", N_("Stage 4 through the slicer"),
-      N_("The same commands, re-cut into pieces of 1 to 7 bytes."),
-      1, "json", STEPS(stage4_slicer_steps) },
+      0, STEPS(stage4_steps) },
+    { 4, N_("Stage %d through the slicer (document v%s)"),
+      N_("The same commands, re-cut into pieces of {piece_min} to {piece_max} bytes, each read on "
+         "its own."),
+      1, STEPS(stage4_slicer_steps) },
 };
+
+/* What the lesson needs of a stage, from the one list of stages. */
+struct stage_info {
+    int number;
+    const char *dir;          /* "stage1_naive" */
+    const char *version;      /* "v1.1" */
+    const char *framing;      /* "raw", "len", "json", "udp" */
+};
+
+static const struct stage_info stage_table[] = {
+#define STAGE(num, dir, version, framing, port, programs, title) { num, #dir, version, #framing },
+#include "stages.def"
+#undef STAGE
+};
+
+static const struct stage_info *stage_info(int number)
+{
+    for (size_t i = 0; i < sizeof stage_table / sizeof stage_table[0]; i++)
+        if (stage_table[i].number == number)
+            return &stage_table[i];
+    return NULL;
+}
+
+/* The section's title, translated, with its stage and document version. */
+static void section_title(const struct lesson_section *sec, char *buf, size_t len)
+{
+    const struct stage_info *info = stage_info(sec->stage);
+    const char *version = info ? info->version : "?";
+    if (*version == 'v')
+        version++;
+    snprintf(buf, len, _(sec->title), sec->stage, version);
+}
+
+/* Puts the facts into TEMPLATE ({name} places) into BUF. A fact that is
+ * missing stays "{name}", which the tests look for: it must never be. */
+static void expand(const char *template, const unsigned long long *facts, const int *have,
+                   char *buf, size_t len)
+{
+    size_t used = 0;
+    for (const char *p = template; *p && used + 1 < len;) {
+        const char *close = *p == '{' ? strchr(p, '}') : NULL;
+        int fact = -1;
+        for (int f = 0; close && f < FACT_COUNT; f++)
+            if (strlen(fact_names[f]) == (size_t)(close - p - 1) &&
+                strncmp(p + 1, fact_names[f], (size_t)(close - p - 1)) == 0)
+                fact = f;
+        if (fact >= 0 && have[fact]) {
+            int n = snprintf(buf + used, len - used, "%llu", facts[fact]);
+            if (n < 0 || (size_t)n >= len - used)
+                break;
+            used += (size_t)n;
+            p = close + 1;
+        } else {
+            buf[used++] = *p++;
+        }
+    }
+    buf[used] = '\0';
+}
 
 /* ---- child processes ---------------------------------------------------- */
 
@@ -149,6 +266,7 @@ struct child {
 struct stage_run {
     const struct lesson_config *cfg;
     const struct lesson_section *section;
+    const char *dir;           /* the stage's folder (stages.def) */
     char tap_lib[PATH_MAX];
     char capture[PATH_MAX];
     char server_port[16], client_port[16];
@@ -172,7 +290,34 @@ struct step_report {
     uint32_t recvs_before;     /* the client's recv # before the step */
     char wire[4][200];         /* the decoder's summary, one line each */
     int wire_lines;
+    unsigned long long facts[FACT_COUNT];   /* what the narration may name */
+    int have[FACT_COUNT];
+    char status[160];          /* the status line's counts, from FACTS */
+    char stale[160];           /* this step's STALE flag, worded, or "" */
+    uint64_t aim;              /* where the stream panel opens */
+    int aim_set;
 };
+
+static void fact_set(struct step_report *rep, enum fact f, unsigned long long value)
+{
+    rep->facts[f] = value;
+    rep->have[f] = 1;
+}
+
+/* The status line's counts for the step, worded as the viewer's are (the
+ * same msgids): " sends 1  recvs 1  pending 7869 ", " ... EOF ..." when the
+ * receiver saw the end of the stream (a recv that returned 0 is not a
+ * recv with data, so it is not counted). */
+static void status_counts(struct step_report *rep, unsigned sends, unsigned recvs, int eof,
+                          uint64_t pending)
+{
+    int used = snprintf(rep->status, sizeof rep->status, _(" sends %u  recvs %u "), sends, recvs);
+    if (eof && used > 0 && (size_t)used < sizeof rep->status)
+        used += snprintf(rep->status + used, sizeof rep->status - (size_t)used, "%s", _(" EOF "));
+    if (used > 0 && (size_t)used < sizeof rep->status)
+        snprintf(rep->status + used, sizeof rep->status - (size_t)used, _(" pending %llu "),
+                 (unsigned long long)pending);
+}
 
 static long now_ms(void)
 {
@@ -232,13 +377,13 @@ static int child_start(struct child *c, struct stage_run *run, char *const argv[
 
     if ((with_stdin && pipe2(in_pipe, O_CLOEXEC) < 0) || pipe2(out_pipe, O_CLOEXEC) < 0 ||
         pipe2(err_pipe, O_CLOEXEC) < 0) {
-        snprintf(err, errlen, "cannot start %s: pipe: %s", argv[0], strerror(errno));
+        snprintf(err, errlen, _("cannot start %s: pipe: %s"), argv[0], strerror(errno));
         goto end;
     }
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
-        snprintf(err, errlen, "cannot start %s: fork: %s", argv[0], strerror(errno));
+        snprintf(err, errlen, _("cannot start %s: fork: %s"), argv[0], strerror(errno));
         goto end;
     }
     if (pid == 0) {
@@ -259,8 +404,11 @@ static int child_start(struct child *c, struct stage_run *run, char *const argv[
                  old ? old : "");
         setenv("LD_PRELOAD", preload, 1);
         setenv("NIANBAO_TAP", run->capture, 1);
-        /* Copy every byte: the lesson's replies are small. */
+        /* Copy every byte: the lesson's replies are small. And write every
+         * event at once: a step reads the capture the moment the client
+         * and the server wait, and must find all of their calls there. */
         setenv("NIANBAO_TAP_CAP", "65536", 1);
+        setenv("NIANBAO_TAP_BUFFER", "0", 1);
         /* The commands run in the source tree, so `ls` shows something
          * the student recognises. */
         if (chdir(run->cfg->root) < 0)
@@ -367,12 +515,12 @@ static int child_wait_listening(struct stage_run *run, struct child *c, char *po
             }
         }
         if (!child_alive(c) && c->err_fd < 0) {
-            snprintf(err, errlen, "%s exited before listening: %s", c->name,
-                     c->err.len ? c->err.data : "(no message)");
+            snprintf(err, errlen, _("%s exited before listening: %s"), c->name,
+                     c->err.len ? c->err.data : _("(no message)"));
             return -1;
         }
         if (now_ms() > deadline) {
-            snprintf(err, errlen, "%s did not say 'listening on' within %d s", c->name,
+            snprintf(err, errlen, _("%s did not say 'listening on' within %d s"), c->name,
                      START_DEADLINE_MS / 1000);
             return -1;
         }
@@ -495,17 +643,23 @@ static const struct connection *run_client_conn(const struct stage_run *run)
     return NULL;
 }
 
+/* Reads the step's numbers off the decoder: the reply this step's command
+ * got (the last request's), the client's recvs since RECVS_BEFORE. The wire
+ * lines, the status line and the narration all say these same numbers. */
 static void step_summarize(const struct stage_run *run, uint32_t recvs_before,
                            struct step_report *rep)
 {
     const struct connection *conn = run_client_conn(run);
     rep->wire_lines = 0;
+    fact_set(rep, FACT_PIECE_MIN, PIECE_MIN);
+    fact_set(rep, FACT_PIECE_MAX, PIECE_MAX);
     if (!conn)
         return;
     const struct stream *down = &conn->down;
     uint32_t reply = run->request;
     uint64_t reply_bytes = 0, recv_bytes = 0;
     unsigned sends = 0, recvs = 0;
+    const struct decode_span *first = NULL;
 
     for (size_t i = 0; i < down->n_sends; i++)
         if (down->sends[i].message == reply) {
@@ -514,39 +668,72 @@ static void step_summarize(const struct stage_run *run, uint32_t recvs_before,
         }
     for (size_t i = 0; i < down->n_recvs; i++)
         if (down->recvs[i].number > recvs_before) {
+            if (!first)
+                first = &down->recvs[i];
             recvs++;
-            recv_bytes += down->recvs[i].end - down->recvs[i].start;
+            recv_bytes += (uint64_t)down->recvs[i].call_size;
         }
+    fact_set(rep, FACT_REPLY_BYTES, reply_bytes);
+    fact_set(rep, FACT_REPLY_SENDS, sends);
+    fact_set(rep, FACT_RECVS, recvs);
+    fact_set(rep, FACT_RECV_BYTES, recv_bytes);
+    fact_set(rep, FACT_PENDING, stream_pending(down));
+    if (first)
+        fact_set(rep, FACT_FIRST_RECV, (unsigned long long)first->call_size);
     snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
              _("reply #%u: %llu bytes, sends: %u; the client's recvs: %u, %llu bytes; "
                "pending: %llu bytes"),
              reply, (unsigned long long)reply_bytes, sends, recvs,
              (unsigned long long)recv_bytes, (unsigned long long)stream_pending(down));
+    status_counts(rep, sends, recvs, down->eof, stream_pending(down));
     for (size_t i = 0; i < down->n_frames && rep->wire_lines < 3; i++) {
         const struct decode_frame *f = &down->frames[i];
         if (f->message != reply)
             continue;
-        if (f->part == FRAME_LEN_FIELD)
+        if (f->part == FRAME_LEN_FIELD) {
+            fact_set(rep, FACT_LENGTH, (unsigned long long)f->value);
             snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
                      _("length field: %lld"), f->value);
-        else if (f->part == FRAME_HEADER_LEN)
+        } else if (f->part == FRAME_HEADER_LEN) {
+            fact_set(rep, FACT_HEADER_LEN, (unsigned long long)f->value);
             snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
                      _("header length: %lld"), f->value);
-        else if (f->part == FRAME_HEADER_JSON)
+        } else if (f->part == FRAME_HEADER_JSON) {
+            fact_set(rep, FACT_LENGTH, (unsigned long long)f->value);
             snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
                      _("JSON header: %s"), f->note);
-        else if (f->part == FRAME_BAD)
+        } else if (f->part == FRAME_BAD) {
             snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
                      _("bad frame: %s"), f->note);
+        }
     }
     const struct decode_stale *last = NULL;
     for (size_t i = 0; i < run->dec.n_stales; i++) {
-        const struct decode_stale *s = &run->dec.stales[i];
-        if (s->conn_id == conn->id && s->recv_no > recvs_before)
-            last = s;
+        const struct decode_stale *st = &run->dec.stales[i];
+        if (st->conn_id == conn->id && st->recv_no > recvs_before)
+            last = st;
     }
-    if (last)
-        snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0], "%s", last->text);
+    if (last) {
+        fact_set(rep, FACT_STALE_RECV, last->recv_no);
+        fact_set(rep, FACT_STALE_REPLY, last->reply_no);
+        ui_stale_text(last, rep->stale, sizeof rep->stale);
+        snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0], "%s", rep->stale);
+    }
+    /* Where the stream panel opens: the STALE recv; else, while bytes
+     * wait, where the client's last recv stopped (the cut, with the
+     * pending bytes after it); else the step's first recv. */
+    for (size_t i = 0; i < down->n_recvs; i++)
+        if (last && down->recvs[i].number == last->recv_no) {
+            rep->aim = down->recvs[i].start;
+            rep->aim_set = 1;
+        }
+    if (!rep->aim_set && stream_pending(down) > 0) {
+        rep->aim = down->received;
+        rep->aim_set = 1;
+    } else if (!rep->aim_set && first) {
+        rep->aim = first->start;
+        rep->aim_set = 1;
+    }
 }
 
 /* ---- one section ---------------------------------------------------------- */
@@ -557,11 +744,12 @@ static int section_start(struct stage_run *run, char *err, size_t errlen)
     char server_path[PATH_MAX], client_path[PATH_MAX], slicer_path[PATH_MAX];
     char to[64], seed[24];
 
-    snprintf(server_path, sizeof server_path, "%s/%s/server", run->cfg->root, sec->dir);
-    snprintf(client_path, sizeof client_path, "%s/%s/client", run->cfg->root, sec->dir);
+    snprintf(server_path, sizeof server_path, "%s/%s/server", run->cfg->root, run->dir);
+    snprintf(client_path, sizeof client_path, "%s/%s/client", run->cfg->root, run->dir);
     snprintf(slicer_path, sizeof slicer_path, "%s/tools/slicer", run->cfg->root);
 
-    char *server_argv[] = { server_path, "--port", "0", NULL };
+    /* --idle 0: a teacher may talk for minutes between two steps */
+    char *server_argv[] = { server_path, "--port", "0", "--idle", "0", NULL };
     if (child_start(&run->server, run, server_argv, 0, err, errlen) < 0)
         return -1;
     if (child_wait_listening(run, &run->server, run->server_port, sizeof run->server_port,
@@ -571,8 +759,13 @@ static int section_start(struct stage_run *run, char *err, size_t errlen)
     if (sec->via_slicer) {
         snprintf(to, sizeof to, "127.0.0.1:%s", run->server_port);
         snprintf(seed, sizeof seed, "%u", run->cfg->slicer_seed);
-        char *slicer_argv[] = { slicer_path, "--listen", "0", "--to", to, "--min", "1",
-                                "--max", "7", "--seed", seed, NULL };
+        char min[16], max[16];
+        snprintf(min, sizeof min, "%d", PIECE_MIN);
+        snprintf(max, sizeof max, "%d", PIECE_MAX);
+        /* --pace: each piece is read on its own, so the counts the lesson
+         * names are the same on every run with the same seed */
+        char *slicer_argv[] = { slicer_path, "--listen", "0", "--to", to, "--min", min,
+                                "--max", max, "--seed", seed, "--pace", NULL };
         if (child_start(&run->slicer, run, slicer_argv, 0, err, errlen) < 0)
             return -1;
         if (child_wait_listening(run, &run->slicer, run->client_port, sizeof run->client_port,
@@ -674,7 +867,7 @@ static int demo_step_run(struct stage_run *run, const struct lesson_step *step,
                          struct step_report *rep, char *err, size_t errlen)
 {
     char server_path[PATH_MAX], client_path[PATH_MAX];
-    const char *dir = run->section->dir;
+    const char *dir = run->dir;
     int status = -1;
 
     snprintf(server_path, sizeof server_path, "%s/%s/%s", run->cfg->root, dir, step->server);
@@ -715,7 +908,7 @@ static int demo_step_run(struct stage_run *run, const struct lesson_step *step,
         text_add(&run->demo_out, run->server.out.data, run->server.out.len);
     status = rep->timed_out ? -1 : 0;
     if (rep->timed_out)
-        snprintf(err, errlen, "%s --demo %s did not finish", step->client, step->command);
+        snprintf(err, errlen, _("%s --demo %s did not finish"), step->client, step->command);
 end:
     rep->out = run->demo_out.data ? run->demo_out.data : "";
     rep->out_len = run->demo_out.len;
@@ -724,10 +917,20 @@ end:
     run_feed_decoder(run);
     rep->wire_lines = 0;
     const struct connection *conn = run_client_conn(run);
-    if (conn)
+    if (conn) {
+        /* "recvs" are the calls that returned data, as everywhere; the
+         * end of the stream (a recv that returned 0) is said apart */
+        const struct stream *up = &conn->up;
+        fact_set(rep, FACT_UP_SENDS, up->send_calls);
+        fact_set(rep, FACT_UP_RECVS, up->recv_calls);
+        fact_set(rep, FACT_UP_BYTES, up->sent);
         snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
-                 _("client to server: %llu bytes, sends: %u; the server's recvs: %u"),
-                 (unsigned long long)conn->up.sent, conn->up.send_calls, conn->up.recv_calls);
+                 up->eof ? _("client to server: %llu bytes, sends: %u; the server's recvs: %u, "
+                             "then the end of the stream")
+                         : _("client to server: %llu bytes, sends: %u; the server's recvs: %u"),
+                 (unsigned long long)up->sent, up->send_calls, up->recv_calls);
+        status_counts(rep, up->send_calls, up->recv_calls, up->eof, stream_pending(up));
+    }
     return status;
 }
 
@@ -801,42 +1004,79 @@ static void print_output(FILE *out, const char *prefix, const char *text, size_t
         fputc('\n', out);
 }
 
+/* The section's intro with its facts (the slicer's piece sizes). */
+static void section_intro(const struct lesson_section *sec, char *buf, size_t len)
+{
+    unsigned long long facts[FACT_COUNT] = { 0 };
+    int have[FACT_COUNT] = { 0 };
+    facts[FACT_PIECE_MIN] = PIECE_MIN;
+    facts[FACT_PIECE_MAX] = PIECE_MAX;
+    have[FACT_PIECE_MIN] = have[FACT_PIECE_MAX] = 1;
+    expand(_(sec->intro), facts, have, buf, len);
+}
+
+/* The step's narration, with this run's numbers in it. */
+static void step_narration(const struct step_report *rep, char *buf, size_t len)
+{
+    const struct lesson_step *step = rep->step;
+    const char *text = step->needs >= 0 && !rep->have[step->needs] && step->narration_else
+                       ? step->narration_else : step->narration;
+    expand(_(text), rep->facts, rep->have, buf, len);
+}
+
 static void present_section(struct presenter *p, const struct lesson_section *sec,
                             const struct stage_run *run)
 {
+    char title[256], intro[512];
     if (p->ui)
         return;
-    fprintf(p->out, "\n== %s ==\n%s\n", _(sec->title), _(sec->intro));
+    section_title(sec, title, sizeof title);
+    section_intro(sec, intro, sizeof intro);
+    fprintf(p->out, "\n== %s ==\n%s\n", title, intro);
     if (sec->steps[0].server)
         fprintf(p->out, _("[each step starts the step's server in %s and runs its client once]\n"),
-                sec->dir);
+                run->dir);
     else if (sec->via_slicer)
         fprintf(p->out, _("[%s/server is listening; the client connects through tools/slicer, "
-                          "pieces of 1 to 7 bytes, seed %u]\n"), sec->dir, run->cfg->slicer_seed);
+                          "pieces of %d to %d bytes, seed %u, paced]\n"),
+                run->dir, PIECE_MIN, PIECE_MAX, run->cfg->slicer_seed);
     else
-        fprintf(p->out, _("[%s/server is listening; the client connects to it]\n"), sec->dir);
+        fprintf(p->out, _("[%s/server is listening; the client connects to it]\n"), run->dir);
 }
 
 /* What the student would type: the command, or a demo client's command line. */
-static void step_command_line(const struct lesson_section *sec, const struct lesson_step *step,
+static void step_command_line(const struct stage_run *run, const struct lesson_step *step,
                               char *buf, size_t len)
 {
     if (step->server)
-        snprintf(buf, len, "%s/%s --demo %s", sec->dir, step->client, step->command);
+        snprintf(buf, len, "%s/%s --demo %s", run->dir, step->client, step->command);
     else
         snprintf(buf, len, "%s", step->command);
 }
 
-static void present_step_text(struct presenter *p, const struct lesson_section *sec,
+/* The status line as text: the step's counts, then its STALE flag. */
+static void status_text(const struct step_report *rep, char *buf, size_t len)
+{
+    const char *counts = rep->status;
+    while (*counts == ' ')
+        counts++;
+    size_t n = strlen(counts);
+    while (n > 0 && counts[n - 1] == ' ')
+        n--;
+    snprintf(buf, len, "%.*s%s%s", (int)n, counts, rep->stale[0] ? " | " : "", rep->stale);
+}
+
+static void present_step_text(struct presenter *p, const struct stage_run *run,
                               const struct step_report *rep)
 {
     FILE *out = p->out;
-    char command[256];
+    char command[256], narration[1024], status[400];
 
-    step_command_line(sec, rep->step, command, sizeof command);
+    step_command_line(run, rep->step, command, sizeof command);
+    step_narration(rep, narration, sizeof narration);
     fprintf(out, "\n-- ");
     fprintf(out, _("step %zu of %zu"), rep->index + 1, rep->count);
-    fprintf(out, " --\n%s\n$ %s\n", _(rep->step->narration), command);
+    fprintf(out, " --\n%s\n$ %s\n", narration, command);
     print_output(out, "  ", rep->out, rep->out_len);
     if (rep->err_len) {
         fprintf(out, "%s\n", _("  (on the client's stderr:)"));
@@ -844,6 +1084,10 @@ static void present_step_text(struct presenter *p, const struct lesson_section *
     }
     for (int i = 0; i < rep->wire_lines; i++)
         fprintf(out, "%s %s\n", _("wire:"), rep->wire[i]);
+    if (rep->status[0]) {
+        status_text(rep, status, sizeof status);
+        fprintf(out, "%s %s\n", _("status:"), status);
+    }
     if (rep->timed_out)
         fprintf(out, _("the step did not finish within %d s\n"), STEP_DEADLINE_MS / 1000);
     if (rep->client_gone)
@@ -854,68 +1098,76 @@ static void present_step_text(struct presenter *p, const struct lesson_section *
 /* ---- the interactive screen ------------------------------------------------- */
 
 /* Rows: narration on top, the stream in the middle, the client's output
- * below it, the status line at the bottom. At 80x24: 5 + 10 + 7 + 2. */
-static void draw_lesson(struct presenter *p, const struct lesson_section *sec,
+ * below it, the status line and the prompt at the bottom. At 80x24: 1 + 4
+ * + 1 + 9 + 1 + 6 + 2. TEXT (a narration, an intro or the closing words)
+ * comes already worded. */
+static void draw_lesson(struct presenter *p, const char *title, const char *text,
                         const struct stage_run *run, const struct step_report *rep,
                         const char *prompt)
 {
     int rows = LINES, cols = COLS;
-    char head[256];
+    char head[300];
 
     erase();
-    snprintf(head, sizeof head, " %s ", _(sec->title));
+    snprintf(head, sizeof head, " %s ", title);
     attron(A_REVERSE);
     mvhline(0, 0, ' ', cols);
     ui_put(0, 0, head, cols);
     attroff(A_REVERSE);
 
     int narr_rows = rows >= 20 ? 4 : 2;
-    const char *text = rep ? _(rep->step->narration) : _(sec->intro);
+    if (run == NULL)
+        narr_rows = rows - 3;          /* the closing words: the whole screen */
     ui_draw_wrapped(text, 1, narr_rows, A_BOLD);
     int row = 1 + narr_rows;
     if (rep) {
-        attron(A_BOLD);
         char command[256];
-        step_command_line(sec, rep->step, command, sizeof command);
+        step_command_line(run, rep->step, command, sizeof command);
+        attron(A_BOLD);
         mvprintw(row, 0, "$ %s", command);
         attroff(A_BOLD);
     }
     row++;
-    int avail = rows - row - 2;           /* minus status and prompt rows */
-    int out_rows = avail >= 12 ? avail * 2 / 5 : avail / 2;
-    int stream_rows = avail - out_rows - 1;
-    const struct connection *conn = run_client_conn(run);
-    if (conn && stream_rows > 0)
-        ui_draw_stream(&p->view, conn, row, stream_rows);
-    row += stream_rows;
-    attron(A_REVERSE);
-    mvhline(row, 0, ' ', cols);
-    ui_put(row, 0, _(" client output "), cols);
-    attroff(A_REVERSE);
-    row++;
-    if (rep && out_rows > 0) {
-        /* The last OUT_ROWS lines of what the client printed. */
-        const char *start = rep->out, *end = rep->out + rep->out_len;
-        if (end > start && end[-1] == '\n')
-            end--;
-        const char *cut = end;
-        int lines = 0;
-        while (cut > start && lines < out_rows) {
-            cut--;
+    if (run != NULL) {
+        int avail = rows - row - 2;           /* minus status and prompt rows */
+        int out_rows = avail >= 12 ? avail * 2 / 5 : avail / 2;
+        int stream_rows = avail - out_rows - 1;
+        const struct connection *conn = run_client_conn(run);
+        if (conn && stream_rows > 0)
+            ui_draw_stream(&p->view, conn, row, stream_rows);
+        row += stream_rows;
+        attron(A_REVERSE);
+        mvhline(row, 0, ' ', cols);
+        ui_put(row, 0, _(" client output "), cols);
+        attroff(A_REVERSE);
+        row++;
+        if (rep && out_rows > 0) {
+            /* The last OUT_ROWS lines of what the client printed. */
+            const char *start = rep->out, *end = rep->out + rep->out_len;
+            if (end > start && end[-1] == '\n')
+                end--;
+            const char *cut = end;
+            int lines = 0;
+            while (cut > start && lines < out_rows) {
+                cut--;
+                if (*cut == '\n')
+                    lines++;
+            }
             if (*cut == '\n')
-                lines++;
+                cut++;
+            int r = row;
+            while (cut < end && r < row + out_rows) {
+                const char *eol = memchr(cut, '\n', (size_t)(end - cut));
+                size_t n = (size_t)((eol ? eol : end) - cut);
+                ui_put_n(r++, 0, cut, n, cols);
+                cut = eol ? eol + 1 : end;
+            }
         }
-        if (*cut == '\n')
-            cut++;
-        int r = row;
-        while (cut < end && r < row + out_rows) {
-            const char *eol = memchr(cut, '\n', (size_t)(end - cut));
-            size_t n = (size_t)((eol ? eol : end) - cut);
-            ui_put_n(r++, 0, cut, n, cols);
-            cut = eol ? eol + 1 : end;
-        }
+        /* The status line says this step's numbers, the ones the
+         * narration names. */
+        ui_draw_status_parts(&p->view, rep ? rep->status : NULL, rep ? rep->stale : NULL,
+                             p->view.note, NULL, rows - 2);
     }
-    ui_draw_status(&p->view, &run->dec, rows - 2);
     attron(A_BOLD);
     mvhline(rows - 1, 0, ' ', cols);
     ui_put(rows - 1, 0, prompt, cols);
@@ -926,15 +1178,20 @@ static void draw_lesson(struct presenter *p, const struct lesson_section *sec,
 }
 
 /* Waits for "next" or "quit"; other keys (hex, scroll, help) redraw. */
-static int wait_key(struct presenter *p, const struct lesson_section *sec,
+static int wait_key(struct presenter *p, const char *title, const char *text,
                     const struct stage_run *run, const struct step_report *rep,
                     const char *prompt)
 {
     for (;;) {
-        draw_lesson(p, sec, run, rep, prompt);
+        draw_lesson(p, title, text, run, rep, prompt);
         int key = getch();
         if (key == ' ' || key == '\n' || key == KEY_ENTER || key == '\r')
             return 0;
+        if (run == NULL) {      /* the closing words: nothing to scroll */
+            if (key == 'q' || key == 'Q' || key == 3)
+                return 1;
+            continue;
+        }
         enum ui_action act = ui_handle_key(&p->view, &run->dec, key);
         if (act == UI_QUIT) {
             p->quit = 1;
@@ -943,33 +1200,34 @@ static int wait_key(struct presenter *p, const struct lesson_section *sec,
     }
 }
 
-/* Shows what this step's first recv returned (for stage 1's last step: the
- * STALE bytes), not the pending tail; a demo step from its first byte. */
-static void aim_view(struct ui_view *view, const struct stage_run *run,
-                     const struct step_report *rep, int demo)
+/* Opens the stream panel where the step's point is (step_summarize chose
+ * it: the STALE recv, the cut before pending bytes, or the step's first
+ * recv); a demo step from its first byte. */
+static void aim_view(struct ui_view *view, const struct step_report *rep, int demo)
 {
-    const struct connection *conn = run_client_conn(run);
-
     view->follow = !demo;
     view->top_row = 0;
-    for (size_t r = 0; conn && !demo && r < conn->down.n_recvs; r++)
-        if (conn->down.recvs[r].number == rep->recvs_before + 1) {
-            view->jump = 1;
-            view->jump_to = conn->down.recvs[r].start;
-        }
+    view->jump = 0;
+    if (!demo && rep->aim_set) {
+        view->jump = 1;
+        view->jump_to = rep->aim;
+    }
 }
 
 /* ---- the whole lesson ------------------------------------------------------- */
 
 static int section_run(struct presenter *p, const struct lesson_config *cfg,
-                       const struct lesson_section *sec)
+                       const struct lesson_section *sec, int last_section)
 {
     struct stage_run run = { 0 };
-    char err[512];
+    char err[512], title[256], intro[512];
     int status = 1;
+    const struct stage_info *info = stage_info(sec->stage);
 
+    section_title(sec, title, sizeof title);
     run.cfg = cfg;
     run.section = sec;
+    run.dir = info ? info->dir : "?";
     run.server.name = "server";
     run.slicer.name = "slicer";
     run.client.name = "client";
@@ -979,12 +1237,19 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
     snprintf(run.capture, sizeof run.capture, "%s/stage%d%s.nbcap", cfg->workdir, sec->stage,
              sec->via_slicer ? "-slicer" : "");
     unlink(run.capture);
+    if (info == NULL) {
+        snprintf(err, sizeof err, _("stage %d is not in common/stages.def"), sec->stage);
+        goto end;
+    }
     if (capture_find_tap_lib(run.tap_lib, sizeof run.tap_lib, err, sizeof err) < 0)
         goto end;
     struct decode_options dopt = { PROTO_GUESS, 0 };
-    proto_parse(sec->proto, &dopt.proto);
+    if (strcmp(info->framing, "udp") == 0)
+        dopt.proto = PROTO_RAW;
+    else
+        proto_parse(info->framing, &dopt.proto);
     if (decoder_init(&run.dec, &dopt) < 0) {
-        snprintf(err, sizeof err, "out of memory");
+        snprintf(err, sizeof err, _("out of memory"));
         goto end;
     }
     run.dec_ready = 1;
@@ -992,10 +1257,10 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
     if (demo) {
         /* Stage 2 is optional for the lesson: skip it when not built. */
         char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s/%s", cfg->root, sec->dir, sec->steps[0].client);
+        snprintf(path, sizeof path, "%s/%s/%s", cfg->root, run.dir, sec->steps[0].client);
         if (access(path, X_OK) < 0) {
             if (!p->ui)
-                fprintf(p->out, "\n== %s ==\n%s\n", _(sec->title), _("(not built here: skipped)"));
+                fprintf(p->out, "\n== %s ==\n%s\n", title, _("(not built here: skipped)"));
             status = 0;
             goto end;
         }
@@ -1003,8 +1268,11 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
     if (!demo && section_start(&run, err, sizeof err) < 0)
         goto end;
     p->view.dir = demo ? DIR_UP : DIR_DOWN;
+    p->view.note[0] = '\0';
     present_section(p, sec, &run);
-    if (p->ui && wait_key(p, sec, &run, NULL, _("space/enter: type the first command   q: quit"))) {
+    section_intro(sec, intro, sizeof intro);
+    if (p->ui && wait_key(p, title, intro, &run, NULL,
+                          _("space/enter: type the first command   q: quit"))) {
         status = 0;    /* q: the student chose to stop, not a failure */
         goto end;
     }
@@ -1015,20 +1283,26 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
         int failed = demo ? demo_step_run(&run, &sec->steps[i], &rep, err, sizeof err) < 0
                           : step_run(&run, &sec->steps[i], &rep) < 0;
         if (p->ui) {
-            aim_view(&p->view, &run, &rep, demo);
-            if (wait_key(p, sec, &run, &rep, i + 1 < sec->step_count
-                         ? _("space/enter: next step   x: hex   arrows: scroll   ?: help   q: quit")
-                         : _("space/enter: next stage   x: hex   arrows: scroll   ?: help   q: quit"))) {
+            char narration[1024];
+            const char *prompt =
+                i + 1 < sec->step_count
+                    ? _("space/enter: next step   x: hex   arrows: scroll   ?: help   q: quit")
+                : !last_section
+                    ? _("space/enter: next part   x: hex   arrows: scroll   ?: help   q: quit")
+                    : _("space/enter: the end   x: hex   arrows: scroll   ?: help   q: quit");
+            step_narration(&rep, narration, sizeof narration);
+            aim_view(&p->view, &rep, demo);
+            if (wait_key(p, title, narration, &run, &rep, prompt)) {
                 status = 0;
                 goto end;
             }
         } else {
-            present_step_text(p, sec, &rep);
+            present_step_text(p, &run, &rep);
         }
         if (failed) {
             if (!demo)
-                snprintf(err, sizeof err, "%s", rep.timed_out ? "a step did not finish"
-                                                              : "the client exited early");
+                snprintf(err, sizeof err, "%s", rep.timed_out ? _("a step did not finish")
+                                                              : _("the client exited early"));
             goto end;
         }
     }
@@ -1037,9 +1311,9 @@ end:
     if (status != 0) {
         if (p->ui)
             ui_stop();
-        fprintf(stderr, "nianbao-view: lesson, %s: %s\n", _(sec->title), err);
+        fprintf(stderr, "nianbao-view: %s, %s: %s\n", _("lesson"), title, err);
         if (run.server.err.len)
-            fprintf(stderr, "server said: %s", run.server.err.data);
+            fprintf(stderr, "%s %s", _("server said:"), run.server.err.data);
         p->quit = 1;
     }
     section_stop(&run);
@@ -1116,7 +1390,7 @@ int lesson_run(const struct lesson_config *cfg_in, FILE *out)
         const char *base = getenv("TMPDIR");
         snprintf(tmpdir, sizeof tmpdir, "%s/nianbao-lesson-XXXXXX", base && *base ? base : "/tmp");
         if (!mkdtemp(tmpdir)) {
-            fprintf(stderr, "nianbao-view: cannot create %s: %s\n", tmpdir, strerror(errno));
+            fprintf(stderr, "nianbao-view: %s %s: %s\n", _("cannot create"), tmpdir, strerror(errno));
             return 1;
         }
         cfg.workdir = tmpdir;
@@ -1130,6 +1404,8 @@ int lesson_run(const struct lesson_config *cfg_in, FILE *out)
     }
     ui_view_init(&p.view);
     p.view.flow = 1;    /* dense: more of the reply between the panels */
+    /* waits of a person between two commands are not news; a machine's are */
+    p.view.gap_max_ns = 1000000000ull;
     if (p.ui && tcgetattr(STDIN_FILENO, &tty_before_ui) == 0)
         tty_saved = 1;
     if (p.ui && ui_start(&p.view, cfg.color) < 0) {
@@ -1140,24 +1416,34 @@ int lesson_run(const struct lesson_config *cfg_in, FILE *out)
         fprintf(out, "%s\n", _("nianbao lesson: why a TCP byte stream has no message boundaries, "
                                 "and how a length fixes it."));
         fprintf(out, "%s\n", _("Each step types one command into the stage's client; \"wire:\" lines "
-                                "are what the viewer decoded from the tap's capture."));
+                                "are what the viewer decoded from the tap's capture, \"status:\" "
+                                "is its status line on the screen."));
     }
+    size_t last = 0;
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
+        if (!cfg.only_stage || sections[i].stage == cfg.only_stage)
+            last = i;
     for (size_t i = 0; i < sizeof sections / sizeof sections[0] && !p.quit; i++) {
         if (cfg.only_stage && sections[i].stage != cfg.only_stage)
             continue;
-        if (section_run(&p, &cfg, &sections[i]) != 0)
+        if (section_run(&p, &cfg, &sections[i], i == last) != 0)
             status = 1;
+    }
+    const char *closing = _("That is the whole story: TCP delivers a stream of bytes, not "
+                            "messages. A receiver finds the boundaries again only when the "
+                            "sender writes them down: a length, or a header.");
+    if (p.ui && status == 0 && !p.quit) {
+        /* the closing words on the screen, before it closes */
+        p.view.help = 0;
+        wait_key(&p, _("nianbao lesson"), closing, NULL, NULL,
+                 _("space/enter or q: leave the lesson"));
     }
     if (p.ui) {
         tty_saved = 0;      /* endwin restores it from here on */
         ui_stop();
     }
-    if (!p.quit || !p.ui) {
-        if (status == 0 && !p.quit)
-            fprintf(out, "\n%s\n", _("That is the whole story: TCP delivers a stream of bytes, not "
-                                     "messages. A receiver finds the boundaries again only when the "
-                                     "sender writes them down: a length, or a header."));
-    }
+    if (!p.ui && status == 0)
+        fprintf(out, "\n%s\n", closing);
     if (own_workdir)
         remove_workdir(cfg.workdir);
     return status;

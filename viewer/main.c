@@ -6,6 +6,7 @@
  *   --record FILE -- PROG     run PROG under the tap, writing FILE; no UI
  *   --replay FILE             view a capture (followed while it grows)
  *   --replay FILE --dump | --html OUT | --side-by-side   text and HTML
+ *   --replay FILE [--dump] --at DIR:OFFSET [--conn N]   one byte, in context
  *   --lesson                  the guided tour behind `make demo`
  * The decoding itself is decode.c's; this file parses options, picks the
  * language and runs the keys -> data -> draw loop. */
@@ -41,8 +42,10 @@ struct view_config {
     const char *pcap;
     const char *proto_name;
     const char *lang;
+    const char *at_spec;       /* --at DIR:OFFSET */
     int dump, side_by_side, lesson, text, no_color, verbose;
-    unsigned long stage, seed;
+    unsigned long stage, seed, conn;
+    struct export_at at;
     char **prog_argv;          /* after "--", NULL when none */
     enum proto proto;
 };
@@ -196,6 +199,17 @@ static int view_loop(struct watch *w, const struct view_config *cfg, const char 
 
     ui_view_init(&view);
     view.title = title;
+    int at_pending = cfg->at_spec != NULL;   /* the --at note is shown */
+    if (cfg->at_spec) {
+        /* --at: that connection and direction, the byte marked and in view */
+        view.conn_index = cfg->at.conn - 1;
+        view.dir = cfg->at.dir;
+        view.jump = 1;
+        view.jump_to = cfg->at.offset;
+        view.mark = 1;
+        view.mark_at = cfg->at.offset;
+        view.paused = 1;
+    }
     if (ui_start(&view, cfg->no_color ? 0 : -1) < 0) {
         fprintf(stderr, "nianbao-view: cannot open the terminal (TERM=%s)\n",
                 getenv("TERM") ? getenv("TERM") : "");
@@ -213,7 +227,10 @@ static int view_loop(struct watch *w, const struct view_config *cfg, const char 
                          WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
             }
         }
-        if (w->limit != UINT64_MAX)
+        if (w->limit != UINT64_MAX && at_pending)
+            snprintf(view.note, sizeof view.note, _("byte %llu marked (p: read on)"),
+                     (unsigned long long)cfg->at.offset);
+        else if (w->limit != UINT64_MAX)
             snprintf(view.note, sizeof view.note, _("event %llu (]: next, [: back, p: resume)"),
                      (unsigned long long)w->fed);
         ui_draw_viewer(&view, &w->dec);
@@ -221,6 +238,8 @@ static int view_loop(struct watch *w, const struct view_config *cfg, const char 
         enum ui_action act = ui_handle_key(&view, &w->dec, key);
         if (act == UI_QUIT)
             break;
+        if (act == UI_STEP_BACK || act == UI_STEP_FORWARD)
+            at_pending = 0;
         if (act == UI_STEP_BACK && w->fed > 0) {
             view.paused = 1;
             watch_rewind(w, w->fed - 1);
@@ -243,6 +262,31 @@ static int view_loop(struct watch *w, const struct view_config *cfg, const char 
     return 0;
 }
 
+/* "up:1234" / "down:0" into CFG->at. Returns 0, or -1. */
+static int parse_at(struct view_config *cfg)
+{
+    const char *spec = cfg->at_spec, *colon = strchr(spec, ':');
+    if (colon == NULL)
+        return -1;
+    size_t dir_len = (size_t)(colon - spec);
+    if (dir_len == 2 && strncmp(spec, "up", 2) == 0)
+        cfg->at.dir = DIR_UP;
+    else if (dir_len == 4 && strncmp(spec, "down", 4) == 0)
+        cfg->at.dir = DIR_DOWN;
+    else
+        return -1;
+    if (colon[1] < '0' || colon[1] > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long offset = strtoull(colon + 1, &end, 10);
+    if (*end != '\0' || errno != 0 || offset > DECODE_MAX_STREAM)
+        return -1;
+    cfg->at.offset = offset;
+    cfg->at.conn = (unsigned)cfg->conn;
+    return 0;
+}
+
 /* ---- modes --------------------------------------------------------------------- */
 
 static int run_replay(const struct view_config *cfg)
@@ -250,6 +294,14 @@ static int run_replay(const struct view_config *cfg)
     char err[512];
     struct watch w;
 
+    if (cfg->at_spec && (cfg->dump || !isatty(STDOUT_FILENO) || cfg->text)) {
+        if (export_dump_at(cfg->replay, stdout, cfg->proto, cfg->verbose, &cfg->at,
+                           err, sizeof err) < 0) {
+            fprintf(stderr, "nianbao-view: %s\n", err);
+            return 1;
+        }
+        return 0;
+    }
     if (cfg->dump || cfg->html || cfg->pcap || cfg->side_by_side || !isatty(STDOUT_FILENO) ||
         cfg->text) {
         int status = 0;
@@ -274,6 +326,19 @@ static int run_replay(const struct view_config *cfg)
     if (watch_init(&w, cfg->replay, cfg->proto) < 0) {
         fprintf(stderr, "nianbao-view: out of memory\n");
         return 1;
+    }
+    if (cfg->at_spec) {
+        /* the screen at the event after which the byte's part is settled */
+        struct decoder probe;
+        uint64_t events;
+        if (export_load_at(&probe, cfg->replay, cfg->proto, &cfg->at, &events,
+                           err, sizeof err) < 0) {
+            fprintf(stderr, "nianbao-view: %s\n", err);
+            watch_free(&w);
+            return 1;
+        }
+        decoder_free(&probe);
+        w.limit = events;
     }
     if (watch_poll(&w) < 0) {
         fprintf(stderr, "nianbao-view: %s\n", w.error);
@@ -420,6 +485,7 @@ int main(int argc, char **argv)
 {
     struct view_config cfg = { 0 };
     cfg.seed = 1;
+    cfg.conn = 1;
     const struct cli_option options[] = {
         { "replay", 'r', CLI_STRING, &cfg.replay, "FILE",
           "view the capture FILE (followed while a tap still writes it)", 0, 0 },
@@ -449,6 +515,11 @@ int main(int argc, char **argv)
           "language of the lesson and the screen (default: from the locale)", 0, 0 },
         { "no-color", 0, CLI_FLAG, &cfg.no_color, NULL,
           "reverse/underline/bold instead of colours", 0, 0 },
+        { "at", 0, CLI_STRING, &cfg.at_spec, "DIR:OFFSET",
+          "with --replay: open at byte OFFSET of the up or down stream, marked "
+          "(--dump: print the part around it)", 0, 0 },
+        { "conn", 0, CLI_UINT, &cfg.conn, "N",
+          "with --at: connection N (default 1, the first)", 1, 4294967295UL },
     };
     const struct cli_program prog = {
         "nianbao-view",
@@ -494,7 +565,18 @@ int main(int argc, char **argv)
         ((cfg.dump || cfg.html || cfg.pcap || cfg.side_by_side) && !cfg.replay)) {
         fprintf(stderr, "nianbao-view: choose one of --lesson, --replay FILE, or -- PROG "
                 "(--record, --dump, --html, --pcap and --side-by-side go with them)\n"
-                "try 'nianbao-view --help'\n");
+                "Try 'nianbao-view --help' for more information.\n");
+        return 2;
+    }
+    if (cfg.at_spec && (!cfg.replay || cfg.html || cfg.pcap || cfg.side_by_side)) {
+        fprintf(stderr, "nianbao-view: --at goes with --replay FILE (the screen or --dump)\n"
+                "Try 'nianbao-view --help' for more information.\n");
+        return 2;
+    }
+    if (cfg.at_spec && parse_at(&cfg) < 0) {
+        fprintf(stderr, "nianbao-view: --at wants DIR:OFFSET, DIR up or down, e.g. down:1024, "
+                "not '%s'\n"
+                "Try 'nianbao-view --help' for more information.\n", cfg.at_spec);
         return 2;
     }
     if (cfg.lesson)

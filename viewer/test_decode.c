@@ -3,10 +3,15 @@
  * Builds captures event by event, as the tap would write them, and checks
  * what decode.c makes of them. Prints one "ok"/"not ok" line per check
  * (TAP style) and exits 1 when any failed. Run by tests/viewer_decode.bats:
- *   viewer/test_decode DIR     (DIR: a scratch folder for capture files) */
+ *   viewer/test_decode DIR     (DIR: a scratch folder for capture files)
+ * and, for the line breaker (wrap.h), by tests/lesson.bats:
+ *   viewer/test_decode --wrap WIDTH...  < texts, one per line
+ * which prints each text broken at each WIDTH, one line per output line
+ * and an empty line after each text. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +21,7 @@
 #include "capture.h"
 #include "decode.h"
 #include "export.h"
+#include "wrap.h"
 
 struct results {
     int run, failed;
@@ -311,8 +317,12 @@ static void test_window(struct results *res)
     const struct stream *s = c ? &c->down : NULL;
     CHECK(res, s != NULL && s->sent == 10000000 && s->send_calls == 10000,
           "totals count all 10 MB and 10000 sends");
+    size_t pages = 0;
+    for (size_t i = 0; s != NULL && i < s->n_slots; i++)
+        pages += s->pages[i] != NULL;
     CHECK(res, s != NULL && s->win_start == 10000000 - DECODE_DEFAULT_WINDOW &&
-          s->ring_size <= DECODE_DEFAULT_WINDOW, "only the last 64 KiB are kept");
+          pages <= DECODE_DEFAULT_WINDOW / DECODE_PAGE + 2,
+          "only the last 64 KiB are kept (%zu pages)", pages);
     CHECK(res, s != NULL && s->n_sends <= DECODE_DEFAULT_WINDOW / 1000 + 64 &&
           s->n_recvs <= DECODE_DEFAULT_WINDOW / 1000 + 64 &&
           s->n_frames <= 2, "spans outside the window are dropped (%zu kept)",
@@ -413,7 +423,7 @@ static void test_many_connections(struct results *res)
           d->compacted == 200 - DECODE_MAX_FULL_CONNS,
           "200 connections, %d kept in full", DECODE_MAX_FULL_CONNS);
     const struct connection *old = d->conns[0];
-    CHECK(res, old->compact && old->down.ring == NULL && old->down.sends == NULL &&
+    CHECK(res, old->compact && old->down.pages == NULL && old->down.sends == NULL &&
           old->up.recvs == NULL && old->down.sent == 6 && old->down.recv_calls == 1 &&
           old->up.sent == 2 && old->client_closed && old->server_closed,
           "the oldest one is freed but keeps its totals");
@@ -553,10 +563,46 @@ static void test_reader(struct results *res, const char *dir)
         if (write(fd, "x", 1) != 1)
             break;
     int rc = capture_next(&r, &got, &data, err, sizeof(err));
-    CHECK(res, rc == -1 && strcmp(err, "not a nianbao capture (bad magic at byte 170)") == 0,
+    char want[96];
+    snprintf(want, sizeof(want), "not a nianbao capture (bad magic at byte %zu)",
+             2 * (sizeof(ev) + 5));
+    CHECK(res, rc == -1 && strcmp(err, want) == 0,
           "garbage is reported with its offset: %s", err);
     capture_close(&r);
     close(fd);
+
+    /* The first format (NBV1, no WIRE_LEN) and this one, mixed, from memory. */
+    unsigned char mem[2 * sizeof(ev) + 16];
+    struct cap_event v1 = ev;
+    v1.magic = CAP_MAGIC_V1;
+    v1.kind = CAP_RECV;
+    v1.result = 3;
+    v1.data_len = 3;
+    memcpy(mem, &v1, CAP_HEADER_V1);
+    memcpy(mem + CAP_HEADER_V1, "abc", 3);
+    struct cap_event v2 = ev;
+    v2.kind = CAP_RECV;
+    v2.result = 5;
+    v2.wire_len = 2000;
+    v2.data_len = 5;
+    memcpy(mem + CAP_HEADER_V1 + 3, &v2, sizeof(v2));
+    memcpy(mem + CAP_HEADER_V1 + 3 + sizeof(v2), "hello", 5);
+    size_t mem_len = CAP_HEADER_V1 + 3 + sizeof(v2) + 5;
+    capture_open_mem(&r, mem, mem_len);
+    CHECK(res, capture_next(&r, &got, &data, err, sizeof(err)) == 1 && got.magic == CAP_MAGIC &&
+          got.result == 3 && got.wire_len == 3 && memcmp(data, "abc", 3) == 0,
+          "an NBV1 event reads as this format's, WIRE_LEN = RESULT");
+    CHECK(res, capture_next(&r, &got, &data, err, sizeof(err)) == 1 && got.result == 5 &&
+          got.wire_len == 2000 && memcmp(data, "hello", 5) == 0,
+          "an NBV2 event after it keeps its WIRE_LEN");
+    CHECK(res, capture_next(&r, &got, &data, err, sizeof(err)) == 0 && capture_leftover(&r) == 0,
+          "the buffer ends after them");
+    capture_close(&r);
+    capture_open_mem(&r, mem, mem_len - 1);
+    CHECK(res, capture_next(&r, &got, &data, err, sizeof(err)) == 1 &&
+          capture_next(&r, &got, &data, err, sizeof(err)) == 0 && capture_leftover(&r) == 92,
+          "a buffer cut in an event leaves it over (%zu)", capture_leftover(&r));
+    capture_close(&r);
     CHECK(res, capture_open(&r, "/nonexistent/x.nbcap", err, sizeof(err)) == -1 &&
           strcmp(err, "cannot open /nonexistent/x.nbcap: No such file or directory") == 0,
           "a missing file is named: %s", err);
@@ -570,9 +616,260 @@ static void test_reader(struct results *res, const char *dir)
           "IPv6 addresses are bracketed");
 }
 
+
+/* Like feed, with the recv's WIRE_LEN (a cut datagram, MSG_TRUNC). */
+static int feed_wire(struct scene *sc, int from_client, int socktype, long long result,
+                     long long wire, const void *data, size_t data_len)
+{
+    struct cap_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.magic = CAP_MAGIC;
+    ev.kind = CAP_RECV;
+    ev.call = CALL_RECVMSG;
+    ev.socktype = (uint8_t)socktype;
+    ev.role = from_client ? ROLE_CLIENT : ROLE_SERVER;
+    ev.time_ns = ++sc->clock;
+    ev.result = result;
+    ev.wire_len = wire;
+    ev.pid = from_client ? 100 : 200;
+    ev.fd = 3;
+    ev.data_len = (uint32_t)data_len;
+    ev.local = from_client ? sc->client : sc->server;
+    ev.peer = from_client ? sc->server : sc->client;
+    return decoder_feed(&sc->dec, &ev, data);
+}
+
+/* What reached the program and what left the connection are told apart. */
+static void test_wire_len(struct results *res)
+{
+    struct scene sc;
+    scene_init(&sc, PROTO_RAW, 0, 40020, 8081);
+    char big[2000];
+    memset(big, 'd', sizeof(big));
+    feed(&sc, 1, CAP_SEND, 2000, big, 1024);
+    feed_wire(&sc, 0, SOCK_DGRAM, 5, 2000, big, 5);
+    const struct connection *c = only_conn(&sc);
+    const struct stream *up = c ? &c->up : NULL;
+    CHECK(res, up != NULL && up->received == 2000 && up->lost == 1995 && up->recv_calls == 1 &&
+          up->n_recvs == 1 && up->recvs[0].call_size == 5 && up->recvs[0].end == 2000,
+          "a datagram cut to 5 bytes: 5 received, 1995 lost, its span covers all 2000");
+    CHECK(res, up != NULL && stream_pending(up) == 0, "nothing of it is pending");
+    decoder_free(&sc.dec);
+
+    scene_init(&sc, PROTO_RAW, 0, 40021, 8080);
+    send_text(&sc, 0, "0123456789");
+    feed_wire(&sc, 1, SOCK_STREAM, 0, 5, NULL, 0);
+    feed_wire(&sc, 1, SOCK_STREAM, 5, 5, "56789", 5);
+    c = only_conn(&sc);
+    const struct stream *down = c ? &c->down : NULL;
+    CHECK(res, down != NULL && down->received == 10 && down->lost == 5 && !down->eof &&
+          down->recv_calls == 2 && down->recvs[0].call_size == 0,
+          "TCP recv(MSG_TRUNC) discards 5 bytes: not an EOF, a recv that took 5");
+    feed_wire(&sc, 1, SOCK_STREAM, 0, 0, NULL, 0);
+    CHECK(res, down != NULL && down->eof && down->recv_calls == 2, "a recv of 0 is the EOF");
+    decoder_free(&sc.dec);
+}
+
+/* Events no call can make are counted and left out. */
+static void test_invalid(struct results *res)
+{
+    struct scene sc;
+    scene_init(&sc, PROTO_RAW, 0, 40022, 8080);
+    send_text(&sc, 1, "ls");
+    feed(&sc, 0, CAP_SEND, 9223372036854775807LL, "x", 1);
+    feed(&sc, 0, CAP_SEND, 9223372036854775807LL, "x", 1);
+    feed(&sc, 0, CAP_SEND, 3, "abcdef", 6);          /* captured more than it moved */
+    feed_wire(&sc, 1, SOCK_STREAM, 2, -5, "ab", 2);  /* a wire length below -1 */
+    const struct connection *c = only_conn(&sc);
+    CHECK(res, sc.dec.invalid == 4 && c != NULL && c->down.sent == 0 && c->down.send_calls == 0 &&
+          c->down.recv_calls == 0, "4 impossible events are invalid (%llu) and change nothing",
+          (unsigned long long)sc.dec.invalid);
+    feed(&sc, 0, CAP_SEND, DECODE_MAX_CALL, "x", 1);
+    CHECK(res, c != NULL && c->down.sent == (uint64_t)DECODE_MAX_CALL && sc.dec.invalid == 4,
+          "the biggest possible call is taken");
+    decoder_free(&sc.dec);
+}
+
+/* A stage 4 header of HEADER (JSON text) from the server, whole. */
+static const struct decode_frame *json_reply(struct scene *sc, const char *header)
+{
+    unsigned char msg[512];
+    uint32_t len = (uint32_t)strlen(header);
+    memcpy(msg, &len, 4);
+    memcpy(msg + 4, header, len);
+    send_text(sc, 1, "cmd");
+    feed(sc, 0, CAP_SEND, 4 + len, msg, 4 + len);
+    const struct connection *c = only_conn(sc);
+    for (size_t i = 0; c != NULL && i < c->down.n_frames; i++)
+        if (c->down.frames[i].start == 4)
+            return &c->down.frames[i];
+    return NULL;
+}
+
+/* JSON numbers that are no byte count are shown as invalid, never cast. */
+static void test_json_values(struct results *res)
+{
+    struct scene sc;
+    scene_init(&sc, PROTO_JSON, 0, 40023, 8085);
+    const struct decode_frame *f =
+        json_reply(&sc, "{\"total_size\":1e308,\"stdout_size\":0,\"exit_code\":0}");
+    CHECK(res, f != NULL && f->part == FRAME_BAD && f->header.have_total_size == -1 &&
+          strcmp(f->note, "header has no usable total_size (total_size=invalid stdout_size=0 "
+                 "exit_code=0)") == 0, "total_size 1e308: %s", f ? f->note : "(no frame)");
+    decoder_free(&sc.dec);
+    scene_init(&sc, PROTO_JSON, 0, 40024, 8085);
+    f = json_reply(&sc, "{\"total_size\":0,\"stdout_size\":9223372036854775808,"
+                        "\"exit_code\":-1e308}");
+    CHECK(res, f != NULL && f->part == FRAME_HEADER_JSON && f->header.have_stdout_size == -1 &&
+          f->header.have_exit_code == -1 &&
+          strcmp(f->note, "total_size=0 stdout_size=invalid exit_code=invalid") == 0,
+          "2^63 and -1e308: %s", f ? f->note : "(no frame)");
+    decoder_free(&sc.dec);
+    scene_init(&sc, PROTO_JSON, 0, 40025, 8085);
+    f = json_reply(&sc, "{\"total_size\":2.5}");
+    CHECK(res, f != NULL && f->part == FRAME_BAD && f->header.have_total_size == -1,
+          "2.5 is no size: %s", f ? f->note : "(no frame)");
+    decoder_free(&sc.dec);
+}
+
+/* A header whose bytes were not captured waits; when a copy of them comes
+ * (the receiver's), it is decoded. */
+static void test_header_wait(struct results *res)
+{
+    struct scene sc;
+    scene_init(&sc, PROTO_JSON, 0, 40026, 8085);
+    const char *header = "{\"total_size\":3}";
+    unsigned char msg[64];
+    uint32_t len = (uint32_t)strlen(header);
+    memcpy(msg, &len, 4);
+    memcpy(msg + 4, header, len);
+    memcpy(msg + 4 + len, "abc", 3);
+    send_text(&sc, 1, "cmd");
+    feed(&sc, 0, CAP_SEND, 4 + len + 3, msg, 4);     /* only the length captured */
+    const struct connection *c = only_conn(&sc);
+    for (size_t i = 0; i < 4 + len + 3; i++)
+        feed(&sc, 1, CAP_RECV, 1, msg + i, i == 6 || i == 7 ? 0 : 1);  /* 2 never come */
+    CHECK(res, c != NULL && c->down.n_frames == 1 && c->down.parse.scan_at == 6,
+          "the header waits at its first byte not captured (%llu)",
+          c ? (unsigned long long)c->down.parse.scan_at : 0ULL);
+    decoder_free(&sc.dec);
+    scene_init(&sc, PROTO_JSON, 0, 40027, 8085);
+    send_text(&sc, 1, "cmd");
+    feed(&sc, 0, CAP_SEND, 4 + len + 3, msg, 4);
+    feed(&sc, 1, CAP_RECV, 4 + len + 3, msg, 4 + len + 3);
+    c = only_conn(&sc);
+    CHECK(res, c != NULL && c->down.n_frames == 3 && c->down.frames[1].part == FRAME_HEADER_JSON &&
+          c->down.frames[2].part == FRAME_BODY, "the receiver's copy completes it");
+    decoder_free(&sc.dec);
+}
+
+/* The framing guess reads common/stages.def. */
+static void test_stage_table(struct results *res)
+{
+    CHECK(res, proto_for_port(8080) == PROTO_RAW && proto_for_port(8083) == PROTO_LEN &&
+          proto_for_port(8085) == PROTO_JSON && proto_for_port(8081) == PROTO_RAW &&
+          proto_for_port(9999) == PROTO_GUESS, "ports map to the stages' framing");
+    CHECK(res, proto_for_program("/home/s/nianbao/stage3_struct_len/server --port 0") == PROTO_LEN &&
+          proto_for_program("python3 client.py") == PROTO_GUESS,
+          "a stage folder in the command line names the framing");
+}
+
+/* Runs of bytes not captured end where a captured byte is. */
+static void test_next_known(struct results *res)
+{
+    struct scene sc;
+    scene_init(&sc, PROTO_RAW, 0, 40028, 8080);
+    send_text(&sc, 1, "x");
+    char buf[20000];
+    memset(buf, 'k', sizeof(buf));
+    feed(&sc, 0, CAP_SEND, 20000, buf, 10);
+    feed(&sc, 0, CAP_SEND, 5, "hello", 5);
+    const struct stream *s = only_conn(&sc) ? &only_conn(&sc)->down : NULL;
+    CHECK(res, s != NULL && stream_next_known(s, 0, 20005) == 0 &&
+          stream_next_known(s, 10, 20005) == 20000 && stream_next_known(s, 10, 15000) == 15000,
+          "the run after the 10 captured bytes ends at the next send's");
+    decoder_free(&sc.dec);
+}
+
+/* A reply of 1-byte sends, a client recv of many of them: still STALE. */
+static void test_stale_tiny_sends(struct results *res)
+{
+    struct scene sc;
+    scene_init(&sc, PROTO_RAW, 0, 40029, 8080);
+    send_text(&sc, 1, "one");
+    recv_text(&sc, 0, "one");
+    for (int i = 0; i < 3000; i++)
+        feed(&sc, 0, CAP_SEND, 1, "a", 1);
+    char buf[3000];
+    memset(buf, 'a', sizeof(buf));
+    feed(&sc, 1, CAP_RECV, 1024, buf, 1024);
+    send_text(&sc, 1, "two");
+    recv_text(&sc, 0, "two");
+    feed(&sc, 1, CAP_RECV, 1976, buf, 1976);
+    feed(&sc, 0, CAP_SEND, 2, "ok", 2);
+    const struct decode_stale *st = decoder_last_stale(&sc.dec);
+    CHECK(res, sc.dec.stale_count == 1 && st != NULL && st->recv_no == 2 && st->reply_no == 1,
+          "a recv over 1976 one-byte sends of reply #1 is STALE");
+    decoder_free(&sc.dec);
+}
+
+/* decoder_load_buffer: the fuzzing entry point. */
+static void test_load_buffer(struct results *res)
+{
+    struct cap_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.magic = CAP_MAGIC;
+    ev.kind = CAP_SEND;
+    ev.socktype = SOCK_STREAM;
+    ev.role = ROLE_CLIENT;
+    ev.result = 2;
+    ev.data_len = 2;
+    ev.local = loopback(40030);
+    ev.peer = loopback(8080);
+    unsigned char buf[2 * (sizeof(ev) + 2)];
+    memcpy(buf, &ev, sizeof(ev));
+    memcpy(buf + sizeof(ev), "ls", 2);
+    memcpy(buf + sizeof(ev) + 2, &ev, sizeof(ev));
+    memcpy(buf + 2 * sizeof(ev) + 2, "ls", 2);
+    struct decoder d;
+    char err[256];
+    decoder_init(&d, NULL);
+    CHECK(res, decoder_load_buffer(&d, buf, sizeof(buf), err, sizeof(err)) == 0 &&
+          d.n_conns == 1 && d.conns[0]->up.sent == 4, "a capture in memory decodes");
+    decoder_free(&d);
+    decoder_init(&d, NULL);
+    CHECK(res, decoder_load_buffer(&d, buf, sizeof(buf) - 1, err, sizeof(err)) == -1 &&
+          strcmp(err, "capture: ends in the middle of an event (89 stray bytes)") == 0,
+          "a cut one says so: %s", err);
+    decoder_free(&d);
+}
+
+/* --wrap: the line breaker on texts from stdin. */
+static int wrap_main(int argc, char **argv)
+{
+    if (!setlocale(LC_ALL, "C.UTF-8") && !setlocale(LC_ALL, "C.utf8")) {
+        fprintf(stderr, "test_decode: no C.UTF-8 locale\n");
+        return 1;
+    }
+    char line[8192];
+    while (fgets(line, sizeof line, stdin)) {
+        line[strcspn(line, "\n")] = '\0';
+        for (int a = 2; a < argc; a++) {
+            struct wrap_line lines[256];
+            size_t n = wrap_text(line, atoi(argv[a]), lines, 256);
+            for (size_t i = 0; i < n && i < 256; i++)
+                printf("%.*s\n", (int)lines[i].len, line + lines[i].start);
+            printf("\n");
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct results res = { 0, 0 };
+    if (argc > 1 && strcmp(argv[1], "--wrap") == 0)
+        return wrap_main(argc, argv);
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     test_reader(&res, dir);
     test_stale(&res);
@@ -588,6 +885,14 @@ int main(int argc, char **argv)
     test_matching(&res);
     test_unknown_roles(&res);
     test_protos(&res);
+    test_wire_len(&res);
+    test_invalid(&res);
+    test_json_values(&res);
+    test_header_wait(&res);
+    test_stage_table(&res);
+    test_next_known(&res);
+    test_stale_tiny_sends(&res);
+    test_load_buffer(&res);
     printf("1..%d\n", res.run);
     if (res.failed > 0)
         fprintf(stderr, "%d of %d checks failed\n", res.failed, res.run);

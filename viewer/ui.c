@@ -17,6 +17,8 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "wrap.h"
+
 /* Colour pairs. Sends cycle through SEND_COLORS; red is kept for STALE. */
 enum {
     PAIR_SEND1 = 1,   /* .. PAIR_SEND1 + SEND_COLORS - 1 */
@@ -37,6 +39,7 @@ enum token_kind {
     TOK_BYTES,        /* bytes of the stream, shown as text or hex   */
     TOK_MARK,         /* a recv boundary                              */
     TOK_BREAK,        /* end of row (after a newline byte in text)    */
+    TOK_GAP,          /* "+40ms": the call came after a wait          */
 };
 
 struct token {
@@ -55,12 +58,16 @@ struct layout {
     long rows, row_cap;
 };
 
+/* Waits shorter than this are the machine's own pace, not news. */
+#define GAP_MIN_NS 10000000ull
+
 void ui_view_init(struct ui_view *view)
 {
     memset(view, 0, sizeof *view);
     view->dir = DIR_DOWN;
     view->follow = 1;
     view->utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+    view->gap_min_ns = GAP_MIN_NS;
 }
 
 int ui_start(struct ui_view *view, int want_color)
@@ -170,6 +177,11 @@ static void byte_style(const struct ui_view *view, const struct stream *s,
                        const struct decode_span *send, const struct decode_span *recv,
                        const struct decode_frame *frame, uint64_t offset, struct token *t)
 {
+    if (view->mark && offset == view->mark_at) {
+        /* --at's byte: blinking standout, like nothing else on screen */
+        t->attr |= A_STANDOUT | A_BLINK | A_BOLD;
+        return;
+    }
     /* Every byte a STALE recv returned stands out, not only its mark: the
      * whole stale "reply" is what the student saw printed. */
     if (recv && recv->stale) {
@@ -263,12 +275,60 @@ static size_t byte_text(const struct ui_view *view, const struct stream *s, uint
     return 1;
 }
 
-/* Tokens for [S->win_start, stream_window_end(S)). Spans and frames are sorted by
- * start, so one cursor per array walks them along with the offset. */
+/* "+40ms" / "+3.2s" for a wait of NS. */
+static void gap_text(uint64_t ns, char *buf, size_t len)
+{
+    if (ns < 1000000000ull)
+        snprintf(buf, len, "+%llums", (unsigned long long)(ns / 1000000));
+    else
+        snprintf(buf, len, "+%.1fs", (double)ns / 1e9);
+}
+
+/* A "+40ms" token before a call that came after a wait VIEW shows. */
+static int push_gap(const struct ui_view *view, struct layout *lay, uint64_t offset, uint64_t gap)
+{
+    if (view->gap_min_ns == 0 || gap < view->gap_min_ns ||
+        (view->gap_max_ns != 0 && gap > view->gap_max_ns))
+        return 0;
+    struct token *g = layout_push(lay);
+    if (!g)
+        return -1;
+    g->kind = TOK_GAP;
+    g->offset = offset;
+    gap_text(gap, g->text, sizeof g->text);
+    g->width = (int)strlen(g->text);
+    g->attr = A_DIM | A_UNDERLINE;
+    return 0;
+}
+
+/* A recv mark at OFFSET: "┃" (or "|"), "!" on red for a STALE recv. */
+static int push_mark(const struct ui_view *view, struct layout *lay, uint64_t offset, int stale)
+{
+    struct token *m = layout_push(lay);
+    if (!m)
+        return -1;
+    m->kind = TOK_MARK;
+    m->offset = offset;
+    snprintf(m->text, sizeof m->text, "%s", stale ? "!" : view->utf8 ? "┃" : "|");
+    m->width = 1;
+    if (view->color)
+        m->pair = stale ? PAIR_STALE : PAIR_MARK;
+    else
+        m->attr = stale ? A_REVERSE | A_BOLD : A_REVERSE;
+    return 0;
+}
+
+/* Tokens for [S->win_start, stream_window_end(S)). Spans and frames are
+ * sorted by start, so one cursor per array walks them along with the
+ * offset. A mark goes before every recv's first byte, and one where the
+ * receiver has read up to when bytes wait after it (pending): that is where
+ * its last recv stopped. A wait before a call gets a "+40ms" token (recvs
+ * when the receiver is tapped, else sends). */
 static int lay_out(const struct ui_view *view, const struct stream *s, struct layout *lay)
 {
     uint64_t end = stream_window_end(s);
-    size_t si = 0, ri = 0, fi = 0, ci = 0;
+    size_t si = 0, ri = 0, fi = 0, ci = 0, gi = 0;
+    uint64_t frontier = s->receiver_tapped && s->received < end ? s->received : UINT64_MAX;
 
     for (uint64_t off = s->win_start; off < end;) {
         while (si < s->n_sends && s->sends[si].end <= off)
@@ -283,55 +343,58 @@ static int lay_out(const struct ui_view *view, const struct stream *s, struct la
             si < s->n_sends && s->sends[si].start <= off ? &s->sends[si] : NULL;
         const struct decode_frame *frame =
             fi < s->n_frames && s->frames[fi].start <= off ? &s->frames[fi] : NULL;
-        if (stream_byte(s, off) < 0) {
-            /* Bytes the tap did not copy (beyond NIANBAO_TAP_CAP): one
-             * token for the whole run, so they do not bury the rest. */
-            uint64_t run_end = off + 1;
-            while (run_end < end && stream_byte(s, run_end) < 0)
-                run_end++;
-            while (ri < s->n_recvs && s->recvs[ri].start < run_end)
-                ri++;
-            struct token *gap = layout_push(lay);
-            if (!gap)
-                return -1;
-            gap->kind = TOK_BYTES;
-            gap->offset = off;
-            byte_style(view, s, send, recv, NULL, off, gap);
-            gap->attr |= A_DIM;
-            snprintf(gap->text, sizeof gap->text, _("[%llu bytes not captured]"),
-                     (unsigned long long)(run_end - off));
-            gap->width = (int)strlen(gap->text);
-            off = run_end;
-            continue;
-        }
-        int length_token = !view->hex && frame && frame->start == off &&
+        int known = stream_byte(s, off) >= 0;
+        int length_token = known && !view->hex && frame && frame->start == off &&
                            (frame->part == FRAME_LEN_FIELD || frame->part == FRAME_HEADER_LEN);
         uint64_t tok_end = length_token ? frame->end : off + 1;
+        if (!known) {
+            /* Bytes the tap did not copy (beyond NIANBAO_TAP_CAP): one
+             * token for the run, so they do not bury the rest; the run
+             * stops where a recv starts, so its mark is drawn. */
+            tok_end = stream_next_known(s, off, end);
+            if (tok_end <= off)
+                tok_end = end;
+            size_t next = ri;
+            while (next < s->n_recvs && s->recvs[next].start <= off)
+                next++;
+            if (next < s->n_recvs && s->recvs[next].start < tok_end)
+                tok_end = s->recvs[next].start;
+            if (frontier > off && frontier < tok_end)
+                tok_end = frontier;
+            if (view->mark && view->mark_at > off && view->mark_at < tok_end)
+                tok_end = view->mark_at;
+        }
 
+        /* Waits before sends (receiver not tapped) that start here. */
+        for (; gi < s->n_sends && s->sends[gi].start < tok_end; gi++)
+            if (!s->receiver_tapped && s->sends[gi].start >= off &&
+                push_gap(view, lay, s->sends[gi].start, s->sends[gi].gap_ns) < 0)
+                return -1;
         /* Marks for every recv that starts inside this token. */
         while (ri < s->n_recvs && s->recvs[ri].start < tok_end) {
-            if (s->recvs[ri].start >= off) {
-                struct token *m = layout_push(lay);
-                if (!m)
-                    return -1;
-                m->kind = TOK_MARK;
-                m->offset = s->recvs[ri].start;
-                int stale = s->recvs[ri].stale;
-                snprintf(m->text, sizeof m->text, "%s",
-                         stale ? "!" : view->utf8 ? "┃" : "|");
-                m->width = 1;
-                if (view->color)
-                    m->pair = stale ? PAIR_STALE : PAIR_MARK;
-                else
-                    m->attr = stale ? A_REVERSE | A_BOLD : A_REVERSE;
-            }
+            if (s->recvs[ri].start >= off &&
+                (push_gap(view, lay, s->recvs[ri].start, s->recvs[ri].gap_ns) < 0 ||
+                 push_mark(view, lay, s->recvs[ri].start, s->recvs[ri].stale) < 0))
+                return -1;
             ri++;
         }
+        if (off == frontier && !(ri > 0 && s->recvs[ri - 1].start == off) &&
+            push_mark(view, lay, off, 0) < 0)
+            return -1;
         struct token *t = layout_push(lay);
         if (!t)
             return -1;
         t->kind = TOK_BYTES;
         t->offset = off;
+        if (!known) {
+            byte_style(view, s, send, recv, NULL, off, t);
+            t->attr |= A_DIM;
+            snprintf(t->text, sizeof t->text, _("[%llu bytes not captured]"),
+                     (unsigned long long)(tok_end - off));
+            t->width = text_cells(t->text);
+            off = tok_end;
+            continue;
+        }
         byte_style(view, s, send, recv, frame, off, t);
         size_t used;
         if (length_token) {
@@ -340,11 +403,7 @@ static int lay_out(const struct ui_view *view, const struct stream *s, struct la
             t->width = (int)strlen(t->text);
             used = (size_t)(frame->end - off);
         } else if (view->hex) {
-            int b = stream_byte(s, off);
-            if (b < 0)
-                snprintf(t->text, sizeof t->text, "??");
-            else
-                snprintf(t->text, sizeof t->text, "%02x", (unsigned)b);
+            snprintf(t->text, sizeof t->text, "%02x", (unsigned)stream_byte(s, off));
             t->width = 2;
             used = 1;
         } else {
@@ -444,6 +503,7 @@ void ui_draw_stream(struct ui_view *view, const struct connection *conn, int top
         /* The row holding JUMP_TO, shown two rows below the top. */
         view->jump = 0;
         view->follow = 0;
+        view->focus = view->jump_to;
         for (long r = 0; r < lay.rows; r++) {
             size_t last = r + 1 < lay.rows ? (size_t)lay.row_start[r + 1] : lay.n;
             if (last > 0 && lay.tokens[last - 1].offset >= view->jump_to) {
@@ -456,6 +516,17 @@ void ui_draw_stream(struct ui_view *view, const struct connection *conn, int top
         view->top_row = max_top;
     if (view->top_row < 0)
         view->top_row = 0;
+    /* What the reader looks at now, for x and w to keep in view: the last
+     * jump's target while it is on screen, else the top row's first byte. */
+    {
+        size_t first = (size_t)lay.row_start[view->top_row];
+        long bottom = view->top_row + height < lay.rows ? view->top_row + height : lay.rows;
+        size_t after = bottom < lay.rows ? (size_t)lay.row_start[bottom] : lay.n;
+        uint64_t shown_from = lay.tokens[first].offset;
+        uint64_t shown_to = after < lay.n ? lay.tokens[after].offset : stream_window_end(s);
+        if (view->focus < shown_from || view->focus >= shown_to)
+            view->focus = shown_from;
+    }
     for (long r = view->top_row; r < lay.rows && r < view->top_row + height; r++) {
         size_t first = (size_t)lay.row_start[r];
         size_t last = r + 1 < lay.rows ? (size_t)lay.row_start[r + 1] : lay.n;
@@ -466,6 +537,8 @@ void ui_draw_stream(struct ui_view *view, const struct connection *conn, int top
                 continue;
             int spaced = view->hex && t->kind == TOK_BYTES && i > first &&
                          lay.tokens[i - 1].kind == TOK_BYTES;
+            if (t->kind == TOK_GAP && i > first)
+                addch(' ');
             put_token(t, spaced);
         }
     }
@@ -528,102 +601,103 @@ static void draw_frame_line(const struct ui_view *view, const struct connection 
     attroff(A_BOLD);
 }
 
-void ui_draw_status(const struct ui_view *view, const struct decoder *d, int row)
+void ui_counts_text(const struct stream *s, char *buf, size_t len)
 {
-    const struct connection *conn = ui_current_conn(view, d);
-    struct decode_status st;
-    char line[256];
+    /* "recvs" counts the calls that returned data; the end of the stream (a
+     * recv that returned 0) is shown as EOF, not counted as a recv */
+    int used = snprintf(buf, len, _(" sends %u  recvs %u "), s->send_calls, s->recv_calls);
+    if (s->eof && used > 0 && (size_t)used < len)
+        used += snprintf(buf + used, len - (size_t)used, "%s", _(" EOF "));
+    if (used > 0 && (size_t)used < len)
+        snprintf(buf + used, len - (size_t)used, _(" pending %llu "),
+                 (unsigned long long)stream_pending(s));
+}
 
-    decoder_status(d, &st);
-    if (conn) {
-        const struct stream *s = view->dir == DIR_UP ? &conn->up : &conn->down;
-        snprintf(line, sizeof line, _(" sends %u  recvs %u  pending %llu "), s->send_calls,
-                 s->recv_calls, (unsigned long long)stream_pending(s));
-    } else {
-        snprintf(line, sizeof line, _(" sends %llu  recvs %llu  pending %llu "),
-                 (unsigned long long)st.sends, (unsigned long long)st.recvs,
-                 (unsigned long long)st.pending);
-    }
+void ui_stale_text(const struct decode_stale *stale, char *buf, size_t len)
+{
+    snprintf(buf, len, _("STALE: recv #%u returned bytes of reply #%u"), stale->recv_no,
+             stale->reply_no);
+}
+
+void ui_draw_status_parts(const struct ui_view *view, const char *counts, const char *stale,
+                          const char *note, const char *blind, int row)
+{
     move(row, 0);
     clrtoeol();
     /* Columns are counted here, not read back with getcurx: the cursor
      * wraps after a write that fills the last column. */
     int col = 0;
-    attron(A_REVERSE);
-    col += ui_put(row, 0, line, COLS) + 1;
-    attroff(A_REVERSE);
-    const struct decode_stale *stale = decoder_last_stale(d);
-    if (stale && col < COLS) {
+    if (counts && *counts) {
+        attron(A_REVERSE);
+        col += ui_put(row, 0, counts, COLS);
+        attroff(A_REVERSE);
+    }
+    const char *plain[] = { note, blind };
+    if (stale && *stale && col + 4 < COLS) {
         attr_t a = view->color ? COLOR_PAIR(PAIR_STALE) | A_BOLD : A_REVERSE | A_BOLD;
+        /* the counts end with a space of their own */
+        col += ui_put(row, col, col > 0 ? "| " : "", COLS - col);
         attron(a);
-        col += ui_put(row, col, stale->text, COLS - col) + 1;
+        col += ui_put(row, col, stale, COLS - col);
         attroff(a);
     }
-    if (view->note[0] && col < COLS) {
-        col += ui_put(row, col, view->note, COLS - col) + 1;
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        if (!plain[i] || !*plain[i] || col + 4 >= COLS)
+            continue;
+        /* a separator between two messages, so they never read as one */
+        col += ui_put(row, col, col > 0 ? " | " : "", COLS - col);
+        col += ui_put(row, col, plain[i], COLS - col);
     }
-    if (!stale && conn && connection_stale_blind(conn) && col < COLS)
-        col += ui_put(row, col, _("STALE needs both ends tapped"), COLS - col) + 1;
     const char *right = view->paused ? _("PAUSED  ?: help") : _("?: help");
-    int rlen = (int)strlen(right);   /* bytes >= cells: errs on the safe side */
-    if (COLS - rlen >= col)
-        mvaddstr(row, COLS - rlen, right);
+    int rcells = text_cells(right);
+    if (COLS - rcells > col)
+        mvaddstr(row, COLS - rcells, right);
+}
+
+void ui_draw_status(const struct ui_view *view, const struct decoder *d, int row)
+{
+    const struct connection *conn = ui_current_conn(view, d);
+    char counts[160], stale_text[160];
+    const struct decode_stale *stale = NULL;
+
+    if (conn) {
+        ui_counts_text(view->dir == DIR_UP ? &conn->up : &conn->down, counts, sizeof counts);
+        for (size_t i = 0; i < d->n_stales; i++)
+            if (d->stales[i].conn_id == conn->id)
+                stale = &d->stales[i];
+    } else {
+        struct decode_status st;
+        decoder_status(d, &st);
+        snprintf(counts, sizeof counts, _(" sends %llu  recvs %llu  pending %llu "),
+                 (unsigned long long)st.sends, (unsigned long long)st.recvs,
+                 (unsigned long long)st.pending);
+    }
+    if (stale)
+        ui_stale_text(stale, stale_text, sizeof stale_text);
+    ui_draw_status_parts(view, counts, stale ? stale_text : NULL, view->note,
+                         !stale && conn && connection_stale_blind(conn)
+                             ? _("STALE needs both ends tapped") : NULL,
+                         row);
 }
 
 int ui_draw_wrapped(const char *text, int top, int height, int attr)
 {
-    int row = top, col = 0;
-    const char *p = text;
-    mbstate_t st;
+    struct wrap_line lines[64];
+    size_t n = wrap_text(text, COLS, lines, sizeof lines / sizeof lines[0]);
+    int rows = 0;
 
-    memset(&st, 0, sizeof st);
     attron(attr);
     for (int r = top; r < top + height; r++) {
         move(r, 0);
         clrtoeol();
     }
-    while (*p && row < top + height) {
-        /* The next word: up to a space for Latin text, one character for
-         * wide (CJK) text, which may break anywhere. */
-        const char *q = p;
-        int width = 0;
-        while (*q && *q != ' ' && *q != '\n') {
-            wchar_t wc;
-            size_t n = mbrtowc(&wc, q, MB_CUR_MAX, &st);
-            if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
-                memset(&st, 0, sizeof st);
-                n = 1;
-                wc = '?';
-            }
-            int w = wcwidth(wc);
-            if (w > 1 && q > p)
-                break;
-            width += w > 0 ? w : 0;
-            q += n;
-            if (w > 1)
-                break;
-        }
-        if (col > 0 && col + width > COLS) {
-            row++;
-            col = 0;
-            if (row >= top + height)
-                break;
-        }
-        mvaddnstr(row, col, p, (int)(q - p));
-        col += width;
-        p = q;
-        if (*p == ' ') {
-            if (col > 0 && col < COLS)
-                col++;
-            p++;
-        } else if (*p == '\n') {
-            row++;
-            col = 0;
-            p++;
-        }
+    for (size_t i = 0; i < n && i < sizeof lines / sizeof lines[0] && rows < height; i++) {
+        if (lines[i].len > 0)
+            mvaddnstr(top + rows, 0, text + lines[i].start, (int)lines[i].len);
+        rows++;
     }
     attroff(attr);
-    return row - top + 1;
+    return rows > 0 ? rows : 1;
 }
 
 void ui_draw_help(int lesson)
@@ -654,11 +728,14 @@ void ui_draw_help(int lesson)
                    : (int)(sizeof viewer_keys / sizeof *viewer_keys);
     static const char *const legend[] = {
         N_("colour / bold: the send() that wrote a byte"),
-        N_("| mark: where a recv() returned;  ! : a STALE recv"),
+        /* %s: the mark as the screen draws it */
+        N_("%s mark: where a recv() returned;  ! : a STALE recv"),
         N_("reverse (no colour: standout+underline): a STALE recv's bytes"),
         N_("dim: sent but not yet received (pending)"),
         N_("[len N] [hdr N]: decoded length fields; underline: JSON header"),
+        N_("+40ms: the call came that long after the one before"),
     };
+    int utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
     int nl = (int)(sizeof legend / sizeof *legend);
     int h = n + nl + 4, w = COLS > 70 ? 68 : COLS - 2;
     int top = (LINES - h) / 2, left = (COLS - w) / 2;
@@ -672,8 +749,14 @@ void ui_draw_help(int lesson)
     ui_put(top, left + 2, _("keys"), w - 2);
     for (int i = 0; i < n && top + 1 + i < LINES; i++)
         ui_put(top + 1 + i, left + 2, _(keys[i]), w - 4);
-    for (int i = 0; i < nl && top + 2 + n + i < LINES; i++)
-        ui_put(top + 2 + n + i, left + 2, _(legend[i]), w - 4);
+    for (int i = 0; i < nl && top + 2 + n + i < LINES; i++) {
+        char line[256];
+        if (strstr(legend[i], "%s"))
+            snprintf(line, sizeof line, _(legend[i]), utf8 ? "┃" : "|");
+        else
+            snprintf(line, sizeof line, "%s", _(legend[i]));
+        ui_put(top + 2 + n + i, left + 2, line, w - 4);
+    }
     ui_put(top + h - 1, left + 2, _("any key: close"), w - 4);
     attroff(A_REVERSE);
 }
@@ -739,7 +822,12 @@ enum ui_action ui_handle_key(struct ui_view *view, const struct decoder *d, int 
         view->follow = 1;
         return UI_REDRAW;
     case 'x': case 'X':
+        /* the layout changes: keep what the reader was looking at */
         view->hex = !view->hex;
+        if (!view->follow) {
+            view->jump = 1;
+            view->jump_to = view->focus;
+        }
         return UI_REDRAW;
     case 'n': case '\t':
         if (d->n_conns > 0)
@@ -758,6 +846,10 @@ enum ui_action ui_handle_key(struct ui_view *view, const struct decoder *d, int 
         return UI_REDRAW;
     case 'w': case 'W':
         view->flow = !view->flow;
+        if (!view->follow) {
+            view->jump = 1;
+            view->jump_to = view->focus;
+        }
         return UI_REDRAW;
     case 's': case 'S': {
         /* Jump to the newest STALE recv of this connection. */

@@ -34,6 +34,14 @@ struct ui_view {
     int flow;              /* 1: newlines do not end a row (denser view)  */
     int jump;              /* 1: bring JUMP_TO into view at the next draw */
     uint64_t jump_to;      /* stream offset, e.g. the STALE recv's start  */
+    uint64_t focus;        /* the offset the reader looks at: the last
+                              jump, or the top row's first byte; x and w
+                              keep it in view                            */
+    int mark;              /* 1: MARK_AT is drawn marked (--at)          */
+    uint64_t mark_at;
+    uint64_t gap_min_ns;   /* a wait at least this long between two calls
+                              gets a "+40ms" marker (0: none)            */
+    uint64_t gap_max_ns;   /* ... and at most this long (0: any)         */
     const char *title;     /* what is being watched, for the top line     */
     char note[256];        /* a one-line message for the status line      */
     int note_until_key;    /* 1: NOTE answers a key; the next key clears it */
@@ -70,14 +78,32 @@ void ui_draw_viewer(struct ui_view *view, const struct decoder *d);
 void ui_draw_stream(struct ui_view *view, const struct connection *conn,
                     int top, int height);
 
-/* Draws the status line (sends, recvs, pending, STALE) on row ROW. */
+/* Draws the status line of the viewer on row ROW: the current connection's
+ * counts in VIEW's direction, its last STALE flag, VIEW's note, and "STALE
+ * needs both ends tapped" when that is so; each its own segment. */
 void ui_draw_status(const struct ui_view *view, const struct decoder *d, int row);
+
+/* The counts segment as the viewer words it: " sends 2  recvs 3  EOF
+ * pending 6845 " (EOF only when the receiver saw it). */
+void ui_counts_text(const struct stream *s, char *buf, size_t len);
+
+/* The STALE flag as the screen words it (translated):
+ * "STALE: recv #3 returned bytes of reply #2". */
+void ui_stale_text(const struct decode_stale *stale, char *buf, size_t len);
+
+/* The status line from its parts (any may be NULL or ""): COUNTS in reverse
+ * video, STALE in the alarm style, then NOTE and BLIND as plain segments,
+ * separated by " | " so two messages never run together; "?: help" on the
+ * right when there is room. */
+void ui_draw_status_parts(const struct ui_view *view, const char *counts, const char *stale,
+                          const char *note, const char *blind, int row);
 
 /* Draws the key help over the screen. */
 void ui_draw_help(int lesson);
 
-/* Writes TEXT word-wrapped into rows TOP..TOP+HEIGHT-1 (UTF-8 aware:
- * Chinese text wraps between characters). Returns the rows used. */
+/* Writes TEXT word-wrapped into rows TOP..TOP+HEIGHT-1 (wrap.h: Chinese
+ * text wraps between characters, never before closing punctuation).
+ * Returns the rows used. */
 int ui_draw_wrapped(const char *text, int top, int height, int attr);
 
 /* Writes at most LEN bytes of TEXT at ROW/COL, cut to MAX_COLS cells of
