@@ -254,5 +254,6 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); time.sleep(600)'
     [ -n "$view" ]
     run bash -c "$view --dump"
     assert_success
-    assert_output --partial 'down'
+    # The viewer marks the byte: offset 4 of the replies, reply 1's first body byte.
+    assert_line --regexp "^ +=> @4: 0x35 '5', send #3, body #1$"
 }
