@@ -47,6 +47,8 @@
 #define PACE_MS 20            /* between pieces when sock_diag is missing   */
 #define STOP_GRACE_MS 2000    /* SIGTERM, then SIGKILL after this           */
 #define CLIENT_RCVBUF 65536   /* the grader's receive buffer as a client    */
+#define CONN_IN_MAX (64u << 20) /* bytes kept from one connection: a program
+                                   that floods the grader is stopped there  */
 #define SETTLE_MS 200         /* asleep this long: it has done what it does */
 #define SHOW 72               /* bytes shown in a step, escaped             */
 
@@ -469,10 +471,16 @@ static void finish_program(struct run *r, int let_end)
 
 /* ---- conditions ------------------------------------------------------------------ */
 
-/* Reads what is there on C without blocking, at most LIMIT bytes. */
+/* Reads what is there on C without blocking, at most LIMIT bytes (and
+ * never more than CONN_IN_MAX in all: past that the program waits, and
+ * the wait ends as any wait on a stuck program). */
 static void conn_pull_some(struct run *r, struct conn *c, size_t limit)
 {
     unsigned char buf[65536];
+    if (c->in.len >= CONN_IN_MAX)
+        return;
+    if (limit > CONN_IN_MAX - c->in.len)
+        limit = CONN_IN_MAX - c->in.len;
     while (c->fd >= 0 && !c->eof && limit > 0) {
         ssize_t n = recv(c->fd, buf, limit < sizeof buf ? limit : sizeof buf, MSG_DONTWAIT);
         if (n > 0) {
