@@ -31,6 +31,8 @@ all: $(COMMON_LIB) $(STAGE_BIN) $(TOOLS_BIN) viewer-all
 -include viewer/viewer.mk
 -include grader/grader.mk
 -include exercises/exercises.mk
+-include fuzz/fuzz.mk
+-include tools/check.mk
 
 viewer-all: $(VIEWER_BIN) $(VIEWER_LIB)
 

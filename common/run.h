@@ -53,7 +53,7 @@ struct command {
 };
 
 /* Starts CMD_LEN bytes at CMD (cut at the first NUL, as execve would).
- * Returns 0, or -1 with ERR filled (pipe, fork, memory). */
+ * Returns 0, or -1 with ERR filled (pipes, spawn, memory). */
 int command_start(struct command *c, const void *cmd, size_t cmd_len,
                   unsigned timeout_s, uint64_t max_output,
                   char *err, size_t errlen);
@@ -120,7 +120,7 @@ struct cmd_result {
  * DIGEST_NONE, RES->digest is that digest of the body as it will be sent
  * (stdout, then stderr), computed while the output arrives.
  * Returns 0 with RES filled (free it with cmd_result_free), or -1 with ERR
- * filled when the command could not be run (pipes, fork, spool files). */
+ * filled when the command could not be run (pipes, spawn, spool files). */
 int run_command(const void *cmd, size_t cmd_len, unsigned timeout_s,
                 uint64_t max_output, enum digest_kind digest,
                 struct cmd_result *res, char *err, size_t errlen);

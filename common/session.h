@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define BUSY_NOTICE_S 3
+#define BUSY_NOTICE_S 3      /* NIANBAO_BUSY_NOTICE=SECS overrides it (tests) */
 
 struct session_config {
     const char *prog;         /* "client": prefix of its messages          */

@@ -1,0 +1,69 @@
+# fuzz/fuzz.mk - fuzz harnesses for every decoder of outside bytes, included
+# by the Makefile (issue 8).
+#
+#   fuzz/replay-NAME        the harness NAME run once per file, any compiler,
+#                           no libFuzzer: built by `make`, used by
+#                           tests/fuzz_corpus.bats on fuzz/corpus/NAME/
+#   fuzz/build/fuzz-NAME    the libFuzzer target (clang, ASan + UBSan),
+#                           built by `make fuzz`
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_NAMES="decode capture"]
+#                           fuzzes each harness FUZZ_SECONDS seconds, new
+#                           inputs in fuzz/build/work/NAME/ (the committed
+#                           seeds stay as they are); fails on a finding,
+#                           which is kept in fuzz/build/artifacts/.
+
+FUZZ_NAMES   ?= stage3_client stage4_client frame capture decode
+FUZZ_ALL     := stage3_client stage4_client frame capture decode
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  ?= -O1 -g -fno-omit-frame-pointer
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+
+# What each harness links besides itself and common/'s library (sources:
+# the replay build uses the tree's objects, the fuzz build compiles its own
+# instrumented copies, common/ included).
+FUZZ_USES_stage3_client :=
+FUZZ_USES_stage4_client :=
+FUZZ_USES_frame         :=
+FUZZ_USES_capture       := viewer/capture.c
+FUZZ_USES_decode        := viewer/capture.c viewer/decode.c viewer/export.c
+FUZZ_LIBS_decode         = $(CJSON_LIBS)
+
+FUZZ_REPLAY  := $(addprefix fuzz/replay-,$(FUZZ_ALL))
+FUZZ_TARGETS := $(addprefix fuzz/build/fuzz-,$(FUZZ_ALL))
+
+all: $(FUZZ_REPLAY)
+
+fuzz/%.o: CPPFLAGS += -Ifuzz -Iviewer $(CJSON_CFLAGS)
+
+fuzz/build/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -Ifuzz -Iviewer $(CJSON_CFLAGS) $(FUZZ_CFLAGS) \
+	    $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+define FUZZ_RULES
+fuzz/replay-$(1): fuzz/$(1).o fuzz/replay.o fuzz/fuzz_util.o $(FUZZ_USES_$(1):.c=.o) $$(COMMON_LIB)
+	$$(CC) $$(WARN) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(FUZZ_LIBS_$(1)) $$(LDLIBS)
+
+fuzz/build/fuzz-$(1): $(addprefix fuzz/build/,fuzz/$(1).o fuzz/fuzz_util.o $(FUZZ_USES_$(1):.c=.o)) \
+                      fuzz/build/$$(COMMON_LIB)
+	$$(FUZZ_CC) $$(FUZZ_CFLAGS) $$(FUZZ_SAN) -fsanitize=fuzzer -o $$@ $$^ $$(FUZZ_LIBS_$(1)) $$(LDLIBS)
+endef
+fuzz/build/$(COMMON_LIB): $(addprefix fuzz/build/,$(COMMON_OBJ))
+	$(AR) rcs $@ $^
+
+$(foreach name,$(FUZZ_ALL),$(eval $(call FUZZ_RULES,$(name))))
+
+fuzz-build: deps
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-clean:
+	rm -rf fuzz/build
+	rm -f $(FUZZ_REPLAY)
+
+clean: fuzz-clean
+
+.PHONY: fuzz fuzz-build fuzz-clean

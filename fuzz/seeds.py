@@ -1,0 +1,344 @@
+#!/usr/bin/env python3
+"""fuzz/seeds.py - writes the seed corpora in fuzz/corpus/NAME/ (committed).
+
+Each seed is small and stands for one thing a peer or a file can do: a good
+frame, two frames back to back, a length cut in the middle, a negative or
+huge length, text where a length should be, a header that is not what it
+should be. Run it again after changing it: `python3 fuzz/seeds.py`
+(`python3 fuzz/seeds.py DIR` writes them under DIR instead).
+Everything is written here from the formats' specs (the stage READMEs and
+viewer/capture.h).
+"""
+import hashlib
+import json
+import os
+import shutil
+import struct
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CORPUS = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, 'fuzz', 'corpus')
+
+
+def write(name, seeds):
+    folder = os.path.join(CORPUS, name)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    for seed_name, data in seeds.items():
+        with open(os.path.join(folder, seed_name), 'wb') as out:
+            out.write(data)
+
+
+def le32(n):
+    return struct.pack('<i', n)
+
+
+def seq(n):
+    return b''.join(b'%d\n' % i for i in range(1, n + 1))
+
+
+# ---- stage 3: 4-byte signed little-endian length, then the reply --------
+def stage3():
+    return {
+        'hello': le32(5) + b'hello',
+        'empty-reply': le32(0),
+        'two-replies': le32(3) + b'abc' + le32(3) + b'def',
+        'seq-2000': le32(8893) + seq(2000),
+        'length-cut-at-2': le32(5)[:2],
+        'length-cut-at-3': le32(5)[:3],
+        'body-cut': le32(100) + b'only ten b',
+        'nothing': b'',
+        'negative': le32(-1) + b'abc',
+        'int-min': le32(-2**31),
+        'int-max': le32(2**31 - 1) + b'abc',
+        'max-len-plus-1': le32(2**28 + 1) + b'x',
+        'max-len': le32(2**28) + b'x',
+        'http-reply': b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi',
+        'get-request': b'GET / HTTP/1.1\r\nHost: x\r\n\r\n',
+        'nul-body': le32(4) + b'\0\0\0\0',
+        'not-utf8-body': le32(4) + b'\xff\xfe\xc3\x28',
+        'escape-codes': le32(7) + b'\x1b[2Jhi\n',
+    }
+
+
+# ---- stage 4: header length, JSON header, body --------------------------
+def header(fields, raw=None):
+    text = raw if raw is not None else json.dumps(fields, separators=(',', ':')).encode()
+    return le32(len(text)) + text
+
+
+def reply4(body, stdout_size=None, md5=None, **extra):
+    fields = {'file_name': 'a.txt', 'total_size': len(body),
+              'md5': md5 if md5 is not None else hashlib.md5(body).hexdigest(),
+              'stdout_size': len(body) if stdout_size is None else stdout_size,
+              'exit_code': 0}
+    fields.update(extra)
+    return header(fields) + body
+
+
+def stage4():
+    hello = b'hello'
+    good = reply4(hello)
+    nested = b'[' * 2000 + b']' * 2000
+    return {
+        'hello': good,
+        'two-replies': good + reply4(b'second\n'),
+        'stderr-part': reply4(b'out\nerr\n', stdout_size=4),
+        'empty-body': reply4(b''),
+        'seq-2000': reply4(seq(2000)),
+        'document-md5-placeholder': reply4(hello, md5='md5'),
+        'document-header': header(None, b'{"file_name": "a.txt", "md5": "md5", "total_size": 5}') + hello,
+        'md5-wrong': reply4(hello, md5='0' * 32),
+        'md5-upper': reply4(hello, md5=hashlib.md5(hello).hexdigest().upper()),
+        'md5-upper-wrong': reply4(hello, md5='ABCDEF' + '0' * 26),
+        'stdout-size-too-big': reply4(hello, stdout_size=99),
+        'stdout-size-negative': reply4(hello, stdout_size=-1),
+        'total-size-missing': header({'md5': 'md5'}) + hello,
+        'total-size-string': header({'total_size': '5'}) + hello,
+        'total-size-negative': header({'total_size': -5}) + hello,
+        'total-size-fraction': header({'total_size': 2.5}) + hello,
+        'total-size-1e308': header(None, b'{"total_size":1e308}') + hello,
+        'total-size-2e63': header(None, b'{"total_size":9223372036854775808}') + hello,
+        'total-size-lies-short': header({'total_size': 50}) + hello,
+        'total-size-lies-long': header({'total_size': 2}) + hello,
+        'header-len-0': le32(0) + hello,
+        'header-len-negative': le32(-7) + hello,
+        'header-len-int-max': le32(2**31 - 1) + b'{}',
+        'header-len-ascii': b'GET / HTTP/1.1\r\n\r\n',
+        'header-len-cut': le32(20)[:3],
+        'header-cut': header({'total_size': 5})[:10],
+        'body-cut': reply4(b'0123456789')[:-4],
+        'header-invalid-json': header(None, b'{"total_size": 5,,}') + hello,
+        'header-array': header(None, b'[5]') + hello,
+        'header-number': header(None, b'42') + hello,
+        'header-string': header(None, b'"total_size"') + hello,
+        'header-trailing-garbage': header(None, b'{"total_size":5}xyz') + hello,
+        'header-trailing-space': header(None, b'{"total_size":5} \n') + hello,
+        'header-two-objects': header(None, b'{"total_size":5}{"total_size":6}') + hello,
+        'header-duplicate-key': header(None, b'{"total_size":5,"total_size":6}') + hello,
+        'header-nested': header(None, b'{"a":' + nested + b',"total_size":5}') + hello,
+        'header-nul': header(None, b'{"total_size":5,"file_name":"a\0b"}') + hello,
+        'header-not-utf8': header(None, b'{"total_size":5,"file_name":"\xff\xfe"}') + hello,
+        'header-control-char': header(None, b'{"total_size":5,"file_name":"a\x01\x1b[2J"}') + hello,
+        'header-escapes': header(None, b'{"total_size":5,"file_name":"\\u0000\\ud800"}') + hello,
+        'nothing': b'',
+    }
+
+
+# ---- common/frame.c: stage 4 (LE length, total_size) and stage 5 (BE, size)
+def frame(fields, body=b'', stage=4, raw=None):
+    text = raw if raw is not None else json.dumps(fields, separators=(',', ':')).encode()
+    length = struct.pack('<i' if stage == 4 else '>I', len(text))
+    return length + text + body
+
+
+def frame_seeds():
+    # First byte: bit 0 the format (0 stage 4, 1 stage 5), bits 1-7 the cuts.
+    seeds = {}
+    for stage, opt, size in ((4, b'\x00', 'total_size'), (5, b'\x01', 'size')):
+        hello = frame({size: 5, 'op': 'exec'}, b'hello', stage)
+        seeds['stage%d-hello' % stage] = opt + hello
+        seeds['stage%d-two-frames' % stage] = opt + hello + frame({size: 3}, b'abc', stage)
+        seeds['stage%d-empty-body' % stage] = opt + frame({size: 0}, b'', stage) + hello
+        seeds['stage%d-cut-mid-length' % stage] = opt + hello[:2]
+        seeds['stage%d-cut-mid-header' % stage] = opt + hello[:10]
+        seeds['stage%d-cut-mid-body' % stage] = opt + hello[:-2]
+        seeds['stage%d-length-0' % stage] = opt + bytes(4)
+        seeds['stage%d-length-huge' % stage] = opt + b'\x7f\xff\xff\xff{}'
+        seeds['stage%d-length-ascii' % stage] = opt + b'GET / HTTP/1.1\r\n\r\n'
+        seeds['stage%d-size-missing' % stage] = opt + frame({'op': 'get'}, b'', stage)
+        seeds['stage%d-size-negative' % stage] = opt + frame({size: -1}, b'', stage)
+        seeds['stage%d-size-2e53' % stage] = opt + frame(None, b'', stage,
+                                                         b'{"%s":9007199254740993}' % size.encode())
+        seeds['stage%d-size-1e308' % stage] = opt + frame(None, b'', stage,
+                                                          b'{"%s":1e308}' % size.encode())
+        seeds['stage%d-duplicate-key' % stage] = opt + frame(None, b'x', stage,
+                                                             b'{"%s":1,"%s":2}' % (size.encode(), size.encode()))
+        seeds['stage%d-not-object' % stage] = opt + frame(None, b'', stage, b'[1]')
+        seeds['stage%d-trailing' % stage] = opt + frame(None, b'', stage, b'{"%s":0} x' % size.encode())
+        seeds['stage%d-control-char' % stage] = opt + frame(None, b'', stage,
+                                                            b'{"%s":0,"n":"\x01"}' % size.encode())
+        seeds['stage%d-not-utf8' % stage] = opt + frame(None, b'', stage,
+                                                        b'{"%s":0,"n":"\xed\xa0\x80"}' % size.encode())
+        seeds['stage%d-nested' % stage] = opt + frame(None, b'', stage,
+                                                      b'{"a":' + b'[' * 3000 + b']' * 3000 + b',"%s":0}' % size.encode())
+        seeds['stage%d-escapes' % stage] = opt + frame(None, b'', stage,
+                                                       b'{"%s":0,"n":"\\u0000\\ud83d\\ude00"}' % size.encode())
+        seeds['stage%d-other-cuts' % stage] = bytes([opt[0] | 0x1e]) + hello + hello
+    return seeds
+
+
+# ---- captures: 80-byte event headers (viewer/capture.h), then data -------
+MAGIC = 0x3156424e
+CONNECT, ACCEPT, SEND, RECV, CLOSE = 1, 2, 3, 4, 5
+CALL_SEND, CALL_RECV, CALL_CONNECT, CALL_ACCEPT, CALL_CLOSE = 1, 6, 11, 12, 14
+
+
+def addr(port, family=2):
+    ip = bytes([127, 0, 0, 1]) + bytes(12) if family == 2 else bytes(15) + b'\1'
+    return struct.pack('<HH16s', family, port, ip)
+
+
+def event(kind, call, role, result, pid, local, peer, data=b'', data_len=None, magic=MAGIC,
+          time_ns=1, socktype=1, err=0):
+    return struct.pack('<IBBBBQqIiiI', magic, kind, call, socktype, role, time_ns, result, pid,
+                       3, err, len(data) if data_len is None else data_len) + local + peer + data
+
+
+class Session:
+    """Both ends of one connection, tapped."""
+
+    def __init__(self, client_port=40000, server_port=8083, family=2):
+        self.cl, self.sv = addr(client_port, family), addr(server_port, family)
+        self.events = []
+        self.t = 1
+
+    def add(self, kind, call, role, result, data=b'', **kw):
+        client = role == 1
+        self.t += 1000
+        self.events.append(event(kind, call, role, result, 1 if client else 2,
+                                 self.cl if client else self.sv,
+                                 self.sv if client else self.cl, data, time_ns=self.t, **kw))
+
+    def open(self, client_prog=b'stage3_struct_len/client', server_prog=b'stage3_struct_len/server'):
+        self.add(CONNECT, CALL_CONNECT, 1, 0, client_prog)
+        self.add(ACCEPT, CALL_ACCEPT, 2, 4, server_prog)
+
+    def request(self, text):
+        self.add(SEND, CALL_SEND, 1, len(text), text)
+        self.add(RECV, CALL_RECV, 2, len(text), text)
+
+    def reply(self, sends, recvs):
+        for piece in sends:
+            self.add(SEND, CALL_SEND, 2, len(piece), piece)
+        for piece in recvs:
+            self.add(RECV, CALL_RECV, 1, len(piece), piece)
+
+    def close(self):
+        self.add(RECV, CALL_RECV, 2, 0)
+        self.add(CLOSE, CALL_CLOSE, 1, 0)
+        self.add(CLOSE, CALL_CLOSE, 2, 0)
+
+    def bytes(self):
+        return b''.join(self.events)
+
+
+def stage1_garble():
+    s = Session(server_port=8080)
+    s.open(b'stage1_naive/client', b'stage1_naive/server')
+    s.request(b'seq 1 300')
+    body = seq(300)
+    s.reply([body], [body[:1024]])
+    s.request(b'echo hi')
+    s.reply([b'hi\n'], [body[1024:]])
+    s.close()
+    return s.bytes()
+
+
+def stage3_len():
+    s = Session()
+    s.open()
+    s.request(b'echo hello')
+    s.reply([le32(6), b'hello\n'], [le32(6)[:1], le32(6)[1:], b'hel', b'lo\n'])
+    s.request(b'true')
+    s.reply([le32(0)], [le32(0)])
+    s.close()
+    return s.bytes()
+
+
+def stage4_json():
+    s = Session(server_port=8085)
+    s.open(b'stage4_json_header/client', b'stage4_json_header/server')
+    s.request(b'echo hi')
+    r = reply4(b'hi\n')
+    s.reply([r[:4], r[4:-3], r[-3:]], [r[:2], r[2:30], r[30:]])
+    s.close()
+    return s.bytes()
+
+
+def uncaptured_lengths():
+    """Sends whose bytes were not copied (data_len 0): lengths unknown."""
+    s = Session()
+    s.open()
+    s.request(b'seq 1 100000')
+    s.add(SEND, CALL_SEND, 2, 4)
+    s.add(SEND, CALL_SEND, 2, 588895)
+    s.add(RECV, CALL_RECV, 1, 65536)
+    s.add(RECV, CALL_RECV, 1, 65536, b'x' * 16)
+    s.close()
+    return s.bytes()
+
+
+def huge_claims():
+    """A json header claiming a 16 MiB body, and calls claiming INT64_MAX."""
+    s = Session(server_port=8085)
+    s.open(b'stage4_json_header/client', b'stage4_json_header/server')
+    s.request(b'x')
+    s.reply([header(None, b'{"total_size":16777216,"stdout_size":1e308,"exit_code":9223372036854775808}')], [])
+    s.add(SEND, CALL_SEND, 2, 2**63 - 1, b'a')
+    s.add(SEND, CALL_SEND, 2, 2**63 - 1, b'b')
+    s.add(RECV, CALL_RECV, 1, 2**63 - 1, b'a')
+    s.close()
+    return s.bytes()
+
+
+def ipv6_and_udp():
+    s = Session(family=10)
+    s.open()
+    s.add(SEND, CALL_SEND, 1, 5, b'hello', socktype=2)
+    s.add(RECV, CALL_RECV, 2, 10, b'hello', socktype=2)
+    s.add(SEND, CALL_SEND, 1, -1, err=32)
+    return s.bytes()
+
+
+def captures():
+    return {
+        'stage1-garble': stage1_garble(),
+        'stage3-len': stage3_len(),
+        'stage4-json': stage4_json(),
+        'uncaptured-lengths': uncaptured_lengths(),
+        'huge-claims': huge_claims(),
+        'ipv6-udp-error': ipv6_and_udp(),
+    }
+
+
+def capture_seeds():
+    caps = captures()
+    one = caps['stage3-len']
+    seeds = dict(caps)
+    seeds['nothing'] = b''
+    seeds['torn-event'] = one[:-7]
+    seeds['torn-header'] = one[:80 + 40]
+    seeds['bad-magic'] = one[:160] + b'NOPE' + one[164:]
+    seeds['data-len-too-big'] = event(SEND, CALL_SEND, 1, 5, 1, addr(1), addr(2), b'hello',
+                                      data_len=65537)
+    seeds['data-len-max'] = event(SEND, CALL_SEND, 1, 65536, 1, addr(1), addr(2), b'x' * 65536)
+    seeds['text-file'] = b'this is not a capture\n' * 5
+    return seeds
+
+
+def decode_seeds():
+    # First byte: bits 0-1 framing (guess raw len json), bit 2 verbose,
+    # bits 4-7 window (0 default, N: 128 << N bytes).
+    seeds = {}
+    for name, cap in captures().items():
+        seeds[name] = b'\x00' + cap
+    seeds['stage3-len-forced-json'] = b'\x03' + captures()['stage3-len']
+    seeds['stage4-json-forced-len-verbose'] = b'\x06' + captures()['stage4-json']
+    seeds['stage1-garble-window-256'] = b'\x11' + captures()['stage1-garble']
+    seeds['stage3-len-window-256'] = b'\x12' + captures()['stage3-len']
+    seeds['nothing'] = b'\x00'
+    return seeds
+
+
+def main():
+    write('stage3_client', stage3())
+    write('stage4_client', stage4())
+    write('frame', frame_seeds())
+    write('capture', capture_seeds())
+    write('decode', decode_seeds())
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

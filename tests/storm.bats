@@ -1,0 +1,180 @@
+#!/usr/bin/env bats
+# tools/storm (issue 8): bad peers in bulk.
+# Against each stage's server: 10,000 bad connections (cut frames, EOF and
+# resets mid-frame, huge, negative and textual lengths, invalid and deeply
+# nested JSON, NUL bytes, invalid UTF-8, connect-and-close, stalls, a
+# client that never reads), then the server must answer a good client
+# exactly, hold no more descriptors than before, and leave no zombie.
+# Against each stage's client: every malicious reply must end it with its
+# error line and a non-zero exit within 2 s, never a signal.
+
+setup() {
+    load 'test_helper/common-setup'; _common_setup
+    STORM="$ROOT/tools/storm"
+}
+teardown() { _common_teardown; }
+
+# fd_count PID: the number of open descriptors of PID (fails when
+# /proc/PID/fd cannot be read: then nothing could be checked).
+fd_count() {
+    local fds
+    fds=$(ls "/proc/$1/fd") || { echo "cannot read /proc/$1/fd" >&2; return 1; }
+    wc -w <<<"$fds"
+}
+
+# fds_back_to PID COUNT: polls (deadline 10 s) until PID holds COUNT
+# descriptors; shows them when it does not.
+fds_back_to() {
+    local deadline=$((SECONDS + 10)) now
+    while :; do
+        now=$(fd_count "$1") || return 1
+        [ "$now" -eq "$2" ] && return 0
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "$1 holds $now descriptors, $2 before the storm:"
+            ls -l "/proc/$1/fd"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# zombies_of PID: prints the pids of PID's children that are zombies.
+# Fails when /proc/PID/stat cannot be read (nothing could be checked).
+zombies_of() {
+    local f stat fields
+    [ -r "/proc/$1/stat" ] || { echo "cannot read /proc/$1/stat" >&2; return 1; }
+    for f in /proc/[0-9]*/stat; do
+        read -r stat 2>/dev/null <"$f" || continue    # no fork per process
+        # after "pid (comm) ": state ppid ...; comm may hold spaces and ')'
+        read -ra fields <<<"${stat##*) }"
+        if [ "${fields[1]}" = "$1" ] && [ "${fields[0]}" = Z ]; then
+            echo "${f//[^0-9]/}"
+        fi
+    done
+}
+
+# storm_server STAGE: starts STAGE's server, storms it, and checks the
+# good client, the descriptors and the children.
+storm_server() {
+    local stage=$1 before zombies
+    # --idle 1: a client that sends nothing for 1 s is closed
+    start_server srv "$ROOT/$(stage_dir "$stage")/server" --port 0 --timeout 2 --idle 1
+    before=$(fd_count "$srv_pid")
+    run "$STORM" server --proto "stage$stage" -p "$srv_port" --count 10000 \
+        --stalls 4 --stall-ms 5000
+    assert_success
+    assert_line --regexp '^storm: 10000 bad connections to 127\.0\.0\.1:[0-9]+ \(stage[134], seed 1, 4 at a time\) ended in [0-9.]+ s$'
+    # the stalls end by the server's idle limit, not by storm's patience
+    assert_line --regexp '^storm: stalled connections 3: the server closed 3 of them first \(the last after [0-9]+ ms\), storm the rest after 5000 ms$'
+    assert_line 'storm: connections that never read their reply 1, closed by storm after 5000 ms'
+    assert_line "storm: good client: \"echo storm-ok\" answered exactly (9 bytes)"
+    # and the lab's own client, after it
+    run_client "$stage" "$srv_port" $'echo after the storm\n'
+    [ "$status" -eq 0 ]
+    if [ "$stage" = 1 ]; then
+        expect_bytes "$BATS_TEST_TMPDIR/out" 'after the storm\n\n'   # print() adds one
+    else
+        expect_bytes "$BATS_TEST_TMPDIR/out" 'after the storm\n'
+    fi
+    fds_back_to "$srv_pid" "$before"
+    zombies=$(zombies_of "$srv_pid")
+    [ -z "$zombies" ] || { echo "zombie children of the server: $zombies"; return 1; }
+    kill -0 "$srv_pid"
+}
+
+@test "the stage 1 server survives 10,000 bad connections: exact reply after, fds back, no zombie" {
+    storm_server 1
+}
+
+@test "the stage 3 server survives 10,000 bad connections: exact reply after, fds back, no zombie" {
+    storm_server 3
+}
+
+@test "the stage 4 server survives 10,000 bad connections: exact reply after, fds back, no zombie" {
+    storm_server 4
+}
+
+@test "the stage 1 client ends every bad reply with its error line and exit 1, within 2 s" {
+    run "$STORM" client --proto stage1 -- "$ROOT/stage1_naive/client" -p '{port}'
+    assert_success
+    assert_line --regexp '^PASS stage1 close-before-reply: exit 1 in [0-9]+ ms: client: the server closed the connection$'
+    assert_line --regexp '^PASS stage1 reset-before-reply: exit 1 in [0-9]+ ms: client: the server closed the connection$'
+    assert_line "storm: 2 of 2 cases passed"
+}
+
+@test "the stage 3 client ends every bad reply with its error line and exit 1, within 2 s" {
+    # --wait 1: no reply started after 1 s; --timeout 1: a started one stalls 1 s
+    run "$STORM" client --proto stage3 -- "$ROOT/stage3_struct_len/client" -p '{port}' --wait 1 --timeout 1
+    assert_success
+    refute_line --partial FAIL
+    assert_line --regexp '^PASS stage3 close-mid-length: exit 1 in [0-9]+ ms: client: connection closed after 2 of 4 bytes of the reply length$'
+    assert_line --regexp '^PASS stage3 length-ascii: exit 1 in [0-9]+ ms: client: reply length .*"HTTP".*another protocol\?$'
+    assert_line --regexp '^PASS stage3 stall-mid-body: exit 1 in [0-9]+ ms: client: .*timed out.*$'
+    assert_line "storm: 12 of 12 cases passed"
+}
+
+@test "the stage 4 client ends every bad reply with its error line and exit 1, within 2 s" {
+    run "$STORM" client --proto stage4 -- "$ROOT/stage4_json_header/client" -p '{port}' --wait 1 --timeout 1
+    assert_success
+    refute_line --partial FAIL
+    assert_line --regexp '^PASS stage4 md5-wrong: exit 1 in [0-9]+ ms: client: md5 mismatch: header says 0{32}, body is 5d41402abc4b2a76b9719d911017c592$'
+    assert_line --regexp '^PASS stage4 header-not-object: exit 1 in [0-9]+ ms: client: header is not a JSON object: "\[5\]"$'
+    assert_line "storm: 25 of 25 cases passed"
+}
+
+@test "storm client fails a client that takes a bad reply for a good one" {
+    # the stage 1 client reads any bytes as a reply: a cut stage 3 length
+    # is printed, and it exits 0 at the end of its input
+    run "$STORM" client --proto stage3 --case close-mid-length -- "$ROOT/stage1_naive/client" -p '{port}'
+    assert_failure 1
+    assert_line "FAIL stage3 close-mid-length: exit 0: a bad reply taken as good"
+    assert_line "storm: 0 of 1 cases passed"
+}
+
+@test "storm client fails a client that hangs on a stalled reply, and kills it" {
+    run "$STORM" client --proto stage3 --case stall-before-reply -- \
+        "$ROOT/stage3_struct_len/client" -p '{port}' --timeout 0
+    assert_failure 1
+    assert_line "FAIL stage3 stall-before-reply: still running 2000 ms after the reply stalled; killed"
+}
+
+@test "storm server fails when the server is not there" {
+    start_server srv "$ROOT/stage3_struct_len/server" --port 0
+    port=$srv_port
+    kill "$srv_pid"; wait "$srv_pid" 2>/dev/null || true
+    run "$STORM" server --proto stage3 -p "$port" --count 10
+    assert_failure 1
+    assert_line --regexp "^storm: connection 1 \(.*\): cannot connect: Connection refused \(is the server still there\?\)$"
+}
+
+@test "the test's zombie check sees a zombie" {
+    # sh starts a child that exits at once, then becomes sleep, which
+    # never reaps it
+    sh -c 'sh -c "exit 0" & exec sleep 30' 3>&- &
+    STARTED_PIDS+=("$!")
+    local deadline=$((SECONDS + 10)) zombies=""
+    while [ -z "$zombies" ] && [ "$SECONDS" -lt "$deadline" ]; do
+        zombies=$(zombies_of "$!")
+        sleep 0.05
+    done
+    [ -n "$zombies" ]
+    run zombies_of 999999999
+    assert_failure
+}
+
+@test "storm usage errors name the problem" {
+    run "$STORM"
+    assert_failure 2
+    assert_output $'storm: say what to storm: \'server\' or \'client\'\nTry \'storm --help\' for more information.'
+    run "$STORM" server --proto stage3
+    assert_failure 2
+    assert_line "storm server: --port is required"
+    run "$STORM" client --proto stage9 -- true
+    assert_failure 2
+    assert_line "storm client: --proto: 'stage9' is not one of stage1|stage3|stage4"
+    run "$STORM" client --proto stage3
+    assert_failure 2
+    assert_line "storm client: no client to run: give its command after --"
+    run "$STORM" --version
+    assert_success
+}
