@@ -29,6 +29,8 @@ VIEWER_LIB :=
 all: $(COMMON_LIB) $(STAGE_BIN) $(TOOLS_BIN) viewer-all
 
 -include viewer/viewer.mk
+-include grader/grader.mk
+-include exercises/exercises.mk
 -include fuzz/fuzz.mk
 -include tools/check.mk
 
@@ -110,6 +112,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	ln -sf ../libexec/nianbao/viewer/nianbao-view $(DESTDIR)$(PREFIX)/bin/nianbao-view
 	ln -sf ../libexec/nianbao/tools/lesson.sh $(DESTDIR)$(PREFIX)/bin/nianbao-lesson
+	ln -sf ../libexec/nianbao/tools/grade $(DESTDIR)$(PREFIX)/bin/nianbao-grade
 
 clean:
 	rm -f $(COMMON_OBJ) $(COMMON_LIB) $(STAGE_BIN) $(TOOLS_BIN) $(VIEWER_BIN) $(VIEWER_LIB)

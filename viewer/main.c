@@ -32,12 +32,14 @@
 #include "decode.h"
 #include "export.h"
 #include "lesson.h"
+#include "pcap.h"
 #include "ui.h"
 
 struct view_config {
     const char *replay;
     const char *record;
     const char *html;
+    const char *pcap;
     const char *proto_name;
     const char *lang;
     const char *at_spec;       /* --at DIR:OFFSET */
@@ -300,13 +302,16 @@ static int run_replay(const struct view_config *cfg)
         }
         return 0;
     }
-    if (cfg->dump || cfg->html || cfg->side_by_side || !isatty(STDOUT_FILENO) || cfg->text) {
+    if (cfg->dump || cfg->html || cfg->pcap || cfg->side_by_side || !isatty(STDOUT_FILENO) ||
+        cfg->text) {
         int status = 0;
-        if (cfg->html)
+        if (cfg->pcap)
+            status = pcap_export(cfg->replay, cfg->pcap, err, sizeof err);
+        if (status == 0 && cfg->html)
             status = export_html(cfg->replay, cfg->html, cfg->proto, err, sizeof err);
         if (status == 0 && cfg->side_by_side)
             status = export_side_by_side(cfg->replay, stdout, cfg->proto, err, sizeof err);
-        if (status == 0 && (cfg->dump || (!cfg->html && !cfg->side_by_side)))
+        if (status == 0 && (cfg->dump || (!cfg->html && !cfg->pcap && !cfg->side_by_side)))
             status = export_dump(cfg->replay, stdout, cfg->proto, cfg->verbose, err, sizeof err);
         if (status < 0) {
             fprintf(stderr, "nianbao-view: %s\n", err);
@@ -490,6 +495,8 @@ int main(int argc, char **argv)
           "with --replay: print the decoded streams as text", 0, 0 },
         { "html", 0, CLI_STRING, &cfg.html, "OUT",
           "with --replay: write a self-contained HTML page to OUT", 0, 0 },
+        { "pcap", 0, CLI_STRING, &cfg.pcap, "OUT",
+          "with --replay: write the capture as a pcap file to OUT (Wireshark, tshark)", 0, 0 },
         { "side-by-side", 0, CLI_FLAG, &cfg.side_by_side, NULL,
           "with --replay: what a one-recv reader and a framed reader print", 0, 0 },
         { "proto", 0, CLI_STRING, &cfg.proto_name, "raw|len|json",
@@ -555,13 +562,13 @@ int main(int argc, char **argv)
     }
     int modes = (cfg.lesson != 0) + (cfg.replay != NULL) + (cfg.prog_argv != NULL);
     if (modes != 1 || (cfg.record && !cfg.prog_argv) ||
-        ((cfg.dump || cfg.html || cfg.side_by_side) && !cfg.replay)) {
+        ((cfg.dump || cfg.html || cfg.pcap || cfg.side_by_side) && !cfg.replay)) {
         fprintf(stderr, "nianbao-view: choose one of --lesson, --replay FILE, or -- PROG "
-                "(--record, --dump, --html and --side-by-side go with them)\n"
+                "(--record, --dump, --html, --pcap and --side-by-side go with them)\n"
                 "Try 'nianbao-view --help' for more information.\n");
         return 2;
     }
-    if (cfg.at_spec && (!cfg.replay || cfg.html || cfg.side_by_side)) {
+    if (cfg.at_spec && (!cfg.replay || cfg.html || cfg.pcap || cfg.side_by_side)) {
         fprintf(stderr, "nianbao-view: --at goes with --replay FILE (the screen or --dump)\n"
                 "Try 'nianbao-view --help' for more information.\n");
         return 2;

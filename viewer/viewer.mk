@@ -4,7 +4,7 @@
 #   viewer/nianbao-view       the viewer: live UI, --replay, --dump, --html ...
 #   viewer/test_decode        unit tests of the decoder (run by tests/viewer_decode.bats)
 
-VIEWER_DATA_OBJ := viewer/capture.o viewer/decode.o viewer/export.o viewer/wrap.o
+VIEWER_DATA_OBJ := viewer/capture.o viewer/decode.o viewer/export.o viewer/wrap.o viewer/pcap.o
 VIEWER_UI_OBJ   := $(patsubst %.c,%.o,$(wildcard viewer/main.c viewer/ui.c viewer/lesson.c))
 
 VIEWER_LIB += viewer/libnianbao-tap.so

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""client4.py - a stage 4 client with one deliberate bug, for teachers.
+
+    python3 client4.py --bug BUG [PORT]
+
+BUG is one of:
+  none        no bug: a correct client (do not hand this file out)
+  recv4-once  reads the 4-byte header length with a single recv(4)
+  one-recv    takes one recv(1024) for the whole body
+  no-eof      never checks recv's b'' (the server closed): spins forever
+  byte-order  reads the header length big-endian; stage 4 writes it
+              little-endian
+
+Apart from its bug it does everything right, so the grader fails it in
+exactly the scenarios that name the bug:
+    nianbao-grade client --proto stage4 --list
+    nianbao-grade client --proto stage4 -- python3 client4.py --bug one-recv {port}
+"""
+import hashlib
+import json
+import os
+import socket
+import struct
+import sys
+
+MAX_LEN = 1 << 28            # refuse a body longer than 256 MiB
+MAX_HEADER = 1 << 16         # and a header longer than 64 KiB
+BUGS = ('none', 'recv4-once', 'one-recv', 'no-eof', 'byte-order')
+
+
+def recv_exact(sock, size, bug):
+    """Exactly SIZE bytes, in as many recv calls as it takes."""
+    data = bytearray()
+    while len(data) < size:
+        chunk = sock.recv(min(size - len(data), 65536))
+        if not chunk and bug != 'no-eof':      # BUG no-eof: b'' forever
+            raise ConnectionError(
+                f'connection closed after {len(data)} of {size} bytes')
+        data += chunk
+    return bytes(data)
+
+
+def read_reply(sock, bug):
+    """Returns (stdout part, stderr part) of one reply."""
+    if bug == 'recv4-once':
+        raw = sock.recv(4)                     # BUG: may return 1..3 bytes
+    else:
+        raw = recv_exact(sock, 4, bug)
+    order = '>i' if bug == 'byte-order' else '<i'    # BUG byte-order: '>'
+    (header_len,) = struct.unpack(order, raw)
+    if header_len <= 0 or header_len > MAX_HEADER:
+        raise ValueError(f'header length {header_len} is out of range 1..{MAX_HEADER}')
+    header = json.loads(recv_exact(sock, header_len, bug).decode('utf-8'))
+    total = header.get('total_size')
+    if not isinstance(total, int) or total < 0 or total > MAX_LEN:
+        raise ValueError(f'total_size {total!r} is not a number in 0..{MAX_LEN}')
+    if bug == 'one-recv':
+        body = sock.recv(1024)                 # BUG: one recv, one message
+    else:
+        body = recv_exact(sock, total, bug)
+    md5 = header.get('md5', '')
+    if len(md5) == 32 and hashlib.md5(body).hexdigest() != md5.lower():
+        raise ValueError('md5 mismatch')
+    stdout_size = header.get('stdout_size', total)
+    return body[:stdout_size], body[stdout_size:]
+
+
+def main():
+    args = sys.argv[1:]
+    if len(args) < 2 or args[0] != '--bug' or args[1] not in BUGS:
+        sys.exit('usage: client4.py --bug ' + '|'.join(BUGS) + ' [PORT]')
+    bug, args = args[1], args[2:]
+    port = int(args[0]) if args else int(os.environ.get('NIANBAO_PORT', '8085'))
+    sock = socket.create_connection(('127.0.0.1', port))
+    for line in sys.stdin.buffer:
+        command = line.strip()
+        if not command:
+            continue
+        sock.sendall(command)
+        out, err = read_reply(sock, bug)
+        sys.stdout.buffer.write(out)
+        sys.stdout.buffer.flush()
+        sys.stderr.buffer.write(err)
+        sys.stderr.buffer.flush()
+    sock.close()
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except (OSError, ValueError, struct.error) as e:
+        print(f'client: {e}', file=sys.stderr)
+        sys.exit(1)

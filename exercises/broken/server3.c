@@ -1,0 +1,203 @@
+/* server3.c - a stage 3 server with one deliberate bug, for teachers.
+ *
+ * Built once per bug (exercises/exercises.mk):
+ *   server3-none           no bug: a correct server (do not hand it out)
+ *   server3-byte-order     -DBUG_BYTE_ORDER     the length written big-endian
+ *   server3-no-eof         -DBUG_NO_EOF         recv's 0 (the client left) not
+ *                                               checked, send's errors ignored:
+ *                                               it spins on a closed connection
+ *   server3-dies-on-close  -DBUG_DIES_ON_CLOSE  SIGPIPE not ignored: a client
+ *                                               that leaves mid-reply kills it
+ *
+ * Usage: server3-BUG [PORT]   (default 8083; 0 picks a free port)
+ * Apart from its bug it does everything right, so the grader fails it in
+ * exactly the scenarios that name the bug:
+ *   nianbao-grade server --proto stage3 -- exercises/broken/server3-no-eof {port}
+ *
+ * It is exercises/stage3/server.c with send_reply written. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* What a command printed. */
+struct output {
+    unsigned char *bytes;   /* stdout, then stderr */
+    size_t len;
+};
+
+/* Sends all LEN bytes (send may take fewer). Returns 0, or -1 (errno set). */
+static int send_all(int fd, const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Sends one reply carrying OUT on FD: its length as a 4-byte signed
+ * little-endian integer, then the bytes. Returns 0, or -1 (errno set). */
+static int send_reply(int fd, const struct output *out)
+{
+    unsigned char len_bytes[4];
+    uint32_t len = (uint32_t)out->len;
+#ifdef BUG_BYTE_ORDER
+    len_bytes[0] = (unsigned char)(len >> 24);    /* BUG: big-endian */
+    len_bytes[1] = (unsigned char)(len >> 16);
+    len_bytes[2] = (unsigned char)(len >> 8);
+    len_bytes[3] = (unsigned char)len;
+#else
+    len_bytes[0] = (unsigned char)len;
+    len_bytes[1] = (unsigned char)(len >> 8);
+    len_bytes[2] = (unsigned char)(len >> 16);
+    len_bytes[3] = (unsigned char)(len >> 24);
+#endif
+    if (send_all(fd, len_bytes, 4) < 0)
+        return -1;
+    return send_all(fd, out->bytes, out->len);
+}
+
+/* ---- given: running a command -------------------------------------------- */
+
+static int append(struct output *o, const unsigned char *bytes, size_t len)
+{
+    unsigned char *grown = realloc(o->bytes, o->len + len + 1);
+    if (grown == NULL)
+        return -1;
+    o->bytes = grown;
+    memcpy(o->bytes + o->len, bytes, len);
+    o->len += len;
+    return 0;
+}
+
+/* Runs the LEN bytes of COMMAND with /bin/sh; fills OUT with its stdout
+ * then its stderr (read together, so a command that fills both pipes cannot
+ * block). Returns 0, or -1 after printing an error. */
+static int run_command(const char *command, size_t len, struct output *out)
+{
+    int out_pipe[2], err_pipe[2];
+    char *text = strndup(command, len);
+    struct output err = { 0 };
+
+    out->bytes = NULL;
+    out->len = 0;
+    if (text == NULL || pipe(out_pipe) < 0 || pipe(err_pipe) < 0) {
+        perror("server: run");
+        free(text);
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null_fd = open("/dev/null", O_RDONLY);
+        dup2(null_fd, 0);
+        dup2(out_pipe[1], 1);
+        dup2(err_pipe[1], 2);
+        close(out_pipe[0]);
+        close(err_pipe[0]);
+        signal(SIGPIPE, SIG_DFL);
+        execl("/bin/sh", "sh", "-c", text, (char *)NULL);
+        _exit(127);
+    }
+    free(text);
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    struct pollfd fds[2] = { { out_pipe[0], POLLIN, 0 }, { err_pipe[0], POLLIN, 0 } };
+    while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+        if (poll(fds, 2, -1) < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < 2; i++) {
+            if (fds[i].fd < 0 || !fds[i].revents)
+                continue;
+            unsigned char buf[65536];
+            ssize_t n = read(fds[i].fd, buf, sizeof buf);
+            if (n <= 0) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+            } else if (append(i == 0 ? out : &err, buf, (size_t)n) < 0) {
+                fprintf(stderr, "server: out of memory\n");
+            }
+        }
+    }
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    append(out, err.bytes ? err.bytes : (const unsigned char *)"", err.len);
+    free(err.bytes);
+    return 0;
+}
+
+/* ---- given: serving ---------------------------------------------------------- */
+
+static void serve(int conn)
+{
+    char command[1024];
+    for (;;) {
+        ssize_t n = recv(conn, command, sizeof command, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+#ifdef BUG_NO_EOF
+        if (n < 0)           /* BUG: 0 (the client closed) runs an empty command, forever */
+            return;
+#else
+        if (n <= 0)          /* 0: the client closed the connection */
+            return;
+#endif
+        struct output out;
+        if (run_command(command, (size_t)n, &out) < 0)
+            return;
+        int sent = send_reply(conn, &out);
+        free(out.bytes);
+#ifdef BUG_NO_EOF
+        (void)sent;          /* BUG: a failed send is not the end of this client */
+#else
+        if (sent < 0) {      /* the client went away: serve the next one */
+            perror("server: send");
+            return;
+        }
+#endif
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct sockaddr_in addr = { .sin_family = AF_INET };
+    socklen_t addr_len = sizeof addr;
+    int on = 1;
+
+#ifndef BUG_DIES_ON_CLOSE
+    signal(SIGPIPE, SIG_IGN);   /* a client that leaves must not kill us */
+#endif                          /* BUG: without it, SIGPIPE does */
+    addr.sin_port = htons((uint16_t)atoi(argc > 1 ? argv[1] : "8083"));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (listener < 0 || bind(listener, (struct sockaddr *)&addr, sizeof addr) < 0 ||
+        listen(listener, 5) < 0 || getsockname(listener, (struct sockaddr *)&addr, &addr_len) < 0) {
+        perror("server: listen");
+        return 1;
+    }
+    fprintf(stderr, "listening on 127.0.0.1:%u\n", ntohs(addr.sin_port));
+    for (;;) {
+        int conn = accept(listener, NULL, NULL);
+        if (conn < 0)
+            continue;
+        serve(conn);
+        close(conn);
+    }
+}

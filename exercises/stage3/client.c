@@ -1,0 +1,77 @@
+/* Stage 3 client: starter code. Write receive_reply().
+ *
+ *   cc -o client client.c && ./client [PORT]   (default: $NIANBAO_PORT, else 8083)
+ *
+ * Reads commands from standard input, one a line, sends each one (without
+ * its newline) to the server at 127.0.0.1:PORT, and writes the body of each
+ * reply to standard output, exactly: nothing added, nothing left out. The
+ * protocol is in exercises/README.md ("Stage 3"). Check your work:
+ *
+ *   nianbao-grade client --proto stage3 -- ./client {port}
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_LEN (1L << 28)          /* refuse a reply longer than 256 MiB */
+
+/* Receives one reply from FD and writes its body to stdout.
+ * Returns 0, or -1 after printing an error.
+ *
+ * TODO: a reply is a 4-byte signed little-endian length followed by exactly
+ * that many bytes. recv(fd, buf, n, 0) returns 1 to n bytes, whatever has
+ * arrived, 0 once the server has closed the connection, -1 on error (retry
+ * on EINTR). So: loop until you have all 4 bytes of the length; build it
+ * from the bytes (b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24), so the host's
+ * byte order does not matter; refuse a negative length or one above
+ * MAX_LEN; loop until the whole body is in, never asking for more than what
+ * is still missing; fail if the server closes before the end. */
+static int receive_reply(int fd)
+{
+    char buf[1024];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);   /* the stage 1 way: one recv is not one reply */
+    if (n < 0) {
+        perror("client: recv");
+        return -1;
+    }
+    if (n == 0) {
+        fprintf(stderr, "client: the server closed the connection\n");
+        return -1;
+    }
+    fwrite(buf, 1, (size_t)n, stdout);
+    return fflush(stdout) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *port = argc > 1 ? argv[1] : getenv("NIANBAO_PORT");
+    struct sockaddr_in server = { .sin_family = AF_INET };
+    char line[2048];
+
+    server.sin_port = htons((uint16_t)atoi(port ? port : "8083"));
+    server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&server, sizeof server) < 0) {
+        perror("client: connect");
+        return 1;
+    }
+    while (fgets(line, sizeof line, stdin)) {
+        size_t len = strcspn(line, "\r\n");
+        if (len == 0)
+            continue;
+        if (send(fd, line, len, 0) != (ssize_t)len) {
+            perror("client: send");
+            return 1;
+        }
+        if (receive_reply(fd) < 0)
+            return 1;
+    }
+    close(fd);
+    return 0;
+}

@@ -1,0 +1,86 @@
+/* Stage 4 client: starter code. Write receive_reply().
+ *
+ *   cc -o client client.c $(pkg-config --cflags --libs libcjson)
+ *   ./client [PORT]                            (default: $NIANBAO_PORT, else 8085)
+ *
+ * Reads commands from standard input, one a line, sends each one (without
+ * its newline) to the server at 127.0.0.1:PORT, and writes what each reply
+ * carries: the command's stdout part to standard output and its stderr part
+ * to standard error, exactly. The protocol is in exercises/README.md
+ * ("Stage 4"). Check your work:
+ *
+ *   nianbao-grade client --proto stage4 -- ./client {port}
+ */
+#include <arpa/inet.h>
+#include <cJSON.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_LEN (1L << 28)          /* refuse a body longer than 256 MiB */
+#define MAX_HEADER (1L << 16)       /* and a header longer than 64 KiB */
+
+/* Receives one reply from FD and writes its body to stdout.
+ * Returns 0, or -1 after printing an error.
+ *
+ * TODO: a reply is a 4-byte signed little-endian header length, then that
+ * many bytes of UTF-8 JSON (the header), then total_size bytes of body (the
+ * header says how many); the first stdout_size bytes of the body go to
+ * stdout, the rest to stderr. recv(fd, buf, n, 0) returns 1 to n bytes,
+ * whatever has arrived, 0 once the server has closed the connection, -1 on
+ * error (retry on EINTR). So: loop until you have the 4 bytes of the header
+ * length; build it from the bytes (b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24);
+ * refuse one outside 1..MAX_HEADER; loop until the whole header is in; parse
+ * it with cJSON_ParseWithLength and read total_size with
+ * cJSON_GetObjectItemCaseSensitive (refuse it unless cJSON_IsNumber and a
+ * whole number in 0..MAX_LEN); loop until the whole body is in, never asking
+ * for more than what is still missing; fail if the server closes before the
+ * end. (Checking md5 is welcome: libmd's <md5.h>, -lmd.) */
+static int receive_reply(int fd)
+{
+    char buf[1024];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);   /* the stage 1 way: one recv is not one reply */
+    if (n < 0) {
+        perror("client: recv");
+        return -1;
+    }
+    if (n == 0) {
+        fprintf(stderr, "client: the server closed the connection\n");
+        return -1;
+    }
+    fwrite(buf, 1, (size_t)n, stdout);
+    return fflush(stdout) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *port = argc > 1 ? argv[1] : getenv("NIANBAO_PORT");
+    struct sockaddr_in server = { .sin_family = AF_INET };
+    char line[2048];
+
+    server.sin_port = htons((uint16_t)atoi(port ? port : "8085"));
+    server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&server, sizeof server) < 0) {
+        perror("client: connect");
+        return 1;
+    }
+    while (fgets(line, sizeof line, stdin)) {
+        size_t len = strcspn(line, "\r\n");
+        if (len == 0)
+            continue;
+        if (send(fd, line, len, 0) != (ssize_t)len) {
+            perror("client: send");
+            return 1;
+        }
+        if (receive_reply(fd) < 0)
+            return 1;
+    }
+    close(fd);
+    return 0;
+}

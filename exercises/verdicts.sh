@@ -1,0 +1,97 @@
+#!/bin/sh
+# exercises/verdicts.sh - the grader's verdict table: every program listed in
+# exercises/programs against every scenario of its mode and stage, as
+# Markdown, one table per mode and stage. A cell is "pass" or "FAIL"; the
+# last column says whether the row is what the program's EXPECT promises.
+#
+#   exercises/verdicts.sh [--seed N] [--jobs N] [GROUP...]
+#
+# GROUP is client-stage3, client-stage4, server-stage3, server-stage4 or
+# server-stage5 (default: all five). Programs are graded N at a time (default 4: most of
+# the time the grader waits for a program to do something). Run from
+# anywhere; it builds nothing (run make). $PYTHON, when set, runs the Python
+# programs instead of python3. Exits 1 when a row is not as expected.
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+grade=tools/grade
+seed=1
+jobs=4
+while [ $# -gt 0 ]; do
+    case $1 in
+        --seed) seed=$2; shift 2 ;;
+        --jobs) jobs=$2; shift 2 ;;
+        *) break ;;
+    esac
+done
+groups=${*:-client-stage3 client-stage4 server-stage3 server-stage4 server-stage5}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+for group in $groups; do
+    case $group in
+        client-stage3 | client-stage4 | server-stage3 | server-stage4 | server-stage5) ;;
+        *) echo "verdicts.sh: no group '$group' (client-stage3 client-stage4 server-stage3 server-stage4 server-stage5)" >&2
+           exit 2 ;;
+    esac
+done
+
+# Grade every program of every group, JOBS at a time, each into its file.
+grep -v '^#' exercises/programs >"$tmp/programs"
+running=0
+while read -r name mode proto expect command; do
+    case " $groups " in *" $mode-$proto "*) ;; *) continue ;; esac
+    case $command in python3\ *) command="${PYTHON:-python3} ${command#python3 }" ;; esac
+    # shellcheck disable=SC2086  # COMMAND is words
+    "$grade" "$mode" --proto "$proto" --seed "$seed" --tap --captures "$tmp/captures-$name" \
+        -- $command >"$tmp/$name.tap" 2>&1 </dev/null &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then
+        wait
+        running=0
+    fi
+done <"$tmp/programs"
+wait
+
+for group in $groups; do
+    mode=${group%-*}
+    proto=${group#*-}
+    "$grade" "$mode" --proto "$proto" --list >"$tmp/list"
+    names=$(awk '{print $1}' "$tmp/list")
+    printf '\n%s %s\n\n| program |' "$mode" "$proto"
+    for n in $names; do printf ' %s |' "$n"; done
+    printf ' as expected |\n|---|'
+    for n in $names; do printf -- '---|'; done
+    printf -- '---|\n'
+    while read -r name p_mode p_proto expect command; do
+        [ "$p_mode" = "$mode" ] && [ "$p_proto" = "$proto" ] || continue
+        printf '| %s |' "$name"
+        ok=yes
+        for n in $names; do
+            if grep -q "^ok [0-9]* - $n:" "$tmp/$name.tap"; then got=pass
+            elif grep -q "^not ok [0-9]* - $n:" "$tmp/$name.tap"; then got=FAIL
+            else got=none
+            fi
+            case $expect in
+                none) want=pass ;;
+                all) want=FAIL ;;
+                *) if grep -q "^$n .*(catches:.*[ ,]$expect[,)]" "$tmp/list"; then want=FAIL; else want=pass; fi ;;
+            esac
+            [ "$got" = "$want" ] || ok=NO
+            printf ' %s |' "$got"
+        done
+        printf ' %s |\n' "$ok"
+        if [ "$ok" != yes ]; then
+            echo "$name" >>"$tmp/unexpected"
+            cp "$tmp/$name.tap" "$tmp/unexpected-$name.tap"
+        fi
+    done <"$tmp/programs"
+done
+if [ -s "$tmp/unexpected" ]; then
+    printf '\nnot as expected: %s\n' "$(tr '\n' ' ' <"$tmp/unexpected")" >&2
+    for f in "$tmp"/unexpected-*.tap; do
+        printf '\n%s:\n' "$f" >&2
+        grep -v '^ok ' "$f" >&2 || true
+    done
+    exit 1
+fi

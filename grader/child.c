@@ -1,0 +1,464 @@
+/* child.c - the program under test (see child.h). */
+#define _GNU_SOURCE
+#include "child.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ERR_LIMIT 65536
+
+volatile pid_t child_current_group;
+
+static void output_add(struct child_output *o, const unsigned char *bytes, size_t len)
+{
+    o->total += len;
+    if (o->len >= o->limit)
+        return;
+    if (len > o->limit - o->len)
+        len = o->limit - o->len;
+    if (o->len + len > o->cap) {
+        size_t cap = o->cap ? o->cap : 4096;
+        while (cap < o->len + len)
+            cap *= 2;
+        if (cap > o->limit)
+            cap = o->limit;
+        unsigned char *grown = realloc(o->bytes, cap);
+        if (grown == NULL) {
+            o->limit = o->len;     /* keep what we have; count the rest */
+            return;
+        }
+        o->bytes = grown;
+        o->cap = cap;
+    }
+    memcpy(o->bytes + o->len, bytes, len);
+    o->len += len;
+}
+
+/* Reads stdout and stderr until both end or the stop pipe is written. */
+static void *drain_run(void *arg)
+{
+    struct child *c = arg;
+    unsigned char buf[65536];
+
+    for (;;) {
+        struct pollfd fds[3] = {
+            { c->out_eof ? -1 : c->out_fd, POLLIN, 0 },
+            { c->err_eof ? -1 : c->err_fd, POLLIN, 0 },
+            { c->stop_pipe[0], POLLIN, 0 },
+        };
+        if (c->out_eof && c->err_eof)
+            break;
+        if (poll(fds, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (fds[2].revents)
+            break;
+        for (int i = 0; i < 2; i++) {
+            if (!fds[i].revents)
+                continue;
+            ssize_t n = read(fds[i].fd, buf, sizeof buf);
+            if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            pthread_mutex_lock(&c->lock);
+            if (n <= 0) {
+                if (i == 0)
+                    c->out_eof = 1;
+                else
+                    c->err_eof = 1;
+            } else {
+                output_add(i == 0 ? &c->out : &c->err, buf, (size_t)n);
+            }
+            pthread_cond_broadcast(&c->changed);
+            pthread_mutex_unlock(&c->lock);
+        }
+    }
+    pthread_mutex_lock(&c->lock);
+    c->out_eof = c->err_eof = 1;
+    pthread_cond_broadcast(&c->changed);
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+int child_start(struct child *c, char *const argv[], const void *input, size_t input_len,
+                size_t out_limit, const char *env_host, const char *env_port,
+                char *err, size_t errlen)
+{
+    int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
+    int exec_pipe[2] = { -1, -1 };
+
+    memset(c, 0, sizeof *c);
+    c->out_fd = c->err_fd = -1;
+    c->stop_pipe[0] = c->stop_pipe[1] = -1;
+    c->out.limit = out_limit;
+    c->err.limit = ERR_LIMIT;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->changed, NULL);
+
+    if ((input && pipe2(in_pipe, O_CLOEXEC) < 0) || pipe2(out_pipe, O_CLOEXEC) < 0 ||
+        pipe2(err_pipe, O_CLOEXEC) < 0 || pipe2(c->stop_pipe, O_CLOEXEC) < 0 ||
+        pipe2(exec_pipe, O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "cannot make a pipe: %s", strerror(errno));
+        goto fail;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "cannot start %s: fork: %s", argv[0], strerror(errno));
+        goto fail;
+    }
+    if (pid == 0) {
+        /* Gone with the grader, whatever ends it. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        setpgid(0, 0);
+        int in_fd = input ? in_pipe[0] : open("/dev/null", O_RDONLY);
+        if (in_fd < 0 || dup2(in_fd, STDIN_FILENO) < 0 || dup2(out_pipe[1], STDOUT_FILENO) < 0 ||
+            dup2(err_pipe[1], STDERR_FILENO) < 0)
+            _exit(127);
+        signal(SIGPIPE, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (env_port)
+            setenv("NIANBAO_PORT", env_port, 1);
+        if (env_host)
+            setenv("NIANBAO_HOST", env_host, 1);
+        execvp(argv[0], argv);
+        int code = errno;
+        ssize_t ignored = write(exec_pipe[1], &code, sizeof code);
+        (void)ignored;
+        _exit(127);
+    }
+    /* Both sides set the group, so it exists before anyone signals it. */
+    setpgid(pid, pid);
+    c->pid = pid;
+    child_current_group = pid;
+    close(exec_pipe[1]);
+    exec_pipe[1] = -1;
+    int exec_errno = 0;
+    ssize_t got;
+    do
+        got = read(exec_pipe[0], &exec_errno, sizeof exec_errno);
+    while (got < 0 && errno == EINTR);
+    close(exec_pipe[0]);
+    exec_pipe[0] = -1;
+    if (got == (ssize_t)sizeof exec_errno) {
+        snprintf(err, errlen, "cannot run %s: %s", argv[0], strerror(exec_errno));
+        waitpid(pid, NULL, 0);
+        c->pid = 0;
+        child_current_group = 0;
+        goto fail;
+    }
+
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    c->out_fd = out_pipe[0];
+    c->err_fd = err_pipe[0];
+    out_pipe[0] = out_pipe[1] = err_pipe[0] = err_pipe[1] = -1;
+    if (input) {
+        close(in_pipe[0]);
+        in_pipe[0] = -1;
+        /* The commands are small (well below a pipe's 64 KiB): they are all
+         * written now, then end of file, as a file redirected to stdin. */
+        const unsigned char *p = input;
+        size_t left = input_len;
+        while (left > 0) {
+            ssize_t n = write(in_pipe[1], p, left);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                break;      /* it closed its stdin: what it reads is its business */
+            p += n;
+            left -= (size_t)n;
+        }
+        close(in_pipe[1]);
+        in_pipe[1] = -1;
+    }
+    int rc = pthread_create(&c->drain, NULL, drain_run, c);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start a thread: %s", strerror(rc));
+        child_stop(c, 0);
+        return -1;
+    }
+    c->drain_started = 1;
+    return 0;
+
+fail:
+    for (int i = 0; i < 2; i++) {
+        if (in_pipe[i] >= 0) close(in_pipe[i]);
+        if (out_pipe[i] >= 0) close(out_pipe[i]);
+        if (err_pipe[i] >= 0) close(err_pipe[i]);
+        if (exec_pipe[i] >= 0) close(exec_pipe[i]);
+        if (c->stop_pipe[i] >= 0) close(c->stop_pipe[i]);
+        c->stop_pipe[i] = -1;
+    }
+    return -1;
+}
+
+int child_poll_exit(struct child *c)
+{
+    if (c->exited || c->pid == 0)
+        return 1;
+    int status;
+    struct rusage usage;
+    pid_t got = wait4(c->pid, &status, WNOHANG, &usage);
+    if (got == c->pid) {
+        c->exited = 1;
+        c->status = status;
+        c->cpu_at_exit = (double)usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 +
+                         (double)usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+        return 1;
+    }
+    return 0;
+}
+
+void child_wait_change(struct child *c, int ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    until.tv_sec += ms / 1000 + until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&c->lock);
+    uint64_t before = c->out.total + c->err.total;
+    int eof_before = c->out_eof + c->err_eof;
+    while (c->out.total + c->err.total == before && c->out_eof + c->err_eof == eof_before)
+        if (pthread_cond_timedwait(&c->changed, &c->lock, &until) != 0)
+            break;
+    pthread_mutex_unlock(&c->lock);
+}
+
+uint64_t child_output_total(struct child *c)
+{
+    pthread_mutex_lock(&c->lock);
+    uint64_t total = c->out.total + c->err.total;
+    pthread_mutex_unlock(&c->lock);
+    return total;
+}
+
+size_t child_unread_output(struct child *c)
+{
+    int queued = 0, total = 0;
+    if (c->out_fd >= 0 && ioctl(c->out_fd, FIONREAD, &queued) == 0)
+        total += queued;
+    queued = 0;
+    if (c->err_fd >= 0 && ioctl(c->err_fd, FIONREAD, &queued) == 0)
+        total += queued;
+    return (size_t)total;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&t, &t) < 0 && errno == EINTR)
+        ;
+}
+
+void child_stop(struct child *c, int grace_ms)
+{
+    if (c->pid > 0 && !child_poll_exit(c)) {
+        kill(-c->pid, SIGTERM);
+        for (int waited = 0; waited < grace_ms && !child_poll_exit(c); waited += 10)
+            sleep_ms(10);
+        if (!child_poll_exit(c)) {
+            kill(-c->pid, SIGKILL);
+            while (!child_poll_exit(c))
+                sleep_ms(5);
+        }
+    }
+    /* Whatever else it left in its group goes too. */
+    if (c->pid > 0)
+        kill(-c->pid, SIGKILL);
+    child_current_group = 0;
+    if (c->drain_started) {
+        /* Give the drain thread a moment for output still in the pipes,
+         * then stop it even if a descendant outside the group holds them. */
+        for (int waited = 0; waited < 500; waited += 10) {
+            pthread_mutex_lock(&c->lock);
+            int done = c->out_eof && c->err_eof;
+            pthread_mutex_unlock(&c->lock);
+            if (done)
+                break;
+            sleep_ms(10);
+        }
+        ssize_t ignored = write(c->stop_pipe[1], "x", 1);
+        (void)ignored;
+        pthread_join(c->drain, NULL);
+        c->drain_started = 0;
+    }
+    for (int i = 0; i < 2; i++)
+        if (c->stop_pipe[i] >= 0) {
+            close(c->stop_pipe[i]);
+            c->stop_pipe[i] = -1;
+        }
+    if (c->out_fd >= 0)
+        close(c->out_fd);
+    if (c->err_fd >= 0)
+        close(c->err_fd);
+    c->out_fd = c->err_fd = -1;
+}
+
+void child_free(struct child *c)
+{
+    free(c->out.bytes);
+    free(c->err.bytes);
+    c->out.bytes = c->err.bytes = NULL;
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->changed);
+}
+
+/* Adds the context switches of one task (thread) from its status file. */
+static int task_switches(const char *status_path, uint64_t *switches)
+{
+    char line[256];
+    FILE *f = fopen(status_path, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long n;
+        if (sscanf(line, "voluntary_ctxt_switches: %llu", &n) == 1 ||
+            sscanf(line, "nonvoluntary_ctxt_switches: %llu", &n) == 1)
+            *switches += n;
+    }
+    fclose(f);
+    return 0;
+}
+
+/* Reads state, parent, process group and CPU ticks from a stat file. */
+static int read_stat(const char *path, char *state, long *ppid, long *pgrp,
+                     unsigned long long *ticks)
+{
+    char buf[1024];
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *close_paren = strrchr(buf, ')');   /* the name may hold spaces */
+    if (close_paren == NULL)
+        return -1;
+    unsigned long long utime, stime;
+    long long cutime, cstime;
+    if (sscanf(close_paren + 2, "%c %ld %ld %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld",
+               state, ppid, pgrp, &utime, &stime, &cutime, &cstime) != 7)
+        return -1;
+    *ticks = utime + stime + (unsigned long long)(cutime > 0 ? cutime : 0) +
+             (unsigned long long)(cstime > 0 ? cstime : 0);
+    return 0;
+}
+
+struct proc_entry {
+    long pid, ppid, pgrp;
+    unsigned long long ticks;
+    int in_tree;
+};
+
+/* Adds the threads of process PID to S. */
+static void sample_tasks(long pid, struct group_sample *s)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/task", pid);
+    DIR *tasks = opendir(path);
+    if (tasks == NULL)
+        return;
+    struct dirent *te;
+    while ((te = readdir(tasks)) != NULL) {
+        if (te->d_name[0] < '1' || te->d_name[0] > '9')
+            continue;
+        char tpath[600], tstate;
+        long tppid, tpgrp;
+        unsigned long long tticks;
+        snprintf(tpath, sizeof tpath, "/proc/%ld/task/%s/stat", pid, te->d_name);
+        if (read_stat(tpath, &tstate, &tppid, &tpgrp, &tticks) < 0)
+            continue;
+        s->tasks++;
+        if (tstate != 'S' && tstate != 'T' && tstate != 't' && tstate != 'Z' && tstate != 'I')
+            s->all_asleep = 0;
+        snprintf(tpath, sizeof tpath, "/proc/%ld/task/%s/status", pid, te->d_name);
+        task_switches(tpath, &s->switches);
+    }
+    closedir(tasks);
+}
+
+/* The program is its process group and every descendant, wherever it
+ * moved (the lab's servers run each command in a group of its own). */
+int child_sample(const struct child *c, struct group_sample *s)
+{
+    memset(s, 0, sizeof *s);
+    s->all_asleep = 1;
+    if (c->pid <= 0)
+        return -1;
+    DIR *proc = opendir("/proc");
+    if (proc == NULL)
+        return -1;
+    struct proc_entry *all = NULL;
+    size_t n_all = 0, cap_all = 0;
+    struct dirent *de;
+    while ((de = readdir(proc)) != NULL) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        char path[300], state;
+        struct proc_entry e = { 0 };
+        e.pid = atol(de->d_name);
+        snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+        if (read_stat(path, &state, &e.ppid, &e.pgrp, &e.ticks) < 0)
+            continue;
+        if (n_all == cap_all) {
+            size_t cap = cap_all ? cap_all * 2 : 512;
+            struct proc_entry *grown = realloc(all, cap * sizeof *grown);
+            if (grown == NULL)
+                break;
+            all = grown;
+            cap_all = cap;
+        }
+        all[n_all++] = e;
+    }
+    closedir(proc);
+    /* Mark the group, then descendants until nothing changes. */
+    int changed = 1;
+    for (size_t i = 0; i < n_all; i++)
+        all[i].in_tree = all[i].pgrp == c->pid || all[i].pid == c->pid;
+    while (changed) {
+        changed = 0;
+        for (size_t i = 0; i < n_all; i++) {
+            if (all[i].in_tree)
+                continue;
+            for (size_t j = 0; j < n_all; j++)
+                if (all[j].in_tree && all[j].pid == all[i].ppid) {
+                    all[i].in_tree = changed = 1;
+                    break;
+                }
+        }
+    }
+    long ticks_per_s = sysconf(_SC_CLK_TCK);
+    unsigned long long ticks_total = 0;
+    int processes = 0;
+    for (size_t i = 0; i < n_all; i++) {
+        if (!all[i].in_tree)
+            continue;
+        processes++;
+        ticks_total += all[i].ticks;
+        sample_tasks(all[i].pid, s);
+    }
+    free(all);
+    if (processes == 0)
+        return -1;
+    s->cpu = ticks_per_s > 0 ? (double)ticks_total / (double)ticks_per_s : 0;
+    return 0;
+}

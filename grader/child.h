@@ -1,0 +1,82 @@
+/* child.h - the program under test: started in its own process group, its
+ * standard output and error drained by a thread into bounded buffers, its
+ * state watched through /proc.
+ *
+ * Nothing here prints or exits: functions return -1 with ERR filled. */
+#ifndef GRADER_CHILD_H
+#define GRADER_CHILD_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* What the program wrote on one descriptor: the first LIMIT bytes kept,
+ * TOTAL counts all. */
+struct child_output {
+    unsigned char *bytes;
+    size_t len, cap, limit;
+    uint64_t total;
+};
+
+struct child {
+    pid_t pid;                 /* also the process group; 0: not started  */
+    int out_fd, err_fd;        /* our ends of its stdout and stderr        */
+    int stop_pipe[2];          /* wakes the drain thread to give up        */
+    pthread_t drain;
+    int drain_started;
+    pthread_mutex_t lock;      /* guards what follows                      */
+    pthread_cond_t changed;    /* signalled when output arrives or ends    */
+    struct child_output out, err;
+    int out_eof, err_eof;
+    int exited;                /* reaped: STATUS is its wait status        */
+    int status;
+    double cpu_at_exit;        /* user + system seconds, from wait4        */
+};
+
+/* Starts ARGV (argv[0] looked up in PATH) in a new process group, with
+ * INPUT (INPUT_LEN bytes, then end of file) on its stdin, or /dev/null when
+ * INPUT is NULL; SIGPIPE back at its default (we ignore it, it must not);
+ * ENV_PORT and ENV_HOST in NIANBAO_PORT and NIANBAO_HOST when not NULL.
+ * Keeps at most OUT_LIMIT bytes of its stdout, 64 KiB of its stderr.
+ * Returns 0, or -1 with ERR filled. */
+int child_start(struct child *c, char *const argv[], const void *input, size_t input_len,
+                size_t out_limit, const char *env_host, const char *env_port,
+                char *err, size_t errlen);
+
+/* Reaps the program if it has ended. Returns 1 when it has (now or
+ * before), 0 while it runs. */
+int child_poll_exit(struct child *c);
+
+/* Waits up to MS milliseconds for output or exit. */
+void child_wait_change(struct child *c, int ms);
+
+/* Bytes of output seen so far (stdout + stderr): a measure of progress. */
+uint64_t child_output_total(struct child *c);
+
+/* Bytes the program wrote that the drain thread has not read yet (0 when
+ * its pipes are empty): a program blocked writing output is not stuck. */
+size_t child_unread_output(struct child *c);
+
+/* Ends the program's whole process group (SIGTERM, then SIGKILL after
+ * GRACE_MS), reaps it and stops the drain thread. Safe to call twice. */
+void child_stop(struct child *c, int grace_ms);
+
+/* Frees the buffers (after child_stop). */
+void child_free(struct child *c);
+
+/* A sample of the program's process group, from /proc. */
+struct group_sample {
+    int tasks;                 /* threads of every process in the group    */
+    int all_asleep;            /* 1 when every one is sleeping (S, T, Z)   */
+    uint64_t switches;         /* sum of their context switches            */
+    double cpu;                /* user + system seconds, with reaped children */
+};
+
+/* Returns 0 with S filled, -1 when the group has no process left. */
+int child_sample(const struct child *c, struct group_sample *s);
+
+/* The process group the signal handler must end, or 0 (see child.c). */
+extern volatile pid_t child_current_group;
+
+#endif

@@ -1,0 +1,227 @@
+/* grade.h - the grader's model: scenarios are scripts built from a seed,
+ * the engine plays them against the program under test, the report says
+ * what happened.
+ *
+ *   scenario (scenarios.c)  builds a script: what to feed the program, the
+ *                           bytes to send and how to cut them, what must
+ *                           come out. Pure: the seed alone decides it.
+ *   protocol (proto.c)      the stage's framing: writes replies (the
+ *                           grader as a server), checks them (the grader
+ *                           as a client).
+ *   engine (engine.c)       runs a script: the sockets, the program, the
+ *                           waiting, the capture; fills a verdict.
+ *   report (report.c)       numbered steps, diagnosis, PASS/FAIL, TAP.
+ *
+ * To add a stage (stage 5's frames, both ways): a proto_ops in proto.c and
+ * its scenarios in scenarios.c; the engine and the report stay as they are.
+ * Stage 6's "many at once" is a server script whose actions interleave many
+ * connections (the engine keeps up to SCRIPT_MAX_CONNS open).
+ *
+ * Nothing here prints or exits, except report.c, which prints the report. */
+#ifndef GRADER_GRADE_H
+#define GRADER_GRADE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rng.h"
+
+enum grade_mode { MODE_CLIENT = 1, MODE_SERVER = 2 };
+
+enum grade_proto { PROTO3 = 1u << 0, PROTO4 = 1u << 1, PROTO5 = 1u << 2 };
+/* In a scenario's protos: it runs only with --concurrent (stage 6: a
+ * server that serves many clients at once). */
+#define PROTO_CONCURRENT (1u << 8)
+
+/* The bugs the scenarios are designed to catch: each scenario lists the ones
+ * it catches (`--list`), and each deliberately broken program in
+ * exercises/broken fails exactly the scenarios that name its bug. */
+enum grade_bug {
+    BUG_ONE_RECV      = 1u << 0,  /* what one recv returned taken as a message */
+    BUG_RECV4_ONCE    = 1u << 1,  /* the 4-byte length read with one recv      */
+    BUG_NO_EOF        = 1u << 2,  /* recv's 0 (the peer closed) not checked    */
+    BUG_BYTE_ORDER    = 1u << 3,  /* the length in the wrong byte order        */
+    BUG_NO_LIMIT      = 1u << 4,  /* any length trusted                        */
+    BUG_TEXT          = 1u << 5,  /* bytes handled as text (decoded, counted)  */
+    BUG_DIES_ON_CLOSE = 1u << 6,  /* a peer that leaves kills the server       */
+    BUG_ONE_AT_A_TIME = 1u << 7,  /* one client at a time (stage 6's lesson)   */
+};
+#define BUG_COUNT 8
+
+/* "one-recv", "recv4-once", ... and what each means. */
+const char *bug_name(unsigned bug_bit);
+const char *bug_meaning(unsigned bug_bit);
+/* The bit for NAME, or 0. */
+unsigned bug_parse(const char *name);
+
+/* ---- bytes ----------------------------------------------------------------- */
+
+struct bytes {
+    unsigned char *p;
+    size_t len, cap;
+    int failed;               /* an allocation failed: the content is cut */
+};
+
+void bytes_add(struct bytes *b, const void *p, size_t len);
+void bytes_addf(struct bytes *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bytes_free(struct bytes *b);
+
+/* ---- scripts ---------------------------------------------------------------- */
+
+#define SCRIPT_MAX_CONNS 64
+#define SCRIPT_MAX_REPLIES 64
+
+/* One reply of the down stream (client mode), for reports and diagnoses. */
+struct reply_map {
+    size_t at;                /* its first byte in the down stream             */
+    size_t header_at, header_len;   /* stage 4, 5: the (first) JSON header     */
+    size_t body_at, body_len; /* the body (stage 5: of its first output frame) */
+    size_t end;               /* one past its last byte (stage 5: the exit frame) */
+    size_t out_at;            /* where its body starts in the expected stdout  */
+    int bogus;                /* a malicious length: nothing of it is printed  */
+};
+
+/* A run of body bytes in the down stream and where they go on stdout: one
+ * per reply in stages 3 and 4, one per output frame in stage 5. */
+struct out_span {
+    size_t down_at, len, out_at;
+    size_t reply;
+};
+
+/* One expected reply (server mode): what the command prints. */
+struct want_reply {
+    struct bytes out, err;    /* stdout, stderr of the command                 */
+    int exit_code;
+    struct bytes command;     /* the request that asks for it                 */
+    const char *error_code;   /* stage 5: an error reply with this code is due
+                                 instead ("bad_frame": then the connection
+                                 closes)                                       */
+};
+
+enum act_kind {
+    /* client mode: the grader is the server */
+    ACT_REQUEST,              /* wait for the client's next request            */
+    ACT_SEND,                 /* send the next ARG bytes of the down stream    */
+    /* server mode: the grader is the clients */
+    ACT_CONNECT,              /* connection CONN connects                      */
+    ACT_SEND_UP,              /* CONN sends the next ARG bytes of its up stream,
+                                 and the grader waits until the server has
+                                 read them                                    */
+    ACT_SEND_UP_NOWAIT,       /* the same, without waiting                     */
+    ACT_REPLY,                /* CONN reads reply ARG and checks it            */
+    ACT_READ_SOME,            /* CONN reads ARG bytes of a reply and no more   */
+    ACT_CLOSE,                /* CONN closes (unread bytes and all)            */
+    /* both */
+    ACT_PAUSE,                /* ARG milliseconds pass: a stalled peer         */
+};
+
+struct act {
+    enum act_kind kind;
+    unsigned conn;            /* 0-based, server mode                          */
+    size_t arg;
+};
+
+/* How a client-mode script ends. */
+enum ending {
+    END_FIN,                  /* every reply sent: the grader closes its side;
+                                 the client must print them all and exit 0    */
+    END_CLOSE,                /* the grader closes mid-reply: the client must
+                                 exit non-zero, having printed the complete
+                                 replies (and perhaps a prefix of the cut one) */
+    END_HOLD,                 /* a reply it must refuse: the grader keeps the
+                                 connection open; the client must exit
+                                 non-zero by itself, printing nothing of it   */
+};
+
+struct script {
+    enum grade_mode mode;
+    unsigned proto;
+    struct act *acts;
+    size_t n_acts, cap_acts;
+    /* client mode */
+    struct bytes input;                       /* the client's stdin           */
+    struct bytes requests[SCRIPT_MAX_REPLIES];
+    size_t n_requests;
+    struct bytes down;                        /* everything the grader sends  */
+    struct reply_map replies[SCRIPT_MAX_REPLIES];
+    size_t n_replies;
+    struct out_span *spans;                   /* where stdout comes from      */
+    size_t n_spans, cap_spans;
+    size_t *frame_at;                         /* every length field sent      */
+    size_t n_frames, cap_frames;
+    enum ending ending;
+    struct bytes want_out;                    /* the client's whole stdout    */
+    size_t partial_at, partial_len;           /* END_CLOSE: the cut body      */
+    /* server mode */
+    struct bytes up[SCRIPT_MAX_CONNS];
+    size_t n_conns;
+    struct want_reply want[SCRIPT_MAX_REPLIES];
+    size_t n_want;
+    int failed;                               /* out of memory while building */
+};
+
+void script_init(struct script *s, enum grade_mode mode, unsigned proto);
+void script_free(struct script *s);
+void script_act(struct script *s, enum act_kind kind, unsigned conn, size_t arg);
+
+/* ---- scenarios ------------------------------------------------------------- */
+
+struct scenario {
+    const char *name;
+    enum grade_mode mode;
+    unsigned protos;          /* which stages it applies to                    */
+    unsigned catches;         /* enum grade_bug bits                           */
+    const char *title;        /* one line: what it does                        */
+    /* Fills S from RNG. Returns 0, or -1 when out of memory. */
+    int (*build)(struct script *s, struct rng *rng);
+    unsigned catches3;        /* bugs it catches in stage 3 only (in stage 4
+                                 the MD5 check catches the same mistake)      */
+};
+
+/* The bugs SC catches when the program speaks PROTO. */
+unsigned scenario_catches(const struct scenario *sc, unsigned proto);
+
+/* 1 when SC is for MODE and PROTO (CONCURRENT: --concurrent was given). */
+int scenario_applies(const struct scenario *sc, enum grade_mode mode, unsigned proto,
+                     int concurrent);
+
+extern const struct scenario scenarios[];
+extern const size_t scenario_count;
+
+/* Builds scenario SC's script for PROTO from SEED. Returns 0 or -1. */
+int scenario_build(const struct scenario *sc, unsigned proto, uint64_t seed,
+                   struct script *s);
+
+/* ---- protocols ------------------------------------------------------------- */
+
+/* Appends a reply carrying BODY (all of it the command's stdout, exit code
+ * EXIT_CODE) to S's down stream, and its map. */
+void proto_add_reply(struct script *s, const void *body, size_t body_len, int exit_code);
+
+/* What the server-mode reader found in one reply. */
+struct reply_got {
+    int complete;             /* the reply was read whole and well framed      */
+    uint64_t length;          /* stage 3: the length field; stage 4: total_size */
+    unsigned char len_bytes[4];
+    int have_len;             /* LEN_BYTES are all there                       */
+    struct bytes header;      /* stage 4: the JSON header as received          */
+    struct bytes body;        /* the bytes read as the body                    */
+    int stdout_size_given;
+    uint64_t stdout_size;
+    int exit_code_given;
+    long long exit_code;
+    char md5[40];             /* "" when the header has none                   */
+    struct bytes out, err;    /* stage 5: the output frames' bodies, by stream
+                                 (BODY: all of them in the order sent)        */
+    char sha256[72];          /* stage 5: the exit frame's sha256, else ""     */
+    char error_code[32];      /* stage 5: an error reply's code, else ""       */
+    char error_message[256];
+    int frames;               /* stage 5: frames read                          */
+    size_t parsed;            /* stage 5: bytes of the frames read, whose
+                                 bodies are in OUT and ERR already            */
+    char problem[512];        /* what is wrong, in words, when not complete   */
+    size_t problem_at;        /* the offset in the reply where it is wrong     */
+};
+
+#endif

@@ -1,0 +1,259 @@
+#!/usr/bin/env bats
+# tools/grade: the grader. It plays the server for a client under test and
+# the clients for a server under test; these tests check what a teacher and
+# a student see: the command line, the report of a failure (steps,
+# diagnosis, seed, replay, capture), TAP, determinism. The verdicts on every
+# program of exercises/ are in grade_verdicts.bats, the 20 runs of each
+# scenario in grade_repeat.bats.
+
+setup() {
+    load 'test_helper/common-setup'
+    _common_setup
+    GRADE="$ROOT/tools/grade"
+    # Debian's interpreter when there is one: a pyenv shim costs seconds a start.
+    PY=python3
+    [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+    cd "$BATS_TEST_TMPDIR"
+}
+teardown() { _common_teardown; }
+
+@test "--help names both modes, {port} and the exit statuses; --version answers" {
+    run "$GRADE" --help
+    assert_success
+    assert_line '  grade client --proto stage3|stage4|stage5 [options] -- CMD [ARGS...]'
+    assert_line '  grade server --proto stage3|stage4|stage5 [options] -- CMD [ARGS...]'
+    assert_line --partial 'In CMD'"'"'s arguments {port} becomes the port'
+    assert_line 'Exit status: 0 every scenario passed, 1 some failed, 2 usage, 3 the grader'
+    run "$GRADE" --version
+    assert_success
+    assert_output 'grade (nianbao 1.0): a lab tool: grades framing code against seeded cuts'
+}
+
+@test "usage errors say what is missing, point to --help and exit 2" {
+    run "$GRADE" --proto stage3 -- true
+    assert_failure 2
+    assert_line --index 0 "grade: say what to grade: 'grade client ...' or 'grade server ...'"
+    assert_line --index 1 "Try 'grade --help' for more information."
+    run "$GRADE" client -- true
+    assert_failure 2
+    assert_line --index 0 'grade: --proto stage3|stage4|stage5 is required: which stage does the program speak?'
+    run "$GRADE" client --proto stage3
+    assert_failure 2
+    assert_line --index 0 'grade: no program to grade: put it after --, e.g. -- python3 client.py {port}'
+    run "$GRADE" client --proto stage9 -- true
+    assert_failure 2
+    assert_line --index 0 "grade: --proto: 'stage9' is not one of stage3|stage4|stage5"
+    run "$GRADE" server --proto stage3 --only dribble -- true
+    assert_failure 2
+    assert_line --index 0 "grade: --only: no scenario 'dribble' for a stage3 server (there are: whole empty-output big-output utf8-output binary leave-mid-reply leave-silent next-client idle-first)"
+    run "$GRADE" client --proto stage3 --seed -1 -- true
+    assert_failure 2
+    assert_line --index 0 "grade: --seed: '-1' is not a number from 0 to 4294967295"
+}
+
+@test "--list names every scenario and the bugs it catches, per mode and stage" {
+    run "$GRADE" client --proto stage3 --list
+    assert_success
+    assert_line 'split-length      the 4-byte length (and the JSON header) split across two pieces (catches: recv4-once, byte-order)'
+    assert_line 'close-mid-body    the server closes in the middle of a body (catches: one-recv, no-eof, byte-order)'
+    assert_line 'text-as-length    another protocol'"'"'s text where the length goes, then the server waits (catches: no-limit)'
+    refute_line --partial 'close-mid-header'
+    [ "${#lines[@]}" -eq 14 ]
+    run "$GRADE" client --proto stage4 --list
+    assert_line 'close-mid-header  the server closes in the middle of a JSON header (catches: no-eof, byte-order)'
+    assert_line 'close-mid-body    the server closes in the middle of a body (catches: no-eof, byte-order)'
+    [ "${#lines[@]}" -eq 16 ]
+    run "$GRADE" server --proto stage4 --list
+    assert_line 'leave-mid-reply   a client reads a little of a 24 MB reply and closes; the next one is served (catches: no-eof, byte-order, dies-on-close)'
+    [ "${#lines[@]}" -eq 9 ]
+}
+
+@test "the lab's own stage 3 client passes every scenario: one line each, a summary, exit 0" {
+    run "$GRADE" client --proto stage3 -- "$ROOT/stage3_struct_len/client" -p '{port}'
+    assert_success
+    assert_line --index 0 "grading the stage3 client with 14 scenarios, seed 1: $ROOT/stage3_struct_len/client -p {port}"
+    assert_line 'PASS  dribble           every byte of every reply in a segment of its own'
+    assert_line 'PASS  close-mid-length  the server closes after 1..3 bytes of a length'
+    assert_line 'all 14 scenarios passed'
+    [ "$(grep -c '^PASS  ' <<<"$output")" -eq 14 ]
+    [ ! -e grade-captures ]
+}
+
+@test "the lab's own stage 4 server passes every scenario, found by its 'listening on' line" {
+    run "$GRADE" server --proto stage4 -- "$ROOT/stage4_json_header/server" --port 0
+    assert_success
+    assert_line 'PASS  leave-mid-reply   a client reads a little of a 24 MB reply and closes; the next one is served'
+    assert_line 'all 9 scenarios passed'
+}
+
+@test "a failure shows numbered steps, the diagnosis, the seed, a replay command and a capture" {
+    run "$GRADE" client --proto stage3 --only split-length -- "$ROOT/exercises/broken/client3-recv4-once" '{port}'
+    assert_failure 1
+    assert_line 'FAIL  split-length      the 4-byte length (and the JSON header) split across two pieces'
+    assert_line "         1. the grader (playing the server) started the client: $ROOT/exercises/broken/client3-recv4-once {port}, with 2 commands on stdin: \"seq 55 78\" \"seq 57 91\""
+    assert_line '         2. the client connected'
+    assert_line '         3. the client sent request 1: "seq 55 78" (9 bytes)'
+    assert_line '         4. the grader sent reply 1 (76 bytes: length, then a 72-byte body) in 3 pieces: "\x48\x00\x00" | "\x00" | "55\n56\n57\n58\n59\n60\n61\n62\n"...'
+    assert_line '      diagnosis: reply 1'"'"'s output starts with "\x00", the last 1 byte of its length: recv(4) returned only the first 3 and the client went on; read the length in a loop until all 4 bytes are in'
+    assert_line '      seed: 1'
+    assert_line "      replay: $GRADE client --proto stage3 --only split-length --seed 1 -- $ROOT/exercises/broken/client3-recv4-once {port}"
+    assert_line '      capture: grade-captures/client-stage3-split-length-seed1.nbcap'
+    assert_line "      view: $ROOT/viewer/nianbao-view --replay grade-captures/client-stage3-split-length-seed1.nbcap --proto len --at down:4 --conn 1"
+    assert_line '0 of 1 scenario passed; failed: split-length'
+    # Step 4 cut the length after 3 bytes: the capture holds those sends.
+    run "$ROOT/viewer/nianbao-view" --replay grade-captures/client-stage3-split-length-seed1.nbcap --dump
+    assert_success
+    assert_line --partial 'server nianbao-grade'
+    assert_line --regexp '^ +@0 +\+3 +send #1 '
+    assert_line --regexp '^ +@3 +\+1 +send #2 '
+}
+
+@test "the replay line replays exactly the failing scenario: the same steps and verdict" {
+    "$GRADE" client --proto stage3 --seed 42 -- "$ROOT/exercises/broken/client3-one-recv" '{port}' >all.txt || true
+    replay=$(sed -n 's/^      replay: //p' all.txt | grep -- '--only random-cuts ')
+    [ -n "$replay" ]
+    eval "$replay" >one.txt || true
+    # The block of random-cuts in the full run is the whole report of the replay.
+    sed -n '/^FAIL  random-cuts /,/^      view: /p' all.txt >want.txt
+    sed -n '/^FAIL  random-cuts /,/^      view: /p' one.txt >got.txt
+    [ -s want.txt ]
+    run diff want.txt got.txt
+    assert_success
+}
+
+@test "the same seed cuts the same way and gives the same verdicts; another seed cuts otherwise" {
+    for run_name in first again; do
+        "$GRADE" client --proto stage4 --seed 7 --tap -- "$PY" "$ROOT/exercises/broken/client4.py" --bug recv4-once '{port}' >"$run_name.tap" || true
+    done
+    "$GRADE" client --proto stage4 --seed 8 --tap -- "$PY" "$ROOT/exercises/broken/client4.py" --bug recv4-once '{port}' >other.tap || true
+    # Verdicts and the pieces sent, as the report tells them.
+    for f in first again other; do
+        grep -E '^(ok|not ok) |the grader sent ' "$f.tap" >"$f.cuts"
+    done
+    run diff first.cuts again.cuts
+    assert_success
+    run grep -c '^not ok ' first.cuts
+    assert_output 4
+    run cmp -s first.cuts other.cuts
+    assert_failure
+    # The verdicts themselves do not depend on the seed.
+    run diff <(grep -E '^(ok|not ok) ' first.tap) <(grep -E '^(ok|not ok) ' other.tap)
+    assert_success
+}
+
+@test "--tap prints a plan, ok / not ok per scenario, the failure as comments, and a summary" {
+    run "$GRADE" client --proto stage3 --tap --only coalesced,close-mid-body -- "$ROOT/exercises/broken/client3-no-eof" '{port}'
+    assert_failure 1
+    assert_line --index 0 'TAP version 13'
+    assert_line --index 1 '1..2'
+    assert_line 'ok 1 - coalesced: each reply (length, header, body) in one segment'
+    assert_line 'not ok 2 - close-mid-body: the server closes in the middle of a body'
+    assert_line --regexp '^# diagnosis: it kept running after the grader closed the connection, using [0-9.]+ s of CPU without reading or printing anything: a receive loop that does not stop when recv returns 0 \(the peer closed\)$'
+    assert_line '# 1 of 2 passed; failed: close-mid-body'
+    refute_line --regexp '^(PASS|FAIL) '
+}
+
+@test "a spinning client is stopped and its whole process group is gone afterwards" {
+    run "$GRADE" client --proto stage3 --only close-mid-length -- sh -c 'exec "$0" "$1"' "$ROOT/exercises/broken/client3-no-eof" '{port}'
+    assert_failure 1
+    assert_line --regexp '^ +[0-9]+\. the client did not exit: it is spinning: [0-9.]+ s of CPU without reading, sending or printing anything \(the grader stopped it\)$'
+    run pgrep -f "exercises/broken/client3-no-eof"
+    assert_failure
+}
+
+@test "a client blocked on bytes that never come is told apart in a second, not after a timeout" {
+    start=$SECONDS
+    run "$GRADE" client --proto stage3 --only empty-body -- "$PY" "$ROOT/exercises/broken/client3.py" --bug one-recv '{port}'
+    assert_failure 1
+    assert_line '         5. request 2 ("seq 30 57") never came: the client is blocked: every thread asleep for 1 s and never woken'
+    assert_line '      diagnosis: reply 1 has a 0-byte body and the client is blocked after it: it called recv for a body that is not there (and waits for bytes of the next reply, which only comes after the next request)'
+    # Far below the 30 s the grader allows a program that does nothing at all.
+    [ $((SECONDS - start)) -lt 25 ]
+}
+
+@test "a statically linked client is graded like any other (no LD_PRELOAD involved)" {
+    if ! cc -static -O2 -o client-static "$ROOT/exercises/broken/client3.c" 2>/dev/null; then
+        skip "this C library cannot link statically"
+    fi
+    run ldd ./client-static
+    assert_output --partial 'not a dynamic executable'
+    run "$GRADE" client --proto stage3 -- ./client-static '{port}'
+    assert_success
+    assert_line 'all 14 scenarios passed'
+}
+
+@test "the port also comes in NIANBAO_PORT and NIANBAO_HOST" {
+    cat >env-client.sh <<EOF
+#!/bin/sh
+exec "$ROOT/exercises/broken/client3-none" "\$NIANBAO_PORT"
+EOF
+    chmod +x env-client.sh
+    run "$GRADE" client --proto stage3 --only coalesced -- ./env-client.sh
+    assert_success
+    run "$GRADE" client --proto stage3 --only coalesced -- sh -c 'test "$NIANBAO_HOST" = 127.0.0.1 && exec "$0" "$NIANBAO_PORT"' "$ROOT/exercises/broken/client3-none"
+    assert_success
+}
+
+@test "a program that cannot start or never connects fails with the reason, not a hang" {
+    run "$GRADE" client --proto stage3 --only coalesced -- ./no-such-program '{port}'
+    assert_failure 1
+    assert_line '         1. the grader could not start ./no-such-program {port}: cannot run ./no-such-program: No such file or directory'
+    run "$GRADE" client --proto stage3 --only coalesced -- sh -c 'echo "no server for me" >&2; exit 4'
+    assert_failure 1
+    assert_line '         2. the client never connected: it exited with status 4'
+    assert_line '         6. its stderr: "no server for me\n"'
+}
+
+@test "a server that never says where it listens gets a message saying how to" {
+    run "$GRADE" server --proto stage3 --only whole -- "$PY" -c 'import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); time.sleep(600)'
+    assert_failure 1
+    assert_line --partial "it never said where it listens (a line 'listening on ADDR:PORT' on stdout or stderr): it is blocked"
+    assert_line "      diagnosis: print 'listening on ADDR:PORT' once the socket listens, or give the grader {port} in the server's arguments"
+}
+
+@test "a server whose length is big-endian is told so, with both readings of the bytes" {
+    run "$GRADE" server --proto stage3 --only whole -- "$ROOT/exercises/broken/server3-byte-order" '{port}'
+    assert_failure 1
+    assert_line --regexp '^      diagnosis: length bytes 00 00 [0-9a-f]{2} [0-9a-f]{2} read big-endian are [0-9]+, the output'"'"'s size: the length was written big-endian; stage 3 wants little-endian \(struct.pack\('"'"'<i'"'"'\)\)$'
+    assert_line --regexp '^      view: .*nianbao-view --replay grade-captures/server-stage3-whole-seed1.nbcap --proto len --at down:0 --conn 1$'
+}
+
+@test "a server killed by SIGPIPE when a client leaves mid-reply is diagnosed" {
+    run "$GRADE" server --proto stage3 --only leave-mid-reply -- "$ROOT/exercises/broken/server3-dies-on-close" '{port}'
+    assert_failure 1
+    assert_line '         6. client 2 could not connect: Connection refused'
+    assert_line '      diagnosis: the server was killed by SIGPIPE when a client went away before its reply was sent: ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) or send with MSG_NOSIGNAL, treat EPIPE as "this client is gone" and serve the next'
+}
+
+@test "stopping the grader stops the program it runs" {
+    "$GRADE" server --proto stage3 --only idle-first -- sh -c 'exec "$0" "$1"' "$ROOT/exercises/broken/server3-none" '{port}' >out.txt 3>&- &
+    grader=$!
+    STARTED_PIDS+=("$grader")
+    local deadline=$((SECONDS + 20))
+    until pgrep -f 'exercises/broken/server3-none' >/dev/null; do
+        [ "$SECONDS" -lt "$deadline" ] || { echo "the server never started"; return 1; }
+        sleep 0.05
+    done
+    kill -TERM "$grader"
+    wait_for_exit "$grader"
+    [ "$EXIT_STATUS" -eq 143 ]
+    deadline=$((SECONDS + 5))
+    while pgrep -f 'exercises/broken/server3-none' >/dev/null; do
+        [ "$SECONDS" -lt "$deadline" ] || { echo "the server outlived the grader"; return 1; }
+        sleep 0.05
+    done
+}
+
+@test "the printed view command opens the capture at the failing byte" {
+    "$ROOT/viewer/nianbao-view" --help | grep -q -- '--at DIR:OFFSET' ||
+        skip "this nianbao-view has no --at yet"
+    run "$GRADE" client --proto stage3 --only split-length -- "$ROOT/exercises/broken/client3-recv4-once" '{port}'
+    assert_failure 1
+    view=$(sed -n 's/^      view: //p' <<<"$output")
+    [ -n "$view" ]
+    run bash -c "$view --dump"
+    assert_success
+    # The viewer marks the byte: offset 4 of the replies, reply 1's first body byte.
+    assert_line --regexp "^ +=> @4: 0x35 '5', send #3, body #1$"
+}

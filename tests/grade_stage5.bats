@@ -1,0 +1,117 @@
+#!/usr/bin/env bats
+# tools/grade --proto stage5: the grader speaks stage 5's frames (both
+# directions, big-endian header lengths, output and exit frames), cuts
+# requests as well as replies, and checks a server's errors (bad_frame,
+# unknown_op). The lab's stage 5 programs are graded where they are built.
+
+setup() {
+    load 'test_helper/common-setup'
+    _common_setup
+    GRADE="$ROOT/tools/grade"
+    # Debian's interpreter when there is one: a pyenv shim costs seconds a start.
+    PY=python3
+    [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+    cd "$BATS_TEST_TMPDIR"
+}
+teardown() { _common_teardown; }
+
+need_stage5() {
+    [ -x "$ROOT/stage5_file_transfer/server" ] && [ -x "$ROOT/stage5_file_transfer/client" ] ||
+        skip "stage 5's programs are not built in this tree"
+}
+
+@test "--list: the server scenarios of stage 5 add cut, pipelined and foreign requests" {
+    run "$GRADE" server --proto stage5 --list
+    assert_success
+    assert_line 'request-dribble   a request sent one byte at a time (catches: one-recv, recv4-once, byte-order)'
+    assert_line 'pipelined         three requests in one segment, before any reply (catches: one-recv, byte-order)'
+    assert_line "bad-length        another protocol's text where the header length goes: an error, then the next client (catches: byte-order, no-limit)"
+    [ "${#lines[@]}" -eq 14 ]
+    run "$GRADE" client --proto stage5 --list
+    assert_line 'close-mid-header  the server closes in the middle of a JSON header (catches: no-eof, byte-order)'
+    [ "${#lines[@]}" -eq 16 ]
+}
+
+@test "a server that trusts a header length is told the length is ASCII 'GET '" {
+    run "$GRADE" server --proto stage5 --only bad-length --seed 6 -- \
+        "$PY" "$ROOT/exercises/broken/server5.py" --bug no-limit '{port}'
+    assert_failure 1
+    assert_line '         3. client 1 sent "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n" (35 bytes)'
+    assert_line '         4. client 1 got no reply (0 bytes): the server is blocked: every thread asleep for 1 s and never woken'
+    assert_line "      diagnosis: length 0x47455420 is ASCII 'GET ': reading text as a length. The server waits for a header of 1195725856 bytes; refuse a header length above 65536 with an error bad_frame, then close (it cannot find the next frame)"
+    assert_line --regexp '^      view: .*nianbao-view --replay grade-captures/server-stage5-bad-length-seed6.nbcap --at up:0 --conn 1$'
+}
+
+@test "a server whose header lengths are little-endian is told so" {
+    run "$GRADE" server --proto stage5 --only whole -- \
+        "$PY" "$ROOT/exercises/broken/server5.py" --bug byte-order '{port}'
+    assert_failure 1
+    assert_line --regexp "^      diagnosis: header length bytes [0-9a-f]{2} 00 00 00 read big-endian are [0-9]+, little-endian [0-9]+: the length was written little-endian \(struct.pack\('<I'\) or a native int\); stage 5 wants network byte order \(struct.pack\('!I'\), htonl\)$"
+}
+
+@test "the bug-free stage 5 server answers pipelined, cut and unknown requests as the protocol says" {
+    run "$GRADE" server --proto stage5 --only request-dribble,request-cuts,pipelined,bad-length,unknown-op -- \
+        "$PY" "$ROOT/exercises/broken/server5.py" '{port}'
+    assert_success
+    assert_line 'all 5 scenarios passed'
+}
+
+@test "the lab's stage 5 server and client pass every scenario" {
+    need_stage5
+    mkdir root
+    run "$GRADE" server --proto stage5 -- "$ROOT/stage5_file_transfer/server" --root root --port '{port}'
+    assert_success
+    assert_line 'all 14 scenarios passed'
+    run "$GRADE" client --proto stage5 -- "$ROOT/stage5_file_transfer/client" -p '{port}'
+    assert_success
+    assert_line 'all 16 scenarios passed'
+}
+
+@test "the lab's stage 5 programs pass every scenario 20 times over" {
+    need_stage5
+    mkdir root
+    "$GRADE" server --proto stage5 --repeat 20 --tap --captures cs -- \
+        "$ROOT/stage5_file_transfer/server" --root root --port '{port}' >server.tap 3>&- &
+    local server_grader=$!
+    "$GRADE" client --proto stage5 --repeat 20 --tap --captures cc -- \
+        "$ROOT/stage5_file_transfer/client" -p '{port}' >client.tap 3>&- &
+    local client_grader=$!
+    STARTED_PIDS+=("$server_grader" "$client_grader")
+    wait "$server_grader" || true
+    wait "$client_grader" || true
+    run grep -h '^not ok ' server.tap client.tap
+    assert_output ''
+    run tail -1 server.tap
+    assert_output "# $((14 * 20)) of $((14 * 20)) passed"
+    run tail -1 client.tap
+    assert_output "# $((16 * 20)) of $((16 * 20)) passed"
+}
+
+@test "--concurrent adds stage 6's scenarios: a server of one client at a time fails them, told why" {
+    run "$GRADE" server --proto stage5 --concurrent --list
+    assert_line 'idle-beside       a client connects and says nothing; a second one is served meanwhile (catches: byte-order, one-at-a-time)'
+    assert_line 'many-at-once      50 clients connected at once, each sends a command before any reply is read (catches: byte-order, one-at-a-time)'
+    run "$GRADE" server --proto stage5 --list
+    refute_line --partial 'idle-beside'
+    run "$GRADE" server --proto stage5 --concurrent --only idle-beside,many-at-once -- \
+        "$PY" "$ROOT/exercises/broken/server5.py" '{port}'
+    assert_failure 1
+    assert_line '         5. client 2 got no reply (0 bytes): the server is blocked: every thread asleep for 1 s and never woken'
+    assert_line '      diagnosis: the server is blocked while client 1 is connected (it has sent nothing): it serves one client at a time, and a client that takes its time holds up every other; a server for many clients serves them at once (stage 6)'
+    assert_line "      replay: $GRADE server --proto stage5 --only idle-beside --seed 1 --concurrent -- $PY $ROOT/exercises/broken/server5.py {port}"
+    assert_line '0 of 2 scenarios passed; failed: idle-beside, many-at-once'
+}
+
+@test "--concurrent: a server with a thread per client passes every scenario" {
+    run "$GRADE" server --proto stage5 --concurrent -- \
+        "$PY" "$ROOT/exercises/broken/server5.py" --threads '{port}'
+    assert_success
+    assert_line 'PASS  many-at-once      50 clients connected at once, each sends a command before any reply is read'
+    assert_line 'all 16 scenarios passed'
+}
+
+@test "--concurrent is for servers only" {
+    run "$GRADE" client --proto stage5 --concurrent -- true
+    assert_failure 2
+    assert_line --index 0 'grade: --concurrent is for a server (many clients at once)'
+}

@@ -1,0 +1,355 @@
+/* grade.c - the grader: checks a student's client or server against every
+ * way a TCP byte stream can be cut, and shows where it broke.
+ *
+ *   grade client --proto stage3 -- python3 client.py {port}
+ *   grade server --proto stage4 -- ./server --port {port}
+ *
+ * The grader stands in the middle: it is the server for a client under
+ * test and the clients for a server under test, so it needs no LD_PRELOAD
+ * and grades static binaries and Python alike. Every scenario is built
+ * from a seed (the same splitmix64 streams as tools/slicer), and every
+ * piece is sent only once the program has read the previous one: the same
+ * seed gives the same cuts, as the program sees them, and the same verdict,
+ * however loaded the machine is.
+ *
+ * The scenarios, the framing of each stage and the engine live in grader/;
+ * this file is the command line. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "cli.h"
+#include "engine.h"
+#include "grade.h"
+#include "proto.h"
+#include "report.h"
+
+#define EXIT_FAILED 1      /* a scenario failed                  */
+#define EXIT_USAGE 2
+#define EXIT_TROUBLE 3     /* the grader itself could not run    */
+
+struct grade_options {
+    const char *proto;
+    unsigned long seed;
+    const char *only;
+    const char *captures;
+    unsigned long repeat;
+    int list, tap, concurrent;
+};
+
+static char prog_name[64] = "grade";
+
+/* Ends the program under test with us: it runs in a process group of its
+ * own, so the terminal's Ctrl-C does not reach it. */
+static void on_signal(int sig)
+{
+    pid_t group = child_current_group;
+    if (group > 0)
+        kill(-group, SIGKILL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static int install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
+        sigaction(SIGHUP, &sa, NULL) < 0)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+static int concurrent_option;
+
+static int applies(const struct scenario *sc, enum grade_mode mode, unsigned proto)
+{
+    return scenario_applies(sc, mode, proto, concurrent_option);
+}
+
+/* NAME is in the comma-separated LIST. */
+static int listed(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = list; *p;) {
+        size_t word = strcspn(p, ",");
+        if (word == len && strncmp(p, name, len) == 0)
+            return 1;
+        p += word + (p[word] == ',');
+    }
+    return 0;
+}
+
+static void print_list(enum grade_mode mode, unsigned proto)
+{
+    for (size_t i = 0; i < scenario_count; i++) {
+        const struct scenario *sc = &scenarios[i];
+        if (!applies(sc, mode, proto))
+            continue;
+        printf("%-17s %s (catches:", sc->name, sc->title);
+        int any = 0;
+        for (unsigned bit = 1; bit < 1u << BUG_COUNT; bit <<= 1)
+            if (scenario_catches(sc, proto) & bit) {
+                printf("%s %s", any ? "," : "", bug_name(bit));
+                any = 1;
+            }
+        printf("%s)\n", any ? "" : " -");
+    }
+}
+
+/* How to call the viewer in the printed command: by name when it is on
+ * PATH, else the one built beside us (tools/../viewer/nianbao-view). */
+static void find_viewer(char *buf, size_t len)
+{
+    const char *path = getenv("PATH");
+    snprintf(buf, len, "nianbao-view");
+    for (const char *p = path ? path : ""; *p;) {
+        size_t dir_len = strcspn(p, ":");
+        char candidate[PATH_MAX];
+        snprintf(candidate, sizeof candidate, "%.*s/nianbao-view", (int)dir_len, p);
+        if (dir_len > 0 && access(candidate, X_OK) == 0)
+            return;
+        p += dir_len + (p[dir_len] == ':');
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return;
+    self[n] = '\0';
+    char candidate[PATH_MAX + 32];
+    snprintf(candidate, sizeof candidate, "%s/../viewer/nianbao-view", dirname(self));
+    char resolved[PATH_MAX];
+    if (realpath(candidate, resolved) && access(resolved, X_OK) == 0) {
+        char cwd[PATH_MAX];
+        size_t cwd_len;
+        /* Relative to here when it is below here: shorter to read. */
+        if (getcwd(cwd, sizeof cwd) && (cwd_len = strlen(cwd)) > 0 &&
+            strncmp(resolved, cwd, cwd_len) == 0 && resolved[cwd_len] == '/')
+            snprintf(buf, len, "%s", resolved + cwd_len + 1);
+        else
+            snprintf(buf, len, "%s", resolved);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct grade_options opt = { .seed = 1, .captures = "grade-captures", .repeat = 1 };
+    const struct cli_option options[] = {
+        { "proto", 0, CLI_CHOICE, &opt.proto, "stage3|stage4|stage5",
+          "the stage whose protocol the program speaks (required)", 0, 0 },
+        { "seed", 's', CLI_UINT, &opt.seed, "N",
+          "the seed every scenario is built from (default 1)", 0, 4294967295UL },
+        { "only", 0, CLI_STRING, &opt.only, "NAME[,NAME]", "run only these scenarios", 0, 0 },
+        { "list", 'l', CLI_FLAG, &opt.list, NULL,
+          "list the scenarios (and the bugs each catches), run nothing", 0, 0 },
+        { "tap", 0, CLI_FLAG, &opt.tap, NULL, "print TAP (Test Anything Protocol) for CI", 0, 0 },
+        { "captures", 0, CLI_STRING, &opt.captures, "DIR",
+          "where captures of failed scenarios go (default grade-captures)", 0, 0 },
+        { "concurrent", 0, CLI_FLAG, &opt.concurrent, NULL,
+          "server: also the scenarios of stage 6 (many clients at once)", 0, 0 },
+        { "repeat", 0, CLI_UINT, &opt.repeat, "N",
+          "run each scenario N times, with --seed's seed and the N-1 after it (default 1)", 1, 1000 },
+    };
+    char epilog[2048];
+    const struct cli_program prog = {
+        prog_name,
+        "Grades a client or a server of the lab (any language) against every way a TCP\n"
+        "stream can be cut. The grader plays the other end:\n"
+        "  grade client --proto stage3|stage4|stage5 [options] -- CMD [ARGS...]\n"
+        "  grade server --proto stage3|stage4|stage5 [options] -- CMD [ARGS...]",
+        "a lab tool: grades framing code against seeded cuts",
+        options, sizeof options / sizeof options[0], epilog,
+    };
+    snprintf(epilog, sizeof epilog,
+             "In CMD's arguments {port} becomes the port (and {host} 127.0.0.1); both are also\n"
+             "in the environment as NIANBAO_PORT and NIANBAO_HOST. A client gets its commands\n"
+             "on stdin, one a line, and must print each reply's body on stdout, exactly; a\n"
+             "server listens on {port} or prints 'listening on ADDR:PORT'. Stage 5 programs\n"
+             "speak the stage 5 frames (exec requests, output and exit replies).\n"
+             "\n"
+             "Exit status: 0 every scenario passed, 1 some failed, 2 usage, 3 the grader\n"
+             "could not run (no socket, no fork).\n"
+             "\n"
+             "Examples:\n"
+             "  %s client --proto stage3 -- python3 exercises/stage3/client.py {port}\n"
+             "  %s server --proto stage4 --tap -- stage4_json_header/server --port {port}",
+             prog_name, prog_name);
+
+    /* We are named after how we were called: grade or nianbao-grade. */
+    char self_copy[PATH_MAX];
+    snprintf(self_copy, sizeof self_copy, "%s", argv[0]);
+    snprintf(prog_name, sizeof prog_name, "%s", basename(self_copy));
+
+    /* Everything after "--" is the program. */
+    int opt_argc = argc;
+    char **program = NULL;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--") == 0) {
+            opt_argc = i;
+            program = i + 1 < argc ? &argv[i + 1] : NULL;
+            break;
+        }
+    /* The mode word, wherever it is among the options. */
+    enum grade_mode mode = 0;
+    char *args[opt_argc + 1];
+    int n_args = 0;
+    args[n_args++] = argv[0];
+    for (int i = 1; i < opt_argc; i++) {
+        const char *a = argv[i];
+        if (!mode && (strcmp(a, "client") == 0 || strcmp(a, "server") == 0)) {
+            mode = a[0] == 'c' ? MODE_CLIENT : MODE_SERVER;
+            continue;
+        }
+        args[n_args++] = argv[i];
+        /* The value of an option that takes one is not the mode word. */
+        static const char *const with_value[] = { "--proto", "--seed", "-s", "--only",
+                                                  "--captures", "--repeat" };
+        for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
+            if (strcmp(a, with_value[k]) == 0 && i + 1 < opt_argc) {
+                args[n_args++] = argv[++i];
+                break;
+            }
+    }
+    args[n_args] = NULL;
+
+    struct cli_outcome cli;
+    cli_parse(&prog, n_args, args, &cli);
+    if (!cli.run) {
+        fputs(cli.text, cli.to_stderr ? stderr : stdout);
+        return cli.exit_status;
+    }
+    if (!mode) {
+        cli_usage_error(&prog, &cli, "say what to grade: '%s client ...' or '%s server ...'",
+                        prog_name, prog_name);
+        fputs(cli.text, stderr);
+        return EXIT_USAGE;
+    }
+    if (opt.proto == NULL) {
+        cli_usage_error(&prog, &cli, "--proto stage3|stage4|stage5 is required: which stage "
+                        "does the program speak?");
+        fputs(cli.text, stderr);
+        return EXIT_USAGE;
+    }
+    concurrent_option = opt.concurrent;
+    if (opt.concurrent && mode != MODE_SERVER) {
+        cli_usage_error(&prog, &cli, "--concurrent is for a server (many clients at once)");
+        fputs(cli.text, stderr);
+        return EXIT_USAGE;
+    }
+    unsigned proto = strcmp(opt.proto, "stage3") == 0 ? PROTO3
+                     : strcmp(opt.proto, "stage4") == 0 ? PROTO4 : PROTO5;
+    if (opt.list) {
+        print_list(mode, proto);
+        return 0;
+    }
+    if (program == NULL) {
+        cli_usage_error(&prog, &cli, "no program to grade: put it after --, e.g. -- python3 %s.py "
+                        "{port}", mode == MODE_CLIENT ? "client" : "server");
+        fputs(cli.text, stderr);
+        return EXIT_USAGE;
+    }
+
+    /* The scenarios to run. */
+    size_t total = 0;
+    if (opt.only) {
+        for (const char *p = opt.only; *p;) {
+            size_t word = strcspn(p, ",");
+            int known = 0;
+            for (size_t i = 0; i < scenario_count; i++)
+                known |= strlen(scenarios[i].name) == word &&
+                         strncmp(scenarios[i].name, p, word) == 0 &&
+                         applies(&scenarios[i], mode, proto);
+            if (!known) {
+                char names[1024] = "";
+                size_t used = 0;
+                for (size_t i = 0; i < scenario_count; i++)
+                    if (applies(&scenarios[i], mode, proto) && used < sizeof names)
+                        used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
+                                                 used ? " " : "", scenarios[i].name);
+                cli_usage_error(&prog, &cli, "--only: no scenario '%.*s' for a %s %s (there are: "
+                                "%s)", (int)word, p, opt.proto,
+                                mode == MODE_CLIENT ? "client" : "server", names);
+                fputs(cli.text, stderr);
+                return EXIT_USAGE;
+            }
+            p += word + (p[word] == ',');
+        }
+    }
+    for (size_t i = 0; i < scenario_count; i++)
+        if (applies(&scenarios[i], mode, proto) && (!opt.only || listed(opt.only, scenarios[i].name)))
+            total++;
+
+    if (install_signals() < 0) {
+        fprintf(stderr, "%s: cannot set up signals: %s\n", prog_name, strerror(errno));
+        return EXIT_TROUBLE;
+    }
+
+    char self_args[PATH_MAX + 64] = "", quoted[PATH_MAX + 8];
+    if (strcmp(opt.captures, "grade-captures") != 0) {
+        shell_quote(opt.captures, quoted, sizeof quoted);
+        snprintf(self_args, sizeof self_args, "--captures %s", quoted);
+    }
+    if (opt.concurrent)
+        snprintf(self_args + strlen(self_args), sizeof self_args - strlen(self_args), "%s%s",
+                 self_args[0] ? " " : "", "--concurrent");
+    struct grade_config cfg = {
+        .mode = mode,
+        .proto = proto,
+        .argv = program,
+        .seed = opt.seed,
+        .captures_dir = opt.captures,
+        .self = argv[0],
+        .self_args = self_args,
+    };
+    char viewer[PATH_MAX], program_line[2048];
+    find_viewer(viewer, sizeof viewer);
+    size_t used = 0;
+    program_line[0] = '\0';
+    for (int i = 0; program[i] && used < sizeof program_line; i++) {
+        shell_quote(program[i], quoted, sizeof quoted);
+        used += (size_t)snprintf(program_line + used, sizeof program_line - used, "%s%s",
+                                 i ? " " : "", quoted);
+    }
+    struct report rep = { .out = stdout, .tap = opt.tap, .cfg = &cfg, .viewer = viewer };
+    report_begin(&rep, total * opt.repeat, program_line);
+
+    for (unsigned long round = 0; round < opt.repeat; round++) {
+        cfg.seed = opt.seed + round;
+        for (size_t i = 0; i < scenario_count; i++) {
+            const struct scenario *sc = &scenarios[i];
+            if (!applies(sc, mode, proto) || (opt.only && !listed(opt.only, sc->name)))
+                continue;
+            struct script s;
+            struct verdict v;
+            char err[512];
+            if (scenario_build(sc, proto, cfg.seed, &s) < 0) {
+                fprintf(stderr, "%s: %s: out of memory building the scenario\n", prog_name,
+                        sc->name);
+                script_free(&s);
+                return EXIT_TROUBLE;
+            }
+            if (engine_run(&cfg, sc, &s, &v, err, sizeof err) < 0) {
+                fprintf(stderr, "%s: %s: %s\n", prog_name, sc->name, err);
+                script_free(&s);
+                verdict_free(&v);
+                return EXIT_TROUBLE;
+            }
+            report_scenario(&rep, sc, &v, cfg.seed);
+            script_free(&s);
+            verdict_free(&v);
+        }
+    }
+    report_end(&rep);
+    return rep.failed ? EXIT_FAILED : 0;
+}
