@@ -15,14 +15,26 @@ enum digest_kind { DIGEST_NONE = 0, DIGEST_MD5, DIGEST_SHA256 };
 
 struct digest {
     enum digest_kind kind;
-    void *ctx;                /* EVP_MD_CTX */
+    void *ctx;                /* digest.c's state (libcrypto's context) */
 };
 
 /* Returns 0, or -1 (out of memory; KIND unknown: EINVAL). */
 int digest_init(struct digest *d, enum digest_kind kind);
+
+/* The same, but once more than DIGEST_BEHIND_AFTER bytes were given,
+ * digest_update copies the bytes into a bounded ring (DIGEST_BEHIND_SLOTS
+ * slots of DIGEST_BEHIND_SLOT bytes) and returns: a second thread hashes
+ * them meanwhile, so the caller's reading and writing overlap the hash
+ * (stage 4's server and client, whose MD5 costs more than the transfer).
+ * A short input never starts the thread. When the thread cannot start,
+ * the bytes are hashed in line: the result is the same either way. */
+int digest_init_behind(struct digest *d, enum digest_kind kind);
+#define DIGEST_BEHIND_AFTER (1u << 20)
+#define DIGEST_BEHIND_SLOT (256u << 10)
+#define DIGEST_BEHIND_SLOTS 8
 void digest_update(struct digest *d, const void *bytes, size_t len);
 /* Writes the lower-case hex digest into HEX (DIGEST_HEX_MAX bytes) and
- * frees the context. */
+ * frees the context (and stops the thread of digest_init_behind). */
 void digest_final_hex(struct digest *d, char hex[DIGEST_HEX_MAX]);
 /* Writes the hex digest of the bytes given so far into HEX, and goes on:
  * more digest_update calls may follow (a resumed transfer checks the part

@@ -446,7 +446,7 @@ int run_command(const void *cmd, size_t cmd_len, unsigned timeout_s,
         goto end;
     /* Stdout is hashed as it arrives; stderr, which must follow it in the
      * body, from its spool at the end (it is usually short). */
-    if (digest != DIGEST_NONE && digest_init(&out_digest, digest) < 0) {
+    if (digest != DIGEST_NONE && digest_init_behind(&out_digest, digest) < 0) {
         snprintf(err, errlen, "out of memory");
         goto end;
     }

@@ -103,7 +103,7 @@ static int receive_reply(int fd, void *ctx, int *last_byte)
         goto end;
     }
     header_json = malloc((size_t)header_len + 1);
-    if (!header_json || digest_init(&md5, DIGEST_MD5) < 0) {
+    if (!header_json || digest_init_behind(&md5, DIGEST_MD5) < 0) {
         fprintf(stderr, "client: out of memory\n");
         goto end;
     }
