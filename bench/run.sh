@@ -20,14 +20,23 @@
 #               tapped, for `seq 1 N`: decode time against capture size.
 #   stage 2     how often the first recv of tcp_server --wait-ms 0 gets
 #               "hello" alone (the race the README talks about).
+#   stage 5     bench/stage5.sh: a download, an upload and streamed command
+#               output of BENCH_STAGE5_BYTES, against a raw baseline (and
+#               one hashing in line), with both ends' peak RSS.
+#   stage 6     bench/stage6.sh: each server model (and Python's
+#               ThreadingTCPServer) under tools/loadgen with 1, 10, 100 and
+#               1000 clients at once; poll holding 10 000 idle connections
+#               beside a good client (the fd limit is raised for it).
 #
 # Every time is the median of RUNS runs. Results: bench/results/bench.md
-# (the tables), bench/results/throughput.tsv, bench/results/bench.svg
-# (gnuplot). A benchmark never fails on a number: only when something
+# (every table, and the targets of issues 8, 9 and 10 with their verdicts),
+# bench/results/throughput.tsv, bench/results/bench.svg (gnuplot), and
+# stage5.md, stage6.md, stage6.tsv, stage6.svg beside them. A benchmark never fails on a number: only when something
 # breaks (a client fails, or its bytes are wrong).
 #
 # Settings (environment):
-#   BENCH_QUICK=1         a run of about a minute: small sizes, 1 run
+#   BENCH_QUICK=1         a run of a minute or two: small sizes, 1 run, stage 5
+#                         at 64 MiB, stage 6 with 1, 10, 100 clients and 1000 idle
 #   BENCH_SIZES="1024 1048576 ..."   BENCH_RUNS=3   BENCH_ROUNDTRIPS=1000
 #   BENCH_TINY_SENDS=400000          BENCH_SEQS="10000 30000 100000"
 #   BENCH_TAP_BYTES=N     the tapped transfer (default: the largest size)
@@ -35,6 +44,10 @@
 #   BENCH_RACE_RUNS=300   BENCH_RESULTS=DIR (default bench/results)
 #   NIANBAO_DOCUMENT=FILE the tutorial's text (default ../shared/seed/...)
 #   BENCH_PYTHON=PATH     the Python that runs the document's programs
+#   BENCH_STAGE5=0        leave stage 5 out;  BENCH_STAGE5_BYTES=1073741824
+#   BENCH_STAGE6=0        leave stage 6 out;  bench/stage6.sh's own settings
+#                         (STAGE6_LEVELS, STAGE6_TOTAL, STAGE6_IDLE, STAGE6_GOOD,
+#                         STAGE6_MODELS: bench/stage6.sh --help) pass through
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,10 +57,10 @@ if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
 fi
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
     d_sizes="1024 1048576 16777216"; d_runs=1; d_trips=100; d_tiny=40000
-    d_seqs="1000 3000 10000"; d_race=100
+    d_seqs="1000 3000 10000"; d_race=100; d_s5=67108864
 else
     d_sizes="1024 65536 1048576 16777216 268435456 1073741824"; d_runs=3; d_trips=1000
-    d_tiny=400000; d_seqs="10000 30000 100000"; d_race=300
+    d_tiny=400000; d_seqs="10000 30000 100000"; d_race=300; d_s5=1073741824
 fi
 read -r -a SIZES <<<"${BENCH_SIZES:-$d_sizes}"
 RUNS=${BENCH_RUNS:-$d_runs}
@@ -56,6 +69,10 @@ TINY=${BENCH_TINY_SENDS:-$d_tiny}
 read -r -a SEQS <<<"${BENCH_SEQS:-$d_seqs}"
 RACE_RUNS=${BENCH_RACE_RUNS:-$d_race}
 DOC_MAX=${BENCH_DOC_MAX:-268435456}
+STAGE5=${BENCH_STAGE5:-1}
+STAGE5_BYTES=${BENCH_STAGE5_BYTES:-$d_s5}
+STAGE6=${BENCH_STAGE6:-1}
+S6_SETTINGS=
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/results}
 DOCUMENT=${NIANBAO_DOCUMENT:-$ROOT/../shared/seed/000_2062dbd12727a7a5.txt}
 LARGEST=0
@@ -399,6 +416,30 @@ stop_server "$race_pid"
 RACE_ALONE=$(grep -c '^recv #1: 5 bytes "hello"$' "$WORK/race.out" || true)
 RACE_MERGED=$(grep -c '^recv #1: 10 bytes "helloworld"$' "$WORK/race.out" || true)
 
+# ---- stages 5 and 6: their own scripts, in this run ----
+
+mkdir -p "$RESULTS"
+if [ "$STAGE5" = 1 ]; then
+    say "stage 5: bench/stage5.sh, $(human "$STAGE5_BYTES") down, up and streamed; $RUNS run(s) each"
+    BENCH_BYTES=$STAGE5_BYTES BENCH_RUNS=$RUNS STAGE5_TSV="$WORK/stage5.tsv" \
+        "$ROOT/bench/stage5.sh" --header >"$RESULTS/stage5.md" || die "bench/stage5.sh failed"
+    declare -A S5
+    while IFS=$'\t' read -r op ours raw rawsha srv cli; do
+        [ "$op" = op ] && continue
+        S5[$op,ours]=$ours S5[$op,raw]=$raw S5[$op,rawsha]=$rawsha S5[$op,srv]=$srv S5[$op,cli]=$cli
+    done <"$WORK/stage5.tsv"
+fi
+if [ "$STAGE6" = 1 ]; then
+    say "stage 6: bench/stage6.sh"
+    BENCH_RESULTS=$RESULTS STAGE6_IDLE_TSV="$WORK/stage6_idle.tsv" "$ROOT/bench/stage6.sh" >/dev/null ||
+        die "bench/stage6.sh failed"
+    S6_SETTINGS=
+    for v in STAGE6_LEVELS STAGE6_TOTAL STAGE6_IDLE STAGE6_GOOD STAGE6_MODELS; do
+        [ -z "${!v:-}" ] || S6_SETTINGS+=" $v=\"${!v}\""
+    done
+    IFS=$'\t' read -r S6_IDLE S6_HELD S6_ALONE S6_BESIDE S6_RATIO S6_RSS < <(sed -n 2p "$WORK/stage6_idle.tsv")
+fi
+
 # ---- the tables ----
 
 mkdir -p "$RESULTS"
@@ -497,6 +538,21 @@ hash_limit() { # SIZE: 2 x the faster MD5, "-" when not measured
     echo
     echo "\`hello\` alone: $RACE_ALONE of $RACE_RUNS; \`helloworld\`: $RACE_MERGED of $RACE_RUNS."
     echo
+    if [ "$STAGE5" = 1 ]; then
+        echo "## Stage 5: $(human "$STAGE5_BYTES") down, up and of command output streamed (bench/stage5.sh; medians of $RUNS)"
+        echo
+        echo "Raw: the same bytes over one loopback socket, no framing, no hash, no fsync. Raw + SHA-256: the same,"
+        echo "both ends hashing every byte in line. Stage 5 hashes on both ends too (and fsyncs an upload)."
+        echo
+        cat "$RESULTS/stage5.md"
+        echo
+    fi
+    if [ "$STAGE6" = 1 ]; then
+        echo "## Stage 6: the serving models under tools/loadgen (bench/stage6.sh)"
+        echo
+        cat "$RESULTS/stage6.md"
+        echo
+    fi
     # The targets of issue 8, measured here.
     big=$LARGEST
     max_rss() { local impl=$1 m=0 s; for s in "${SIZES[@]}"; do
@@ -530,7 +586,39 @@ hash_limit() { # SIZE: 2 x the faster MD5, "-" when not measured
     r=$(ratio "${TAP_T[tiny_tapped]}" "${TAP_T[tiny_plain]}")
     printf '| tap, %s sends of 64 bytes | %s× untapped | ≤ 1.5× | %s |\n' "$TINY" "$r" "$(holds "$r" '<=' 1.5)"
     echo
-    echo "Settings: BENCH_SIZES=\"${SIZES[*]}\" BENCH_RUNS=$RUNS BENCH_ROUNDTRIPS=$TRIPS BENCH_TINY_SENDS=$TINY BENCH_SEQS=\"${SEQS[*]}\" BENCH_TAP_BYTES=$TAP_BYTES BENCH_DOC_MAX=$DOC_MAX BENCH_RACE_RUNS=$RACE_RUNS."
+    if [ "$STAGE5" = 1 ] || [ "$STAGE6" = 1 ]; then
+        echo "## The targets of issues 9 and 10, in this run"
+        echo
+        echo "| what | measured | target | holds |"
+        echo "|---|---|---|---|"
+    fi
+    if [ "$STAGE5" = 1 ]; then
+        for op in get put exec; do
+            case $op in
+            get) what="download"; limit=1.2 ;;
+            put) what="upload (fsync'ed)"; limit=1.3 ;;
+            exec) what="streamed exec"; limit=1.3 ;;
+            esac
+            r=$(ratio "${S5[$op,ours]}" "${S5[$op,raw]}")
+            printf '| stage 5 %s, %s, vs raw | %s× (%s s; raw %s s; raw + SHA-256 %s s) | ≤ %s× | %s |\n' "$what" \
+                "$(human "$STAGE5_BYTES")" "$r" "$(secs "${S5[$op,ours]}")" "$(secs "${S5[$op,raw]}")" \
+                "$(secs "${S5[$op,rawsha]}")" "$limit" "$(holds "$r" '<=' "$limit")"
+        done
+        srv=0 cli=0
+        for op in get put exec; do
+            [ "${S5[$op,srv]}" -gt "$srv" ] && srv=${S5[$op,srv]}
+            [ "${S5[$op,cli]}" -gt "$cli" ] && cli=${S5[$op,cli]}
+        done
+        worst=$srv; [ "$cli" -gt "$worst" ] && worst=$cli
+        printf '| stage 5 peak RSS, server / client, any of the three | %s / %s MiB | ≤ 16 MiB both | %s |\n' \
+            "$(mib "$srv")" "$(mib "$cli")" "$(holds "$(mib "$worst")" '<=' 16)"
+    fi
+    if [ "$STAGE6" = 1 ]; then
+        printf '| stage 6 poll: a good client'"'"'s p99 beside %s idle connections (%s held) vs alone | %s× (%s ms; alone %s ms) | ≤ 2× | %s |\n' \
+            "$S6_IDLE" "$S6_HELD" "$S6_RATIO" "$S6_BESIDE" "$S6_ALONE" "$(holds "$S6_RATIO" '<=' 2)"
+    fi
+    if [ "$STAGE5" = 1 ] || [ "$STAGE6" = 1 ]; then echo; fi
+    echo "Settings: BENCH_SIZES=\"${SIZES[*]}\" BENCH_RUNS=$RUNS BENCH_ROUNDTRIPS=$TRIPS BENCH_TINY_SENDS=$TINY BENCH_SEQS=\"${SEQS[*]}\" BENCH_TAP_BYTES=$TAP_BYTES BENCH_DOC_MAX=$DOC_MAX BENCH_RACE_RUNS=$RACE_RUNS BENCH_STAGE5=$STAGE5 BENCH_STAGE5_BYTES=$STAGE5_BYTES BENCH_STAGE6=$STAGE6$S6_SETTINGS."
 } >"$md"
 
 # Throughput in MiB/s for the plot, one line per size, "-" where not run.

@@ -23,7 +23,9 @@
 # `sync` runs before each timed run. The data is random bytes in $TMPDIR.
 #
 # Environment: BENCH_BYTES (default 1073741824), BENCH_RUNS (default 3),
-# CC (to build the baseline), TMPDIR.
+# CC (to build the baseline), TMPDIR, STAGE5_TSV=FILE (the figures, one
+# line per operation: op, stage 5 s, raw s, raw + SHA-256 s, peak RSS of
+# the server and of the client in KiB; bench/run.sh reads it).
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -157,3 +159,11 @@ row "stage 5 upload, $label (fsync'ed)" put raw
 row "stage 5 upload, $label (fsync'ed), vs raw + SHA-256" put rawsha
 row "stage 5 exec, $label of output streamed" exec raw
 row "stage 5 exec, $label of output streamed, vs raw + SHA-256" exec rawsha
+if [ -n "${STAGE5_TSV:-}" ]; then
+    printf 'op\tours_s\traw_s\trawsha_s\tserver_kib\tclient_kib\n' >"$STAGE5_TSV"
+    for kind in get put exec; do
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$(median <"$WORK/ours.$kind")" \
+            "$(median <"$WORK/raw.$kind")" "$(median <"$WORK/rawsha.$kind")" \
+            "$(tail -1 "$WORK/ours.$kind.srv")" "$(max_kib <"$WORK/ours.$kind")" >>"$STAGE5_TSV"
+    done
+fi

@@ -26,6 +26,8 @@
 #   STAGE6_GOOD=300         requests of the good client in the idle test
 #   STAGE6_MODELS="iterative fork thread poll python"
 #   BENCH_RESULTS=DIR       (default bench/results)
+#   STAGE6_IDLE_TSV=FILE    the idle test's figures (bench/run.sh reads them):
+#                           idle asked, held, p99 alone, p99 beside, ratio, RSS KiB
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -196,6 +198,11 @@ md="$RESULTS/stage6.md"
     echo "p99 beside the idle connections / alone: ${ratio}x ($verdict the 2x bar); the poll server's peak RSS: $((rss / 1024)) MiB."
 } >"$md"
 cp "$WORK/clients.tsv" "$RESULTS/stage6.tsv"
+if [ -n "${STAGE6_IDLE_TSV:-}" ]; then
+    printf 'idle\theld\tp99_alone_ms\tp99_beside_ms\tratio\tserver_kib\n' >"$STAGE6_IDLE_TSV"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$IDLE" "$held" "$p99_unloaded" "$p99_loaded" "$ratio" "$rss" \
+        >>"$STAGE6_IDLE_TSV"
+fi
 cat "$md"
 
 if command -v gnuplot >/dev/null; then

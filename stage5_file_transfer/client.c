@@ -568,7 +568,7 @@ static int do_exec(struct conn *c, const char *command, size_t len)
                 "(one argument of sh -c)\n", len, COMMAND_LIMIT);
         return EXIT_USAGE;
     }
-    if (digest_init(&sha, DIGEST_SHA256) < 0) {
+    if (digest_init_behind(&sha, DIGEST_SHA256) < 0) {
         fprintf(stderr, "client: out of memory\n");
         return EXIT_LOCAL;
     }

@@ -244,7 +244,7 @@ static int do_exec(struct serve_conn *conn, struct frame_reader *request,
         have += (uint64_t)got;
     }
     escape_bytes(command, (size_t)msg->size, shown, sizeof shown);
-    if (digest_init(&sha, DIGEST_SHA256) < 0)
+    if (digest_init_behind(&sha, DIGEST_SHA256) < 0)
         snprintf(err, sizeof err, "out of memory");
     if (!sha.ctx || command_start(&cmd, command, (size_t)msg->size, (unsigned)cfg->timeout_s,
                                   cfg->max_output, err, sizeof err) < 0) {
