@@ -424,10 +424,18 @@ if [ "$STAGE5" = 1 ]; then
     BENCH_BYTES=$STAGE5_BYTES BENCH_RUNS=$RUNS STAGE5_TSV="$WORK/stage5.tsv" \
         "$ROOT/bench/stage5.sh" --header >"$RESULTS/stage5.md" || die "bench/stage5.sh failed"
     declare -A S5
-    while IFS=$'\t' read -r op ours raw rawsha srv cli; do
+    while IFS=$'\t' read -r op ours raw rawsha srv cli ours_cpu raw_cpu rawsha_cpu; do
         [ "$op" = op ] && continue
         S5[$op,ours]=$ours S5[$op,raw]=$raw S5[$op,rawsha]=$rawsha S5[$op,srv]=$srv S5[$op,cli]=$cli
+        S5[$op,ours_cpu]=$ours_cpu S5[$op,raw_cpu]=$raw_cpu S5[$op,rawsha_cpu]=$rawsha_cpu
     done <"$WORK/stage5.tsv"
+    # SHA-256 of as many bytes, in this run: what integrity costs each end.
+    : >"$WORK/sha"
+    for ((run = 1; run <= RUNS; run++)); do
+        "$ROOT/bench/md5_speed" "$STAGE5_BYTES" >"$WORK/md5.out" || die "bench/md5_speed failed"
+        awk '$1 == "sha256" { print $2 }' "$WORK/md5.out" >>"$WORK/sha"
+    done
+    S5_SHA=$(median <"$WORK/sha")
 fi
 if [ "$STAGE6" = 1 ]; then
     say "stage 6: bench/stage6.sh"
@@ -545,6 +553,18 @@ hash_limit() { # SIZE: 2 x the faster MD5, "-" when not measured
         echo "both ends hashing every byte in line. Stage 5 hashes on both ends too (and fsyncs an upload)."
         echo
         cat "$RESULTS/stage5.md"
+        echo
+        echo "Where the time goes: CPU seconds of one run, both ends and the command (time(1)), and the floor they"
+        echo "set on $(nproc) cores: stage 5's CPU / $(nproc), over raw's time. SHA-256 of $(human "$STAGE5_BYTES") in memory"
+        echo "(bench/md5_speed, this run): $(secs "$S5_SHA") s, paid once on each end."
+        echo
+        echo "| operation | stage 5 CPU s | raw CPU s | raw + SHA-256 CPU s | floor: stage 5 CPU / $(nproc) / raw time |"
+        echo "|---|---:|---:|---:|---:|"
+        for op in get put exec; do
+            printf '| %s | %s | %s | %s | %s× |\n' "$op" "${S5[$op,ours_cpu]}" "${S5[$op,raw_cpu]}" \
+                "${S5[$op,rawsha_cpu]}" "$(awk -v c="${S5[$op,ours_cpu]}" -v n="$(nproc)" -v t="${S5[$op,raw]}" \
+                    'BEGIN { printf "%.2f", c / n / t }')"
+        done
         echo
     fi
     if [ "$STAGE6" = 1 ]; then

@@ -25,7 +25,9 @@
 # Environment: BENCH_BYTES (default 1073741824), BENCH_RUNS (default 3),
 # CC (to build the baseline), TMPDIR, STAGE5_TSV=FILE (the figures, one
 # line per operation: op, stage 5 s, raw s, raw + SHA-256 s, peak RSS of
-# the server and of the client in KiB; bench/run.sh reads it).
+# the server and of the client in KiB, then the CPU seconds of one run,
+# both ends and the command, of stage 5, raw and raw + SHA-256;
+# bench/run.sh reads it).
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -56,10 +58,11 @@ head -c "$BYTES" /dev/urandom >"$WORK/data"
 cat "$WORK/data" >/dev/null
 
 # start_server CMD...: starts a server under time(1) (its peak RSS goes to
-# $WORK/server.rss) and sets PORT from its "listening on" line.
+# $WORK/server.rss, then its user and system CPU seconds, its commands'
+# included) and sets PORT from its "listening on" line.
 start_server() {
     : >"$WORK/server.log"
-    "$TIME" -f %M -o "$WORK/server.rss" "$@" 2>"$WORK/server.log" &
+    "$TIME" -f '%M %U %S' -o "$WORK/server.rss" "$@" 2>"$WORK/server.log" &
     SERVER_PID=$!
     tries=0
     until PORT=$(sed -n 's/^listening on .*://p' "$WORK/server.log") && [ -n "$PORT" ]; do
@@ -82,13 +85,13 @@ stop_server() {
     fi
 }
 
-# timed OUT CMD...: runs CMD once under time(1): seconds and peak RSS (KiB)
-# appended to OUT as "SECS KIB".
+# timed OUT CMD...: runs CMD once under time(1): seconds, peak RSS (KiB)
+# and CPU seconds (user, system) appended to OUT as "SECS KIB USER SYS".
 timed() {
     out=$1
     shift
     sync
-    if ! "$TIME" -f '%e %M' -o "$WORK/one" "$@" >/dev/null 2>"$WORK/client.err"; then
+    if ! "$TIME" -f '%e %M %U %S' -o "$WORK/one" "$@" >/dev/null 2>"$WORK/client.err"; then
         echo "stage5.sh: failed: $*" >&2
         cat "$WORK/client.err" >&2
         exit 1
@@ -98,6 +101,12 @@ timed() {
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 max_kib() { awk '$2 > m { m = $2 } END { print m + 0 }'; }
+# cpu NAME KIND: the CPU seconds of one run, both ends: the client's median
+# and the server's total over the runs, divided by the runs.
+cpu() {
+    c=$(awk '{ print $3 + $4 }' "$WORK/$1.$2" | median)
+    tail -n 1 "$WORK/$1.$2.srv" | awk -v c="$c" -v r="$RUNS" '{ printf "%.2f\n", c + ($2 + $3) / r }'
+}
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 
 # measure NAME KIND: RUNS timed runs of KIND (get, put, exec) against the
@@ -139,7 +148,7 @@ row() {
     base=$(median <"$WORK/$3.$2")
     ratio=$(awk -v a="$ours" -v b="$base" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "-" }')
     printf '| %s | %s s | %s s | %s | %s | %s |\n' "$1" "$ours" "$base" "$ratio" \
-        "$(mib "$(tail -1 "$WORK/ours.$2.srv")")" "$(mib "$(max_kib <"$WORK/ours.$2")")"
+        "$(mib "$(tail -n 1 "$WORK/ours.$2.srv" | awk '{ print $1 }')")" "$(mib "$(max_kib <"$WORK/ours.$2")")"
 }
 
 if [ "${1:-}" = --header ]; then
@@ -160,10 +169,12 @@ row "stage 5 upload, $label (fsync'ed), vs raw + SHA-256" put rawsha
 row "stage 5 exec, $label of output streamed" exec raw
 row "stage 5 exec, $label of output streamed, vs raw + SHA-256" exec rawsha
 if [ -n "${STAGE5_TSV:-}" ]; then
-    printf 'op\tours_s\traw_s\trawsha_s\tserver_kib\tclient_kib\n' >"$STAGE5_TSV"
+    printf 'op\tours_s\traw_s\trawsha_s\tserver_kib\tclient_kib\tours_cpu_s\traw_cpu_s\trawsha_cpu_s\n' \
+        >"$STAGE5_TSV"
     for kind in get put exec; do
-        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$(median <"$WORK/ours.$kind")" \
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$(median <"$WORK/ours.$kind")" \
             "$(median <"$WORK/raw.$kind")" "$(median <"$WORK/rawsha.$kind")" \
-            "$(tail -1 "$WORK/ours.$kind.srv")" "$(max_kib <"$WORK/ours.$kind")" >>"$STAGE5_TSV"
+            "$(tail -n 1 "$WORK/ours.$kind.srv" | awk '{ print $1 }')" "$(max_kib <"$WORK/ours.$kind")" \
+            "$(cpu ours "$kind")" "$(cpu raw "$kind")" "$(cpu rawsha "$kind")" >>"$STAGE5_TSV"
     done
 fi

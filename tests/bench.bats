@@ -20,6 +20,8 @@ teardown() { _common_teardown; }
 tiny_bench() {
     run --separate-stderr env BENCH_SIZES="1024 65536" BENCH_RUNS=1 BENCH_ROUNDTRIPS=5 \
         BENCH_TINY_SENDS=1000 BENCH_SEQS="10 30 100" BENCH_RACE_RUNS=5 \
+        BENCH_STAGE5_BYTES=1048576 STAGE6_LEVELS="1 2" STAGE6_TOTAL=4 STAGE6_IDLE=10 \
+        STAGE6_GOOD=5 STAGE6_MODELS="iterative poll" \
         BENCH_RESULTS="$BATS_TEST_TMPDIR/results" NIANBAO_DOCUMENT="${NIANBAO_DOCUMENT:-/nonexistent}" \
         timeout 300 "$1/bench/run.sh" 3>&-
 }
@@ -31,7 +33,7 @@ tiny_bench() {
     local md="$BATS_TEST_TMPDIR/results/bench.md"
     [ -s "$md" ]
     run grep -c '^## ' "$md"
-    assert_output 8
+    assert_output 11
     run cat "$md"
     assert_line '## Throughput: `head -c N /dev/zero`, client start to exit (seconds)'
     assert_line --regexp '^\| 64 KiB \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|'
@@ -41,6 +43,14 @@ tiny_bench() {
     assert_line --regexp '^\| `seq 1 100` \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$'
     assert_line --regexp '^`hello` alone: [0-9]+ of 5; `helloworld`: [0-9]+ of 5\.$'
     assert_line --regexp '^\| stage 4 vs its hash limit at 64 KiB \| '
+    # stages 5 and 6, in the same run
+    assert_line --regexp '^\| stage 5 download, 1 MiB \| [0-9.]+ s \| [0-9.]+ s \| [0-9.]+× \| '
+    assert_line --regexp '^\| stage 5 streamed exec, 1 MiB, vs raw \| [0-9.]+× \([0-9.]+ s; raw [0-9.]+ s; '
+    assert_line --regexp '^\| stage 5 peak RSS, server / client, any of the three \| [0-9.]+ / [0-9.]+ MiB \| '
+    assert_line --regexp '^\| poll \| 2 \| [0-9.]+ \| '
+    assert_line --regexp '^\| stage 6 poll: a good client.s p99 beside 10 idle connections \(10 held\) vs alone \| [0-9.]+× '
+    [ -s "$BATS_TEST_TMPDIR/results/stage5.md" ]
+    [ -s "$BATS_TEST_TMPDIR/results/stage6.md" ]
     # the table is also printed, and where the results are
     assert_output --partial '## The targets of issue 8, in this run'
     [[ $stderr == *"bench: results in "* ]]
