@@ -21,7 +21,7 @@
 # only when something breaks (a request fails, a server does not start).
 #
 # Settings (environment):
-#   BENCH_QUICK=1           about a minute: 1 10 100 clients, 300 requests, 1000 idle
+#   BENCH_QUICK=1           about a minute: 1 10 100 clients, 100 requests, 1000 idle
 #   STAGE6_LEVELS="1 10 100 1000"   STAGE6_TOTAL=1000   STAGE6_IDLE=10000
 #   STAGE6_GOOD=300         requests of the good client in the idle test
 #   STAGE6_MODELS="iterative fork thread poll python"
@@ -36,7 +36,7 @@ if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
     exit 0
 fi
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-    d_levels="1 10 100"; d_total=300; d_idle=1000; d_good=100
+    d_levels="1 10 100"; d_total=100; d_idle=1000; d_good=100
 else
     d_levels="1 10 100 1000"; d_total=1000; d_idle=10000; d_good=300
 fi
