@@ -35,7 +35,7 @@
 # breaks (a client fails, or its bytes are wrong).
 #
 # Settings (environment):
-#   BENCH_QUICK=1         a run of a minute or two: small sizes, 1 run, stage 5
+#   BENCH_QUICK=1         a run of two or three minutes: small sizes, 1 run, stage 5
 #                         at 64 MiB, stage 6 with 1, 10, 100 clients and 1000 idle
 #   BENCH_SIZES="1024 1048576 ..."   BENCH_RUNS=3   BENCH_ROUNDTRIPS=1000
 #   BENCH_TINY_SENDS=400000          BENCH_SEQS="10000 30000 100000"

@@ -91,7 +91,10 @@ static void *behind_thread(void *arg)
         pthread_mutex_lock(&b->lock);
         b->head = (at + 1) % DIGEST_BEHIND_SLOTS;
         b->queued--;
-        pthread_cond_signal(&b->room);
+        /* The producer waits for half the ring (or all of it, to drain):
+         * one wake-up per half ring, not one per slot. */
+        if (b->queued == DIGEST_BEHIND_SLOTS / 2 || b->queued == 0)
+            pthread_cond_signal(&b->room);
     }
     pthread_mutex_unlock(&b->lock);
     return NULL;
@@ -139,15 +142,18 @@ static void behind_start(struct digest_state *s)
     s->behind = b;
 }
 
-/* Hands the slot being filled to the thread, then waits for a free one. */
+/* Hands the slot being filled to the thread; when that fills the ring,
+ * waits until the thread has emptied half of it. */
 static void behind_hand_over(struct digest_behind *b)
 {
     pthread_mutex_lock(&b->lock);
     b->slot_len[b->filling] = b->filled;
     b->queued++;
     pthread_cond_signal(&b->work);
-    while (b->queued == DIGEST_BEHIND_SLOTS)
-        pthread_cond_wait(&b->room, &b->lock);
+    if (b->queued == DIGEST_BEHIND_SLOTS) {
+        while (b->queued > DIGEST_BEHIND_SLOTS / 2)
+            pthread_cond_wait(&b->room, &b->lock);
+    }
     pthread_mutex_unlock(&b->lock);
     b->filling = (b->filling + 1) % DIGEST_BEHIND_SLOTS;
     b->filled = 0;

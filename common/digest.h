@@ -30,7 +30,7 @@ int digest_init(struct digest *d, enum digest_kind kind);
  * the bytes are hashed in line: the result is the same either way. */
 int digest_init_behind(struct digest *d, enum digest_kind kind);
 #define DIGEST_BEHIND_AFTER (1u << 20)
-#define DIGEST_BEHIND_SLOT (256u << 10)
+#define DIGEST_BEHIND_SLOT (512u << 10)
 #define DIGEST_BEHIND_SLOTS 8
 void digest_update(struct digest *d, const void *bytes, size_t len);
 /* Writes the lower-case hex digest into HEX (DIGEST_HEX_MAX bytes) and
