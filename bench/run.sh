@@ -31,8 +31,9 @@
 # Every time is the median of RUNS runs. Results: bench/results/bench.md
 # (every table, and the targets of issues 8, 9 and 10 with their verdicts),
 # bench/results/throughput.tsv, bench/results/bench.svg (gnuplot), and
-# stage5.md, stage6.md, stage6.tsv, stage6.svg beside them. A benchmark never fails on a number: only when something
-# breaks (a client fails, or its bytes are wrong).
+# stage5.md, stage6.md, stage6.tsv, stage6.svg beside them. A benchmark
+# never fails on a number: only when something breaks (a client fails, or
+# its bytes are wrong).
 #
 # Settings (environment):
 #   BENCH_QUICK=1         a run of two or three minutes: small sizes, 1 run, stage 5

@@ -411,4 +411,18 @@ through_up_slicer() {
     # the plot the README shows is there
     readme_says README.md '](bench/results/bench.svg)'
     [ -s "$ROOT/bench/results/bench.svg" ]
+    # stage 5's tables, from the same run
+    same_text "$(cat "$ROOT/bench/results/stage5.md")" \
+        "$(sed -n '/^<!-- bench: stage5.md -->$/,/^$/p' "$ROOT/stage5_file_transfer/README.md" | sed '1d;/^$/d')"
+    same_text "$(sed -n '/^| operation | stage 5 CPU s /,/^$/p' "$md" | grep '^|')" \
+        "$(sed -n '/^<!-- bench: stage 5 CPU -->$/,/^$/p' "$ROOT/stage5_file_transfer/README.md" | sed '1d;/^$/d')"
+    # stage 6's tables: each row of the README's is a row of bench/results/stage6.md
+    local rows
+    rows=$(sed -n '/^## Side by side/,/^## What the tests check/p' "$ROOT/stage6_concurrent/README.md" |
+        grep -E '^\| (iterative|fork|thread|poll|Python ThreadingTCPServer|alone|beside) ')
+    [ "$(wc -l <<<"$rows")" -ge 20 ]
+    while IFS= read -r line; do
+        grep -qxF -- "$line" "$ROOT/bench/results/stage6.md" || fail "not in bench/results/stage6.md: $line"
+    done <<<"$rows"
+    readme_says stage6_concurrent/README.md "$(grep '^p99 beside the idle connections' "$ROOT/bench/results/stage6.md")"
 }
