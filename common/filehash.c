@@ -88,10 +88,13 @@ void file_hash_advance(struct file_hash *h, uint64_t limit)
     pthread_mutex_lock(&h->lock);
     if (limit > h->limit) {
         h->limit = limit;
-        if (h->threaded)
-            pthread_cond_broadcast(&h->changed);
-        else
+        /* The thread sleeps only when it has caught up: wake it for a whole
+         * chunk, not for every piece written (file_hash_peek and _finish
+         * wake it for the rest). */
+        if (!h->threaded)
             hash_available(h);
+        else if (h->limit - h->hashed >= FILE_HASH_CHUNK)
+            pthread_cond_broadcast(&h->changed);
     }
     pthread_mutex_unlock(&h->lock);
 }
@@ -101,6 +104,8 @@ static int wait_for(struct file_hash *h, uint64_t at, char *err, size_t errlen)
 {
     if (!h->threaded)
         hash_available(h);
+    else
+        pthread_cond_broadcast(&h->changed);    /* it may wait for a whole chunk */
     while (h->hashed < at && !h->failed_errno)
         pthread_cond_wait(&h->changed, &h->lock);
     if (h->hashed >= at)
