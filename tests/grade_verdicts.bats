@@ -94,7 +94,7 @@ check_group() {
 @test "verdicts.sh refuses a group it does not know" {
     run "$ROOT/exercises/verdicts.sh" client-stage9
     assert_failure 2
-    assert_output "verdicts.sh: no group 'client-stage9' (client-stage3 client-stage4 server-stage3 server-stage4 server-stage5)"
+    assert_output "verdicts.sh: no group 'client-stage9' (client-stage3 client-stage4 client-stage5 server-stage3 server-stage4 server-stage5 server-stage6)"
 }
 
 @test "stage 5 clients: the lab's passes every scenario" {
