@@ -6,8 +6,9 @@
 #
 #   exercises/verdicts.sh [--seed N] [--jobs N] [GROUP...]
 #
-# GROUP is client-stage3, client-stage4, server-stage3, server-stage4 or
-# server-stage5 (default: all five). Programs are graded N at a time (default 4: most of
+# GROUP is client-stage3, client-stage4, client-stage5, server-stage3,
+# server-stage4, server-stage5 or server-stage6 (the stage 5 protocol with
+# --concurrent) (default: all seven). Programs are graded N at a time (default 4: most of
 # the time the grader waits for a program to do something). Run from
 # anywhere; it builds nothing (run make). $PYTHON, when set, runs the Python
 # programs instead of python3. Exits 1 when a row is not as expected.
@@ -24,17 +25,26 @@ while [ $# -gt 0 ]; do
         *) break ;;
     esac
 done
-groups=${*:-client-stage3 client-stage4 server-stage3 server-stage4 server-stage5}
+all_groups="client-stage3 client-stage4 client-stage5 server-stage3 server-stage4 server-stage5 server-stage6"
+groups=${*:-$all_groups}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 for group in $groups; do
     case $group in
-        client-stage3 | client-stage4 | server-stage3 | server-stage4 | server-stage5) ;;
-        *) echo "verdicts.sh: no group '$group' (client-stage3 client-stage4 server-stage3 server-stage4 server-stage5)" >&2
+        client-stage[345] | server-stage[3456]) ;;
+        *) echo "verdicts.sh: no group '$group' ($all_groups)" >&2
            exit 2 ;;
     esac
 done
+
+# grade_args PROTO: the grader's protocol options for a PROTO of exercises/programs.
+grade_args() {
+    case $1 in
+        stage6) echo "--proto stage5 --concurrent" ;;
+        *) echo "--proto $1" ;;
+    esac
+}
 
 # Grade every program of every group, JOBS at a time, each into its file.
 grep -v '^#' exercises/programs >"$tmp/programs"
@@ -43,7 +53,8 @@ while read -r name mode proto expect command; do
     case " $groups " in *" $mode-$proto "*) ;; *) continue ;; esac
     case $command in python3\ *) command="${PYTHON:-python3} ${command#python3 }" ;; esac
     # shellcheck disable=SC2086  # COMMAND is words
-    "$grade" "$mode" --proto "$proto" --seed "$seed" --tap --captures "$tmp/captures-$name" \
+    # shellcheck disable=SC2046  # the options are words
+    "$grade" "$mode" $(grade_args "$proto") --seed "$seed" --tap --captures "$tmp/captures-$name" \
         -- $command >"$tmp/$name.tap" 2>&1 </dev/null &
     running=$((running + 1))
     if [ "$running" -ge "$jobs" ]; then
@@ -56,7 +67,8 @@ wait
 for group in $groups; do
     mode=${group%-*}
     proto=${group#*-}
-    "$grade" "$mode" --proto "$proto" --list >"$tmp/list"
+    # shellcheck disable=SC2046
+    "$grade" "$mode" $(grade_args "$proto") --list >"$tmp/list"
     names=$(awk '{print $1}' "$tmp/list")
     printf '\n%s %s\n\n| program |' "$mode" "$proto"
     for n in $names; do printf ' %s |' "$n"; done

@@ -17,10 +17,17 @@ setup() {
 }
 teardown() { _common_teardown; }
 
+# proto_args PROTO: the grader's options for a PROTO of exercises/programs
+# (stage6: the stage 5 protocol with stage 6's scenarios).
+proto_args() {
+    if [ "$1" = stage6 ]; then echo "--proto stage5 --concurrent"; else echo "--proto $1"; fi
+}
+
 # check_group GROUP: runs the table for GROUP and checks every cell.
 check_group() {
     local group=$1 mode=${1%-*} proto=${1#*-}
-    "$ROOT/tools/grade" "$mode" --proto "$proto" --list >list.txt
+    # shellcheck disable=SC2046
+    "$ROOT/tools/grade" "$mode" $(proto_args "$proto") --list >list.txt
     local names
     names=$(awk '{print $1}' list.txt)
     run "$ROOT/exercises/verdicts.sh" "$group"
@@ -58,7 +65,8 @@ check_group() {
     local name mode proto expect command
     while read -r name mode proto expect command; do
         case $expect in none | all) continue ;; esac
-        run "$ROOT/tools/grade" "$mode" --proto "$proto" --list
+        # shellcheck disable=SC2046
+        run "$ROOT/tools/grade" "$mode" $(proto_args "$proto") --list
         assert_line --regexp "\(catches:.*[ ,]$expect[,)]"
     done < <(grep -v '^#' "$ROOT/exercises/programs")
 }
@@ -86,5 +94,13 @@ check_group() {
 @test "verdicts.sh refuses a group it does not know" {
     run "$ROOT/exercises/verdicts.sh" client-stage9
     assert_failure 2
-    assert_output "verdicts.sh: no group 'client-stage9' (client-stage3 client-stage4 server-stage3 server-stage4 server-stage5)"
+    assert_output "verdicts.sh: no group 'client-stage9' (client-stage3 client-stage4 client-stage5 server-stage3 server-stage4 server-stage5 server-stage6)"
+}
+
+@test "stage 5 clients: the lab's passes every scenario" {
+    check_group client-stage5
+}
+
+@test "stage 6 scenarios: iterative and a one-client-at-a-time server fail exactly the concurrent ones; fork, thread, poll pass all" {
+    check_group server-stage6
 }
