@@ -178,7 +178,7 @@ keys() { tmux -S "$TMUX_SOCKET" send-keys -t ui "$@"; }
     assert_line "nianbao-view: unknown option '--frobnicate'"
     run nbview --replay x.nbcap --proto xml
     [ "$status" -eq 2 ]
-    assert_output "nianbao-view: --proto: 'xml' is not raw, len or json"
+    assert_output "nianbao-view: --proto: 'xml' is not raw, len, json, ft or stage1..stage6"
     run nbview
     [ "$status" -eq 2 ]
     assert_line --partial 'choose one of --lesson, --replay FILE, or -- PROG'
