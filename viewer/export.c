@@ -790,6 +790,10 @@ static void ft_column_add(struct ft_column *col, const char *text, int width)
         snprintf(col->lines[col->n++], 64, "%.*s", (int)shown, text);
         text += take;
         len -= take;
+        while (len > 0 && *text == ' ') {
+            text++;
+            len--;
+        }
     }
 }
 
