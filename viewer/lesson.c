@@ -1166,7 +1166,7 @@ static void draw_lesson(struct presenter *p, const char *title, const char *text
         /* The status line says this step's numbers, the ones the
          * narration names. */
         ui_draw_status_parts(&p->view, rep ? rep->status : NULL, rep ? rep->stale : NULL,
-                             p->view.note, NULL, rows - 2);
+                             NULL, p->view.note, NULL, rows - 2);
     }
     attron(A_BOLD);
     mvhline(rows - 1, 0, ' ', cols);
