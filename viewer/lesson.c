@@ -43,6 +43,8 @@
 
 /* ---- the lesson's script ------------------------------------------------ */
 
+enum { SLICE_DOWN = 1, SLICE_UP = 2 };
+
 /* The slicer's piece sizes in the slicer sections. */
 #define PIECE_MIN 1
 #define PIECE_MAX 7
@@ -66,13 +68,17 @@ enum fact {
     FACT_UP_SENDS,      /* demo steps: the client's sends */
     FACT_UP_RECVS,      /* ... the server's recvs that returned data */
     FACT_UP_BYTES,      /* ... the bytes that went up */
+    FACT_OUTPUT_BYTES,  /* stage 5: the command's output, the bodies of its output frames */
+    FACT_WAITED_MS,     /* stage 6: how long client 2 waited for the first byte of its answer */
+    FACT_HELD_MS,       /* stage 6: how long client 1 stayed after client 2 asked */
+    FACT_AFTER_MS,      /* stage 6: client 2's answer, after client 1 left */
     FACT_COUNT
 };
 
 static const char *const fact_names[FACT_COUNT] = {
     "reply_bytes", "reply_sends", "recvs", "recv_bytes", "first_recv", "pending",
     "length", "header_len", "stale_recv", "stale_reply", "piece_min", "piece_max",
-    "up_sends", "up_recvs", "up_bytes",
+    "up_sends", "up_recvs", "up_bytes", "output_bytes", "waited_ms", "held_ms", "after_ms",
 };
 
 struct lesson_step {
@@ -92,7 +98,9 @@ struct lesson_section {
     const char *title;        /* N_() format: %d the stage, %s its
                                  document version ("1.1")           */
     const char *intro;        /* N_() msgid with {fact} places        */
-    int via_slicer;           /* 1: the client talks to tools/slicer */
+    int via_slicer;           /* the client talks to tools/slicer, which
+                                 cuts SLICE_DOWN the replies or SLICE_UP
+                                 the requests (0: no slicer)         */
     const struct lesson_step *steps;
     size_t step_count;
 };
@@ -161,6 +169,24 @@ static const struct lesson_step stage4_slicer_steps[] = {
                       "{reply_bytes} bytes)."), NULL, NULL, -1, NULL },
 };
 
+/* Stage 5: the requests cut by the slicer (--direction up), as stages 3
+ * and 4's servers could not take; the numbers are the slicer's sends to
+ * the server and the server's recvs (the up stream the screen shows). */
+static const struct lesson_step stage5_steps[] = {
+    { "echo hello", N_("The slicer cuts this request, {up_bytes} bytes, into {up_sends} pieces, and "
+                       "the server needs {up_recvs} recvs to read them. The stage 3 and 4 servers "
+                       "ran each piece as a command (`e`, `cho he`, ...). This one reads the 4-byte "
+                       "header length ({header_len}), the JSON header, then exactly the {length} "
+                       "bytes of the command, and runs `echo hello` whole."), NULL, NULL, -1, NULL },
+    { "seq 1 2000", N_("{up_sends} pieces and {up_recvs} recvs for a {up_bytes}-byte request, and "
+                       "still one command: its {output_bytes} bytes of output come back in frames, "
+                       "each with its own header, and the client prints all of seq."),
+      NULL, NULL, -1, NULL },
+    { "echo MARK", N_("MARK: {up_sends} pieces, {up_recvs} recvs, one request. With frames in both "
+                      "directions, no cut of the stream, either way, changes what runs or what is "
+                      "printed."), NULL, NULL, -1, NULL },
+};
+
 #define STEPS(a) a, sizeof a / sizeof a[0]
 
 static const struct lesson_section sections[] = {
@@ -178,14 +204,19 @@ static const struct lesson_section sections[] = {
     { 3, N_("Stage %d through the slicer (document v%s)"),
       N_("The same commands through tools/slicer, which re-cuts the reply stream into pieces of "
          "{piece_min} to {piece_max} bytes and waits until the client has read each one."),
-      1, STEPS(stage3_slicer_steps) },
+      SLICE_DOWN, STEPS(stage3_slicer_steps) },
     { 4, N_("Stage %d: a JSON header before each reply (document v%s)"),
       N_("A 4-byte header length, a JSON header naming total_size, then the body."),
       0, STEPS(stage4_steps) },
     { 4, N_("Stage %d through the slicer (document v%s)"),
       N_("The same commands, re-cut into pieces of {piece_min} to {piece_max} bytes, each read on "
          "its own."),
-      1, STEPS(stage4_slicer_steps) },
+      SLICE_DOWN, STEPS(stage4_slicer_steps) },
+    { 5, N_("Stage %d: every request is a frame too"),
+      N_("Through tools/slicer --direction up the stage 3 and 4 servers ran `e`, `cho he`, ...: "
+         "their requests had no framing. Stage 5 frames both ways: now the slicer cuts the "
+         "requests into pieces of {piece_min} to {piece_max} bytes, each read on its own."),
+      SLICE_UP, STEPS(stage5_steps) },
 };
 
 /* What the lesson needs of a stage, from the one list of stages. */
@@ -267,6 +298,7 @@ struct stage_run {
     const struct lesson_config *cfg;
     const struct lesson_section *section;
     const char *dir;           /* the stage's folder (stages.def) */
+    const char *framing;       /* its framing: "raw", "len", "json", "ft" */
     char tap_lib[PATH_MAX];
     char capture[PATH_MAX];
     char server_port[16], client_port[16];
@@ -288,6 +320,9 @@ struct step_report {
     const char *err; size_t err_len;                /* client stderr */
     int timed_out, client_gone;
     uint32_t recvs_before;     /* the client's recv # before the step */
+    /* SLICE_UP: the slicer-to-server connection's counts before the step */
+    uint32_t up_sends_before, up_recvs_before;
+    uint64_t up_sent_before, down_sent_before;
     char wire[4][200];         /* the decoder's summary, one line each */
     int wire_lines;
     unsigned long long facts[FACT_COUNT];   /* what the narration may name */
@@ -593,8 +628,25 @@ static int client_waiting(pid_t pid)
     return got == 1 && nr == SYS_read && arg0 == 0;
 }
 
-/* The server is waiting for a request (or a connection). */
-static int server_waiting(pid_t pid)
+/* 1 when NR is a wait for any of several descriptors. */
+static int is_poll_call(long nr)
+{
+#ifdef SYS_poll
+    if (nr == SYS_poll)
+        return 1;
+#endif
+#ifdef SYS_epoll_wait
+    if (nr == SYS_epoll_wait)
+        return 1;
+#endif
+    return nr == SYS_ppoll || nr == SYS_epoll_pwait;
+}
+
+/* The server is waiting for a request (or a connection). Stage 5 and 6
+ * servers wait in poll/epoll (for a request, within a deadline): POLLS
+ * says such a wait counts. A stage 1 to 4 server in poll may still be
+ * reading a command's output, so there it does not. */
+static int server_waiting_in(pid_t pid, int polls)
 {
     long nr;
     unsigned long arg0;
@@ -604,7 +656,12 @@ static int server_waiting(pid_t pid)
     if (got == 0)
         return 0;
     return nr == SYS_read || nr == SYS_recvfrom || nr == SYS_recvmsg ||
-           nr == SYS_accept || nr == SYS_accept4;
+           nr == SYS_accept || nr == SYS_accept4 || (polls && is_poll_call(nr));
+}
+
+static int server_waiting(pid_t pid)
+{
+    return server_waiting_in(pid, 0);
 }
 
 static size_t pipe_unread(int fd)
@@ -643,9 +700,89 @@ static const struct connection *run_client_conn(const struct stage_run *run)
     return NULL;
 }
 
+/* The newest connection the server accepted (from the client, or from the
+ * slicer on the client's behalf). */
+static const struct connection *run_server_conn(const struct stage_run *run)
+{
+    for (size_t i = run->dec.n_conns; i > 0; i--)
+        if (run->dec.conns[i - 1]->server_pid == (uint32_t)run->server.pid)
+            return run->dec.conns[i - 1];
+    return NULL;
+}
+
+/* The connection the screen shows: where the section's lesson is. The
+ * requests cut by the slicer are on its connection to the server. */
+static const struct connection *run_view_conn(const struct stage_run *run)
+{
+    if (run->section->via_slicer == SLICE_UP)
+        return run_server_conn(run);
+    return run_client_conn(run);
+}
+
 /* Reads the step's numbers off the decoder: the reply this step's command
  * got (the last request's), the client's recvs since RECVS_BEFORE. The wire
  * lines, the status line and the narration all say these same numbers. */
+/* The step's numbers when the slicer cuts the requests (stage 5): this
+ * request on the slicer-to-server connection, the pieces the slicer sent
+ * and the recvs the server needed; its header; and the output frames of
+ * the reply. */
+static void step_summarize_up(const struct stage_run *run, struct step_report *rep)
+{
+    const struct connection *conn = run_server_conn(run);
+    if (!conn)
+        return;
+    const struct stream *up = &conn->up, *down = &conn->down;
+    unsigned sends = up->send_calls - rep->up_sends_before;
+    unsigned recvs = up->recv_calls - rep->up_recvs_before;
+    uint64_t bytes = up->sent - rep->up_sent_before;
+    fact_set(rep, FACT_UP_SENDS, sends);
+    fact_set(rep, FACT_UP_RECVS, recvs);
+    fact_set(rep, FACT_UP_BYTES, bytes);
+    snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+             _("request #%u: %llu bytes, the slicer's sends: %u; the server's recvs: %u; "
+               "pending: %llu bytes"),
+             run->request, (unsigned long long)bytes, sends, recvs,
+             (unsigned long long)stream_pending(up));
+    status_counts(rep, sends, recvs, up->eof, stream_pending(up));
+    int header_seen = 0;
+    for (size_t i = 0; i < up->n_frames && rep->wire_lines < 3; i++) {
+        const struct decode_frame *f = &up->frames[i];
+        if (f->start < rep->up_sent_before)
+            continue;
+        if (f->part == FRAME_HEADER_LEN && !header_seen) {
+            fact_set(rep, FACT_HEADER_LEN, (unsigned long long)f->value);
+            snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+                     _("header length: %lld"), f->value);
+        } else if (f->part == FRAME_HEADER_JSON && !header_seen) {
+            fact_set(rep, FACT_LENGTH, (unsigned long long)f->value);
+            snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+                     _("JSON header: %s"), f->note);
+            header_seen = 1;
+        } else if (f->part == FRAME_BAD) {
+            snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+                     _("bad frame: %s"), f->note);
+        }
+    }
+    /* the reply: output frames (as many as the command's pipe gave
+     * pieces: not a number the narration may name), then exit */
+    unsigned long long output = 0;
+    unsigned frames = 0;
+    for (size_t i = 0; i < down->n_frames; i++) {
+        const struct decode_frame *f = &down->frames[i];
+        if (f->start >= rep->down_sent_before && f->part == FRAME_HEADER_JSON &&
+            strcmp(f->header.op, "output") == 0) {
+            output += (unsigned long long)f->value;
+            frames++;
+        }
+    }
+    fact_set(rep, FACT_OUTPUT_BYTES, output);
+    snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+             _("reply: %llu bytes of output (output frames: %u), then the exit frame"), output,
+             frames);
+    rep->aim = rep->up_sent_before;
+    rep->aim_set = 1;
+}
+
 static void step_summarize(const struct stage_run *run, uint32_t recvs_before,
                            struct step_report *rep)
 {
@@ -653,6 +790,10 @@ static void step_summarize(const struct stage_run *run, uint32_t recvs_before,
     rep->wire_lines = 0;
     fact_set(rep, FACT_PIECE_MIN, PIECE_MIN);
     fact_set(rep, FACT_PIECE_MAX, PIECE_MAX);
+    if (run->section->via_slicer == SLICE_UP) {
+        step_summarize_up(run, rep);
+        return;
+    }
     if (!conn)
         return;
     const struct stream *down = &conn->down;
@@ -748,8 +889,11 @@ static int section_start(struct stage_run *run, char *err, size_t errlen)
     snprintf(client_path, sizeof client_path, "%s/%s/client", run->cfg->root, run->dir);
     snprintf(slicer_path, sizeof slicer_path, "%s/tools/slicer", run->cfg->root);
 
-    /* --idle 0: a teacher may talk for minutes between two steps */
-    char *server_argv[] = { server_path, "--port", "0", "--idle", "0", NULL };
+    /* --idle 0: a teacher may talk for minutes between two steps. Stage 5
+     * and later serve the source tree (--root), as the commands run there. */
+    int ft = strcmp(run->framing, "ft") == 0;
+    char *server_argv[] = { server_path, "--port", "0", "--idle", "0",
+                            ft ? "--root" : NULL, (char *)run->cfg->root, NULL };
     if (child_start(&run->server, run, server_argv, 0, err, errlen) < 0)
         return -1;
     if (child_wait_listening(run, &run->server, run->server_port, sizeof run->server_port,
@@ -765,7 +909,8 @@ static int section_start(struct stage_run *run, char *err, size_t errlen)
         /* --pace: each piece is read on its own, so the counts the lesson
          * names are the same on every run with the same seed */
         char *slicer_argv[] = { slicer_path, "--listen", "0", "--to", to, "--min", min,
-                                "--max", max, "--seed", seed, "--pace", NULL };
+                                "--max", max, "--seed", seed, "--pace", "--direction",
+                                sec->via_slicer == SLICE_UP ? "up" : "down", NULL };
         if (child_start(&run->slicer, run, slicer_argv, 0, err, errlen) < 0)
             return -1;
         if (child_wait_listening(run, &run->slicer, run->client_port, sizeof run->client_port,
@@ -786,6 +931,11 @@ static int capture_caught_up(struct stage_run *run)
 {
     run_feed_decoder(run);
     const struct connection *conn = run_client_conn(run);
+    const struct connection *sconn = run->section->via_slicer == SLICE_UP
+                                     ? run_server_conn(run) : NULL;
+    /* SLICE_UP: the same for the pieces the server has read */
+    if (sconn && sconn->up.sender_tapped && sconn->up.sent < sconn->up.received)
+        return 0;
     return !conn || !conn->down.sender_tapped || conn->down.sent >= conn->down.received;
 }
 
@@ -804,6 +954,14 @@ static int step_run(struct stage_run *run, const struct lesson_step *step,
     if (conn)
         recvs_before = conn->down.recv_calls;
     rep->recvs_before = recvs_before;
+    const struct connection *sconn = run_server_conn(run);
+    if (sconn) {
+        rep->up_sends_before = sconn->up.send_calls;
+        rep->up_recvs_before = sconn->up.recv_calls;
+        rep->up_sent_before = sconn->up.sent;
+        rep->down_sent_before = sconn->down.sent;
+    }
+    int polls = strcmp(run->framing, "ft") == 0;
     text_clear(&client->out);
     text_clear(&client->err);
     int len = snprintf(line, sizeof line, "%s\n", step->command);
@@ -843,7 +1001,8 @@ static int step_run(struct stage_run *run, const struct lesson_step *step,
             client_idle_since = now;
         /* A stage 1 server can stay blocked in send() when the client never
          * reads its reply; then the client being idle is enough. */
-        if ((server_waiting(run->server.pid) == 1 || now - client_idle_since > SERVER_GRACE_MS) &&
+        if ((server_waiting_in(run->server.pid, polls) == 1 ||
+             now - client_idle_since > SERVER_GRACE_MS) &&
             capture_caught_up(run))
             break;
     }
@@ -1036,6 +1195,11 @@ static void present_section(struct presenter *p, const struct lesson_section *se
     if (sec->steps[0].server)
         fprintf(p->out, _("[each step starts the step's server in %s and runs its client once]\n"),
                 run->dir);
+    else if (sec->via_slicer == SLICE_UP)
+        fprintf(p->out, _("[%s/server is listening; the client connects through tools/slicer "
+                          "--direction up, requests cut into pieces of %d to %d bytes, seed %u, "
+                          "paced]\n"),
+                run->dir, PIECE_MIN, PIECE_MAX, run->cfg->slicer_seed);
     else if (sec->via_slicer)
         fprintf(p->out, _("[%s/server is listening; the client connects through tools/slicer, "
                           "pieces of %d to %d bytes, seed %u, paced]\n"),
@@ -1132,7 +1296,7 @@ static void draw_lesson(struct presenter *p, const char *title, const char *text
         int avail = rows - row - 2;           /* minus status and prompt rows */
         int out_rows = avail >= 12 ? avail * 2 / 5 : avail / 2;
         int stream_rows = avail - out_rows - 1;
-        const struct connection *conn = run_client_conn(run);
+        const struct connection *conn = run_view_conn(run);
         if (conn && stream_rows > 0)
             ui_draw_stream(&p->view, conn, row, stream_rows);
         row += stream_rows;
@@ -1228,6 +1392,7 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
     run.cfg = cfg;
     run.section = sec;
     run.dir = info ? info->dir : "?";
+    run.framing = info ? info->framing : "?";
     run.server.name = "server";
     run.slicer.name = "slicer";
     run.client.name = "client";
@@ -1267,7 +1432,7 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
     }
     if (!demo && section_start(&run, err, sizeof err) < 0)
         goto end;
-    p->view.dir = demo ? DIR_UP : DIR_DOWN;
+    p->view.dir = demo || sec->via_slicer == SLICE_UP ? DIR_UP : DIR_DOWN;
     p->view.note[0] = '\0';
     present_section(p, sec, &run);
     section_intro(sec, intro, sizeof intro);
@@ -1339,7 +1504,7 @@ static void lesson_killed(int sig)
 {
     static const char *const names[] = {
         "/stage1.nbcap", "/stage2.nbcap", "/stage3.nbcap", "/stage3-slicer.nbcap",
-        "/stage4.nbcap", "/stage4-slicer.nbcap",
+        "/stage4.nbcap", "/stage4-slicer.nbcap", "/stage5-slicer.nbcap", "/stage6.nbcap",
     };
     char path[PATH_MAX + 32];
     size_t dir_len = strlen(cleanup_dir);

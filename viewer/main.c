@@ -508,7 +508,7 @@ int main(int argc, char **argv)
         { "text", 0, CLI_FLAG, &cfg.text, NULL,
           "print the lesson (or --replay's dump) as text even on a terminal", 0, 0 },
         { "stage", 0, CLI_UINT, &cfg.stage, "N",
-          "lesson: only stage N (1 to 4)", 1, 4 },
+          "lesson: only stage N (1 to 6)", 1, 6 },
         { "seed", 0, CLI_UINT, &cfg.seed, "S",
           "lesson: the slicer's seed (default 1)", 0, 4294967295UL },
         { "lang", 0, CLI_STRING, &cfg.lang, "en|zh",
