@@ -1469,10 +1469,13 @@ int decoder_feed(struct decoder *d, const struct cap_event *raw,
     case CAP_RECV:
         return on_recv(d, c, is_client, ev, data);
     default:    /* CAP_CLOSE */
-        if (is_client)
+        if (is_client) {
             c->client_closed = 1;
-        else
+            c->client_closed_ns = ev->time_ns;
+        } else {
             c->server_closed = 1;
+            c->server_closed_ns = ev->time_ns;
+        }
         return settle_proto(c);
     }
 }

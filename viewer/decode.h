@@ -281,6 +281,7 @@ struct connection {
                                          the port decide it                 */
     int proto_guessed;                /* 1 when PROTO came from a guess      */
     int client_closed, server_closed;
+    uint64_t client_closed_ns, server_closed_ns;   /* when (0: not yet)  */
     uint64_t first_ns, last_ns;
     struct stream up, down;
     /* Internal: request/reply bookkeeping for STALE. */

@@ -72,6 +72,7 @@ enum fact {
     FACT_WAITED_MS,     /* stage 6: how long client 2 waited for the first byte of its answer */
     FACT_HELD_MS,       /* stage 6: how long client 1 stayed after client 2 asked */
     FACT_AFTER_MS,      /* stage 6: client 2's answer, after client 1 left */
+    FACT_ANSWERED_MS,   /* stage 6: client 2's wait, when answered with client 1 still there */
     FACT_COUNT
 };
 
@@ -79,6 +80,7 @@ static const char *const fact_names[FACT_COUNT] = {
     "reply_bytes", "reply_sends", "recvs", "recv_bytes", "first_recv", "pending",
     "length", "header_len", "stale_recv", "stale_reply", "piece_min", "piece_max",
     "up_sends", "up_recvs", "up_bytes", "output_bytes", "waited_ms", "held_ms", "after_ms",
+    "answered_ms",
 };
 
 struct lesson_step {
@@ -103,7 +105,13 @@ struct lesson_section {
                                  the requests (0: no slicer)         */
     const struct lesson_step *steps;
     size_t step_count;
+    int concurrent;           /* 1: each step is two clients against the
+                                 step's server (stage 6)             */
 };
+
+/* Stage 6: how long a server waits for a silent client's first request
+ * (--idle): the deadline that frees an iterative server from it. */
+#define CONC_IDLE_S "2"
 
 static const struct lesson_step stage1_steps[] = {
     { "ls", N_("`ls` has a short reply, {reply_bytes} bytes: it fits in one recv(1024), so nothing "
@@ -187,36 +195,64 @@ static const struct lesson_step stage5_steps[] = {
                       "printed."), NULL, NULL, -1, NULL },
 };
 
+/* Stage 6: client 1 connects and types nothing; client 2 runs one
+ * command. The same two clients against two servers. */
+static const struct lesson_step stage6_steps[] = {
+    { "echo hello",
+      N_("Client 1 connected and typed nothing. Client 2 sent `echo hello`, a request of {up_bytes} "
+         "bytes, and waited. The iterative server serves one client at a time: while client 1 was "
+         "connected, its recvs of client 2's request: {up_recvs} ({pending} bytes pending). Only "
+         "when its --idle deadline cut client 1, {held_ms} ms after client 2 asked, did it read "
+         "client 2, and it answered {after_ms} ms later: client 2 waited {waited_ms} ms."),
+      "iterative", NULL, FACT_HELD_MS,
+      N_("Client 2 sent `echo hello`, a request of {up_bytes} bytes, and was answered while client "
+         "1 was still connected (the server's recvs of it then: {up_recvs}, {pending} bytes "
+         "pending): it waited {waited_ms} ms.") },
+    { "echo hello",
+      N_("The same two clients against the poll server, which watches every connection at once. "
+         "While client 1 sat connected and silent, it read client 2's request ({up_bytes} bytes; "
+         "its recvs of it: {up_recvs}, {pending} bytes pending) and answered it: client 2 waited "
+         "{answered_ms} ms, not for client 1."),
+      "poll", NULL, FACT_ANSWERED_MS,
+      N_("Client 2 sent `echo hello`, a request of {up_bytes} bytes; while client 1 was connected "
+         "the server's recvs of it: {up_recvs} ({pending} bytes pending). It was answered only "
+         "after client 1 left: client 2 waited {waited_ms} ms.") },
+};
+
 #define STEPS(a) a, sizeof a / sizeof a[0]
 
 static const struct lesson_section sections[] = {
     { 1, N_("Stage %d: one recv per command (document v%s)"),
       N_("The client sends a command and calls recv(1024) once, as if one recv were one reply. "
          "TCP keeps no message boundaries, so that is a bet."),
-      0, STEPS(stage1_steps) },
+      0, STEPS(stage1_steps), 0 },
     { 2, N_("Stage %d: UDP keeps message boundaries, TCP does not (document v%s)"),
       N_("Two small sends, once over UDP and once over TCP. Watch what the receiving side gets."),
-      0, STEPS(stage2_steps) },
+      0, STEPS(stage2_steps), 0 },
     { 3, N_("Stage %d: a 4-byte length before each reply (document v%s)"),
       N_("The server sends struct.pack('i', len) and then the output; the client reads 4 bytes, "
          "then loops on recv until it has len bytes."),
-      0, STEPS(stage3_steps) },
+      0, STEPS(stage3_steps), 0 },
     { 3, N_("Stage %d through the slicer (document v%s)"),
       N_("The same commands through tools/slicer, which re-cuts the reply stream into pieces of "
          "{piece_min} to {piece_max} bytes and waits until the client has read each one."),
-      SLICE_DOWN, STEPS(stage3_slicer_steps) },
+      SLICE_DOWN, STEPS(stage3_slicer_steps), 0 },
     { 4, N_("Stage %d: a JSON header before each reply (document v%s)"),
       N_("A 4-byte header length, a JSON header naming total_size, then the body."),
-      0, STEPS(stage4_steps) },
+      0, STEPS(stage4_steps), 0 },
     { 4, N_("Stage %d through the slicer (document v%s)"),
       N_("The same commands, re-cut into pieces of {piece_min} to {piece_max} bytes, each read on "
          "its own."),
-      SLICE_DOWN, STEPS(stage4_slicer_steps) },
+      SLICE_DOWN, STEPS(stage4_slicer_steps), 0 },
     { 5, N_("Stage %d: every request is a frame too"),
       N_("Through tools/slicer --direction up the stage 3 and 4 servers ran `e`, `cho he`, ...: "
          "their requests had no framing. Stage 5 frames both ways: now the slicer cuts the "
          "requests into pieces of {piece_min} to {piece_max} bytes, each read on its own."),
-      SLICE_UP, STEPS(stage5_steps) },
+      SLICE_UP, STEPS(stage5_steps), 0 },
+    { 6, N_("Stage %d: two clients at once"),
+      N_("A client that connects and then says nothing: does the next one wait behind it? Client 1 "
+         "connects and stays silent; client 2 runs one command."),
+      0, STEPS(stage6_steps), 1 },
 };
 
 /* What the lesson needs of a stage, from the one list of stages. */
@@ -302,13 +338,14 @@ struct stage_run {
     char tap_lib[PATH_MAX];
     char capture[PATH_MAX];
     char server_port[16], client_port[16];
-    struct child server, slicer, client;
+    struct child server, slicer, client, client2;   /* client2: stage 6 */
     struct capture_reader reader;
     int reader_open;
     struct decoder dec;
     int dec_ready;
     uint32_t request;          /* commands typed so far */
     pid_t client_pid;          /* the client of the current step */
+    pid_t client2_pid;         /* stage 6: the second client of the step */
     struct text_buf demo_out;  /* demo step: client and server output */
 };
 
@@ -329,6 +366,7 @@ struct step_report {
     int have[FACT_COUNT];
     char status[160];          /* the status line's counts, from FACTS */
     char stale[160];           /* this step's STALE flag, worded, or "" */
+    char note[160];            /* stage 6: the wait it measured, or "" */
     uint64_t aim;              /* where the stream panel opens */
     int aim_set;
 };
@@ -484,10 +522,10 @@ static void child_drain_fd(int *fd, struct text_buf *t)
  * Returns the number of pipes that had something. */
 static int run_collect(struct stage_run *run, int timeout_ms)
 {
-    struct child *kids[] = { &run->server, &run->slicer, &run->client };
-    struct pollfd fds[6];
-    struct text_buf *bufs[6];
-    int *fd_of[6];
+    struct child *kids[] = { &run->server, &run->slicer, &run->client, &run->client2 };
+    struct pollfd fds[8];
+    struct text_buf *bufs[8];
+    int *fd_of[8];
     int n = 0;
 
     for (size_t i = 0; i < sizeof kids / sizeof kids[0]; i++) {
@@ -712,10 +750,14 @@ static const struct connection *run_server_conn(const struct stage_run *run)
 
 /* The connection the screen shows: where the section's lesson is. The
  * requests cut by the slicer are on its connection to the server. */
+static const struct connection *conn_of_client(const struct stage_run *run, pid_t pid);
+
 static const struct connection *run_view_conn(const struct stage_run *run)
 {
     if (run->section->via_slicer == SLICE_UP)
         return run_server_conn(run);
+    if (run->section->concurrent)       /* client 2's request, waiting or not */
+        return conn_of_client(run, run->client2_pid);
     return run_client_conn(run);
 }
 
@@ -1093,8 +1135,166 @@ end:
     return status;
 }
 
+/* The connection a client PID made, or NULL. */
+static const struct connection *conn_of_client(const struct stage_run *run, pid_t pid)
+{
+    for (size_t i = 0; i < run->dec.n_conns; i++)
+        if (run->dec.conns[i]->client_pid == (uint32_t)pid)
+            return run->dec.conns[i];
+    return NULL;
+}
+
+static unsigned long long ns_to_ms(uint64_t later, uint64_t earlier)
+{
+    return later > earlier ? (later - earlier) / 1000000u : 0;
+}
+
+/* Reads a stage 6 step off the capture. Client 2's request is C2's up
+ * stream; C1 was cut (or left) when the server closed it. Times are of one
+ * process each where they are compared (the server's own events, or
+ * client 2's), so the order they say is the order things happened. */
+static void conc_summarize(const struct stage_run *run, struct step_report *rep)
+{
+    const struct connection *c1 = conn_of_client(run, run->client_pid);
+    const struct connection *c2 = conn_of_client(run, run->client2_pid);
+    rep->wire_lines = 0;
+    if (!c1 || !c2 || c2->up.n_sends == 0)
+        return;
+    const struct stream *up = &c2->up;
+    uint64_t asked = up->sends[0].time_ns;
+    uint64_t answered = c2->down.n_recvs > 0 ? c2->down.recvs[0].time_ns : 0;
+    uint64_t cut = c1->server_closed_ns;
+    /* what the server had read of client 2 while client 1 was connected */
+    unsigned recvs_then = 0;
+    uint64_t read_then = 0, first_read = 0;
+    for (size_t i = 0; i < up->n_recvs; i++) {
+        if (!first_read)
+            first_read = up->recvs[i].time_ns;
+        if (cut == 0 || up->recvs[i].time_ns < cut) {
+            recvs_then++;
+            read_then = up->recvs[i].end;
+        }
+    }
+    uint64_t pending = up->sent - read_then;
+    fact_set(rep, FACT_UP_BYTES, up->sent);
+    fact_set(rep, FACT_UP_SENDS, up->send_calls);
+    fact_set(rep, FACT_UP_RECVS, recvs_then);
+    fact_set(rep, FACT_PENDING, pending);
+    snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+             _("client 2's request: %llu bytes, sends: %u; the server's recvs of it while client "
+               "1 was connected: %u; pending: %llu bytes"),
+             (unsigned long long)up->sent, up->send_calls, recvs_then,
+             (unsigned long long)pending);
+    status_counts(rep, up->send_calls, recvs_then, 0, pending);
+    if (answered) {
+        fact_set(rep, FACT_WAITED_MS, ns_to_ms(answered, asked));
+        snprintf(rep->note, sizeof rep->note, _("client 2 waited %llu ms"),
+                 ns_to_ms(answered, asked));
+    }
+    if (cut && first_read && cut <= first_read) {
+        fact_set(rep, FACT_HELD_MS, ns_to_ms(cut, asked));
+        fact_set(rep, FACT_AFTER_MS, ns_to_ms(answered, cut));
+        snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+                 _("the server cut client 1 %llu ms after client 2 asked, and answered client 2 "
+                   "%llu ms after that"),
+                 ns_to_ms(cut, asked), ns_to_ms(answered, cut));
+    } else if (answered && (cut == 0 || answered < cut)) {
+        fact_set(rep, FACT_ANSWERED_MS, ns_to_ms(answered, asked));
+        snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+                 _("client 2 was answered %llu ms after it asked, client 1 still connected"),
+                 ns_to_ms(answered, asked));
+    }
+    rep->aim = 0;
+    rep->aim_set = 1;
+}
+
+/* A stage 6 step: the step's server; client 1 (the stage 5 client, its
+ * prompt never answered) connects and stays silent; once the server has
+ * accepted it and waits, client 2 runs STEP's command. The step is over
+ * when client 2 has its answer and has exited: under the iterative server
+ * only after the --idle deadline cut client 1, under poll at once. */
+static int conc_step_run(struct stage_run *run, const struct lesson_step *step,
+                         struct step_report *rep, char *err, size_t errlen)
+{
+    char server_path[PATH_MAX], client_path[PATH_MAX];
+    const struct stage_info *five = stage_info(5);
+    int status = -1;
+
+    snprintf(server_path, sizeof server_path, "%s/%s/%s", run->cfg->root, run->dir, step->server);
+    snprintf(client_path, sizeof client_path, "%s/%s/client", run->cfg->root,
+             five ? five->dir : "?");
+    rep->step = step;
+    text_clear(&run->demo_out);
+    char *server_argv[] = { server_path, "--port", "0", "--root", (char *)run->cfg->root,
+                            "--idle", CONC_IDLE_S, NULL };
+    if (child_start(&run->server, run, server_argv, 0, err, errlen) < 0 ||
+        child_wait_listening(run, &run->server, run->server_port, sizeof run->server_port,
+                             err, errlen) < 0)
+        goto end;
+    char *client1_argv[] = { client_path, "--port", run->server_port, NULL };
+    if (child_start(&run->client, run, client1_argv, 1, err, errlen) < 0)
+        goto end;
+    run->client_pid = run->client.pid;
+    long deadline = now_ms() + STEP_DEADLINE_MS;
+    for (;;) {      /* client 1 connected, accepted, silent; the server waits */
+        run_feed_decoder(run);
+        const struct connection *c1 = conn_of_client(run, run->client.pid);
+        if (c1 && c1->server_pid != 0 && client_waiting(run->client.pid) == 1 &&
+            server_waiting_in(run->server.pid, 1) == 1)
+            break;
+        if (now_ms() > deadline || !child_alive(&run->client)) {
+            snprintf(err, errlen, _("client 1 did not connect to %s"), step->server);
+            rep->timed_out = 1;
+            goto end;
+        }
+        run_collect(run, 10);
+    }
+    char *client2_argv[] = { client_path, "--port", run->server_port, "exec",
+                             (char *)step->command, NULL };
+    if (child_start(&run->client2, run, client2_argv, 0, err, errlen) < 0)
+        goto end;
+    run->client2_pid = run->client2.pid;
+    while (child_alive(&run->client2) || run->client2.out_fd >= 0 || run->client2.err_fd >= 0) {
+        if (now_ms() > deadline) {
+            snprintf(err, errlen, _("client 2 had no answer from %s within %d s"), step->server,
+                     STEP_DEADLINE_MS / 1000);
+            rep->timed_out = 1;
+            goto end;
+        }
+        run_collect(run, 10);
+    }
+    /* the server logs its last events as its calls return: wait for it to
+     * wait again (under iterative: on client 1, or for the next client) */
+    long grace = now_ms() + SERVER_GRACE_MS;
+    while (server_waiting_in(run->server.pid, 1) != 1 && now_ms() < grace)
+        run_collect(run, 10);
+    while (run_collect(run, 0) > 0)
+        ;
+    const char *said = _("-- client 2 printed: --\n");
+    text_add(&run->demo_out, said, strlen(said));
+    if (run->client2.out.len)
+        text_add(&run->demo_out, run->client2.out.data, run->client2.out.len);
+    if (run->client2.err.len)
+        text_add(&run->demo_out, run->client2.err.data, run->client2.err.len);
+    said = _("-- the server printed: --\n");
+    text_add(&run->demo_out, said, strlen(said));
+    if (run->server.err.len)
+        text_add(&run->demo_out, run->server.err.data, run->server.err.len);
+    status = 0;
+end:
+    rep->out = run->demo_out.data ? run->demo_out.data : "";
+    rep->out_len = run->demo_out.len;
+    run_feed_decoder(run);
+    conc_summarize(run, rep);
+    child_stop(&run->client2);
+    child_stop(&run->client);
+    child_stop(&run->server);
+    return status;
+}
+
 static void section_stop(struct stage_run *run)
 {
+    child_stop(&run->client2);
     child_stop(&run->client);
     child_stop(&run->slicer);
     child_stop(&run->server);
@@ -1192,7 +1392,10 @@ static void present_section(struct presenter *p, const struct lesson_section *se
     section_title(sec, title, sizeof title);
     section_intro(sec, intro, sizeof intro);
     fprintf(p->out, "\n== %s ==\n%s\n", title, intro);
-    if (sec->steps[0].server)
+    if (sec->concurrent)
+        fprintf(p->out, _("[each step starts the step's server in %s, then client 1, which says "
+                          "nothing, then client 2, which runs one command]\n"), run->dir);
+    else if (sec->steps[0].server)
         fprintf(p->out, _("[each step starts the step's server in %s and runs its client once]\n"),
                 run->dir);
     else if (sec->via_slicer == SLICE_UP)
@@ -1212,7 +1415,12 @@ static void present_section(struct presenter *p, const struct lesson_section *se
 static void step_command_line(const struct stage_run *run, const struct lesson_step *step,
                               char *buf, size_t len)
 {
-    if (step->server)
+    const struct stage_info *five = stage_info(5);
+    if (run->section->concurrent)
+        snprintf(buf, len, "%s/%s --idle %s &  %s/client &  %s/client exec '%s'", run->dir,
+                 step->server, CONC_IDLE_S, five ? five->dir : "?", five ? five->dir : "?",
+                 step->command);
+    else if (step->server)
         snprintf(buf, len, "%s/%s --demo %s", run->dir, step->client, step->command);
     else
         snprintf(buf, len, "%s", step->command);
@@ -1227,7 +1435,8 @@ static void status_text(const struct step_report *rep, char *buf, size_t len)
     size_t n = strlen(counts);
     while (n > 0 && counts[n - 1] == ' ')
         n--;
-    snprintf(buf, len, "%.*s%s%s", (int)n, counts, rep->stale[0] ? " | " : "", rep->stale);
+    snprintf(buf, len, "%.*s%s%s%s%s", (int)n, counts, rep->stale[0] ? " | " : "", rep->stale,
+             rep->note[0] ? " | " : "", rep->note);
 }
 
 static void present_step_text(struct presenter *p, const struct stage_run *run,
@@ -1330,7 +1539,8 @@ static void draw_lesson(struct presenter *p, const char *title, const char *text
         /* The status line says this step's numbers, the ones the
          * narration names. */
         ui_draw_status_parts(&p->view, rep ? rep->status : NULL, rep ? rep->stale : NULL,
-                             NULL, p->view.note, NULL, rows - 2);
+                             NULL, rep && rep->note[0] ? rep->note : p->view.note, NULL,
+                             rows - 2);
     }
     attron(A_BOLD);
     mvhline(rows - 1, 0, ' ', cols);
@@ -1399,6 +1609,8 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
     run.server.in_fd = run.server.out_fd = run.server.err_fd = -1;
     run.slicer.in_fd = run.slicer.out_fd = run.slicer.err_fd = -1;
     run.client.in_fd = run.client.out_fd = run.client.err_fd = -1;
+    run.client2.name = "client 2";
+    run.client2.in_fd = run.client2.out_fd = run.client2.err_fd = -1;
     snprintf(run.capture, sizeof run.capture, "%s/stage%d%s.nbcap", cfg->workdir, sec->stage,
              sec->via_slicer ? "-slicer" : "");
     unlink(run.capture);
@@ -1418,7 +1630,8 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
         goto end;
     }
     run.dec_ready = 1;
-    int demo = sec->steps[0].server != NULL;
+    int conc = sec->concurrent;
+    int demo = sec->steps[0].server != NULL && !conc;
     if (demo) {
         /* Stage 2 is optional for the lesson: skip it when not built. */
         char path[PATH_MAX];
@@ -1430,9 +1643,9 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
             goto end;
         }
     }
-    if (!demo && section_start(&run, err, sizeof err) < 0)
+    if (!demo && !conc && section_start(&run, err, sizeof err) < 0)
         goto end;
-    p->view.dir = demo || sec->via_slicer == SLICE_UP ? DIR_UP : DIR_DOWN;
+    p->view.dir = demo || conc || sec->via_slicer == SLICE_UP ? DIR_UP : DIR_DOWN;
     p->view.note[0] = '\0';
     present_section(p, sec, &run);
     section_intro(sec, intro, sizeof intro);
@@ -1446,7 +1659,8 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
         rep.index = i;
         rep.count = sec->step_count;
         int failed = demo ? demo_step_run(&run, &sec->steps[i], &rep, err, sizeof err) < 0
-                          : step_run(&run, &sec->steps[i], &rep) < 0;
+                     : conc ? conc_step_run(&run, &sec->steps[i], &rep, err, sizeof err) < 0
+                            : step_run(&run, &sec->steps[i], &rep) < 0;
         if (p->ui) {
             char narration[1024];
             const char *prompt =
@@ -1456,7 +1670,7 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
                     ? _("space/enter: next part   x: hex   arrows: scroll   ?: help   q: quit")
                     : _("space/enter: the end   x: hex   arrows: scroll   ?: help   q: quit");
             step_narration(&rep, narration, sizeof narration);
-            aim_view(&p->view, &rep, demo);
+            aim_view(&p->view, &rep, demo || conc);
             if (wait_key(p, title, narration, &run, &rep, prompt)) {
                 status = 0;
                 goto end;
@@ -1465,7 +1679,7 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
             present_step_text(p, &run, &rep);
         }
         if (failed) {
-            if (!demo)
+            if (!demo && !conc)
                 snprintf(err, sizeof err, "%s", rep.timed_out ? _("a step did not finish")
                                                               : _("the client exited early"));
             goto end;
