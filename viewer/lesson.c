@@ -181,11 +181,11 @@ static const struct lesson_step stage4_slicer_steps[] = {
  * and 4's servers could not take; the numbers are the slicer's sends to
  * the server and the server's recvs (the up stream the screen shows). */
 static const struct lesson_step stage5_steps[] = {
-    { "echo hello", N_("The slicer cuts this request, {up_bytes} bytes, into {up_sends} pieces, and "
-                       "the server needs {up_recvs} recvs to read them. The stage 3 and 4 servers "
-                       "ran each piece as a command (`e`, `cho he`, ...). This one reads the 4-byte "
-                       "header length ({header_len}), the JSON header, then exactly the {length} "
-                       "bytes of the command, and runs `echo hello` whole."), NULL, NULL, -1, NULL },
+    { "echo hello", N_("The slicer cut this {up_bytes}-byte request into {up_sends} pieces; the server "
+                       "needed {up_recvs} recvs. The stage 3 and 4 servers ran each piece as a "
+                       "command (`e`, `cho he`, ...); this one reads the 4-byte header length "
+                       "({header_len}), the JSON header, then exactly the {length} bytes of the "
+                       "command, and runs `echo hello` whole."), NULL, NULL, -1, NULL },
     { "seq 1 2000", N_("{up_sends} pieces and {up_recvs} recvs for a {up_bytes}-byte request, and "
                        "still one command: its {output_bytes} bytes of output come back in frames, "
                        "each with its own header, and the client prints all of seq."),
@@ -199,20 +199,19 @@ static const struct lesson_step stage5_steps[] = {
  * command. The same two clients against two servers. */
 static const struct lesson_step stage6_steps[] = {
     { "echo hello",
-      N_("Client 1 connected and typed nothing. Client 2 sent `echo hello`, a request of {up_bytes} "
-         "bytes, and waited. The iterative server serves one client at a time: while client 1 was "
-         "connected, its recvs of client 2's request: {up_recvs} ({pending} bytes pending). Only "
-         "when its --idle deadline cut client 1, {held_ms} ms after client 2 asked, did it read "
-         "client 2, and it answered {after_ms} ms later: client 2 waited {waited_ms} ms."),
+      N_("Client 1 connected and said nothing; client 2 sent `echo hello` ({up_bytes} bytes). The "
+         "iterative server serves one client at a time: while client 1 was connected it made "
+         "{up_recvs} recvs of client 2 ({pending} bytes pending). Its --idle deadline cut client 1 "
+         "{held_ms} ms after client 2 asked; client 2 had its answer after {waited_ms} ms."),
       "iterative", NULL, FACT_HELD_MS,
       N_("Client 2 sent `echo hello`, a request of {up_bytes} bytes, and was answered while client "
          "1 was still connected (the server's recvs of it then: {up_recvs}, {pending} bytes "
          "pending): it waited {waited_ms} ms.") },
     { "echo hello",
-      N_("The same two clients against the poll server, which watches every connection at once. "
-         "While client 1 sat connected and silent, it read client 2's request ({up_bytes} bytes; "
-         "its recvs of it: {up_recvs}, {pending} bytes pending) and answered it: client 2 waited "
-         "{answered_ms} ms, not for client 1."),
+      N_("The same against the poll server, which watches every connection at once: with client 1 "
+         "connected and silent, it read client 2's request ({up_bytes} bytes, {pending} bytes "
+         "pending; its recvs of it: {up_recvs}) and answered: client 2 waited {answered_ms} ms, not "
+         "for client 1."),
       "poll", NULL, FACT_ANSWERED_MS,
       N_("Client 2 sent `echo hello`, a request of {up_bytes} bytes; while client 1 was connected "
          "the server's recvs of it: {up_recvs} ({pending} bytes pending). It was answered only "
