@@ -2,11 +2,12 @@
  * exports, fuzzed.
  *
  * Input: one byte of options, then a capture file. The option byte picks
- * the framing (bits 0-1: guess, raw, len, json), --dump's verbosity (bit 2)
- * and the window kept per stream (bits 4-7: 0 is the default 64 KiB, N is
+ * the framing (bits 0-1: guess, raw, len, json; bit 3 set: ft, stage 5's
+ * frames both ways), --dump's verbosity (bit 2) and the window kept per stream (bits 4-7: 0 is the default 64 KiB, N is
  * 128 << N bytes, so small windows that drop spans are exercised too).
  * The events are decoded one by one as the live viewer does, the model is
- * dumped (--dump), and the same file is read again by --side-by-side.
+ * dumped (--dump), and the same file is read again by --side-by-side and
+ * --html (written to /dev/null).
  * What is checked: the sanitizers, and that the totals agree with the
  * events fed. */
 #include <stdlib.h>
@@ -30,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size < 1)
         return 0;
-    opt.proto = (enum proto)(data[0] & 3);
+    opt.proto = (data[0] & 8) ? PROTO_FT : (enum proto)(data[0] & 3);
     int verbose = (data[0] >> 2) & 1;
     if (data[0] >> 4)
         opt.window = (size_t)128 << (data[0] >> 4);
@@ -58,6 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     export_dump_decoder(&d, fuzz_null_stream(), verbose);
     decoder_free(&d);
     export_side_by_side(path, fuzz_null_stream(), opt.proto, err, sizeof err);
+    export_html(path, "/dev/null", opt.proto, err, sizeof err);
     close(fd);
     return 0;
 }

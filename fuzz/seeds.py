@@ -315,8 +315,41 @@ def first_format():
     return s.bytes()
 
 
+def frame5(fields, body=b''):
+    return frame(dict(fields, size=len(body)), body, stage=5)
+
+
+def stage5_ft():
+    """Stage 5: frames both ways. An exec whose request is cut in pieces and
+    read as header length, header, body; a reply of several frames (output,
+    output, exit); a get with a file body; then a request with a header
+    length past 65536 and a reply whose size is not an integer."""
+    s = Session(server_port=8086)
+    s.open(b'stage5_file_transfer/client', b'stage5_file_transfer/server --root r')
+    req = frame5({'op': 'exec'}, b'echo hi')
+    s.add(SEND, CALL_SEND, 1, 3, req[:3])
+    s.add(SEND, CALL_SEND, 1, len(req) - 3, req[3:])
+    for a, b in ((0, 4), (4, len(req) - 7), (len(req) - 7, len(req))):
+        s.add(RECV, CALL_RECV, 2, b - a, req[a:b])
+    out = frame5({'op': 'output', 'stream': 'stdout'}, b'hi\n')
+    err = frame5({'op': 'output', 'stream': 'stderr'}, b'\x1b[31m\n')
+    done = frame5({'op': 'exit', 'exit_code': 0, 'signal': None, 'timed_out': False,
+                   'sha256': '98ea6e4f216f2fb4b69fff9b3a44842c38686ca685f3f55dc48c5d3fb1107be4'})
+    s.reply([out, err, done], [out + err[:5], err[5:] + done])
+    get = frame5({'op': 'get', 'name': 'a\x1b]0;x\x07.txt'})
+    s.request(get)
+    body = seq(200)
+    s.reply([frame5({'op': 'file', 'name': 'a.txt', 'file_size': len(body), 'offset': 0}, body),
+             frame5({'op': 'end', 'sha256': 'ab' * 32})], [])
+    s.request(b'\x00\x01\x00\x01{"op":"list","size":0}')
+    s.reply([frame(None, b'', 5, b'{"op":"list","size":1e308}')], [])
+    s.close()
+    return s.bytes()
+
+
 def captures():
     return {
+        'stage5-ft': stage5_ft(),
         'stage1-garble': stage1_garble(),
         'stage3-len': stage3_len(),
         'stage4-json': stage4_json(),
@@ -346,13 +379,16 @@ def capture_seeds():
 
 
 def decode_seeds():
-    # First byte: bits 0-1 framing (guess raw len json), bit 2 verbose,
+    # First byte: bits 0-1 framing (guess raw len json), bit 2 verbose, bit 3 ft,
     # bits 4-7 window (0 default, N: 128 << N bytes).
     seeds = {}
     for name, cap in captures().items():
         seeds[name] = b'\x00' + cap
     seeds['stage3-len-forced-json'] = b'\x03' + captures()['stage3-len']
     seeds['stage4-json-forced-len-verbose'] = b'\x06' + captures()['stage4-json']
+    seeds['stage4-json-forced-ft'] = b'\x08' + captures()['stage4-json']
+    seeds['stage5-ft-forced-verbose'] = b'\x0c' + captures()['stage5-ft']
+    seeds['stage5-ft-window-256'] = b'\x18' + captures()['stage5-ft']
     seeds['stage1-garble-window-256'] = b'\x11' + captures()['stage1-garble']
     seeds['stage3-len-window-256'] = b'\x12' + captures()['stage3-len']
     seeds['nothing'] = b'\x00'

@@ -483,7 +483,8 @@ static int finish(int fd)
             return -1;
         }
         if (reply_len == 0) {
-            printf("recv #%lu: 0 bytes: the server closed\n", recv_no);
+            /* not a recv with data: not numbered (see tcp_server.c) */
+            printf("EOF: the server closed (recv returned 0: the end of the stream)\n");
             return 0;
         }
         escape_bytes(reply, (size_t)reply_len, shown, sizeof shown);

@@ -187,8 +187,11 @@ static void serve_connection(int conn, unsigned long conn_no, unsigned char *buf
             return;
         }
         if (piece_len == 0) {
-            printf("recv #%lu: 0 bytes: %s closed its side (end of stream)\n",
-                   recv_calls + 1, client);
+            /* one definition of a recv everywhere (the viewer's, the
+             * lesson's): a call that returned data. The 0 is the end of
+             * the stream, said apart and not counted. */
+            printf("EOF: %s closed its side (recv returned 0: the end of the stream)\n",
+                   client);
             break;
         }
         recv_calls++;

@@ -47,7 +47,9 @@ for n, block in enumerate(steps, 1):
         print('step %d: a fact was left out: %s' % (n, narration)); bad += 1
     st = {k: int(v) for k, v in re.findall(r'(sends|recvs|pending) (\d+)', status)}
     allowed = set(re.findall(r'\d+', status + ' '.join(wire)))
-    said = re.sub(r'recv\(1024\)|seq 1 2000|4-byte|v1\.1|version 1\.1', '', narration)
+    # the commands' and the lesson's own words: not numbers of the run
+    said = re.sub(r'recv\(1024\)|seq 1 2000|4-byte|v1\.1|version 1\.1|stage 3 and 4|[Cc]lient [12]',
+                  '', narration)
     for lo, hi in pieces:
         said = said.replace('pieces of %s to %s bytes' % (lo, hi), '')
     if not re.findall(r'\d+', said):
@@ -57,7 +59,9 @@ for n, block in enumerate(steps, 1):
             print('step %d: %s is in the narration but not on the status or wire lines: %s'
                   % (n, num, narration)); bad += 1
     want = {
-        'recvs': [r'(\d+) recvs', r'recv in a loop, (\d+) times', r'\((\d+) recv with data'],
+        'recvs': [r'(\d+) recvs', r'recv in a loop, (\d+) times', r'\((\d+) recv with data',
+                  r"recvs of client 2's request: (\d+)", r'its recvs of it: (\d+)',
+                  r"the server's recvs of it(?: then)?: (\d+)"],
         'sends': [r'(\d+) sends(?! for the)', r'(\d+) pieces', r'\((\d+) sends for'],
         'pending': [r'\((\d+) bytes pending', r'the other (\d+) wait'],
     }
@@ -70,6 +74,12 @@ for n, block in enumerate(steps, 1):
                 if int(num) != st.get(key):
                     print('step %d: the narration says %s %s, the status line %s'
                           % (n, num, key, st.get(key))); bad += 1
+    # stage 6: the wait the narration names is the one on the status line
+    waited = re.findall(r'client 2 waited (\d+) ms', status)
+    for num in re.findall(r'waited (\d+) ms', narration):
+        if [num] != waited:
+            print('step %d: the narration says waited %s ms, the status line %s' % (n, num, waited))
+            bad += 1
     m = re.search(r'recv #(\d+) returns .* reply #(\d+)\)', narration)
     if m and 'STALE: recv #%s returned bytes of reply #%s' % m.groups() not in status:
         print('step %d: the STALE flag of the narration is not on the status line' % n); bad += 1
@@ -91,6 +101,8 @@ PY
     assert_line '== Stage 3 through the slicer (document v3.0) =='
     assert_line '== Stage 4: a JSON header before each reply (document v4.0) =='
     assert_line '== Stage 4 through the slicer (document v4.0) =='
+    assert_line '== Stage 5: every request is a frame too =='
+    assert_line '== Stage 6: two clients at once =='
     assert_line 'wire: STALE: recv #3 returned bytes of reply #2'
     assert_line --partial 'That is the whole story'
 }
@@ -148,11 +160,11 @@ PY
 }
 
 @test "every number the narration says is the status line's, and 20 runs say the same" {
-    # Stages 1, 3 and 4 (the slicer parts paced), 20 runs each: the counts
-    # of every step must match the status line in each run and be equal
-    # across runs. The runs go two at a time.
+    # Stages 1, 3, 4 and 5 (the slicer parts paced), 20 runs each: the
+    # counts of every step must match the status line in each run and be
+    # equal across runs. The runs go two at a time.
     local stage i
-    for stage in 1 3 4; do
+    for stage in 1 3 4 5; do
         for i in $(seq 1 20); do
             timeout 60 "$ROOT/tools/lesson.sh" --stage "$stage" </dev/null \
                 >"$BATS_TEST_TMPDIR/s$stage.$i" 2>&1 &
@@ -172,6 +184,72 @@ PY
         fi
         echo "stage $stage, 20 runs, all alike:"; cat "$BATS_TEST_TMPDIR/status$stage.1"
     done
+}
+
+@test "stage 5 of the lesson: the slicer cuts every request into pieces and the server still runs the whole command" {
+    lesson --stage 5
+    assert_success
+    assert_line '== Stage 5: every request is a frame too =='
+    assert_line '[stage5_file_transfer/server is listening; the client connects through tools/slicer --direction up, requests cut into pieces of 1 to 7 bytes, seed 1, paced]'
+    printf '%s\n' "$output" >"$BATS_TEST_TMPDIR/t"
+    run step_output "$BATS_TEST_TMPDIR/t" 1
+    assert_output '  hello'
+    run step_output "$BATS_TEST_TMPDIR/t" 3
+    assert_output '  MARK'
+    run grep -c '^wire: JSON header: op=exec size=10$' "$BATS_TEST_TMPDIR/t"
+    assert_output 2
+    run grep -c '^wire: JSON header: op=exec size=9$' "$BATS_TEST_TMPDIR/t"
+    assert_output 1
+    run grep -c '^wire: reply: 8893 bytes of output (output frames: [0-9]*), then the exit frame$' "$BATS_TEST_TMPDIR/t"
+    assert_output 1
+    run check_numbers "$BATS_TEST_TMPDIR/t"
+    assert_success
+    # every request took more pieces than one: the slicer really cut them
+    run sed -nE 's/^status: sends ([0-9]+)  recvs ([0-9]+)  pending 0$/\1 \2/p' "$BATS_TEST_TMPDIR/t"
+    assert_equal "${#lines[@]}" 3
+    local line
+    for line in "${lines[@]}"; do
+        [ "${line% *}" -gt 1 ] || { echo "one piece: $line"; return 1; }
+    done
+}
+
+@test "stage 6 of the lesson: behind a silent client, iterative makes the next one wait for the deadline, poll does not; 20 runs" {
+    # 20 runs, two at a time; each run's numbers are its status line's,
+    # and each says the same thing: under iterative 0 recvs of client 2's
+    # request while client 1 was connected, all 37 bytes pending, client 1
+    # cut before client 2 was read; under poll client 2 read and answered
+    # with client 1 still connected. The waits are measured: they vary.
+    local i
+    for i in $(seq 1 20); do
+        timeout 60 "$ROOT/tools/lesson.sh" --stage 6 </dev/null >"$BATS_TEST_TMPDIR/s6.$i" 2>&1 &
+        if [ $((i % 2)) -eq 0 ]; then wait; fi
+    done
+    wait
+    local waits=()
+    for i in $(seq 1 20); do
+        run check_numbers "$BATS_TEST_TMPDIR/s6.$i"
+        assert_success
+        sed -E 's/[0-9]+ ms/N ms/g' <<<"$output" >"$BATS_TEST_TMPDIR/status6.$i"
+        run cat "$BATS_TEST_TMPDIR/status6.$i"
+        assert_line --index 0 'status: sends 1  recvs 0  pending 37 | client 2 waited N ms'
+        assert_line --index 1 'status: sends 1  recvs 1  pending 0 | client 2 waited N ms'
+        run grep -c '^  hello$' "$BATS_TEST_TMPDIR/s6.$i"
+        assert_output 2
+        grep -q "^Client 1 connected and said nothing; .* it made 0 recvs of client 2 (37 bytes pending)\. Its --idle deadline cut client 1 [0-9]* ms after client 2 asked" "$BATS_TEST_TMPDIR/s6.$i"
+        grep -q '^The same against the poll server, which watches every connection at once: with client 1 connected and silent, it read client 2.s request (37 bytes, 0 bytes pending; its recvs of it: 1) and answered: client 2 waited [0-9]* ms, not for client 1.$' "$BATS_TEST_TMPDIR/s6.$i"
+        # the iterative wait covers the cut: client 2 waited at least until
+        # client 1 was cut, and the poll wait is shorter than that
+        local held waited_it waited_poll
+        held=$(sed -nE 's/^wire: the server cut client 1 ([0-9]+) ms after client 2 asked.*/\1/p' "$BATS_TEST_TMPDIR/s6.$i")
+        waited_it=$(sed -nE '1,/^-- step 2/s/^status: .*client 2 waited ([0-9]+) ms$/\1/p' "$BATS_TEST_TMPDIR/s6.$i")
+        waited_poll=$(sed -nE '/^-- step 2/,$s/^status: .*client 2 waited ([0-9]+) ms$/\1/p' "$BATS_TEST_TMPDIR/s6.$i")
+        [ "$waited_it" -ge "$held" ]
+        [ "$waited_poll" -lt "$held" ]
+        waits+=("iterative $waited_it ms (client 1 cut after $held ms), poll $waited_poll ms")
+    done
+    run sort -u < <(for i in $(seq 1 20); do sha "$BATS_TEST_TMPDIR/status6.$i"; done)
+    assert_equal "${#lines[@]}" 1
+    printf 'run %s\n' "${waits[@]}"
 }
 
 @test "--lang zh prints the narration in Chinese on this machine as it is" {

@@ -191,7 +191,7 @@ time.sleep(60)'
     assert_line --index 3 'send #2: 5 bytes "world"'
     assert_line --index 4 'shutdown: SHUT_WR (our FIN: the end of the stream, TCP'"'"'s only boundary)'
     assert_line --index 5 'recv #1: 6 bytes "return"'
-    assert_line --index 6 'recv #2: 0 bytes: the server closed'
+    assert_line --index 6 'EOF: the server closed (recv returned 0: the end of the stream)'
     [ "${#lines[@]}" -eq 7 ]
     wait_for_line "$BATS_TEST_TMPDIR/tcp.out" '^send: '
     run server_lines tcp
@@ -199,7 +199,7 @@ time.sleep(60)'
     # The server waits before its one recv; either reason means both sends are queued.
     assert_line --index 1 --regexp '^wait: 10 bytes queued after T ms \((waited for FIONREAD >= 10 so that the sends are in before recv|waited until the client finished sending)\)$'
     assert_line --index 2 'recv #1: 10 bytes "helloworld"'
-    assert_line --index 3 'recv #2: 0 bytes: CLIENT closed its side (end of stream)'
+    assert_line --index 3 'EOF: CLIENT closed its side (recv returned 0: the end of the stream)'
     assert_line --index 4 --regexp '^total: 10 bytes in 1 recv call; [12] data segments? arrived$'
     assert_line --index 5 'send: 6 bytes "return"'
     [ "${#lines[@]}" -eq 6 ]
@@ -238,7 +238,7 @@ time.sleep(60)'
     run server_lines tcp
     assert_line --index 1 --regexp '^wait: 5 bytes queued after T ms \(gave up: --wait-ms 200\)$'
     assert_line --index 2 'recv #1: 5 bytes "hello"'
-    assert_line --index 3 'recv #2: 0 bytes: CLIENT closed its side (end of stream)'
+    assert_line --index 3 'EOF: CLIENT closed its side (recv returned 0: the end of the stream)'
     # The wait really lasted: at least the 200 ms asked for.
     run sed -nE 's/^wait: .* after ([0-9]+) ms.*/\1/p' "$BATS_TEST_TMPDIR/tcp.out"
     [ "$output" -ge 200 ]
@@ -281,7 +281,7 @@ client.close()' "$tcp_port"
     local n=${#lines[@]}
     run server_lines tcp
     assert_line --regexp "^total: 262144 bytes in $n recv calls; [0-9]+ data segments arrived$"
-    assert_line --regexp "^recv #$((n + 1)): 0 bytes: CLIENT closed its side \(end of stream\)$"
+    assert_line --regexp "^EOF: CLIENT closed its side \(recv returned 0: the end of the stream\)$"
 }
 
 @test "with the document's recv(1024) no recv returns more than 1024 bytes: at least 256 calls" {
@@ -307,7 +307,7 @@ client.close()' "$tcp_port"
     run server_lines tcp
     assert_output 'accept #1: connection from CLIENT (MSS M)
 wait: 0 bytes queued after T ms (waited until the client finished sending)
-recv #1: 0 bytes: CLIENT closed its side (end of stream)
+EOF: CLIENT closed its side (recv returned 0: the end of the stream)
 total: 0 bytes in 0 recv calls; 0 data segments arrived
 send: 6 bytes "return"'
 }

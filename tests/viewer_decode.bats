@@ -31,7 +31,7 @@ same_as() {
     run "$ROOT/viewer/test_decode" "$BATS_TEST_TMPDIR"
     assert_success
     refute_output --partial "not ok"
-    assert_line "1..83"
+    assert_line "1..98"
 }
 
 @test "--dump of a recorded stage 1 session matches its golden file" {
@@ -388,4 +388,60 @@ PY
     view --replay "$BATS_TEST_TMPDIR/nagle.nbcap" --dump
     run grep -c ' ms' "$BATS_TEST_TMPDIR/out"
     assert_output 0
+}
+
+@test "--dump of a stage 5 session frames requests and replies alike" {
+    view --replay "$GOLDEN/stage5_ft.nbcap" --dump
+    assert_equal "$status" 0
+    same_as "$GOLDEN/stage5_ft.dump"
+    grep -qx 'connection 1: client stage5_file_transfer/client, server stage5_file_transfer/server, tcp, proto ft (guessed)' "$BATS_TEST_TMPDIR/out"
+    # requests: header length, header, body (the command), each its own recv
+    grep -qx '    == header-len #1: header length 22' "$BATS_TEST_TMPDIR/out"
+    grep -qx '    == header-json #1: op=exec size=7' "$BATS_TEST_TMPDIR/out"
+    grep -qx '    @26      +7      send #1   recv #3   body #1          "echo hi"' "$BATS_TEST_TMPDIR/out"
+    grep -qx '    == header-json #2: op=put name=up.txt file_size=8 size=0' "$BATS_TEST_TMPDIR/out"
+    # replies: one request, several frames (output, then exit), nothing STALE
+    grep -qx '    == header-json #1: op=output stream=stdout size=3' "$BATS_TEST_TMPDIR/out"
+    grep -qx 'total: 13 sends, 18 recvs, 0 bytes pending, 0 STALE' "$BATS_TEST_TMPDIR/out"
+}
+
+@test "--side-by-side of a stage 5 session shows each request's frames next to its reply's" {
+    view --replay "$GOLDEN/stage5_ft.nbcap" --side-by-side
+    assert_equal "$status" 0
+    same_as "$GOLDEN/stage5_ft.side"
+}
+
+@test "--html of a stage 5 session names each header length, both ways" {
+    view --replay "$GOLDEN/stage5_ft.nbcap" --html "$BATS_TEST_TMPDIR/page.html"
+    assert_equal "$status" 0
+    run grep -o '<span class="tag">\[hdr [0-9]*\]</span>' "$BATS_TEST_TMPDIR/page.html"
+    assert_line --index 0 '<span class="tag">[hdr 22]</span>'
+    assert_line --index 1 '<span class="tag">[hdr 51]</span>'
+    assert_equal "${#lines[@]}" 11
+    grep -qF '<p class="header-json">header-json #1: op=exec size=7</p>' "$BATS_TEST_TMPDIR/page.html"
+}
+
+@test "--proto ft and --proto stage5 force stage 5's framing; a stage 4 capture then has a bad length" {
+    view --replay "$GOLDEN/stage4_json.nbcap" --dump --proto stage5
+    assert_equal "$status" 0
+    grep -q '^connection 1: .*, proto ft$' "$BATS_TEST_TMPDIR/out"
+    grep -qE '^    == bad #1: header length [0-9]+ is too big to be right$' "$BATS_TEST_TMPDIR/out"
+    grep -qx '    (framing lost: the bytes no longer match the ft protocol)' "$BATS_TEST_TMPDIR/out"
+    view --replay "$GOLDEN/stage5_ft.nbcap" --dump --proto ft
+    grep -q '^connection 1: .*, proto ft$' "$BATS_TEST_TMPDIR/out"
+}
+
+@test "a stage 6 server's connection is guessed as stage 5's framing, both ways" {
+    mkdir "$BATS_TEST_TMPDIR/root"
+    local cap="$BATS_TEST_TMPDIR/s6.nbcap"
+    start_server srv env NIANBAO_TAP_BUFFER=0 LD_PRELOAD="$ROOT/viewer/libnianbao-tap.so" \
+        NIANBAO_TAP="$cap" "$ROOT/stage6_concurrent/poll" --port 0 --root "$BATS_TEST_TMPDIR/root"
+    NIANBAO_TAP_BUFFER=0 LD_PRELOAD="$ROOT/viewer/libnianbao-tap.so" NIANBAO_TAP="$cap" \
+        "$ROOT/stage5_file_transfer/client" --port "$srv_port" exec echo six >"$BATS_TEST_TMPDIR/c.out"
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/c.out")" six
+    view --replay "$cap" --dump
+    assert_equal "$status" 0
+    grep -q '^connection 1: client stage5_file_transfer/client, server stage6_concurrent/poll, tcp, proto ft (guessed)$' "$BATS_TEST_TMPDIR/out"
+    grep -qx '    == header-json #1: op=exec size=8' "$BATS_TEST_TMPDIR/out"
+    grep -qx '    == header-json #1: op=output stream=stdout size=4' "$BATS_TEST_TMPDIR/out"
 }

@@ -178,7 +178,7 @@ keys() { tmux -S "$TMUX_SOCKET" send-keys -t ui "$@"; }
     assert_line "nianbao-view: unknown option '--frobnicate'"
     run nbview --replay x.nbcap --proto xml
     [ "$status" -eq 2 ]
-    assert_output "nianbao-view: --proto: 'xml' is not raw, len or json"
+    assert_output "nianbao-view: --proto: 'xml' is not raw, len, json, ft or stage1..stage6"
     run nbview
     [ "$status" -eq 2 ]
     assert_line --partial 'choose one of --lesson, --replay FILE, or -- PROG'
@@ -325,4 +325,45 @@ at_byte_marked() {
     pane_until at_byte_marked
     keys p
     pane_until lacks 'byte 1030 marked'
+}
+
+@test "several connections: n/Tab and N switch between them, the status line says which, stage 5 frames both ways" {
+    CAPTURE="$BATS_TEST_TMPDIR/run.nbcap"
+    mkdir "$BATS_TEST_TMPDIR/root"
+    export NIANBAO_TAP_CAP=65536
+    start_server srv "$ROOT/viewer/nianbao-view" --record "$CAPTURE" -- \
+        "$ROOT/stage6_concurrent/poll" --port 0 --root "$BATS_TEST_TMPDIR/root"
+    local word
+    for word in one two three; do
+        timeout 20 "$ROOT/viewer/nianbao-view" --record "$CAPTURE" -- \
+            "$ROOT/stage5_file_transfer/client" -p "$srv_port" exec echo "$word" \
+            >"$BATS_TEST_TMPDIR/client.out"
+        assert_equal "$(cat "$BATS_TEST_TMPDIR/client.out")" "$word"
+    done
+    wait_dump 'connection 3: client stage5_file_transfer/client, server stage6_concurrent/poll'
+    wait_dump 'three\n'
+    local ports
+    mapfile -t ports < <(nbview --replay "$CAPTURE" --dump -v | sed -nE 's/^  client (127\.0\.0\.1:[0-9]+) pid .*/\1/p')
+    assert_equal "${#ports[@]}" 3
+    VIEW_SIZE=120x30 view --replay "$CAPTURE"
+    pane_wait "conn 1 of 3: ${ports[0]} -> 127.0.0.1:$srv_port"
+    pane_wait 'one\n'
+    pane_wait '[hdr 42]'
+    keys Tab
+    pane_wait "conn 2 of 3: ${ports[1]} -> 127.0.0.1:$srv_port"
+    pane_wait 'two\n'
+    keys n
+    pane_wait "conn 3 of 3: ${ports[2]} -> 127.0.0.1:$srv_port"
+    pane_wait 'three\n'
+    keys d                          # its request: a frame too
+    pane_wait 'requests (up)'
+    pane_wait '[hdr 23]{"op":"exec","size":10}echo three'
+    keys N                          # back one
+    pane_wait "conn 2 of 3: ${ports[1]} -> 127.0.0.1:$srv_port"
+    keys BTab
+    pane_wait "conn 1 of 3: ${ports[0]} -> 127.0.0.1:$srv_port"
+    keys '?'
+    pane_wait 'N / Shift-Tab    previous connection'
+    keys Space q
+    pane_wait 'VIEW-EXIT=0'
 }

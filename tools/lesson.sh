@@ -21,7 +21,7 @@ one key press runs each step; otherwise it prints the lesson as a transcript.
 
 Options:
   --lang en|zh     language of the narration (default: from the locale)
-  --stage N        only stage N (1 to 4)
+  --stage N        only stage N (1 to 6)
   --text           print the transcript even on a terminal
   --seed S         the slicer's seed in the slicer parts (default 1)
   --no-color       reverse/underline/bold instead of colours
@@ -43,7 +43,7 @@ fail() {
 check_value() {
     case $1 in
     --lang) case $2 in en|zh) ;; *) fail "--lang: '$2' is not en or zh" ;; esac ;;
-    --stage) case $2 in 1|2|3|4) ;; *) fail "--stage: '$2' is not a stage of the lesson (1 to 4)" ;; esac ;;
+    --stage) case $2 in 1|2|3|4|5|6) ;; *) fail "--stage: '$2' is not a stage of the lesson (1 to 6)" ;; esac ;;
     --seed)
         case $2 in ''|*[!0-9]*) fail "--seed: '$2' is not a number (0 to 4294967295)" ;; esac
         [ "${#2}" -le 10 ] && [ "$2" -le 4294967295 ] ||

@@ -15,6 +15,11 @@
 #define MAX_BODY_LEN 1073741824LL
 /* A stage 4 header is a short JSON object; more means lost framing. */
 #define MAX_HEADER_LEN (64 * 1024)
+/* Stage 5 (stage5_file_transfer/README.md, "Frames"): HLEN is 1..65536,
+ * the body's size an integer up to 2^53 - 1 (a 4 GiB upload is one body).
+ * A body costs the parser nothing but an offset, whatever its size. */
+#define FT_MAX_HEADER_LEN 65536LL
+#define FT_MAX_BODY_LEN 9007199254740991LL
 
 enum parse_state {
     PARSE_WAIT_PROTO = 0,   /* proto not decided yet                 */
@@ -29,41 +34,56 @@ const char *proto_name(enum proto proto)
     case PROTO_RAW: return "raw";
     case PROTO_LEN: return "len";
     case PROTO_JSON: return "json";
+    case PROTO_FT: return "ft";
     default: return "guess";
     }
 }
 
+/* The stages' framing and ports, from the one list of stages. */
+static const struct stage_framing {
+    int number;
+    const char *dir;
+    const char *framing;
+    unsigned port;
+} stage_table[] = {
+#define STAGE(num, dir, version, framing, port, programs, title) { num, #dir, #framing, port },
+#include "stages.def"
+#undef STAGE
+};
+
+static enum proto proto_of_framing(const char *framing);
+
 int proto_parse(const char *name, enum proto *proto)
 {
-    static const enum proto all[] = { PROTO_GUESS, PROTO_RAW, PROTO_LEN, PROTO_JSON };
+    static const enum proto all[] = { PROTO_GUESS, PROTO_RAW, PROTO_LEN, PROTO_JSON,
+                                      PROTO_FT };
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         if (strcmp(name, proto_name(all[i])) == 0) {
             *proto = all[i];
             return 0;
         }
+    /* "stage5": a stage's framing, named as the grader names protocols */
+    for (size_t i = 0; i < sizeof(stage_table) / sizeof(stage_table[0]); i++) {
+        char stage[16];
+        snprintf(stage, sizeof(stage), "stage%d", stage_table[i].number);
+        if (strcmp(name, stage) == 0) {
+            *proto = proto_of_framing(stage_table[i].framing);
+            return *proto == PROTO_GUESS ? -1 : 0;
+        }
+    }
     return -1;
 }
-
-/* The stages' framing and ports, from the one list of stages. */
-static const struct stage_framing {
-    const char *dir;
-    const char *framing;
-    unsigned port;
-} stage_table[] = {
-#define STAGE(num, dir, version, framing, port, programs, title) { #dir, #framing, port },
-#include "stages.def"
-#undef STAGE
-};
 
 /* A stages.def framing word as the decoder's proto; framings the decoder
  * does not know yet are left to the guess. */
 static enum proto proto_of_framing(const char *framing)
 {
+    static const enum proto all[] = { PROTO_RAW, PROTO_LEN, PROTO_JSON, PROTO_FT };
     if (strcmp(framing, "udp") == 0)
         return PROTO_RAW;       /* stage 2's demos carry no framing */
-    enum proto p;
-    if (proto_parse(framing, &p) == 0)
-        return p;
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (strcmp(framing, proto_name(all[i])) == 0)
+            return all[i];
     return PROTO_GUESS;
 }
 
@@ -472,6 +492,12 @@ static long long le32(const unsigned char *b)
     return (long long)(int32_t)v;   /* struct.pack('i'): signed */
 }
 
+static long long be32(const unsigned char *b)
+{
+    return (long long)((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
+                       (uint32_t)b[3]);     /* stage 5: unsigned, network order */
+}
+
 /* "1195725860 (\"GET \")" when the four bytes are text: a student reading a
  * nonsense length usually has an HTTP client or a stage 1 reply in hand. */
 static void explain_length(char *note, size_t len, const char *what,
@@ -562,7 +588,86 @@ end:
     cJSON_Delete(root);
 }
 
-static int add_body(struct stream *s, uint64_t start, long long len, uint32_t message)
+/* Appends " NAME=TEXT" to NOTE, TEXT escaped (a name may hold terminal
+ * escape codes: none reaches a screen) and cut to 16 bytes ("..."). */
+static void note_text(char *note, size_t len, const char *name, const char *text)
+{
+    char shown[80];
+    size_t used = 0, in = 0;
+    for (; text[in] != '\0' && used + 5 < sizeof(shown); in++) {
+        unsigned char ch = (unsigned char)text[in];
+        if (in >= 16) {
+            snprintf(shown + used, sizeof(shown) - used, "...");
+            used += 3;
+            break;
+        }
+        if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\')
+            used += (size_t)snprintf(shown + used, sizeof(shown) - used, "\\x%02x", ch);
+        else
+            shown[used++] = (char)ch;
+    }
+    shown[used] = '\0';
+    size_t at = strlen(note);
+    if (at < len)
+        snprintf(note + at, len - at, "%s%s=%s", at ? " " : "", name, shown);
+}
+
+/* A stage 5 header: one JSON object whose "size" gives the body. Its
+ * fields go into the note in the order sent ("op=exec size=7"), so every
+ * op reads alike without the viewer knowing each one. */
+static void read_ft_header(const unsigned char *text, size_t len, struct decode_frame *f)
+{
+    cJSON *root = cJSON_ParseWithLength((const char *)text, len);
+    if (root == NULL || !cJSON_IsObject(root)) {
+        f->part = FRAME_BAD;
+        snprintf(f->note, sizeof(f->note), "header of %zu bytes is not a JSON object", len);
+        goto end;
+    }
+    struct json_header_info *h = &f->header;
+    h->have_size = json_integer(cJSON_GetObjectItemCaseSensitive(root, "size"), &h->size);
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "op");
+    if (cJSON_IsString(item))
+        note_text(h->op, sizeof(h->op), "", item->valuestring);
+    memmove(h->op, h->op + (h->op[0] == '=' ? 1 : 0), strlen(h->op) + 1);
+    item = cJSON_GetObjectItemCaseSensitive(root, "name");
+    if (cJSON_IsString(item))
+        snprintf(h->file_name, sizeof(h->file_name), "%s", item->valuestring);
+    f->note[0] = '\0';
+    for (const cJSON *field = root->child; field != NULL; field = field->next) {
+        const char *name = field->string ? field->string : "?";
+        if (cJSON_IsString(field)) {
+            note_text(f->note, sizeof(f->note), name, field->valuestring);
+        } else if (cJSON_IsNumber(field)) {
+            long long value = 0;
+            int have = json_integer(field, &value);
+            note_field(f->note, sizeof(f->note), name, have, value);
+        } else {
+            size_t at = strlen(f->note);
+            const char *word = cJSON_IsTrue(field) ? "true" : cJSON_IsFalse(field) ? "false"
+                               : cJSON_IsNull(field) ? "null" : "...";
+            if (at < sizeof(f->note))
+                snprintf(f->note + at, sizeof(f->note) - at, "%s%s=%s", at ? " " : "",
+                         name, word);
+        }
+    }
+    if (h->have_size != 1 || h->size < 0 || h->size > FT_MAX_BODY_LEN) {
+        f->part = FRAME_BAD;
+        char fields[sizeof(f->note)];
+        snprintf(fields, sizeof(fields), "%s", f->note);
+        if (h->have_size == 0)
+            snprintf(f->note, sizeof(f->note), "header has no size");
+        else
+            snprintf(f->note, sizeof(f->note), "header has no usable size (%.80s)", fields);
+        goto end;
+    }
+    f->value = h->size;
+end:
+    cJSON_Delete(root);
+}
+
+/* OP: the stage 5 header's op, or NULL for a stage 3/4 reply. */
+static int add_body(struct stream *s, uint64_t start, long long len, uint32_t message,
+                    const char *op)
 {
     if (len == 0)
         return 0;
@@ -574,14 +679,19 @@ static int add_body(struct stream *s, uint64_t start, long long len, uint32_t me
     f->part = FRAME_BODY;
     f->message = message;
     f->value = len;
-    snprintf(f->note, sizeof(f->note), "body of reply #%u, %lld bytes", message, len);
+    if (op != NULL)
+        snprintf(f->note, sizeof(f->note), "body of frame #%u (%s), %lld bytes", message,
+                 *op ? op : "?", len);
+    else
+        snprintf(f->note, sizeof(f->note), "body of reply #%u, %lld bytes", message, len);
     return 0;
 }
 
-/* Runs the len/json parser over whatever bytes are known now. */
-static int parse_frames(struct connection *c)
+/* Runs the len/json/ft parser over whatever bytes of S are known now
+ * (len/json: the replies only; ft: either stream). */
+static int parse_frames(struct connection *c, struct stream *s)
 {
-    struct stream *s = &c->down;
+    int ft = c->proto == PROTO_FT;
     for (;;) {
         if (s->parse.state == PARSE_OFF || s->parse.state == PARSE_WAIT_PROTO)
             return 0;
@@ -596,9 +706,10 @@ static int parse_frames(struct connection *c)
             unsigned char b[4];
             if (!peek_bytes(s, s->parse.at, b, 4))
                 return 0;
-            long long value = le32(b);
+            long long value = ft ? be32(b) : le32(b);
             uint32_t message = ++s->parse.message;
-            if (message > s->messages)
+            /* ft: frames are not replies (one request, several frames) */
+            if (!ft && message > s->messages)
                 s->messages = message;
             struct decode_frame *f = push_frame(s);
             if (f == NULL)
@@ -607,8 +718,8 @@ static int parse_frames(struct connection *c)
             f->end = s->parse.at + 4;
             f->message = message;
             f->value = value;
-            int json = c->proto == PROTO_JSON;
-            long long most = json ? MAX_HEADER_LEN : MAX_BODY_LEN;
+            int json = c->proto == PROTO_JSON || ft;
+            long long most = ft ? FT_MAX_HEADER_LEN : json ? MAX_HEADER_LEN : MAX_BODY_LEN;
             /* Four printable bytes make a length of over 538 MB: far more
              * likely text (a stage 1 reply, an HTTP client) than a frame. */
             int text = b[0] >= 0x20 && b[0] < 0x7f && b[1] >= 0x20 && b[1] < 0x7f &&
@@ -630,7 +741,7 @@ static int parse_frames(struct connection *c)
             } else {
                 f->part = FRAME_LEN_FIELD;
                 snprintf(f->note, sizeof(f->note), "length %lld", value);
-                if (add_body(s, s->parse.at, value, message) < 0)
+                if (add_body(s, s->parse.at, value, message, NULL) < 0)
                     return -1;
                 s->parse.at += (uint64_t)value;
             }
@@ -663,7 +774,10 @@ static int parse_frames(struct connection *c)
         f->end = start + len;
         f->part = FRAME_HEADER_JSON;
         f->message = s->parse.message;
-        read_json_header(text, len, f);
+        if (ft)
+            read_ft_header(text, len, f);
+        else
+            read_json_header(text, len, f);
         free(text);
         s->parse.at += len;
         if (f->part == FRAME_BAD) {
@@ -672,7 +786,7 @@ static int parse_frames(struct connection *c)
             return 0;
         }
         long long body = f->value;
-        if (add_body(s, s->parse.at, body, s->parse.message) < 0)
+        if (add_body(s, s->parse.at, body, s->parse.message, ft ? f->header.op : NULL) < 0)
             return -1;
         s->parse.at += (uint64_t)body;
         s->parse.state = PARSE_LENGTH;
@@ -701,8 +815,16 @@ static enum proto guess_proto(const struct connection *c)
         return p;
     const struct stream *s = &c->down;
     unsigned char b[5];
+    /* Stage 5's requests are framed too: a big-endian header length and
+     * '{' open the client's first message before any reply exists. */
+    /* (HLEN 65536 exactly, 00 01 00 00, is stage 4's 256: left to it) */
+    if (peek_bytes(&c->up, 0, b, 5) && b[4] == '{' && be32(b) > 0 &&
+        be32(b) < FT_MAX_HEADER_LEN)
+        return PROTO_FT;
     if (peek_bytes(s, 0, b, 5)) {
         long long v = le32(b);
+        if (b[4] == '{' && be32(b) > 0 && be32(b) < FT_MAX_HEADER_LEN)
+            return PROTO_FT;
         if (b[4] == '{' && v > 0 && v < MAX_HEADER_LEN)
             return PROTO_JSON;
         if (b[3] == 0 && v >= 0)
@@ -716,6 +838,16 @@ static enum proto guess_proto(const struct connection *c)
     return PROTO_GUESS;
 }
 
+/* Starts S's len/json/ft parser at offset 0. Frames put there before the
+ * framing was known (the raw requests of an ft stream) give way; bytes
+ * that left the window before make the framing lost. */
+static void start_parser(struct stream *s)
+{
+    s->n_frames = 0;
+    s->parse.state = PARSE_LENGTH;
+    s->parse.at = 0;
+}
+
 static int settle_proto(struct connection *c)
 {
     if (c->proto == PROTO_GUESS) {
@@ -725,15 +857,18 @@ static int settle_proto(struct connection *c)
         c->proto_guessed = 1;
     }
     struct stream *s = &c->down;
-    if (s->parse.state != PARSE_WAIT_PROTO)
-        return parse_frames(c);
-    if (c->proto == PROTO_RAW) {
-        s->parse.state = PARSE_OFF;
-        return raw_frames_from_sends(s, FRAME_REPLY);
+    if (s->parse.state == PARSE_WAIT_PROTO) {
+        if (c->proto == PROTO_RAW) {
+            s->parse.state = PARSE_OFF;
+            return raw_frames_from_sends(s, FRAME_REPLY);
+        }
+        start_parser(s);
+        if (c->proto == PROTO_FT)
+            start_parser(&c->up);
     }
-    s->parse.state = PARSE_LENGTH;
-    s->parse.at = 0;
-    return parse_frames(c);
+    if (parse_frames(c, s) < 0)
+        return -1;
+    return c->proto == PROTO_FT ? parse_frames(c, &c->up) : 0;
 }
 
 /* ---- connections ------------------------------------------------------ */
@@ -991,7 +1126,10 @@ static void check_recv_stale(struct decoder *d, struct connection *c,
         }
         return;
     }
-    /* Server not tapped: the framing numbers the replies. */
+    /* Server not tapped: the framing numbers the replies (not ft's, whose
+     * one reply may be many frames). */
+    if (c->proto == PROTO_FT)
+        return;
     size_t lo = 0, hi = s->n_frames;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -1073,7 +1211,7 @@ static int on_send(struct decoder *d, struct connection *c, int is_client,
         }
     }
     if (span != NULL) {
-        if (is_client)
+        if (is_client && c->proto != PROTO_FT)
             return add_message_frame(s, FRAME_REQUEST, start, s->sent, message);
         if (c->proto == PROTO_RAW && s->parse.state != PARSE_WAIT_PROTO)
             return add_message_frame(s, FRAME_REPLY, start, s->sent, message);
@@ -1094,8 +1232,14 @@ static int on_send(struct decoder *d, struct connection *c, int is_client,
         s->messages = message;
     if (store_bytes(s, start, data, ev->data_len) < 0)
         return -1;
-    if (is_client)
-        return add_message_frame(s, FRAME_REQUEST, start, s->sent, message);
+    if (is_client) {
+        /* ft: requests are frames too; until the framing is known, the
+         * request's bytes (and they may be what tells it) */
+        if (c->proto != PROTO_FT &&
+            add_message_frame(s, FRAME_REQUEST, start, s->sent, message) < 0)
+            return -1;
+        return c->proto == PROTO_FT || c->proto == PROTO_GUESS ? settle_proto(c) : 0;
+    }
     check_send_stale(d, c, span);
     if (c->proto == PROTO_RAW && s->parse.state != PARSE_WAIT_PROTO)
         return add_message_frame(s, FRAME_REPLY, start, s->sent, message);
@@ -1155,10 +1299,12 @@ static int on_recv(struct decoder *d, struct connection *c, int is_client,
     if (!is_client && message > s->messages)
         s->messages = message;      /* requests as the server counts them */
     if (!is_client) {
-        /* Requests seen only by the server (client not tapped). */
-        if (!s->sender_tapped)
-            return add_message_frame(s, FRAME_REQUEST, start, s->received, message);
-        return 0;
+        /* Requests seen only by the server (client not tapped); ft parses
+         * them as frames as they arrive */
+        if (c->proto != PROTO_FT && !s->sender_tapped &&
+            add_message_frame(s, FRAME_REQUEST, start, s->received, message) < 0)
+            return -1;
+        return c->proto == PROTO_FT || c->proto == PROTO_GUESS ? settle_proto(c) : 0;
     }
     /* frame first: without server events the frames number the replies */
     if (settle_proto(c) < 0)
@@ -1323,10 +1469,13 @@ int decoder_feed(struct decoder *d, const struct cap_event *raw,
     case CAP_RECV:
         return on_recv(d, c, is_client, ev, data);
     default:    /* CAP_CLOSE */
-        if (is_client)
+        if (is_client) {
             c->client_closed = 1;
-        else
+            c->client_closed_ns = ev->time_ns;
+        } else {
             c->server_closed = 1;
+            c->server_closed_ns = ev->time_ns;
+        }
         return settle_proto(c);
     }
 }

@@ -60,6 +60,14 @@
  * tapped, from the len/json framing (reply j = the j-th frame), so a
  * student's own framed client that reads too little is caught too. With
  * only a raw (stage 1) client tapped there is nothing to tell replies apart.
+ * Stage 5's framing (ft) answers one request with several frames (output,
+ * output, exit), so there frames do not number replies: only the server's
+ * events do.
+ *
+ * Stage 5 (ft) frames both streams: the requests are parsed as the replies
+ * are, each stream on its own (FRAME_HEADER_LEN, FRAME_HEADER_JSON,
+ * FRAME_BODY, or FRAME_BAD where a header length or size cannot be right;
+ * after that the stream's framing is lost and the rest is left undecoded).
  *
  * Nothing here prints or exits. */
 #ifndef NIANBAO_DECODE_H
@@ -76,6 +84,9 @@ enum proto {
     PROTO_RAW,        /* stage 1: no framing; a reply is whatever was sent  */
     PROTO_LEN,        /* stage 3: 4-byte little-endian length, then body    */
     PROTO_JSON,       /* stage 4: 4-byte LE header length, JSON header, body */
+    PROTO_FT,         /* stage 5 and 6: every message both ways is a 4-byte
+                         big-endian header length, a JSON header, then
+                         exactly header.size body bytes                   */
 };
 
 /* The framing of a stage's programs, from common/stages.def: by the stage
@@ -84,10 +95,11 @@ enum proto {
 enum proto proto_for_program(const char *prog);
 enum proto proto_for_port(unsigned port);
 
-/* "raw", "len", "json", "guess". */
+/* "raw", "len", "json", "ft", "guess". */
 const char *proto_name(enum proto proto);
 
-/* Parses "raw" | "len" | "json" (and "guess"). Returns 0, or -1 when NAME
+/* Parses "raw" | "len" | "json" | "ft" (and "guess"), or a stage as the
+ * grader names it, "stage1" .. "stage6" (its framing in stages.def). Returns 0, or -1 when NAME
  * is none of them. */
 int proto_parse(const char *name, enum proto *proto);
 
@@ -126,36 +138,43 @@ struct decode_span {
 /* What a byte means to the protocol. */
 enum frame_part {
     FRAME_NONE = 0,     /* not decoded (yet), or decoding lost its way      */
-    FRAME_REQUEST,      /* UP: the raw bytes of request #message            */
+    FRAME_REQUEST,      /* UP, raw/len/json: the bytes of request #message   */
     FRAME_REPLY,        /* DOWN, raw: bytes of reply #message (stage 1)      */
     FRAME_LEN_FIELD,    /* DOWN, len: the 4-byte length; value = the length  */
-    FRAME_HEADER_LEN,   /* DOWN, json: the 4-byte header length; value = it  */
-    FRAME_HEADER_JSON,  /* DOWN, json: the JSON header; value = total_size   */
-    FRAME_BODY,         /* DOWN, len/json: body bytes; value = body length   */
+    FRAME_HEADER_LEN,   /* DOWN json, both ways ft: the 4-byte header length;
+                           value = it                                       */
+    FRAME_HEADER_JSON,  /* the JSON header; value = total_size (json) or
+                           size (ft)                                        */
+    FRAME_BODY,         /* len/json/ft: body bytes; value = body length      */
     FRAME_BAD,          /* a length that cannot be right (see note)          */
 };
 
 /* "request", "reply", "len-field", "header-len", "header-json", "body", ... */
 const char *frame_part_name(enum frame_part part);
 
-/* Decoded JSON header fields (stage 4); HAVE_* say which were present:
- * 1 with a usable integer, -1 present but not one (1e308, 2.5, "5"), 0
- * absent. */
+/* Decoded JSON header fields (stage 4; stage 5's op, size and name);
+ * HAVE_* say which were present: 1 with a usable integer, -1 present but
+ * not one (1e308, 2.5, "5"), 0 absent. */
 struct json_header_info {
-    int have_total_size, have_stdout_size, have_exit_code;
-    long long total_size, stdout_size, exit_code;
-    char file_name[64];   /* may be cut; "" when absent */
+    int have_total_size, have_stdout_size, have_exit_code, have_size;
+    long long total_size, stdout_size, exit_code, size;
+    char file_name[64];   /* may be cut; "" when absent (ft: "name") */
     char md5[40];         /* "" when absent */
+    char op[24];          /* ft: the header's op, escaped, may be cut */
 };
 
 struct decode_frame {
     uint64_t start, end;
     enum frame_part part;
-    uint32_t message;     /* the request/reply # this part belongs to (1-based) */
+    uint32_t message;     /* the request/reply # this part belongs to
+                             (1-based); ft: the frame's number on its
+                             stream (one request or reply may be several
+                             frames)                                        */
     long long value;      /* decoded number, see enum frame_part             */
     struct json_header_info header;   /* FRAME_HEADER_JSON only             */
     char note[120];       /* human text: "length 1234", "header 87 bytes",
                              "total_size=1234 stdout_size=1200 exit_code=0",
+                             ft: the header's fields, "op=exec size=7",
                              or why it is FRAME_BAD ("1195725860 is \"GET \":
                              the peer speaks another protocol")            */
 };
@@ -262,6 +281,7 @@ struct connection {
                                          the port decide it                 */
     int proto_guessed;                /* 1 when PROTO came from a guess      */
     int client_closed, server_closed;
+    uint64_t client_closed_ns, server_closed_ns;   /* when (0: not yet)  */
     uint64_t first_ns, last_ns;
     struct stream up, down;
     /* Internal: request/reply bookkeeping for STALE. */

@@ -282,7 +282,7 @@ static void dump_stream(FILE *out, const struct decoder *d, const struct connect
         }
     }
     free(cuts);
-    if (s->dir == DIR_DOWN && s->parse.lost)
+    if ((s->dir == DIR_DOWN || c->proto == PROTO_FT) && s->parse.lost)
         fprintf(out, "    (framing lost: the bytes no longer match the %s protocol)\n",
                 proto_name(c->proto));
 }
@@ -374,6 +374,7 @@ static const char *const html_head =
     ".header-json{border-bottom:3px solid #080}\n"
     ".body{border-bottom:1px dotted #555}\n"
     ".bad{border-bottom:3px solid #c00}\n"
+    ".tag{color:#06c;font-size:80%;margin-right:.2em}\n"
     ".stale{color:#fff;background:#c00;padding:.1em .4em;font-weight:bold}\n"
     ".legend span{padding:0 .4em;margin-right:.5em}\n"
     "</style></head><body>\n"
@@ -450,6 +451,11 @@ static void html_stream(FILE *out, const struct stream *s)
                              "; recv #%u", rcv->number);
         if (f != NULL && used > 0 && (size_t)used < sizeof(title))
             snprintf(title + used, sizeof(title) - (size_t)used, "; %s", f->note);
+        /* a length field is also said as a number, as the screen says it */
+        if (f != NULL && f->start == a &&
+            (f->part == FRAME_LEN_FIELD || f->part == FRAME_HEADER_LEN))
+            fprintf(out, "<span class=\"tag\">[%s %lld]</span>",
+                    f->part == FRAME_LEN_FIELD ? "len" : "hdr", f->value);
         fprintf(out, "<span class=\"%s%u %s%s\" title=\"",
                 snd ? "s" : "su", snd ? (snd->number - 1) % 6 : 0,
                 f ? frame_part_name(f->part) : "",
@@ -748,6 +754,147 @@ static void side_by_side_conn(FILE *out, const struct connection *c)
     }
 }
 
+/* ---- side by side, stage 5: frames both ways ------------------------------- */
+
+#define FT_SIDE_LINES 12          /* lines per column and request */
+
+/* One column of a stage 5 request: the frames of one direction. */
+struct ft_column {
+    char lines[FT_SIDE_LINES][64];
+    int n;
+    unsigned more;                /* frames left out past FT_SIDE_LINES */
+};
+
+/* Adds TEXT to COL, cut into lines of WIDTH, at most 3 of them. */
+static void ft_column_add(struct ft_column *col, const char *text, int width)
+{
+    size_t len = strlen(text);
+    for (int part = 0; part < 3 && len > 0; part++) {
+        if (col->n == FT_SIDE_LINES) {
+            col->more++;
+            return;
+        }
+        size_t take = len > (size_t)width ? (size_t)width : len;
+        if (take < len && part < 2) {
+            size_t space = take;        /* break after a word when one fits */
+            while (space > 0 && text[space - 1] != ' ')
+                space--;
+            if (space > (size_t)width / 2)
+                take = space;
+        }
+        size_t shown = take > 0 && text[take - 1] == ' ' ? take - 1 : take;
+        if (part == 2 && len > take && take > 3) {
+            snprintf(col->lines[col->n++], 64, "%.*s...", (int)take - 3, text);
+            return;
+        }
+        snprintf(col->lines[col->n++], 64, "%.*s", (int)shown, text);
+        text += take;
+        len -= take;
+        while (len > 0 && *text == ' ') {
+            text++;
+            len--;
+        }
+    }
+}
+
+/* The request a byte of S belongs to: the sender's burst when it was
+ * tapped, else the receiver's (0: neither end tapped). */
+static uint32_t ft_group(const struct stream *s, uint64_t offset)
+{
+    const struct decode_span *span = stream_send_at(s, offset);
+    if (span == NULL)
+        span = stream_recv_at(s, offset);
+    return span ? span->message : 0;
+}
+
+/* The frames of S that belong to request K, from frame index *AT on
+ * (groups only grow along a stream: one cursor serves every request). A
+ * header's length and its JSON share a line: "[hdr 22] op=exec size=7". */
+static void ft_column_fill(struct ft_column *col, const struct stream *s, uint32_t k,
+                           size_t *at, int width)
+{
+    char text[200];
+    while (*at < s->n_frames && ft_group(s, s->frames[*at].start) < k)
+        (*at)++;
+    for (; *at < s->n_frames && ft_group(s, s->frames[*at].start) == k; (*at)++) {
+        const struct decode_frame *f = &s->frames[*at];
+        if (f->end <= s->win_start)
+            continue;
+        switch (f->part) {
+        case FRAME_HEADER_LEN: {
+            const struct decode_frame *json = *at + 1 < s->n_frames ? &s->frames[*at + 1] : NULL;
+            if (json && json->start == f->end &&
+                (json->part == FRAME_HEADER_JSON || json->part == FRAME_BAD)) {
+                snprintf(text, sizeof(text), "[hdr %lld] %s%s", f->value,
+                         json->part == FRAME_BAD ? "bad: " : "", json->note);
+                (*at)++;
+            } else {
+                snprintf(text, sizeof(text), "[hdr %lld] (header not here yet)", f->value);
+            }
+            break;
+        }
+        case FRAME_BODY: {
+            int used = snprintf(text, sizeof(text), "body %lld: \"", f->value);
+            FILE *mem = fmemopen(text + used, sizeof(text) - (size_t)used, "w");
+            int more = 0;
+            if (mem != NULL) {
+                more = put_escaped(mem, s, f->start, f->end, 24);
+                fclose(mem);
+            }
+            size_t n = strlen(text);
+            snprintf(text + n, sizeof(text) - n, "\"%s", more ? "..." : "");
+            break;
+        }
+        case FRAME_BAD:
+            snprintf(text, sizeof(text), "bad: %s", f->note);
+            break;
+        default:
+            snprintf(text, sizeof(text), "%s", f->note);
+        }
+        ft_column_add(col, text, width);
+    }
+}
+
+/* Stage 5 frames both directions: per request, what the client sent and
+ * what the server answered, frame by frame, as a framed reader reads it. */
+static void side_by_side_ft(FILE *out, const struct connection *c)
+{
+    const int width = 38;
+    uint32_t requests = c->up.messages > c->down.messages ? c->up.messages : c->down.messages;
+    size_t up_at = 0, down_at = 0;
+    fprintf(out, "\nconnection %u, proto ft: every message both ways is a frame\n", c->id);
+    if (c->compact) {
+        fprintf(out, "(totals only: bytes and spans freed, more than %d connections)\n",
+                DECODE_MAX_FULL_CONNS);
+        return;
+    }
+    if (c->up.parse.lost || c->down.parse.lost)
+        fprintf(out, "(framing lost on the %s: the bytes no longer match the ft protocol)\n",
+                c->up.parse.lost ? "requests" : "replies");
+    for (uint32_t k = 0; k <= requests; k++) {
+        struct ft_column left = { .n = 0 }, right = { .n = 0 };
+        ft_column_fill(&left, &c->up, k, &up_at, width);
+        ft_column_fill(&right, &c->down, k, &down_at, width);
+        if (left.n == 0 && right.n == 0)
+            continue;
+        if (k == 0)
+            fprintf(out, "frames of no known request (neither end's calls tapped):\n");
+        else
+            fprintf(out, "request #%u:\n", k);
+        fprintf(out, "  %-*s | %s\n", width, "client -> server", "server -> client");
+        if (left.more)
+            snprintf(left.lines[FT_SIDE_LINES - 1], 64, "... (%u more lines)", left.more + 1);
+        if (right.more)
+            snprintf(right.lines[FT_SIDE_LINES - 1], 64, "... (%u more lines)", right.more + 1);
+        int rows = left.n > right.n ? left.n : right.n;
+        for (int line = 0; line < rows; line++) {
+            const char *r = line < right.n ? right.lines[line] : "";
+            fprintf(out, "  %-*s |%s%s\n", width, line < left.n ? left.lines[line] : "",
+                    *r ? " " : "", r);
+        }
+    }
+}
+
 int export_side_by_side(const char *capture_path, FILE *out,
                         enum proto proto, char *err, size_t errlen)
 {
@@ -756,8 +903,12 @@ int export_side_by_side(const char *capture_path, FILE *out,
         return -1;
     fprintf(out, "side by side: a client that reads each reply with one recv(%d) (v1)\n"
             "next to one that reads the framing\n", V1_RECV_SIZE);
-    for (size_t i = 0; i < d.n_conns; i++)
-        side_by_side_conn(out, d.conns[i]);
+    for (size_t i = 0; i < d.n_conns; i++) {
+        if (d.conns[i]->proto == PROTO_FT)
+            side_by_side_ft(out, d.conns[i]);
+        else
+            side_by_side_conn(out, d.conns[i]);
+    }
     decoder_free(&d);
     if (fflush(out) != 0 || ferror(out)) {
         snprintf(err, errlen, "cannot write: %s", strerror(errno));

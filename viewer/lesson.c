@@ -43,6 +43,8 @@
 
 /* ---- the lesson's script ------------------------------------------------ */
 
+enum { SLICE_DOWN = 1, SLICE_UP = 2 };
+
 /* The slicer's piece sizes in the slicer sections. */
 #define PIECE_MIN 1
 #define PIECE_MAX 7
@@ -66,13 +68,19 @@ enum fact {
     FACT_UP_SENDS,      /* demo steps: the client's sends */
     FACT_UP_RECVS,      /* ... the server's recvs that returned data */
     FACT_UP_BYTES,      /* ... the bytes that went up */
+    FACT_OUTPUT_BYTES,  /* stage 5: the command's output, the bodies of its output frames */
+    FACT_WAITED_MS,     /* stage 6: how long client 2 waited for the first byte of its answer */
+    FACT_HELD_MS,       /* stage 6: how long client 1 stayed after client 2 asked */
+    FACT_AFTER_MS,      /* stage 6: client 2's answer, after client 1 left */
+    FACT_ANSWERED_MS,   /* stage 6: client 2's wait, when answered with client 1 still there */
     FACT_COUNT
 };
 
 static const char *const fact_names[FACT_COUNT] = {
     "reply_bytes", "reply_sends", "recvs", "recv_bytes", "first_recv", "pending",
     "length", "header_len", "stale_recv", "stale_reply", "piece_min", "piece_max",
-    "up_sends", "up_recvs", "up_bytes",
+    "up_sends", "up_recvs", "up_bytes", "output_bytes", "waited_ms", "held_ms", "after_ms",
+    "answered_ms",
 };
 
 struct lesson_step {
@@ -92,10 +100,18 @@ struct lesson_section {
     const char *title;        /* N_() format: %d the stage, %s its
                                  document version ("1.1")           */
     const char *intro;        /* N_() msgid with {fact} places        */
-    int via_slicer;           /* 1: the client talks to tools/slicer */
+    int via_slicer;           /* the client talks to tools/slicer, which
+                                 cuts SLICE_DOWN the replies or SLICE_UP
+                                 the requests (0: no slicer)         */
     const struct lesson_step *steps;
     size_t step_count;
+    int concurrent;           /* 1: each step is two clients against the
+                                 step's server (stage 6)             */
 };
+
+/* Stage 6: how long a server waits for a silent client's first request
+ * (--idle): the deadline that frees an iterative server from it. */
+#define CONC_IDLE_S "2"
 
 static const struct lesson_step stage1_steps[] = {
     { "ls", N_("`ls` has a short reply, {reply_bytes} bytes: it fits in one recv(1024), so nothing "
@@ -161,31 +177,81 @@ static const struct lesson_step stage4_slicer_steps[] = {
                       "{reply_bytes} bytes)."), NULL, NULL, -1, NULL },
 };
 
+/* Stage 5: the requests cut by the slicer (--direction up), as stages 3
+ * and 4's servers could not take; the numbers are the slicer's sends to
+ * the server and the server's recvs (the up stream the screen shows). */
+static const struct lesson_step stage5_steps[] = {
+    { "echo hello", N_("The slicer cut this {up_bytes}-byte request into {up_sends} pieces; the server "
+                       "needed {up_recvs} recvs. The stage 3 and 4 servers ran each piece as a "
+                       "command (`e`, `cho he`, ...); this one reads the 4-byte header length "
+                       "({header_len}), the JSON header, then exactly the {length} bytes of the "
+                       "command, and runs `echo hello` whole."), NULL, NULL, -1, NULL },
+    { "seq 1 2000", N_("{up_sends} pieces and {up_recvs} recvs for a {up_bytes}-byte request, and "
+                       "still one command: its {output_bytes} bytes of output come back in frames, "
+                       "each with its own header, and the client prints all of seq."),
+      NULL, NULL, -1, NULL },
+    { "echo MARK", N_("MARK: {up_sends} pieces, {up_recvs} recvs, one request. With frames in both "
+                      "directions, no cut of the stream, either way, changes what runs or what is "
+                      "printed."), NULL, NULL, -1, NULL },
+};
+
+/* Stage 6: client 1 connects and types nothing; client 2 runs one
+ * command. The same two clients against two servers. */
+static const struct lesson_step stage6_steps[] = {
+    { "echo hello",
+      N_("Client 1 connected and said nothing; client 2 sent `echo hello` ({up_bytes} bytes). The "
+         "iterative server serves one client at a time: while client 1 was connected it made "
+         "{up_recvs} recvs of client 2 ({pending} bytes pending). Its --idle deadline cut client 1 "
+         "{held_ms} ms after client 2 asked; client 2 had its answer after {waited_ms} ms."),
+      "iterative", NULL, FACT_HELD_MS,
+      N_("Client 2 sent `echo hello`, a request of {up_bytes} bytes, and was answered while client "
+         "1 was still connected (the server's recvs of it then: {up_recvs}, {pending} bytes "
+         "pending): it waited {waited_ms} ms.") },
+    { "echo hello",
+      N_("The same against the poll server, which watches every connection at once: with client 1 "
+         "connected and silent, it read client 2's request ({up_bytes} bytes, {pending} bytes "
+         "pending; its recvs of it: {up_recvs}) and answered: client 2 waited {answered_ms} ms, not "
+         "for client 1."),
+      "poll", NULL, FACT_ANSWERED_MS,
+      N_("Client 2 sent `echo hello`, a request of {up_bytes} bytes; while client 1 was connected "
+         "the server's recvs of it: {up_recvs} ({pending} bytes pending). It was answered only "
+         "after client 1 left: client 2 waited {waited_ms} ms.") },
+};
+
 #define STEPS(a) a, sizeof a / sizeof a[0]
 
 static const struct lesson_section sections[] = {
     { 1, N_("Stage %d: one recv per command (document v%s)"),
       N_("The client sends a command and calls recv(1024) once, as if one recv were one reply. "
          "TCP keeps no message boundaries, so that is a bet."),
-      0, STEPS(stage1_steps) },
+      0, STEPS(stage1_steps), 0 },
     { 2, N_("Stage %d: UDP keeps message boundaries, TCP does not (document v%s)"),
       N_("Two small sends, once over UDP and once over TCP. Watch what the receiving side gets."),
-      0, STEPS(stage2_steps) },
+      0, STEPS(stage2_steps), 0 },
     { 3, N_("Stage %d: a 4-byte length before each reply (document v%s)"),
       N_("The server sends struct.pack('i', len) and then the output; the client reads 4 bytes, "
          "then loops on recv until it has len bytes."),
-      0, STEPS(stage3_steps) },
+      0, STEPS(stage3_steps), 0 },
     { 3, N_("Stage %d through the slicer (document v%s)"),
       N_("The same commands through tools/slicer, which re-cuts the reply stream into pieces of "
          "{piece_min} to {piece_max} bytes and waits until the client has read each one."),
-      1, STEPS(stage3_slicer_steps) },
+      SLICE_DOWN, STEPS(stage3_slicer_steps), 0 },
     { 4, N_("Stage %d: a JSON header before each reply (document v%s)"),
       N_("A 4-byte header length, a JSON header naming total_size, then the body."),
-      0, STEPS(stage4_steps) },
+      0, STEPS(stage4_steps), 0 },
     { 4, N_("Stage %d through the slicer (document v%s)"),
       N_("The same commands, re-cut into pieces of {piece_min} to {piece_max} bytes, each read on "
          "its own."),
-      1, STEPS(stage4_slicer_steps) },
+      SLICE_DOWN, STEPS(stage4_slicer_steps), 0 },
+    { 5, N_("Stage %d: every request is a frame too"),
+      N_("Through tools/slicer --direction up the stage 3 and 4 servers ran `e`, `cho he`, ...: "
+         "their requests had no framing. Stage 5 frames both ways: now the slicer cuts the "
+         "requests into pieces of {piece_min} to {piece_max} bytes, each read on its own."),
+      SLICE_UP, STEPS(stage5_steps), 0 },
+    { 6, N_("Stage %d: two clients at once"),
+      N_("A client that connects and then says nothing: does the next one wait behind it? Client 1 "
+         "connects and stays silent; client 2 runs one command."),
+      0, STEPS(stage6_steps), 1 },
 };
 
 /* What the lesson needs of a stage, from the one list of stages. */
@@ -267,16 +333,18 @@ struct stage_run {
     const struct lesson_config *cfg;
     const struct lesson_section *section;
     const char *dir;           /* the stage's folder (stages.def) */
+    const char *framing;       /* its framing: "raw", "len", "json", "ft" */
     char tap_lib[PATH_MAX];
     char capture[PATH_MAX];
     char server_port[16], client_port[16];
-    struct child server, slicer, client;
+    struct child server, slicer, client, client2;   /* client2: stage 6 */
     struct capture_reader reader;
     int reader_open;
     struct decoder dec;
     int dec_ready;
     uint32_t request;          /* commands typed so far */
     pid_t client_pid;          /* the client of the current step */
+    pid_t client2_pid;         /* stage 6: the second client of the step */
     struct text_buf demo_out;  /* demo step: client and server output */
 };
 
@@ -288,12 +356,16 @@ struct step_report {
     const char *err; size_t err_len;                /* client stderr */
     int timed_out, client_gone;
     uint32_t recvs_before;     /* the client's recv # before the step */
+    /* SLICE_UP: the slicer-to-server connection's counts before the step */
+    uint32_t up_sends_before, up_recvs_before;
+    uint64_t up_sent_before, down_sent_before;
     char wire[4][200];         /* the decoder's summary, one line each */
     int wire_lines;
     unsigned long long facts[FACT_COUNT];   /* what the narration may name */
     int have[FACT_COUNT];
     char status[160];          /* the status line's counts, from FACTS */
     char stale[160];           /* this step's STALE flag, worded, or "" */
+    char note[160];            /* stage 6: the wait it measured, or "" */
     uint64_t aim;              /* where the stream panel opens */
     int aim_set;
 };
@@ -449,10 +521,10 @@ static void child_drain_fd(int *fd, struct text_buf *t)
  * Returns the number of pipes that had something. */
 static int run_collect(struct stage_run *run, int timeout_ms)
 {
-    struct child *kids[] = { &run->server, &run->slicer, &run->client };
-    struct pollfd fds[6];
-    struct text_buf *bufs[6];
-    int *fd_of[6];
+    struct child *kids[] = { &run->server, &run->slicer, &run->client, &run->client2 };
+    struct pollfd fds[8];
+    struct text_buf *bufs[8];
+    int *fd_of[8];
     int n = 0;
 
     for (size_t i = 0; i < sizeof kids / sizeof kids[0]; i++) {
@@ -593,8 +665,25 @@ static int client_waiting(pid_t pid)
     return got == 1 && nr == SYS_read && arg0 == 0;
 }
 
-/* The server is waiting for a request (or a connection). */
-static int server_waiting(pid_t pid)
+/* 1 when NR is a wait for any of several descriptors. */
+static int is_poll_call(long nr)
+{
+#ifdef SYS_poll
+    if (nr == SYS_poll)
+        return 1;
+#endif
+#ifdef SYS_epoll_wait
+    if (nr == SYS_epoll_wait)
+        return 1;
+#endif
+    return nr == SYS_ppoll || nr == SYS_epoll_pwait;
+}
+
+/* The server is waiting for a request (or a connection). Stage 5 and 6
+ * servers wait in poll/epoll (for a request, within a deadline): POLLS
+ * says such a wait counts. A stage 1 to 4 server in poll may still be
+ * reading a command's output, so there it does not. */
+static int server_waiting_in(pid_t pid, int polls)
 {
     long nr;
     unsigned long arg0;
@@ -604,7 +693,12 @@ static int server_waiting(pid_t pid)
     if (got == 0)
         return 0;
     return nr == SYS_read || nr == SYS_recvfrom || nr == SYS_recvmsg ||
-           nr == SYS_accept || nr == SYS_accept4;
+           nr == SYS_accept || nr == SYS_accept4 || (polls && is_poll_call(nr));
+}
+
+static int server_waiting(pid_t pid)
+{
+    return server_waiting_in(pid, 0);
 }
 
 static size_t pipe_unread(int fd)
@@ -643,9 +737,93 @@ static const struct connection *run_client_conn(const struct stage_run *run)
     return NULL;
 }
 
+/* The newest connection the server accepted (from the client, or from the
+ * slicer on the client's behalf). */
+static const struct connection *run_server_conn(const struct stage_run *run)
+{
+    for (size_t i = run->dec.n_conns; i > 0; i--)
+        if (run->dec.conns[i - 1]->server_pid == (uint32_t)run->server.pid)
+            return run->dec.conns[i - 1];
+    return NULL;
+}
+
+/* The connection the screen shows: where the section's lesson is. The
+ * requests cut by the slicer are on its connection to the server. */
+static const struct connection *conn_of_client(const struct stage_run *run, pid_t pid);
+
+static const struct connection *run_view_conn(const struct stage_run *run)
+{
+    if (run->section->via_slicer == SLICE_UP)
+        return run_server_conn(run);
+    if (run->section->concurrent)       /* client 2's request, waiting or not */
+        return conn_of_client(run, run->client2_pid);
+    return run_client_conn(run);
+}
+
 /* Reads the step's numbers off the decoder: the reply this step's command
  * got (the last request's), the client's recvs since RECVS_BEFORE. The wire
  * lines, the status line and the narration all say these same numbers. */
+/* The step's numbers when the slicer cuts the requests (stage 5): this
+ * request on the slicer-to-server connection, the pieces the slicer sent
+ * and the recvs the server needed; its header; and the output frames of
+ * the reply. */
+static void step_summarize_up(const struct stage_run *run, struct step_report *rep)
+{
+    const struct connection *conn = run_server_conn(run);
+    if (!conn)
+        return;
+    const struct stream *up = &conn->up, *down = &conn->down;
+    unsigned sends = up->send_calls - rep->up_sends_before;
+    unsigned recvs = up->recv_calls - rep->up_recvs_before;
+    uint64_t bytes = up->sent - rep->up_sent_before;
+    fact_set(rep, FACT_UP_SENDS, sends);
+    fact_set(rep, FACT_UP_RECVS, recvs);
+    fact_set(rep, FACT_UP_BYTES, bytes);
+    snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+             _("request #%u: %llu bytes, the slicer's sends: %u; the server's recvs: %u; "
+               "pending: %llu bytes"),
+             run->request, (unsigned long long)bytes, sends, recvs,
+             (unsigned long long)stream_pending(up));
+    status_counts(rep, sends, recvs, up->eof, stream_pending(up));
+    int header_seen = 0;
+    for (size_t i = 0; i < up->n_frames && rep->wire_lines < 3; i++) {
+        const struct decode_frame *f = &up->frames[i];
+        if (f->start < rep->up_sent_before)
+            continue;
+        if (f->part == FRAME_HEADER_LEN && !header_seen) {
+            fact_set(rep, FACT_HEADER_LEN, (unsigned long long)f->value);
+            snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+                     _("header length: %lld"), f->value);
+        } else if (f->part == FRAME_HEADER_JSON && !header_seen) {
+            fact_set(rep, FACT_LENGTH, (unsigned long long)f->value);
+            snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+                     _("JSON header: %s"), f->note);
+            header_seen = 1;
+        } else if (f->part == FRAME_BAD) {
+            snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+                     _("bad frame: %s"), f->note);
+        }
+    }
+    /* the reply: output frames (as many as the command's pipe gave
+     * pieces: not a number the narration may name), then exit */
+    unsigned long long output = 0;
+    unsigned frames = 0;
+    for (size_t i = 0; i < down->n_frames; i++) {
+        const struct decode_frame *f = &down->frames[i];
+        if (f->start >= rep->down_sent_before && f->part == FRAME_HEADER_JSON &&
+            strcmp(f->header.op, "output") == 0) {
+            output += (unsigned long long)f->value;
+            frames++;
+        }
+    }
+    fact_set(rep, FACT_OUTPUT_BYTES, output);
+    snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+             _("reply: %llu bytes of output (output frames: %u), then the exit frame"), output,
+             frames);
+    rep->aim = rep->up_sent_before;
+    rep->aim_set = 1;
+}
+
 static void step_summarize(const struct stage_run *run, uint32_t recvs_before,
                            struct step_report *rep)
 {
@@ -653,6 +831,10 @@ static void step_summarize(const struct stage_run *run, uint32_t recvs_before,
     rep->wire_lines = 0;
     fact_set(rep, FACT_PIECE_MIN, PIECE_MIN);
     fact_set(rep, FACT_PIECE_MAX, PIECE_MAX);
+    if (run->section->via_slicer == SLICE_UP) {
+        step_summarize_up(run, rep);
+        return;
+    }
     if (!conn)
         return;
     const struct stream *down = &conn->down;
@@ -748,8 +930,11 @@ static int section_start(struct stage_run *run, char *err, size_t errlen)
     snprintf(client_path, sizeof client_path, "%s/%s/client", run->cfg->root, run->dir);
     snprintf(slicer_path, sizeof slicer_path, "%s/tools/slicer", run->cfg->root);
 
-    /* --idle 0: a teacher may talk for minutes between two steps */
-    char *server_argv[] = { server_path, "--port", "0", "--idle", "0", NULL };
+    /* --idle 0: a teacher may talk for minutes between two steps. Stage 5
+     * and later serve the source tree (--root), as the commands run there. */
+    int ft = strcmp(run->framing, "ft") == 0;
+    char *server_argv[] = { server_path, "--port", "0", "--idle", "0",
+                            ft ? "--root" : NULL, (char *)run->cfg->root, NULL };
     if (child_start(&run->server, run, server_argv, 0, err, errlen) < 0)
         return -1;
     if (child_wait_listening(run, &run->server, run->server_port, sizeof run->server_port,
@@ -765,7 +950,8 @@ static int section_start(struct stage_run *run, char *err, size_t errlen)
         /* --pace: each piece is read on its own, so the counts the lesson
          * names are the same on every run with the same seed */
         char *slicer_argv[] = { slicer_path, "--listen", "0", "--to", to, "--min", min,
-                                "--max", max, "--seed", seed, "--pace", NULL };
+                                "--max", max, "--seed", seed, "--pace", "--direction",
+                                sec->via_slicer == SLICE_UP ? "up" : "down", NULL };
         if (child_start(&run->slicer, run, slicer_argv, 0, err, errlen) < 0)
             return -1;
         if (child_wait_listening(run, &run->slicer, run->client_port, sizeof run->client_port,
@@ -786,6 +972,11 @@ static int capture_caught_up(struct stage_run *run)
 {
     run_feed_decoder(run);
     const struct connection *conn = run_client_conn(run);
+    const struct connection *sconn = run->section->via_slicer == SLICE_UP
+                                     ? run_server_conn(run) : NULL;
+    /* SLICE_UP: the same for the pieces the server has read */
+    if (sconn && sconn->up.sender_tapped && sconn->up.sent < sconn->up.received)
+        return 0;
     return !conn || !conn->down.sender_tapped || conn->down.sent >= conn->down.received;
 }
 
@@ -804,6 +995,14 @@ static int step_run(struct stage_run *run, const struct lesson_step *step,
     if (conn)
         recvs_before = conn->down.recv_calls;
     rep->recvs_before = recvs_before;
+    const struct connection *sconn = run_server_conn(run);
+    if (sconn) {
+        rep->up_sends_before = sconn->up.send_calls;
+        rep->up_recvs_before = sconn->up.recv_calls;
+        rep->up_sent_before = sconn->up.sent;
+        rep->down_sent_before = sconn->down.sent;
+    }
+    int polls = strcmp(run->framing, "ft") == 0;
     text_clear(&client->out);
     text_clear(&client->err);
     int len = snprintf(line, sizeof line, "%s\n", step->command);
@@ -843,7 +1042,8 @@ static int step_run(struct stage_run *run, const struct lesson_step *step,
             client_idle_since = now;
         /* A stage 1 server can stay blocked in send() when the client never
          * reads its reply; then the client being idle is enough. */
-        if ((server_waiting(run->server.pid) == 1 || now - client_idle_since > SERVER_GRACE_MS) &&
+        if ((server_waiting_in(run->server.pid, polls) == 1 ||
+             now - client_idle_since > SERVER_GRACE_MS) &&
             capture_caught_up(run))
             break;
     }
@@ -934,8 +1134,166 @@ end:
     return status;
 }
 
+/* The connection a client PID made, or NULL. */
+static const struct connection *conn_of_client(const struct stage_run *run, pid_t pid)
+{
+    for (size_t i = 0; i < run->dec.n_conns; i++)
+        if (run->dec.conns[i]->client_pid == (uint32_t)pid)
+            return run->dec.conns[i];
+    return NULL;
+}
+
+static unsigned long long ns_to_ms(uint64_t later, uint64_t earlier)
+{
+    return later > earlier ? (later - earlier) / 1000000u : 0;
+}
+
+/* Reads a stage 6 step off the capture. Client 2's request is C2's up
+ * stream; C1 was cut (or left) when the server closed it. Times are of one
+ * process each where they are compared (the server's own events, or
+ * client 2's), so the order they say is the order things happened. */
+static void conc_summarize(const struct stage_run *run, struct step_report *rep)
+{
+    const struct connection *c1 = conn_of_client(run, run->client_pid);
+    const struct connection *c2 = conn_of_client(run, run->client2_pid);
+    rep->wire_lines = 0;
+    if (!c1 || !c2 || c2->up.n_sends == 0)
+        return;
+    const struct stream *up = &c2->up;
+    uint64_t asked = up->sends[0].time_ns;
+    uint64_t answered = c2->down.n_recvs > 0 ? c2->down.recvs[0].time_ns : 0;
+    uint64_t cut = c1->server_closed_ns;
+    /* what the server had read of client 2 while client 1 was connected */
+    unsigned recvs_then = 0;
+    uint64_t read_then = 0, first_read = 0;
+    for (size_t i = 0; i < up->n_recvs; i++) {
+        if (!first_read)
+            first_read = up->recvs[i].time_ns;
+        if (cut == 0 || up->recvs[i].time_ns < cut) {
+            recvs_then++;
+            read_then = up->recvs[i].end;
+        }
+    }
+    uint64_t pending = up->sent - read_then;
+    fact_set(rep, FACT_UP_BYTES, up->sent);
+    fact_set(rep, FACT_UP_SENDS, up->send_calls);
+    fact_set(rep, FACT_UP_RECVS, recvs_then);
+    fact_set(rep, FACT_PENDING, pending);
+    snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+             _("client 2's request: %llu bytes, sends: %u; the server's recvs of it while client "
+               "1 was connected: %u; pending: %llu bytes"),
+             (unsigned long long)up->sent, up->send_calls, recvs_then,
+             (unsigned long long)pending);
+    status_counts(rep, up->send_calls, recvs_then, 0, pending);
+    if (answered) {
+        fact_set(rep, FACT_WAITED_MS, ns_to_ms(answered, asked));
+        snprintf(rep->note, sizeof rep->note, _("client 2 waited %llu ms"),
+                 ns_to_ms(answered, asked));
+    }
+    if (cut && first_read && cut <= first_read) {
+        fact_set(rep, FACT_HELD_MS, ns_to_ms(cut, asked));
+        fact_set(rep, FACT_AFTER_MS, ns_to_ms(answered, cut));
+        snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+                 _("the server cut client 1 %llu ms after client 2 asked, and answered client 2 "
+                   "%llu ms after that"),
+                 ns_to_ms(cut, asked), ns_to_ms(answered, cut));
+    } else if (answered && (cut == 0 || answered < cut)) {
+        fact_set(rep, FACT_ANSWERED_MS, ns_to_ms(answered, asked));
+        snprintf(rep->wire[rep->wire_lines++], sizeof rep->wire[0],
+                 _("client 2 was answered %llu ms after it asked, client 1 still connected"),
+                 ns_to_ms(answered, asked));
+    }
+    rep->aim = 0;
+    rep->aim_set = 1;
+}
+
+/* A stage 6 step: the step's server; client 1 (the stage 5 client, its
+ * prompt never answered) connects and stays silent; once the server has
+ * accepted it and waits, client 2 runs STEP's command. The step is over
+ * when client 2 has its answer and has exited: under the iterative server
+ * only after the --idle deadline cut client 1, under poll at once. */
+static int conc_step_run(struct stage_run *run, const struct lesson_step *step,
+                         struct step_report *rep, char *err, size_t errlen)
+{
+    char server_path[PATH_MAX], client_path[PATH_MAX];
+    const struct stage_info *five = stage_info(5);
+    int status = -1;
+
+    snprintf(server_path, sizeof server_path, "%s/%s/%s", run->cfg->root, run->dir, step->server);
+    snprintf(client_path, sizeof client_path, "%s/%s/client", run->cfg->root,
+             five ? five->dir : "?");
+    rep->step = step;
+    text_clear(&run->demo_out);
+    char *server_argv[] = { server_path, "--port", "0", "--root", (char *)run->cfg->root,
+                            "--idle", CONC_IDLE_S, NULL };
+    if (child_start(&run->server, run, server_argv, 0, err, errlen) < 0 ||
+        child_wait_listening(run, &run->server, run->server_port, sizeof run->server_port,
+                             err, errlen) < 0)
+        goto end;
+    char *client1_argv[] = { client_path, "--port", run->server_port, NULL };
+    if (child_start(&run->client, run, client1_argv, 1, err, errlen) < 0)
+        goto end;
+    run->client_pid = run->client.pid;
+    long deadline = now_ms() + STEP_DEADLINE_MS;
+    for (;;) {      /* client 1 connected, accepted, silent; the server waits */
+        run_feed_decoder(run);
+        const struct connection *c1 = conn_of_client(run, run->client.pid);
+        if (c1 && c1->server_pid != 0 && client_waiting(run->client.pid) == 1 &&
+            server_waiting_in(run->server.pid, 1) == 1)
+            break;
+        if (now_ms() > deadline || !child_alive(&run->client)) {
+            snprintf(err, errlen, _("client 1 did not connect to %s"), step->server);
+            rep->timed_out = 1;
+            goto end;
+        }
+        run_collect(run, 10);
+    }
+    char *client2_argv[] = { client_path, "--port", run->server_port, "exec",
+                             (char *)step->command, NULL };
+    if (child_start(&run->client2, run, client2_argv, 0, err, errlen) < 0)
+        goto end;
+    run->client2_pid = run->client2.pid;
+    while (child_alive(&run->client2) || run->client2.out_fd >= 0 || run->client2.err_fd >= 0) {
+        if (now_ms() > deadline) {
+            snprintf(err, errlen, _("client 2 had no answer from %s within %d s"), step->server,
+                     STEP_DEADLINE_MS / 1000);
+            rep->timed_out = 1;
+            goto end;
+        }
+        run_collect(run, 10);
+    }
+    /* the server logs its last events as its calls return: wait for it to
+     * wait again (under iterative: on client 1, or for the next client) */
+    long grace = now_ms() + SERVER_GRACE_MS;
+    while (server_waiting_in(run->server.pid, 1) != 1 && now_ms() < grace)
+        run_collect(run, 10);
+    while (run_collect(run, 0) > 0)
+        ;
+    const char *said = _("-- client 2 printed: --\n");
+    text_add(&run->demo_out, said, strlen(said));
+    if (run->client2.out.len)
+        text_add(&run->demo_out, run->client2.out.data, run->client2.out.len);
+    if (run->client2.err.len)
+        text_add(&run->demo_out, run->client2.err.data, run->client2.err.len);
+    said = _("-- the server printed: --\n");
+    text_add(&run->demo_out, said, strlen(said));
+    if (run->server.err.len)
+        text_add(&run->demo_out, run->server.err.data, run->server.err.len);
+    status = 0;
+end:
+    rep->out = run->demo_out.data ? run->demo_out.data : "";
+    rep->out_len = run->demo_out.len;
+    run_feed_decoder(run);
+    conc_summarize(run, rep);
+    child_stop(&run->client2);
+    child_stop(&run->client);
+    child_stop(&run->server);
+    return status;
+}
+
 static void section_stop(struct stage_run *run)
 {
+    child_stop(&run->client2);
     child_stop(&run->client);
     child_stop(&run->slicer);
     child_stop(&run->server);
@@ -1033,9 +1391,17 @@ static void present_section(struct presenter *p, const struct lesson_section *se
     section_title(sec, title, sizeof title);
     section_intro(sec, intro, sizeof intro);
     fprintf(p->out, "\n== %s ==\n%s\n", title, intro);
-    if (sec->steps[0].server)
+    if (sec->concurrent)
+        fprintf(p->out, _("[each step starts the step's server in %s, then client 1, which says "
+                          "nothing, then client 2, which runs one command]\n"), run->dir);
+    else if (sec->steps[0].server)
         fprintf(p->out, _("[each step starts the step's server in %s and runs its client once]\n"),
                 run->dir);
+    else if (sec->via_slicer == SLICE_UP)
+        fprintf(p->out, _("[%s/server is listening; the client connects through tools/slicer "
+                          "--direction up, requests cut into pieces of %d to %d bytes, seed %u, "
+                          "paced]\n"),
+                run->dir, PIECE_MIN, PIECE_MAX, run->cfg->slicer_seed);
     else if (sec->via_slicer)
         fprintf(p->out, _("[%s/server is listening; the client connects through tools/slicer, "
                           "pieces of %d to %d bytes, seed %u, paced]\n"),
@@ -1048,7 +1414,12 @@ static void present_section(struct presenter *p, const struct lesson_section *se
 static void step_command_line(const struct stage_run *run, const struct lesson_step *step,
                               char *buf, size_t len)
 {
-    if (step->server)
+    const struct stage_info *five = stage_info(5);
+    if (run->section->concurrent)
+        snprintf(buf, len, "%s/%s --idle %s &  %s/client &  %s/client exec '%s'", run->dir,
+                 step->server, CONC_IDLE_S, five ? five->dir : "?", five ? five->dir : "?",
+                 step->command);
+    else if (step->server)
         snprintf(buf, len, "%s/%s --demo %s", run->dir, step->client, step->command);
     else
         snprintf(buf, len, "%s", step->command);
@@ -1063,7 +1434,8 @@ static void status_text(const struct step_report *rep, char *buf, size_t len)
     size_t n = strlen(counts);
     while (n > 0 && counts[n - 1] == ' ')
         n--;
-    snprintf(buf, len, "%.*s%s%s", (int)n, counts, rep->stale[0] ? " | " : "", rep->stale);
+    snprintf(buf, len, "%.*s%s%s%s%s", (int)n, counts, rep->stale[0] ? " | " : "", rep->stale,
+             rep->note[0] ? " | " : "", rep->note);
 }
 
 static void present_step_text(struct presenter *p, const struct stage_run *run,
@@ -1132,7 +1504,7 @@ static void draw_lesson(struct presenter *p, const char *title, const char *text
         int avail = rows - row - 2;           /* minus status and prompt rows */
         int out_rows = avail >= 12 ? avail * 2 / 5 : avail / 2;
         int stream_rows = avail - out_rows - 1;
-        const struct connection *conn = run_client_conn(run);
+        const struct connection *conn = run_view_conn(run);
         if (conn && stream_rows > 0)
             ui_draw_stream(&p->view, conn, row, stream_rows);
         row += stream_rows;
@@ -1166,7 +1538,8 @@ static void draw_lesson(struct presenter *p, const char *title, const char *text
         /* The status line says this step's numbers, the ones the
          * narration names. */
         ui_draw_status_parts(&p->view, rep ? rep->status : NULL, rep ? rep->stale : NULL,
-                             p->view.note, NULL, rows - 2);
+                             NULL, rep && rep->note[0] ? rep->note : p->view.note, NULL,
+                             rows - 2);
     }
     attron(A_BOLD);
     mvhline(rows - 1, 0, ' ', cols);
@@ -1228,12 +1601,15 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
     run.cfg = cfg;
     run.section = sec;
     run.dir = info ? info->dir : "?";
+    run.framing = info ? info->framing : "?";
     run.server.name = "server";
     run.slicer.name = "slicer";
     run.client.name = "client";
     run.server.in_fd = run.server.out_fd = run.server.err_fd = -1;
     run.slicer.in_fd = run.slicer.out_fd = run.slicer.err_fd = -1;
     run.client.in_fd = run.client.out_fd = run.client.err_fd = -1;
+    run.client2.name = "client 2";
+    run.client2.in_fd = run.client2.out_fd = run.client2.err_fd = -1;
     snprintf(run.capture, sizeof run.capture, "%s/stage%d%s.nbcap", cfg->workdir, sec->stage,
              sec->via_slicer ? "-slicer" : "");
     unlink(run.capture);
@@ -1253,7 +1629,8 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
         goto end;
     }
     run.dec_ready = 1;
-    int demo = sec->steps[0].server != NULL;
+    int conc = sec->concurrent;
+    int demo = sec->steps[0].server != NULL && !conc;
     if (demo) {
         /* Stage 2 is optional for the lesson: skip it when not built. */
         char path[PATH_MAX];
@@ -1265,9 +1642,9 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
             goto end;
         }
     }
-    if (!demo && section_start(&run, err, sizeof err) < 0)
+    if (!demo && !conc && section_start(&run, err, sizeof err) < 0)
         goto end;
-    p->view.dir = demo ? DIR_UP : DIR_DOWN;
+    p->view.dir = demo || conc || sec->via_slicer == SLICE_UP ? DIR_UP : DIR_DOWN;
     p->view.note[0] = '\0';
     present_section(p, sec, &run);
     section_intro(sec, intro, sizeof intro);
@@ -1281,7 +1658,8 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
         rep.index = i;
         rep.count = sec->step_count;
         int failed = demo ? demo_step_run(&run, &sec->steps[i], &rep, err, sizeof err) < 0
-                          : step_run(&run, &sec->steps[i], &rep) < 0;
+                     : conc ? conc_step_run(&run, &sec->steps[i], &rep, err, sizeof err) < 0
+                            : step_run(&run, &sec->steps[i], &rep) < 0;
         if (p->ui) {
             char narration[1024];
             const char *prompt =
@@ -1291,7 +1669,7 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
                     ? _("space/enter: next part   x: hex   arrows: scroll   ?: help   q: quit")
                     : _("space/enter: the end   x: hex   arrows: scroll   ?: help   q: quit");
             step_narration(&rep, narration, sizeof narration);
-            aim_view(&p->view, &rep, demo);
+            aim_view(&p->view, &rep, demo || conc);
             if (wait_key(p, title, narration, &run, &rep, prompt)) {
                 status = 0;
                 goto end;
@@ -1300,7 +1678,7 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
             present_step_text(p, &run, &rep);
         }
         if (failed) {
-            if (!demo)
+            if (!demo && !conc)
                 snprintf(err, sizeof err, "%s", rep.timed_out ? _("a step did not finish")
                                                               : _("the client exited early"));
             goto end;
@@ -1339,7 +1717,7 @@ static void lesson_killed(int sig)
 {
     static const char *const names[] = {
         "/stage1.nbcap", "/stage2.nbcap", "/stage3.nbcap", "/stage3-slicer.nbcap",
-        "/stage4.nbcap", "/stage4-slicer.nbcap",
+        "/stage4.nbcap", "/stage4-slicer.nbcap", "/stage5-slicer.nbcap", "/stage6.nbcap",
     };
     char path[PATH_MAX + 32];
     size_t dir_len = strlen(cleanup_dir);

@@ -499,8 +499,8 @@ int main(int argc, char **argv)
           "with --replay: write the capture as a pcap file to OUT (Wireshark, tshark)", 0, 0 },
         { "side-by-side", 0, CLI_FLAG, &cfg.side_by_side, NULL,
           "with --replay: what a one-recv reader and a framed reader print", 0, 0 },
-        { "proto", 0, CLI_STRING, &cfg.proto_name, "raw|len|json",
-          "how replies are framed (default: guessed from the bytes and port)", 0, 0 },
+        { "proto", 0, CLI_STRING, &cfg.proto_name, "raw|len|json|ft|stageN",
+          "the framing (ft: stage 5's, both ways; default: guessed from the program, bytes and port)", 0, 0 },
         { "verbose", 'v', CLI_FLAG, &cfg.verbose, NULL,
           "--dump: include times, pids and ports", 0, 0 },
         { "lesson", 0, CLI_FLAG, &cfg.lesson, NULL,
@@ -508,7 +508,7 @@ int main(int argc, char **argv)
         { "text", 0, CLI_FLAG, &cfg.text, NULL,
           "print the lesson (or --replay's dump) as text even on a terminal", 0, 0 },
         { "stage", 0, CLI_UINT, &cfg.stage, "N",
-          "lesson: only stage N (1 to 4)", 1, 4 },
+          "lesson: only stage N (1 to 6)", 1, 6 },
         { "seed", 0, CLI_UINT, &cfg.seed, "S",
           "lesson: the slicer's seed (default 1)", 0, 4294967295UL },
         { "lang", 0, CLI_STRING, &cfg.lang, "en|zh",
@@ -557,7 +557,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (cfg.proto_name && (proto_parse(cfg.proto_name, &cfg.proto) < 0)) {
-        fprintf(stderr, "nianbao-view: --proto: '%s' is not raw, len or json\n", cfg.proto_name);
+        fprintf(stderr, "nianbao-view: --proto: '%s' is not raw, len, json, ft or stage1..stage6\n",
+                cfg.proto_name);
         return 2;
     }
     int modes = (cfg.lesson != 0) + (cfg.replay != NULL) + (cfg.prog_argv != NULL);

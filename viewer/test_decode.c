@@ -300,6 +300,95 @@ static void test_json_frames(struct results *res)
     decoder_free(&sc.dec);
 }
 
+/* Stage 5: a 4-byte big-endian header length, a JSON header whose size
+ * gives the body, both ways. FRAME is built into BUF; returns its length. */
+static size_t ft_frame(unsigned char *buf, const char *header, const char *body)
+{
+    size_t hlen = strlen(header), blen = body ? strlen(body) : 0;
+    buf[0] = (unsigned char)(hlen >> 24);
+    buf[1] = (unsigned char)(hlen >> 16);
+    buf[2] = (unsigned char)(hlen >> 8);
+    buf[3] = (unsigned char)hlen;
+    memcpy(buf + 4, header, hlen);
+    if (blen)
+        memcpy(buf + 4 + hlen, body, blen);
+    return 4 + hlen + blen;
+}
+
+static void test_ft_frames(struct results *res)
+{
+    struct scene sc;
+    unsigned char req[256], out1[256], out2[256];
+    scene_init(&sc, PROTO_GUESS, 0, 40010, 8086);
+    connect_both(&sc, "/x/stage5_file_transfer/client exec echo hi", "server --root r");
+    size_t req_len = ft_frame(req, "{\"op\":\"exec\",\"size\":7}", "echo hi");
+    /* the request sent in two pieces, read in three: header length, header, body */
+    feed(&sc, 1, CAP_SEND, 10, req, 10);
+    feed(&sc, 1, CAP_SEND, (long long)(req_len - 10), req + 10, req_len - 10);
+    feed(&sc, 0, CAP_RECV, 4, req, 4);
+    feed(&sc, 0, CAP_RECV, 22, req + 4, 22);
+    feed(&sc, 0, CAP_RECV, 7, req + 26, 7);
+    size_t o1 = ft_frame(out1, "{\"op\":\"output\",\"stream\":\"stdout\",\"size\":3}", "hi\n");
+    size_t o2 = ft_frame(out2, "{\"op\":\"exit\",\"exit_code\":0,\"size\":0}", NULL);
+    feed(&sc, 0, CAP_SEND, (long long)o1, out1, o1);
+    feed(&sc, 0, CAP_SEND, (long long)o2, out2, o2);
+    feed(&sc, 1, CAP_RECV, (long long)o1, out1, o1);
+    feed(&sc, 1, CAP_RECV, (long long)o2, out2, o2);
+    struct connection *c = only_conn(&sc);
+    CHECK(res, c != NULL && c->proto == PROTO_FT, "stage5 in a command line means ft");
+    const struct decode_frame *f = c ? stream_frame_at(&c->up, 1) : NULL;
+    CHECK(res, f != NULL && f->part == FRAME_HEADER_LEN && f->value == 22,
+          "the request's header length is big-endian: 22");
+    f = c ? stream_frame_at(&c->up, 10) : NULL;
+    CHECK(res, f != NULL && f->part == FRAME_HEADER_JSON && f->value == 7 &&
+          strcmp(f->header.op, "exec") == 0 && strcmp(f->note, "op=exec size=7") == 0,
+          "the request's header: %s", f ? f->note : "(none)");
+    f = c ? stream_frame_at(&c->up, 30) : NULL;
+    CHECK(res, f != NULL && f->part == FRAME_BODY && f->start == 26 && f->end == 33,
+          "the request's body is the command's 7 bytes");
+    f = c ? stream_frame_at(&c->down, o1 + 1) : NULL;
+    CHECK(res, f != NULL && f->part == FRAME_HEADER_LEN && f->message == 2,
+          "the reply's second frame starts right after the first's body");
+    f = c ? stream_frame_at(&c->down, o1 + 5) : NULL;
+    CHECK(res, f != NULL && f->part == FRAME_HEADER_JSON && f->value == 0 &&
+          strcmp(f->note, "op=exit exit_code=0 size=0") == 0, "exit: %s", f ? f->note : "-");
+    CHECK(res, c != NULL && sc.dec.stale_count == 0 && c->down.messages == 1,
+          "two frames of one reply are one reply, nothing STALE");
+    decoder_free(&sc.dec);
+
+    /* Only the client tapped, no name to go on: the request's first bytes
+     * tell ft apart from stage 4's little-endian header. */
+    scene_init(&sc, PROTO_GUESS, 0, 40011, 9999);
+    feed(&sc, 1, CAP_SEND, (long long)req_len, req, req_len);
+    c = only_conn(&sc);
+    CHECK(res, c != NULL && c->proto == PROTO_FT && c->proto_guessed,
+          "a big-endian header length and '{' going up are guessed as ft");
+    feed(&sc, 1, CAP_RECV, (long long)o1, out1, o1);
+    feed(&sc, 1, CAP_RECV, (long long)o2, out2, o2);
+    CHECK(res, c != NULL && sc.dec.stale_count == 0,
+          "client only: frames do not number ft's replies, nothing STALE");
+    decoder_free(&sc.dec);
+
+    /* A header length beyond 65536, and a size that is not a number:
+     * shown as bad, and nothing after it is read as frames. */
+    scene_init(&sc, PROTO_FT, 0, 40012, 9999);
+    unsigned char huge[8] = { 0x7f, 0xff, 0xff, 0xff, 'x', 'y', 'z', 'w' };
+    feed(&sc, 1, CAP_SEND, 8, huge, 8);
+    size_t bad_len = ft_frame(out1, "{\"op\":\"output\",\"size\":1e308}", NULL);
+    feed(&sc, 0, CAP_SEND, (long long)bad_len, out1, bad_len);
+    c = only_conn(&sc);
+    f = c ? stream_frame_at(&c->up, 0) : NULL;
+    CHECK(res, f != NULL && f->part == FRAME_BAD && c->up.parse.lost &&
+          strcmp(f->note, "header length 2147483647 is too big to be right") == 0,
+          "a huge header length is bad: %s", f ? f->note : "-");
+    CHECK(res, c != NULL && c->up.n_frames == 1, "the bytes after a bad length are not framed");
+    f = c ? stream_frame_at(&c->down, 5) : NULL;
+    CHECK(res, f != NULL && f->part == FRAME_BAD &&
+          strcmp(f->note, "header has no usable size (op=output size=invalid)") == 0,
+          "a size of 1e308 is invalid: %s", f ? f->note : "-");
+    decoder_free(&sc.dec);
+}
+
 /* Memory must not grow with the transfer. */
 static void test_window(struct results *res)
 {
@@ -526,6 +615,10 @@ static void test_protos(struct results *res)
     enum proto p = PROTO_GUESS;
     CHECK(res, proto_parse("len", &p) == 0 && p == PROTO_LEN, "\"len\" parses");
     CHECK(res, proto_parse("JSON", &p) < 0, "\"JSON\" does not");
+    CHECK(res, proto_parse("ft", &p) == 0 && p == PROTO_FT, "\"ft\" parses");
+    CHECK(res, proto_parse("stage5", &p) == 0 && p == PROTO_FT && proto_parse("stage6", &p) == 0 &&
+          p == PROTO_FT && proto_parse("stage4", &p) == 0 && p == PROTO_JSON &&
+          proto_parse("stage7", &p) < 0, "a stage's number names its framing");
     CHECK(res, strcmp(proto_name(PROTO_JSON), "json") == 0, "proto names round-trip");
 }
 
@@ -769,6 +862,10 @@ static void test_stage_table(struct results *res)
     CHECK(res, proto_for_port(8080) == PROTO_RAW && proto_for_port(8083) == PROTO_LEN &&
           proto_for_port(8085) == PROTO_JSON && proto_for_port(8081) == PROTO_RAW &&
           proto_for_port(9999) == PROTO_GUESS, "ports map to the stages' framing");
+    CHECK(res, proto_for_port(8086) == PROTO_FT && proto_for_port(8087) == PROTO_FT &&
+          proto_for_program("/x/stage6_concurrent/poll --port 0") == PROTO_FT &&
+          proto_for_program("stage5_file_transfer/client ls") == PROTO_FT,
+          "stages 5 and 6 are ft, by port and by program");
     CHECK(res, proto_for_program("/home/s/nianbao/stage3_struct_len/server --port 0") == PROTO_LEN &&
           proto_for_program("python3 client.py") == PROTO_GUESS,
           "a stage folder in the command line names the framing");
@@ -877,6 +974,7 @@ int main(int argc, char **argv)
     test_stale_client_only(&res);
     test_len_frames(&res);
     test_json_frames(&res);
+    test_ft_frames(&res);
     test_window(&res);
     test_receiver_lags(&res);
     test_history(&res);

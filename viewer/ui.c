@@ -619,8 +619,16 @@ void ui_stale_text(const struct decode_stale *stale, char *buf, size_t len)
              stale->reply_no);
 }
 
+void ui_conn_text(const struct connection *c, size_t index, size_t count, char *buf,
+                  size_t len)
+{
+    /* TRANSLATORS: the connection shown, of how many, and its two ends */
+    snprintf(buf, len, _("conn %zu of %zu: %s -> %s"), index + 1, count, c->client_name,
+             c->server_name);
+}
+
 void ui_draw_status_parts(const struct ui_view *view, const char *counts, const char *stale,
-                          const char *note, const char *blind, int row)
+                          const char *which, const char *note, const char *blind, int row)
 {
     move(row, 0);
     clrtoeol();
@@ -632,7 +640,7 @@ void ui_draw_status_parts(const struct ui_view *view, const char *counts, const 
         col += ui_put(row, 0, counts, COLS);
         attroff(A_REVERSE);
     }
-    const char *plain[] = { note, blind };
+    const char *plain[] = { which, note, blind };
     if (stale && *stale && col + 4 < COLS) {
         attr_t a = view->color ? COLOR_PAIR(PAIR_STALE) | A_BOLD : A_REVERSE | A_BOLD;
         /* the counts end with a space of their own */
@@ -657,8 +665,12 @@ void ui_draw_status_parts(const struct ui_view *view, const char *counts, const 
 void ui_draw_status(const struct ui_view *view, const struct decoder *d, int row)
 {
     const struct connection *conn = ui_current_conn(view, d);
-    char counts[160], stale_text[160];
+    char counts[160], stale_text[160], which[200] = "";
     const struct decode_stale *stale = NULL;
+
+    /* several connections: say which one the screen shows (n / Tab) */
+    if (conn && d->n_conns > 1)
+        ui_conn_text(conn, (size_t)(conn->id - 1), d->n_conns, which, sizeof which);
 
     if (conn) {
         ui_counts_text(view->dir == DIR_UP ? &conn->up : &conn->down, counts, sizeof counts);
@@ -674,7 +686,7 @@ void ui_draw_status(const struct ui_view *view, const struct decoder *d, int row
     }
     if (stale)
         ui_stale_text(stale, stale_text, sizeof stale_text);
-    ui_draw_status_parts(view, counts, stale ? stale_text : NULL, view->note,
+    ui_draw_status_parts(view, counts, stale ? stale_text : NULL, which, view->note,
                          !stale && conn && connection_stale_blind(conn)
                              ? _("STALE needs both ends tapped") : NULL,
                          row);
@@ -710,6 +722,7 @@ void ui_draw_help(int lesson)
         N_("w                rows end at newlines <-> continuous"),
         N_("s                jump to the newest STALE recv"),
         N_("n / Tab          next connection"),
+        N_("N / Shift-Tab    previous connection"),
         N_("d                replies (down) <-> requests (up)"),
         N_("p                pause / resume reading the capture"),
         N_("[ / ]            one event back / forward (replay)"),
@@ -832,6 +845,11 @@ enum ui_action ui_handle_key(struct ui_view *view, const struct decoder *d, int 
     case 'n': case '\t':
         if (d->n_conns > 0)
             view->conn_index = (view->conn_index + 1) % d->n_conns;
+        view->follow = 1;
+        return UI_REDRAW;
+    case 'N': case KEY_BTAB:
+        if (d->n_conns > 0)
+            view->conn_index = (view->conn_index + d->n_conns - 1) % d->n_conns;
         view->follow = 1;
         return UI_REDRAW;
     case 'd':

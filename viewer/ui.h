@@ -92,11 +92,17 @@ void ui_counts_text(const struct stream *s, char *buf, size_t len);
 void ui_stale_text(const struct decode_stale *stale, char *buf, size_t len);
 
 /* The status line from its parts (any may be NULL or ""): COUNTS in reverse
- * video, STALE in the alarm style, then NOTE and BLIND as plain segments,
- * separated by " | " so two messages never run together; "?: help" on the
- * right when there is room. */
+ * video, STALE in the alarm style, then WHICH (the connection shown, when
+ * there are several), NOTE and BLIND as plain segments, separated by " | "
+ * so two messages never run together; "?: help" on the right when there is
+ * room. */
 void ui_draw_status_parts(const struct ui_view *view, const char *counts, const char *stale,
-                          const char *note, const char *blind, int row);
+                          const char *which, const char *note, const char *blind, int row);
+
+/* "conn 2 of 3: 127.0.0.1:40112 -> 127.0.0.1:8087" (translated) for C, the
+ * INDEX-th (0-based) of COUNT connections. */
+void ui_conn_text(const struct connection *c, size_t index, size_t count, char *buf,
+                  size_t len);
 
 /* Draws the key help over the screen. */
 void ui_draw_help(int lesson);
