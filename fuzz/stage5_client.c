@@ -107,7 +107,7 @@ static unsigned char *slurp(int fd, const char *path, size_t *len)
 
 static int is_prefix(const unsigned char *a, size_t alen, const unsigned char *b, size_t blen)
 {
-    return alen <= blen && memcmp(a, b, alen) == 0;
+    return alen == 0 || (alen <= blen && memcmp(a, b, alen) == 0);
 }
 
 /* Reply I of FRAMES as a checked message of op OP (its frame whole);
