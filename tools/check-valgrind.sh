@@ -13,9 +13,9 @@
 # lines before their exec run there: the commands run are /bin/sh's).
 #
 # Valgrind makes each program 20-50 times slower, so the files run are a
-# choice (26 minutes here, 2 cores shared with other work): CHECK_VALGRIND_TESTS
-# overrides it
-# (a list of bats files). The default covers every program:
+# choice (26 minutes here, on 2 cores shared with other work):
+# CHECK_VALGRIND_TESTS overrides it (a list of bats files). The default
+# covers every program:
 #   stage1/3/4.bats         the clients and servers of stages 1, 3 and 4
 #   stage2.bats             the four UDP and TCP demo programs
 #   bad_input.bats          the error paths of flags and peers, canned
