@@ -844,8 +844,10 @@ static int cond_request(struct run *r, void *arg)
 {
     struct request_wait *w = arg;
     conn_pull(r, w->c);
-    w->state = proto_match_request(r->s->proto, w->c->in.p + w->c->in_used,
-                                   w->c->in.len - w->c->in_used, w->want, &w->used);
+    /* nothing received yet: in.p is NULL, and NULL + 0 is undefined (UBSan) */
+    const unsigned char *at = w->c->in.p ? w->c->in.p + w->c->in_used : w->c->in.p;
+    w->state = proto_match_request(r->s->proto, at, w->c->in.len - w->c->in_used, w->want,
+                                   &w->used);
     return w->state != REPLY_NEED_MORE || w->c->eof;
 }
 
@@ -1279,7 +1281,7 @@ static int cond_ready(struct run *r, void *arg)
     const struct child_output *outs[2] = { &ch->err, &ch->out };
     for (int i = 0; i < 2 && !found[0]; i++) {
         const struct child_output *o = outs[i];
-        const unsigned char *p = o->bytes, *end = o->bytes + o->len;
+        const unsigned char *p = o->bytes, *end = p ? p + o->len : p;   /* NULL + 0: UB */
         while (p && p < end) {
             const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
             if (nl == NULL)
