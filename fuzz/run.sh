@@ -23,6 +23,13 @@ if [ -z "$fuzz_tmp" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
     fuzz_tmp=/dev/shm
 fi
 fuzz_tmp=${fuzz_tmp:-${TMPDIR:-/tmp}}
+# libFuzzer ends a run without the harnesses' atexit clean-up: their
+# temporary directories go into one of ours, removed here.
+if ! fuzz_tmp=$(mktemp -d "$fuzz_tmp/nianbao-fuzz.XXXXXX"); then
+    echo "run.sh: cannot make a temporary directory" >&2
+    exit 2
+fi
+trap 'rm -rf "$fuzz_tmp"' EXIT
 mkdir -p fuzz/build/artifacts
 for name in "$@"; do
     target=fuzz/build/fuzz-$name
