@@ -477,6 +477,13 @@ static void finish_program(struct run *r, int let_end)
 static void conn_pull_some(struct run *r, struct conn *c, size_t limit)
 {
     unsigned char buf[65536];
+    /* A buffer from the start, so that c->in.p + c->in_used is never
+     * NULL + 0 (undefined behaviour) before the first byte. */
+    if (c->in.p == NULL && !c->in.failed) {
+        c->in.p = malloc(256);
+        c->in.cap = c->in.p ? 256 : 0;
+        c->in.failed = c->in.p == NULL;
+    }
     if (c->in.len >= CONN_IN_MAX)
         return;
     if (limit > CONN_IN_MAX - c->in.len)
@@ -844,10 +851,8 @@ static int cond_request(struct run *r, void *arg)
 {
     struct request_wait *w = arg;
     conn_pull(r, w->c);
-    /* nothing received yet: in.p is NULL, and NULL + 0 is undefined (UBSan) */
-    const unsigned char *at = w->c->in.p ? w->c->in.p + w->c->in_used : w->c->in.p;
-    w->state = proto_match_request(r->s->proto, at, w->c->in.len - w->c->in_used, w->want,
-                                   &w->used);
+    w->state = proto_match_request(r->s->proto, w->c->in.p + w->c->in_used,
+                                   w->c->in.len - w->c->in_used, w->want, &w->used);
     return w->state != REPLY_NEED_MORE || w->c->eof;
 }
 
