@@ -12,8 +12,8 @@
 #                           seeds stay as they are); fails on a finding,
 #                           which is kept in fuzz/build/artifacts/.
 
-FUZZ_NAMES   ?= stage3_client stage4_client frame capture decode
-FUZZ_ALL     := stage3_client stage4_client frame capture decode
+FUZZ_NAMES   ?= stage3_client stage4_client frame capture decode stage5_server stage5_client
+FUZZ_ALL     := stage3_client stage4_client frame capture decode stage5_server stage5_client
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  ?= -O1 -g -fno-omit-frame-pointer
@@ -28,6 +28,9 @@ FUZZ_USES_frame         :=
 FUZZ_USES_capture       := viewer/capture.c
 FUZZ_USES_decode        := viewer/capture.c viewer/decode.c viewer/export.c
 FUZZ_LIBS_decode         = $(CJSON_LIBS)
+FUZZ_USES_stage5_server := fuzz/ft_frames.c
+FUZZ_USES_stage5_client := fuzz/ft_frames.c
+FUZZ_LIBS_stage5_server  = -lpthread
 
 FUZZ_REPLAY  := $(addprefix fuzz/replay-,$(FUZZ_ALL))
 FUZZ_TARGETS := $(addprefix fuzz/build/fuzz-,$(FUZZ_ALL))

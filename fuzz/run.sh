@@ -7,7 +7,7 @@
 # Exits 1 when a harness found something (kept in fuzz/build/artifacts/,
 # with libFuzzer's log in fuzz/build/NAME.log), 2 on bad usage.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 if [ $# -lt 2 ] || ! [[ $1 =~ ^[0-9]+$ ]] || [ "$1" -eq 0 ]; then
     echo "run.sh: usage: fuzz/run.sh SECONDS NAME... (SECONDS > 0)" >&2
@@ -15,6 +15,21 @@ if [ $# -lt 2 ] || ! [[ $1 =~ ^[0-9]+$ ]] || [ "$1" -eq 0 ]; then
 fi
 secs=$1; shift
 status=0
+# The stage 5 harnesses work in a temporary directory and the server
+# fsyncs every upload, as it must: on a tmpfs that costs nothing (3.4x the
+# executions here). FUZZ_TMPDIR overrides.
+fuzz_tmp=${FUZZ_TMPDIR:-}
+if [ -z "$fuzz_tmp" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+    fuzz_tmp=/dev/shm
+fi
+fuzz_tmp=${fuzz_tmp:-${TMPDIR:-/tmp}}
+# libFuzzer ends a run without the harnesses' atexit clean-up: their
+# temporary directories go into one of ours, removed here.
+if ! fuzz_tmp=$(mktemp -d "$fuzz_tmp/nianbao-fuzz.XXXXXX"); then
+    echo "run.sh: cannot make a temporary directory" >&2
+    exit 2
+fi
+trap 'rm -rf "$fuzz_tmp"' EXIT
 mkdir -p fuzz/build/artifacts
 for name in "$@"; do
     target=fuzz/build/fuzz-$name
@@ -35,7 +50,7 @@ for name in "$@"; do
     keep=()
     [ "${FUZZ_KEEP_GOING:-0}" = 1 ] &&
         keep=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
-    "$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+    TMPDIR=$fuzz_tmp "$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="fuzz/build/artifacts/$name-" \
         "${keep[@]}" "${dict[@]}" "$work" "fuzz/corpus/$name" >"$log" 2>&1
     rc=$?

@@ -395,12 +395,205 @@ def decode_seeds():
     return seeds
 
 
+# ---- stage 5: big-endian header length, JSON header with op and size ----
+def f5(fields, body=b'', raw=None):
+    """One stage 5 frame; "size" is the body's length unless FIELDS says."""
+    if raw is None:
+        fields = dict(fields)
+        fields.setdefault('size', len(body))
+        raw = json.dumps(fields, separators=(',', ':')).encode()
+    return struct.pack('>I', len(raw)) + raw + body
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def put5(name, data, **extra):
+    fields = {'op': 'put', 'name': name, 'file_size': len(data)}
+    fields.update(extra)
+    return f5(fields) + f5({'op': 'data'}, data) + f5({'op': 'end', 'sha256': sha(data)})
+
+
+def server5_requests():
+    """Request streams: what a client (or anyone) sends a stage 5 server."""
+    get = f5({'op': 'get', 'name': 'a.txt'})
+    listing = f5({'op': 'list'})
+    return {
+        'get': get,
+        'get-sub': f5({'op': 'get', 'name': 'sub/b.txt'}),
+        'get-inside-link': f5({'op': 'get', 'name': 'sub/up'}),
+        'get-resume': f5({'op': 'get', 'name': 'a.txt', 'offset': 3,
+                          'prefix_sha256': sha(b'hel')}),
+        'get-resume-changed': f5({'op': 'get', 'name': 'a.txt', 'offset': 3,
+                                  'prefix_sha256': sha(b'xyz')}),
+        'get-missing': f5({'op': 'get', 'name': 'nope'}),
+        'get-dir': f5({'op': 'get', 'name': 'sub'}),
+        'get-dotdot': f5({'op': 'get', 'name': '../outside/secret'}),
+        'get-absolute': f5({'op': 'get', 'name': '/etc/passwd'}),
+        'get-through-link-out': f5({'op': 'get', 'name': 'out/secret'}),
+        'get-nul-name': f5(None, raw=b'{"op":"get","name":"a\\u0000b","size":0}'),
+        'get-control-name': f5({'op': 'get', 'name': 'a\x1b[2Jb'}),
+        'get-not-utf8-name': f5(None, raw=b'{"op":"get","name":"a\xff","size":0}'),
+        'get-empty-name': f5({'op': 'get', 'name': ''}),
+        'stat': f5({'op': 'stat', 'name': 'a.txt'}),
+        'list': listing,
+        'put': put5('new.txt', b'new bytes\n') + get + f5({'op': 'get', 'name': 'new.txt'}),
+        'put-empty': put5('empty', b''),
+        'put-sub': put5('sub/c.txt', b'c'),
+        'put-overwrite': put5('a.txt', b'over', overwrite=True),
+        'put-exists': put5('a.txt', b'over'),
+        'put-dotdot': put5('../outside/evil', b'evil') + listing,
+        'put-through-link-out': put5('out/evil', b'evil') + listing,
+        'put-bad-digest': f5({'op': 'put', 'name': 'x', 'file_size': 2}) +
+                          f5({'op': 'data'}, b'xy') + f5({'op': 'end', 'sha256': '0' * 64}) +
+                          listing,
+        'put-data-wrong-size': f5({'op': 'put', 'name': 'x', 'file_size': 5}) +
+                               f5({'op': 'data'}, b'xy'),
+        'put-no-data': f5({'op': 'put', 'name': 'x', 'file_size': 2}) + listing,
+        'put-too-large': f5({'op': 'put', 'name': 'x', 'file_size': 1 << 40}),
+        'put-cut-in-data': f5({'op': 'put', 'name': 'x', 'file_size': 8}) +
+                           f5({'op': 'data'}, b'12345678')[:-3],
+        'put-bad-frame-in-upload': f5({'op': 'put', 'name': 'x', 'file_size': 2}) +
+                                   struct.pack('>I', 4) + b'{{{{',
+        'exec': f5({'op': 'exec'}, b'echo hi') + get,
+        'exec-empty': f5({'op': 'exec'}) + get,
+        'unknown-op': f5({'op': 'getattr'}) + get,
+        'unknown-field': f5({'op': 'get', 'name': 'a.txt', 'mode': 'x'}) + get,
+        'no-op': f5({}) + get,
+        'op-not-string': f5({'op': 5}) + get,
+        'list-with-body': f5({'op': 'list'}, b'abc') + get,
+        'data-outside-put': f5({'op': 'data'}, b'abc') + get,
+        'offset-negative': f5({'op': 'get', 'name': 'a.txt', 'offset': -1}) + get,
+        'offset-past-end': f5({'op': 'get', 'name': 'a.txt', 'offset': 99,
+                               'prefix_sha256': sha(b'')}) + get,
+        'two-at-once': get + listing + f5({'op': 'stat', 'name': 'nope'}),
+        'body-then-header': f5({'op': 'unknown'}, b'\x00\x00\x00\x05{"op"') + get,
+        'length-cut': get[:2],
+        'header-cut': get[:10],
+        'length-0': bytes(4) + get,
+        'length-huge': b'\x7f\xff\xff\xff{}',
+        'length-negative': b'\xff\xff\xff\xff{}',
+        'size-negative': f5({'op': 'exec', 'size': -1}),
+        'size-huge': f5({'op': 'exec', 'size': 2 ** 53 - 1}) + b'x',
+        'size-fraction': f5(None, raw=b'{"op":"list","size":0.5}'),
+        'invalid-json': f5(None, raw=b'{"op":"list",}'),
+        'nested-json': f5(None, raw=b'{"op":"list","size":0,"x":' + b'[' * 2000 + b']' * 2000 + b'}'),
+        'duplicate-key': f5(None, raw=b'{"op":"list","op":"get","size":0}'),
+        'http-request': b'GET / HTTP/1.1\r\nHost: x\r\n\r\n',
+        'nothing': b'',
+    }
+
+
+def server5_seeds():
+    # First byte: bit 0 the server (0 stage 5's server.c, 1 stage 6's
+    # ftconn), bit 1 the fallback for names (no openat2).
+    seeds = {}
+    for name, stream in server5_requests().items():
+        seeds['stage5-' + name] = b'\x00' + stream
+        seeds['ftconn-' + name] = b'\x01' + stream
+    for name in ('get-inside-link', 'get-through-link-out', 'put-through-link-out', 'put-sub'):
+        seeds['stage5-fallback-' + name] = b'\x02' + server5_requests()[name]
+        seeds['ftconn-fallback-' + name] = b'\x03' + server5_requests()[name]
+    return seeds
+
+
+def client5_seeds():
+    # First byte: what the client asked (0 exec, 1 get, 2 get to stdout,
+    # 3 ls, 4 stat, 5 put, 6 get --resume 3 bytes in).
+    hello = b'hello\n'
+    out = f5({'op': 'output', 'stream': 'stdout'}, b'hi\n')
+    err = f5({'op': 'output', 'stream': 'stderr'}, b'oops\n')
+
+    def exit5(parts, code=0, **extra):
+        fields = {'op': 'exit', 'exit_code': code, 'signal': 0, 'timed_out': False,
+                  'truncated': False,
+                  'stdout_size': sum(len(b) for s, b in parts if s == 1),
+                  'stderr_size': sum(len(b) for s, b in parts if s == 2),
+                  'sha256': sha(b''.join(b for s, b in parts))}
+        fields.update(extra)
+        return f5(fields)
+
+    def file5(data, offset=0, name='a.txt', whole=None):
+        whole = whole if whole is not None else data
+        return (f5({'op': 'file', 'name': name, 'file_size': len(whole), 'offset': offset}, data) +
+                f5({'op': 'end', 'sha256': sha(whole)}))
+
+    def error5(code, message):
+        return f5({'op': 'error', 'code': code, 'message': message})
+
+    good_exit = exit5([(1, b'hi\n'), (2, b'oops\n')])
+    seeds = {
+        'exec': b'\x00' + out + err + good_exit,
+        'exec-no-output': b'\x00' + exit5([]),
+        'exec-failed': b'\x00' + out + exit5([(1, b'hi\n')], code=3),
+        'exec-null-exit': b'\x00' + exit5([], code=None, signal=9),
+        'exec-wrong-digest': b'\x00' + out + exit5([(1, b'hi\n')], sha256='0' * 64),
+        'exec-wrong-size': b'\x00' + out + exit5([(1, b'hi\n')], stdout_size=4),
+        'exec-cut-in-output': b'\x00' + out[:-1],
+        'exec-no-exit': b'\x00' + out,
+        'exec-error': b'\x00' + error5('too_large', 'no'),
+        'exec-file-in-output': b'\x00' + out + file5(hello),
+        'exec-stream-bad': b'\x00' + f5({'op': 'output', 'stream': 'stdin'}, b'x'),
+        'exec-escape-codes': b'\x00' + f5({'op': 'output', 'stream': 'stdout'}, b'\x1b[2J') +
+                             exit5([(1, b'\x1b[2J')]),
+        'get': b'\x01' + file5(hello),
+        'get-empty': b'\x01' + file5(b''),
+        'get-wrong-digest': b'\x01' + f5({'op': 'file', 'name': 'a.txt', 'file_size': 6,
+                                          'offset': 0}, hello) + f5({'op': 'end', 'sha256': sha(b'x')}),
+        'get-cut-in-body': b'\x01' + file5(hello)[:20],
+        'get-other-name': b'\x01' + file5(hello, name='b.txt'),
+        'get-dotdot-name': b'\x01' + file5(hello, name='../a.txt'),
+        'get-size-mismatch': b'\x01' + f5({'op': 'file', 'name': 'a.txt', 'file_size': 9,
+                                           'offset': 0}, hello) + f5({'op': 'end', 'sha256': sha(hello)}),
+        'get-error': b'\x01' + error5('not_found', 'no such file: "a.txt"'),
+        'get-error-escapes': b'\x01' + error5('not_found', 'a\x1b[2Jb'),
+        'get-error-with-body': b'\x01' + f5({'op': 'error', 'code': 'io', 'message': 'x'}, b'abc'),
+        'get-no-end': b'\x01' + f5({'op': 'file', 'name': 'a.txt', 'file_size': 6, 'offset': 0},
+                                   hello),
+        'get-two-ends': b'\x01' + file5(hello) + f5({'op': 'end', 'sha256': sha(hello)}),
+        'get-huge-length': b'\x01' + b'\x7f\xff\xff\xff',
+        'get-nested': b'\x01' + f5(None, raw=b'{"op":"file","x":' + b'[' * 3000 + b']' * 3000 + b'}'),
+        'get-stdout': b'\x02' + file5(hello),
+        'get-stdout-wrong-digest': b'\x02' + f5({'op': 'file', 'name': 'a.txt', 'file_size': 6,
+                                                 'offset': 0}, hello) + f5({'op': 'end', 'sha256': sha(b'')}),
+        'ls': b'\x03' + f5({'op': 'list', 'count': 2, 'skipped': 0, 'truncated': False},
+                           b'[{"name":"a.txt","size":6},{"name":"b\\u001b","size":1}]'),
+        'ls-not-array': b'\x03' + f5({'op': 'list', 'count': 0, 'skipped': 0, 'truncated': False},
+                                     b'{"a":1}'),
+        'ls-bad-entry': b'\x03' + f5({'op': 'list', 'count': 1, 'skipped': 0, 'truncated': False},
+                                     b'[{"name":1}]'),
+        'ls-skipped': b'\x03' + f5({'op': 'list', 'count': 0, 'skipped': 2, 'truncated': True},
+                                   b'[]'),
+        'stat': b'\x04' + f5({'op': 'stat', 'name': 'a.txt', 'exists': True, 'file_size': 6,
+                              'partial_size': 0}),
+        'stat-missing': b'\x04' + f5({'op': 'stat', 'name': 'a.txt', 'exists': False,
+                                      'partial_size': 3}),
+        'stat-bad': b'\x04' + f5({'op': 'stat', 'name': 'a.txt', 'exists': 'yes'}),
+        'put': b'\x05' + f5({'op': 'ready', 'offset': 0}) +
+               f5({'op': 'done', 'name': 'a.txt', 'file_size': 6, 'sha256': sha(hello)}),
+        'put-exists': b'\x05' + error5('exists', 'a.txt exists'),
+        'put-ready-offset': b'\x05' + f5({'op': 'ready', 'offset': 3}),
+        'put-done-wrong': b'\x05' + f5({'op': 'ready', 'offset': 0}) +
+                          f5({'op': 'done', 'name': 'a.txt', 'file_size': 6, 'sha256': sha(b'')}),
+        'put-closed-after-ready': b'\x05' + f5({'op': 'ready', 'offset': 0}),
+        'resume': b'\x06' + file5(b'lo\n', offset=3, whole=hello),
+        'resume-from-0': b'\x06' + file5(hello),
+        'resume-changed': b'\x06' + error5('changed', 'the part differs'),
+        'nothing': b'\x00',
+        'http-reply': b'\x01HTTP/1.1 200 OK\r\n\r\n',
+    }
+    return seeds
+
+
 def main():
     write('stage3_client', stage3())
     write('stage4_client', stage4())
     write('frame', frame_seeds())
     write('capture', capture_seeds())
     write('decode', decode_seeds())
+    write('stage5_server', server5_seeds())
+    write('stage5_client', client5_seeds())
     return 0
 
 

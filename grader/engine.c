@@ -477,6 +477,13 @@ static void finish_program(struct run *r, int let_end)
 static void conn_pull_some(struct run *r, struct conn *c, size_t limit)
 {
     unsigned char buf[65536];
+    /* A buffer from the start, so that c->in.p + c->in_used is never
+     * NULL + 0 (undefined behaviour) before the first byte. */
+    if (c->in.p == NULL && !c->in.failed) {
+        c->in.p = malloc(256);
+        c->in.cap = c->in.p ? 256 : 0;
+        c->in.failed = c->in.p == NULL;
+    }
     if (c->in.len >= CONN_IN_MAX)
         return;
     if (limit > CONN_IN_MAX - c->in.len)
@@ -1279,7 +1286,7 @@ static int cond_ready(struct run *r, void *arg)
     const struct child_output *outs[2] = { &ch->err, &ch->out };
     for (int i = 0; i < 2 && !found[0]; i++) {
         const struct child_output *o = outs[i];
-        const unsigned char *p = o->bytes, *end = o->bytes + o->len;
+        const unsigned char *p = o->bytes, *end = p ? p + o->len : p;   /* NULL + 0: UB */
         while (p && p < end) {
             const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
             if (nl == NULL)

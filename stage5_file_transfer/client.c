@@ -163,8 +163,10 @@ int main(int argc, char **argv)
         fputs(cli.text, cli.to_stderr ? stderr : stdout);
         return cli.exit_status;
     }
-    if (conn_open(&c, &cfg) < 0)
+    if (conn_open(&c, &cfg) < 0) {
+        conn_close(&c);         /* its receive buffer */
         return EXIT_CONNECTION;
+    }
     int status = EXIT_OK;
     if (!word) {
         /* The earlier stages' interactive mode, with the same words. */

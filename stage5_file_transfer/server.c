@@ -369,6 +369,13 @@ static int upload_frame(struct serve_conn *conn, struct frame_reader *request, e
     if (got <= 0) {
         serve_log(conn, "put \"%s\": %s", shown,
                   got < 0 ? request->err : "the client closed before the upload's data");
+        if (got < 0) {
+            /* As between requests: a frame that cannot be read gets a last
+             * word (a peer that is gone does not hear it). */
+            struct ft_error fatal = { FT_E_BAD_FRAME, "" };
+            snprintf(fatal.message, sizeof fatal.message, "%s", request->err);
+            send_error(conn, &fatal);
+        }
         return -1;
     }
     if (ft_parse(FT_UPLOAD, request->header, request->header_json, request->header_len,

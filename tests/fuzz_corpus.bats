@@ -4,7 +4,10 @@
 # file. A harness checks more than "no crash": a reply the stage 3/4 client
 # accepts must be exactly the bytes its length announced, with nothing more
 # read from the socket; the capture reader must give back the file's events
-# exactly. `make check-asan` runs these under ASan and UBSan; `make fuzz`
+# exactly; the stage 5 server (and stage 6's handler) must answer every
+# request in order as the protocol says and write nothing outside its root;
+# the stage 5 client must show exactly what was framed or end with its
+# error line. `make check-asan` runs these under ASan and UBSan; `make fuzz`
 # runs the harnesses under libFuzzer.
 
 setup() {
@@ -41,6 +44,25 @@ replays() {
 
 @test "the viewer's decoder and exports pass every seed of their corpus" {
     replays decode
+}
+
+@test "stage 5's server and stage 6's handler answer every seed request stream as the protocol says, nothing outside the root" {
+    replays stage5_server
+}
+
+@test "the stage 5 client's reply readers pass every seed of their corpus" {
+    replays stage5_client
+}
+
+@test "the stage 5 server answers a malformed frame inside an upload with bad_frame (the harness found it silent)" {
+    # the seed that found it: a put, "ready", then a frame that is not JSON;
+    # stage 5's server closed without a word (stage 6's said bad_frame)
+    run "$ROOT/fuzz/replay-stage5_server" "$ROOT/fuzz/corpus/stage5_server/stage5-put-bad-frame-in-upload"
+    assert_success
+    run env NIANBAO_FUZZ_SHOW=1 "$ROOT/fuzz/replay-stage5_server" "$ROOT/fuzz/corpus/stage5_server/stage5-put-bad-frame-in-upload"
+    assert_success
+    assert_line 'reply 0: {"op":"ready","offset":0,"size":0}'
+    assert_line --regexp '^reply 1: \{"op":"error","code":"bad_frame","message":"header is not valid JSON: .*\}$'
 }
 
 @test "the committed seeds are exactly what fuzz/seeds.py writes" {

@@ -137,6 +137,9 @@ symlinks_stay_inside() {
 }
 
 @test "with openat2, a symlink leading out is not followed either way; one that stays inside is" {
+    # under make check-valgrind: valgrind 3.19 answers openat2 with ENOSYS,
+    # so the server takes its fallback, which the next test checks
+    [ -z "${NIANBAO_VALGRIND:-}" ] || skip "valgrind 3.19 has no openat2"
     ft_server
     run head -1 "$BATS_TEST_TMPDIR/srv.log"
     assert_output --partial '(openat2: symlinks are followed only while they stay inside)'

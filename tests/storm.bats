@@ -7,6 +7,10 @@
 # exactly, hold no more descriptors than before, and leave no zombie.
 # Against each stage's client: every malicious reply must end it with its
 # error line and a non-zero exit within 2 s, never a signal.
+# The stage 5 protocol (stage 5's server and client, stage 6's four
+# servers): framed requests with bad lengths, JSON, names (NUL, not UTF-8,
+# escape codes, ../, absolute, a symlink out), unknown ops, uploads cut
+# short; the root is checked after.
 
 setup() {
     load 'test_helper/common-setup'; _common_setup
@@ -94,6 +98,70 @@ storm_server() {
     storm_server 4
 }
 
+# storm_server5 COUNT PROGRAM [ARGS...]: starts a server of the stage 5
+# protocol (stage 5's, or one of stage 6's models) on a root of its own,
+# storms it with COUNT bad connections, then checks: storm's good client
+# (an exec, its output and SHA-256 exact), the lab's stage 5 client (a
+# get and an exec), nothing written outside the root, descriptors back to
+# where they were, no zombie, the server still there.
+storm_server5() {
+    local count=$1 before zombies; shift
+    local served="$BATS_TEST_TMPDIR/box/root"
+    mkdir -p "$served" "$BATS_TEST_TMPDIR/box/outside"
+    printf 'served\n' >"$served/a.txt"
+    ln -s ../outside "$served/out"
+    # --idle 1: a client that sends nothing for 1 s is closed
+    start_server srv "$@" --port 0 --root "$served" --timeout 2 --idle 1
+    before=$(fd_count "$srv_pid")
+    run "$STORM" server --proto stage5 -p "$srv_port" --count "$count" --stalls 4 --stall-ms 5000
+    assert_success
+    assert_line --regexp "^storm: $count bad connections to 127\.0\.0\.1:[0-9]+ \(stage5, seed 1, 4 at a time\) ended in [0-9.]+ s$"
+    assert_line --regexp '^storm: stalled connections 3: the server closed 3 of them first \(the last after [0-9]+ ms\), storm the rest after 5000 ms$'
+    assert_line 'storm: connections that never read their reply 1, closed by storm after 5000 ms'
+    assert_line 'storm: good client: "echo storm-ok" answered exactly (9 bytes)'
+    # every case ran (the 27 quick ones drawn at random, 4 stalls spread)
+    assert_line --regexp '^storm: cases: connect-close [0-9]+ .* dotdot-names [0-9]+ unknown-ops [0-9]+ .* never-reads-reply 1$'
+    # the lab's own client, after it
+    run "$ROOT/stage5_file_transfer/client" -p "$srv_port" get a.txt -
+    assert_success
+    assert_output --partial 'served'
+    run_client 5 "$srv_port" $'echo after the storm\n'
+    [ "$status" -eq 0 ]
+    expect_bytes "$BATS_TEST_TMPDIR/out" 'after the storm\n'
+    # nothing outside the root: ../, absolute names and the symlink out
+    run ls -A "$BATS_TEST_TMPDIR/box/outside"
+    assert_output ''
+    run ls -A "$BATS_TEST_TMPDIR/box"
+    assert_output $'outside\nroot'
+    [ ! -e /etc/storm-x ]
+    fds_back_to "$srv_pid" "$before"
+    zombies=$(zombies_of "$srv_pid")
+    [ -z "$zombies" ] || { echo "zombie children of the server: $zombies"; return 1; }
+    kill -0 "$srv_pid"
+}
+
+@test "the stage 5 server survives 10,000 bad connections: exact reply after, nothing outside its root, fds back, no zombie" {
+    storm_server5 10000 "$ROOT/stage5_file_transfer/server"
+}
+
+# Stage 6's four models share one handler (common/ftconn.c): 2,000 each
+# here (the 10,000 of the bench run: tools/README.md).
+@test "stage 6's iterative server survives 2,000 bad stage 5 connections, serves after, fds back" {
+    storm_server5 2000 "$ROOT/stage6_concurrent/iterative" --frame-timeout 1
+}
+
+@test "stage 6's fork server survives 2,000 bad stage 5 connections, serves after, fds back, no zombie" {
+    storm_server5 2000 "$ROOT/stage6_concurrent/fork" --frame-timeout 1
+}
+
+@test "stage 6's thread server survives 2,000 bad stage 5 connections, serves after, fds back" {
+    storm_server5 2000 "$ROOT/stage6_concurrent/thread" --frame-timeout 1
+}
+
+@test "stage 6's poll server survives 2,000 bad stage 5 connections, serves after, fds back" {
+    storm_server5 2000 "$ROOT/stage6_concurrent/poll" --frame-timeout 1
+}
+
 @test "the stage 1 client ends every bad reply with its error line and exit 1, within 2 s" {
     run "$STORM" client --proto stage1 -- "$ROOT/stage1_naive/client" -p '{port}'
     assert_success
@@ -120,6 +188,21 @@ storm_server() {
     assert_line --regexp '^PASS stage4 md5-wrong: exit 1 in [0-9]+ ms: client: md5 mismatch: header says 0{32}, body is 5d41402abc4b2a76b9719d911017c592$'
     assert_line --regexp '^PASS stage4 header-not-object: exit 1 in [0-9]+ ms: client: header is not a JSON object: "\[5\]"$'
     assert_line "storm: 25 of 25 cases passed"
+}
+
+@test "the stage 5 client ends every bad reply with its error line and a non-zero exit, within 2 s" {
+    # --wait 1: no reply started after 1 s; --timeout 1: a started one stalls 1 s
+    run "$STORM" client --proto stage5 -- "$ROOT/stage5_file_transfer/client" -p '{port}' --wait 1 --timeout 1
+    assert_success
+    refute_line --partial FAIL
+    assert_line --regexp '^PASS stage5 close-mid-body: exit 3 in [0-9]+ ms: client: connection closed after 10 of 100 bytes of the reply.s body$'
+    assert_line --regexp '^PASS stage5 length-negative: exit 4 in [0-9]+ ms: client: header length 4294967291 is out of range 1\.\.65536 .*another protocol\?$'
+    assert_line --regexp '^PASS stage5 json-nested-5000: exit 4 in [0-9]+ ms: client: header is not valid JSON: .*$'
+    assert_line --regexp '^PASS stage5 unknown-op: exit 4 in [0-9]+ ms: client: the server broke the protocol: unknown op "__class__" .*$'
+    assert_line --regexp '^PASS stage5 sha256-wrong: exit 5 in [0-9]+ ms: client: the output does not match what the server sent: .*$'
+    assert_line --regexp '^PASS stage5 error-reply: exit 1 in [0-9]+ ms: client: server: .*\(too_large\)$'
+    assert_line --regexp '^PASS stage5 stall-mid-body: exit 3 in [0-9]+ ms: client: the server sent nothing for 1 s in the middle of a reply \(--timeout\); giving up$'
+    assert_line "storm: 34 of 34 cases passed"
 }
 
 @test "storm client fails a client that takes a bad reply for a good one" {
@@ -171,7 +254,7 @@ storm_server() {
     assert_line "storm server: --port is required"
     run "$STORM" client --proto stage9 -- true
     assert_failure 2
-    assert_line "storm client: --proto: 'stage9' is not one of stage1|stage3|stage4"
+    assert_line "storm client: --proto: 'stage9' is not one of stage1|stage3|stage4|stage5"
     run "$STORM" client --proto stage3
     assert_failure 2
     assert_line "storm client: no client to run: give its command after --"

@@ -26,6 +26,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "digest.h"
+#include "frame.h"
 #include "net.h"
 #include "wire.h"
 
@@ -354,12 +355,253 @@ static const struct server_case server_cases[] = {
 #define N_SERVER_CASES (sizeof server_cases / sizeof server_cases[0])
 #define N_QUICK_CASES (N_SERVER_CASES - 3)
 
+/* ---- stage 5 (and stage 6, the same protocol): framed requests ----------
+ * A 4-byte big-endian header length, a JSON header with "op" and "size",
+ * the body. Nothing sent here is run as a command: the server runs only
+ * the body of a whole "exec" frame, and only never-reads-reply sends one
+ * (a real command on purpose, as for stages 1-4). */
+
+static void put_be(struct payload *p, uint32_t value)
+{
+    unsigned char len[4] = { (unsigned char)(value >> 24), (unsigned char)(value >> 16),
+                             (unsigned char)(value >> 8), (unsigned char)value };
+    put(p, len, sizeof len);
+}
+
+/* One frame: HEADER's length, HEADER, then BODY_LEN bytes of BODY. */
+static void put_frame5(struct payload *p, const char *header, const void *body, size_t body_len)
+{
+    put_be(p, (uint32_t)strlen(header));
+    put_text(p, header);
+    put(p, body, body_len);
+}
+
+static void build5_len_cut(struct payload *p, struct storm_rng *rng)
+{
+    unsigned char len[4] = { 0, 0, 0, 30 };
+    put(p, len, 1 + rng_below(rng, 3));
+}
+
+static void build5_header_cut(struct payload *p, struct storm_rng *rng)
+{
+    (void)rng;
+    put_be(p, 40);
+    put_text(p, "{\"op\":\"get\",\"name\":\"a");
+}
+
+static void build5_body_cut(struct payload *p, struct storm_rng *rng)
+{
+    (void)rng;
+    put_frame5(p, "{\"op\":\"exec\",\"size\":100}", "echo cut", 8);
+}
+
+static void build5_len(struct payload *p, uint32_t len)
+{
+    put_be(p, len);
+    put_text(p, "{\"op\":\"list\",\"size\":0}");
+}
+
+static void build5_len_zero(struct payload *p, struct storm_rng *rng)
+{
+    (void)rng;
+    build5_len(p, 0);
+}
+
+static void build5_len_negative(struct payload *p, struct storm_rng *rng)
+{
+    (void)rng;
+    build5_len(p, 0xffffffffu);          /* -1 as a signed int32 */
+}
+
+static void build5_len_huge(struct payload *p, struct storm_rng *rng)
+{
+    (void)rng;
+    build5_len(p, 0x7fffffffu);
+}
+
+static void build5_len_ascii(struct payload *p, struct storm_rng *rng)
+{
+    (void)rng;
+    put_text(p, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+}
+
+static void build5_json_invalid(struct payload *p, struct storm_rng *rng)
+{
+    (void)rng;
+    put_frame5(p, "{\"op\":\"list\",\"size\":,}", "", 0);
+}
+
+static void build5_json_nested(struct payload *p, struct storm_rng *rng)
+{
+    size_t depth = 1000 + rng_below(rng, 4000);
+    put_be(p, (uint32_t)(2 * depth));
+    put_repeat(p, "[", depth);
+    put_repeat(p, "]", depth);
+}
+
+static void build5_json_nested_objects(struct payload *p, struct storm_rng *rng)
+{
+    size_t depth = 500 + rng_below(rng, 1000);
+    put_be(p, (uint32_t)(6 * depth + 1 + depth));
+    put_repeat(p, "{\"a\":", depth);
+    put_text(p, "[");
+    put_repeat(p, "}", depth);
+}
+
+static void build5_nul_name(struct payload *p, struct storm_rng *rng)
+{
+    static const char header[] = "{\"op\":\"get\",\"name\":\"a\0b\",\"size\":0}";
+    (void)rng;
+    put_be(p, sizeof header - 1);
+    put(p, header, sizeof header - 1);
+    put_frame5(p, "{\"op\":\"get\",\"name\":\"a\\u0000b\",\"size\":0}", "", 0);
+}
+
+static void build5_not_utf8_name(struct payload *p, struct storm_rng *rng)
+{
+    (void)rng;
+    put_frame5(p, "{\"op\":\"stat\",\"name\":\"\xc0\xaf\xed\xa0\x80\xff\",\"size\":0}", "", 0);
+}
+
+static void build5_escape_name(struct payload *p, struct storm_rng *rng)
+{
+    (void)rng;
+    put_frame5(p, "{\"op\":\"get\",\"name\":\"\\u001b]0;pwned\\u0007\\u001b[2J\",\"size\":0}", "", 0);
+}
+
+static void build5_dotdot(struct payload *p, struct storm_rng *rng)
+{
+    static const char *const names[] = { "../../../../etc/passwd", "/etc/passwd", "a/../../b",
+                                         "..", "", "./../x" };
+    char header[160];
+    const char *name = names[rng_below(rng, sizeof names / sizeof names[0])];
+    snprintf(header, sizeof header, "{\"op\":\"get\",\"name\":\"%s\",\"size\":0}", name);
+    put_frame5(p, header, "", 0);
+    snprintf(header, sizeof header, "{\"op\":\"put\",\"name\":\"%s\",\"file_size\":4,\"size\":0}",
+             name);
+    put_frame5(p, header, "", 0);
+    put_frame5(p, "{\"op\":\"data\",\"size\":4}", "evil", 4);
+}
+
+static void build5_unknown(struct payload *p, struct storm_rng *rng)
+{
+    (void)rng;
+    put_frame5(p, "{\"op\":\"getattr\",\"size\":0}", "", 0);
+    put_frame5(p, "{\"op\":\"__class__\",\"size\":3}", "abc", 3);
+    put_frame5(p, "{\"op\":\"list\",\"mode\":\"all\",\"size\":0}", "", 0);
+    put_frame5(p, "{\"op\":5,\"size\":0}", "", 0);
+    put_frame5(p, "{\"size\":0}", "", 0);
+    put_frame5(p, "{\"op\":\"data\",\"size\":2}", "xy", 2);
+}
+
+static void build5_sizes(struct payload *p, struct storm_rng *rng)
+{
+    static const char *const sizes[] = { "-1", "0.5", "1e308", "9007199254740993", "\"5\"",
+                                         "null", "18446744073709551616" };
+    char header[96];
+    snprintf(header, sizeof header, "{\"op\":\"exec\",\"size\":%s}",
+             sizes[rng_below(rng, sizeof sizes / sizeof sizes[0])]);
+    put_frame5(p, header, "x", 1);
+}
+
+static void build5_size_huge(struct payload *p, struct storm_rng *rng)
+{
+    (void)rng;
+    put_frame5(p, "{\"op\":\"exec\",\"size\":9007199254740991}", "echo", 4);
+}
+
+static void build5_put_cut(struct payload *p, struct storm_rng *rng)
+{
+    char name[64];
+    snprintf(name, sizeof name, "storm-%u", (unsigned)rng_below(rng, 4));
+    char header[192];
+    snprintf(header, sizeof header, "{\"op\":\"put\",\"name\":\"%s\",\"file_size\":1000,"
+             "\"overwrite\":true,\"size\":0}", name);
+    put_frame5(p, header, "", 0);
+    put_frame5(p, "{\"op\":\"data\",\"size\":1000}", "only these", 10);
+}
+
+static void build5_put_bad_end(struct payload *p, struct storm_rng *rng)
+{
+    (void)rng;
+    put_frame5(p, "{\"op\":\"put\",\"name\":\"storm-x\",\"file_size\":2,\"overwrite\":true,"
+                  "\"size\":0}", "", 0);
+    put_frame5(p, "{\"op\":\"data\",\"size\":2}", "xy", 2);
+    put_frame5(p, "{\"op\":\"end\",\"sha256\":\"not hex\",\"size\":0}", "", 0);
+}
+
+static void build5_random(struct payload *p, struct storm_rng *rng)
+{
+    size_t len = 1 + rng_below(rng, 3000);
+    if (rng_below(rng, 2))                  /* a valid length, then junk */
+        put_be(p, (uint32_t)(1 + rng_below(rng, (uint32_t)len)));
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)rng_next(rng);
+        put(p, &c, 1);
+    }
+}
+
+static void build5_good_then_eof(struct payload *p, struct storm_rng *rng)
+{
+    (void)rng;
+    put_frame5(p, "{\"op\":\"list\",\"size\":0}", "", 0);
+    put_frame5(p, "{\"op\":\"stat\",\"name\":\"nothing-here\",\"size\":0}", "", 0);
+}
+
+static void build5_big_reply(struct payload *p, struct storm_rng *rng)
+{
+    (void)rng;
+    put_frame5(p, "{\"op\":\"exec\",\"size\":12}", "seq 1 200000", 12);
+}
+
+static const struct server_case server5_cases[] = {
+    { "connect-close",      END_CLOSE,   build_nothing },
+    { "connect-reset",      END_RESET,   build_nothing },
+    { "connect-eof",        END_EOF,     build_nothing },
+    { "eof-mid-length",     END_EOF,     build5_len_cut },
+    { "eof-mid-header",     END_EOF,     build5_header_cut },
+    { "eof-mid-body",       END_EOF,     build5_body_cut },
+    { "reset-mid-body",     END_RESET,   build5_body_cut },
+    { "length-0",           END_EOF,     build5_len_zero },
+    { "length-negative",    END_EOF,     build5_len_negative },
+    { "length-2^31-1",      END_EOF,     build5_len_huge },
+    { "length-ascii",       END_EOF,     build5_len_ascii },
+    { "json-invalid",       END_EOF,     build5_json_invalid },
+    { "json-nested-arrays", END_EOF,     build5_json_nested },
+    { "json-nested-objects", END_EOF,    build5_json_nested_objects },
+    { "nul-name",           END_EOF,     build5_nul_name },
+    { "not-utf8-name",      END_EOF,     build5_not_utf8_name },
+    { "escape-codes-name",  END_EOF,     build5_escape_name },
+    { "dotdot-names",       END_EOF,     build5_dotdot },
+    { "unknown-ops",        END_EOF,     build5_unknown },
+    { "bad-sizes",          END_EOF,     build5_sizes },
+    { "size-2^53-1-eof",    END_EOF,     build5_size_huge },
+    { "put-eof-mid-data",   END_EOF,     build5_put_cut },
+    { "put-reset-mid-data", END_RESET,   build5_put_cut },
+    { "put-bad-end",        END_EOF,     build5_put_bad_end },
+    { "random-bytes",       END_EOF,     build5_random },
+    { "random-reset",       END_RESET,   build5_random },
+    { "good-requests-eof",  END_EOF,     build5_good_then_eof },
+    /* the stalls: few, spread over the run (--stalls) */
+    { "connect-stall",      END_STALL,   build_nothing },
+    { "stall-mid-header",   END_STALL,   build5_header_cut },
+    { "stall-mid-body",     END_STALL,   build5_body_cut },
+    { "never-reads-reply",  END_NO_READ, build5_big_reply },
+};
+#define N_SERVER5_CASES (sizeof server5_cases / sizeof server5_cases[0])
+#define MAX_SERVER_CASES (N_SERVER5_CASES > N_SERVER_CASES ? N_SERVER5_CASES : N_SERVER_CASES)
+
+/* The cases of the protocol in use: stages 1-4 end with 3 that stall (or
+ * never read), stage 5 with 4. */
+static const struct server_case *cases = server_cases;
+static size_t n_cases = N_SERVER_CASES, n_quick = N_QUICK_CASES;
+
 /* JSON-shaped payloads hold quotes, braces and colons: harmless words to
  * sh, but outside the strict rule. The legitimate command of
  * never-reads-reply is a real command on purpose. */
 static int server_payload_is_inert(const struct server_case *c, const struct payload *p)
 {
-    if (c->build == build_big_reply)
+    if (c->build == build_big_reply || cases == server5_cases)
         return 1;
     return payload_is_inert(p, "\"");
 }
@@ -392,7 +634,7 @@ struct storm_conn {
 };
 
 struct storm_totals {
-    unsigned long by_case[N_SERVER_CASES];
+    unsigned long by_case[MAX_SERVER_CASES];
     unsigned long closed_by_server, reset_by_server, closed_by_us;
     unsigned long stalls, stalls_closed_by_server, no_reads;
     long long stall_close_ms_max;
@@ -544,9 +786,9 @@ static const struct server_case *pick_case(const struct server_config *cfg, unsi
 {
     if (cfg->stalls > 0 && *stalls_made < cfg->stalls &&
         number * cfg->stalls >= (*stalls_made + 1) * cfg->count) {
-        return &server_cases[N_QUICK_CASES + (*stalls_made)++ % (N_SERVER_CASES - N_QUICK_CASES)];
+        return &cases[n_quick + (*stalls_made)++ % (n_cases - n_quick)];
     }
-    return &server_cases[rng_below(rng, N_QUICK_CASES)];
+    return &cases[rng_below(rng, n_quick)];
 }
 
 /* ---- the good client after the storm ------------------------------------- */
@@ -658,6 +900,92 @@ end:
     return rc;
 }
 
+/* The good client of stage 5 (and 6): the command as an "exec" frame;
+ * the reply must be "output" frames whose stdout bytes are exactly the
+ * expected ones (nothing on stderr), then "exit" with code 0 and the
+ * SHA-256 and sizes of that output, and nothing after it. */
+static int good_client5(const struct server_config *cfg, char *err, size_t errlen)
+{
+    size_t expect_len = strlen(cfg->expect), have = 0;
+    char neterr[256], shown[160], *got = malloc(expect_len + 1);
+    unsigned char extra;
+    struct frame_reader r;
+    struct digest sha = { DIGEST_NONE, NULL };
+    int rc = -1;
+
+    frame_reader_init(&r, &frame_stage5);
+    int fd = net_connect(cfg->host, cfg->port, SOCK_STREAM, neterr, sizeof neterr);
+    if (fd < 0 || !got || digest_init(&sha, DIGEST_SHA256) < 0) {
+        snprintf(err, errlen, "good client: %s", fd < 0 ? neterr : "out of memory");
+        goto end;
+    }
+    struct timeval limit = { 10, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    cJSON *request = cJSON_CreateObject();
+    if (!request || !cJSON_AddStringToObject(request, "op", "exec") ||
+        frame_send(fd, &frame_stage5, request, cfg->command, strlen(cfg->command), 0,
+                   neterr, sizeof neterr) < 0) {
+        snprintf(err, errlen, "good client: %s", request ? neterr : "out of memory");
+        cJSON_Delete(request);
+        goto end;
+    }
+    cJSON_Delete(request);
+    for (;;) {
+        if (frame_recv_header(fd, &r, "reply") <= 0) {
+            snprintf(err, errlen, "good client: %s", r.err[0] ? r.err : "the server closed "
+                     "the connection before \"exit\"");
+            goto end;
+        }
+        const cJSON *op = cJSON_GetObjectItemCaseSensitive(r.header, "op");
+        const cJSON *stream = cJSON_GetObjectItemCaseSensitive(r.header, "stream");
+        const char *op_name = cJSON_IsString(op) ? op->valuestring : "?";
+        if (strcmp(op_name, "exit") == 0)
+            break;
+        if (strcmp(op_name, "output") != 0 || !cJSON_IsString(stream) ||
+            strcmp(stream->valuestring, "stdout") != 0 || r.body_size > expect_len - have) {
+            escape_bytes(r.header_json, r.header_len, shown, sizeof shown);
+            snprintf(err, errlen, "good client: unexpected reply \"%s\" after %zu bytes of "
+                     "output", shown, have);
+            goto end;
+        }
+        ssize_t n;
+        while ((n = frame_recv_body(fd, &r, got + have, expect_len - have)) > 0) {
+            digest_update(&sha, got + have, (size_t)n);
+            have += (size_t)n;
+        }
+        if (n < 0) {
+            snprintf(err, errlen, "good client: %s", r.err);
+            goto end;
+        }
+    }
+    char hex[DIGEST_HEX_MAX];
+    digest_final_hex(&sha, hex);
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(r.header, "exit_code");
+    const cJSON *digest = cJSON_GetObjectItemCaseSensitive(r.header, "sha256");
+    const cJSON *out_size = cJSON_GetObjectItemCaseSensitive(r.header, "stdout_size");
+    if (have != expect_len || memcmp(got, cfg->expect, expect_len) != 0 ||
+        !cJSON_IsNumber(code) || code->valuedouble != 0 || !cJSON_IsString(digest) ||
+        strcmp(digest->valuestring, hex) != 0 || !cJSON_IsNumber(out_size) ||
+        out_size->valuedouble != (double)expect_len) {
+        escape_bytes(got, have, shown, sizeof shown);
+        snprintf(err, errlen, "good client: output \"%s\" (%zu bytes) and its exit do not match "
+                 "the expected %zu bytes, exit 0", shown, have, expect_len);
+        goto end;
+    }
+    if (r.body_size != 0 || read_until(fd, &extra, 1, now_ms() + 200) != 0) {
+        snprintf(err, errlen, "good client: more bytes after \"exit\"");
+        goto end;
+    }
+    rc = 0;
+end:
+    frame_reader_free(&r);
+    digest_free(&sha);
+    free(got);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
 static int storm_server(const struct server_config *cfg)
 {
     struct storm_conn conns[MAX_CONCURRENCY];
@@ -700,7 +1028,7 @@ static int storm_server(const struct server_config *cfg)
                             "to sh\n", c->kase->name);
                     goto end;
                 }
-                totals.by_case[c->kase - server_cases]++;
+                totals.by_case[c->kase - cases]++;
                 if (cfg->verbose)
                     fprintf(stderr, "connection %lu: %s, %zu bytes\n", c->number,
                             c->kase->name, c->payload->len);
@@ -743,11 +1071,12 @@ static int storm_server(const struct server_config *cfg)
         printf("storm: connections that never read their reply %lu, closed by storm after "
                "%lu ms\n", totals.no_reads, cfg->stall_ms);
     printf("storm: cases:");
-    for (size_t i = 0; i < N_SERVER_CASES; i++)
+    for (size_t i = 0; i < n_cases; i++)
         if (totals.by_case[i] > 0)
-            printf(" %s %lu", server_cases[i].name, totals.by_case[i]);
+            printf(" %s %lu", cases[i].name, totals.by_case[i]);
     printf("\n");
-    if (good_client(cfg, err, sizeof err) < 0) {
+    if ((cases == server5_cases ? good_client5(cfg, err, sizeof err)
+                                : good_client(cfg, err, sizeof err)) < 0) {
         printf("storm: FAIL: %s\n", err);
         goto end;
     }
@@ -897,6 +1226,167 @@ static void reply4_md5_wrong_upper(struct payload *p)
     reply4(p, "{\"total_size\":5,\"md5\":\"5D41402ABC4B2A76B9719D911017C592\"}", "HELLO");
 }
 
+/* ---- stage 5 replies: big-endian lengths, JSON headers with op and size -- */
+
+static void reply5_len_cut(struct payload *p)
+{
+    put(p, "\0\0", 2);
+}
+
+static void reply5_header_cut(struct payload *p)
+{
+    put_be(p, 60);
+    put_text(p, "{\"op\":\"output\",\"stream\":");
+}
+
+static void reply5_body_cut(struct payload *p)
+{
+    put_frame5(p, "{\"op\":\"output\",\"stream\":\"stdout\",\"size\":100}", "only ten b", 10);
+}
+
+static void reply5_len_zero(struct payload *p)
+{
+    put_be(p, 0);
+    put_text(p, "{}");
+}
+
+static void reply5_len_max(struct payload *p)
+{
+    put_be(p, 0x7fffffffu);
+    put_text(p, "{}");
+}
+
+static void reply5_len_negative(struct payload *p)
+{
+    put_be(p, 0xfffffffbu);             /* -5 as a signed int32 */
+    put_text(p, "{}");
+}
+
+static void reply5_json_invalid(struct payload *p)
+{
+    put_frame5(p, "{\"op\":\"exit\",,}", "", 0);
+}
+
+static void reply5_json_nested(struct payload *p)
+{
+    put_be(p, 10000);
+    put_repeat(p, "[", 5000);
+    put_repeat(p, "]", 5000);
+}
+
+static void reply5_not_object(struct payload *p)
+{
+    put_frame5(p, "[\"exit\"]", "", 0);
+}
+
+static void reply5_size_missing(struct payload *p)
+{
+    put_frame5(p, "{\"op\":\"output\",\"stream\":\"stdout\"}", "hello", 5);
+}
+
+static void reply5_size_negative(struct payload *p)
+{
+    put_frame5(p, "{\"op\":\"output\",\"stream\":\"stdout\",\"size\":-5}", "hello", 5);
+}
+
+static void reply5_size_huge(struct payload *p)
+{
+    put_frame5(p, "{\"op\":\"output\",\"stream\":\"stdout\",\"size\":1e308}", "hello", 5);
+}
+
+static void reply5_unknown_op(struct payload *p)
+{
+    put_frame5(p, "{\"op\":\"__class__\",\"size\":0}", "", 0);
+}
+
+static void reply5_unknown_field(struct payload *p)
+{
+    put_frame5(p, "{\"op\":\"output\",\"stream\":\"stdout\",\"eval\":\"x\",\"size\":5}", "hello", 5);
+}
+
+static void reply5_bad_stream(struct payload *p)
+{
+    put_frame5(p, "{\"op\":\"output\",\"stream\":\"stdin\",\"size\":5}", "hello", 5);
+}
+
+static void reply5_wrong_op(struct payload *p)
+{
+    put_frame5(p, "{\"op\":\"file\",\"name\":\"a.txt\",\"file_size\":5,\"offset\":0,\"size\":5}",
+               "hello", 5);
+}
+
+/* "hello" on stdout, then an exit whose fields are FIELDS (JSON text after
+ * "op":"exit",). */
+static void reply5_exit(struct payload *p, const char *fields)
+{
+    char header[400];
+    put_frame5(p, "{\"op\":\"output\",\"stream\":\"stdout\",\"size\":5}", "hello", 5);
+    snprintf(header, sizeof header, "{\"op\":\"exit\",%s,\"size\":0}", fields);
+    put_frame5(p, header, "", 0);
+}
+
+#define HELLO_SHA256 "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+
+static void reply5_sha_wrong(struct payload *p)
+{
+    reply5_exit(p, "\"exit_code\":0,\"signal\":0,\"timed_out\":false,\"truncated\":false,"
+                   "\"stdout_size\":5,\"stderr_size\":0,\"sha256\":\"" "00000000000000000000"
+                   "00000000000000000000000000000000000000000000\"");
+}
+
+static void reply5_size_lies(struct payload *p)
+{
+    reply5_exit(p, "\"exit_code\":0,\"signal\":0,\"timed_out\":false,\"truncated\":false,"
+                   "\"stdout_size\":4,\"stderr_size\":1,\"sha256\":\"" HELLO_SHA256 "\"");
+}
+
+static void reply5_exit_code(struct payload *p)
+{
+    reply5_exit(p, "\"exit_code\":3,\"signal\":0,\"timed_out\":false,\"truncated\":false,"
+                   "\"stdout_size\":5,\"stderr_size\":0,\"sha256\":\"" HELLO_SHA256 "\"");
+}
+
+static void reply5_exit_code_huge(struct payload *p)
+{
+    reply5_exit(p, "\"exit_code\":1e308,\"signal\":0,\"timed_out\":false,\"truncated\":false,"
+                   "\"stdout_size\":5,\"stderr_size\":0,\"sha256\":\"" HELLO_SHA256 "\"");
+}
+
+static void reply5_error(struct payload *p)
+{
+    put_frame5(p, "{\"op\":\"error\",\"code\":\"too_large\",\"message\":\"no \\u001b[2J"
+                  "thanks\",\"size\":0}", "", 0);
+}
+
+static void reply5_error_nul(struct payload *p)
+{
+    put_frame5(p, "{\"op\":\"error\",\"code\":\"io\",\"message\":\"a\\u0000b\",\"size\":0}",
+               "", 0);
+}
+
+static void reply5_output_only(struct payload *p)
+{
+    put_frame5(p, "{\"op\":\"output\",\"stream\":\"stdout\",\"size\":5}", "hello", 5);
+}
+
+static void reply5_error_with_body(struct payload *p)
+{
+    put_frame5(p, "{\"op\":\"error\",\"code\":\"io\",\"message\":\"x\",\"size\":3}", "abc", 3);
+}
+
+static void reply5_nul_header(struct payload *p)
+{
+    static const char header[] = "{\"op\":\"output\",\"stream\":\"stdout\\0\",\"size\":0}";
+    put_be(p, sizeof header - 1);
+    put(p, header, sizeof header - 1);
+}
+
+static void reply5_not_utf8(struct payload *p)
+{
+    put_frame5(p, "{\"op\":\"error\",\"code\":\"io\",\"message\":\"\xc0\xaf\xed\xa0\x80\",\"size\":0}",
+               "", 0);
+}
+
 static const struct client_case client_cases[] = {
     { "close-before-reply",   "stage1 stage3 stage4", END_CLOSE, reply_nothing },
     { "reset-before-reply",   "stage1 stage3 stage4", END_RESET, reply_nothing },
@@ -929,6 +1419,40 @@ static const struct client_case client_cases[] = {
     { "stall-mid-header",     "stage4",               END_STALL, reply4_header_cut },
     { "stall-mid-body",       "stage3",               END_STALL, reply3_body_cut },
     { "stall-mid-body",       "stage4",               END_STALL, reply4_body_cut },
+    { "close-before-reply",   "stage5",               END_CLOSE, reply_nothing },
+    { "reset-before-reply",   "stage5",               END_RESET, reply_nothing },
+    { "close-mid-length",     "stage5",               END_CLOSE, reply5_len_cut },
+    { "close-mid-header",     "stage5",               END_CLOSE, reply5_header_cut },
+    { "close-mid-body",       "stage5",               END_CLOSE, reply5_body_cut },
+    { "reset-mid-body",       "stage5",               END_RESET, reply5_body_cut },
+    { "header-length-0",      "stage5",               END_STALL, reply5_len_zero },
+    { "length-2^31-1",        "stage5",               END_STALL, reply5_len_max },
+    { "length-negative",      "stage5",               END_STALL, reply5_len_negative },
+    { "length-ascii",         "stage5",               END_STALL, reply_len_ascii },
+    { "json-invalid",         "stage5",               END_STALL, reply5_json_invalid },
+    { "json-nested-5000",     "stage5",               END_STALL, reply5_json_nested },
+    { "header-not-object",    "stage5",               END_STALL, reply5_not_object },
+    { "header-nul",           "stage5",               END_STALL, reply5_nul_header },
+    { "header-not-utf8",      "stage5",               END_STALL, reply5_not_utf8 },
+    { "size-missing",         "stage5",               END_STALL, reply5_size_missing },
+    { "size-negative",        "stage5",               END_STALL, reply5_size_negative },
+    { "size-1e308",           "stage5",               END_STALL, reply5_size_huge },
+    { "unknown-op",           "stage5",               END_STALL, reply5_unknown_op },
+    { "unknown-field",        "stage5",               END_STALL, reply5_unknown_field },
+    { "output-bad-stream",    "stage5",               END_STALL, reply5_bad_stream },
+    { "file-during-exec",     "stage5",               END_STALL, reply5_wrong_op },
+    { "sha256-wrong",         "stage5",               END_STALL, reply5_sha_wrong },
+    { "sizes-lie",            "stage5",               END_STALL, reply5_size_lies },
+    { "exit-code-3",          "stage5",               END_STALL, reply5_exit_code },
+    { "exit-code-1e308",      "stage5",               END_STALL, reply5_exit_code_huge },
+    { "error-reply",          "stage5",               END_STALL, reply5_error },
+    { "error-reply-nul",      "stage5",               END_STALL, reply5_error_nul },
+    { "error-with-body",      "stage5",               END_STALL, reply5_error_with_body },
+    { "close-before-exit",    "stage5",               END_CLOSE, reply5_output_only },
+    { "stall-before-reply",   "stage5",               END_STALL, reply_nothing },
+    { "stall-mid-length",     "stage5",               END_STALL, reply5_len_cut },
+    { "stall-mid-header",     "stage5",               END_STALL, reply5_header_cut },
+    { "stall-mid-body",       "stage5",               END_STALL, reply5_body_cut },
 };
 #define N_CLIENT_CASES (sizeof client_cases / sizeof client_cases[0])
 
@@ -1144,6 +1668,22 @@ static int client_case_run(const struct client_config *cfg, const struct client_
         goto end;
     }
     size_t request_len = 1, command_len = strlen(cfg->command) + 1;
+    if (strcmp(cfg->proto, "stage5") == 0) {
+        /* one frame: its length, its header, the body its size gives */
+        request_len += read_until(conn, request + 1, 3, now_ms() + 1000);
+        uint32_t hlen = request_len == 4 ? ((uint32_t)request[0] << 24 |
+                        (uint32_t)request[1] << 16 | (uint32_t)request[2] << 8 | request[3]) : 0;
+        if (hlen > 0 && hlen < sizeof request - 4 &&
+            read_until(conn, request + 4, hlen, now_ms() + 1000) == hlen) {
+            request_len += hlen;
+            cJSON *h = cJSON_ParseWithLength((const char *)request + 4, hlen);
+            const cJSON *size = cJSON_GetObjectItemCaseSensitive(h, "size");
+            if (cJSON_IsNumber(size) && size->valuedouble >= 0 &&
+                size->valuedouble < (double)(sizeof request - request_len))
+                command_len = request_len + (size_t)size->valuedouble;
+            cJSON_Delete(h);
+        }
+    }
     while (request_len < command_len && request_len < sizeof request) {
         size_t more = read_until(conn, request + request_len, 1, now_ms() + 200);
         if (more == 0)
@@ -1275,8 +1815,9 @@ int main(int argc, char **argv)
         const struct cli_option options[] = {
             CLI_HOST_OPTION(&cfg.host),
             { "port", 'p', CLI_PORT, &cfg.port, "PORT", "the server's port (required)", 1, 0 },
-            { "proto", 0, CLI_CHOICE, &cfg.proto, "stage1|stage3|stage4",
-              "what the server speaks (required): how the good client reads its reply", 0, 0 },
+            { "proto", 0, CLI_CHOICE, &cfg.proto, "stage1|stage3|stage4|stage5",
+              "what the server speaks (required): how the good client reads its reply; "
+              "stage5 for stage 6's servers too", 0, 0 },
             { "count", 'n', CLI_UINT, &cfg.count, "N", "bad connections (default 10000)",
               1, 10000000 },
             { "concurrency", 'c', CLI_UINT, &cfg.concurrency, "N",
@@ -1324,6 +1865,11 @@ int main(int argc, char **argv)
         }
         *w = '\0';
         cfg.expect = expect;
+        if (strcmp(cfg.proto, "stage5") == 0) {
+            cases = server5_cases;
+            n_cases = N_SERVER5_CASES;
+            n_quick = N_SERVER5_CASES - 4;
+        }
         signal(SIGPIPE, SIG_IGN);
         int status = storm_server(&cfg);
         free(expect);
@@ -1335,7 +1881,7 @@ int main(int argc, char **argv)
         while (dashes < argc && strcmp(argv[dashes], "--") != 0)
             dashes++;
         const struct cli_option options[] = {
-            { "proto", 0, CLI_CHOICE, &cfg.proto, "stage1|stage3|stage4",
+            { "proto", 0, CLI_CHOICE, &cfg.proto, "stage1|stage3|stage4|stage5",
               "what the client speaks (required)", 0, 0 },
             { "case", 0, CLI_STRING, &cfg.only, "NAME", "run only this case", 0, 0 },
             { "command", 0, CLI_STRING, &cfg.command, "CMD",
