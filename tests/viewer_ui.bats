@@ -40,11 +40,14 @@ wait_dump() {
 # view ARGS...: the viewer in a fresh tmux session named "ui" (80x24, or
 # $VIEW_SIZE as COLSxROWS), on a private tmux server that teardown stops
 # with the other started PIDs.
+# A wait is marked from VIEW_GAP_MS (default here 2000: a recorded session's
+# own pace, slow under sanitizers, is not what these tests look at; empty:
+# the viewer's default, 10 ms).
 view() {
-    local size=${VIEW_SIZE:-80x24}
+    local size=${VIEW_SIZE:-80x24} gap=${VIEW_GAP_MS-2000}
     TMUX_SOCKET="$BATS_TEST_TMPDIR/tmux.sock"
     tmux -S "$TMUX_SOCKET" -f /dev/null new-session -d -s ui -x "${size%x*}" -y "${size#*x}" \
-        "env LANG=C.UTF-8 TERM=screen $ROOT/viewer/nianbao-view $*; echo VIEW-EXIT=\$?; sleep 30" 3>&-
+        "env LANG=C.UTF-8 TERM=screen ${gap:+NIANBAO_VIEW_GAP_MS=$gap} $ROOT/viewer/nianbao-view $*; echo VIEW-EXIT=\$?; sleep 30" 3>&-
     STARTED_PIDS+=("$(tmux -S "$TMUX_SOCKET" display-message -p '#{pid}')")
 }
 
@@ -306,10 +309,32 @@ with open(sys.argv[1], 'wb') as out:
     out.write(ev(4, 2, 5, 8081, 40000, b'head:', 2 * ms + 9000))
     out.write(ev(4, 2, 5, 8081, 40000, b'body.', 42 * ms + 300000))
 PY
-    view --replay "$BATS_TEST_TMPDIR/nagle.nbcap"
+    VIEW_GAP_MS= view --replay "$BATS_TEST_TMPDIR/nagle.nbcap"
     pane_wait '?: help'
     keys d
     pane_wait '┃head: +40ms┃body.'
+}
+
+@test "NIANBAO_VIEW_GAP_MS=50 leaves a wait of 40 ms unmarked" {
+    python3 - "$BATS_TEST_TMPDIR/nagle.nbcap" <<'PY'
+import struct, sys
+def ev(kind, role, result, local, peer, data=b'', t=1):
+    addr = lambda p: struct.pack('<HH16s', 2, p, bytes([127, 0, 0, 1]) + bytes(12))
+    return (struct.pack('<IBBBBQqIiiI', 0x3256424e, kind, 0, 1, role, t, result, role, 3, 0,
+                        len(data)) + addr(local) + addr(peer) + struct.pack('<q', result) + data)
+ms = 1000000
+with open(sys.argv[1], 'wb') as out:
+    out.write(ev(1, 1, 0, 40000, 8081, b'client', 1 * ms))
+    out.write(ev(2, 2, 0, 8081, 40000, b'server', 1 * ms))
+    out.write(ev(3, 1, 5, 40000, 8081, b'head:', 2 * ms))
+    out.write(ev(3, 1, 5, 40000, 8081, b'body.', 2 * ms + 5000))
+    out.write(ev(4, 2, 5, 8081, 40000, b'head:', 2 * ms + 9000))
+    out.write(ev(4, 2, 5, 8081, 40000, b'body.', 42 * ms + 300000))
+PY
+    VIEW_GAP_MS=50 view --replay "$BATS_TEST_TMPDIR/nagle.nbcap"
+    pane_wait '?: help'
+    keys d
+    pane_wait '┃head:┃body.'
 }
 
 # at_byte_marked: the --at byte (the "5" of 285) is drawn blinking (SGR 5).

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "ui.h"
 
+#include <errno.h>
 #include <langinfo.h>
 #include <locale.h>
 #include <ncurses.h>
@@ -58,8 +59,23 @@ struct layout {
     long rows, row_cap;
 };
 
-/* Waits shorter than this are the machine's own pace, not news. */
+/* Waits shorter than this are the machine's own pace, not news.
+ * NIANBAO_VIEW_GAP_MS (whole milliseconds, 1..3600000) moves it: on a slow
+ * build (sanitizers, valgrind) a machine's own pace can pass 10 ms. */
 #define GAP_MIN_NS 10000000ull
+
+static uint64_t gap_min_ns(void)
+{
+    const char *env = getenv("NIANBAO_VIEW_GAP_MS");
+    if (env == NULL || *env == '\0')
+        return GAP_MIN_NS;
+    char *end;
+    errno = 0;
+    unsigned long long ms = strtoull(env, &end, 10);
+    if (errno != 0 || *end != '\0' || *env == '-' || ms < 1 || ms > 3600000)
+        return GAP_MIN_NS;
+    return ms * 1000000ull;
+}
 
 void ui_view_init(struct ui_view *view)
 {
@@ -67,7 +83,7 @@ void ui_view_init(struct ui_view *view)
     view->dir = DIR_DOWN;
     view->follow = 1;
     view->utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
-    view->gap_min_ns = GAP_MIN_NS;
+    view->gap_min_ns = gap_min_ns();
 }
 
 int ui_start(struct ui_view *view, int want_color)
