@@ -396,6 +396,24 @@ static void sample_tasks(long pid, struct group_sample *s)
     closedir(tasks);
 }
 
+/* Adds PID's rchar and wchar (bytes through read/write-like calls of any
+ * kind: pipes, files, sockets) to S->io. Nothing when /proc/PID/io cannot be
+ * read. */
+static void sample_io(long pid, struct group_sample *s)
+{
+    char path[64], line[128];
+    snprintf(path, sizeof path, "/proc/%ld/io", pid);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long long v;
+        if (sscanf(line, "rchar: %llu", &v) == 1 || sscanf(line, "wchar: %llu", &v) == 1)
+            s->io += v;
+    }
+    fclose(f);
+}
+
 /* The program is its process group and every descendant, wherever it
  * moved (the lab's servers run each command in a group of its own). */
 int child_sample(const struct child *c, struct group_sample *s)
@@ -455,6 +473,7 @@ int child_sample(const struct child *c, struct group_sample *s)
         processes++;
         ticks_total += all[i].ticks;
         sample_tasks(all[i].pid, s);
+        sample_io(all[i].pid, s);
     }
     free(all);
     if (processes == 0)

@@ -71,6 +71,9 @@ struct group_sample {
     int all_asleep;            /* 1 when every one is sleeping (S, T, Z)   */
     uint64_t switches;         /* sum of their context switches            */
     double cpu;                /* user + system seconds, with reaped children */
+    uint64_t io;               /* bytes read and written by every process
+                                  (/proc/PID/io rchar + wchar): a program
+                                  reading a pipe or a file is not spinning */
 };
 
 /* Returns 0 with S filled, -1 when the group has no process left. */

@@ -368,6 +368,7 @@ static enum wait_end wait_until(struct run *r, wait_cond cond, void *arg)
     struct group_sample still = { 0 };
     int have_still = 0;
     double cpu_base = -1;
+    uint64_t io_seen = 0;
     unsigned pause = 20;
 
     for (;;) {
@@ -391,8 +392,12 @@ static enum wait_end wait_until(struct run *r, wait_cond cond, void *arg)
             struct group_sample gs;
             last_sample = now;
             if (child_sample(&r->child, &gs) == 0) {
-                if (cpu_base < 0)
+                /* CPU spent moving bytes (a pipe, a file) is work, not a
+                 * spin: the spin count starts again whenever the I/O moved. */
+                if (cpu_base < 0 || gs.io != io_seen) {
                     cpu_base = gs.cpu;
+                    io_seen = gs.io;
+                }
                 if (gs.cpu - cpu_base >= SPIN_CPU_S && idle >= SPIN_WALL_MS) {
                     r->spin_cpu = gs.cpu - cpu_base;
                     return WAIT_SPIN;
@@ -1126,7 +1131,7 @@ static void judge_client(struct run *r, enum wait_end how, struct conn *c)
     if (s->ending == END_CLOSE) {
         size_t extra = got_len - same;
         output_ok = same == want_len && got_total == got_len && extra <= s->partial_len &&
-                    memcmp(got + want_len, s->down.p + s->partial_at, extra) == 0;
+                    (extra == 0 || memcmp(got + want_len, s->down.p + s->partial_at, extra) == 0);
     } else {
         output_ok = same == want_len && got_len == want_len && got_total == got_len;
     }
@@ -1382,8 +1387,9 @@ static void server_stderr_step(struct run *r)
     char a[600];
     struct bytes kept = { 0 };
     pthread_mutex_lock(&ch->lock);
-    const unsigned char *p = ch->err.bytes, *end = ch->err.bytes + ch->err.len;
-    while (p && p < end) {
+    /* err.bytes is NULL until the server writes to stderr: no NULL + 0 */
+    const unsigned char *p = ch->err.bytes, *end = p != NULL ? p + ch->err.len : NULL;
+    while (p != NULL && p < end) {
         const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
         const unsigned char *line_end = nl ? nl + 1 : end;
         if (!((size_t)(line_end - p) >= 13 && memcmp(p, "listening on ", 13) == 0))

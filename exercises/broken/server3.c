@@ -34,6 +34,7 @@
 struct output {
     unsigned char *bytes;   /* stdout, then stderr */
     size_t len;
+    size_t cap;             /* bytes allocated */
 };
 
 /* Sends all LEN bytes (send may take fewer). Returns 0, or -1 (errno set). */
@@ -78,10 +79,16 @@ static int send_reply(int fd, const struct output *out)
 
 static int append(struct output *o, const unsigned char *bytes, size_t len)
 {
-    unsigned char *grown = realloc(o->bytes, o->len + len + 1);
-    if (grown == NULL)
-        return -1;
-    o->bytes = grown;
+    if (o->len + len + 1 > o->cap) {     /* room doubles: no copy per read */
+        size_t cap = o->cap ? o->cap : 65536;
+        while (cap < o->len + len + 1)
+            cap *= 2;
+        unsigned char *grown = realloc(o->bytes, cap);
+        if (grown == NULL)
+            return -1;
+        o->bytes = grown;
+        o->cap = cap;
+    }
     memcpy(o->bytes + o->len, bytes, len);
     o->len += len;
     return 0;
@@ -98,6 +105,7 @@ static int run_command(const char *command, size_t len, struct output *out)
 
     out->bytes = NULL;
     out->len = 0;
+    out->cap = 0;
     if (text == NULL || pipe(out_pipe) < 0 || pipe(err_pipe) < 0) {
         perror("server: run");
         free(text);
