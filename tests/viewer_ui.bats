@@ -293,7 +293,9 @@ stale_mark_in_hex() { shows '!32 38 34 0a'; }
     pane_wait '+40ms: the call came that long after the one before'
 }
 
-@test "a wait of 40 ms between two recvs is marked where the second one starts" {
+# nagle_capture: $BATS_TEST_TMPDIR/nagle.nbcap, a request sent as two pieces
+# whose second reaches the server's second recv 40 ms after the first.
+nagle_capture() {
     python3 - "$BATS_TEST_TMPDIR/nagle.nbcap" <<'PY'
 import struct, sys
 def ev(kind, role, result, local, peer, data=b'', t=1):
@@ -309,6 +311,10 @@ with open(sys.argv[1], 'wb') as out:
     out.write(ev(4, 2, 5, 8081, 40000, b'head:', 2 * ms + 9000))
     out.write(ev(4, 2, 5, 8081, 40000, b'body.', 42 * ms + 300000))
 PY
+}
+
+@test "a wait of 40 ms between two recvs is marked where the second one starts" {
+    nagle_capture
     VIEW_GAP_MS= view --replay "$BATS_TEST_TMPDIR/nagle.nbcap"
     pane_wait '?: help'
     keys d
@@ -316,21 +322,7 @@ PY
 }
 
 @test "NIANBAO_VIEW_GAP_MS=50 leaves a wait of 40 ms unmarked" {
-    python3 - "$BATS_TEST_TMPDIR/nagle.nbcap" <<'PY'
-import struct, sys
-def ev(kind, role, result, local, peer, data=b'', t=1):
-    addr = lambda p: struct.pack('<HH16s', 2, p, bytes([127, 0, 0, 1]) + bytes(12))
-    return (struct.pack('<IBBBBQqIiiI', 0x3256424e, kind, 0, 1, role, t, result, role, 3, 0,
-                        len(data)) + addr(local) + addr(peer) + struct.pack('<q', result) + data)
-ms = 1000000
-with open(sys.argv[1], 'wb') as out:
-    out.write(ev(1, 1, 0, 40000, 8081, b'client', 1 * ms))
-    out.write(ev(2, 2, 0, 8081, 40000, b'server', 1 * ms))
-    out.write(ev(3, 1, 5, 40000, 8081, b'head:', 2 * ms))
-    out.write(ev(3, 1, 5, 40000, 8081, b'body.', 2 * ms + 5000))
-    out.write(ev(4, 2, 5, 8081, 40000, b'head:', 2 * ms + 9000))
-    out.write(ev(4, 2, 5, 8081, 40000, b'body.', 42 * ms + 300000))
-PY
+    nagle_capture
     VIEW_GAP_MS=50 view --replay "$BATS_TEST_TMPDIR/nagle.nbcap"
     pane_wait '?: help'
     keys d
