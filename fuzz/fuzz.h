@@ -28,6 +28,12 @@ int fuzz_socket_holding(const void *data, size_t size, size_t *written);
  * Returns the buffer (never NULL unless out of memory). */
 unsigned char *fuzz_drain(int fd, size_t *len);
 
+/* After a reader has taken what it wanted from FD (a fuzz_socket_holding
+ * socket that held the first WRITTEN bytes of DATA): reads the rest, closes
+ * FD, requires the rest to be exactly DATA's bytes after those the reader
+ * took, and returns how many it took. */
+size_t fuzz_consumed(int fd, const unsigned char *data, size_t written);
+
 /* A memory file holding DATA, and a path that opens it ("/proc/self/fd/N"
  * in PATH, 64 bytes). Returns the descriptor (close it after), or -1. */
 int fuzz_memfile(const void *data, size_t size, char path[64]);

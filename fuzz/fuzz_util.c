@@ -61,6 +61,20 @@ unsigned char *fuzz_drain(int fd, size_t *len)
     return buf;
 }
 
+size_t fuzz_consumed(int fd, const unsigned char *data, size_t written)
+{
+    size_t left_len = 0;
+    unsigned char *left = fuzz_drain(fd, &left_len);
+    close(fd);
+    if (left == NULL || left_len > written)
+        fuzz_fail("could not read back the socket");
+    size_t consumed = written - left_len;
+    if (memcmp(left, data + consumed, left_len) != 0)
+        fuzz_fail("the bytes left in the socket are not the input's tail");
+    free(left);
+    return consumed;
+}
+
 int fuzz_memfile(const void *data, size_t size, char path[64])
 {
     int fd = memfd_create("fuzz-input", MFD_CLOEXEC);
