@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 /* The ring between digest_update (the producer, the caller's thread) and
@@ -291,4 +292,9 @@ int digest_is_hex(enum digest_kind kind, const char *text)
     size_t want = digest_hex_len(kind);
     return want > 0 && strlen(text) == want &&
            strspn(text, "0123456789abcdefABCDEF") == want;
+}
+
+void digest_thread_end(void)
+{
+    OPENSSL_thread_stop();
 }

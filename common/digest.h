@@ -44,6 +44,12 @@ int digest_peek_hex(const struct digest *d, char hex[DIGEST_HEX_MAX]);
 /* Frees the context without a result (after an error). */
 void digest_free(struct digest *d);
 
+/* Frees what libcrypto keeps for the calling thread (its error queue).
+ * A thread that used a digest and is not joined calls it before it tells
+ * anyone it is done: otherwise a process that exits the moment it hears
+ * so may exit while the thread is still freeing that state. */
+void digest_thread_end(void);
+
 /* The number of hex digits of KIND's digest: 32, 64, or 0. */
 size_t digest_hex_len(enum digest_kind kind);
 

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "conc.h"
+#include "digest.h"
 #include "ftconn.h"
 #include "serve.h"
 
@@ -39,6 +40,9 @@ static void *serve_client(void *arg)
     /* Every thread polls the stop pipe: closing its write end stops all. */
     ftconn_serve_blocking(&c, cl->srv->stop_pipe[0], cl->srv->grace_s);
     serve_close(&cl->conn);
+    /* Free libcrypto's state for this thread now, not in the thread's exit
+     * after main may already have heard "ended" and exited (a leak report). */
+    digest_thread_end();
     conc_client_ended(cl->srv);
     free(cl);
     return NULL;
