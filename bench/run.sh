@@ -20,7 +20,8 @@
 #               tapped, for `seq 1 N`: decode time against capture size.
 #   stage 2     how often the first recv of tcp_server --wait-ms 0 gets
 #               "hello" alone (the race the README talks about).
-#   stage 5     bench/stage5.sh: a download, an upload and streamed command
+#   stage 5     bench/stage5.sh: a download (first, and again with the
+#               server's digest remembered), an upload and streamed command
 #               output of BENCH_STAGE5_BYTES, against a raw baseline (and
 #               one hashing in line), with both ends' peak RSS.
 #   stage 6     bench/stage6.sh: each server model (and Python's
@@ -561,7 +562,7 @@ hash_limit() { # SIZE: 2 x the faster MD5, "-" when not measured
         echo
         echo "| operation | stage 5 CPU s | raw CPU s | raw + SHA-256 CPU s | floor: stage 5 CPU / $(nproc) / raw time |"
         echo "|---|---:|---:|---:|---:|"
-        for op in get put exec; do
+        for op in get again put exec; do
             printf '| %s | %s | %s | %s | %s× |\n' "$op" "${S5[$op,ours_cpu]}" "${S5[$op,raw_cpu]}" \
                 "${S5[$op,rawsha_cpu]}" "$(awk -v c="${S5[$op,ours_cpu]}" -v n="$(nproc)" -v t="${S5[$op,raw]}" \
                     'BEGIN { printf "%.2f", c / n / t }')"
@@ -614,9 +615,10 @@ hash_limit() { # SIZE: 2 x the faster MD5, "-" when not measured
         echo "|---|---|---|---|"
     fi
     if [ "$STAGE5" = 1 ]; then
-        for op in get put exec; do
+        for op in get again put exec; do
             case $op in
             get) what="download"; limit=1.2 ;;
+            again) what="download again (SHA-256 remembered)"; limit=1.2 ;;
             put) what="upload (fsync'ed)"; limit=1.3 ;;
             exec) what="streamed exec"; limit=1.3 ;;
             esac
@@ -626,7 +628,7 @@ hash_limit() { # SIZE: 2 x the faster MD5, "-" when not measured
                 "$(secs "${S5[$op,rawsha]}")" "$limit" "$(holds "$r" '<=' "$limit")"
         done
         srv=0 cli=0
-        for op in get put exec; do
+        for op in get again put exec; do
             [ "${S5[$op,srv]}" -gt "$srv" ] && srv=${S5[$op,srv]}
             [ "${S5[$op,cli]}" -gt "$cli" ] && cli=${S5[$op,cli]}
         done

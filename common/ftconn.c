@@ -675,7 +675,8 @@ static int pump_file(struct ftconn *c)
         h = NULL;
     }
     if (queue_frame(c, h, NULL, 0) == 0) {
-        serve_log(&c->conn, "%s: %" PRIu64 " bytes sent", c->shown, c->dl_end - c->dl.offset);
+        serve_log(&c->conn, "%s: %" PRIu64 " bytes sent%s", c->shown, c->dl_end - c->dl.offset,
+                  c->dl.remembered ? ", sha256 remembered" : "");
         request_done(c);
     }
     return 1;

@@ -7,12 +7,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Writeback of an upload starts every this many bytes, so the fsync at
@@ -47,6 +49,80 @@ static int open_failed(const struct fsroot *root, int err_no, const char *shown,
 
 /* ---- get --------------------------------------------------------------- */
 
+/* The memo of digests (ftserve.h): a ring of the last files hashed. The
+ * thread model's threads share it. */
+struct memo_entry {
+    int used;
+    struct ft_file_key key;
+    char hex[DIGEST_HEX_MAX];
+};
+static struct memo_entry memo[FT_DIGEST_MEMO];
+static unsigned memo_next;
+static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void file_key(const struct stat *st, struct ft_file_key *k)
+{
+    memset(k, 0, sizeof *k);
+    k->dev = (uint64_t)st->st_dev;
+    k->ino = (uint64_t)st->st_ino;
+    k->size = (uint64_t)st->st_size;
+    k->mtime_s = (int64_t)st->st_mtim.tv_sec;
+    k->mtime_ns = (int64_t)st->st_mtim.tv_nsec;
+    k->ctime_s = (int64_t)st->st_ctim.tv_sec;
+    k->ctime_ns = (int64_t)st->st_ctim.tv_nsec;
+}
+
+static int same_key(const struct ft_file_key *a, const struct ft_file_key *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime_s == b->mtime_s && a->mtime_ns == b->mtime_ns &&
+           a->ctime_s == b->ctime_s && a->ctime_ns == b->ctime_ns;
+}
+
+/* 1 and HEX filled when KEY's digest is remembered. */
+static int memo_find(const struct ft_file_key *key, char hex[DIGEST_HEX_MAX])
+{
+    int found = 0;
+
+    pthread_mutex_lock(&memo_lock);
+    for (unsigned i = 0; i < FT_DIGEST_MEMO && !found; i++) {
+        if (memo[i].used && same_key(&memo[i].key, key)) {
+            memcpy(hex, memo[i].hex, DIGEST_HEX_MAX);
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&memo_lock);
+    return found;
+}
+
+/* Remembers HEX for KEY (replacing what an older key of the file said). */
+static void memo_keep(const struct ft_file_key *key, const char hex[DIGEST_HEX_MAX])
+{
+    pthread_mutex_lock(&memo_lock);
+    unsigned at = memo_next;
+    for (unsigned i = 0; i < FT_DIGEST_MEMO; i++) {
+        if (memo[i].used && memo[i].key.dev == key->dev && memo[i].key.ino == key->ino) {
+            at = i;
+            break;
+        }
+    }
+    if (at == memo_next)
+        memo_next = (memo_next + 1) % FT_DIGEST_MEMO;
+    memo[at].used = 1;
+    memo[at].key = *key;
+    memcpy(memo[at].hex, hex, DIGEST_HEX_MAX);
+    memo[at].hex[DIGEST_HEX_MAX - 1] = '\0';
+    pthread_mutex_unlock(&memo_lock);
+}
+
+static long long realtime_s(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (long long)now.tv_sec;
+}
+
 int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int threaded,
                      struct ft_download *dl, struct ft_error *e)
 {
@@ -63,6 +139,8 @@ int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int th
         close_fd(&dl->fd);
         return ft_fail(e, FT_E_NOT_FILE, "\"%s\" is not a regular file", dl->shown);
     }
+    dl->opened_s = realtime_s();
+    file_key(&st, &dl->key);
     dl->file_size = (uint64_t)st.st_size;
     dl->offset = req->offset;
     if (dl->offset > dl->file_size) {
@@ -70,10 +148,16 @@ int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int th
         return ft_fail(e, FT_E_CHANGED, "\"%s\" has %" PRIu64 " bytes, fewer than the %" PRIu64
                        " you have: it changed", dl->shown, dl->file_size, dl->offset);
     }
+    dl->remembered = memo_find(&dl->key, dl->hex);
+    /* A remembered digest spares the hash of the whole file, not the check
+     * of the part a resuming client has. */
+    if (dl->remembered && dl->offset == 0)
+        return 0;
     if (file_hash_start(&dl->hash, dl->fd, dl->offset, threaded, err, sizeof err) < 0) {
         close_fd(&dl->fd);
         return ft_fail(e, FT_E_IO, "%s", err);
     }
+    dl->hashing = 1;
     if (dl->offset > 0) {
         if (file_hash_peek(&dl->hash, dl->offset, prefix, err, sizeof err) < 0) {
             ft_download_close(dl);
@@ -87,25 +171,55 @@ int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int th
                            prefix, req->prefix_sha256);
         }
     }
+    if (dl->remembered) {
+        file_hash_cancel(&dl->hash);
+        dl->hashing = 0;
+        return 0;
+    }
     file_hash_advance(&dl->hash, dl->file_size);
     return 0;
+}
+
+/* 1 when the file behind DL's descriptor still has the key it was opened with. */
+static int download_unchanged(const struct ft_download *dl)
+{
+    struct stat st;
+    struct ft_file_key now;
+
+    if (fstat(dl->fd, &st) < 0)
+        return 0;
+    file_key(&st, &now);
+    return same_key(&now, &dl->key);
 }
 
 int ft_download_finish(struct ft_download *dl, char hex[DIGEST_HEX_MAX], struct ft_error *e)
 {
     char err[256];
-    int rc = file_hash_finish(&dl->hash, hex, err, sizeof err);
+    int rc = 0, unchanged;
 
+    if (dl->hashing) {
+        rc = file_hash_finish(&dl->hash, hex, err, sizeof err);
+        dl->hashing = 0;
+    } else {
+        memcpy(hex, dl->hex, DIGEST_HEX_MAX);
+    }
+    unchanged = rc == 0 && download_unchanged(dl);
     close_fd(&dl->fd);
     if (rc < 0)
         return ft_fail(e, FT_E_IO, "\"%s\": %s", dl->shown, err);
+    if (dl->remembered && !unchanged)
+        return ft_fail(e, FT_E_CHANGED, "\"%s\" changed while it was sent", dl->shown);
+    /* Settled and unchanged through the hash: worth remembering. */
+    if (!dl->remembered && unchanged && dl->key.ctime_s + FT_MEMO_SETTLE_S < dl->opened_s)
+        memo_keep(&dl->key, hex);
     return 0;
 }
 
 void ft_download_close(struct ft_download *dl)
 {
-    if (dl->fd >= 0)
+    if (dl->hashing)
         file_hash_cancel(&dl->hash);
+    dl->hashing = 0;
     close_fd(&dl->fd);
 }
 

@@ -24,9 +24,22 @@
 #include "fsroot.h"
 #include "ft.h"
 
+/* What says a file is still the one that was hashed: a write, a truncate,
+ * a rename over it or a touch changes one of these (ctime cannot be set
+ * back from user space). */
+struct ft_file_key {
+    uint64_t dev, ino, size;
+    int64_t mtime_s, mtime_ns, ctime_s, ctime_ns;
+};
+
 struct ft_download {
     int fd;                   /* the file, O_RDONLY, for sendfile          */
     uint64_t file_size, offset;
+    struct ft_file_key key;   /* the file when it was opened               */
+    int hashing;              /* hash runs (no remembered digest)          */
+    int remembered;           /* the digest came from ft_download's memo   */
+    long long opened_s;       /* CLOCK_REALTIME seconds at the open        */
+    char hex[DIGEST_HEX_MAX]; /* the remembered digest                     */
     struct file_hash hash;    /* SHA-256 of [0, file_size), beside sendfile */
     char shown[FT_SHOWN_MAX];
 };
@@ -34,12 +47,26 @@ struct ft_download {
 /* Opens REQ->name (a checked "get") beneath ROOT: it must be a regular
  * file; with an offset, its first offset bytes must hash to
  * prefix_sha256 ("changed" otherwise). Starts hashing the whole file
- * (THREADED: beside the transfer). Returns 0, or -1 with E filled. */
+ * (THREADED: beside the transfer), unless the process remembers the
+ * digest of this very file (below). Returns 0, or -1 with E filled.
+ *
+ * The memo: a download that hashed a file keeps its digest (the last
+ * FT_DIGEST_MEMO files, per process), with the file's ft_file_key, so the
+ * next download of the unchanged file sends the bytes alone and the
+ * client's hash is the only one (a server's ETag). Kept only when the key
+ * was the same before and after the hash and its ctime is more than
+ * FT_MEMO_SETTLE_S seconds older than the open: a write in the same clock
+ * tick as the last change would not move ctime ("racy git"). A
+ * remembered digest is checked against the key again after the bytes are
+ * sent. The client's own hash proves the bytes either way. */
+#define FT_DIGEST_MEMO 32
+#define FT_MEMO_SETTLE_S 2
 int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int threaded,
                      struct ft_download *dl, struct ft_error *e);
 
 /* After the body is sent: the SHA-256 of the whole file into HEX, and
- * everything closed. Returns 0, or -1 with E filled (the file shrank). */
+ * everything closed. Returns 0, or -1 with E filled (the file shrank, or
+ * changed under a remembered digest). */
 int ft_download_finish(struct ft_download *dl, char hex[DIGEST_HEX_MAX], struct ft_error *e);
 
 /* Closes everything without a digest (the client went away). */

@@ -347,8 +347,9 @@ static int do_get(struct serve_conn *conn, struct frame_reader *request,
         cJSON_Delete(header);
         header = NULL;
     }
-    serve_log(conn, "get \"%s\": sent bytes %" PRIu64 "..%" PRIu64 " of %" PRIu64 ", sha256 %s",
-              dl.shown, dl.offset, dl.file_size, dl.file_size, sha_hex);
+    serve_log(conn, "get \"%s\": sent bytes %" PRIu64 "..%" PRIu64 " of %" PRIu64 ", sha256 %s%s",
+              dl.shown, dl.offset, dl.file_size, dl.file_size, sha_hex,
+              dl.remembered ? " (remembered: the file is unchanged since it was hashed)" : "");
     if (ft_send(conn->fd, header, NULL, 0, 0, err, sizeof err) < 0) {
         serve_log_send_error(conn, errno);
         return -1;

@@ -45,6 +45,9 @@ tiny_bench() {
     assert_line --regexp '^\| stage 4 vs its hash limit at 64 KiB \| '
     # stages 5 and 6, in the same run
     assert_line --regexp '^\| stage 5 download, 1 MiB \| [0-9.]+ s \| [0-9.]+ s \| [0-9.]+× \| '
+    assert_line --regexp '^\| stage 5 download again, 1 MiB \(SHA-256 remembered\) \| [0-9.]+ s \| [0-9.]+ s \| [0-9.]+× \| '
+    assert_line --regexp '^\| stage 5 download again \(SHA-256 remembered\), 1 MiB, vs raw \| [0-9.]+× '
+    assert_line --regexp '^\| again \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+× \|$'
     assert_line --regexp '^\| stage 5 streamed exec, 1 MiB, vs raw \| [0-9.]+× \([0-9.]+ s; raw [0-9.]+ s; '
     assert_line --regexp '^\| stage 5 peak RSS, server / client, any of the three \| [0-9.]+ / [0-9.]+ MiB \| '
     assert_line --regexp '^\| poll \| 2 \| [0-9.]+ \| '

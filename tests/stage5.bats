@@ -60,6 +60,50 @@ bats_require_minimum_version 1.5.0
     assert_output 'big'
 }
 
+@test "a file's SHA-256 is remembered for its next download; a change, its mtime put back, is hashed again" {
+    ft_server
+    head -c 300000 /dev/urandom >"$SERVED/f"
+    # The server remembers a digest only for a file whose last change
+    # (ctime) is over 2 s older than the download: let that pass.
+    sleep 3
+    local sum new
+    sum=$(sha256sum "$SERVED/f" | cut -d' ' -f1)
+    mkdir "$BATS_TEST_TMPDIR/down"
+    cd "$BATS_TEST_TMPDIR/down"
+    ft get f f1
+    assert_equal "$status" 0
+    ft get f f2
+    assert_equal "$status" 0
+    run cat "$BATS_TEST_TMPDIR/out"
+    assert_output 'f: 300000 bytes, SHA-256 verified, saved as f2'
+    same_bytes "$SERVED/f" f1
+    same_bytes "$SERVED/f" f2
+    run grep -E -c "get \"f\": sent bytes 0\.\.300000 of 300000, sha256 $sum\$" "$BATS_TEST_TMPDIR/srv.log"
+    assert_output 1
+    run grep -E -c "get \"f\": sent bytes 0\.\.300000 of 300000, sha256 $sum \(remembered: the file is unchanged since it was hashed\)\$" "$BATS_TEST_TMPDIR/srv.log"
+    assert_output 1
+
+    # A resume is still checked against the part the client has.
+    head -c 100000 f1 >f3.nianbao-part
+    printf 'CHANGED' | dd of=f3.nianbao-part conv=notrunc bs=1 seek=5000 status=none
+    ft --resume get f f3
+    assert_equal "$status" 1
+    run cat "$BATS_TEST_TMPDIR/err"
+    assert_output --regexp '^client: server: the first 100000 bytes of "f" are not the ones you have .*\(changed\)$'
+
+    # Changed in place, same size, mtime put back: ctime still moved.
+    touch -r "$SERVED/f" "$BATS_TEST_TMPDIR/stamp"
+    printf 'CHANGED' | dd of="$SERVED/f" conv=notrunc bs=1 seek=5000 status=none
+    touch -r "$BATS_TEST_TMPDIR/stamp" "$SERVED/f"
+    new=$(sha256sum "$SERVED/f" | cut -d' ' -f1)
+    [ "$new" != "$sum" ]
+    ft get f f4
+    assert_equal "$status" 0
+    same_bytes "$SERVED/f" f4
+    run grep -E -c "get \"f\": sent bytes 0\.\.300000 of 300000, sha256 $new\$" "$BATS_TEST_TMPDIR/srv.log"
+    assert_output 1
+}
+
 @test "binary files full of NULs, and an empty file, go up and down intact" {
     ft_server
     head -c 1000000 /dev/zero >"$BATS_TEST_TMPDIR/zeros"
