@@ -170,6 +170,33 @@ PY
     assert_output 'f'
 }
 
+@test "a file changed while it is sent under a remembered digest: error changed, the part kept" {
+    ft_server
+    head -c $((30 << 20)) /dev/urandom >"$SERVED/big"
+    # Digests are remembered for files whose last change is over 2 s old.
+    sleep 3
+    mkdir "$BATS_TEST_TMPDIR/down"
+    cd "$BATS_TEST_TMPDIR/down"
+    ft get big first
+    assert_equal "$status" 0
+    start_server slicer "$ROOT/tools/slicer" --listen 0 --to "127.0.0.1:$srv_port" \
+        --direction down --min 16384 --max 16384 --delay-us 2000
+    (FT_PORT=$slicer_port ft get big second >/dev/null; echo "$status" >"$BATS_TEST_TMPDIR/status") &
+    local client=$!
+    wait_until_bigger second.nianbao-part $((1 << 20))
+    printf 'CHANGED' | dd of="$SERVED/big" conv=notrunc bs=1 seek=5000 status=none
+    wait "$client"
+    run cat "$BATS_TEST_TMPDIR/status"
+    assert_output 1
+    run cat "$BATS_TEST_TMPDIR/err"
+    assert_output 'client: server: "big" changed while it was sent (changed)'
+    [ ! -e second ]
+    [ -e second.nianbao-part ]
+    wait_for_log srv 'get: "big" changed while it was sent'
+    run grep -c 'sha256 .* (remembered: ' "$BATS_TEST_TMPDIR/srv.log"
+    assert_output 0
+}
+
 @test "a server that vanishes mid-download: exit 3, the bytes kept, and the client says how to go on" {
     ft_server
     head -c 500000 /dev/urandom >"$BATS_TEST_TMPDIR/src"
