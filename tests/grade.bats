@@ -194,6 +194,21 @@ EOF
     assert_success
 }
 
+@test "a server's {port} is picked below the ephemeral range, where no outgoing connection lands" {
+    local low p
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+    [ "$low" -gt 10100 ] || skip "the ephemeral range starts at $low"
+    for p in 1 2 3 4 5; do
+        run "$GRADE" server --proto stage3 --only whole -- sh -c 'echo "$0" >>ports; exit 1' '{port}'
+        assert_failure 1
+    done
+    run cat ports
+    assert_equal "${#lines[@]}" 5
+    for p in "${lines[@]}"; do
+        { [ "$p" -ge 10000 ] && [ "$p" -lt "$low" ]; } || fail "port $p is not in [10000, $low)"
+    done
+}
+
 @test "a program that cannot start or never connects fails with the reason, not a hang" {
     run "$GRADE" client --proto stage3 --only coalesced -- ./no-such-program '{port}'
     assert_failure 1
