@@ -1356,18 +1356,18 @@ static int free_port(char *port, size_t len, char *err, size_t errlen)
 {
     unsigned low = ephemeral_low();
 
-    if (low > PICK_FROM + 100) {
+    if (low > PICK_FROM + 100 && low <= 65535) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         unsigned seed = (unsigned)now.tv_nsec ^ ((unsigned)getpid() << 16);
         for (int tries = 0; tries < 64; tries++) {
-            unsigned p = PICK_FROM + (unsigned)rand_r(&seed) % (low - PICK_FROM);
+            unsigned short p = (unsigned short)(PICK_FROM + (unsigned)rand_r(&seed) % (low - PICK_FROM));
             char text[8], ignored[200];
-            snprintf(text, sizeof text, "%u", p);
+            snprintf(text, sizeof text, "%u", (unsigned)p);
             int fd = net_listen("127.0.0.1", text, SOCK_STREAM, ignored, sizeof ignored);
             if (fd >= 0) {
                 close(fd);
-                snprintf(port, len, "%u", p);
+                snprintf(port, len, "%u", (unsigned)p);
                 return 0;
             }
         }
