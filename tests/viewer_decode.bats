@@ -172,6 +172,49 @@ for i in range(n):
 PY
 }
 
+# late_burst OUT SEND_NS: a client reads 2 x 1024 bytes of a 108 KB reply
+# and closes at time 100000 ns; the server's 27 sends (times SEND_NS on)
+# come after that close in the file, as a burst the tap flushed late does.
+late_burst() {
+    python3 - "$@" <<'PY'
+import struct, sys
+out, t_send = open(sys.argv[1], 'wb'), int(sys.argv[2])
+def addr(port): return struct.pack('<HH16s', 2, port, bytes([127, 0, 0, 1]) + bytes(12))
+cl, sv = addr(40000), addr(8080)
+def ev(kind, role, result, t, data=b''):
+    local, peer = (cl, sv) if role == 1 else (sv, cl)
+    return struct.pack('<IBBBBQqIiiI', 0x3156424e, kind, 0, 1, role, t, result, role, 3, 0,
+                       len(data)) + local + peer + data
+reply = b''.join(b'%d\n' % i for i in range(20000))
+out.write(ev(1, 1, 0, 1000, b'client'))
+out.write(ev(2, 2, 0, 2000, b'server'))
+out.write(ev(3, 1, 3, 3000, b'seq'))
+out.write(ev(4, 2, 3, 4000, b'seq'))
+out.write(ev(3, 2, 4096, 5000, reply[:1024]))
+out.write(ev(4, 1, 1024, 6000, reply[:1024]))
+out.write(ev(4, 1, 1024, 7000, reply[1024:2048]))
+out.write(ev(5, 1, 0, 100000))
+for at in range(4096, len(reply), 4096):
+    n = min(4096, len(reply) - at)
+    out.write(ev(3, 2, n, t_send + at // 4096, reply[at:at + 1024]))
+PY
+}
+
+@test "sends recorded before the receiver closed keep the window at its reads, in whatever order they come" {
+    late_burst "$BATS_TEST_TMPDIR/late.nbcap" 8000
+    run "$ROOT/viewer/nianbao-view" --replay "$BATS_TEST_TMPDIR/late.nbcap" --dump
+    assert_success
+    assert_line '  down (server -> client): 27 sends, 108890 bytes sent; 2 recvs, 2048 bytes received; 106842 pending'
+    assert_line '    ---- recv #2 returned 1024 bytes (client waiting for reply #1)'
+    assert_line '    (window: the client lags; bytes from offset 65536 on are not kept yet)'
+    # the same sends made after the close: nobody will read them, the window follows them
+    late_burst "$BATS_TEST_TMPDIR/after.nbcap" 200000
+    run "$ROOT/viewer/nianbao-view" --replay "$BATS_TEST_TMPDIR/after.nbcap" --dump
+    assert_success
+    assert_line '    (window: bytes before offset 43354 are no longer kept)'
+    refute_line --partial 'recv #2 returned'
+}
+
 @test "a stage 1 capture of the client alone says STALE needs both ends tapped" {
     keep_role 1 "$GOLDEN/stage1_garble.nbcap" "$BATS_TEST_TMPDIR/client.nbcap"
     view --replay "$BATS_TEST_TMPDIR/client.nbcap" --dump

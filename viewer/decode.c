@@ -306,18 +306,21 @@ static int drop_sends(struct stream *s)
     return 0;
 }
 
-/* Moves the window after SENT or RECEIVED grew; OLD_WIN_END is
- * stream_window_end from before. The window follows the sender, unless the
- * receiver is tapped and lags: then it stays where the receiver is (its
- * frontier in the middle), because the recv boundaries and the bytes they
- * returned are the lesson; bytes sent further ahead are not kept. Pages
- * left behind are stale by their base offset: nothing to clear. Returns 0
- * or -1. */
-static int move_window(struct stream *s, uint64_t old_win_end)
+/* Moves the window after SENT or RECEIVED grew, by an event of time
+ * NOW_NS; OLD_WIN_END is stream_window_end from before. The window follows
+ * the sender, unless the receiver is tapped and lags: then it stays where
+ * the receiver is (its frontier in the middle), because the recv boundaries
+ * and the bytes they returned are the lesson; bytes sent further ahead are
+ * not kept. A receiver that closed still counts for the events from before
+ * its close: another process's burst can come later in the capture than the
+ * close it preceded (capture.h). Pages left behind are stale by their base
+ * offset: nothing to clear. Returns 0 or -1. */
+static int move_window(struct stream *s, uint64_t old_win_end, uint64_t now_ns)
 {
     uint64_t end = stream_end(s);
     uint64_t anchor = end;
-    if (s->receiver_seen && !s->receiver_gone && s->received < end) {
+    int receiver_there = !s->receiver_gone || now_ns < s->receiver_gone_ns;
+    if (s->receiver_seen && receiver_there && s->received < end) {
         uint64_t reached = s->received + s->window / 2;
         if (reached < anchor)
             anchor = reached;
@@ -1193,7 +1196,7 @@ static int on_send(struct decoder *d, struct connection *c, int is_client,
     s->sent += (uint64_t)ev->result;
     s->sender_tapped = 1;
     uint64_t gap = gap_since(&s->last_send_ns, ev->time_ns);
-    if (move_window(s, old_win_end) < 0)
+    if (move_window(s, old_win_end, ev->time_ns) < 0)
         return -1;
     struct decode_span *span = NULL;
     if (start >= stream_window_end(s) && s->n_sends > 0) {
@@ -1279,7 +1282,7 @@ static int on_recv(struct decoder *d, struct connection *c, int is_client,
     s->received += taken;
     s->lost += taken - (uint64_t)ev->result;
     uint64_t gap = gap_since(&s->last_recv_ns, ev->time_ns);
-    if (move_window(s, old_win_end) < 0)
+    if (move_window(s, old_win_end, ev->time_ns) < 0)
         return -1;
     struct decode_span *span = push((void **)&s->recvs, &s->n_recvs, &s->cap_recvs,
                                     sizeof(*s->recvs));
@@ -1455,8 +1458,10 @@ int decoder_feed(struct decoder *d, const struct cap_event *raw,
         return feed_compact(c, is_client, ev);
     struct stream *inbound = is_client ? &c->down : &c->up;
     inbound->receiver_seen = 1;
-    if (ev->kind == CAP_CLOSE)
+    if (ev->kind == CAP_CLOSE && !inbound->receiver_gone) {
         inbound->receiver_gone = 1;
+        inbound->receiver_gone_ns = ev->time_ns;
+    }
     switch (ev->kind) {
     case CAP_CONNECT:
         set_prog(c->client_prog, sizeof(c->client_prog), data, ev->data_len);

@@ -200,6 +200,7 @@ struct stream {
     uint64_t window;          /* window size in bytes                        */
     int receiver_seen;        /* the receiving end made any call (tapped)    */
     int receiver_gone;        /* the receiving end closed its socket         */
+    uint64_t receiver_gone_ns;  /* when (the close event's time)             */
 
     /* Kept spans, oldest first (each array sorted by start, spans do not
      * overlap). A few spans that end at or before win_start may linger at
