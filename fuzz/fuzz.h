@@ -41,6 +41,13 @@ int fuzz_memfile(const void *data, size_t size, char path[64]);
 /* A stream that discards what is written to it (opened once). */
 FILE *fuzz_null_stream(void);
 
+/* Makes a new directory "$TMPDIR/NAME.XXXXXX" (TMPDIR default /tmp) and
+ * writes its path into DIR (LEN bytes); stops the run when it cannot. */
+void fuzz_tempdir(const char *name, char *dir, size_t len);
+
+/* Writes TEXT to PATH (created or truncated); stops the run when it cannot. */
+void fuzz_write_file(const char *path, const char *text);
+
 /* Stops the run when an invariant fails: prints WHY on the real stderr
  * (descriptor 2) and aborts, which libFuzzer reports as a crash. */
 void fuzz_fail(const char *why, ...) __attribute__((format(printf, 1, 2), noreturn));

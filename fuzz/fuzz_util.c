@@ -3,7 +3,9 @@
 #include "fuzz.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -112,4 +114,21 @@ void fuzz_fail(const char *why, ...)
     va_end(ap);
     dprintf(2, "fuzz: invariant broken: %s\n", text);
     abort();
+}
+
+void fuzz_tempdir(const char *name, char *dir, size_t len)
+{
+    const char *tmp = getenv("TMPDIR");
+
+    snprintf(dir, len, "%s/%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+    if (!mkdtemp(dir))
+        fuzz_fail("cannot make a temporary directory in %s", dir);
+}
+
+void fuzz_write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+        fuzz_fail("cannot write %s", path);
+    close(fd);
 }

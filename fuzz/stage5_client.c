@@ -69,18 +69,12 @@ static void remove_dir(void)
 static void setup_dir(void)
 {
     if (!dir[0]) {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(dir, sizeof dir, "%s/nianbao-fuzz-client.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(dir))
-            fuzz_fail("cannot make a temporary directory in %s", dir);
+        fuzz_tempdir("nianbao-fuzz-client", dir, sizeof dir);
         atexit(remove_dir);
         snprintf(dest, sizeof dest, "%s/dl", dir);
         snprintf(part, sizeof part, "%s" PART_SUFFIX, dest);
         snprintf(upload, sizeof upload, "%s/up.txt", dir);
-        int fd = open(upload, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0 || write(fd, upload_bytes, 6) != 6)
-            fuzz_fail("cannot write %s", upload);
-        close(fd);
+        fuzz_write_file(upload, upload_bytes);
     }
     unlink(dest);
     unlink(part);

@@ -64,40 +64,29 @@ static void remove_base(void)
         nftw(base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static void write_file(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-        fuzz_fail("cannot write %s", path);
-    close(fd);
-}
-
 /* A fresh root for every input: what the last one put there goes. */
 static void make_root(void)
 {
     char path[400];
 
     if (!base[0]) {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(base, sizeof base, "%s/nianbao-fuzz-server.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(base))
-            fuzz_fail("cannot make a temporary directory in %s", base);
+        fuzz_tempdir("nianbao-fuzz-server", base, sizeof base);
         atexit(remove_base);
         snprintf(root_path, sizeof root_path, "%s/root", base);
         snprintf(outside_path, sizeof outside_path, "%s/outside", base);
         if (mkdir(outside_path, 0755) < 0)
             fuzz_fail("cannot make %s", outside_path);
         snprintf(path, sizeof path, "%s/secret", outside_path);
-        write_file(path, secret);
+        fuzz_write_file(path, secret);
     }
     nftw(root_path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     snprintf(path, sizeof path, "%s/sub", root_path);
     if (mkdir(root_path, 0755) < 0 || mkdir(path, 0755) < 0)
         fuzz_fail("cannot make %s", path);
     snprintf(path, sizeof path, "%s/a.txt", root_path);
-    write_file(path, "hello\n");
+    fuzz_write_file(path, "hello\n");
     snprintf(path, sizeof path, "%s/sub/b.txt", root_path);
-    write_file(path, "b");
+    fuzz_write_file(path, "b");
     snprintf(path, sizeof path, "%s/sub/up", root_path);
     if (symlink("../a.txt", path) < 0)
         fuzz_fail("cannot make %s", path);
@@ -204,6 +193,28 @@ static void expect_error(struct walk *w, const char *code, const char *why)
         fuzz_fail("%s: the reply is \"%s\", not an error", why, w->msg.op_name);
     if (code && strcmp(w->msg.code, code) != 0)
         fuzz_fail("%s: the error is %s, not %s (%s)", why, w->msg.code, code, w->msg.message);
+}
+
+/* F, sent inside a put where a frame of OP must come, parsed into U.
+ * Returns 0, or -1 after checking the error reply that closes the
+ * connection: the frame is refused, or is another op. */
+static int put_frame(struct walk *w, const struct fuzz_frame *f, enum ft_op op,
+                     struct ft_msg *u)
+{
+    struct ft_error e;
+    char why[64];
+
+    if (ft_parse(FT_UPLOAD, f->header, f->json, f->json_len, f->size, u, &e) < 0) {
+        snprintf(why, sizeof why, "put: a refused %s frame", ft_op_name(op));
+        expect_error(w, e.code, why);
+        return -1;
+    }
+    if (u->op != op) {
+        snprintf(why, sizeof why, "put: no %s frame", ft_op_name(op));
+        expect_error(w, FT_E_OUT_OF_ORDER, why);
+        return -1;
+    }
+    return 0;
 }
 
 static void expect_op(struct walk *w, enum ft_op op, const char *why)
@@ -316,14 +327,7 @@ static void check_conversation(struct fuzz_frames *req, struct fuzz_frames *rep,
                 break;
             }
             const struct fuzz_frame *data = &req->f[i++];
-            if (ft_parse(FT_UPLOAD, data->header, data->json, data->json_len, data->size, &u,
-                         &e) < 0) {
-                expect_error(&w, e.code, "put: a refused data frame");
-                closed = 1;
-                break;
-            }
-            if (u.op != FT_DATA) {
-                expect_error(&w, FT_E_OUT_OF_ORDER, "put: no data frame");
+            if (put_frame(&w, data, FT_DATA, &u) < 0) {
                 closed = 1;
                 break;
             }
@@ -336,15 +340,7 @@ static void check_conversation(struct fuzz_frames *req, struct fuzz_frames *rep,
                 ended = 1;
                 break;
             }
-            const struct fuzz_frame *end = &req->f[i++];
-            if (ft_parse(FT_UPLOAD, end->header, end->json, end->json_len, end->size, &u,
-                         &e) < 0) {
-                expect_error(&w, e.code, "put: a refused end frame");
-                closed = 1;
-                break;
-            }
-            if (u.op != FT_END) {
-                expect_error(&w, FT_E_OUT_OF_ORDER, "put: no end frame");
+            if (put_frame(&w, &req->f[i++], FT_END, &u) < 0) {
                 closed = 1;
                 break;
             }
