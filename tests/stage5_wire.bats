@@ -359,12 +359,30 @@ s.sendall(frame({"op": "data"}, b"1234"))
 h, _ = read_reply(s)[0]
 print(h["code"] + ": " + h["message"])
 print("then", closed(s))
+s = connect(PORT)
+s.sendall(frame({"op": "put", "name": "c", "file_size": 5}))
+read_reply(s)
+s.sendall(frame({"op": "end", "sha256": "0" * 64}))
+h, _ = read_reply(s)[0]
+print(h["code"] + ": " + h["message"])
+print("then", closed(s))
+s = connect(PORT)
+s.sendall(frame({"op": "put", "name": "d", "file_size": 5}))
+read_reply(s)
+s.sendall(frame({"op": "data"}, b"12345") + frame({"op": "data"}, b"12345"))
+h, _ = read_reply(s)[0]
+print(h["code"] + ": " + h["message"])
+print("then", closed(s))
 PY
     assert_success
     assert_line --index 0 'out_of_order: "stat" is not a frame of a put (after "ready"): it is a request'
     assert_line --index 1 'then closed'
     assert_line --index 2 'bad_field: data: size 4 is not file_size 5 minus offset 0'
     assert_line --index 3 'then closed'
+    assert_line --index 4 'out_of_order: "end" came where "data" was due'
+    assert_line --index 5 'then closed'
+    assert_line --index 6 'out_of_order: "data" came where "end" was due'
+    assert_line --index 7 'then closed'
     run served_files
-    assert_output $'./.nianbao-part.a\n./.nianbao-part.b'
+    assert_output $'./.nianbao-part.a\n./.nianbao-part.b\n./.nianbao-part.c\n./.nianbao-part.d'
 }

@@ -355,6 +355,32 @@ grace_bound() {
     assert_output "$(printf 'blob\nup.fork\nup.iterative\nup.poll\nup.thread')"
 }
 
+@test "every model: inside a put, a frame of the wrong op gets out_of_order and the connection closes" {
+    load 'test_helper/stage5'
+    local model port_var
+    for model in iterative fork thread poll; do
+        start_server "$model" "$S6/$model" --port 0 --root "$SERVED"
+        port_var="${model}_port"
+        FT_PORT=${!port_var} run peer <<'PY'
+put = frame({"op": "put", "name": "a", "file_size": 5})
+data = frame({"op": "data"}, b"12345")
+end = frame({"op": "end", "sha256": "0" * 64})
+for wrong in (put + end, put + data + data):
+    s = connect(PORT)
+    s.sendall(wrong)
+    read_reply(s)
+    h, _ = read_reply(s)[0]
+    print(h["code"] + ": " + h["message"])
+    print("then", closed(s))
+PY
+        assert_success
+        assert_line --index 0 'out_of_order: "end" came where "data" was expected'
+        assert_line --index 1 'then closed'
+        assert_line --index 2 'out_of_order: "data" came where "end" was expected'
+        assert_line --index 3 'then closed'
+    done
+}
+
 @test "the servers work under the viewer's tap" {
     local tap="$ROOT/viewer/libnianbao-tap.so"
     [ -e "$tap" ] || skip "the tap is not built"
