@@ -50,11 +50,13 @@ without_procps() {
 }
 
 @test "children_of lists a child that was never reaped (a zombie), without procps" {
-    # The shell forks a short child, then becomes a sleep that never waits:
-    # the child stays a zombie of that process.
+    # The shell forks a child, then becomes a sleep that never waits: the
+    # child stays a zombie of that process. The child exits only once its
+    # parent is the sleep; a child that exited sooner could be reaped by the
+    # shell's SIGCHLD handler before the exec, and there would be no zombie.
     local forever
     forever=$(unique_sleep)
-    bash -c "true & exec sleep $forever" 3>&- &
+    bash -c 'p=$$; { c=; until [ "$c" = sleep ]; do read -r c </proc/$p/comm; sleep 0.01; done; } & exec sleep '"$forever" 3>&- &
     STARTED_PIDS+=("$!")
     local parent=$!
     local deadline=$((SECONDS + 10))
