@@ -87,10 +87,10 @@ int serve_accept(int listener, const struct serve_config *cfg,
 
 void serve_close(struct serve_conn *conn)
 {
+    close(conn->fd);   /* first: whoever reads the log line may rely on it */
+    conn->fd = -1;
     fprintf(conn->cfg->log, "client %s disconnected\n", conn->peer);
     fflush(conn->cfg->log);
-    close(conn->fd);
-    conn->fd = -1;
 }
 
 int serve_forever(const struct serve_config *cfg, serve_handler *handler, void *ctx)

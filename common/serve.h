@@ -57,7 +57,8 @@ int serve_start(const struct serve_config *cfg, char *err, size_t errlen);
 int serve_accept(int listener, const struct serve_config *cfg,
                  struct serve_conn *conn, char *err, size_t errlen);
 
-/* Logs "client ADDR disconnected" and closes CONN's socket. */
+/* Closes CONN's socket, then logs "client ADDR disconnected" (so a test
+ * that has read the line knows the peer has been sent the close). */
 void serve_close(struct serve_conn *conn);
 
 /* The iterative server: serve_start, then forever serve_accept, HANDLER,

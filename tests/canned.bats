@@ -112,6 +112,7 @@ with open(outfile, "wb") as out:
 }
 
 @test "-H and --port choose where it listens" {
+    need_ipv6_loopback
     start_server canned "$ROOT/$CANNED" -H ::1 --port 0 --reply /dev/null
     run cat "$BATS_TEST_TMPDIR/canned.log"
     assert_output "listening on [::1]:$canned_port"

@@ -21,11 +21,12 @@ run_to_files() {
         >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" || status=$?
 }
 
-# sliced_in_front PORT MIN MAX SEED DELAY_US: a slicer before PORT cutting
-# replies into MIN..MAX-byte pieces, pausing up to DELAY_US before each.
+# sliced_in_front PORT MIN MAX SEED: a slicer before PORT cutting replies
+# into MIN..MAX-byte pieces, each read by the client on its own (--pace):
+# a client's one recv(4) gets one piece however the machine schedules it.
 sliced_in_front() {
     start_server slicer "$ROOT/tools/slicer" --listen 0 --to "127.0.0.1:$1" \
-        --min "$2" --max "$3" --seed "$4" --delay-us "$5"
+        --min "$2" --max "$3" --seed "$4" --pace
 }
 
 # ---- the document-like clients against our servers ----
@@ -94,7 +95,7 @@ doc_client_fails() {
 
 @test "in 1..3-byte pieces the document-like v4 client fails, our stage 4 client does not" {
     start_server srv "$ROOT/stage4_json_header/server" --port 0
-    sliced_in_front "$srv_port" 1 3 11 2000
+    sliced_in_front "$srv_port" 1 3 11
     INPUT=$'echo hello\n'
     run_to_files "${PY[@]}" "$ROOT/tests/py/doc_v4_client.py" -p "$slicer_port"
     doc_client_fails
@@ -112,7 +113,7 @@ doc_client_fails() {
     start_server srv "$ROOT/stage4_json_header/server" --port 0
     local seed
     for seed in 1 2 3; do
-        sliced_in_front "$srv_port" 1 3 "$seed" 2000
+        sliced_in_front "$srv_port" 1 3 "$seed"
         INPUT=$'echo hello\n'
         run_to_files "${PY[@]}" "$ROOT/tests/py/doc_v4_client.py" -p "$slicer_port"
         echo "seed $seed"
@@ -122,7 +123,7 @@ doc_client_fails() {
 
 @test "in 1-byte pieces the document-like v3 client's recv(4) gets 1 byte, our stage 3 client is fine" {
     start_server srv "$ROOT/stage3_struct_len/server" --port 0
-    sliced_in_front "$srv_port" 1 1 11 2000
+    sliced_in_front "$srv_port" 1 1 11
     INPUT=$'echo hello\n'
     run_to_files "${PY[@]}" "$ROOT/tests/py/doc_v3_client.py" -p "$slicer_port"
     doc_client_fails

@@ -222,7 +222,7 @@ start_doc_server() {
     doc_program v4_client
     start_server srv "$ROOT/stage4_json_header/server" --port 0
     start_server slicer "$ROOT/tools/slicer" --listen 0 --to "127.0.0.1:$srv_port" \
-        --min 1 --max 3 --seed 11 --delay-us 2000
+        --min 1 --max 3 --seed 11 --pace
     INPUT=$'echo hello\n'
     run_doc_client v4_client "$slicer_port"
     echo "document's v4 client: exit $status; stderr:"; cat "$BATS_TEST_TMPDIR/err"

@@ -97,7 +97,7 @@ dribbled() {
 }
 
 @test "a command that ends before --timeout is not killed" {
-    start_server srv "$ROOT/stage4_json_header/server" --port 0 --timeout 2
+    start_server srv "$ROOT/stage4_json_header/server" --port 0 --timeout 10
     run_client 4 "$srv_port" $'sleep 0.5; echo done\n'
     assert_equal "$status" 0
     expect_bytes "$BATS_TEST_TMPDIR/out" 'done\n'

@@ -55,6 +55,9 @@ reconnect() {
     echo 'echo a' >&6
     wait_for_file_line "$BATS_TEST_TMPDIR/out" '^a$'
     wait_for_log srv 'closing the connection$'
+    # the line before close(); the client must find the close at its next
+    # command, so wait for the line the server writes after it
+    wait_for_log srv ' disconnected$'
     echo 'echo b' >&6
     exec 6>&-
     wait_for_exit "$client"
@@ -119,8 +122,10 @@ busy_notice() {
         dir=$(stage_dir "$stage")
         start_server srv "$ROOT/$dir/server" --port 0
         # the command takes 2 s before its first byte: longer than --timeout 1
-        run --separate-stderr timeout 20 "$ROOT/$dir/client" -p "$srv_port" --timeout 1 \
-            <<<'sleep 2; echo late'
+        # (the notice that the server may be busy, due at 3 s, is put off: on
+        # a loaded machine the reply may start later than that)
+        NIANBAO_BUSY_NOTICE=600 run --separate-stderr timeout 20 "$ROOT/$dir/client" \
+            -p "$srv_port" --timeout 1 <<<'sleep 2; echo late'
         assert_success
         assert_output "late"
         assert_equal "$stderr" ""

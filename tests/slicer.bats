@@ -365,6 +365,7 @@ time.sleep(30)
 }
 
 @test "--listen and --port both choose the port, and -H the address" {
+    need_ipv6_loopback
     start_server a "$ROOT/$SLICER" --listen 0 --to 127.0.0.1:9
     start_server b "$ROOT/$SLICER" -p 0 -H ::1 --to 127.0.0.1:9
     run head -1 "$BATS_TEST_TMPDIR/a.log"
@@ -374,6 +375,7 @@ time.sleep(30)
 }
 
 @test "--to takes a bracketed IPv6 address" {
+    need_ipv6_loopback
     head -c 1000 /dev/urandom >"$BATS_TEST_TMPDIR/reply.bin"
     printf 'x' >"$BATS_TEST_TMPDIR/request.bin"
     start_server upstream "$ROOT/tools/canned" -H ::1 --reply "$BATS_TEST_TMPDIR/reply.bin"

@@ -404,6 +404,7 @@ Try '$prog --help' for more information."
     read -r line <&"${CLIENT[0]}"
     assert_equal "$line" 'x: 1 bytes'
     wait_for_log srv 'sent nothing for 1 s \(--idle\); closing the connection'
+    wait_for_log srv ' disconnected$'   # written after the close
     echo 'stat x' >&"${CLIENT[1]}"
     read -r line <&"${CLIENT[0]}"
     assert_equal "$line" 'client: the server had closed the idle connection; reconnected'

@@ -231,9 +231,10 @@ storm_server5() {
 }
 
 @test "the test's zombie check sees a zombie" {
-    # sh starts a child that exits at once, then becomes sleep, which
-    # never reaps it
-    sh -c 'sh -c "exit 0" & exec sleep 30' 3>&- &
+    # sh starts a child, then becomes sleep, which never reaps it. The child
+    # exits only once its parent is the sleep: a shell may reap a child that
+    # exits before the exec (bash does, from its SIGCHLD handler).
+    sh -c 'p=$$; { c=; until [ "$c" = sleep ]; do read -r c </proc/$p/comm; sleep 0.01; done; } & exec sleep 30' 3>&- &
     STARTED_PIDS+=("$!")
     local deadline=$((SECONDS + 10)) zombies=""
     while [ -z "$zombies" ] && [ "$SECONDS" -lt "$deadline" ]; do

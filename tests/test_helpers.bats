@@ -20,12 +20,24 @@ without_procps() {
     echo "$BATS_TEST_TMPDIR/bin"
 }
 
+# sleep_started PID: waits (deadline 10 s) until background job PID has
+# become sleep: until its exec, its command line is still the shell's.
+sleep_started() {
+    local deadline=$((SECONDS + 10)) comm=
+    until [ "$comm" = sleep ]; do
+        [ "$SECONDS" -lt "$deadline" ] || false
+        { read -r comm <"/proc/$1/comm"; } 2>/dev/null || comm=
+        [ "$comm" = sleep ] || sleep 0.01
+    done
+}
+
 @test "no_process_runs fails while the process runs, and passes once it is gone, without procps" {
     local forever
     forever=$(unique_sleep)
     sleep "$forever" 3>&- &
     STARTED_PIDS+=("$!")
     local sleeper=$!
+    sleep_started "$sleeper"
     local bin
     bin=$(without_procps)
     run bash -c "$(declare -f process_pids no_process_runs); PATH=$bin; no_process_runs 'sleep $forever' 1"
@@ -41,6 +53,7 @@ without_procps() {
     forever=$(unique_sleep)
     sleep "$forever" 3>&- &
     STARTED_PIDS+=("$!")
+    sleep_started "$!"
     run process_pids "sleep $forever"
     assert_output "$!"
     run process_pids "sleep ${forever%?}"

@@ -127,6 +127,13 @@ wait_for_log() {
     done
 }
 
+# need_ipv6_loopback: skips the test, saying why, on a machine without ::1
+# on its loopback interface (a container started without IPv6).
+need_ipv6_loopback() {
+    grep -qs '^00000000000000000000000000000001 .* lo$' /proc/net/if_inet6 ||
+        skip "no IPv6 loopback (::1) on this machine"
+}
+
 # process_pids CMDLINE: the PIDs of the processes whose command line is
 # exactly CMDLINE (arguments joined by single spaces), one a line. Read from
 # /proc, so it needs no procps; fails (status 2) when /proc cannot be read:
