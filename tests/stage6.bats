@@ -118,6 +118,7 @@ many_clients() {
     settles "fd_count $srv_pid" "$fds"
     settles "thread_count $srv_pid" "$threads"
     [ "$(count_lines ' connected$')" -eq 100 ]
+    wait_for_lines ' disconnected$' 100    # each logged just after its close
     [ "$(count_lines ' disconnected$')" -eq 100 ]
 }
 
