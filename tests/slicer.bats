@@ -271,7 +271,9 @@ sock.close()
 
 @test "behind the slicer the stage 1 client takes the first piece for the whole reply (README example)" {
     start_server server "$ROOT/stage1_naive/server" -p 0
-    start_server slicer "$ROOT/$SLICER" --to "127.0.0.1:$server_port" --seed 42 --delay-us 20000
+    # --pace, where the README has --delay-us 2000: the one recv gets the
+    # first piece alone, however late the client is scheduled
+    start_server slicer "$ROOT/$SLICER" --to "127.0.0.1:$server_port" --seed 42 --pace
     run "$ROOT/stage1_naive/client" -p "$slicer_port" <<<"echo hello world from the server"
     assert_success
     # One recv(1024) returned only the first piece or few: a proper prefix.
