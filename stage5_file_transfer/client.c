@@ -622,6 +622,8 @@ static int do_exec(struct conn *c, const char *command, size_t len)
                 fprintf(stderr, "client: the command exited with status %d\n", m->exit_code);
             else if (m->signal)
                 fprintf(stderr, "client: the command was killed by signal %d\n", m->signal);
+            else if (!m->timed_out && !m->truncated)
+                fprintf(stderr, "client: the server gave no exit status for the command\n");
             rc = EXIT_REMOTE;
         }
         int end = end_of_frame(c);

@@ -674,6 +674,10 @@ static int add_body(struct stream *s, uint64_t start, long long len, uint32_t me
 {
     if (len == 0)
         return 0;
+    /* OP may lie in S's frames, which push_frame may move: copied first */
+    char op_copy[sizeof ((struct decode_frame *)0)->header.op] = "";
+    if (op != NULL)
+        snprintf(op_copy, sizeof op_copy, "%s", op);
     struct decode_frame *f = push_frame(s);
     if (f == NULL)
         return -1;
@@ -684,7 +688,7 @@ static int add_body(struct stream *s, uint64_t start, long long len, uint32_t me
     f->value = len;
     if (op != NULL)
         snprintf(f->note, sizeof(f->note), "body of frame #%u (%s), %lld bytes", message,
-                 *op ? op : "?", len);
+                 *op_copy ? op_copy : "?", len);
     else
         snprintf(f->note, sizeof(f->note), "body of reply #%u, %lld bytes", message, len);
     return 0;
