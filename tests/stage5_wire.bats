@@ -386,3 +386,18 @@ PY
     run served_files
     assert_output $'./.nianbao-part.a\n./.nianbao-part.b\n./.nianbao-part.c\n./.nianbao-part.d'
 }
+
+@test "an exit frame with no exit status, signal, timeout or cut: the client says so and exits 1" {
+    # found by the stage5_client fuzzer: the client exited 1 without a line
+    fake_server <<'PY'
+c, _ = srv.accept()
+read_frame(c)
+c.sendall(frame({"op": "exit", "exit_code": None, "signal": 0, "timed_out": False,
+                 "truncated": False, "stdout_size": 0, "stderr_size": 0,
+                 "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}))
+c.close()
+PY
+    ft exec true
+    assert_equal "$status" 1
+    err_is 'client: the server gave no exit status for the command'
+}
