@@ -74,6 +74,13 @@ struct group_sample {
     uint64_t io;               /* bytes read and written by every process
                                   (/proc/PID/io rchar + wchar): a program
                                   reading a pipe or a file is not spinning */
+    int processes;             /* processes in the tree                    */
+    uint64_t pids;             /* a mix of their pids: a child started or
+                                  ended changes it even when the count
+                                  stays the same                           */
+    uint64_t reaped;           /* page faults of the children they reaped
+                                  (cminflt): moves whenever a child ended
+                                  between two samples, however short-lived */
 };
 
 /* Returns 0 with S filled, -1 when the group has no process left. */

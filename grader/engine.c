@@ -39,20 +39,31 @@
 #include "proto.h"
 #include "wire.h"
 
-#define IDLE_LIMIT_MS 30000   /* nothing at all happened for this long      */
-#define STUCK_MS 1000         /* asleep, never woken, for this long         */
-#define SPIN_CPU_S 2.0        /* CPU seconds used without any progress ...  */
-#define SPIN_WALL_MS 2000     /* ... over at least this long                */
+/* When the grader gives up on a program (see engine.h). Progress is what
+ * the scenario can see: bytes the program read from the grader or sent to
+ * it, output, a process or thread started or ended, bytes moved through
+ * its pipes and files (a server reading a command's output). A wake-up
+ * that moves no bytes (a timer in an event loop) is not progress. */
+#define QUIET_MS 1000         /* blocked with no progress this long: stuck  */
+#define SPIN_CPU_S 0.5        /* CPU seconds used with no progress: spinning */
+#define CONFIRM_MS 200        /* ... once a wait found it stuck or spinning, */
+#define CONFIRM_CPU_S 0.1     /* until a wait is met, the next ones take this */
+#define SAMPLE_MS 50          /* between looks at the program in /proc      */
+#define IO_PER_WAKE 64        /* bytes per wake-up below which reads and
+                                 writes are a timer's (a timerfd's 8), not
+                                 work                                       */
+#define LAST_GUARD_MS 30000   /* no progress at all for this long: the last
+                                 guard, which no lab program reaches        */
 #define SETTLE_US 200         /* after a piece was read, before the next    */
 #define PACE_MS 20            /* between pieces when sock_diag is missing   */
 #define STOP_GRACE_MS 2000    /* SIGTERM, then SIGKILL after this           */
 #define CLIENT_RCVBUF 65536   /* the grader's receive buffer as a client    */
 #define CONN_IN_MAX (64u << 20) /* bytes kept from one connection: a program
                                    that floods the grader is stopped there  */
-#define SETTLE_MS 200         /* asleep this long: it has done what it does */
+#define SETTLE_MS 200         /* blocked this long with no progress: it has
+                                 done what it does with a close            */
 #define SHOW 72               /* bytes shown in a step, escaped             */
 
-enum wait_end { WAIT_DONE, WAIT_EXITED, WAIT_STUCK, WAIT_SPIN, WAIT_IDLE };
 
 struct conn {
     int fd;                   /* -1: closed or never opened                 */
@@ -97,7 +108,10 @@ struct run {
     /* how the last wait ended */
     enum wait_end last_wait;
     double spin_cpu;
-    int stuck_ms;             /* asleep and not woken this long: blocked     */
+    int quiet_ms;             /* blocked with no progress this long: stuck   */
+    int gave_up;              /* the last wait found it stuck or spinning:
+                                 the next ones confirm it sooner            */
+    int confirmed;            /* the last wait ended so: a confirmation     */
     int finished;             /* the program was stopped: what follows holds */
     int ended_itself;         /* it had exited on its own before that        */
     int end_status;
@@ -357,18 +371,44 @@ static enum wait_end wait_until(struct run *r, wait_cond cond, void *arg);
 
 static enum wait_end wait_for(struct run *r, wait_cond cond, void *arg)
 {
+    r->confirmed = r->gave_up;
     r->last_wait = wait_until(r, cond, arg);
+    r->v->waits[r->last_wait]++;
+    if (r->last_wait == WAIT_DONE)
+        r->gave_up = 0;
+    else if (r->last_wait != WAIT_EXITED)
+        r->gave_up = 1;
     return r->last_wait;
+}
+
+/* What changed in the program between two looks at it. */
+enum moved {
+    MOVED_NOTHING,
+    MOVED_TASKS,              /* a process or thread started or ended        */
+    MOVED_BYTES,              /* the same processes moved more bytes through
+                                 their reads and writes than timer wake-ups
+                                 account for (a server reading a command's
+                                 output)                                     */
+};
+
+static enum moved group_moved(const struct group_sample *last, const struct group_sample *now)
+{
+    if (now->processes != last->processes || now->pids != last->pids ||
+        now->tasks != last->tasks || now->reaped != last->reaped)
+        return MOVED_TASKS;
+    uint64_t wakes = now->switches > last->switches ? now->switches - last->switches : 0;
+    if (now->io < last->io || now->io - last->io > IO_PER_WAKE * (wakes + 1))
+        return MOVED_BYTES;
+    return MOVED_NOTHING;
 }
 
 static enum wait_end wait_until(struct run *r, wait_cond cond, void *arg)
 {
     uint64_t mark = progress_mark(r);
-    int64_t last_progress = now_ms(), last_sample = 0, still_since = 0;
-    struct group_sample still = { 0 };
-    int have_still = 0;
-    double cpu_base = -1;
-    uint64_t io_seen = 0;
+    int64_t quiet_since = now_ms(), last_sample = 0;
+    struct group_sample last = { 0 };
+    int have_last = 0;
+    double cpu_base = -1;       /* CPU time when the work last moved bytes */
     unsigned pause = 20;
 
     for (;;) {
@@ -380,43 +420,44 @@ static enum wait_end wait_until(struct run *r, wait_cond cond, void *arg)
         uint64_t m = progress_mark(r);
         if (m != mark) {
             mark = m;
-            last_progress = now;
-            have_still = 0;
+            quiet_since = now;
             cpu_base = -1;
             pause = 20;
         }
-        int64_t idle = now - last_progress;
-        if (idle >= IDLE_LIMIT_MS)
+        if (now - quiet_since >= LAST_GUARD_MS)
             return WAIT_IDLE;
-        if (r->child_started && idle >= 100 && now - last_sample >= 100) {
+        if (r->child_started && now - quiet_since >= SAMPLE_MS && now - last_sample >= SAMPLE_MS) {
             struct group_sample gs;
             last_sample = now;
             if (child_sample(&r->child, &gs) == 0) {
-                /* CPU spent moving bytes (a pipe, a file) is work, not a
-                 * spin: the spin count starts again whenever the I/O moved. */
-                if (cpu_base < 0 || gs.io != io_seen) {
+                enum moved moved = have_last ? group_moved(&last, &gs) : MOVED_NOTHING;
+                /* Anything that moved puts off "stuck"; only bytes moved
+                 * put off "spinning": a program that starts command after
+                 * command and gets nowhere (a loop on a closed connection)
+                 * spins. */
+                if (moved != MOVED_NOTHING)
+                    quiet_since = now;
+                if (moved == MOVED_BYTES || cpu_base < 0)
                     cpu_base = gs.cpu;
-                    io_seen = gs.io;
-                }
-                if (gs.cpu - cpu_base >= SPIN_CPU_S && idle >= SPIN_WALL_MS) {
+                last = gs;
+                have_last = 1;
+                /* Counted in CPU time, so a busy machine delays the
+                 * verdict, never changes it. */
+                if (gs.cpu - cpu_base >= (r->gave_up ? CONFIRM_CPU_S : SPIN_CPU_S)) {
                     r->spin_cpu = gs.cpu - cpu_base;
                     return WAIT_SPIN;
                 }
-                if (gs.all_asleep && child_unread_output(&r->child) == 0) {
-                    if (!have_still || gs.switches != still.switches) {
-                        still = gs;
-                        have_still = 1;
-                        still_since = now;
-                    } else if (now - still_since >= r->stuck_ms) {
-                        return WAIT_STUCK;
-                    }
-                } else {
-                    have_still = 0;
-                }
+                /* Every thread waits, and nothing moved for the quiet
+                 * period (its timers may fire: they move nothing). */
+                if (gs.all_asleep && child_unread_output(&r->child) == 0 &&
+                    now - quiet_since >= (r->gave_up && r->quiet_ms > CONFIRM_MS ? CONFIRM_MS
+                                                                               : r->quiet_ms))
+                    return WAIT_STUCK;
             }
         }
         sleep_us(pause);
-        pause = pause * 2 > (idle > 50 ? 10000u : 1000u) ? (idle > 50 ? 10000u : 1000u) : pause * 2;
+        unsigned cap = now - quiet_since > 50 ? 5000u : 1000u;
+        pause = pause * 2 > cap ? cap : pause * 2;
     }
 }
 
@@ -437,14 +478,18 @@ static void describe_program(struct run *r, enum wait_end how, char *buf, size_t
     }
     switch (how) {
     case WAIT_STUCK:
-        snprintf(buf, len, "is blocked: every thread asleep for %d s and never woken", STUCK_MS / 1000);
+        if (r->confirmed)
+            snprintf(buf, len, "is still blocked: nothing read, sent, printed or started");
+        else
+            snprintf(buf, len, "is blocked: waiting for %g s with nothing read, sent, printed or started",
+                     QUIET_MS / 1000.0);
         break;
     case WAIT_SPIN:
-        snprintf(buf, len, "is spinning: %.1f s of CPU without reading, sending or printing anything",
-                 r->spin_cpu);
+        snprintf(buf, len, "is %sspinning: %.1f s of CPU without reading, sending or printing anything",
+                 r->confirmed ? "still " : "", r->spin_cpu);
         break;
     case WAIT_IDLE:
-        snprintf(buf, len, "did nothing at all for %d s", IDLE_LIMIT_MS / 1000);
+        snprintf(buf, len, "did nothing at all for %d s", LAST_GUARD_MS / 1000);
         break;
     default:
         snprintf(buf, len, "is still running");
@@ -558,10 +603,14 @@ static int cond_never(struct run *r, void *arg)
  * does not depend on how fast it got there. */
 static void wait_settled(struct run *r)
 {
-    int saved = r->stuck_ms;
-    r->stuck_ms = SETTLE_MS;
-    wait_for(r, cond_never, NULL);
-    r->stuck_ms = saved;
+    int saved = r->quiet_ms, saved_gave_up = r->gave_up;
+    r->quiet_ms = SETTLE_MS;
+    if (wait_for(r, cond_never, NULL) == WAIT_STUCK) {
+        r->v->waits[WAIT_STUCK]--;
+        r->v->waits[WAIT_SETTLED]++;
+        r->gave_up = saved_gave_up;
+    }
+    r->quiet_ms = saved;
 }
 
 static int cond_accept(struct run *r, void *arg)
@@ -2090,13 +2139,14 @@ int engine_run(const struct grade_config *cfg, const struct scenario *sc,
 
     memset(&r, 0, sizeof r);
     memset(v, 0, sizeof *v);
+    int64_t started = now_ms();
     r.cfg = cfg;
     r.sc = sc;
     r.s = s;
     r.v = v;
     r.listen_fd = -1;
     r.trace_fd = -1;
-    r.stuck_ms = STUCK_MS;
+    r.quiet_ms = QUIET_MS;
     for (size_t i = 0; i < SCRIPT_MAX_CONNS; i++) {
         r.conns[i].fd = -1;
         r.conns[i].last_arrived = -1;
@@ -2173,5 +2223,13 @@ out:
         free(r.argv);
     }
     free(r.pieces);
+    v->ms = now_ms() - started;
     return status;
+}
+
+const char *wait_end_name(enum wait_end how)
+{
+    static const char *const names[WAIT_ENDS] = { "met", "exited", "stuck", "spinning", "last-guard",
+                                                     "settled" };
+    return (unsigned)how < WAIT_ENDS ? names[how] : "?";
 }

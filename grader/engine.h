@@ -4,12 +4,13 @@
  * grader's side of every connection, with the byte where it went wrong.
  *
  * Waiting never depends on the machine's speed: the grader waits for the
- * program to do something (read a piece, send a request, print, exit), and
- * gives up only when the program provably cannot go on: it exited, or
- * every one of its threads has slept for a second without being woken
- * (blocked on bytes that will not come), or it burns CPU for seconds
- * without reading, sending or printing anything (spinning), or nothing at
- * all has happened for 30 s.
+ * program to do something (read a piece, send a request, print, start or
+ * end a process, exit), and gives up only when the program provably cannot
+ * go on: it exited; or every one of its threads waits and it has made no
+ * progress for 1 s (blocked on bytes that will not come; a timer that
+ * wakes it and moves nothing is not progress); or it used 0.5 s of CPU
+ * with no progress (spinning); or, the last guard, nothing at all happened
+ * for 30 s. Each scenario's verdict counts which of these ended its waits.
  *
  * Nothing here prints or exits. */
 #ifndef GRADER_ENGINE_H
@@ -33,6 +34,16 @@ struct grade_config {
 
 #define VERDICT_MAX_STEPS 80
 
+/* How a wait ended: the condition it waited for held, the program exited,
+ * or a rule gave up on it: stuck (blocked, no progress), spinning, or the
+ * last guard (nothing at all for 30 s). WAIT_SETTLED is counted, never
+ * returned: a wait for the program to be done with a close, which ends
+ * when it is blocked and quiet for 0.2 s. */
+enum wait_end { WAIT_DONE, WAIT_EXITED, WAIT_STUCK, WAIT_SPIN, WAIT_IDLE, WAIT_SETTLED, WAIT_ENDS };
+
+/* "met", "exited", "stuck", "spinning", "last-guard", "settled". */
+const char *wait_end_name(enum wait_end how);
+
 struct verdict {
     int pass;
     char *steps[VERDICT_MAX_STEPS];
@@ -45,6 +56,8 @@ struct verdict {
     unsigned at_conn;         /* 1-based, in the capture's order             */
     char capture[PATH_MAX];   /* kept capture, "" when none                  */
     char note[256];           /* about the run itself (pacing, capture)      */
+    unsigned waits[WAIT_ENDS];/* the scenario's waits, by how each ended     */
+    int64_t ms;               /* how long the scenario took                  */
 };
 
 /* Runs script S of scenario SC. Returns 0 with V filled, or -1 with ERR

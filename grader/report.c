@@ -69,6 +69,17 @@ static void replay_line(const struct report *rep, const struct scenario *sc, uin
     }
 }
 
+/* "waits: 2.31 s; 14 met, 1 exited, 0 stuck, 0 spinning, 0 last-guard". */
+static void report_waits(struct report *rep, const struct verdict *v)
+{
+    if (!rep->waits)
+        return;
+    fprintf(rep->out, "%swaits: %.2f s;", rep->tap ? "# " : "      ", v->ms / 1000.0);
+    for (int how = 0; how < WAIT_ENDS; how++)
+        fprintf(rep->out, "%s %u %s", how ? "," : "", v->waits[how], wait_end_name(how));
+    fputc('\n', rep->out);
+}
+
 void report_scenario(struct report *rep, const struct scenario *sc, const struct verdict *v,
                      uint64_t seed)
 {
@@ -83,6 +94,7 @@ void report_scenario(struct report *rep, const struct scenario *sc, const struct
             fprintf(out, "ok %zu - %s: %s\n", rep->number, sc->name, sc->title);
         else
             fprintf(out, "PASS  %-17s %s\n", sc->name, sc->title);
+        report_waits(rep, v);
         fflush(out);
         return;
     }
@@ -123,6 +135,7 @@ void report_scenario(struct report *rep, const struct scenario *sc, const struct
     }
     if (v->note[0])
         fprintf(out, "%snote: %s\n", indent, v->note);
+    report_waits(rep, v);
     fflush(out);
 }
 

@@ -12,6 +12,7 @@
 struct report {
     FILE *out;
     int tap;
+    int waits;                 /* a line of how each scenario's waits ended */
     const struct grade_config *cfg;
     const char *viewer;        /* how to call nianbao-view                   */
     size_t number;             /* scenarios reported so far                  */

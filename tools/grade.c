@@ -42,7 +42,7 @@ struct grade_options {
     const char *only;
     const char *captures;
     unsigned long repeat;
-    int list, tap, concurrent;
+    int list, tap, concurrent, waits;
 };
 
 static char prog_name[64] = "grade";
@@ -160,6 +160,8 @@ int main(int argc, char **argv)
           "server: also the scenarios of stage 6 (many clients at once)", 0, 0 },
         { "repeat", 0, CLI_UINT, &opt.repeat, "N",
           "run each scenario N times, with --seed's seed and the N-1 after it (default 1)", 1, 1000 },
+        { "waits", 0, CLI_FLAG, &opt.waits, NULL,
+          "after each scenario, say how long it took and how its waits ended", 0, 0 },
     };
     char epilog[2048];
     const struct cli_program prog = {
@@ -177,6 +179,11 @@ int main(int argc, char **argv)
              "on stdin, one a line, and must print each reply's body on stdout, exactly; a\n"
              "server listens on {port} or prints 'listening on ADDR:PORT'. Stage 5 programs\n"
              "speak the stage 5 frames (exec requests, output and exit replies).\n"
+             "\n"
+             "The grader waits for what the program does (reads, sends, output, processes\n"
+             "started or ended, exit). It gives up on a program that waits with no\n"
+             "progress for 1 s (stuck), that uses 0.5 s of CPU with no progress (spinning),\n"
+             "or, as a last guard, with nothing at all for 30 s. --waits shows which.\n"
              "\n"
              "Exit status: 0 every scenario passed, 1 some failed, 2 usage, 3 the grader\n"
              "could not run (no socket, no fork).\n"
@@ -321,7 +328,7 @@ int main(int argc, char **argv)
         used += (size_t)snprintf(program_line + used, sizeof program_line - used, "%s%s",
                                  i ? " " : "", quoted);
     }
-    struct report rep = { .out = stdout, .tap = opt.tap, .cfg = &cfg, .viewer = viewer };
+    struct report rep = { .out = stdout, .tap = opt.tap, .waits = opt.waits, .cfg = &cfg, .viewer = viewer };
     report_begin(&rep, total * opt.repeat, program_line);
 
     for (unsigned long round = 0; round < opt.repeat; round++) {
