@@ -11,7 +11,9 @@
 # --concurrent) (default: all seven). Programs are graded N at a time (default 4: most of
 # the time the grader waits for a program to do something). Run from
 # anywhere; it builds nothing (run make). $PYTHON, when set, runs the Python
-# programs instead of python3. Exits 1 when a row is not as expected.
+# programs instead of python3. Exits 1 when a row is not as expected, or
+# when any verdict rests on the grader's last guard (30 s of nothing at
+# all) rather than on what the program did.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -54,7 +56,7 @@ while read -r name mode proto expect command; do
     case $command in python3\ *) command="${PYTHON:-python3} ${command#python3 }" ;; esac
     # shellcheck disable=SC2086  # COMMAND is words
     # shellcheck disable=SC2046  # the options are words
-    "$grade" "$mode" $(grade_args "$proto") --seed "$seed" --tap --captures "$tmp/captures-$name" \
+    "$grade" "$mode" $(grade_args "$proto") --seed "$seed" --tap --waits --captures "$tmp/captures-$name" \
         -- $command >"$tmp/$name.tap" 2>&1 </dev/null &
     running=$((running + 1))
     if [ "$running" -ge "$jobs" ]; then
@@ -99,6 +101,19 @@ for group in $groups; do
         fi
     done <"$tmp/programs"
 done
+# No verdict may rest on the grader's last guard (30 s of nothing at all):
+# every lab program, starter and broken program is decided by what it did.
+for f in "$tmp"/*.tap; do
+    awk -v prog="$(basename "$f" .tap)" '
+        /^(not )?ok [0-9]+ - / { scenario = $0; sub(/^(not )?ok [0-9]+ - /, "", scenario); sub(/:.*/, "", scenario) }
+        /^# waits: / && !/ 0 last-guard/ { printf "%s %s: the grader waited out its last guard (%s)\n", prog, scenario, substr($0, 3) }
+    ' "$f"
+done >"$tmp/last-guard"
+if [ -s "$tmp/last-guard" ]; then
+    printf '\n' >&2
+    cat "$tmp/last-guard" >&2
+    echo "last-guard" >>"$tmp/unexpected"
+fi
 if [ -s "$tmp/unexpected" ]; then
     printf '\nnot as expected: %s\n' "$(tr '\n' ' ' <"$tmp/unexpected")" >&2
     for f in "$tmp"/unexpected-*.tap; do

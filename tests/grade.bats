@@ -171,6 +171,61 @@ teardown() { _common_teardown; }
     [ $((SECONDS - start)) -lt 25 ]
 }
 
+# About 2 s: two programs that wait in a loop woken every 50 ms by a timer
+# (select with a timeout), as an event loop with deadlines does. The old rule
+# (every thread asleep and never woken for 1 s) never fired on them: the
+# grader waited out its 30 s last guard on each.
+@test "a timer-driven loop blocked on bytes that never come is told apart as soon as a blocking recv" {
+    cat >timer_client.py <<'PY'
+import select, socket, struct, sys
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+for line in sys.stdin:
+    sock.sendall(line.rstrip("\n").encode())
+    got, want = b"", 4
+    while len(got) < want:   # the loop wakes every 50 ms
+        ready, _, _ = select.select([sock], [], [], 0.05)
+        if ready:
+            piece = sock.recv(65536)
+            if not piece:
+                sys.exit(1)
+            got += piece
+        if len(got) >= 4:
+            want = 4 + struct.unpack("<I", got[:4])[0] + 1   # the bug: one byte too many
+    sys.stdout.buffer.write(got[4:])
+PY
+    run "$GRADE" client --proto stage3 --waits --only coalesced -- "$PY" timer_client.py '{port}'
+    assert_failure 1
+    assert_line --regexp '^ +[0-9]+\. .*the client is blocked: waiting for 1 s with nothing read, sent, printed or started'
+    assert_line --regexp '^      waits: [0-9.]+ s; [0-9]+ met, 0 exited, [1-9][0-9]* stuck, 0 spinning, 0 last-guard, 0 settled$'
+
+    # A server whose loop wakes every 50 ms and serves one client at a time:
+    # the concurrent scenario fails by the same rule.
+    cat >timer_server.py <<'PY'
+import select, socket, subprocess, struct, sys
+listener = socket.create_server(("127.0.0.1", 0))
+print("listening on 127.0.0.1:%d" % listener.getsockname()[1], flush=True)
+while True:
+    ready, _, _ = select.select([listener], [], [], 0.05)
+    if not ready:
+        continue
+    conn, _ = listener.accept()
+    while True:
+        ready, _, _ = select.select([conn], [], [], 0.05)
+        if not ready:
+            continue
+        command = conn.recv(65536)
+        if not command:
+            break
+        out = subprocess.run(command, shell=True, capture_output=True).stdout
+        conn.sendall(struct.pack("!I", len(out)) + out)
+    conn.close()
+PY
+    run "$GRADE" server --proto stage3 --concurrent --waits --only idle-beside -- "$PY" timer_server.py
+    assert_failure 1
+    assert_line --regexp '^ +[0-9]+\. client 2 got no reply \(0 bytes\): the server is (still )?blocked'
+    assert_line --regexp '^      waits: [0-9.]+ s; [0-9]+ met, 0 exited, [1-9][0-9]* stuck, 0 spinning, 0 last-guard, [0-9]+ settled$'
+}
+
 @test "a statically linked client is graded like any other (no LD_PRELOAD involved)" {
     if ! cc -static -O2 -o client-static "$ROOT/exercises/broken/client3.c" 2>/dev/null; then
         skip "this C library cannot link statically"
