@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,7 +32,7 @@ void conc_init(struct conc_server *s, const char *model, unsigned long max_clien
     s->send_s = 30;
     s->max_clients = max_clients;
     s->grace_s = 10;
-    s->listener = s->signal_fd = s->spare_fd = -1;
+    s->listener = s->signal_fd = -1;
     s->stop_pipe[0] = s->stop_pipe[1] = -1;
     s->root.dirfd = -1;
     pthread_mutex_init(&s->lock, NULL);
@@ -132,11 +131,15 @@ int conc_start(struct conc_server *s, int want_sigchld, char *err, size_t errlen
         snprintf(err, errlen, "cannot create a pipe: %s", strerror(errno));
         return -1;
     }
-    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s->listener = serve_start(&s->serve, err, errlen);
     if (s->listener < 0)
         return -1;
-    fcntl(s->listener, F_SETFL, fcntl(s->listener, F_GETFL) | O_NONBLOCK);
+    int flags = fcntl(s->listener, F_GETFL);
+    if (flags < 0 || fcntl(s->listener, F_SETFL, flags | O_NONBLOCK) < 0) {
+        snprintf(err, errlen, "cannot make the listening socket non-blocking: %s",
+                 strerror(errno));
+        return -1;
+    }
     if (s->max_clients)
         conc_log(s, "serving up to %lu clients at once (--max-clients)", s->max_clients);
     else
@@ -182,53 +185,57 @@ enum conc_event conc_signal(struct conc_server *s)
 
 enum conc_event conc_wait(struct conc_server *s, int timeout_ms)
 {
-    struct pollfd pfd[2] = {
-        { .fd = s->signal_fd, .events = POLLIN },
-        { .fd = s->stopping ? -1 : s->listener, .events = POLLIN },
-    };
+    long long give_up = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 
     for (;;) {
-        int ready = poll(pfd, 2, timeout_ms);
+        long long now = now_ms(), until = give_up;
+        /* A paused listener is left out until its pause is over. */
+        int paused = s->accept_paused_until > now;
+        if (paused && (until < 0 || s->accept_paused_until < until))
+            until = s->accept_paused_until;
+        struct pollfd pfd[2] = {
+            { .fd = s->signal_fd, .events = POLLIN },
+            { .fd = s->stopping || paused ? -1 : s->listener, .events = POLLIN },
+        };
+        int ready = poll(pfd, 2, until < 0 ? -1 : (int)(until - now));
         if (ready < 0 && errno == EINTR)
             continue;
-        if (ready <= 0)
+        if (ready < 0)
             return CONC_TIMEOUT;
-        break;
+        if (pfd[0].revents) {
+            enum conc_event ev = conc_signal(s);
+            if (ev != CONC_TIMEOUT)
+                return ev;
+        }
+        if (pfd[1].revents)
+            return s->stopping ? CONC_TIMEOUT : CONC_CLIENT;
+        if (give_up >= 0 && now_ms() >= give_up)
+            return CONC_TIMEOUT;
     }
-    if (pfd[0].revents) {
-        enum conc_event ev = conc_signal(s);
-        if (ev != CONC_TIMEOUT)
-            return ev;
-    }
-    return s->stopping ? CONC_TIMEOUT : CONC_CLIENT;
 }
 
 int conc_accept(struct conc_server *s, struct serve_conn *conn)
 {
     char err[256];
 
-    if (serve_accept(s->listener, &s->serve, conn, err, sizeof err) == 0)
+    if (serve_accept(s->listener, &s->serve, conn, err, sizeof err) == 0) {
+        if (s->accept_errno)
+            conc_log(s, "accepting clients again");
+        s->accept_errno = 0;
         return 1;
+    }
     int saved = errno;
     if (saved == EAGAIN || saved == EWOULDBLOCK)
         return 0;
-    if ((saved == EMFILE || saved == ENFILE) && s->spare_fd >= 0) {
-        /* Out of descriptors, the client still waits in the queue, and the
-         * listening socket stays readable: an event loop would spin. Free
-         * the spare, take the client, tell it, and take the spare back. */
-        close(s->spare_fd);
-        int fd = accept4(s->listener, NULL, NULL, SOCK_CLOEXEC);
-        if (fd >= 0) {
-            ftconn_refuse_busy(fd, s->max_clients);
-            close(fd);
-        }
-        s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        conc_log(s, "out of descriptors (%s): a client was told \"busy\"", strerror(saved));
-        return -1;
-    }
-    conc_log(s, "%s", err);
-    /* Out of memory and the like: let it pass rather than spin. */
-    nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+    /* Out of descriptors (EMFILE), of memory: the client still waits in
+     * the queue, the listening socket stays readable, and accepting again
+     * at once would fail again. Sleeping here would stall every client
+     * the caller serves; the listener rests instead, and they are served. */
+    if (saved != s->accept_errno)
+        conc_log(s, "%s: new clients wait in the accept queue; trying again every %d ms",
+                 err, CONC_ACCEPT_PAUSE_MS);
+    s->accept_errno = saved;
+    s->accept_paused_until = now_ms() + CONC_ACCEPT_PAUSE_MS;
     return -1;
 }
 
@@ -313,8 +320,6 @@ int conc_finish(struct conc_server *s)
     for (int i = 0; i < 2; i++)
         if (s->stop_pipe[i] >= 0)
             close(s->stop_pipe[i]);
-    if (s->spare_fd >= 0)
-        close(s->spare_fd);
     fsroot_close(&s->root);
     return 0;
 }

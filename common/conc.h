@@ -35,6 +35,7 @@
 
 #define CONC_DEFAULT_PORT "8087"
 #define CONC_BACKLOG 1024
+#define CONC_ACCEPT_PAUSE_MS 100  /* the listener's rest after an accept error */
 
 struct conc_server {
     const char *model;            /* "fork": names the program in its log  */
@@ -49,7 +50,9 @@ struct conc_server {
     int listener;                 /* non-blocking                           */
     int signal_fd;                /* SIGINT, SIGTERM (and SIGCHLD)          */
     int stop_pipe[2];             /* close [1]: every reader of [0] stops   */
-    int spare_fd;                 /* kept open for EMFILE (see conc_accept) */
+    int accept_errno;             /* the accept error going on (0: none)    */
+    long long accept_paused_until;/* after an accept error, not before then
+                                     (CLOCK_MONOTONIC ms; see conc_accept)  */
     int stopping;
     pthread_mutex_t lock;         /* active, for the thread model           */
     pthread_cond_t ended;
@@ -73,8 +76,9 @@ int conc_start(struct conc_server *s, int want_sigchld, char *err, size_t errlen
 enum conc_event { CONC_CLIENT, CONC_STOP, CONC_CHILD, CONC_TIMEOUT };
 
 /* Waits at most TIMEOUT_MS (-1: forever) for a client to accept (not
- * after the stop) or a signal. SIGINT/SIGTERM set s->stopping and close
- * the listening socket: CONC_STOP. */
+ * after the stop, nor while the listener is paused: see conc_accept) or a
+ * signal. SIGINT/SIGTERM set s->stopping and close the listening socket:
+ * CONC_STOP. */
 enum conc_event conc_wait(struct conc_server *s, int timeout_ms);
 
 /* Reads one signal from the signalfd (an event loop calls it when the
@@ -83,8 +87,13 @@ enum conc_event conc_wait(struct conc_server *s, int timeout_ms);
 enum conc_event conc_signal(struct conc_server *s);
 
 /* Accepts one client into CONN. Returns 1, 0 when there was none after all
- * (it gave up), or -1 after logging why (out of descriptors: that client
- * is told "busy" through the spare descriptor, and the caller goes on). */
+ * (it gave up), or -1 on an accept error (out of descriptors: EMFILE, out
+ * of memory): the listener is then paused for CONC_ACCEPT_PAUSE_MS, until
+ * s->accept_paused_until. The clients connecting meanwhile wait in the
+ * accept queue; conc_wait leaves the listener out until then, an event
+ * loop stops watching it and sets a timer. The error is logged once, at
+ * the first of a run of tries that fail the same way, and "accepting
+ * clients again" at the first that succeeds. */
 int conc_accept(struct conc_server *s, struct serve_conn *conn);
 
 /* 1 when --max-clients connections are being served: refuse the next. */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,12 +52,23 @@ void ftconn_init(struct ftconn *c, const struct ftconn_config *cfg,
     c->up.fd = c->up.dirfd = -1;
     c->idle_since = c->send_since = ftconn_now_ms();
     int flags = fcntl(conn->fd, F_GETFL);
-    fcntl(conn->fd, F_SETFL, flags | O_NONBLOCK);
+    if (flags < 0 || fcntl(conn->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        serve_log(&c->conn, "cannot make the socket non-blocking: %s; closing the connection",
+                  strerror(errno));
+        c->state = FTC_DONE;
+        return;
+    }
     /* A reply leaves in several sends (output as it comes, then "exit"):
      * Nagle's algorithm would hold each small one for the client's
-     * delayed ACK, 40 ms a request. */
+     * delayed ACK, 40 ms a request. (A socket that is not TCP, the fuzz
+     * harness's socketpair, has no Nagle to turn off.) */
     int one = 1;
-    setsockopt(conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (setsockopt(conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 &&
+        errno != EOPNOTSUPP) {
+        serve_log(&c->conn, "cannot set TCP_NODELAY: %s; closing the connection",
+                  strerror(errno));
+        c->state = FTC_DONE;
+    }
 }
 
 /* ---- the reply going out ------------------------------------------------ */
@@ -913,13 +925,16 @@ void ftconn_serve_blocking(struct ftconn *c, int stop_fd, unsigned long grace_s)
             stop_at = n;
             pfd[n++] = (struct pollfd){ .fd = stop_fd, .events = POLLIN };
         }
+        /* Until the next deadline, or for ever when there is none (the
+         * stop fd wakes us for the stop). ftconn_now_ms truncates: the
+         * wait is rounded up, never woken before the deadline. */
         long long wait = -1;
         if (w.deadline_ms >= 0) {
             wait = w.deadline_ms - ftconn_now_ms();
             if (wait < 0)
                 wait = 0;
         }
-        int ready = poll(pfd, n, wait > 60000 || wait < 0 ? 60000 : (int)wait);
+        int ready = poll(pfd, n, wait > INT_MAX ? INT_MAX : (int)wait);
         if (ready < 0 && errno != EINTR) {
             serve_log(&c->conn, "poll: %s", strerror(errno));
             break;

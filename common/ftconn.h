@@ -113,8 +113,9 @@ struct ftconn_wait {
     long long deadline_ms;
 };
 
-/* Takes over CONN (its fd is made non-blocking). NOW_MS: CLOCK_MONOTONIC
- * ms (ftconn_now_ms). */
+/* Takes over CONN (its fd is made non-blocking, TCP_NODELAY). When the
+ * socket cannot be set so, logs why, and the conversation is over: the
+ * first ftconn_step returns 0. */
 void ftconn_init(struct ftconn *c, const struct ftconn_config *cfg,
                  const struct serve_conn *conn);
 

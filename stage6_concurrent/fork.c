@@ -94,10 +94,10 @@ int main(int argc, char **argv)
         close(conn.fd);             /* the child has its own */
     }
     /* Stopping: the children finish their requests; reap them as they do. */
-    long long give_up = conc_stop_connections(&srv);
+    long long give_up = conc_stop_connections(&srv), now;
     reap_children(&srv);
-    while (srv.active > 0 && ftconn_now_ms() < give_up) {
-        if (conc_wait(&srv, 100) == CONC_CHILD)
+    while (srv.active > 0 && (now = ftconn_now_ms()) < give_up) {
+        if (conc_wait(&srv, (int)(give_up - now)) == CONC_CHILD)
             reap_children(&srv);
     }
     return conc_finish(&srv);

@@ -14,14 +14,22 @@
  * that blocks in a step blocks every client (a slow disk, hashing a large
  * file: see the README), and it uses one core.
  *
- * Deadlines (--idle, --frame-timeout, a command's --timeout) are checked
- * by one sweep every SWEEP_MS: a heap or a timer wheel (libevent, nginx)
- * scales further; at 10 000 connections the sweep costs little.
+ * Deadlines (--idle, --frame-timeout, a command's --timeout, the grace
+ * period) are timers in a min-heap (common/timerheap, as libevent keeps
+ * them): epoll_wait sleeps until the earliest, or for ever when there is
+ * none. An idle server does not wake to find nothing to do.
+ *
+ * An accept error (out of descriptors: EMFILE) pauses the listener: epoll
+ * stops watching it, and a timer puts it back a moment later; the clients
+ * already connected are served meanwhile, the new ones wait in the accept
+ * queue. nginx does so with a timer; libevent's evconnlistener has
+ * evconnlistener_disable and _enable for it.
  *
  * Stops gracefully on SIGTERM/SIGINT: no new clients; the requests under
  * way finish (up to --grace seconds), then exit 0.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +40,9 @@
 #include "conc.h"
 #include "ftconn.h"
 #include "serve.h"
+#include "timerheap.h"
 
 #define EVENTS_MAX 256
-#define SWEEP_MS 100
 #define ACCEPTS_PER_WAKE 64         /* then serve the others a while */
 #define TAG_LISTENER UINT64_MAX
 #define TAG_SIGNALS (UINT64_MAX - 1)
@@ -49,7 +57,7 @@ struct slot {
     uint32_t sock_events;     /* watched on the socket                    */
     int cmd_fds[3];           /* watched command fds, -1: none            */
     unsigned cmd_generation;  /* the command they belong to               */
-    long long deadline_ms;    /* step by then even if nothing happens     */
+    struct timer deadline;    /* step by then even if nothing happens     */
 };
 
 struct loop {
@@ -57,6 +65,10 @@ struct loop {
     int epfd;
     struct slot *slots;
     unsigned long *free_slots, free_count;
+    struct timerheap timers;  /* every slot's deadline, and the two below */
+    struct timer listener_back;   /* the end of the listener's pause      */
+    struct timer give_up;     /* stopping: the grace period and 1 s more  */
+    int stopping, gave_up;
 };
 
 /* What epoll hands back with an event: the slot, its generation, and
@@ -67,10 +79,17 @@ static uint64_t tag(const struct loop *l, const struct slot *sl, int command)
            (uint64_t)(sl - l->slots);
 }
 
-static void watch(const struct loop *l, int op, int fd, uint32_t events, uint64_t data)
+/* The slot a due deadline belongs to. */
+static struct slot *slot_of(struct timer *t)
+{
+    return (struct slot *)((char *)t - offsetof(struct slot, deadline));
+}
+
+/* Returns epoll_ctl's result: 0, or -1 (errno). */
+static int watch(const struct loop *l, int op, int fd, uint32_t events, uint64_t data)
 {
     struct epoll_event ev = { .events = events, .data.u64 = data };
-    epoll_ctl(l->epfd, op, fd, &ev);
+    return epoll_ctl(l->epfd, op, fd, &ev);
 }
 
 static int held_fd(const struct ftconn *c, int i)
@@ -80,41 +99,56 @@ static int held_fd(const struct ftconn *c, int i)
     return i == 0 ? c->cmd.out_fd : i == 1 ? c->cmd.err_fd : c->cmd.pidfd;
 }
 
-/* Makes epoll watch what the connection now waits for. A command's fd
- * that was closed (at its end of file) has left epoll with it; one still
- * open but not wanted (its pipe while the client is behind) is taken out. */
-static void sync_watch(struct loop *l, struct slot *sl)
+/* Makes epoll watch what the connection now waits for, and its timer ring
+ * at its next deadline. A command's fd that was closed (at its end of
+ * file) has left epoll with it; one still open but not wanted (its pipe
+ * while the client is behind) is taken out. Returns 0, or -1 after logging
+ * why it cannot: the caller closes the connection. */
+static int sync_watch(struct loop *l, struct slot *sl)
 {
     struct ftconn_wait w;
+    const char *what = "epoll_ctl on its socket";
 
     ftconn_wants(&sl->c, &w);
     if ((uint32_t)w.sock_events != sl->sock_events) {
-        watch(l, EPOLL_CTL_MOD, sl->c.conn.fd, w.sock_events, tag(l, sl, 0));
+        if (watch(l, EPOLL_CTL_MOD, sl->c.conn.fd, w.sock_events, tag(l, sl, 0)) < 0)
+            goto failed;
         sl->sock_events = w.sock_events;
     }
+    what = "epoll_ctl on its command's pipes";
     for (int i = 0; i < 3; i++) {
         int fd = sl->cmd_fds[i];
         if (fd >= 0 && (sl->cmd_generation != w.generation || held_fd(&sl->c, i) != fd))
             sl->cmd_fds[i] = -1;                  /* closed: already gone */
         else if (fd >= 0 && w.fds[i] != fd) {
-            watch(l, EPOLL_CTL_DEL, fd, 0, 0);
             sl->cmd_fds[i] = -1;
+            if (watch(l, EPOLL_CTL_DEL, fd, 0, 0) < 0)
+                goto failed;
         }
         if (w.fds[i] >= 0 && sl->cmd_fds[i] < 0) {
-            watch(l, EPOLL_CTL_ADD, w.fds[i], EPOLLIN, tag(l, sl, 1));
+            if (watch(l, EPOLL_CTL_ADD, w.fds[i], EPOLLIN, tag(l, sl, 1)) < 0)
+                goto failed;
             sl->cmd_fds[i] = w.fds[i];
         }
     }
     sl->cmd_generation = w.generation;
-    sl->deadline_ms = w.deadline_ms;
+    what = "its deadline's timer";
+    if (w.deadline_ms < 0)
+        timerheap_cancel(&l->timers, &sl->deadline);
+    else if (timerheap_set(&l->timers, &sl->deadline, w.deadline_ms) < 0)
+        goto failed;
+    return 0;
+failed:
+    serve_log(&sl->c.conn, "%s: %s; closing the connection", what, strerror(errno));
+    return -1;
 }
 
+/* Closing a descriptor takes it out of epoll (no other copy of it exists:
+ * every one is close-on-exec), so the socket and the command's fds need
+ * no EPOLL_CTL_DEL. */
 static void close_slot(struct loop *l, struct slot *sl)
 {
-    watch(l, EPOLL_CTL_DEL, sl->c.conn.fd, 0, 0);
-    for (int i = 0; i < 3; i++)
-        if (sl->cmd_fds[i] >= 0 && held_fd(&sl->c, i) == sl->cmd_fds[i])
-            watch(l, EPOLL_CTL_DEL, sl->cmd_fds[i], 0, 0);
+    timerheap_cancel(&l->timers, &sl->deadline);
     ftconn_free(&sl->c);
     serve_close(&sl->c.conn);
     conc_client_ended(l->srv);
@@ -126,10 +160,35 @@ static void close_slot(struct loop *l, struct slot *sl)
 /* One step of one connection, then watch what it waits for. */
 static void step(struct loop *l, struct slot *sl)
 {
-    if (ftconn_step(&sl->c))
-        sync_watch(l, sl);
-    else
+    if (!ftconn_step(&sl->c) || sync_watch(l, sl) < 0)
         close_slot(l, sl);
+}
+
+/* After an accept error the listening socket stays readable (the client
+ * still waits in the queue) and accepting again at once would fail again:
+ * epoll stops watching it until the pause conc_accept has set is over. */
+static void pause_listener(struct loop *l)
+{
+    if (watch(l, EPOLL_CTL_DEL, l->srv->listener, 0, 0) < 0) {
+        conc_log(l->srv, "cannot pause the listening socket (epoll_ctl: %s)", strerror(errno));
+        return;
+    }
+    /* The heap has room for every slot's timer and the loop's two. */
+    if (timerheap_set(&l->timers, &l->listener_back, l->srv->accept_paused_until) < 0)
+        conc_log(l->srv, "cannot time the listener's pause: %s", strerror(errno));
+}
+
+/* The pause is over: watch the listening socket again. Clients that
+ * waited meanwhile make it readable at once. */
+static void resume_listener(struct loop *l)
+{
+    if (watch(l, EPOLL_CTL_ADD, l->srv->listener, EPOLLIN, TAG_LISTENER) == 0)
+        return;
+    conc_log(l->srv, "cannot watch the listening socket again (epoll_ctl: %s); trying again "
+             "in %d ms", strerror(errno), CONC_ACCEPT_PAUSE_MS);
+    if (timerheap_set(&l->timers, &l->listener_back,
+                      ftconn_now_ms() + CONC_ACCEPT_PAUSE_MS) < 0)
+        conc_log(l->srv, "cannot time the listener's pause: %s", strerror(errno));
 }
 
 static void accept_clients(struct loop *l)
@@ -139,20 +198,28 @@ static void accept_clients(struct loop *l)
         int got = conc_accept(l->srv, &conn);
         if (got == 0)
             return;
-        if (got < 0)
-            continue;
+        if (got < 0) {
+            pause_listener(l);
+            return;
+        }
         if (conc_full(l->srv) || l->free_count == 0) {
             conc_refuse(l->srv, &conn);
             continue;
         }
-        struct slot *sl = &l->slots[l->free_slots[--l->free_count]];
+        struct slot *sl = &l->slots[l->free_slots[l->free_count - 1]];
+        if (watch(l, EPOLL_CTL_ADD, conn.fd, 0, tag(l, sl, 0)) < 0) {
+            serve_log(&conn, "epoll_ctl on its socket: %s; closing the connection",
+                      strerror(errno));
+            serve_close(&conn);
+            continue;
+        }
+        l->free_count--;
         sl->in_use = 1;
         sl->sock_events = 0;
         sl->cmd_fds[0] = sl->cmd_fds[1] = sl->cmd_fds[2] = -1;
         ftconn_init(&sl->c, &l->srv->conn, &conn);
         sl->cmd_generation = sl->c.cmd_generation;
         conc_client_started(l->srv);
-        watch(l, EPOLL_CTL_ADD, conn.fd, 0, tag(l, sl, 0));
         step(l, sl);
     }
 }
@@ -174,13 +241,42 @@ static void on_event(struct loop *l, const struct epoll_event *ev)
     step(l, sl);
 }
 
-/* Steps every connection whose deadline has come. */
-static void sweep(struct loop *l, long long now)
+/* SIGTERM or SIGINT: conc_signal has closed the listening socket, which
+ * took it out of epoll. Every connection finishes what it is doing. */
+static void stop(struct loop *l)
 {
-    for (unsigned long i = 0; i < l->srv->max_clients; i++) {
-        struct slot *sl = &l->slots[i];
-        if (sl->in_use && sl->deadline_ms >= 0 && now >= sl->deadline_ms)
-            step(l, sl);
+    long long grace_end = ftconn_now_ms() + (long long)l->srv->grace_s * 1000;
+
+    l->stopping = 1;
+    timerheap_cancel(&l->timers, &l->listener_back);
+    if (timerheap_set(&l->timers, &l->give_up, grace_end + 1000) < 0) {
+        conc_log(l->srv, "cannot time the grace period: %s; not waiting", strerror(errno));
+        l->gave_up = 1;
+    }
+    for (unsigned long j = 0; j < l->srv->max_clients; j++) {
+        if (l->slots[j].in_use) {
+            ftconn_stop(&l->slots[j].c, grace_end);
+            step(l, &l->slots[j]);
+        }
+    }
+}
+
+/* Every timer that is due: a connection's deadline (its step sets the
+ * next one), the end of the listener's pause, of the grace period. */
+static void run_timers(struct loop *l)
+{
+    long long now = ftconn_now_ms();
+    struct timer *t;
+
+    /* No more than there are: a step that left its deadline due (a bug)
+     * must not hold the loop here. */
+    for (size_t n = l->timers.count; n > 0 && (t = timerheap_pop_due(&l->timers, now)); n--) {
+        if (t == &l->listener_back)
+            resume_listener(l);
+        else if (t == &l->give_up)
+            l->gave_up = 1;
+        else
+            step(l, slot_of(t));
     }
 }
 
@@ -206,54 +302,48 @@ int main(int argc, char **argv)
     l.slots = calloc(srv.max_clients, sizeof *l.slots);
     l.free_slots = calloc(srv.max_clients, sizeof *l.free_slots);
     l.epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (!l.slots || !l.free_slots || l.epfd < 0) {
+    if (!l.slots || !l.free_slots || l.epfd < 0 ||
+        timerheap_init(&l.timers, srv.max_clients + 2) < 0) {
         fprintf(stderr, "poll: cannot set up: %s\n", strerror(errno ? errno : ENOMEM));
         return 1;
     }
-    for (unsigned long i = srv.max_clients; i > 0; i--)
+    for (unsigned long i = srv.max_clients; i > 0; i--) {
+        timer_init(&l.slots[i - 1].deadline);
         l.free_slots[l.free_count++] = i - 1;
-    watch(&l, EPOLL_CTL_ADD, srv.listener, EPOLLIN, TAG_LISTENER);
-    watch(&l, EPOLL_CTL_ADD, srv.signal_fd, EPOLLIN, TAG_SIGNALS);
+    }
+    timer_init(&l.listener_back);
+    timer_init(&l.give_up);
+    if (watch(&l, EPOLL_CTL_ADD, srv.listener, EPOLLIN, TAG_LISTENER) < 0 ||
+        watch(&l, EPOLL_CTL_ADD, srv.signal_fd, EPOLLIN, TAG_SIGNALS) < 0) {
+        fprintf(stderr, "poll: cannot watch the listening socket and the signals: %s\n",
+                strerror(errno));
+        return 1;
+    }
 
-    /* Wait for anything, let what is ready take a step, check the clock. */
-    long long last_sweep = ftconn_now_ms(), give_up = -1;
+    /* Sleep until something happens or the next deadline, let what is
+     * ready take a step, then what is due. */
     for (;;) {
-        int n = epoll_wait(l.epfd, events, EVENTS_MAX, SWEEP_MS);
+        int n = epoll_wait(l.epfd, events, EVENTS_MAX,
+                           timerheap_wait_ms(&l.timers, ftconn_now_ms()));
         if (n < 0 && errno != EINTR) {
             fprintf(stderr, "poll: epoll_wait: %s\n", strerror(errno));
             break;
         }
         for (int i = 0; i < n; i++) {
-            if (events[i].data.u64 != TAG_SIGNALS) {
+            if (events[i].data.u64 != TAG_SIGNALS)
                 on_event(&l, &events[i]);
-                continue;
-            }
-            if (!srv.stopping)
-                watch(&l, EPOLL_CTL_DEL, srv.listener, 0, 0);
-            if (conc_signal(&srv) == CONC_STOP && give_up < 0) {
-                /* Stopping: every connection finishes what it is doing. */
-                long long now = ftconn_now_ms();
-                give_up = now + (long long)srv.grace_s * 1000 + 1000;
-                for (unsigned long j = 0; j < srv.max_clients; j++) {
-                    if (l.slots[j].in_use) {
-                        ftconn_stop(&l.slots[j].c, now + (long long)srv.grace_s * 1000);
-                        step(&l, &l.slots[j]);
-                    }
-                }
-            }
+            else if (conc_signal(&srv) == CONC_STOP && !l.stopping)
+                stop(&l);
         }
-        long long now = ftconn_now_ms();
-        if (now - last_sweep >= SWEEP_MS) {
-            sweep(&l, now);
-            last_sweep = now;
-        }
-        if (srv.stopping && (srv.active == 0 || now >= give_up))
+        run_timers(&l);
+        if (srv.stopping && (srv.active == 0 || l.gave_up))
             break;
     }
     for (unsigned long j = 0; j < srv.max_clients; j++)
         if (l.slots[j].in_use)
             close_slot(&l, &l.slots[j]);
     close(l.epfd);
+    timerheap_free(&l.timers);
     free(l.slots);
     free(l.free_slots);
     return conc_finish(&srv);

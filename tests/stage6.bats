@@ -414,6 +414,140 @@ PY
     assert_output --partial "stage 6 (thread model)"
 }
 
+# ---- sleeping until the next deadline; the listener's pause ------------
+
+# voluntary_switches PID: how many times PID's threads have gone to sleep
+# (their voluntary context switches, summed over /proc/PID/task/*/status):
+# a server that wakes and sleeps again counts one.
+voluntary_switches() {
+    awk '/^voluntary_ctxt_switches:/ { n += $2 } END { print n }' /proc/"$1"/task/*/status
+}
+
+# all_asleep PID: prints "yes" when every thread of PID sleeps (state S):
+# the server waits in epoll_wait/poll, its step over.
+all_asleep() {
+    local f line
+    for f in /proc/"$1"/task/*/stat; do
+        { read -r line <"$f"; } 2>/dev/null || continue
+        line=${line##*) }
+        [ "${line%% *}" = S ] || { echo no; return; }
+    done
+    echo yes
+}
+
+# Takes 1 s (the window). The sweep that this replaced woke the server
+# every 100 ms: 10 switches in the window.
+@test "poll: an idle server with an idle client sleeps: at most 1 wake in 1 s" {
+    serve poll
+    needs_proc "$srv_pid"
+    exec 4<>"/dev/tcp/127.0.0.1/$srv_port"
+    wait_for_lines ' connected$' 1
+    settles "all_asleep $srv_pid" yes
+    local before after
+    before=$(voluntary_switches "$srv_pid")
+    sleep 1                                   # the window measured
+    after=$(voluntary_switches "$srv_pid")
+    echo "voluntary context switches in 1 s: $((after - before))"
+    [ $((after - before)) -le 1 ]
+    server_sockets | grep -q .                # the client is still connected
+}
+
+# Takes 1 s (--idle 1). Woken to accept the client, then at its deadline:
+# 2 switches (the sweep: 12).
+@test "poll: with --idle 1 the server sleeps until the deadline, then closes the idle client" {
+    serve poll --idle 1
+    needs_proc "$srv_pid"
+    settles "all_asleep $srv_pid" yes
+    local before after start end
+    before=$(voluntary_switches "$srv_pid")
+    start=${EPOCHREALTIME/./}
+    exec 4<>"/dev/tcp/127.0.0.1/$srv_port"
+    run bash -c "timeout 20 cat <&4 | tail -c +5"
+    end=${EPOCHREALTIME/./}
+    exec 4>&-
+    assert_success
+    assert_output '{"op":"error","code":"timeout","message":"no request for 1 s (--idle): closing the connection","size":0}'
+    # Not before its deadline (the server counts whole milliseconds) ...
+    echo "closed after $(((end - start) / 1000)) ms"
+    [ $((end - start)) -ge 999000 ]
+    # ... and not woken in between.
+    wait_for_lines ' disconnected$' 1
+    settles "all_asleep $srv_pid" yes
+    after=$(voluntary_switches "$srv_pid")
+    echo "voluntary context switches: $((after - before))"
+    [ $((after - before)) -le 3 ]
+}
+
+# lowest_free_fd PID: the lowest descriptor number PID does not use. With
+# that as its limit (RLIMIT_NOFILE) it can open no more.
+lowest_free_fd() {
+    local n=0
+    while [ -e "/proc/$1/fd/$n" ]; do n=$((n + 1)); done
+    echo "$n"
+}
+
+# accept_pause MODEL: the server runs out of descriptors while client A's
+# command runs. Client B's accept fails (EMFILE): the listener pauses, B
+# waits in the accept queue, is not refused; A is served meanwhile; when
+# A's command gives its descriptors back, the listener takes B. The error
+# is logged once, not at every try.
+accept_pause() {
+    command -v prlimit >/dev/null || skip "needs prlimit (util-linux)"
+    serve "$1" --idle 0
+    needs_proc "$srv_pid"
+    local fifo="$BATS_TEST_TMPDIR/go"
+    mkfifo "$fifo"
+    printf 'hello\n' >"$SERVED/f"
+    "$CLIENT" -p "$srv_port" exec "touch '$BATS_TEST_TMPDIR/started'; cat '$fifo'" \
+        >"$BATS_TEST_TMPDIR/a.out" 2>"$BATS_TEST_TMPDIR/a.err" 3>&- &
+    local a=$!
+    STARTED_PIDS+=("$a")
+    local deadline=$((SECONDS + 10))
+    until [ -e "$BATS_TEST_TMPDIR/started" ]; do
+        [ "$SECONDS" -lt "$deadline" ] || { echo "the command never started"; return 1; }
+        sleep 0.05
+    done
+    settles "all_asleep $srv_pid" yes          # the spawn's spare pipe ends closed
+    prlimit --pid "$srv_pid" --nofile="$(lowest_free_fd "$srv_pid"):"
+    "$CLIENT" -p "$srv_port" stat f >"$BATS_TEST_TMPDIR/b.out" 2>"$BATS_TEST_TMPDIR/b.err" 3>&- &
+    local b=$!
+    STARTED_PIDS+=("$b")
+    wait_for_lines "^$1: accept: Too many open files: new clients wait in the accept queue; trying again every 100 ms\$" 1
+    # B waits: not refused, not answered.
+    kill -0 "$b"
+    [ ! -s "$BATS_TEST_TMPDIR/b.out" ] && [ ! -s "$BATS_TEST_TMPDIR/b.err" ]
+    # A is served while the listener rests: its command's output goes out
+    # before the command gives back any descriptor.
+    echo go >"$fifo"
+    wait_for_exit "$a" 30
+    [ "$EXIT_STATUS" -eq 0 ]
+    run cat "$BATS_TEST_TMPDIR/a.out"
+    assert_output go
+    wait_for_exit "$b" 30
+    [ "$EXIT_STATUS" -eq 0 ]
+    run cat "$BATS_TEST_TMPDIR/b.out"
+    assert_output "f: 6 bytes"
+    run cat "$BATS_TEST_TMPDIR/srv.log"
+    assert_line "$1: accepting clients again"
+    [ "$(count_lines ': accept: ')" -eq 1 ]
+    # The README quotes the poll model's two lines.
+    local quoted line
+    quoted=$(grep -E '^poll: accept(: |ing)' "$ROOT/stage6_concurrent/README.md")
+    [ "$(wc -l <<<"$quoted")" -eq 2 ]
+    while IFS= read -r line; do
+        grep -qxF -- "${line/#poll:/$1:}" "$BATS_TEST_TMPDIR/srv.log" ||
+            fail "the README quotes a line the log does not have: $line"
+    done <<<"$quoted"
+}
+
+@test "poll: out of descriptors, the listener pauses; the connected client is served, the new one waits" {
+    accept_pause poll
+}
+
+@test "thread: out of descriptors, the listener pauses; the connected client is served, the new one waits" {
+    accept_pause thread
+}
+
 # ---- the load generator ------------------------------------------------
 
 @test "loadgen: --help, and usage errors exit 2 with the usage line" {
