@@ -233,10 +233,10 @@ int main(int argc, char **argv)
             if (conc_signal(&srv) == CONC_STOP && give_up < 0) {
                 /* Stopping: every connection finishes what it is doing. */
                 long long now = ftconn_now_ms();
-                give_up = now + (long long)srv.grace_s * 1000 + 1000;
+                give_up = now + (long long)srv.grace_ms + 1000;
                 for (unsigned long j = 0; j < srv.max_clients; j++) {
                     if (l.slots[j].in_use) {
-                        ftconn_stop(&l.slots[j].c, now + (long long)srv.grace_s * 1000);
+                        ftconn_stop(&l.slots[j].c, now + (long long)srv.grace_ms);
                         step(&l, &l.slots[j]);
                     }
                 }

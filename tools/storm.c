@@ -614,7 +614,7 @@ struct server_config {
     unsigned long concurrency;
     unsigned long stalls;
     unsigned long stall_ms;
-    unsigned long conn_timeout_s;
+    unsigned long conn_timeout_ms;
     unsigned long seed;
     const char *command;
     const char *expect;
@@ -771,9 +771,9 @@ static int conn_step(struct storm_conn *c, short revents, const struct server_co
         return 0;
     }
     if (c->state != CONN_DONE &&
-        now_ms() - c->started_ms > (long long)cfg->conn_timeout_s * 1000) {
-        snprintf(err, errlen, "connection %lu (%s): the server did not end it within %lu s",
-                 c->number, c->kase->name, cfg->conn_timeout_s);
+        now_ms() - c->started_ms > (long long)cfg->conn_timeout_ms) {
+        snprintf(err, errlen, "connection %lu (%s): the server did not end it within %s s",
+                 c->number, c->kase->name, duration_text(cfg->conn_timeout_ms).s);
         return -1;
     }
     return 0;
@@ -1809,7 +1809,7 @@ int main(int argc, char **argv)
     if (strcmp(mode, "server") == 0) {
         struct server_config cfg = {
             .host = "127.0.0.1", .proto = NULL, .count = 10000, .concurrency = 4,
-            .stalls = 10, .stall_ms = 1000, .conn_timeout_s = 30, .seed = 1,
+            .stalls = 10, .stall_ms = 1000, .conn_timeout_ms = DURATION_S(30), .seed = 1,
             .command = "echo storm-ok", .expect = "storm-ok\n",
         };
         const struct cli_option options[] = {
@@ -1827,8 +1827,9 @@ int main(int argc, char **argv)
             { "stall-ms", 0, CLI_UINT, &cfg.stall_ms, "MS",
               "a stalled connection is closed after MS ms unless the server closes it "
               "first (default 1000)", 0, 600000 },
-            { "conn-timeout", 0, CLI_UINT, &cfg.conn_timeout_s, "SECS",
-              "fail when a connection has not ended after SECS (default 30)", 1, 86400 },
+            { "conn-timeout", 0, CLI_DURATION, &cfg.conn_timeout_ms, "SECS",
+              "fail when a connection has not ended after SECS (default 30)",
+              1, DURATION_S(86400) },
             { "seed", 0, CLI_UINT, &cfg.seed, "S",
               "the same seed gives the same storm (default 1)", 0, ULONG_MAX },
             { "command", 0, CLI_STRING, &cfg.command, "CMD",
