@@ -111,7 +111,8 @@ int conc_start(struct conc_server *s, int want_sigchld, char *err, size_t errlen
         .max_command = s->max_command, .max_upload = s->max_upload, .idle_ms = s->idle_ms,
         .frame_ms = s->frame_ms, .send_ms = s->send_ms,
     };
-    if (fsroot_open(&s->root, s->root_path, 0, err, errlen) < 0)
+    if (ft_memo_settle_from_env(err, errlen) < 0 ||
+        fsroot_open(&s->root, s->root_path, 0, err, errlen) < 0)
         return -1;
     /* Commands run in the root too, as stage 5's. */
     if (chdir(s->root_path) < 0) {

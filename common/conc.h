@@ -64,7 +64,7 @@ void conc_init(struct conc_server *s, const char *model, unsigned long max_clien
 void conc_parse(struct conc_server *s, const char *summary, int argc, char **argv,
                 struct cli_outcome *out);
 
-/* Opens the root, blocks the stop signals (and SIGCHLD when WANT_SIGCHLD)
+/* Checks NIANBAO_DIGEST_SETTLE (ftserve.h), opens the root, blocks the stop signals (and SIGCHLD when WANT_SIGCHLD)
  * into a signalfd, opens the stop pipe, listens (accept queue of
  * CONC_BACKLOG), announces "listening on ADDR:PORT". Call it before any
  * thread is created. Returns 0, or -1 with ERR filled. */

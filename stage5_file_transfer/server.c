@@ -115,7 +115,8 @@ int main(int argc, char **argv)
     }
     /* A test hook: prove the fallback on a kernel that has openat2. */
     const char *no_openat2 = getenv("NIANBAO_NO_OPENAT2");
-    if (fsroot_open(&cfg.root, cfg.root_path, no_openat2 && *no_openat2 == '1',
+    if (ft_memo_settle_from_env(err, sizeof err) < 0 ||
+        fsroot_open(&cfg.root, cfg.root_path, no_openat2 && *no_openat2 == '1',
                     err, sizeof err) < 0 ||
         (chdir(cfg.root_path) < 0 &&
          snprintf(err, sizeof err, "cannot enter the root %s: %s", cfg.root_path,
