@@ -12,7 +12,7 @@
  *   negative, 2^31-1, ASCII; invalid JSON; total_size that lies; a wrong
  *   MD5; a server that stalls...) it runs the client, answers its request
  *   with the bad reply, and checks that the client ends with its error line
- *   and a non-zero exit within 2 s, never by a signal.
+ *   and a non-zero exit within 2 s (--within), never by a signal.
  *
  * The servers of stages 1-4 run every request as a shell command (requests
  * are not framed before stage 5). So every byte string storm sends them is
@@ -49,7 +49,7 @@
 #define PROG_NAME "storm"
 #define MAX_PAYLOAD 16384
 #define MAX_CONCURRENCY 64        /* an iterative server's backlog is 5 */
-#define CLIENT_DEADLINE_MS 2000   /* a client must be done this soon */
+#define CLIENT_DEADLINE_MS 2000   /* a client must be done this soon (--within) */
 
 /* ---- numbers ------------------------------------------------------------ */
 
@@ -1472,6 +1472,7 @@ struct client_config {
     const char *prefix;       /* the error line's start: "client: " */
     char **argv;              /* the client's command, {port} not yet replaced */
     int argc;
+    unsigned long within_ms;  /* the client must have ended this soon */
 };
 
 /* ARGV with every "{port}" replaced by PORT, in a new NULL-terminated
@@ -1712,12 +1713,13 @@ static int client_case_run(const struct client_config *cfg, const struct client_
     }
     t0 = now_ms();
     /* END_STALL: the connection stays open and silent until it exits */
-    if (!client_wait(&run, t0 + CLIENT_DEADLINE_MS, -1)) {
+    if (!client_wait(&run, t0 + (long long)cfg->within_ms, -1)) {
         kill(run.pid, SIGKILL);
         waitpid(run.pid, &run.status, 0);
         run.exited = 1;
-        snprintf(verdict, sizeof verdict, "still running %d ms after the %s; killed",
-                 CLIENT_DEADLINE_MS, c->end == END_STALL ? "reply stalled" : "connection closed");
+        snprintf(verdict, sizeof verdict, "still running %s s after the %s; killed",
+                 duration_text(cfg->within_ms).s,
+                 c->end == END_STALL ? "reply stalled" : "connection closed");
         goto end;
     }
     long long took = now_ms() - t0;
@@ -1796,8 +1798,9 @@ static const char server_epilog[] =
 static const char client_epilog[] =
     "The client's command line follows --; {port} in it becomes storm's port.\n"
     "Each case runs it once with one command on stdin. A case passes when the\n"
-    "client exits non-zero within 2 s of the bad reply (or of the stall), not by\n"
-    "a signal, its last stderr line starting with PREFIX. Exit 0: every case passed.\n"
+    "client exits non-zero within 2 s (--within) of the bad reply (or of the\n"
+    "stall), not by a signal, its last stderr line starting with PREFIX.\n"
+    "Exit 0: every case passed.\n"
     "Example:\n"
     "  " PROG_NAME " client --proto stage4 -- stage4_json_header/client -p {port} --timeout 1";
 
@@ -1877,7 +1880,8 @@ int main(int argc, char **argv)
         return status;
     }
     if (strcmp(mode, "client") == 0) {
-        struct client_config cfg = { .proto = NULL, .command = "echo storm" };
+        struct client_config cfg = { .proto = NULL, .command = "echo storm",
+                                     .within_ms = CLIENT_DEADLINE_MS };
         int dashes = 2;
         while (dashes < argc && strcmp(argv[dashes], "--") != 0)
             dashes++;
@@ -1889,10 +1893,14 @@ int main(int argc, char **argv)
               "the line fed to the client (default 'echo storm')", 0, 0 },
             { "prefix", 0, CLI_STRING, &cfg.prefix, "TEXT",
               "how its error line starts (default: its name and ': ')", 0, 0 },
+            { "within", 0, CLI_DURATION, &cfg.within_ms, "SECS",
+              "a client still running SECS after the bad reply or the stall fails, and is "
+              "killed (default 2)", 1, DURATION_S(600) },
         };
         const struct cli_program prog = {
             PROG_NAME " client", "Plays a malicious server against a client program: every "
-            "bad reply must end it with its error line and a non-zero exit within 2 s.",
+            "bad reply must end it with its error line and a non-zero exit within 2 s "
+            "(--within).",
             "a lab tool, not in the document", options, sizeof options / sizeof options[0],
             client_epilog
         };
