@@ -86,9 +86,9 @@ int serve_accept(int listener, const struct serve_config *cfg,
     struct timeval idle_limit = timeval_of_ms(cfg->idle_ms);
     const char *refused = NULL;
     if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_limit, sizeof send_limit) < 0)
-        refused = "SO_SNDTIMEO (--timeout)";
+        refused = "the send timeout (SO_SNDTIMEO)";
     else if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle_limit, sizeof idle_limit) < 0)
-        refused = "SO_RCVTIMEO (--idle)";
+        refused = "the idle timeout (SO_RCVTIMEO)";
     if (refused) {
         int saved = errno;
         snprintf(err, errlen, "client %s: cannot set %s: %s; closing it", conn->peer, refused,
