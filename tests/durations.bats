@@ -5,7 +5,7 @@
 # message quotes a time as the user would write it ("0.3 s", "2 s").
 
 # start_server sets NAME_port/NAME_pid, bats' run sets status/stderr:
-# shellcheck disable=SC2154
+# shellcheck disable=SC2154,SC2030,SC2031
 setup() { load 'test_helper/common-setup'; _common_setup; }
 teardown() { _common_teardown; }
 bats_require_minimum_version 1.5.0
