@@ -50,6 +50,13 @@ static void add_usage(const struct cli_program *prog, const char *operands, stru
     }
     text_add(t, "  %-26s %s\n", "-h, --help", "show this help and exit");
     text_add(t, "  %-26s %s\n", "-V, --version", "show the version and exit");
+    for (size_t i = 0; i < prog->option_count; i++) {
+        if (prog->options[i].type == CLI_DURATION) {
+            text_add(t, "\n%s is in seconds, with a fraction if need be (0.25), or in "
+                     "milliseconds (250ms).\n", prog->options[i].arg_name);
+            break;
+        }
+    }
     if (prog->epilog)
         text_add(t, "\n%s\n", prog->epilog);
 }
@@ -88,6 +95,7 @@ static int store(const struct cli_option *o, const char *arg,
                  const struct cli_program *prog, struct cli_outcome *out)
 {
     unsigned long n;
+    char err[256];
 
     switch (o->type) {
     case CLI_STRING:
@@ -106,6 +114,13 @@ static int store(const struct cli_option *o, const char *arg,
         if (parse_ulong(arg, &n) < 0 || n < o->min || n > o->max) {
             cli_usage_error(prog, out, "--%s: '%s' is not a number from %lu to %lu",
                       o->long_name, arg, o->min, o->max);
+            return -1;
+        }
+        *(unsigned long *)o->value = n;
+        return 0;
+    case CLI_DURATION:
+        if (duration_parse(arg, o->min, o->max, &n, err, sizeof err) < 0) {
+            cli_usage_error(prog, out, "--%s: %s", o->long_name, err);
             return -1;
         }
         *(unsigned long *)o->value = n;

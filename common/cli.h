@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "duration.h"
+
 enum cli_type {
     CLI_STRING,   /* value: const char **                       */
     CLI_PORT,     /* value: const char **, checked 0..65535      */
@@ -16,6 +18,9 @@ enum cli_type {
     CLI_FLAG,     /* value: int *, set to 1                      */
     CLI_CHOICE,   /* value: const char **, one of the words in
                      ARG_NAME, which lists them: "down|up|both" */
+    CLI_DURATION, /* value: unsigned long *, milliseconds, from
+                     "2", "0.25", "250ms" or "2s" (duration.h),
+                     checked min..max (ms: DURATION_S(86400)) */
 };
 
 struct cli_option {
@@ -25,7 +30,8 @@ struct cli_option {
     void *value;
     const char *arg_name;     /* shown in usage: "PORT", "SECS" */
     const char *help;
-    unsigned long min, max;   /* CLI_UINT; CLI_PORT: MIN 1 refuses port 0 */
+    unsigned long min, max;   /* CLI_UINT, CLI_DURATION (in ms); CLI_PORT:
+                                 MIN 1 refuses port 0 */
 };
 
 struct cli_program {

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "run.h"
 
 void conc_init(struct conc_server *s, const char *model, unsigned long max_clients)
@@ -23,15 +24,15 @@ void conc_init(struct conc_server *s, const char *model, unsigned long max_clien
                                       .port = CONC_DEFAULT_PORT, .backlog = CONC_BACKLOG,
                                       .log = stderr };
     s->root_path = ".";
-    s->timeout_s = 10;
+    s->timeout_ms = DURATION_S(10);
     s->max_output = 1UL << 28;
     s->max_command = 65536;
     s->max_upload = 1UL << 32;
-    s->idle_s = 60;
-    s->frame_s = 10;
-    s->send_s = 30;
+    s->idle_ms = DURATION_S(60);
+    s->frame_ms = DURATION_S(10);
+    s->send_ms = DURATION_S(30);
     s->max_clients = max_clients;
-    s->grace_s = 10;
+    s->grace_ms = DURATION_S(10);
     s->listener = s->signal_fd = -1;
     s->stop_pipe[0] = s->stop_pipe[1] = -1;
     s->root.dirfd = -1;
@@ -48,8 +49,8 @@ void conc_parse(struct conc_server *s, const char *summary, int argc, char **arg
         { "root", 'r', CLI_STRING, &s->root_path, "DIR",
           "the directory served to get, put, stat and list, where commands run "
           "(default: the current one)", 0, 0 },
-        { "timeout", 't', CLI_UINT, &s->timeout_s, "SECS",
-          "kill a command after SECS (default 10)", 1, 86400 },
+        { "timeout", 't', CLI_DURATION, &s->timeout_ms, "SECS",
+          "kill a command after SECS (default 10)", 1, DURATION_S(86400) },
         { "max-output", 0, CLI_UINT, &s->max_output, "BYTES",
           "keep at most BYTES of a command's output (default 268435456)", 0, 1UL << 40 },
         { "max-command", 0, CLI_UINT, &s->max_command, "BYTES",
@@ -57,20 +58,21 @@ void conc_parse(struct conc_server *s, const char *summary, int argc, char **arg
         { "max-upload", 0, CLI_UINT, &s->max_upload, "BYTES",
           "refuse a larger upload before any byte is written (default 4294967296)",
           0, 1UL << 50 },
-        { "idle", 0, CLI_UINT, &s->idle_s, "SECS",
-          "close a client that sends no request for SECS (default 60; 0: never)", 0, 86400 },
-        { "frame-timeout", 0, CLI_UINT, &s->frame_s, "SECS",
+        { "idle", 0, CLI_DURATION, &s->idle_ms, "SECS",
+          "close a client that sends no request for SECS (default 60; 0: never)",
+          0, DURATION_S(86400) },
+        { "frame-timeout", 0, CLI_DURATION, &s->frame_ms, "SECS",
           "a frame's header must arrive within SECS of its first byte, and its body "
-          "pause no longer (default 10; 0: no limit)", 0, 86400 },
-        { "send-timeout", 0, CLI_UINT, &s->send_s, "SECS",
+          "pause no longer (default 10; 0: no limit)", 0, DURATION_S(86400) },
+        { "send-timeout", 0, CLI_DURATION, &s->send_ms, "SECS",
           "drop a client that reads none of its reply for SECS (default 30; 0: never)",
-          0, 86400 },
+          0, DURATION_S(86400) },
         { "max-clients", 'm', CLI_UINT, &s->max_clients, "N",
           "serve at most N clients at once; the next is told \"busy\" (default shown below)",
           1, 1000000 },
-        { "grace", 'g', CLI_UINT, &s->grace_s, "SECS",
+        { "grace", 'g', CLI_DURATION, &s->grace_ms, "SECS",
           "on SIGTERM/SIGINT, let the requests under way finish for up to SECS (default 10)",
-          0, 3600 },
+          0, DURATION_S(3600) },
     };
     char epilog[512];
     size_t used = 0;
@@ -104,11 +106,12 @@ int conc_start(struct conc_server *s, int want_sigchld, char *err, size_t errlen
     sigset_t stop;
 
     s->conn = (struct ftconn_config){
-        .root = &s->root, .timeout_s = s->timeout_s, .max_output = s->max_output,
-        .max_command = s->max_command, .max_upload = s->max_upload, .idle_s = s->idle_s,
-        .frame_s = s->frame_s, .send_s = s->send_s,
+        .root = &s->root, .timeout_ms = s->timeout_ms, .max_output = s->max_output,
+        .max_command = s->max_command, .max_upload = s->max_upload, .idle_ms = s->idle_ms,
+        .frame_ms = s->frame_ms, .send_ms = s->send_ms,
     };
-    if (fsroot_open(&s->root, s->root_path, 0, err, errlen) < 0)
+    if (ft_memo_settle_from_env(err, errlen) < 0 ||
+        fsroot_open(&s->root, s->root_path, 0, err, errlen) < 0)
         return -1;
     /* Commands run in the root too, as stage 5's. */
     if (chdir(s->root_path) < 0) {
@@ -174,9 +177,9 @@ enum conc_event conc_signal(struct conc_server *s)
         return CONC_CHILD;
     if (!s->stopping) {
         s->stopping = 1;
-        conc_log(s, "%s: no new clients; %lu connection%s finishing (--grace %lu s)",
+        conc_log(s, "%s: no new clients; %lu connection%s finishing (--grace %s s)",
                  strsignal((int)info.ssi_signo), s->active, s->active == 1 ? "" : "s",
-                 s->grace_s);
+                 duration_text(s->grace_ms).s);
         close(s->listener);
         s->listener = -1;
     }
@@ -278,7 +281,7 @@ long long conc_stop_connections(struct conc_server *s)
         close(s->stop_pipe[1]);
         s->stop_pipe[1] = -1;
     }
-    return now_ms() + (long long)s->grace_s * 1000 + 1000;
+    return now_ms() + (long long)s->grace_ms + 1000;
 }
 
 unsigned long conc_wait_ended(struct conc_server *s, long long deadline_ms)

@@ -10,7 +10,7 @@
  * The stop signal. Stages 1 to 5 end at once on SIGINT/SIGTERM (run.h's
  * server_signals_install: kill the commands, _exit). Stage 6 stops
  * gracefully: it stops accepting, lets the requests under way finish
- * within --grace seconds, then exits 0. A signal handler can do almost
+ * within --grace, then exits 0. A signal handler can do almost
  * nothing safely, so the signals are blocked and read from a signalfd,
  * which an accept loop polls beside its listening socket. SIGINT and
  * SIGTERM, and SIGCHLD for the fork model, are blocked in every thread
@@ -43,10 +43,10 @@ struct conc_server {
     struct ftconn_config conn;
     const char *root_path;
     struct fsroot root;
-    unsigned long timeout_s, max_output, max_command, max_upload;
-    unsigned long idle_s, frame_s, send_s;
+    unsigned long timeout_ms, max_output, max_command, max_upload;
+    unsigned long idle_ms, frame_ms, send_ms;
     unsigned long max_clients;    /* 0: no such option (iterative)          */
-    unsigned long grace_s;
+    unsigned long grace_ms;
     int listener;                 /* non-blocking                           */
     int signal_fd;                /* SIGINT, SIGTERM (and SIGCHLD)          */
     int stop_pipe[2];             /* close [1]: every reader of [0] stops   */
@@ -67,7 +67,7 @@ void conc_init(struct conc_server *s, const char *model, unsigned long max_clien
 void conc_parse(struct conc_server *s, const char *summary, int argc, char **argv,
                 struct cli_outcome *out);
 
-/* Opens the root, blocks the stop signals (and SIGCHLD when WANT_SIGCHLD)
+/* Checks NIANBAO_DIGEST_SETTLE (ftserve.h), opens the root, blocks the stop signals (and SIGCHLD when WANT_SIGCHLD)
  * into a signalfd, opens the stop pipe, listens (accept queue of
  * CONC_BACKLOG), announces "listening on ADDR:PORT". Call it before any
  * thread is created. Returns 0, or -1 with ERR filled. */

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "wire.h"
 
 /* One read, one "output" frame (the protocol allows larger ones). On the
@@ -33,11 +34,6 @@ long long ftconn_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long secs_ms(unsigned long s)
-{
-    return (long long)s * 1000;
 }
 
 void ftconn_init(struct ftconn *c, const struct ftconn_config *cfg,
@@ -241,7 +237,7 @@ static void start_exec(struct ftconn *c)
     snprintf(c->shown, sizeof c->shown, "exec \"%s\"", shown);
     snprintf(err, sizeof err, "out of memory");
     if (digest_init(&c->out_digest, DIGEST_SHA256) < 0 ||
-        command_start(&c->cmd, c->command, c->command_len, (unsigned)c->cfg->timeout_s,
+        command_start(&c->cmd, c->command, c->command_len, c->cfg->timeout_ms,
                       c->cfg->max_output, err, sizeof err) < 0) {
         struct ft_error e;
         digest_free(&c->out_digest);
@@ -710,17 +706,17 @@ static long long read_deadline(const struct ftconn *c, const char **why)
         return -1;           /* the client is reading a reply: not idle */
     if (c->state == FTC_REQUEST && frame_reader_idle(&c->reader)) {
         *why = "idle";
-        return c->cfg->idle_s ? later(c->idle_since, c->send_since) + secs_ms(c->cfg->idle_s)
-                              : -1;
+        return c->cfg->idle_ms
+                   ? later(c->idle_since, c->send_since) + (long long)c->cfg->idle_ms : -1;
     }
-    if (!c->cfg->frame_s)
+    if (!c->cfg->frame_ms)
         return -1;
     *why = "frame";
     if (c->reader.state == FRAME_IN_BODY)
-        return c->body_since + secs_ms(c->cfg->frame_s);
+        return c->body_since + (long long)c->cfg->frame_ms;
     if (frame_reader_idle(&c->reader))      /* inside a put, between frames */
-        return later(c->body_since, c->send_since) + secs_ms(c->cfg->frame_s);
-    return c->frame_since + secs_ms(c->cfg->frame_s);
+        return later(c->body_since, c->send_since) + (long long)c->cfg->frame_ms;
+    return c->frame_since + (long long)c->cfg->frame_ms;
 }
 
 static int sending(const struct ftconn *c)
@@ -749,17 +745,18 @@ static void check_deadlines(struct ftconn *c, long long now)
         c->state = FTC_DONE;
         return;
     }
-    if (sending(c) && c->cfg->send_s && now >= c->send_since + secs_ms(c->cfg->send_s)) {
+    if (sending(c) && c->cfg->send_ms && now >= c->send_since + (long long)c->cfg->send_ms) {
         drop_client(c, EAGAIN);
         return;
     }
     if (read_at >= 0 && now >= read_at) {
         if (strcmp(why, "idle") == 0)
-            snprintf(message, sizeof message, "no request for %lu s (--idle): closing the "
-                     "connection", c->cfg->idle_s);
+            snprintf(message, sizeof message, "no request for %s s (--idle): closing the "
+                     "connection", duration_text(c->cfg->idle_ms).s);
         else
-            snprintf(message, sizeof message, "the frame did not arrive within %lu s "
-                     "(--frame-timeout): closing the connection", c->cfg->frame_s);
+            snprintf(message, sizeof message, "the frame did not arrive within %s s "
+                     "(--frame-timeout): closing the connection",
+                     duration_text(c->cfg->frame_ms).s);
         serve_log(&c->conn, "%s", message);
         if (c->up_open) {
             ft_upload_abort(&c->up);
@@ -866,8 +863,8 @@ void ftconn_wants(const struct ftconn *c, struct ftconn_wait *w)
             w->deadline_ms = ftconn_now_ms() + wait;
     }
     w->deadline_ms = earliest(w->deadline_ms, read_deadline(c, &why));
-    if (sending(c) && c->cfg->send_s)
-        w->deadline_ms = earliest(w->deadline_ms, c->send_since + secs_ms(c->cfg->send_s));
+    if (sending(c) && c->cfg->send_ms)
+        w->deadline_ms = earliest(w->deadline_ms, c->send_since + (long long)c->cfg->send_ms);
     if (c->stopping)
         w->deadline_ms = earliest(w->deadline_ms, c->stop_deadline);
 }
@@ -906,7 +903,7 @@ void ftconn_free(struct ftconn *c)
     c->name = NULL;
 }
 
-void ftconn_serve_blocking(struct ftconn *c, int stop_fd, unsigned long grace_s)
+void ftconn_serve_blocking(struct ftconn *c, int stop_fd, unsigned long grace_ms)
 {
     while (ftconn_step(c)) {
         struct ftconn_wait w;
@@ -942,7 +939,7 @@ void ftconn_serve_blocking(struct ftconn *c, int stop_fd, unsigned long grace_s)
         if (ready > 0 && (pfd[0].revents & (POLLERR | POLLHUP)) && !(pfd[0].revents & POLLIN))
             ftconn_hangup(c);
         if (ready > 0 && stop_at && pfd[stop_at].revents)
-            ftconn_stop(c, ftconn_now_ms() + secs_ms(grace_s));
+            ftconn_stop(c, ftconn_now_ms() + (long long)grace_ms);
     }
     ftconn_free(c);
 }

@@ -15,12 +15,12 @@
  *     exec streams the command's output in "output" frames as it comes,
  *     get sends the file with sendfile, put writes beneath the root, as
  *     stage 5 (common/ftserve);
- *   - deadlines: a client silent for --idle seconds between requests, or
+ *   - deadlines: a client silent for --idle between requests, or
  *     a frame that does not arrive within --frame-timeout (its header from
  *     its first byte; its body with no pause that long, as nginx's
  *     client_header_timeout and client_body_timeout), gets an error
  *     "timeout" and is closed; a client that stops reading its reply for
- *     --send-timeout seconds is dropped;
+ *     --send-timeout is dropped;
  *   - backpressure: a command's pipes are read only while the reply waiting
  *     for the client is small, so a slow reader slows only its own command,
  *     and memory stays bounded;
@@ -44,13 +44,13 @@
 
 struct ftconn_config {
     const struct fsroot *root;
-    unsigned long timeout_s;      /* a command is killed after this long    */
+    unsigned long timeout_ms;     /* a command is killed after this long    */
     uint64_t max_output;          /* output kept of one command             */
     uint64_t max_command;         /* bytes of one exec body                 */
     uint64_t max_upload;          /* bytes of one put                       */
-    unsigned long idle_s;         /* silence allowed between requests (0: any) */
-    unsigned long frame_s;        /* a frame's header / a body's pause      */
-    unsigned long send_s;         /* a reply not read for this long: drop   */
+    unsigned long idle_ms;        /* silence allowed between requests (0: any) */
+    unsigned long frame_ms;       /* a frame's header / a body's pause      */
+    unsigned long send_ms;        /* a reply not read for this long: drop   */
     int threaded_hash;            /* hash files in a helper thread (ftserve) */
 };
 
@@ -140,9 +140,9 @@ void ftconn_free(struct ftconn *c);
 
 /* The blocking driver (iterative, fork, thread): steps C until the
  * conversation is over, polling its socket and its command's fds. STOP_FD
- * becoming readable (or hung up) means stop gracefully, with GRACE_S
- * seconds for the request under way; -1: no stop fd. */
-void ftconn_serve_blocking(struct ftconn *c, int stop_fd, unsigned long grace_s);
+ * becoming readable (or hung up) means stop gracefully, with GRACE_MS
+ * for the request under way; -1: no stop fd. */
+void ftconn_serve_blocking(struct ftconn *c, int stop_fd, unsigned long grace_ms);
 
 /* The "busy" refusal for a client past the connection limit: the error
  * frame, sent without blocking, then the write side shut so it arrives

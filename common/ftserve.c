@@ -115,12 +115,32 @@ static void memo_keep(const struct ft_file_key *key, const char hex[DIGEST_HEX_M
     pthread_mutex_unlock(&memo_lock);
 }
 
-static long long realtime_s(void)
+/* How old a file's last change must be before its digest is kept:
+ * process-wide, as the memo is. */
+static unsigned long memo_settle_ms = FT_MEMO_SETTLE_MS;
+
+int ft_memo_settle_from_env(char *err, size_t errlen)
+{
+    const char *env = getenv(FT_MEMO_SETTLE_ENV);
+    char why[200];
+
+    if (!env || !*env)
+        return 0;
+    if (duration_parse(env, FT_MEMO_SETTLE_MIN_MS, DURATION_S(86400), &memo_settle_ms,
+                       why, sizeof why) < 0) {
+        snprintf(err, errlen, FT_MEMO_SETTLE_ENV ": %s", why);
+        return -1;
+    }
+    return 0;
+}
+
+/* CLOCK_REALTIME, the clock of file times, in ns. */
+static int64_t realtime_ns(void)
 {
     struct timespec now;
 
     clock_gettime(CLOCK_REALTIME, &now);
-    return (long long)now.tv_sec;
+    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 }
 
 int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int threaded,
@@ -139,7 +159,7 @@ int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int th
         close_fd(&dl->fd);
         return ft_fail(e, FT_E_NOT_FILE, "\"%s\" is not a regular file", dl->shown);
     }
-    dl->opened_s = realtime_s();
+    dl->opened_ns = realtime_ns();
     file_key(&st, &dl->key);
     dl->file_size = (uint64_t)st.st_size;
     dl->offset = req->offset;
@@ -210,7 +230,9 @@ int ft_download_finish(struct ft_download *dl, char hex[DIGEST_HEX_MAX], struct 
     if (dl->remembered && !unchanged)
         return ft_fail(e, FT_E_CHANGED, "\"%s\" changed while it was sent", dl->shown);
     /* Settled and unchanged through the hash: worth remembering. */
-    if (!dl->remembered && unchanged && dl->key.ctime_s + FT_MEMO_SETTLE_S < dl->opened_s)
+    int64_t changed_ns = dl->key.ctime_s * 1000000000 + dl->key.ctime_ns;
+    if (!dl->remembered && unchanged &&
+        changed_ns + (int64_t)memo_settle_ms * 1000000 < dl->opened_ns)
         memo_keep(&dl->key, hex);
     return 0;
 }

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "duration.h"
 #include "filehash.h"
 #include "fsroot.h"
 #include "ft.h"
@@ -38,7 +39,7 @@ struct ft_download {
     struct ft_file_key key;   /* the file when it was opened               */
     int hashing;              /* hash runs (no remembered digest)          */
     int remembered;           /* the digest came from ft_download's memo   */
-    long long opened_s;       /* CLOCK_REALTIME seconds at the open        */
+    int64_t opened_ns;        /* CLOCK_REALTIME at the open, in ns         */
     char hex[DIGEST_HEX_MAX]; /* the remembered digest                     */
     struct file_hash hash;    /* SHA-256 of [0, file_size), beside sendfile */
     char shown[FT_SHOWN_MAX];
@@ -55,14 +56,26 @@ struct ft_download {
  * next download of the unchanged file sends the bytes alone and the
  * client's hash is the only one (a server's ETag). Kept only when the key
  * was the same before and after the hash and its ctime is more than
- * FT_MEMO_SETTLE_S seconds older than the open: a write in the same clock
+ * FT_MEMO_SETTLE_MS older than the open: a write in the same clock
  * tick as the last change would not move ctime ("racy git"). A
  * remembered digest is checked against the key again after the bytes are
  * sent. The client's own hash proves the bytes either way. */
 #define FT_DIGEST_MEMO 32
-#define FT_MEMO_SETTLE_S 2
+#define FT_MEMO_SETTLE_MS DURATION_S(2)
 int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int threaded,
                      struct ft_download *dl, struct ft_error *e);
+
+/* The settle time of the memo, for the whole process: FT_MEMO_SETTLE_MS,
+ * or the environment variable NIANBAO_DIGEST_SETTLE (a duration: "2",
+ * "0.2", "200ms"; set and empty counts as unset), so that a test need not
+ * wait 2 s before a download that is to be remembered. At least
+ * FT_MEMO_SETTLE_MIN_MS: a file's change time moves in clock ticks (up to
+ * 10 ms apart, and read from a clock up to a tick behind), and the settle
+ * must stay well above that. Call it before serving. Returns 0, or -1 with
+ * ERR filled ("NIANBAO_DIGEST_SETTLE: '2x' is not a duration: ..."). */
+#define FT_MEMO_SETTLE_ENV "NIANBAO_DIGEST_SETTLE"
+#define FT_MEMO_SETTLE_MIN_MS 50
+int ft_memo_settle_from_env(char *err, size_t errlen);
 
 /* After the body is sent: the SHA-256 of the whole file into HEX, and
  * everything closed. Returns 0, or -1 with E filled (the file shrank, or

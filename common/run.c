@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "duration.h"
+
 extern char **environ;
 
 /* The process groups of the commands running now, for the stop signal
@@ -129,7 +131,7 @@ void command_kill(struct command *c)
 }
 
 int command_start(struct command *c, const void *cmd, size_t cmd_len,
-                  unsigned timeout_s, uint64_t max_output,
+                  unsigned long timeout_ms, uint64_t max_output,
                   char *err, size_t errlen)
 {
     int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
@@ -139,7 +141,7 @@ int command_start(struct command *c, const void *cmd, size_t cmd_len,
     c->pid = -1;
     c->out_fd = c->err_fd = c->pidfd = -1;
     c->slot = -1;
-    c->timeout_s = timeout_s;
+    c->timeout_ms = timeout_ms;
     c->max_output = max_output;
     cmd_text = malloc(cmd_len + 1);
     if (!cmd_text) {
@@ -168,7 +170,7 @@ int command_start(struct command *c, const void *cmd, size_t cmd_len,
     fcntl(c->out_fd, F_SETFL, O_NONBLOCK);
     fcntl(c->err_fd, F_SETFL, O_NONBLOCK);
     c->pidfd = open_pidfd(pid);
-    c->deadline_ms = now_ms() + (long long)timeout_s * 1000;
+    c->deadline_ms = now_ms() + (long long)timeout_ms;
     return 0;
 fail:
     free(cmd_text);
@@ -355,13 +357,13 @@ void command_finish(struct command *c, struct command_status *st,
             used += (size_t)n_ < notes_len - used ? (size_t)n_ : notes_len - used - 1; \
     } while (0)
     if (c->timed_out)
-        NOTE("nianbao: command killed after %u s (timeout)\n", c->timeout_s);
+        NOTE("nianbao: command killed after %s s (timeout)\n", duration_text(c->timeout_ms).s);
     if (c->truncated)
         NOTE("nianbao: output cut to fit --max-output %llu\n",
              (unsigned long long)c->max_output);
     if (c->pipe_held)
-        NOTE("nianbao: stopped reading after %u s: a process outside the command's "
-             "group still holds its output open\n", c->timeout_s);
+        NOTE("nianbao: stopped reading after %s s: a process outside the command's "
+             "group still holds its output open\n", duration_text(c->timeout_ms).s);
 #undef NOTE
 }
 
@@ -421,7 +423,7 @@ static int digest_file(struct digest *d, int fd, uint64_t len, unsigned char *bu
     return 0;
 }
 
-int run_command(const void *cmd, size_t cmd_len, unsigned timeout_s,
+int run_command(const void *cmd, size_t cmd_len, unsigned long timeout_ms,
                 uint64_t max_output, enum digest_kind digest,
                 struct cmd_result *res, char *err, size_t errlen)
 {
@@ -450,7 +452,7 @@ int run_command(const void *cmd, size_t cmd_len, unsigned timeout_s,
         snprintf(err, errlen, "out of memory");
         goto end;
     }
-    if (command_start(&c, cmd, cmd_len, timeout_s, max_output, err, errlen) < 0)
+    if (command_start(&c, cmd, cmd_len, timeout_ms, max_output, err, errlen) < 0)
         goto end;
     started = 1;
     for (;;) {

@@ -39,7 +39,7 @@ struct command {
     int pidfd;                /* readable when the shell exits; -1 when the
                                  kernel has no pidfd (then poll with a timer) */
     long long deadline_ms;    /* CLOCK_MONOTONIC: the group is killed then  */
-    unsigned timeout_s;
+    unsigned long timeout_ms;
     uint64_t max_output;      /* output allowed, stdout and stderr together */
     uint64_t output_len;      /* output handed to the owner so far          */
     int shell_done;           /* the shell has been reaped                  */
@@ -55,7 +55,7 @@ struct command {
 /* Starts CMD_LEN bytes at CMD (cut at the first NUL, as execve would).
  * Returns 0, or -1 with ERR filled (pipes, spawn, memory). */
 int command_start(struct command *c, const void *cmd, size_t cmd_len,
-                  unsigned timeout_s, uint64_t max_output,
+                  unsigned long timeout_ms, uint64_t max_output,
                   char *err, size_t errlen);
 
 /* Blocking: waits for the next output of either stream (at most LEN bytes)
@@ -121,7 +121,7 @@ struct cmd_result {
  * (stdout, then stderr), computed while the output arrives.
  * Returns 0 with RES filled (free it with cmd_result_free), or -1 with ERR
  * filled when the command could not be run (pipes, spawn, spool files). */
-int run_command(const void *cmd, size_t cmd_len, unsigned timeout_s,
+int run_command(const void *cmd, size_t cmd_len, unsigned long timeout_ms,
                 uint64_t max_output, enum digest_kind digest,
                 struct cmd_result *res, char *err, size_t errlen);
 

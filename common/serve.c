@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "run.h"
 
 /* A program started with 0, 1 or 2 closed would hand that number to its
@@ -27,6 +28,11 @@ static int standard_fds_open(void)
             return 0;
         }
     }
+}
+
+static struct timeval timeval_of_ms(unsigned long ms)
+{
+    return (struct timeval){ (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
 }
 
 int serve_start(const struct serve_config *cfg, char *err, size_t errlen)
@@ -76,10 +82,22 @@ int serve_accept(int listener, const struct serve_config *cfg,
     net_peer_name(fd, conn->peer, sizeof conn->peer);
     /* A client that stops reading must not stall everyone queued behind
      * it; one that sends nothing must not hold the only serving slot. */
-    struct timeval send_limit = { (time_t)cfg->send_timeout_s, 0 };
-    struct timeval idle_limit = { (time_t)cfg->idle_s, 0 };
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_limit, sizeof send_limit);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle_limit, sizeof idle_limit);
+    struct timeval send_limit = timeval_of_ms(cfg->send_timeout_ms);
+    struct timeval idle_limit = timeval_of_ms(cfg->idle_ms);
+    const char *refused = NULL;
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_limit, sizeof send_limit) < 0)
+        refused = "the send timeout (SO_SNDTIMEO)";
+    else if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle_limit, sizeof idle_limit) < 0)
+        refused = "the idle timeout (SO_RCVTIMEO)";
+    if (refused) {
+        int saved = errno;
+        snprintf(err, errlen, "client %s: cannot set %s: %s; closing it", conn->peer, refused,
+                 strerror(saved));
+        close(fd);
+        conn->fd = -1;
+        errno = saved;
+        return -1;
+    }
     fprintf(cfg->log, "client %s connected\n", conn->peer);
     fflush(cfg->log);
     return 0;
@@ -131,8 +149,8 @@ void serve_log(const struct serve_conn *conn, const char *fmt, ...)
 void serve_log_send_error(const struct serve_conn *conn, int errno_value)
 {
     if (errno_value == EAGAIN || errno_value == EWOULDBLOCK)
-        serve_log(conn, "not reading its reply for %lu s; dropping the client",
-                  conn->cfg->send_timeout_s);
+        serve_log(conn, "not reading its reply for %s s; dropping the client",
+                  duration_text(conn->cfg->send_timeout_ms).s);
     else if (errno_value == EPIPE || errno_value == ECONNRESET)
         serve_log(conn, "went away before its reply was sent");
     else
@@ -141,6 +159,6 @@ void serve_log_send_error(const struct serve_conn *conn, int errno_value)
 
 void serve_log_idle(const struct serve_conn *conn)
 {
-    serve_log(conn, "sent nothing for %lu s (--idle); closing the connection",
-              conn->cfg->idle_s);
+    serve_log(conn, "sent nothing for %s s (--idle); closing the connection",
+              duration_text(conn->cfg->idle_ms).s);
 }

@@ -23,9 +23,9 @@ struct serve_config {
     const char *prog;         /* "server": the prefix of its own log lines  */
     const char *host;         /* address to listen on ("127.0.0.1")        */
     const char *port;         /* "0" lets the kernel choose                */
-    unsigned long send_timeout_s;  /* SO_SNDTIMEO on each connection: a client
+    unsigned long send_timeout_ms; /* SO_SNDTIMEO on each connection: a client
                                  that stops reading is dropped (0: never)   */
-    unsigned long idle_s;     /* SO_RCVTIMEO on each connection: a client
+    unsigned long idle_ms;    /* SO_RCVTIMEO on each connection: a client
                                  that sends nothing for this long between
                                  requests is closed (0: never)              */
     int backlog;              /* accept queue; 0: the document's 5         */
@@ -53,7 +53,8 @@ int serve_start(const struct serve_config *cfg, char *err, size_t errlen);
 /* Accepts the next client (retrying EINTR and a connection aborted before
  * it was accepted), sets the configured timeouts, fills CONN and logs
  * "client ADDR connected". Returns 0, or -1 with ERR filled (EMFILE and the
- * like: the caller decides whether to go on). */
+ * like: the caller decides whether to go on; a timeout the socket refused:
+ * that client is closed, unserved). */
 int serve_accept(int listener, const struct serve_config *cfg,
                  struct serve_conn *conn, char *err, size_t errlen);
 
@@ -75,7 +76,7 @@ void serve_log(const struct serve_conn *conn, const char *fmt, ...)
  * the client stopped reading (SO_SNDTIMEO), went away, or another error. */
 void serve_log_send_error(const struct serve_conn *conn, int errno_value);
 
-/* Logs that the client sent nothing for --idle seconds and is closed. */
+/* Logs that the client sent nothing for --idle and is closed. */
 void serve_log_idle(const struct serve_conn *conn);
 
 #endif

@@ -14,17 +14,47 @@
 #include "cli.h"
 #include "net.h"
 
+/* BUSY_NOTICE_MS, or what NIANBAO_BUSY_NOTICE says (set and empty counts
+ * as unset). Returns 0, or -1 with ERR filled when it says something that
+ * is not a duration from 1 ms to a day. */
+static int busy_notice_ms(unsigned long *ms, char *err, size_t errlen)
+{
+    const char *env = getenv(BUSY_NOTICE_ENV);
+    char why[200];
+
+    *ms = BUSY_NOTICE_MS;
+    if (!env || !*env)
+        return 0;
+    if (duration_parse(env, 1, DURATION_S(86400), ms, why, sizeof why) < 0) {
+        snprintf(err, errlen, BUSY_NOTICE_ENV ": %s", why);
+        return -1;
+    }
+    return 0;
+}
+
 int session_connect(const struct session_config *cfg)
 {
     char err[256];
+    unsigned long notice_ms;
+
+    if (busy_notice_ms(&notice_ms, err, sizeof err) < 0) {
+        fprintf(cfg->diag, "%s: %s\n", cfg->prog, err);
+        return -1;
+    }
     int fd = net_connect(cfg->host, cfg->port, SOCK_STREAM, err, sizeof err);
     if (fd < 0) {
         fprintf(cfg->diag, "%s: %s\n", cfg->prog, err);
         return -1;
     }
     /* A reply that starts and then stalls is reported, not waited on forever. */
-    struct timeval limit = { (time_t)cfg->timeout_s, 0 };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    struct timeval limit = { (time_t)(cfg->timeout_ms / 1000),
+                             (suseconds_t)(cfg->timeout_ms % 1000) * 1000 };
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) < 0) {
+        fprintf(cfg->diag, "%s: cannot set --timeout on the socket (SO_RCVTIMEO): %s\n",
+                cfg->prog, strerror(errno));
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 
@@ -50,22 +80,14 @@ static long long now_ms(void)
 
 /* Waits until the reply starts. Returns 1 when bytes are there to read, 0
  * when the server closed the connection instead, -1 after --wait. */
-/* BUSY_NOTICE_S, or NIANBAO_BUSY_NOTICE seconds: a test run under valgrind,
- * where a server takes seconds to answer anything, moves the notice out of
- * the way of output it checks. */
-static int busy_notice_s(void)
-{
-    const char *env = getenv("NIANBAO_BUSY_NOTICE");
-    char *end;
-    long secs = env ? strtol(env, &end, 10) : -1;
-    return env && *env && *end == '\0' && secs > 0 && secs < 86400 ? (int)secs : BUSY_NOTICE_S;
-}
-
 int session_wait_for_reply(const struct session_config *cfg, int fd)
 {
-    int notice_s = busy_notice_s();
-    long long start = now_ms(), notice_at = start + notice_s * 1000LL;
-    long long give_up_at = cfg->wait_s ? start + (long long)cfg->wait_s * 1000 : -1;
+    char err[256];
+    unsigned long notice_ms;
+    /* session_connect has refused a bad value: this one is good. */
+    busy_notice_ms(&notice_ms, err, sizeof err);
+    long long start = now_ms(), notice_at = start + (long long)notice_ms;
+    long long give_up_at = cfg->wait_ms ? start + (long long)cfg->wait_ms : -1;
     int noticed = 0;
 
     for (;;) {
@@ -88,14 +110,14 @@ int session_wait_for_reply(const struct session_config *cfg, int fd)
         }
         now = now_ms();
         if (give_up_at >= 0 && now >= give_up_at) {
-            fprintf(cfg->diag, "%s: no reply after %lu s (--wait); giving up\n",
-                    cfg->prog, cfg->wait_s);
+            fprintf(cfg->diag, "%s: no reply after %s s (--wait); giving up\n",
+                    cfg->prog, duration_text(cfg->wait_ms).s);
             return -1;
         }
         if (!noticed && now >= notice_at) {
-            fprintf(cfg->diag, "%s: no reply after %d s: the server serves one client at a "
+            fprintf(cfg->diag, "%s: no reply after %s s: the server serves one client at a "
                     "time and may be busy with another%s; still waiting\n",
-                    cfg->prog, notice_s, cfg->busy_hint);
+                    cfg->prog, duration_text(notice_ms).s, cfg->busy_hint);
             fflush(cfg->diag);
             noticed = 1;
         }

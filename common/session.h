@@ -8,10 +8,10 @@
  *   - a server that closed an idle connection (the servers' --idle) is
  *     found before the next command is sent, reconnected to once, and
  *     the user is told;
- *   - a reply that has not started after BUSY_NOTICE_S seconds gets one
- *     line saying the server may be serving another client (these servers
+ *   - a reply that has not started after BUSY_NOTICE_MS gets one line
+ *     saying the server may be serving another client (these servers
  *     serve one at a time, as the document's do), and the wait goes on, up
- *     to --wait seconds when that is set;
+ *     to --wait when that is set;
  *   - a server that closed the connection is reported in one wording:
  *     "the server closed the connection";
  *   - on a terminal, the prompt starts on a line of its own (after output
@@ -24,14 +24,19 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define BUSY_NOTICE_S 3      /* NIANBAO_BUSY_NOTICE=SECS overrides it (tests) */
+/* The busy notice comes after this long; the environment variable
+ * NIANBAO_BUSY_NOTICE (a duration: "3", "0.2", "200ms") moves it: a test
+ * that waits for the notice makes it short, a run under valgrind, where a
+ * server takes seconds to answer anything, puts it out of the way. */
+#define BUSY_NOTICE_MS DURATION_S(3)
+#define BUSY_NOTICE_ENV "NIANBAO_BUSY_NOTICE"
 
 struct session_config {
     const char *prog;         /* "client": prefix of its messages          */
     const char *host, *port;
-    unsigned long wait_s;     /* give up when no reply has started after
+    unsigned long wait_ms;    /* give up when no reply has started after
                                  this long (0: wait as long as it takes)   */
-    unsigned long timeout_s;  /* SO_RCVTIMEO: a reply that has started and
+    unsigned long timeout_ms; /* SO_RCVTIMEO: a reply that has started and
                                  then stalls this long is given up (0: never) */
     size_t command_max;       /* longer commands are refused: the server
                                  reads a request with one recv(1024)       */
@@ -45,8 +50,10 @@ struct session_config {
 typedef int session_reply_reader(int fd, void *ctx, int *last_byte);
 
 /* The pieces of session_run, for a client with its own loop (stage 5):
- * session_connect connects and sets --timeout as SO_RCVTIMEO (returns the
- * socket, or -1 after printing why); session_server_closed says 1 when
+ * session_connect checks NIANBAO_BUSY_NOTICE, connects and sets --timeout
+ * as SO_RCVTIMEO (returns the socket, or -1 after printing why: a bad
+ * NIANBAO_BUSY_NOTICE is refused there, in one line, before any
+ * connection); session_server_closed says 1 when
  * the server has closed FD (a pending EOF or reset and no bytes before
  * it), looking without waiting or taking bytes; session_wait_for_reply
  * waits for the reply's first byte with the busy notice and --wait

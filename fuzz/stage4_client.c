@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct client_config cfg = {
         .session = { .prog = "client", .host = "127.0.0.1", .port = DEFAULT_PORT,
-                     .command_max = COMMAND_MAX, .timeout_s = 1 },
+                     .command_max = COMMAND_MAX, .timeout_ms = 1000 },
         .max_len = DEFAULT_MAX_LEN, .max_header = 65536,
     };
     char *out = NULL, *err = NULL;

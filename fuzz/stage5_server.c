@@ -405,9 +405,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_fail("pthread_create failed");
 
     struct server_config cfg = {
-        .serve = { .prog = "server", .host = "127.0.0.1", .port = "0", .idle_s = 5,
-                   .send_timeout_s = 5, .log = fuzz_null_stream() },
-        .root_path = root_path, .timeout_s = 1, .max_output = 65536, .max_command = 0,
+        .serve = { .prog = "server", .host = "127.0.0.1", .port = "0", .idle_ms = 5000,
+                   .send_timeout_ms = 5000, .log = fuzz_null_stream() },
+        .root_path = root_path, .timeout_ms = 1000, .max_output = 65536, .max_command = 0,
         .max_header = 65536, .max_upload = MAX_UPLOAD,
     };
     if (fsroot_open(&cfg.root, root_path, use_fallback, err, sizeof err) < 0)
@@ -418,8 +418,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct serve_conn conn = { .fd = pair[0], .peer = "fuzz", .cfg = &cfg.serve };
     if (use_ftconn) {
         struct ftconn_config fcfg = {
-            .root = &cfg.root, .timeout_s = 1, .max_output = 65536, .max_command = 0,
-            .max_upload = MAX_UPLOAD, .idle_s = 5, .frame_s = 5, .send_s = 5,
+            .root = &cfg.root, .timeout_ms = 1000, .max_output = 65536, .max_command = 0,
+            .max_upload = MAX_UPLOAD, .idle_ms = 5000, .frame_ms = 5000, .send_ms = 5000,
         };
         struct ftconn c;
         ftconn_init(&c, &fcfg, &conn);

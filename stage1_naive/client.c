@@ -39,9 +39,9 @@ int main(int argc, char **argv)
     const struct cli_option options[] = {
         CLI_HOST_OPTION(&cfg.session.host),
         CLI_SERVER_PORT_OPTION(&cfg.session.port, DEFAULT_PORT),
-        { "wait", 'w', CLI_UINT, &cfg.session.wait_s, "SECS",
+        { "wait", 'w', CLI_DURATION, &cfg.session.wait_ms, "SECS",
           "give up when no reply has started after SECS (default 0: wait as long as it takes)",
-          0, 86400 },
+          0, DURATION_S(86400) },
     };
     const struct cli_program prog = {
         "client", "Sends each line of standard input as a command and prints ONE recv(1024) as its reply.",

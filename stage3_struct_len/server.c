@@ -26,7 +26,7 @@
 
 struct server_config {
     struct serve_config serve;      /* how connections are served */
-    unsigned long timeout_s;
+    unsigned long timeout_ms;
     unsigned long max_output;
 };
 
@@ -37,17 +37,18 @@ int main(int argc, char **argv)
 {
     struct server_config cfg = {
         .serve = { .prog = "server", .host = "127.0.0.1", .port = DEFAULT_PORT,
-                   .idle_s = 60, .log = stderr },
-        .timeout_s = 10, .max_output = 1UL << 28,
+                   .idle_ms = DURATION_S(60), .log = stderr },
+        .timeout_ms = DURATION_S(10), .max_output = 1UL << 28,
     };
     const struct cli_option options[] = {
         CLI_HOST_OPTION(&cfg.serve.host),
         CLI_PORT_OPTION(&cfg.serve.port, DEFAULT_PORT),
-        { "timeout", 't', CLI_UINT, &cfg.timeout_s, "SECS",
-          "kill a command, or drop a client that stops reading, after SECS (default 10)", 1, 86400 },
-        { "idle", 0, CLI_UINT, &cfg.serve.idle_s, "SECS",
+        { "timeout", 't', CLI_DURATION, &cfg.timeout_ms, "SECS",
+          "kill a command, or drop a client that stops reading, after SECS (default 10)",
+          1, DURATION_S(86400) },
+        { "idle", 0, CLI_DURATION, &cfg.serve.idle_ms, "SECS",
           "close a client that sends nothing for SECS between commands (default 60; 0: never)",
-          0, 86400 },
+          0, DURATION_S(86400) },
         { "max-output", 0, CLI_UINT, &cfg.max_output, "BYTES",
           "keep at most BYTES of a command's output (default 268435456)", 0, INT32_MAX - 4096 },
     };
@@ -63,7 +64,7 @@ int main(int argc, char **argv)
         fputs(cli.text, cli.to_stderr ? stderr : stdout);
         return cli.exit_status;
     }
-    cfg.serve.send_timeout_s = cfg.timeout_s;
+    cfg.serve.send_timeout_ms = cfg.timeout_ms;
     /* As the document: one client at a time, forever (stage 6 serves many). */
     return serve_forever(&cfg.serve, serve_client, &cfg);
 }
@@ -88,7 +89,7 @@ static void serve_client(struct serve_conn *conn, void *ctx)
             break;      /* 0: the client closed; < 0: it vanished */
 
         struct cmd_result result;
-        if (run_command(command, (size_t)command_len, (unsigned)cfg->timeout_s,
+        if (run_command(command, (size_t)command_len, cfg->timeout_ms,
                         cfg->max_output, DIGEST_NONE, &result, err, sizeof err) < 0) {
             serve_log(conn, "%s", err);
             break;

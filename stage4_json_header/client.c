@@ -44,17 +44,18 @@ int main(int argc, char **argv)
     struct client_config cfg = {
         .session = { .prog = "client", .host = "127.0.0.1", .port = DEFAULT_PORT,
                      .command_max = COMMAND_MAX, .diag = stderr, .busy_hint = "",
-                     .timeout_s = 60 },
+                     .timeout_ms = DURATION_S(60) },
         .max_len = DEFAULT_MAX_LEN, .max_header = 65536,
     };
     const struct cli_option options[] = {
         CLI_HOST_OPTION(&cfg.session.host),
         CLI_SERVER_PORT_OPTION(&cfg.session.port, DEFAULT_PORT),
-        { "wait", 'w', CLI_UINT, &cfg.session.wait_s, "SECS",
+        { "wait", 'w', CLI_DURATION, &cfg.session.wait_ms, "SECS",
           "give up when no reply has started after SECS (default 0: wait as long as it takes)",
-          0, 86400 },
-        { "timeout", 't', CLI_UINT, &cfg.session.timeout_s, "SECS",
-          "give up when a reply that has started stalls for SECS (default 60; 0: never)", 0, 86400 },
+          0, DURATION_S(86400) },
+        { "timeout", 't', CLI_DURATION, &cfg.session.timeout_ms, "SECS",
+          "give up when a reply that has started stalls for SECS (default 60; 0: never)",
+          0, DURATION_S(86400) },
         { "max-len", 0, CLI_UINT, &cfg.max_len, "BYTES",
           "refuse a reply longer than BYTES (default 268435456)", 0, INT32_MAX },
         { "max-header", 0, CLI_UINT, &cfg.max_header, "BYTES",

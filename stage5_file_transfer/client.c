@@ -104,8 +104,8 @@ int main(int argc, char **argv)
 {
     struct client_config cfg = {
         .session = { .prog = "client", .host = "127.0.0.1", .port = FT_DEFAULT_PORT,
-                     .command_max = COMMAND_LIMIT, .diag = stderr, .timeout_s = 60,
-                     .busy_hint = "" },
+                     .command_max = COMMAND_LIMIT, .diag = stderr,
+                     .timeout_ms = DURATION_S(60), .busy_hint = "" },
         .max_header = 65536,
     };
     const struct cli_option options[] = {
@@ -115,11 +115,12 @@ int main(int argc, char **argv)
           "go on with an interrupted get or put where it stopped", 0, 0 },
         { "overwrite", 0, CLI_FLAG, &cfg.overwrite, NULL,
           "replace an existing file (the server's on put, DEST on get)", 0, 0 },
-        { "wait", 'w', CLI_UINT, &cfg.session.wait_s, "SECS",
+        { "wait", 'w', CLI_DURATION, &cfg.session.wait_ms, "SECS",
           "give up when no reply has started after SECS (default 0: wait as long as it takes)",
-          0, 86400 },
-        { "timeout", 't', CLI_UINT, &cfg.session.timeout_s, "SECS",
-          "give up when a reply that has started stalls for SECS (default 60; 0: never)", 0, 86400 },
+          0, DURATION_S(86400) },
+        { "timeout", 't', CLI_DURATION, &cfg.session.timeout_ms, "SECS",
+          "give up when a reply that has started stalls for SECS (default 60; 0: never)",
+          0, DURATION_S(86400) },
         { "max-header", 0, CLI_UINT, &cfg.max_header, "BYTES",
           "refuse a reply header longer than BYTES (default 65536)", 64, 1UL << 24 },
     };
@@ -341,8 +342,8 @@ static int next_event(struct conn *c, const unsigned char **body, size_t *len, i
         if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && frame_reader_idle(&c->reader))
             continue;
         if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            fprintf(stderr, "client: the server sent nothing for %lu s in the middle of a reply "
-                    "(--timeout); giving up\n", c->cfg->session.timeout_s);
+            fprintf(stderr, "client: the server sent nothing for %s s in the middle of a reply "
+                    "(--timeout); giving up\n", duration_text(c->cfg->session.timeout_ms).s);
             *fail = EXIT_CONNECTION;
             return -1;
         }

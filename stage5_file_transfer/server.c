@@ -40,7 +40,7 @@ struct server_config {
     struct serve_config serve;      /* how connections are served */
     const char *root_path;
     struct fsroot root;
-    unsigned long timeout_s, max_output, max_command, max_header, max_upload;
+    unsigned long timeout_ms, max_output, max_command, max_header, max_upload;
     struct frame_format format;     /* frame_stage5 with our limits */
 };
 
@@ -68,8 +68,8 @@ int main(int argc, char **argv)
 {
     struct server_config cfg = {
         .serve = { .prog = "server", .host = "127.0.0.1", .port = FT_DEFAULT_PORT,
-                   .idle_s = 60, .log = stderr },
-        .timeout_s = 10, .max_output = 1UL << 28, .max_command = COMMAND_LIMIT,
+                   .idle_ms = DURATION_S(60), .log = stderr },
+        .timeout_ms = DURATION_S(10), .max_output = 1UL << 28, .max_command = COMMAND_LIMIT,
         .max_header = 65536, .max_upload = 1UL << 32,
     };
     const struct cli_option options[] = {
@@ -77,11 +77,12 @@ int main(int argc, char **argv)
         CLI_PORT_OPTION(&cfg.serve.port, FT_DEFAULT_PORT),
         { "root", 'r', CLI_STRING, &cfg.root_path, "DIR",
           "the directory clients get from and put into (required); commands run there", 0, 0 },
-        { "timeout", 't', CLI_UINT, &cfg.timeout_s, "SECS",
-          "kill a command, or drop a client that stops reading, after SECS (default 10)", 1, 86400 },
-        { "idle", 0, CLI_UINT, &cfg.serve.idle_s, "SECS",
+        { "timeout", 't', CLI_DURATION, &cfg.timeout_ms, "SECS",
+          "kill a command, or drop a client that stops reading, after SECS (default 10)",
+          1, DURATION_S(86400) },
+        { "idle", 0, CLI_DURATION, &cfg.serve.idle_ms, "SECS",
           "close a client that sends nothing for SECS, between requests or inside one "
-          "(default 60; 0: never)", 0, 86400 },
+          "(default 60; 0: never)", 0, DURATION_S(86400) },
         { "max-output", 0, CLI_UINT, &cfg.max_output, "BYTES",
           "send at most BYTES of a command's output (default 268435456)", 0, 1UL << 53 },
         { "max-command", 0, CLI_UINT, &cfg.max_command, "BYTES",
@@ -114,7 +115,8 @@ int main(int argc, char **argv)
     }
     /* A test hook: prove the fallback on a kernel that has openat2. */
     const char *no_openat2 = getenv("NIANBAO_NO_OPENAT2");
-    if (fsroot_open(&cfg.root, cfg.root_path, no_openat2 && *no_openat2 == '1',
+    if (ft_memo_settle_from_env(err, sizeof err) < 0 ||
+        fsroot_open(&cfg.root, cfg.root_path, no_openat2 && *no_openat2 == '1',
                     err, sizeof err) < 0 ||
         (chdir(cfg.root_path) < 0 &&
          snprintf(err, sizeof err, "cannot enter the root %s: %s", cfg.root_path,
@@ -128,7 +130,7 @@ int main(int argc, char **argv)
     cfg.format = frame_stage5;
     cfg.format.max_header = (uint32_t)cfg.max_header;
     cfg.format.max_body = cfg.max_upload > cfg.max_command ? cfg.max_upload : cfg.max_command;
-    cfg.serve.send_timeout_s = cfg.timeout_s;
+    cfg.serve.send_timeout_ms = cfg.timeout_ms;
     /* As the document: one client at a time, forever (stage 6 serves many). */
     return serve_forever(&cfg.serve, serve_client, &cfg);
 }
@@ -151,7 +153,7 @@ static void serve_client(struct serve_conn *conn, void *ctx)
     for (;;) {
         /* Between requests a client may think for --idle seconds. */
         struct pollfd pfd = { .fd = conn->fd, .events = POLLIN };
-        int ready = poll(&pfd, 1, cfg->serve.idle_s ? (int)cfg->serve.idle_s * 1000 : -1);
+        int ready = poll(&pfd, 1, cfg->serve.idle_ms ? (int)cfg->serve.idle_ms : -1);
         if (ready < 0 && errno == EINTR)
             continue;
         if (ready == 0) {
@@ -246,7 +248,7 @@ static int do_exec(struct serve_conn *conn, struct frame_reader *request,
     escape_bytes(command, (size_t)msg->size, shown, sizeof shown);
     if (digest_init_behind(&sha, DIGEST_SHA256) < 0)
         snprintf(err, sizeof err, "out of memory");
-    if (!sha.ctx || command_start(&cmd, command, (size_t)msg->size, (unsigned)cfg->timeout_s,
+    if (!sha.ctx || command_start(&cmd, command, (size_t)msg->size, cfg->timeout_ms,
                                   cfg->max_output, err, sizeof err) < 0) {
         ft_fail(&e, FT_E_IO, "cannot run the command: %s", err);
         serve_log(conn, "exec \"%s\": %s", shown, e.message);

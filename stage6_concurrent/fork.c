@@ -43,7 +43,7 @@ static void serve_child(struct conc_server *srv, struct serve_conn *conn)
     close(srv->signal_fd);
     close(srv->stop_pipe[1]);
     ftconn_init(&c, &srv->conn, conn);
-    ftconn_serve_blocking(&c, srv->stop_pipe[0], srv->grace_s);
+    ftconn_serve_blocking(&c, srv->stop_pipe[0], srv->grace_ms);
     serve_close(conn);
     exit(0);
 }

@@ -47,7 +47,7 @@ int main(int argc, char **argv)
         ftconn_init(&c, &srv.conn, &conn);
         /* A stop signal arriving meanwhile makes the signalfd readable:
          * the handler finishes the request under way and returns. */
-        ftconn_serve_blocking(&c, srv.signal_fd, srv.grace_s);
+        ftconn_serve_blocking(&c, srv.signal_fd, srv.grace_ms);
         serve_close(&conn);
         conc_client_ended(&srv);
     }

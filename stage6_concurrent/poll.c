@@ -245,7 +245,7 @@ static void on_event(struct loop *l, const struct epoll_event *ev)
  * took it out of epoll. Every connection finishes what it is doing. */
 static void stop(struct loop *l)
 {
-    long long grace_end = ftconn_now_ms() + (long long)l->srv->grace_s * 1000;
+    long long grace_end = ftconn_now_ms() + (long long)l->srv->grace_ms;
 
     l->stopping = 1;
     timerheap_cancel(&l->timers, &l->listener_back);

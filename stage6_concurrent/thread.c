@@ -38,7 +38,7 @@ static void *serve_client(void *arg)
 
     ftconn_init(&c, &cl->srv->conn, &cl->conn);
     /* Every thread polls the stop pipe: closing its write end stops all. */
-    ftconn_serve_blocking(&c, cl->srv->stop_pipe[0], cl->srv->grace_s);
+    ftconn_serve_blocking(&c, cl->srv->stop_pipe[0], cl->srv->grace_ms);
     serve_close(&cl->conn);
     /* Free libcrypto's state for this thread now, not in the thread's exit
      * after main may already have heard "ended" and exited (a leak report). */

@@ -227,13 +227,13 @@ canned_keep_open() {
 
 @test "stage 3: a server that stalls after 2 length bytes is reported after --timeout" {
     stalls_after '\x10\x00'
-    ask stage3_struct_len/client --timeout 1
+    ask stage3_struct_len/client --timeout 0.3
     answer_is 1 '' 'client: timed out receiving the reply length: the peer sent nothing for --timeout seconds'
 }
 
 @test "stage 4: a server that stalls mid-body is reported after --timeout" {
     canned_keep_open < <(v4_reply '{"total_size":10}' 'hello')
-    ask stage4_json_header/client --timeout 1
+    ask stage4_json_header/client --timeout 0.3
     answer_is 1 'hello' 'client: timed out receiving the body: the peer sent nothing for --timeout seconds'
 }
 

@@ -95,15 +95,18 @@ default_port_of() { stage_of "$1" port; }
     done
 }
 
-@test "a server's --timeout must be a whole number of seconds from 1" {
+@test "a server's --timeout must be a duration from 1 ms: 0 and what is not a duration are refused" {
     local prog
     for prog in "${SERVERS[@]}"; do
         run --separate-stderr "$ROOT/$prog" --timeout 0
         [ "$status" -eq 2 ]
-        [ "${stderr_lines[0]}" = "server: --timeout: '0' is not a number from 1 to 86400" ]
-        run --separate-stderr "$ROOT/$prog" -t 1.5
+        [ "${stderr_lines[0]}" = "server: --timeout: '0' is out of range: 0.001 to 86400 s" ]
+        run --separate-stderr "$ROOT/$prog" -t 1.5x
         [ "$status" -eq 2 ]
-        [ "${stderr_lines[0]}" = "server: --timeout: '1.5' is not a number from 1 to 86400" ]
+        [ "${stderr_lines[0]}" = "server: --timeout: '1.5x' is not a duration: write seconds (2, 0.25) or milliseconds (250ms)" ]
+        # a fraction is a duration: the option is taken, then --help answers
+        run --separate-stderr "$ROOT/$prog" -t 1.5 --help
+        [ "$status" -eq 0 ]
     done
 }
 

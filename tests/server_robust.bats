@@ -73,22 +73,24 @@ non_utf8_command() {
     good_client "$1"
 }
 
+# (--timeout 0.5 also bounds the command, which spools its 50 MB in a few
+# tens of ms: far more than the socket buffers hold either way.)
 client_never_reads() {
-    serve "$1" --timeout 1
+    serve "$1" --timeout 0.5
     exec 5<>"/dev/tcp/127.0.0.1/$srv_port"
     printf 'head -c 50000000 /dev/zero' >&5
-    wait_for_log srv '^client 127\.0\.0\.1:[0-9]+: not reading its reply for 1 s; dropping the client$'
+    wait_for_log srv '^client 127\.0\.0\.1:[0-9]+: not reading its reply for 0\.5 s; dropping the client$'
     good_client "$1"
     exec 5>&-
 }
 
 command_runs_forever() {
-    serve "$1" --timeout 1
+    serve "$1" --timeout 0.3
     local forever
     forever=$(unique_sleep)
     talk "$1" "sleep $forever"$'\n'
     [ "$status" -eq 0 ]
-    expect_reply "$1" '' 'nianbao: command killed after 1 s (timeout)\n'
+    expect_reply "$1" '' 'nianbao: command killed after 0.3 s (timeout)\n'
     no_process_runs "sleep $forever"
     good_client "$1"
 }
@@ -107,7 +109,7 @@ background_child_holds_the_pipe() {
 }
 
 children_are_reaped() {
-    serve "$1" --timeout 1
+    serve "$1" --timeout 0.3
     talk "$1" $'echo a\necho x; exit 3\nsleep 0.1 & echo b\nsleep 60\necho c\n'
     good_client "$1"
     wait_for_log srv ' disconnected$'
@@ -212,13 +214,15 @@ os.execv(sys.argv[1], sys.argv[1:])' "$ROOT/stage3_struct_len/server" --port 0 -
 @test "a command that leaves a setsid'd process holding the pipe is answered at the timeout, not called killed" {
     local sleeper
     sleeper=$(unique_sleep)
-    serve 3 --timeout 1
+    # --timeout 0.5: time enough for the shell to start the escaped process
+    # and end; the reply then waits for the timeout
+    serve 3 --timeout 0.5
     # the shell waits until the escaped process runs, so it cannot exit first
     local ready="$BATS_TEST_TMPDIR/escaped"
     talk 3 "(setsid sh -c 'touch $ready; exec sleep $sleeper' &); until [ -e $ready ]; do :; done; echo hi"$'\n' 20
     pkill -f "sleep $sleeper" || true
     [ "$status" -eq 0 ]
-    expect_reply 3 'hi\n' "nianbao: stopped reading after 1 s: a process outside the command's group still holds its output open\\n"
+    expect_reply 3 'hi\n' "nianbao: stopped reading after 0.5 s: a process outside the command's group still holds its output open\\n"
     good_client 3
 }
 

@@ -26,9 +26,9 @@ wait_for_file_line() {
 # idle_close STAGE: a connection that sends nothing is closed after --idle.
 idle_close() {
     local dir; dir=$(stage_dir "$1")
-    start_server srv "$ROOT/$dir/server" --port 0 --idle 1
+    start_server srv "$ROOT/$dir/server" --port 0 --idle 0.3
     exec 5<>"/dev/tcp/127.0.0.1/$srv_port"
-    wait_for_log srv '^client 127\.0\.0\.1:[0-9]+: sent nothing for 1 s \(--idle\); closing the connection$'
+    wait_for_log srv '^client 127\.0\.0\.1:[0-9]+: sent nothing for 0\.3 s \(--idle\); closing the connection$'
     wait_for_log srv '^client 127\.0\.0\.1:[0-9]+ disconnected$'
     # the server hung up: reading the socket gives end of file at once
     local rest
@@ -42,10 +42,11 @@ idle_close() {
 
 # reconnect STAGE EXPECTED_STDOUT: the client types `echo a`, waits until the
 # server has closed it for idling, types `echo b`: it reconnects once, says
-# so, and gets b.
+# so, and gets b. (--idle 0.5: the client connects and sends `echo a` at
+# once, already in the fifo; the idle limit must not cut in between.)
 reconnect() {
     local dir; dir=$(stage_dir "$1")
-    start_server srv "$ROOT/$dir/server" --port 0 --idle 1
+    start_server srv "$ROOT/$dir/server" --port 0 --idle 0.5
     mkfifo "$BATS_TEST_TMPDIR/in"
     "$ROOT/$dir/client" -p "$srv_port" <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out" \
         2>"$BATS_TEST_TMPDIR/err" 3>&- &
@@ -71,8 +72,8 @@ reconnect() {
 @test "stage 4: a client finding its idle connection closed reconnects once and says so" { reconnect 4 'a\nb\n'; }
 
 # busy_notice STAGE HINT: a second client behind a connected first one is
-# told once, after 3 s, that the server may be busy; it is served as soon as
-# the first one leaves.
+# told once, after the notice's time (3 s; NIANBAO_BUSY_NOTICE=0.2 here),
+# that the server may be busy; it is served as soon as the first one leaves.
 busy_notice() {
     local dir; dir=$(stage_dir "$1")
     start_server srv "$ROOT/$dir/server" --port 0 --idle 0
@@ -80,8 +81,8 @@ busy_notice() {
     wait_for_log srv ' connected$'
     mkfifo "$BATS_TEST_TMPDIR/in"
     # 5>&-: the second client must not hold the first one's socket open
-    "$ROOT/$dir/client" -p "$srv_port" <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out" \
-        2>"$BATS_TEST_TMPDIR/err" 3>&- 5>&- &
+    NIANBAO_BUSY_NOTICE=0.2 "$ROOT/$dir/client" -p "$srv_port" <"$BATS_TEST_TMPDIR/in" \
+        >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- 5>&- &
     local client=$!
     STARTED_PIDS+=("$client")
     exec 6>"$BATS_TEST_TMPDIR/in"
@@ -92,7 +93,7 @@ busy_notice() {
     exec 6>&-
     wait_for_exit "$client"
     assert_equal "$EXIT_STATUS" 0
-    expect_bytes "$BATS_TEST_TMPDIR/err" 'client: no reply after 3 s: the server serves one client at a time and may be busy with another%s; still waiting\n' "$2"
+    expect_bytes "$BATS_TEST_TMPDIR/err" 'client: no reply after 0.2 s: the server serves one client at a time and may be busy with another%s; still waiting\n' "$2"
 }
 @test "stage 1: a client behind a busy server is told once that it may be busy, and is served later" {
     busy_notice 1 ', or the command printed nothing (one recv cannot tell)'
@@ -107,11 +108,11 @@ busy_notice() {
         start_server srv "$ROOT/$dir/server" --port 0 --idle 0
         exec 5<>"/dev/tcp/127.0.0.1/$srv_port"
         wait_for_log srv ' connected$'
-        run --separate-stderr timeout 20 "$ROOT/$dir/client" -p "$srv_port" --wait 1 <<<'echo hi'
+        run --separate-stderr timeout 20 "$ROOT/$dir/client" -p "$srv_port" --wait 0.3 <<<'echo hi'
         exec 5>&-
         assert_failure 1
         assert_output ""
-        assert_equal "$stderr" "client: no reply after 1 s (--wait); giving up"
+        assert_equal "$stderr" "client: no reply after 0.3 s (--wait); giving up"
         kill "$srv_pid"; wait_for_exit "$srv_pid"
     done
 }
@@ -121,11 +122,11 @@ busy_notice() {
     for stage in 3 4; do
         dir=$(stage_dir "$stage")
         start_server srv "$ROOT/$dir/server" --port 0
-        # the command takes 2 s before its first byte: longer than --timeout 1
-        # (the notice that the server may be busy, due at 3 s, is put off: on
-        # a loaded machine the reply may start later than that)
+        # the command takes 0.6 s before its first byte: three times
+        # --timeout 0.2 (the notice that the server may be busy, due at 3 s,
+        # is put off: on a loaded machine the reply may start later than that)
         NIANBAO_BUSY_NOTICE=600 run --separate-stderr timeout 20 "$ROOT/$dir/client" \
-            -p "$srv_port" --timeout 1 <<<'sleep 2; echo late'
+            -p "$srv_port" --timeout 0.2 <<<'sleep 0.6; echo late'
         assert_success
         assert_output "late"
         assert_equal "$stderr" ""
@@ -134,7 +135,7 @@ busy_notice() {
     # a reply that stops after its first bytes is given up after --timeout
     printf '\x10\x00\x00\x00abc' >"$BATS_TEST_TMPDIR/short"
     start_server fake "$ROOT/tools/canned" --reply "$BATS_TEST_TMPDIR/short" --keep-open --port 0
-    run --separate-stderr timeout 20 "$ROOT/stage3_struct_len/client" -p "$fake_port" --timeout 1 <<<'echo hi'
+    run --separate-stderr timeout 20 "$ROOT/stage3_struct_len/client" -p "$fake_port" --timeout 0.3 <<<'echo hi'
     assert_failure 1
     assert_output "abc"
     assert_equal "$stderr" "client: timed out receiving the reply: the peer sent nothing for --timeout seconds"
@@ -252,10 +253,10 @@ peak_rss_kib() {
     start_server srv "$ROOT/stage3_struct_len/server" --port 0 --idle 0
     exec 5<>"/dev/tcp/127.0.0.1/$srv_port"
     wait_for_log srv ' connected$'
-    run --separate-stderr env NIANBAO_BUSY_NOTICE=1 timeout 20 \
-        "$ROOT/stage3_struct_len/client" -p "$srv_port" --wait 2 <<<'echo hi' 5>&-
+    run --separate-stderr env NIANBAO_BUSY_NOTICE=200ms timeout 20 \
+        "$ROOT/stage3_struct_len/client" -p "$srv_port" --wait 1 <<<'echo hi' 5>&-
     exec 5>&-
     assert_failure 1
-    assert_equal "${stderr_lines[0]}" "client: no reply after 1 s: the server serves one client at a time and may be busy with another; still waiting"
-    assert_equal "${stderr_lines[1]}" "client: no reply after 2 s (--wait); giving up"
+    assert_equal "${stderr_lines[0]}" "client: no reply after 0.2 s: the server serves one client at a time and may be busy with another; still waiting"
+    assert_equal "${stderr_lines[1]}" "client: no reply after 1 s (--wait); giving up"
 }

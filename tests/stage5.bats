@@ -61,11 +61,13 @@ bats_require_minimum_version 1.5.0
 }
 
 @test "a file's SHA-256 is remembered for its next download; a change, its mtime put back, is hashed again" {
+    # The server remembers a digest only for a file whose last change
+    # (ctime) is older than the download by the settle time (2 s, here
+    # 0.2 s): let that pass.
+    export NIANBAO_DIGEST_SETTLE=0.2
     ft_server
     head -c 300000 /dev/urandom >"$SERVED/f"
-    # The server remembers a digest only for a file whose last change
-    # (ctime) is over 2 s older than the download: let that pass.
-    sleep 3
+    sleep 0.3
     local sum new
     sum=$(sha256sum "$SERVED/f" | cut -d' ' -f1)
     mkdir "$BATS_TEST_TMPDIR/down"
@@ -370,11 +372,11 @@ Try '$prog --help' for more information."
 }
 
 @test "--timeout kills a command, which the client reports; --max-output cuts" {
-    ft_server --timeout 1 --max-output 10
+    ft_server --timeout 0.3 --max-output 10
     ft exec 'echo start; sleep 30'
     assert_equal "$status" 1
     expect_bytes "$BATS_TEST_TMPDIR/out" 'start\n'
-    err_is $'nianbao: command killed after 1 s (timeout)\nclient: the command was killed by signal 9'
+    err_is $'nianbao: command killed after 0.3 s (timeout)\nclient: the command was killed by signal 9'
     ft exec 'seq 1 100'
     assert_equal "$status" 1
     expect_bytes "$BATS_TEST_TMPDIR/out" '1\n2\n3\n4\n5\n'
@@ -396,14 +398,15 @@ Try '$prog --help' for more information."
 }
 
 @test "--idle closes a silent client; the interactive client reconnects and says so" {
-    ft_server --idle 1
+    # --idle 0.5: the first 'stat x' is sent as soon as the client runs
+    ft_server --idle 0.5
     printf 'x' >"$SERVED/x"
     coproc CLIENT { timeout 30 "$ROOT/$S5/client" -p "$srv_port" 2>&1; }
     local client_pid=$CLIENT_PID
     echo 'stat x' >&"${CLIENT[1]}"
     read -r line <&"${CLIENT[0]}"
     assert_equal "$line" 'x: 1 bytes'
-    wait_for_log srv 'sent nothing for 1 s \(--idle\); closing the connection'
+    wait_for_log srv 'sent nothing for 0\.5 s \(--idle\); closing the connection'
     wait_for_log srv ' disconnected$'   # written after the close
     echo 'stat x' >&"${CLIENT[1]}"
     read -r line <&"${CLIENT[0]}"
@@ -450,11 +453,14 @@ Try '$prog --help' for more information."
     err_is ''
 }
 
-@test "a command silent for more than 3 s between outputs gets no busy notice" {
+@test "a command silent for longer than the busy notice's time between outputs gets no busy notice" {
     ft_server
     # The busy notice is for a reply that has not started (another client
-    # holds the server); a command that pauses is not that.
-    ft exec 'echo a; sleep 3.5; echo b'
+    # holds the server); a command that pauses is not that. The notice is
+    # due after 0.4 s here (3 s by default); `echo a` comes well before it,
+    # then the command is silent for twice as long.
+    export NIANBAO_BUSY_NOTICE=0.4
+    ft exec 'echo a; sleep 0.8; echo b'
     assert_equal "$status" 0
     expect_bytes "$BATS_TEST_TMPDIR/out" 'a\nb\n'
     err_is ''
@@ -469,8 +475,8 @@ Try '$prog --help' for more information."
     local first=$!
     STARTED_PIDS+=("$first")
     wait_for_log srv 'connected'
-    timeout 30 "$ROOT/$S5/client" -p "$srv_port" stat x >"$BATS_TEST_TMPDIR/second" \
-        2>"$BATS_TEST_TMPDIR/second.err" 3>&- &
+    NIANBAO_BUSY_NOTICE=0.2 timeout 30 "$ROOT/$S5/client" -p "$srv_port" stat x \
+        >"$BATS_TEST_TMPDIR/second" 2>"$BATS_TEST_TMPDIR/second.err" 3>&- &
     local second=$!
     STARTED_PIDS+=("$second")
     local deadline=$((SECONDS + 20))
@@ -483,5 +489,5 @@ Try '$prog --help' for more information."
     assert_equal "$EXIT_STATUS" 0
     expect_bytes "$BATS_TEST_TMPDIR/second" 'x: 1 bytes\n'
     run cat "$BATS_TEST_TMPDIR/second.err"
-    assert_output 'client: no reply after 3 s: the server serves one client at a time and may be busy with another; still waiting'
+    assert_output 'client: no reply after 0.2 s: the server serves one client at a time and may be busy with another; still waiting'
 }

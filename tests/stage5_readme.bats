@@ -57,9 +57,9 @@ PY
 }
 
 @test "the README's server note for a timed-out command is the server's" {
-    ft_server --timeout 1
+    ft_server --timeout 0.5
     ft exec 'sleep 30'
     run head -1 "$BATS_TEST_TMPDIR/err"
-    assert_output 'nianbao: command killed after 1 s (timeout)'
+    assert_output 'nianbao: command killed after 0.5 s (timeout)'
     readme_says "(\`$output\`)"
 }

@@ -247,22 +247,22 @@ limit() {
 
 # deadlines MODEL: a frame cut after 2 bytes gets "timeout" after
 # --frame-timeout; a client that sends nothing gets it after --idle; both
-# are closed.
+# are closed. (The 2 bytes follow the connect at once: well within --idle.)
 deadlines() {
-    serve "$1" --frame-timeout 1 --idle 2
+    serve "$1" --frame-timeout 0.3 --idle 500ms
     exec 4<>"/dev/tcp/127.0.0.1/$srv_port"
     printf '\0\0' >&4
     run bash -c "timeout 20 cat <&4 | tail -c +5"
     exec 4>&-
     assert_success
-    assert_output '{"op":"error","code":"timeout","message":"the frame did not arrive within 1 s (--frame-timeout): closing the connection","size":0}'
+    assert_output '{"op":"error","code":"timeout","message":"the frame did not arrive within 0.3 s (--frame-timeout): closing the connection","size":0}'
     exec 4<>"/dev/tcp/127.0.0.1/$srv_port"
     run bash -c "timeout 20 cat <&4 | tail -c +5"
     exec 4>&-
     assert_success
-    assert_output '{"op":"error","code":"timeout","message":"no request for 2 s (--idle): closing the connection","size":0}'
-    wait_for_lines 'the frame did not arrive within 1 s' 1
-    wait_for_lines 'no request for 2 s \(--idle\)' 1
+    assert_output '{"op":"error","code":"timeout","message":"no request for 0.5 s (--idle): closing the connection","size":0}'
+    wait_for_lines 'the frame did not arrive within 0\.3 s' 1
+    wait_for_lines 'no request for 0\.5 s \(--idle\)' 1
 }
 
 @test "iterative: --frame-timeout and --idle close a client with error timeout" { deadlines iterative; }
@@ -272,7 +272,8 @@ deadlines() {
 
 # graceful MODEL: SIGTERM while a command runs: it finishes, its client
 # gets the whole reply, an idle client is closed, no new client gets in,
-# and the server exits 0.
+# and the server exits 0. The command runs until the server has said it
+# stops (the file go): the stop finds it under way.
 graceful() {
     serve "$1"
     local served=1
@@ -281,7 +282,8 @@ graceful() {
         wait_for_lines ' connected$' 1
         served=2
     fi
-    "$CLIENT" -p "$srv_port" exec "touch '$BATS_TEST_TMPDIR/started'; sleep 1; echo finished" \
+    "$CLIENT" -p "$srv_port" exec "touch '$BATS_TEST_TMPDIR/started'; \
+        while [ ! -e '$BATS_TEST_TMPDIR/go' ]; do sleep 0.05; done; echo finished" \
         >"$BATS_TEST_TMPDIR/busy.out" 2>"$BATS_TEST_TMPDIR/busy.err" 3>&- 4>&- &
     local busy=$!
     STARTED_PIDS+=("$busy")
@@ -290,7 +292,11 @@ graceful() {
         [ "$SECONDS" -lt "$deadline" ] || { echo "the command never started"; return 1; }
         sleep 0.05
     done
-    kill -TERM "$srv_pid"
+    kill -TERM "$srv_pid"       # pending in the server once kill returns
+    # The models with an accept loop beside the connections say at once that
+    # they stop; the iterative one's loop reads the signal after the request.
+    [ "$1" = iterative ] || wait_for_lines 'Terminated: no new clients' 1
+    touch "$BATS_TEST_TMPDIR/go"
     wait_for_exit "$busy" 30
     [ "$EXIT_STATUS" -eq 0 ]
     run cat "$BATS_TEST_TMPDIR/busy.out"
@@ -312,7 +318,7 @@ graceful() {
 # grace_bound MODEL: a command that outlives --grace is cut, and the server
 # still exits 0, its command gone.
 grace_bound() {
-    serve "$1" --grace 1 --timeout 600
+    serve "$1" --grace 0.3 --timeout 600
     local marker="sleep 4242.$$"
     "$CLIENT" -p "$srv_port" exec "$marker" >/dev/null 2>&1 3>&- &
     STARTED_PIDS+=("$!")
@@ -579,9 +585,9 @@ accept_pause() {
 @test "loadgen: --timeout ends the run against a server that never answers" {
     serve iterative --idle 0 --frame-timeout 0
     connect_staller
-    run timeout 30 "$LOADGEN" -p "$srv_port" -c 2 -n 2 --timeout 1
+    run timeout 30 "$LOADGEN" -p "$srv_port" -c 2 -n 2 --timeout 0.3
     assert_failure 1
-    assert_line "loadgen: the --timeout of 1 s ended the run"
+    assert_line "loadgen: the --timeout of 0.3 s ended the run"
     assert_line --regexp '^requests: 0 ok, 2 failed, 2 not run in '
 }
 

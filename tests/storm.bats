@@ -61,16 +61,17 @@ zombies_of() {
 # good client, the descriptors and the children.
 storm_server() {
     local stage=$1 before zombies
-    # --idle 1: a client that sends nothing for 1 s is closed
-    start_server srv "$ROOT/$(stage_dir "$stage")/server" --port 0 --timeout 2 --idle 1
+    # --idle 0.3: a client that sends nothing for 0.3 s is closed, well
+    # before storm's own 2 s; --timeout 0.5 drops the one that never reads
+    start_server srv "$ROOT/$(stage_dir "$stage")/server" --port 0 --timeout 0.5 --idle 0.3
     before=$(fd_count "$srv_pid")
     run "$STORM" server --proto "stage$stage" -p "$srv_port" --count 10000 \
-        --stalls 4 --stall-ms 5000
+        --stalls 4 --stall-ms 2000
     assert_success
     assert_line --regexp '^storm: 10000 bad connections to 127\.0\.0\.1:[0-9]+ \(stage[134], seed 1, 4 at a time\) ended in [0-9.]+ s$'
     # the stalls end by the server's idle limit, not by storm's patience
-    assert_line --regexp '^storm: stalled connections 3: the server closed 3 of them first \(the last after [0-9]+ ms\), storm the rest after 5000 ms$'
-    assert_line 'storm: connections that never read their reply 1, closed by storm after 5000 ms'
+    assert_line --regexp '^storm: stalled connections 3: the server closed 3 of them first \(the last after [0-9]+ ms\), storm the rest after 2000 ms$'
+    assert_line 'storm: connections that never read their reply 1, closed by storm after 2000 ms'
     assert_line "storm: good client: \"echo storm-ok\" answered exactly (9 bytes)"
     # and the lab's own client, after it
     run_client "$stage" "$srv_port" $'echo after the storm\n'
@@ -110,14 +111,15 @@ storm_server5() {
     mkdir -p "$served" "$BATS_TEST_TMPDIR/box/outside"
     printf 'served\n' >"$served/a.txt"
     ln -s ../outside "$served/out"
-    # --idle 1: a client that sends nothing for 1 s is closed
-    start_server srv "$@" --port 0 --root "$served" --timeout 2 --idle 1
+    # --idle 0.3: a client that sends nothing for 0.3 s is closed, well
+    # before storm's own 2 s
+    start_server srv "$@" --port 0 --root "$served" --timeout 0.5 --idle 0.3
     before=$(fd_count "$srv_pid")
-    run "$STORM" server --proto stage5 -p "$srv_port" --count "$count" --stalls 4 --stall-ms 5000
+    run "$STORM" server --proto stage5 -p "$srv_port" --count "$count" --stalls 4 --stall-ms 2000
     assert_success
     assert_line --regexp "^storm: $count bad connections to 127\.0\.0\.1:[0-9]+ \(stage5, seed 1, 4 at a time\) ended in [0-9.]+ s$"
-    assert_line --regexp '^storm: stalled connections 3: the server closed 3 of them first \(the last after [0-9]+ ms\), storm the rest after 5000 ms$'
-    assert_line 'storm: connections that never read their reply 1, closed by storm after 5000 ms'
+    assert_line --regexp '^storm: stalled connections 3: the server closed 3 of them first \(the last after [0-9]+ ms\), storm the rest after 2000 ms$'
+    assert_line 'storm: connections that never read their reply 1, closed by storm after 2000 ms'
     assert_line 'storm: good client: "echo storm-ok" answered exactly (9 bytes)'
     # every case ran (the 27 quick ones drawn at random, 4 stalls spread)
     assert_line --regexp '^storm: cases: connect-close [0-9]+ .* dotdot-names [0-9]+ unknown-ops [0-9]+ .* never-reads-reply 1$'
@@ -147,19 +149,19 @@ storm_server5() {
 # Stage 6's four models share one handler (common/ftconn.c): 2,000 each
 # here (the 10,000 of the bench run: tools/README.md).
 @test "stage 6's iterative server survives 2,000 bad stage 5 connections, serves after, fds back" {
-    storm_server5 2000 "$ROOT/stage6_concurrent/iterative" --frame-timeout 1
+    storm_server5 2000 "$ROOT/stage6_concurrent/iterative" --frame-timeout 0.3
 }
 
 @test "stage 6's fork server survives 2,000 bad stage 5 connections, serves after, fds back, no zombie" {
-    storm_server5 2000 "$ROOT/stage6_concurrent/fork" --frame-timeout 1
+    storm_server5 2000 "$ROOT/stage6_concurrent/fork" --frame-timeout 0.3
 }
 
 @test "stage 6's thread server survives 2,000 bad stage 5 connections, serves after, fds back" {
-    storm_server5 2000 "$ROOT/stage6_concurrent/thread" --frame-timeout 1
+    storm_server5 2000 "$ROOT/stage6_concurrent/thread" --frame-timeout 0.3
 }
 
 @test "stage 6's poll server survives 2,000 bad stage 5 connections, serves after, fds back" {
-    storm_server5 2000 "$ROOT/stage6_concurrent/poll" --frame-timeout 1
+    storm_server5 2000 "$ROOT/stage6_concurrent/poll" --frame-timeout 0.3
 }
 
 @test "the stage 1 client ends every bad reply with its error line and exit 1, within 2 s" {
@@ -171,8 +173,8 @@ storm_server5() {
 }
 
 @test "the stage 3 client ends every bad reply with its error line and exit 1, within 2 s" {
-    # --wait 1: no reply started after 1 s; --timeout 1: a started one stalls 1 s
-    run "$STORM" client --proto stage3 -- "$ROOT/stage3_struct_len/client" -p '{port}' --wait 1 --timeout 1
+    # --wait 0.5: no reply started after 0.5 s; --timeout 0.5: a started one stalls 0.5 s
+    run "$STORM" client --proto stage3 -- "$ROOT/stage3_struct_len/client" -p '{port}' --wait 0.5 --timeout 0.5
     assert_success
     refute_line --partial FAIL
     assert_line --regexp '^PASS stage3 close-mid-length: exit 1 in [0-9]+ ms: client: connection closed after 2 of 4 bytes of the reply length$'
@@ -182,7 +184,7 @@ storm_server5() {
 }
 
 @test "the stage 4 client ends every bad reply with its error line and exit 1, within 2 s" {
-    run "$STORM" client --proto stage4 -- "$ROOT/stage4_json_header/client" -p '{port}' --wait 1 --timeout 1
+    run "$STORM" client --proto stage4 -- "$ROOT/stage4_json_header/client" -p '{port}' --wait 0.5 --timeout 0.5
     assert_success
     refute_line --partial FAIL
     assert_line --regexp '^PASS stage4 md5-wrong: exit 1 in [0-9]+ ms: client: md5 mismatch: header says 0{32}, body is 5d41402abc4b2a76b9719d911017c592$'
@@ -191,8 +193,8 @@ storm_server5() {
 }
 
 @test "the stage 5 client ends every bad reply with its error line and a non-zero exit, within 2 s" {
-    # --wait 1: no reply started after 1 s; --timeout 1: a started one stalls 1 s
-    run "$STORM" client --proto stage5 -- "$ROOT/stage5_file_transfer/client" -p '{port}' --wait 1 --timeout 1
+    # --wait 0.5: no reply started after 0.5 s; --timeout 0.5: a started one stalls 0.5 s
+    run "$STORM" client --proto stage5 -- "$ROOT/stage5_file_transfer/client" -p '{port}' --wait 0.5 --timeout 0.5
     assert_success
     refute_line --partial FAIL
     assert_line --regexp '^PASS stage5 close-mid-body: exit 3 in [0-9]+ ms: client: connection closed after 10 of 100 bytes of the reply.s body$'
@@ -201,7 +203,7 @@ storm_server5() {
     assert_line --regexp '^PASS stage5 unknown-op: exit 4 in [0-9]+ ms: client: the server broke the protocol: unknown op "__class__" .*$'
     assert_line --regexp '^PASS stage5 sha256-wrong: exit 5 in [0-9]+ ms: client: the output does not match what the server sent: .*$'
     assert_line --regexp '^PASS stage5 error-reply: exit 1 in [0-9]+ ms: client: server: .*\(too_large\)$'
-    assert_line --regexp '^PASS stage5 stall-mid-body: exit 3 in [0-9]+ ms: client: the server sent nothing for 1 s in the middle of a reply \(--timeout\); giving up$'
+    assert_line --regexp '^PASS stage5 stall-mid-body: exit 3 in [0-9]+ ms: client: the server sent nothing for 0\.5 s in the middle of a reply \(--timeout\); giving up$'
     assert_line "storm: 34 of 34 cases passed"
 }
 
@@ -215,10 +217,10 @@ storm_server5() {
 }
 
 @test "storm client fails a client that hangs on a stalled reply, and kills it" {
-    run "$STORM" client --proto stage3 --case stall-before-reply -- \
+    run "$STORM" client --proto stage3 --case stall-before-reply --within 0.5 -- \
         "$ROOT/stage3_struct_len/client" -p '{port}' --timeout 0
     assert_failure 1
-    assert_line "FAIL stage3 stall-before-reply: still running 2000 ms after the reply stalled; killed"
+    assert_line "FAIL stage3 stall-before-reply: still running 0.5 s after the reply stalled; killed"
 }
 
 @test "storm server fails when the server is not there" {

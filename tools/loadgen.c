@@ -59,7 +59,7 @@
 
 struct loadgen_config {
     const char *host, *port;
-    unsigned long connections, requests, idle, timeout_s, hold_s, seed;
+    unsigned long connections, requests, idle, timeout_ms, hold_ms, seed;
     const char *op;           /* "exec" or "get" */
     const char *command;
     const char *name;
@@ -681,7 +681,7 @@ int main(int argc, char **argv)
 {
     struct loadgen_config cfg = {
         .host = "127.0.0.1", .port = DEFAULT_PORT, .connections = 10, .requests = 10,
-        .timeout_s = 60, .seed = 1, .op = "exec",
+        .timeout_ms = DURATION_S(60), .seed = 1, .op = "exec",
     };
     const struct cli_option options[] = {
         CLI_HOST_OPTION(&cfg.host),
@@ -693,8 +693,9 @@ int main(int argc, char **argv)
         { "idle", 'i', CLI_UINT, &cfg.idle, "K",
           "first open K connections that send nothing, and hold them (default 0)",
           0, MAX_CONNECTIONS },
-        { "hold", 0, CLI_UINT, &cfg.hold_s, "SECS",
-          "keep the idle connections SECS more after the requests (default 0)", 0, 3600 },
+        { "hold", 0, CLI_DURATION, &cfg.hold_ms, "SECS",
+          "keep the idle connections SECS more after the requests (default 0)",
+          0, DURATION_S(3600) },
         { "op", 0, CLI_CHOICE, &cfg.op, "exec|get", "what to ask for (default exec)", 0, 0 },
         { "command", 'e', CLI_STRING, &cfg.command, "CMD",
           "the command of each exec (default \"echo hello\")", 0, 0 },
@@ -703,8 +704,9 @@ int main(int argc, char **argv)
           "check every reply: unique commands, exact output, sha256", 0, 0 },
         { "seed", 0, CLI_UINT, &cfg.seed, "S",
           "seeds --verify's tokens: the same seed, the same requests (default 1)", 0, ULONG_MAX },
-        { "timeout", 't', CLI_UINT, &cfg.timeout_s, "SECS",
-          "end the whole run after SECS, whatever is unfinished (default 60)", 1, 86400 },
+        { "timeout", 't', CLI_DURATION, &cfg.timeout_ms, "SECS",
+          "end the whole run after SECS, whatever is unfinished (default 60)",
+          1, DURATION_S(86400) },
         { "tsv", 0, CLI_FLAG, &cfg.tsv, NULL,
           "print the figures as a header line and one tab-separated line", 0, 0 },
     };
@@ -762,7 +764,7 @@ int main(int argc, char **argv)
     }
 
     long long start = now_ns();
-    long long deadline = start + (long long)cfg.timeout_s * 1000000000LL;
+    long long deadline = start + (long long)cfg.timeout_ms * 1000000LL;
     long long active_start = 0, active_end = 0, hold_until = 0;
     struct epoll_event events[256];
     for (;;) {
@@ -771,13 +773,14 @@ int main(int argc, char **argv)
             active_start = now_ns();
         if (run.active_left == 0 && run.idle_settled >= cfg.idle && !active_end) {
             active_end = now_ns();
-            hold_until = active_end + (long long)cfg.hold_s * 1000000000LL;
+            hold_until = active_end + (long long)cfg.hold_ms * 1000000LL;
         }
         long long now = now_ns();
         if (active_end && now >= hold_until)
             break;
         if (now >= deadline) {
-            fprintf(stderr, PROG_NAME ": the --timeout of %lu s ended the run\n", cfg.timeout_s);
+            fprintf(stderr, PROG_NAME ": the --timeout of %s s ended the run\n",
+                    duration_text(cfg.timeout_ms).s);
             break;
         }
         long long until = active_end ? hold_until : deadline;

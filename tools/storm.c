@@ -12,7 +12,7 @@
  *   negative, 2^31-1, ASCII; invalid JSON; total_size that lies; a wrong
  *   MD5; a server that stalls...) it runs the client, answers its request
  *   with the bad reply, and checks that the client ends with its error line
- *   and a non-zero exit within 2 s, never by a signal.
+ *   and a non-zero exit within 2 s (--within), never by a signal.
  *
  * The servers of stages 1-4 run every request as a shell command (requests
  * are not framed before stage 5). So every byte string storm sends them is
@@ -49,7 +49,7 @@
 #define PROG_NAME "storm"
 #define MAX_PAYLOAD 16384
 #define MAX_CONCURRENCY 64        /* an iterative server's backlog is 5 */
-#define CLIENT_DEADLINE_MS 2000   /* a client must be done this soon */
+#define CLIENT_DEADLINE_MS 2000   /* a client must be done this soon (--within) */
 
 /* ---- numbers ------------------------------------------------------------ */
 
@@ -614,7 +614,7 @@ struct server_config {
     unsigned long concurrency;
     unsigned long stalls;
     unsigned long stall_ms;
-    unsigned long conn_timeout_s;
+    unsigned long conn_timeout_ms;
     unsigned long seed;
     const char *command;
     const char *expect;
@@ -771,9 +771,9 @@ static int conn_step(struct storm_conn *c, short revents, const struct server_co
         return 0;
     }
     if (c->state != CONN_DONE &&
-        now_ms() - c->started_ms > (long long)cfg->conn_timeout_s * 1000) {
-        snprintf(err, errlen, "connection %lu (%s): the server did not end it within %lu s",
-                 c->number, c->kase->name, cfg->conn_timeout_s);
+        now_ms() - c->started_ms > (long long)cfg->conn_timeout_ms) {
+        snprintf(err, errlen, "connection %lu (%s): the server did not end it within %s s",
+                 c->number, c->kase->name, duration_text(cfg->conn_timeout_ms).s);
         return -1;
     }
     return 0;
@@ -1472,6 +1472,7 @@ struct client_config {
     const char *prefix;       /* the error line's start: "client: " */
     char **argv;              /* the client's command, {port} not yet replaced */
     int argc;
+    unsigned long within_ms;  /* the client must have ended this soon */
 };
 
 /* ARGV with every "{port}" replaced by PORT, in a new NULL-terminated
@@ -1712,12 +1713,13 @@ static int client_case_run(const struct client_config *cfg, const struct client_
     }
     t0 = now_ms();
     /* END_STALL: the connection stays open and silent until it exits */
-    if (!client_wait(&run, t0 + CLIENT_DEADLINE_MS, -1)) {
+    if (!client_wait(&run, t0 + (long long)cfg->within_ms, -1)) {
         kill(run.pid, SIGKILL);
         waitpid(run.pid, &run.status, 0);
         run.exited = 1;
-        snprintf(verdict, sizeof verdict, "still running %d ms after the %s; killed",
-                 CLIENT_DEADLINE_MS, c->end == END_STALL ? "reply stalled" : "connection closed");
+        snprintf(verdict, sizeof verdict, "still running %s s after the %s; killed",
+                 duration_text(cfg->within_ms).s,
+                 c->end == END_STALL ? "reply stalled" : "connection closed");
         goto end;
     }
     long long took = now_ms() - t0;
@@ -1796,8 +1798,9 @@ static const char server_epilog[] =
 static const char client_epilog[] =
     "The client's command line follows --; {port} in it becomes storm's port.\n"
     "Each case runs it once with one command on stdin. A case passes when the\n"
-    "client exits non-zero within 2 s of the bad reply (or of the stall), not by\n"
-    "a signal, its last stderr line starting with PREFIX. Exit 0: every case passed.\n"
+    "client exits non-zero within 2 s (--within) of the bad reply (or of the\n"
+    "stall), not by a signal, its last stderr line starting with PREFIX.\n"
+    "Exit 0: every case passed.\n"
     "Example:\n"
     "  " PROG_NAME " client --proto stage4 -- stage4_json_header/client -p {port} --timeout 1";
 
@@ -1809,7 +1812,7 @@ int main(int argc, char **argv)
     if (strcmp(mode, "server") == 0) {
         struct server_config cfg = {
             .host = "127.0.0.1", .proto = NULL, .count = 10000, .concurrency = 4,
-            .stalls = 10, .stall_ms = 1000, .conn_timeout_s = 30, .seed = 1,
+            .stalls = 10, .stall_ms = 1000, .conn_timeout_ms = DURATION_S(30), .seed = 1,
             .command = "echo storm-ok", .expect = "storm-ok\n",
         };
         const struct cli_option options[] = {
@@ -1827,8 +1830,9 @@ int main(int argc, char **argv)
             { "stall-ms", 0, CLI_UINT, &cfg.stall_ms, "MS",
               "a stalled connection is closed after MS ms unless the server closes it "
               "first (default 1000)", 0, 600000 },
-            { "conn-timeout", 0, CLI_UINT, &cfg.conn_timeout_s, "SECS",
-              "fail when a connection has not ended after SECS (default 30)", 1, 86400 },
+            { "conn-timeout", 0, CLI_DURATION, &cfg.conn_timeout_ms, "SECS",
+              "fail when a connection has not ended after SECS (default 30)",
+              1, DURATION_S(86400) },
             { "seed", 0, CLI_UINT, &cfg.seed, "S",
               "the same seed gives the same storm (default 1)", 0, ULONG_MAX },
             { "command", 0, CLI_STRING, &cfg.command, "CMD",
@@ -1876,7 +1880,8 @@ int main(int argc, char **argv)
         return status;
     }
     if (strcmp(mode, "client") == 0) {
-        struct client_config cfg = { .proto = NULL, .command = "echo storm" };
+        struct client_config cfg = { .proto = NULL, .command = "echo storm",
+                                     .within_ms = CLIENT_DEADLINE_MS };
         int dashes = 2;
         while (dashes < argc && strcmp(argv[dashes], "--") != 0)
             dashes++;
@@ -1888,10 +1893,14 @@ int main(int argc, char **argv)
               "the line fed to the client (default 'echo storm')", 0, 0 },
             { "prefix", 0, CLI_STRING, &cfg.prefix, "TEXT",
               "how its error line starts (default: its name and ': ')", 0, 0 },
+            { "within", 0, CLI_DURATION, &cfg.within_ms, "SECS",
+              "a client still running SECS after the bad reply or the stall fails, and is "
+              "killed (default 2)", 1, DURATION_S(600) },
         };
         const struct cli_program prog = {
             PROG_NAME " client", "Plays a malicious server against a client program: every "
-            "bad reply must end it with its error line and a non-zero exit within 2 s.",
+            "bad reply must end it with its error line and a non-zero exit within 2 s "
+            "(--within).",
             "a lab tool, not in the document", options, sizeof options / sizeof options[0],
             client_epilog
         };
