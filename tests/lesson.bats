@@ -7,7 +7,13 @@
 
 # backquotes in the narration are text, not commands:
 # shellcheck disable=SC2154,SC2016
-setup() { load 'test_helper/common-setup'; _common_setup; }
+# Stage 6's steps wait for the server's --idle deadline (2 s in class): 0.5 s
+# here, so each stage 6 run takes a second, not four.
+setup() {
+    load 'test_helper/common-setup'
+    _common_setup
+    export NIANBAO_LESSON_IDLE=0.5
+}
 teardown() { _common_teardown; }
 
 # lesson ARGS...: the transcript of tools/lesson.sh ARGS into $output.
@@ -498,4 +504,14 @@ PY
     pane_until slicer_step_agrees
     keys q
     pane_wait 'LESSON-EXIT=0'
+}
+
+# About 2 s: one stage 6 transcript.
+@test "NIANBAO_LESSON_IDLE sets stage 6's --idle, shown in the command the student would type; a bad one is refused in one line" {
+    lesson --stage 6
+    assert_success
+    assert_line --regexp "^\\$ stage6_concurrent/iterative --idle 0\\.5 &  stage5_file_transfer/client &  stage5_file_transfer/client exec '.*'$"
+    NIANBAO_LESSON_IDLE=2x lesson --stage 6
+    assert_failure 1
+    assert_output "nianbao-view: NIANBAO_LESSON_IDLE: '2x' is not a duration: write seconds (2, 0.25) or milliseconds (250ms)"
 }

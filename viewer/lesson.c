@@ -34,6 +34,7 @@
 
 #include "capture.h"
 #include "decode.h"
+#include "duration.h"
 #include "ui.h"
 
 #define STEP_DEADLINE_MS 10000     /* a step that takes longer is reported */
@@ -110,8 +111,9 @@ struct lesson_section {
 };
 
 /* Stage 6: how long a server waits for a silent client's first request
- * (--idle): the deadline that frees an iterative server from it. */
-#define CONC_IDLE_S "2"
+ * (--idle): the deadline that frees an iterative server from it. 2 s, or
+ * NIANBAO_LESSON_IDLE (a duration: the tests make it short), as text. */
+static char conc_idle[32] = "2";
 
 static const struct lesson_step stage1_steps[] = {
     { "ls", N_("`ls` has a short reply, {reply_bytes} bytes: it fits in one recv(1024), so nothing "
@@ -1225,7 +1227,7 @@ static int conc_step_run(struct stage_run *run, const struct lesson_step *step,
     rep->step = step;
     text_clear(&run->demo_out);
     char *server_argv[] = { server_path, "--port", "0", "--root", (char *)run->cfg->root,
-                            "--idle", CONC_IDLE_S, NULL };
+                            "--idle", conc_idle, NULL };
     if (child_start(&run->server, run, server_argv, 0, err, errlen) < 0 ||
         child_wait_listening(run, &run->server, run->server_port, sizeof run->server_port,
                              err, errlen) < 0)
@@ -1417,7 +1419,7 @@ static void step_command_line(const struct stage_run *run, const struct lesson_s
     const struct stage_info *five = stage_info(5);
     if (run->section->concurrent)
         snprintf(buf, len, "%s/%s --idle %s &  %s/client &  %s/client exec '%s'", run->dir,
-                 step->server, CONC_IDLE_S, five ? five->dir : "?", five ? five->dir : "?",
+                 step->server, conc_idle, five ? five->dir : "?", five ? five->dir : "?",
                  step->command);
     else if (step->server)
         snprintf(buf, len, "%s/%s --demo %s", run->dir, step->client, step->command);
@@ -1763,6 +1765,16 @@ int lesson_run(const struct lesson_config *cfg_in, FILE *out)
 
     p.out = out;
     p.ui = !cfg.text;
+    const char *idle = getenv("NIANBAO_LESSON_IDLE");
+    if (idle && *idle) {
+        unsigned long idle_ms;
+        char why[160];
+        if (duration_parse(idle, 1, DURATION_S(3600), &idle_ms, why, sizeof why) < 0) {
+            fprintf(stderr, "nianbao-view: NIANBAO_LESSON_IDLE: %s\n", why);
+            return 1;
+        }
+        snprintf(conc_idle, sizeof conc_idle, "%s", duration_text(idle_ms).s);
+    }
     signal(SIGPIPE, SIG_IGN);   /* a client that died must not kill the lesson */
     if (!cfg.workdir) {
         const char *base = getenv("TMPDIR");
