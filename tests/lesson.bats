@@ -376,32 +376,26 @@ Try 'lesson.sh --help' for more information."
 # pane_wait TEXT: polls the lesson's pane (deadline 10 s) until it shows TEXT;
 # the plain text lands in $BATS_TEST_TMPDIR/pane.
 pane_wait() {
-    local deadline=$((SECONDS + 10))
-    while :; do
-        tmux -S "$TMUX_SOCKET" capture-pane -p -t lesson >"$BATS_TEST_TMPDIR/pane" 2>/dev/null || true
-        grep -qF -- "$1" "$BATS_TEST_TMPDIR/pane" && return 0
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "pane never showed: $1"; cat "$BATS_TEST_TMPDIR/pane"
-            return 1
-        fi
-        sleep 0.05
-    done
+    wait_until captured grep -qF -- "$1" "$BATS_TEST_TMPDIR/pane" || {
+        echo "pane never showed: $1"; cat "$BATS_TEST_TMPDIR/pane"
+        return 1
+    }
+}
+
+# captured CMD...: CMD, run on a fresh capture of the pane.
+captured() {
+    tmux -S "$TMUX_SOCKET" capture-pane -p -t lesson >"$BATS_TEST_TMPDIR/pane" 2>/dev/null || true
+    "$@"
 }
 
 # pane_until CMD...: polls the pane (deadline 10 s) until CMD, run on a fresh
 # capture in $BATS_TEST_TMPDIR/pane, succeeds: a screen is checked whole,
 # never while the terminal is half redrawn.
 pane_until() {
-    local deadline=$((SECONDS + 10))
-    while :; do
-        tmux -S "$TMUX_SOCKET" capture-pane -p -t lesson >"$BATS_TEST_TMPDIR/pane" 2>/dev/null || true
-        "$@" && return 0
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "the pane never satisfied: $*"; cat "$BATS_TEST_TMPDIR/pane"
-            return 1
-        fi
-        sleep 0.05
-    done
+    wait_until captured "$@" || {
+        echo "the pane never satisfied: $*"; cat "$BATS_TEST_TMPDIR/pane"
+        return 1
+    }
 }
 
 # start_lesson COLSxROWS ARGS...: the lesson on a private tmux server.

@@ -71,14 +71,10 @@ children_of() { cat /proc/"$1"/task/*/children 2>/dev/null || true; }
 # wait_no_children PID: polls (deadline 10 s) until PID has no children left,
 # which also proves they were reaped: a zombie is still listed.
 wait_no_children() {
-    local deadline=$((SECONDS + 10))
-    while [ -n "$(children_of "$1")" ]; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "children of $1 still there: $(children_of "$1")" >&2
-            return 1
-        fi
-        sleep 0.05
-    done
+    wait_until prints '' children_of "$1" || {
+        echo "children of $1 still there: $(children_of "$1")" >&2
+        return 1
+    }
 }
 
 # cut_sizes LOG: "N" for every whole piece the log shows for conn 1 down.
@@ -352,11 +348,8 @@ time.sleep(30)
     kill -TERM "$slicer_pid"
     wait_for_exit "$slicer_pid"
     assert_equal "$EXIT_STATUS" 0
-    local deadline=$((SECONDS + 10))
-    while kill -0 $relay_pid 2>/dev/null; do
-        [ "$SECONDS" -lt "$deadline" ]
-        sleep 0.05
-    done
+    # shellcheck disable=SC2086  # the list, as children_of prints it
+    wait_until is_gone $relay_pid
 }
 
 @test "SIGINT stops the slicer with exit status 0" {

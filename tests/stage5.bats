@@ -238,12 +238,10 @@ bats_require_minimum_version 1.5.0
     timeout 30 "$ROOT/$S5/client" -p "$srv_port" exec \
         "echo 1; while [ ! -e '$go' ]; do sleep 0.05; done; echo 2" \
         >"$BATS_TEST_TMPDIR/live" 2>&1 3>&- &
-    local client=$! deadline=$((SECONDS + 20))
+    local client=$!
     STARTED_PIDS+=("$client")
-    until [ "$(cat "$BATS_TEST_TMPDIR/live")" = 1 ]; do
-        [ "$SECONDS" -lt "$deadline" ] || { echo "no 1 while the command ran:"; cat "$BATS_TEST_TMPDIR/live"; false; }
-        sleep 0.05
-    done
+    wait_until -t 20 prints 1 cat "$BATS_TEST_TMPDIR/live" ||
+        { echo "no 1 while the command ran:"; cat "$BATS_TEST_TMPDIR/live"; false; }
     touch "$go"
     wait_for_exit "$client" 20
     assert_equal "$EXIT_STATUS" 0
@@ -473,11 +471,7 @@ Try '$prog --help' for more information."
         2>"$BATS_TEST_TMPDIR/second.err" 3>&- &
     local second=$!
     STARTED_PIDS+=("$second")
-    local deadline=$((SECONDS + 20))
-    until grep -q 'no reply after' "$BATS_TEST_TMPDIR/second.err"; do
-        [ "$SECONDS" -lt "$deadline" ] || { echo "no busy notice"; false; }
-        sleep 0.05
-    done
+    wait_until -t 20 grep -q 'no reply after' "$BATS_TEST_TMPDIR/second.err" || { echo "no busy notice"; false; }
     touch "$BATS_TEST_TMPDIR/go"
     wait_for_exit "$second" 20
     assert_equal "$EXIT_STATUS" 0

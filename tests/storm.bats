@@ -29,17 +29,12 @@ fd_count() {
 # fds_back_to PID COUNT: polls (deadline 10 s) until PID holds COUNT
 # descriptors; shows them when it does not.
 fds_back_to() {
-    local deadline=$((SECONDS + 10)) now
-    while :; do
-        now=$(fd_count "$1") || return 1
-        [ "$now" -eq "$2" ] && return 0
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "$1 holds $now descriptors, $2 before the storm:"
-            ls -l "/proc/$1/fd"
-            return 1
-        fi
-        sleep 0.1
-    done
+    fd_count "$1" >/dev/null || return 1
+    wait_until -i 0.1 prints "$2" fd_count "$1" || {
+        echo "$1 holds $(fd_count "$1") descriptors, $2 before the storm:"
+        ls -l "/proc/$1/fd"
+        return 1
+    }
 }
 
 # zombies_of PID: prints the pids of PID's children that are zombies.
@@ -236,12 +231,7 @@ storm_server5() {
     # exits before the exec (bash does, from its SIGCHLD handler).
     sh -c 'p=$$; { c=; until [ "$c" = sleep ]; do read -r c </proc/$p/comm; sleep 0.01; done; } & exec sleep 30' 3>&- &
     STARTED_PIDS+=("$!")
-    local deadline=$((SECONDS + 10)) zombies=""
-    while [ -z "$zombies" ] && [ "$SECONDS" -lt "$deadline" ]; do
-        zombies=$(zombies_of "$!")
-        sleep 0.05
-    done
-    [ -n "$zombies" ]
+    wait_until not prints '' zombies_of "$!"
     run zombies_of 999999999
     assert_failure
 }
