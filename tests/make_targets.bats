@@ -77,6 +77,16 @@ EOF
     assert_line --regexp '^tests/run_suite\.sh tests/$'
 }
 
+@test "make test-heavy runs the summary script on tests/heavy/, whose files load the shared set-up" {
+    run make -C "$ROOT" -n --no-print-directory test-heavy
+    assert_success
+    assert_line --regexp '^tests/run_suite\.sh tests/heavy/$'
+    local f
+    for f in "$ROOT"/tests/heavy/*.bats; do
+        grep -q "load '../test_helper/common-setup'" "$f" || fail "$f does not load ../test_helper/common-setup"
+    done
+}
+
 @test "the summary counts both groups: the files at the same time, then those of serial/ after them" {
     mkdir -p "$BATS_TEST_TMPDIR/suite/serial"
     fixture "$BATS_TEST_TMPDIR/suite/a.bats" <<'EOF'
