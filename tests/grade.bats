@@ -2,9 +2,10 @@
 # tools/grade: the grader. It plays the server for a client under test and
 # the clients for a server under test; these tests check what a teacher and
 # a student see: the command line, the report of a failure (steps,
-# diagnosis, seed, replay, capture), TAP, determinism. The verdicts on every
-# program of exercises/ are in grade_verdicts.bats, the 20 runs of each
-# scenario in grade_repeat.bats.
+# diagnosis, seed, replay, capture), TAP, determinism. The verdicts on the
+# programs of exercises/ are in grade_verdicts.bats, the runs of each
+# scenario over several seeds in grade_repeat.bats (both at full size in
+# heavy/).
 
 setup() {
     load 'test_helper/common-setup'
