@@ -69,10 +69,17 @@ quiet-build:
 	+@$(QUIET_ALL)
 
 # The suite's per-test lines, then one summary line (tests/run_suite.sh);
-# the exit status is bats'.
+# the exit status is bats'. `make test` is the tier that proves every
+# behaviour with small sizes (tests/*.bats, then tests/serial/ alone);
+# `make test-heavy` repeats them at scale (tests/heavy/). Files run several
+# at a time: NIANBAO_TEST_JOBS=N sets how many (1: one after another).
 test: deps
 	+@$(MAKE) --no-print-directory QUIET_TARGETS="all bench-programs" quiet-build
 	@tests/run_suite.sh tests/
+
+test-heavy: deps
+	+@$(MAKE) --no-print-directory QUIET_TARGETS="all bench-programs" quiet-build
+	@tests/run_suite.sh tests/heavy/
 
 # ---- make bench: bench/run.sh and its programs (built for the bench only) ----
 # (`make test` builds them too, for tests/bench.bats.) md5_speed times
@@ -119,5 +126,5 @@ clean:
 	rm -rf viewer/locale
 	find . -name '*.o' -delete -o -name '*.d' -delete
 
-.PHONY: all viewer-all deps demo test bench install clean quiet-build bench-programs bench-clean
+.PHONY: all viewer-all deps demo test test-heavy bench install clean quiet-build bench-programs bench-clean
 -include $(shell find . -name '*.d' 2>/dev/null)

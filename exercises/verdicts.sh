@@ -4,12 +4,14 @@
 # Markdown, one table per mode and stage. A cell is "pass" or "FAIL"; the
 # last column says whether the row is what the program's EXPECT promises.
 #
-#   exercises/verdicts.sh [--seed N] [--jobs N] [GROUP...]
+#   exercises/verdicts.sh [--seed N] [--jobs N] [--only NAME,...] [GROUP...]
 #
 # GROUP is client-stage3, client-stage4, client-stage5, server-stage3,
 # server-stage4, server-stage5 or server-stage6 (the stage 5 protocol with
-# --concurrent) (default: all seven). Programs are graded N at a time (default 4: most of
-# the time the grader waits for a program to do something). Run from
+# --concurrent) (default: all seven). --only keeps the programs of those
+# names (the first column of exercises/programs). Programs are graded N at a
+# time (default 4: most of the time the grader waits for a program to do
+# something). Run from
 # anywhere; it builds nothing (run make). $PYTHON, when set, runs the Python
 # programs instead of python3. Exits 1 when a row is not as expected, or
 # when any verdict rests on the grader's last guard (30 s of nothing at
@@ -20,10 +22,12 @@ cd "$root"
 grade=tools/grade
 seed=1
 jobs=4
+only=
 while [ $# -gt 0 ]; do
     case $1 in
         --seed) seed=$2; shift 2 ;;
         --jobs) jobs=$2; shift 2 ;;
+        --only) only=$2; shift 2 ;;
         *) break ;;
     esac
 done
@@ -50,6 +54,14 @@ grade_args() {
 
 # Grade every program of every group, JOBS at a time, each into its file.
 grep -v '^#' exercises/programs >"$tmp/programs"
+if [ -n "$only" ]; then
+    for name in $(echo "$only" | tr ',' ' '); do
+        grep -q "^$name " "$tmp/programs" ||
+            { echo "verdicts.sh: --only: no program '$name' in exercises/programs" >&2; exit 2; }
+    done
+    awk -v only=",$only," 'index(only, "," $1 ",")' "$tmp/programs" >"$tmp/only"
+    mv "$tmp/only" "$tmp/programs"
+fi
 running=0
 while read -r name mode proto expect command; do
     case " $groups " in *" $mode-$proto "*) ;; *) continue ;; esac

@@ -142,11 +142,7 @@ default_port_of() { stage_of "$1" port; }
         printf 'sleep %s\n' "$forever" |
             "$ROOT/${prog%/server}/client" -p "$srv_port" >/dev/null 2>&1 3>&- &
         local client_pid=$!
-        local deadline=$((SECONDS + 10))
-        until [ -n "$(process_pids "sleep $forever")" ]; do
-            [ "$SECONDS" -lt "$deadline" ]
-            sleep 0.05
-        done
+        wait_until process_runs "sleep $forever"
         kill -TERM "$srv_pid"
         wait_for_exit "$srv_pid"
         echo "$prog: exit $EXIT_STATUS"

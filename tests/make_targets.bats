@@ -77,6 +77,36 @@ EOF
     assert_line --regexp '^tests/run_suite\.sh tests/$'
 }
 
+@test "make test-heavy runs the summary script on tests/heavy/, whose files load the shared set-up" {
+    run make -C "$ROOT" -n --no-print-directory test-heavy
+    assert_success
+    assert_line --regexp '^tests/run_suite\.sh tests/heavy/$'
+    local f
+    for f in "$ROOT"/tests/heavy/*.bats; do
+        grep -q "load '../test_helper/common-setup'" "$f" || fail "$f does not load ../test_helper/common-setup"
+    done
+}
+
+@test "the summary counts both groups: the files at the same time, then those of serial/ after them" {
+    mkdir -p "$BATS_TEST_TMPDIR/suite/serial"
+    fixture "$BATS_TEST_TMPDIR/suite/a.bats" <<'EOF'
+TEST "a" { sleep 0.5; touch "$TMPDIR/mark-a"; }
+TEST "a skips" { skip "not here"; }
+EOF
+    fixture "$BATS_TEST_TMPDIR/suite/b.bats" <<'EOF'
+TEST "b" { sleep 0.5; touch "$TMPDIR/mark-b"; }
+EOF
+    fixture "$BATS_TEST_TMPDIR/suite/serial/c.bats" <<'EOF'
+TEST "c runs after a and b" { ls "$TMPDIR/mark-a" "$TMPDIR/mark-b"; }
+TEST "c fails" { false; }
+EOF
+    suite "$BATS_TEST_TMPDIR/suite"
+    assert_failure 1
+    assert_line 'ok 1 c runs after a and b'
+    assert_line 'failed: c fails'
+    assert_line 'skipped 1: not here'
+    assert_equal "${lines[-1]}" 'tests: 3 passed, 1 failed, 1 skipped (listed above)'
+}
 @test "make demo on a fresh copy builds quietly: the lesson is the first thing printed and nothing follows it" {
     fresh_copy "$BATS_TEST_TMPDIR/copy"
     cd "$BATS_TEST_TMPDIR/copy"

@@ -44,18 +44,6 @@ same_text() {
     fi
 }
 
-# wait_for_line FILE REGEX: polls FILE (deadline 10 s) for a line matching REGEX.
-wait_for_line() {
-    local deadline=$((SECONDS + 10))
-    until grep -Eq -- "$2" "$1" 2>/dev/null; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "no line matching '$2' in $1:"; cat "$1"
-            return 1
-        fi
-        sleep 0.05
-    done
-}
-
 # ---- README.md ----
 
 @test "the README's HTTP example is the stage 3 client's exact error line" {
@@ -211,11 +199,7 @@ time.sleep(60)' 2>"$BATS_TEST_TMPDIR/mute.log" 3>&- &
     timeout 20 "$S2/tcp_client" -p "$tcp_port" >"$BATS_TEST_TMPDIR/tcp_client.out"
     timeout 60 "$S2/tcp_client" -p "$tcp_port" --demo nagle --requests 3 >>"$BATS_TEST_TMPDIR/tcp_client.out"
     wait_for_line "$BATS_TEST_TMPDIR/udp.out" '^sendto #4: '
-    local deadline=$((SECONDS + 10))
-    until [ "$(grep -c '^nagle demo: 3 requests; ' "$BATS_TEST_TMPDIR/tcp.out")" -eq 5 ]; do
-        [ "$SECONDS" -lt "$deadline" ]
-        sleep 0.05
-    done
+    wait_until prints 5 grep -c '^nagle demo: 3 requests; ' "$BATS_TEST_TMPDIR/tcp.out"
     cp "$BATS_TEST_TMPDIR/udp.out" "$BATS_TEST_TMPDIR/udp_server.out"
     cp "$BATS_TEST_TMPDIR/tcp.out" "$BATS_TEST_TMPDIR/tcp_server.out"
     # Each line of the README's format block: "program:  FORMAT", then

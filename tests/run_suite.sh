@@ -1,38 +1,107 @@
 #!/usr/bin/env bash
-# tests/run_suite.sh - what `make test` runs: bats on the given files or
-# directories, with its usual per-test lines, then one summary line:
+# tests/run_suite.sh - what `make test` and `make test-heavy` run: bats on
+# the given directories or files, with its usual per-test lines, then one
+# summary line:
 #
 #   skipped 10: the document's text is not at ...: put it there to run these
-#   tests: 302 passed, 0 failed, 10 skipped (reasons above)
+#   tests: 302 passed, 0 failed, 10 skipped (listed above)
+#
+# Files run in two groups. First every .bats file given, or directly in a
+# directory given: N tests at once, from any of those files (bats --jobs N;
+# a file whose tests must not overlap each other says so in its setup_file:
+# BATS_NO_PARALLELIZE_WITHIN_FILE=true). Then the files of DIR/serial/ (or
+# given from a serial/ directory), one test at a time, with nothing else of
+# the suite running: a test that cannot share the machine goes there. N is
+# --jobs N or NIANBAO_TEST_JOBS, default 3 per CPU (most tests wait on
+# sockets, timers and other processes); 1 runs every test one after
+# another. Without GNU parallel, N is 1.
 #
 # Skipped tests are grouped by their reason, one line per reason, above the
-# summary; failed tests are named there too. The exit status is bats' own.
-# Arguments are passed to bats after --print-output-on-failure.
+# summary; failed tests are named there too. The exit status is 0 when both
+# groups pass, else the first non-zero status of bats. Options (anything
+# that is not a directory or a .bats file) are passed to both bats runs
+# after --print-output-on-failure, e.g. --timing or --filter REGEX.
 set -uo pipefail
 
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-    sed -n '2,10s/^# \{0,1\}//p' "$0"
+    sed -n '2,23s/^# \{0,1\}//p' "$0"
     exit 0
 fi
 if ! command -v bats >/dev/null; then
     echo "run_suite.sh: bats is not installed (tools/deps.sh installs it)" >&2
     exit 1
 fi
+
+# Options and their values apart from the files: a value of an option that
+# takes one is never a path to test.
+options=() parallel_files=() serial_files=() jobs=${NIANBAO_TEST_JOBS:-}
+add_file() {
+    case $(basename "$(dirname "$1")") in
+    serial) serial_files+=("$1") ;;
+    *) parallel_files+=("$1") ;;
+    esac
+}
+while [ $# -gt 0 ]; do
+    case $1 in
+    -j | --jobs)
+        jobs=${2:-}
+        shift 2 || shift
+        continue ;;
+    -f | --filter | -o | --output | -F | --formatter | --report-formatter | \
+        --gather-test-outputs-in | --filter-status | --filter-tags)
+        options+=("$1" "${2:-}")
+        shift 2 || shift
+        continue ;;
+    esac
+    if [ -d "$1" ]; then
+        shopt -s nullglob
+        for f in "${1%/}"/*.bats "${1%/}"/serial/*.bats; do add_file "$f"; done
+        shopt -u nullglob
+    elif [ -f "$1" ] && [[ $1 == *.bats ]]; then
+        add_file "$1"
+    else
+        options+=("$1")
+    fi
+    shift
+done
+
+[ -n "$jobs" ] || jobs=$(($(nproc 2>/dev/null || echo 1) * 3))
+if [ "$jobs" -gt 1 ] && ! command -v parallel >/dev/null; then
+    echo "run_suite.sh: GNU parallel is not installed: one file at a time (tools/deps.sh installs it)" >&2
+    jobs=1
+fi
+
 report_dir=$(mktemp -d "${TMPDIR:-/tmp}/nianbao-tests.XXXXXX") || exit 1
 trap 'rm -rf "$report_dir"' EXIT
 
-# The report file is TAP whatever the terminal shows, so the summary reads
+# The report files are TAP whatever the terminal shows, so the summary reads
 # one format.
 status=0
-bats --print-output-on-failure --report-formatter tap --output "$report_dir" "$@" || status=$?
+run_group() {
+    local name=$1 group_jobs=$2 rc=0
+    shift 2
+    [ $# -gt 0 ] || return 0
+    mkdir "$report_dir/$name"
+    local parallel=()
+    [ "$group_jobs" -gt 1 ] && parallel=(--jobs "$group_jobs")
+    bats --print-output-on-failure "${parallel[@]}" --report-formatter tap \
+        --output "$report_dir/$name" "${options[@]}" "$@" || rc=$?
+    [ "$status" -ne 0 ] || status=$rc
+}
+run_group parallel "$jobs" "${parallel_files[@]}"
+if [ "${#serial_files[@]}" -gt 0 ]; then
+    echo "# one at a time: ${serial_files[*]}"
+    run_group serial 1 "${serial_files[@]}"
+fi
 
-report="$report_dir/report.tap"
-if [ ! -s "$report" ]; then
+reports=("$report_dir"/*/report.tap)
+if [ ! -s "${reports[0]}" ]; then
     echo "tests: no report from bats (exit status $status): nothing was counted"
+    [ "$status" -ne 0 ] || status=1
     exit "$status"
 fi
 awk -v bats_status="$status" '
-    /^1\.\.[0-9]+$/ { planned = substr($0, 4) + 0; next }
+    /^1\.\.[0-9]+$/ { planned += substr($0, 4) + 0; next }
     /^ok [0-9]+ / {
         if (match($0, / # skip( |$)/)) {
             reason = substr($0, RSTART + RLENGTH)
@@ -48,6 +117,7 @@ awk -v bats_status="$status" '
     /^not ok [0-9]+ / {
         name = $0
         sub(/^not ok [0-9]+ /, "", name)
+        sub(/ # in [0-9]+ ms$/, "", name)
         failed_names[++failed] = name
         next
     }
@@ -62,5 +132,5 @@ awk -v bats_status="$status" '
         if (planned > ran) line = line sprintf("; %d of %d never ran", planned - ran, planned)
         if (bats_status != 0 && failed == 0) line = line sprintf("; bats exited with status %d", bats_status)
         print line
-    }' "$report"
+    }' "${reports[@]}"
 exit "$status"

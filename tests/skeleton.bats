@@ -12,16 +12,7 @@ bats_require_minimum_version 1.5.0
 
 # wait_for_file_line FILE REGEX: polls FILE (deadline 15 s) for a line
 # matching the extended REGEX.
-wait_for_file_line() {
-    local deadline=$((SECONDS + 15))
-    until grep -Eq -- "$2" "$1" 2>/dev/null; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "no line matching '$2' in $1:"; cat "$1"
-            return 1
-        fi
-        sleep 0.05
-    done
-}
+wait_for_file_line() { wait_for_line "$1" "$2" 15; }
 
 # idle_close STAGE: a connection that sends nothing is closed after --idle.
 idle_close() {
@@ -147,14 +138,14 @@ served_with_fds_closed() {
     local dir; dir=$(stage_dir "$1")
     command -v ss >/dev/null || skip "ss (iproute2) is not installed"
     sh -c 'exec "$0" --port 0 <&- >&- 2>&-' "$ROOT/$dir/server" 3>&- &
-    local pid=$! port="" deadline=$((SECONDS + 10))
+    local pid=$! port=""
     STARTED_PIDS+=("$pid")
     # no log to read the port from: ask the kernel which port it listens on
-    until [ -n "$port" ]; do
+    listening_port() {
         port=$(ss -Hltnp | awk -v p="pid=$pid," 'index($0, p) { n = split($4, a, ":"); print a[n]; exit }')
-        [ "$SECONDS" -lt "$deadline" ] || fail "the server never listened"
-        [ -n "$port" ] || sleep 0.05
-    done
+        [ -n "$port" ]
+    }
+    wait_until listening_port || fail "the server never listened"
     run --separate-stderr timeout 10 "$ROOT/$dir/client" -p "$port" <<<'echo hi'
     assert_success
     assert_equal "$stderr" ""
@@ -193,12 +184,9 @@ served_with_fds_closed() {
         tmux -S "$sock" -f /dev/null new-session -d -s t -x 80 -y 24 \
             "PS1='$ ' sh -c '$ROOT/$dir/client -p $srv_port; echo EXIT=\$?; sleep 30'" 3>&-
         STARTED_PIDS+=("$(tmux -S "$sock" display-message -p '#{pid}')")
+        pane_shows() { tmux -S "$sock" capture-pane -p -t t | grep -qF -- "$1"; }
         pane_has() {
-            local deadline=$((SECONDS + 10))
-            until tmux -S "$sock" capture-pane -p -t t | grep -qF -- "$1"; do
-                [ "$SECONDS" -lt "$deadline" ] || { tmux -S "$sock" capture-pane -p -t t; return 1; }
-                sleep 0.05
-            done
+            wait_until pane_shows "$1" || { tmux -S "$sock" capture-pane -p -t t; return 1; }
         }
         pane_has 'enter msg :>>>'
         tmux -S "$sock" send-keys -t t 'printf abc' Enter

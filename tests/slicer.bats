@@ -5,10 +5,11 @@
 
 bats_require_minimum_version 1.5.0
 
-setup() { load 'test_helper/common-setup'; _common_setup; }
+setup() {
+    load 'test_helper/common-setup'; _common_setup
+    load 'test_helper/slicer'
+}
 teardown() { _common_teardown; }
-
-SLICER="tools/slicer"
 
 # An echo server: listens on a free port, says so like our servers do, and
 # sends back what it gets; at EOF it half-closes too. One thread per client.
@@ -32,38 +33,6 @@ while True:
     threading.Thread(target=serve, args=(conn,), daemon=True).start()
 '
 
-# exchange PORT INFILE OUTFILE [keep-open]: sends INFILE, half-closes (not
-# with keep-open), and at the same time, so nothing deadlocks, writes all it
-# receives until EOF to OUTFILE. Prints how many recv() calls it took.
-exchange() {
-    python3 -c '
-import socket, sys, threading
-port, infile, outfile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-half_close = sys.argv[4:] != ["keep-open"]
-sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-data = open(infile, "rb").read()
-def writer():
-    try:
-        sock.sendall(data)
-        if half_close:
-            sock.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
-t = threading.Thread(target=writer)
-t.start()
-recvs = 0
-with open(outfile, "wb") as out:
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        recvs += 1
-        out.write(chunk)
-t.join()
-print(recvs)
-' "$@" 3>&-
-}
-
 # children_of PID: the processes whose parent is PID (one per live relay).
 # (/proc rather than ps: procps may not be installed.)
 children_of() { cat /proc/"$1"/task/*/children 2>/dev/null || true; }
@@ -71,14 +40,10 @@ children_of() { cat /proc/"$1"/task/*/children 2>/dev/null || true; }
 # wait_no_children PID: polls (deadline 10 s) until PID has no children left,
 # which also proves they were reaped: a zombie is still listed.
 wait_no_children() {
-    local deadline=$((SECONDS + 10))
-    while [ -n "$(children_of "$1")" ]; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "children of $1 still there: $(children_of "$1")" >&2
-            return 1
-        fi
-        sleep 0.05
-    done
+    wait_until prints '' children_of "$1" || {
+        echo "children of $1 still there: $(children_of "$1")" >&2
+        return 1
+    }
 }
 
 # cut_sizes LOG: "N" for every whole piece the log shows for conn 1 down.
@@ -125,14 +90,8 @@ cut_sizes() { sed -n 's/^conn 1: down #[0-9]*: \([0-9]*\) bytes\{0,1\}$/\1/p' "$
     assert_equal "$(sha "$BATS_TEST_TMPDIR/back.bin")" "$(sha "$BATS_TEST_TMPDIR/data.bin")"
 }
 
-@test "100 MiB with large pieces arrives byte-identical" {
-    head -c 104857600 /dev/urandom >"$BATS_TEST_TMPDIR/reply.bin"
-    printf 'x' >"$BATS_TEST_TMPDIR/request.bin"
-    start_server upstream "$ROOT/tools/canned" --reply "$BATS_TEST_TMPDIR/reply.bin"
-    start_server slicer "$ROOT/$SLICER" --to "127.0.0.1:$upstream_port" --min 4096 --max 65536
-    run exchange "$slicer_port" "$BATS_TEST_TMPDIR/request.bin" "$BATS_TEST_TMPDIR/got.bin"
-    assert_success
-    assert_equal "$(sha "$BATS_TEST_TMPDIR/got.bin")" "$(sha "$BATS_TEST_TMPDIR/reply.bin")"
+@test "8 MiB with large pieces arrives byte-identical" {
+    large_pieces $((8 << 20))      # 100 MiB in tests/heavy/slicer.bats
 }
 
 @test "--log shows the same cuts for the same seed and other cuts for another seed" {
@@ -352,11 +311,8 @@ time.sleep(30)
     kill -TERM "$slicer_pid"
     wait_for_exit "$slicer_pid"
     assert_equal "$EXIT_STATUS" 0
-    local deadline=$((SECONDS + 10))
-    while kill -0 $relay_pid 2>/dev/null; do
-        [ "$SECONDS" -lt "$deadline" ]
-        sleep 0.05
-    done
+    # shellcheck disable=SC2086  # the list, as children_of prints it
+    wait_until is_gone $relay_pid
 }
 
 @test "SIGINT stops the slicer with exit status 0" {

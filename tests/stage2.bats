@@ -11,21 +11,8 @@ setup() {
 }
 teardown() { _common_teardown; }
 
-# wait_for_line FILE REGEX [SECS]: waits (deadline, default 5 s) until a line
-# of FILE matches the extended REGEX. A server prints its last line of a run
-# after its reply, so the client may be done before that line is written.
-wait_for_line() {
-    local file=$1 regex=$2 secs=${3:-5}
-    local deadline=$((SECONDS + secs))
-    until grep -Eq -- "$regex" "$file" 2>/dev/null; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "no line matching '$regex' in $file within $secs s; it holds:" >&2
-            cat "$file" >&2
-            return 1
-        fi
-        sleep 0.05
-    done
-}
+# (wait_for_line, from common-setup: a server prints its last line of a run
+# after its reply, so the client may be done before that line is written.)
 
 # server_lines NAME: NAME's event lines (stdout) with what changes from run
 # to run replaced: the client's port, milliseconds, the MSS.

@@ -77,11 +77,8 @@ at_least() {
     assert_success
     # One connection per way, in the client's order; the server's last line
     # for a connection comes after the client has gone.
-    local deadline=$((SECONDS + 10))
-    until [ "$(grep -c '^nagle demo: [0-9]* requests; ' "$BATS_TEST_TMPDIR/tcp.out")" -eq 5 ]; do
-        [ "$SECONDS" -lt "$deadline" ] || { cat "$BATS_TEST_TMPDIR/tcp.out"; false; }
-        sleep 0.05
-    done
+    wait_until prints 5 grep -c '^nagle demo: [0-9]* requests; ' "$BATS_TEST_TMPDIR/tcp.out" ||
+        { cat "$BATS_TEST_TMPDIR/tcp.out"; false; }
     run grep '^nagle demo: [0-9]* requests; ' "$BATS_TEST_TMPDIR/tcp.out"
     local gap
     gap=$(sed -E 's/.* by ([0-9.]+) ms \(median\).*/\1/' <<<"${lines[0]}")
@@ -102,11 +99,8 @@ at_least() {
     run timeout 20 "$S2/tcp_client" -p "$tcp_port" --demo merge
     assert_success
     wait_for_log tcp '^listening'
-    local deadline=$((SECONDS + 10))
-    until grep -q '^send: 6 bytes "return"$' "$BATS_TEST_TMPDIR/tcp.out"; do
-        [ "$SECONDS" -lt "$deadline" ] || { cat "$BATS_TEST_TMPDIR/tcp.out"; false; }
-        sleep 0.05
-    done
+    wait_until grep -q '^send: 6 bytes "return"$' "$BATS_TEST_TMPDIR/tcp.out" ||
+        { cat "$BATS_TEST_TMPDIR/tcp.out"; false; }
     run grep -E '^(recv #1|nagle)' "$BATS_TEST_TMPDIR/tcp.out"
     assert_output 'recv #1: 10 bytes "helloworld"'
 }

@@ -66,11 +66,8 @@ make_link() {
     assert_success
     assert_line 'send #1: 262144 of 262144 bytes'
 
-    local out="$BATS_TEST_TMPDIR/srv.out" deadline=$((SECONDS + 10))
-    until grep -q '^total: ' "$out"; do
-        [ "$SECONDS" -lt "$deadline" ] || { cat "$out"; false; }
-        sleep 0.05
-    done
+    local out="$BATS_TEST_TMPDIR/srv.out"
+    wait_until grep -q '^total: ' "$out" || { cat "$out"; false; }
     # The MSS: what one segment can carry on this path. 1280 - 20 (IPv4)
     # - 20 (TCP) = 1240, less 12 when TCP timestamps are on: 1228.
     local mss

@@ -20,12 +20,10 @@ size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
 
 # wait_until_bigger FILE BYTES: polls (deadline 30 s) until FILE holds more
 # than BYTES bytes.
+bigger_than() { [ "$(size_of "$1")" -gt "$2" ]; }
 wait_until_bigger() {
-    local deadline=$((SECONDS + 30))
-    until [ "$(size_of "$1")" -gt "$2" ]; do
-        [ "$SECONDS" -lt "$deadline" ] || { echo "$1 stayed at $(size_of "$1") bytes"; return 1; }
-        sleep 0.02
-    done
+    wait_until -t 30 -i 0.02 bigger_than "$1" "$2" ||
+        { echo "$1 stayed at $(size_of "$1") bytes"; return 1; }
 }
 
 # half_upload NAME FILE BYTES: a peer announces FILE as NAME, sends its
@@ -251,11 +249,7 @@ c.close()"
     flock "$SERVED/.nianbao-part.x" sleep 60 3>&- &
     local holder=$!
     STARTED_PIDS+=("$holder")
-    local deadline=$((SECONDS + 10))
-    while flock -n "$SERVED/.nianbao-part.x" true; do
-        [ "$SECONDS" -lt "$deadline" ] || { echo "the lock was never taken"; false; }
-        sleep 0.05
-    done
+    wait_until not flock -n "$SERVED/.nianbao-part.x" true || { echo "the lock was never taken"; false; }
     ft put "$BATS_TEST_TMPDIR/x"
     assert_equal "$status" 1
     err_is 'client: server: "x" is being uploaded by another client right now (locked)'

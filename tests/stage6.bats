@@ -35,15 +35,12 @@ serve() {
 count_lines() { grep -Ec -- "$1" "$BATS_TEST_TMPDIR/srv.log" || true; }
 
 # wait_for_lines REGEX N: polls (deadline 10 s) until N lines of the log match.
+at_least_lines() { [ "$(count_lines "$1")" -ge "$2" ]; }
 wait_for_lines() {
-    local deadline=$((SECONDS + 10))
-    until [ "$(count_lines "$1")" -ge "$2" ]; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "fewer than $2 lines match '$1':"; cat "$BATS_TEST_TMPDIR/srv.log"
-            return 1
-        fi
-        sleep 0.05
-    done
+    wait_until at_least_lines "$1" "$2" || {
+        echo "fewer than $2 lines match '$1':"; cat "$BATS_TEST_TMPDIR/srv.log"
+        return 1
+    }
 }
 
 # server_sockets: the server side of every established connection to srv,
@@ -54,15 +51,12 @@ server_sockets() {
 
 # wait_for_socket AWK-CONDITION: polls (deadline 10 s) for a server socket
 # whose fields ($1 Recv-Q, $2 Send-Q) meet the condition.
+has_socket() { server_sockets | awk "$1 { found = 1 } END { exit !found }"; }
 wait_for_socket() {
-    local deadline=$((SECONDS + 10))
-    until server_sockets | awk "$1 { found = 1 } END { exit !found }"; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "no server socket with $1:"; server_sockets
-            return 1
-        fi
-        sleep 0.05
-    done
+    wait_until has_socket "$1" || {
+        echo "no server socket with $1:"; server_sockets
+        return 1
+    }
 }
 
 # needs_proc PID: the checks below read /proc; without it they cannot run.
@@ -90,14 +84,12 @@ zombie_children() { children_states "$1" | grep -c '^Z' || true; }
 # settles WHAT WANT: polls (deadline 10 s) until the shell expression WHAT
 # prints WANT.
 settles() {
-    local deadline=$((SECONDS + 10)) got
-    until got=$(eval "$1") && [ "$got" = "$2" ]; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "$1: $got, expected $2"
-            return 1
-        fi
-        sleep 0.1
-    done
+    local got
+    prints_now() { got=$(eval "$1") && [ "$got" = "$2" ]; }
+    wait_until -i 0.1 prints_now "$1" "$2" || {
+        echo "$1: $got, expected $2"
+        return 1
+    }
 }
 
 # many_clients MODEL: 100 clients x 20 commands at once, each reply checked
@@ -232,11 +224,8 @@ limit() {
     wait_for_lines ' disconnected$' 2     # the refused one, then the one that left
     # The slot is free once the server has counted the leaver out (the fork
     # model when it reaps the child): until then the answer may still be busy.
-    local deadline=$((SECONDS + 10))
-    until run timeout 30 "$CLIENT" -p "$srv_port" exec echo hi && [ "$status" -eq 0 ]; do
-        [ "$SECONDS" -lt "$deadline" ] || break
-        sleep 0.1
-    done
+    answered() { run timeout 30 "$CLIENT" -p "$srv_port" exec echo hi && [ "$status" -eq 0 ]; }
+    wait_until -i 0.1 answered || true
     assert_success
     assert_output "hi"
 }
@@ -287,11 +276,7 @@ graceful() {
         >"$BATS_TEST_TMPDIR/busy.out" 2>"$BATS_TEST_TMPDIR/busy.err" 3>&- 4>&- &
     local busy=$!
     STARTED_PIDS+=("$busy")
-    local deadline=$((SECONDS + 10))
-    until [ -e "$BATS_TEST_TMPDIR/started" ]; do
-        [ "$SECONDS" -lt "$deadline" ] || { echo "the command never started"; return 1; }
-        sleep 0.05
-    done
+    wait_until test -e "$BATS_TEST_TMPDIR/started" || { echo "the command never started"; return 1; }
     kill -TERM "$srv_pid"       # pending in the server once kill returns
     # The models with an accept loop beside the connections say at once that
     # they stop; the iterative one's loop reads the signal after the request.
@@ -322,11 +307,7 @@ grace_bound() {
     local marker="sleep 4242.$$"
     "$CLIENT" -p "$srv_port" exec "$marker" >/dev/null 2>&1 3>&- &
     STARTED_PIDS+=("$!")
-    local deadline=$((SECONDS + 10))
-    until pgrep -fx -- "$marker" >/dev/null; do
-        [ "$SECONDS" -lt "$deadline" ] || { echo "the command never started"; return 1; }
-        sleep 0.05
-    done
+    wait_until pgrep -fx -- "$marker" >/dev/null || { echo "the command never started"; return 1; }
     kill -TERM "$srv_pid"
     wait_for_exit "$srv_pid" 30
     [ "$EXIT_STATUS" -eq 0 ]

@@ -22,14 +22,12 @@ without_procps() {
 
 # sleep_started PID: waits (deadline 10 s) until background job PID has
 # become sleep: until its exec, its command line is still the shell's.
-sleep_started() {
-    local deadline=$((SECONDS + 10)) comm=
-    until [ "$comm" = sleep ]; do
-        [ "$SECONDS" -lt "$deadline" ] || false
-        { read -r comm <"/proc/$1/comm"; } 2>/dev/null || comm=
-        [ "$comm" = sleep ] || sleep 0.01
-    done
+is_sleep() {
+    local comm=
+    { read -r comm <"/proc/$1/comm"; } 2>/dev/null || comm=
+    [ "$comm" = sleep ]
 }
+sleep_started() { wait_until -i 0.01 is_sleep "$1"; }
 
 @test "no_process_runs fails while the process runs, and passes once it is gone, without procps" {
     local forever
@@ -72,15 +70,8 @@ sleep_started() {
     bash -c 'p=$$; { c=; until [ "$c" = sleep ]; do read -r c </proc/$p/comm; sleep 0.01; done; } & exec sleep '"$forever" 3>&- &
     STARTED_PIDS+=("$!")
     local parent=$!
-    local deadline=$((SECONDS + 10))
-    until [ -n "$(children_of "$parent")" ]; do
-        [ "$SECONDS" -lt "$deadline" ] || false
-        sleep 0.05
-    done
-    until [[ $(children_of "$parent") == *" Z "* ]]; do
-        [ "$SECONDS" -lt "$deadline" ] || false
-        sleep 0.05
-    done
+    has_zombie_child() { [[ $(children_of "$1") == *" Z "* ]]; }
+    wait_until has_zombie_child "$parent"
     run bash -c "$(declare -f children_of); PATH=$(without_procps); children_of $parent"
     assert_success
     assert_output --regexp '^[0-9]+ Z \[[a-z]+\]$'

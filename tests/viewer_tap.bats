@@ -26,13 +26,10 @@ dump() {
 # (deadline 10 s), for a capture that a tapped program still running writes:
 # its tap may hold its last burst of events for up to 2 ms (FLUSH_NS), and
 # a loaded machine may run the thread that writes them later than that.
+dump_has() { dump && grep -qE -- "$1" "$BATS_TEST_TMPDIR/dump"; }
 dump_once_it_has() {
-    local deadline=$((SECONDS + 10))
-    until dump && grep -qE -- "$1" "$BATS_TEST_TMPDIR/dump"; do
-        [ "$SECONDS" -lt "$deadline" ] || {
-            echo "no line matching '$1' in:"; cat "$BATS_TEST_TMPDIR/dump"; return 1; }
-        sleep 0.05
-    done
+    wait_until dump_has "$1" || {
+        echo "no line matching '$1' in:"; cat "$BATS_TEST_TMPDIR/dump"; return 1; }
 }
 
 # has_line TEXT: the dump has exactly this line.

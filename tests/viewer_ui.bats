@@ -26,15 +26,12 @@ record() {
 # wait_dump TEXT: the server's tap writes its last send when send()
 # returns, which can be just after the client has read it; poll the dump
 # (deadline 10 s) until the capture says TEXT.
+dump_says() { nbview --replay "$CAPTURE" --dump | grep -qF -- "$1"; }
 wait_dump() {
-    local deadline=$((SECONDS + 10))
-    until nbview --replay "$CAPTURE" --dump | grep -qF -- "$1"; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "the capture never said: $1"; nbview --replay "$CAPTURE" --dump
-            return 1
-        fi
-        sleep 0.05
-    done
+    wait_until dump_says "$1" || {
+        echo "the capture never said: $1"; nbview --replay "$CAPTURE" --dump
+        return 1
+    }
 }
 
 # view ARGS...: the viewer in a fresh tmux session named "ui" (80x24, or
@@ -61,31 +58,20 @@ capture() {
 
 # pane_wait TEXT: polls the pane (deadline 10 s) until it shows TEXT.
 pane_wait() {
-    local deadline=$((SECONDS + 10))
-    while :; do
-        capture
-        grep -qF -- "$1" "$BATS_TEST_TMPDIR/pane" && return 0
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "pane never showed: $1"; cat "$BATS_TEST_TMPDIR/pane"
-            return 1
-        fi
-        sleep 0.05
-    done
+    wait_until captured grep -qF -- "$1" "$BATS_TEST_TMPDIR/pane" || {
+        echo "pane never showed: $1"; cat "$BATS_TEST_TMPDIR/pane"
+        return 1
+    }
 }
 
 # pane_until CMD...: polls the pane (deadline 10 s) until CMD, run on a fresh
 # capture, succeeds: the whole expected screen, never half of a redraw.
+captured() { capture; "$@"; }
 pane_until() {
-    local deadline=$((SECONDS + 10))
-    while :; do
-        capture
-        "$@" && return 0
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "the pane never satisfied: $*"; cat "$BATS_TEST_TMPDIR/pane"
-            return 1
-        fi
-        sleep 0.05
-    done
+    wait_until captured "$@" || {
+        echo "the pane never satisfied: $*"; cat "$BATS_TEST_TMPDIR/pane"
+        return 1
+    }
 }
 
 # shows TEXT / lacks TEXT: the last capture has (or has not) TEXT.
@@ -155,11 +141,8 @@ keys() { tmux -S "$TMUX_SOCKET" send-keys -t ui "$@"; }
     view --replay "$CAPTURE"
     pane_wait '┃hello\n'
     tmux -S "$TMUX_SOCKET" resize-window -t ui -x 100 -y 30
-    local deadline=$((SECONDS + 10))
-    until [ "$(tmux -S "$TMUX_SOCKET" capture-pane -p -t ui | sed -n 30p | grep -c 'sends 1  recvs 1')" -eq 1 ]; do
-        [ "$SECONDS" -lt "$deadline" ]
-        sleep 0.05
-    done
+    row_30() { tmux -S "$TMUX_SOCKET" capture-pane -p -t ui | sed -n 30p | grep -c 'sends 1  recvs 1'; }
+    wait_until prints 1 row_30
     keys '?'
     pane_wait 'jump to the newest STALE recv'
     keys Space q

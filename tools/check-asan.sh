@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# tools/check-asan.sh - `make check-asan`: the whole bats suite on a build
-# with AddressSanitizer and UndefinedBehaviorSanitizer (issue 8).
+# tools/check-asan.sh - `make check-asan`: the whole bats suite, both tiers,
+# on a build with AddressSanitizer and UndefinedBehaviorSanitizer (issue 8).
 #
 # A copy of the tree (tools/sanitized-tree.sh) is built with
 #   -fsanitize=address,undefined -fno-sanitize-recover=all
-# and `bats tests/` runs there. Every report a sanitizer makes, in any
+# and tests/run_suite.sh runs tests/ and tests/heavy/ there, several tests
+# at a time as make test does (NIANBAO_TEST_JOBS sets how many). Every report a sanitizer makes, in any
 # process, goes to a file of its own (log_path): the run fails when a test
 # fails OR when any report was written, so an error in a server that a test
 # stops, or in a program whose failure a test expects, is not missed.
@@ -26,7 +27,8 @@
 #
 # Environment: CHECK_CC (default clang, else gcc), CHECK_JOBS (make -j,
 # default 2), NIANBAO_KEEP_CHECK=1 keeps the temporary tree, BATS_ARGS
-# (default: tests/) to run fewer files.
+# (default: tests/ tests/heavy/) to run fewer files, NIANBAO_TEST_JOBS
+# (tests at once, default tests/run_suite.sh's).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tools/sanitized-tree.sh
@@ -78,9 +80,10 @@ export ASAN_OPTIONS="$asan_options"
 export UBSAN_OPTIONS="$ubsan_options"
 export LSAN_OPTIONS="exitcode=97"
 
-echo "check-asan: bats ${BATS_ARGS:-tests/}"
+bats_args=${BATS_ARGS:-tests/ tests/heavy/}
+echo "check-asan: tests/run_suite.sh $bats_args"
 # shellcheck disable=SC2086  # BATS_ARGS is a list of files
-(cd "$TREE" && bats --timing --print-output-on-failure ${BATS_ARGS:-tests/})
+(cd "$TREE" && tests/run_suite.sh --timing $bats_args)
 bats_status=$?
 
 status=0

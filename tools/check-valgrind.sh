@@ -13,9 +13,10 @@
 # lines before their exec run there: the commands run are /bin/sh's).
 #
 # Valgrind makes each program 20-50 times slower, so the files run are a
-# choice (26 minutes here, on 2 cores shared with other work):
-# CHECK_VALGRIND_TESTS overrides it (a list of bats files). The default
-# covers every program:
+# choice (26 minutes here one test at a time, on 2 cores shared with other
+# work; tests/run_suite.sh runs them several at a time, as make test does:
+# NIANBAO_TEST_JOBS sets how many): CHECK_VALGRIND_TESTS overrides it (a
+# list of bats files). The default covers every program:
 #   stage1/3/4.bats         the clients and servers of stages 1, 3 and 4
 #   stage2.bats             the four UDP and TCP demo programs
 #   bad_input.bats          the error paths of flags and peers, canned
@@ -36,8 +37,9 @@
 # paths are in the files above), stage5.bats (100 MiB up and down; its
 # paths are in the stage 5 files above), the rest of stage6.bats (100
 # clients at once, slow readers: a load test, not a memory one) and
-# storm.bats (10,000 connections; the storm tool itself is then not run
-# under valgrind).
+# storm.bats (storms of bad connections; the storm tool itself is then not
+# run under valgrind). The heavy tier (tests/heavy/) repeats at scale what
+# these files prove.
 #
 # Environment: NIANBAO_KEEP_CHECK=1 keeps the temporary trees.
 set -uo pipefail
@@ -87,12 +89,12 @@ export NIANBAO_VALGRIND=1
 # (after 3 s) would land in output the tests check.
 export NIANBAO_BUSY_NOTICE=600
 # shellcheck disable=SC2086  # a list of files
-(cd "$TREE" && bats --timing --print-output-on-failure $tests)
+(cd "$TREE" && tests/run_suite.sh --timing $tests)
 bats_status=$?
 while IFS=$'\t' read -r file regex; do
     [ -n "$file" ] || continue
-    echo "check-valgrind: bats --filter '$regex' $file"
-    (cd "$TREE" && bats --timing --print-output-on-failure --filter "$regex" "$file") ||
+    echo "check-valgrind: tests/run_suite.sh --filter '$regex' $file"
+    (cd "$TREE" && tests/run_suite.sh --timing --filter "$regex" "$file") ||
         bats_status=$?
 done <<<"$filtered"
 

@@ -2,7 +2,7 @@
 # included by the Makefile. Both build and run in a temporary copy of the
 # tree: nothing here leaves an object in it.
 #
-#   make check-asan       the whole bats suite, ASan + UBSan build
+#   make check-asan       the whole bats suite (both tiers), ASan + UBSan build
 #   make check-valgrind   the clients, servers and viewer under memcheck
 
 check-asan: deps

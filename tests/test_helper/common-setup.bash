@@ -1,10 +1,13 @@
-# Shared set-up for every .bats file: load bats-support/bats-assert, find
-# the repo, and start servers on port 0 by reading their "listening on" line.
+# Shared set-up for every .bats file (tests/*.bats, tests/serial/ and
+# tests/heavy/ alike): load bats-support/bats-assert, find the repo, start
+# servers on port 0 by reading their "listening on" line, and wait for a
+# condition with a deadline (wait_until).
 
 _common_setup() {
     load '/usr/lib/bats/bats-support/load'
     load '/usr/lib/bats/bats-assert/load'
-    ROOT="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
+    # the repository: two levels above this file, wherever the test file is
+    ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
     export ROOT
     STARTED_PIDS=()
 }
@@ -62,16 +65,69 @@ start_server() {
 # shellcheck disable=SC2034  # the calling test reads EXIT_STATUS
 wait_for_exit() {
     local pid=$1 secs=${2:-10}
-    local deadline=$((SECONDS + secs))
-    while kill -0 "$pid" 2>/dev/null; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "process $pid still running after $secs s" >&2
-            return 1
-        fi
-        sleep 0.05
-    done
+    wait_until -t "$secs" is_gone "$pid" || {
+        echo "process $pid still running after $secs s" >&2
+        return 1
+    }
     EXIT_STATUS=0
     wait "$pid" || EXIT_STATUS=$?
+}
+
+# wait_until [-t SECS] [-i SECS] CMD [ARGS...]: runs CMD (a command or a
+# function, in this shell, so it may set variables) until it succeeds, every
+# 0.05 s (-i), and fails when it has not within SECS (-t, default 10;
+# fractions allowed): it then says on stderr what it waited for. The
+# condition is tried once more at the deadline. Callers add what to show on
+# failure: wait_until grep -q x "$log" || { cat "$log"; false; }
+wait_until() {
+    local secs=10 every=0.05
+    while [ $# -gt 0 ]; do
+        case $1 in
+        -t) secs=$2; shift 2 ;;
+        -i) every=$2; shift 2 ;;
+        --) shift; break ;;
+        *) break ;;
+        esac
+    done
+    # deadline in microseconds, from bash's clock: no fork per poll
+    local whole=${secs%.*} frac=
+    [[ $secs == *.* ]] && frac=${secs#*.}
+    frac=${frac}000000
+    local now=${EPOCHREALTIME/[.,]/}
+    local deadline=$((now + 10#${whole:-0} * 1000000 + 10#${frac:0:6}))
+    until "$@"; do
+        now=${EPOCHREALTIME/[.,]/}
+        if [ "$now" -ge "$deadline" ]; then
+            "$@" && return 0
+            echo "wait_until: gave up after $secs s waiting for: $*" >&2
+            return 1
+        fi
+        sleep "$every"
+    done
+}
+
+# Conditions for wait_until (each a command, so it is run afresh each time):
+# is_gone PID...: not all of the PIDs run any more (kill -0 fails).
+is_gone() { ! kill -0 "$@" 2>/dev/null; }
+# not CMD [ARGS...]: CMD fails.
+not() { ! "$@"; }
+# prints WANT CMD [ARGS...]: CMD prints exactly WANT (its status aside).
+prints() {
+    local want=$1; shift
+    [ "$("$@")" = "$want" ]
+}
+# file_has_line FILE REGEX: a line of FILE matches the extended REGEX (no
+# error when FILE does not exist yet).
+file_has_line() { grep -Eq -- "$2" "$1" 2>/dev/null; }
+
+# wait_for_line FILE REGEX [SECS]: waits (deadline SECS, default 10) until a
+# line of FILE matches the extended REGEX; shows FILE when none does.
+wait_for_line() {
+    wait_until -t "${3:-10}" file_has_line "$1" "$2" || {
+        echo "no line matching '$2' in $1 within ${3:-10} s; it holds:" >&2
+        cat "$1" >&2
+        return 1
+    }
 }
 
 # sha FILE: the sha256 of FILE (or stdin with -).
@@ -116,16 +172,7 @@ expect_bytes() {
 
 # wait_for_log NAME REGEX: polls the log of the server start_server named
 # NAME for a line matching the extended REGEX, deadline 10 s.
-wait_for_log() {
-    local log="$BATS_TEST_TMPDIR/$1.log" deadline=$((SECONDS + 10))
-    until grep -Eq -- "$2" "$log"; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "no line matching '$2' in $log:"; cat "$log"
-            return 1
-        fi
-        sleep 0.05
-    done
-}
+wait_for_log() { wait_for_line "$BATS_TEST_TMPDIR/$1.log" "$2"; }
 
 # need_ipv6_loopback: skips the test, saying why, on a machine without ::1
 # on its loopback interface (a container started without IPv6).
@@ -178,6 +225,9 @@ children_of() {
         echo "$pid $state ${args[*]}"
     done
 }
+
+# process_runs ARGS: some process has exactly the command line ARGS.
+process_runs() { [ -n "$(process_pids "$1")" ]; }
 
 # no_process_runs ARGS [SECS]: polls (deadline SECS, default 5) until no
 # process has exactly the command line ARGS (a killed command must not live

@@ -1,5 +1,5 @@
-# Helpers for the stage 5 tests (tests/stage5*.bats), loaded after
-# common-setup.bash.
+# Helpers for the stage 5 tests (tests/stage5*.bats, tests/heavy/stage5.bats),
+# loaded after common-setup.bash.
 
 S5="stage5_file_transfer"
 
@@ -51,4 +51,30 @@ outside_untouched() {
 err_is() {
     run cat "$BATS_TEST_TMPDIR/err"
     assert_output "$1"
+}
+
+# up_and_down BYTES: a file of BYTES random bytes goes up (put) and comes
+# down (get) byte-identical, verified by SHA-256 at both ends, with the
+# client's lines saying so and nothing else left behind.
+up_and_down() {
+    local bytes=$1
+    ft_server
+    head -c "$bytes" /dev/urandom >"$BATS_TEST_TMPDIR/big"
+    ft put "$BATS_TEST_TMPDIR/big"
+    assert_equal "$status" 0
+    run cat "$BATS_TEST_TMPDIR/out"
+    assert_output "$BATS_TEST_TMPDIR/big: $bytes bytes, SHA-256 verified by the server, stored as big"
+    same_bytes "$BATS_TEST_TMPDIR/big" "$SERVED/big"
+    run served_files
+    assert_output './big'
+
+    mkdir "$BATS_TEST_TMPDIR/down"
+    cd "$BATS_TEST_TMPDIR/down"
+    ft get big
+    assert_equal "$status" 0
+    run cat "$BATS_TEST_TMPDIR/out"
+    assert_output "big: $bytes bytes, SHA-256 verified, saved as big"
+    same_bytes "$BATS_TEST_TMPDIR/big" "$BATS_TEST_TMPDIR/down/big"
+    run ls -A "$BATS_TEST_TMPDIR/down"
+    assert_output 'big'
 }

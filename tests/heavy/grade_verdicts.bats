@@ -1,0 +1,41 @@
+#!/usr/bin/env bats
+# The grader's verdicts on every program of exercises/programs (the heavy
+# tier, make test-heavy): the lab's own programs, the starters, the
+# deliberately broken programs and their bug-free builds, in C and in
+# Python, against every scenario, through exercises/verdicts.sh's table.
+# tests/grade_verdicts.bats checks the same on one program per bug; the
+# expected row of each program is computed in test_helper/grade.bash.
+
+setup() {
+    load '../test_helper/common-setup'
+    _common_setup
+    load '../test_helper/grade'
+    # Debian's interpreter when there is one: a pyenv shim costs seconds a start.
+    [ -x /usr/bin/python3 ] && export PYTHON=/usr/bin/python3
+    cd "$BATS_TEST_TMPDIR"
+}
+teardown() { _common_teardown; }
+
+@test "stage 3 clients: the lab's passes all, starters fail all, each broken one fails exactly its bug's scenarios" {
+    check_group client-stage3
+}
+
+@test "stage 4 clients: the lab's passes all, starters fail all, each broken one fails exactly its bug's scenarios" {
+    check_group client-stage4
+}
+
+@test "stage 3 servers: the lab's passes all, starters fail all, each broken one fails exactly its bug's scenarios" {
+    check_group server-stage3
+}
+
+@test "stage 4 servers: the lab's passes all, starters fail all, each broken one fails exactly its bug's scenarios" {
+    check_group server-stage4
+}
+
+@test "stage 5 servers: a bug-free one passes all, each broken one fails exactly its bug's scenarios" {
+    check_group server-stage5
+}
+
+@test "stage 6 scenarios: iterative and a one-client-at-a-time server fail exactly the concurrent ones; fork, thread, poll pass all" {
+    check_group server-stage6
+}

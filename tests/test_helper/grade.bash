@@ -1,0 +1,140 @@
+# Helpers for the grader's tests at two sizes: the verdict table on one
+# program per bug (tests/grade_verdicts.bats) or on every program
+# (tests/heavy/grade_verdicts.bats), and the lab's programs graded over a
+# few seeds (tests/grade_repeat.bats, grade_stage5.bats) or twenty
+# (tests/heavy/). Loaded after common-setup.bash; the tests run in their
+# BATS_TEST_TMPDIR.
+
+# proto_args PROTO: the grader's options for a PROTO of exercises/programs
+# (stage6: the stage 5 protocol with stage 6's scenarios).
+proto_args() {
+    if [ "$1" = stage6 ]; then echo "--proto stage5 --concurrent"; else echo "--proto $1"; fi
+}
+
+# one_per_bug GROUP: the names of GROUP's programs in exercises/programs,
+# the first of each EXPECT (one lab or bug-free program, one starter, one
+# program per bug), comma-separated.
+one_per_bug() {
+    grep -v '^#' "$ROOT/exercises/programs" |
+        awk -v group="$1" '$2 "-" $3 == group && !seen[$4]++ { print $1 }' | paste -sd,
+}
+
+# check_group GROUP [NAME,...]: runs the table for GROUP (only the programs
+# NAMEs, when given) and checks every cell.
+check_group() {
+    local group=$1 mode=${1%-*} proto=${1#*-} only=${2:-}
+    # shellcheck disable=SC2046
+    "$ROOT/tools/grade" "$mode" $(proto_args "$proto") --list >list.txt
+    local names
+    names=$(awk '{print $1}' list.txt)
+    run "$ROOT/exercises/verdicts.sh" ${only:+--only "$only"} "$group"
+    echo "$output"
+    assert_success
+    local table=$output rows=0 name p_mode p_proto expect command
+    while read -r name p_mode p_proto expect command; do
+        [ "$p_mode" = "$mode" ] && [ "$p_proto" = "$proto" ] || continue
+        [ -z "$only" ] || [[ ,$only, == *",$name,"* ]] || continue
+        rows=$((rows + 1))
+        local want="| $name |" n
+        for n in $names; do
+            case $expect in
+                none) want="$want pass |" ;;
+                all) want="$want FAIL |" ;;
+                *) if grep -Eq "^$n .*\(catches:.*[ ,]$expect[,)]" list.txt; then
+                       want="$want FAIL |"
+                   else
+                       want="$want pass |"
+                   fi ;;
+            esac
+        done
+        want="$want yes |"
+        grep -qxF -- "$want" <<<"$table" || {
+            echo "expected the row: $want"
+            grep -F "| $name |" <<<"$table"
+            return 1
+        }
+    done < <(grep -v '^#' "$ROOT/exercises/programs")
+    # Every program had its row, and there is no other (the header aside).
+    [ "$rows" -gt 0 ]
+    assert_equal "$(grep -c '^| ' <<<"$table")" "$((rows + 1))"
+}
+
+# repeat_pair ROUNDS MODE STAGE3-CMD(3 words) STAGE4-CMD(3 words): grades the
+# two programs 2 x ROUNDS times each (seeds 1 to ROUNDS and ROUNDS+1 to
+# 2 x ROUNDS by two graders each), four graders at once; their TAP goes to
+# MODE-stageN.tap.
+repeat_pair() {
+    local rounds=$1 mode=$2 pids=() seed pid
+    for seed in 1 $((rounds + 1)); do
+        "$ROOT/tools/grade" "$mode" --proto stage3 --seed "$seed" --repeat "$rounds" --tap \
+            --captures "c3-$seed" -- "${@:3:3}" >"$mode-stage3-$seed.tap" 3>&- &
+        pids+=($!)
+        "$ROOT/tools/grade" "$mode" --proto stage4 --seed "$seed" --repeat "$rounds" --tap \
+            --captures "c4-$seed" -- "${@:6:3}" >"$mode-stage4-$seed.tap" 3>&- &
+        pids+=($!)
+    done
+    STARTED_PIDS+=("${pids[@]}")
+    for pid in "${pids[@]}"; do
+        wait "$pid" || true
+    done
+    cat "$mode-stage3-1.tap" "$mode-stage3-$((rounds + 1)).tap" >"$mode-stage3.tap"
+    cat "$mode-stage4-1.tap" "$mode-stage4-$((rounds + 1)).tap" >"$mode-stage4.tap"
+}
+
+# lab_clients_repeat ROUNDS: the lab's stage 3 and 4 clients pass every
+# scenario 2 x ROUNDS times (seeds 1 to 2 x ROUNDS).
+lab_clients_repeat() {
+    local rounds=$1 runs=$((2 * $1))
+    repeat_pair "$rounds" client "$ROOT/stage3_struct_len/client" -p '{port}' \
+        "$ROOT/stage4_json_header/client" -p '{port}'
+    run grep -c '^ok ' client-stage3.tap
+    assert_output $((14 * runs))
+    run grep -c '^ok ' client-stage4.tap
+    assert_output $((16 * runs))
+    run grep -h '^not ok ' client-stage3.tap client-stage4.tap
+    assert_output ''
+    run grep -h '^# [0-9]* of [0-9]* passed' client-stage3.tap
+    assert_output "# $((14 * rounds)) of $((14 * rounds)) passed
+# $((14 * rounds)) of $((14 * rounds)) passed"
+    # The seed of each grader's first round is in its plan line.
+    run grep -h '^# nianbao-grade' client-stage3.tap
+    assert_line --index 0 --partial 'seed 1:'
+    assert_line --index 1 --partial "seed $((rounds + 1)):"
+}
+
+# lab_servers_repeat ROUNDS: the lab's stage 3 and 4 servers pass every
+# scenario 2 x ROUNDS times (seeds 1 to 2 x ROUNDS).
+lab_servers_repeat() {
+    local rounds=$1 runs=$((2 * $1))
+    repeat_pair "$rounds" server "$ROOT/stage3_struct_len/server" -p '{port}' \
+        "$ROOT/stage4_json_header/server" -p '{port}'
+    run grep -c '^ok ' server-stage3.tap
+    assert_output $((9 * runs))
+    run grep -c '^ok ' server-stage4.tap
+    assert_output $((9 * runs))
+    run grep -h '^not ok ' server-stage3.tap server-stage4.tap
+    assert_output ''
+}
+
+# lab_stage5_repeat ROUNDS: the lab's stage 5 server and client pass every
+# scenario ROUNDS times (seeds 1 to ROUNDS), both graders at once. Run in
+# the test's temporary directory; $GRADE is tools/grade.
+lab_stage5_repeat() {
+    local rounds=$1
+    mkdir root
+    "$GRADE" server --proto stage5 --repeat "$rounds" --tap --captures cs -- \
+        "$ROOT/stage5_file_transfer/server" --root root --port '{port}' >server.tap 3>&- &
+    local server_grader=$!
+    "$GRADE" client --proto stage5 --repeat "$rounds" --tap --captures cc -- \
+        "$ROOT/stage5_file_transfer/client" -p '{port}' >client.tap 3>&- &
+    local client_grader=$!
+    STARTED_PIDS+=("$server_grader" "$client_grader")
+    wait "$server_grader" || true
+    wait "$client_grader" || true
+    run grep -h '^not ok ' server.tap client.tap
+    assert_output ''
+    run tail -1 server.tap
+    assert_output "# $((14 * rounds)) of $((14 * rounds)) passed"
+    run tail -1 client.tap
+    assert_output "# $((16 * rounds)) of $((16 * rounds)) passed"
+}
