@@ -747,8 +747,10 @@ static int do_get(struct conn *c, const char *name, const char *dest)
     if (rc != EXIT_OK)
         goto end;
     if (c->msg.offset != offset || strcmp(c->msg.name, name) != 0) {
+        char sent_shown[FT_SHOWN_MAX];
+        fsroot_show_name(c->msg.name, strlen(c->msg.name), sent_shown, sizeof sent_shown);
         fprintf(stderr, "client: the server broke the protocol: it sent \"%s\" from byte %"
-                PRIu64 ", not \"%s\" from %" PRIu64 "\n", c->msg.name, c->msg.offset, shown,
+                PRIu64 ", not \"%s\" from %" PRIu64 "\n", sent_shown, c->msg.offset, shown,
                 offset);
         rc = EXIT_PROTOCOL;
         goto end;
