@@ -651,6 +651,46 @@ static void download_path(const char *name, const char *dest, char *out, size_t 
         snprintf(out, outlen, "%s", dest);
 }
 
+/* Opens PART, DEST's partial download, for writing, creating it when it is
+ * missing and emptying it unless RESUME. Whatever is there must be a
+ * regular file of one link: a symlink or a hard link planted at that name
+ * would send the download into another file, outside the destination.
+ * Returns the descriptor (*ST filled), or -1 after saying why. */
+static int open_partial(const char *part, const char *path_shown, int resume, struct stat *st)
+{
+    int fd = open(part, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+
+    if (fd < 0) {
+        if (errno == ELOOP)
+            fprintf(stderr, "client: %s" PART_SUFFIX " is a symlink: refusing to write through it "
+                    "(remove it, or choose another DEST)\n", path_shown);
+        else
+            fprintf(stderr, "client: cannot write %s" PART_SUFFIX ": %s\n", path_shown,
+                    strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, st) < 0) {
+        fprintf(stderr, "client: cannot write %s" PART_SUFFIX ": %s\n", path_shown,
+                strerror(errno));
+    } else if (!S_ISREG(st->st_mode)) {
+        fprintf(stderr, "client: %s" PART_SUFFIX " is not a regular file: refusing to write it "
+                "(remove it, or choose another DEST)\n", path_shown);
+    } else if (st->st_nlink != 1) {
+        fprintf(stderr, "client: %s" PART_SUFFIX " has %ju links: refusing to write a file that "
+                "has another name too (remove it, or choose another DEST)\n", path_shown,
+                (uintmax_t)st->st_nlink);
+    } else if (!resume && st->st_size > 0 && ftruncate(fd, 0) < 0) {
+        fprintf(stderr, "client: cannot write %s" PART_SUFFIX ": %s\n", path_shown,
+                strerror(errno));
+    } else {
+        if (!resume)
+            st->st_size = 0;
+        return fd;
+    }
+    close(fd);
+    return -1;
+}
+
 /* Receives the "file" body into OUT (a file at PATH growing from OFFSET, or
  * standard output when OUT_HASH is NULL and SHA is set). Returns 0 or an
  * exit status. */
@@ -711,16 +751,9 @@ static int do_get(struct conn *c, const char *name, const char *dest)
             return EXIT_LOCAL;
         }
         /* --resume goes on from what an interrupted download left. */
-        fd = open(part, O_RDWR | O_CLOEXEC | (c->cfg->resume ? 0 : O_CREAT | O_TRUNC), 0666);
-        if (fd < 0 && c->cfg->resume && errno == ENOENT)
-            fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-        if (fd < 0 || fstat(fd, &st) < 0) {
-            fprintf(stderr, "client: cannot write %s" PART_SUFFIX ": %s\n", path_shown,
-                    strerror(errno));
-            if (fd >= 0)
-                close(fd);
+        fd = open_partial(part, path_shown, c->cfg->resume, &st);
+        if (fd < 0)
             return EXIT_LOCAL;
-        }
         offset = (uint64_t)st.st_size;
         if (file_hash_start(&hash, fd, offset, 1, err, sizeof err) < 0) {
             fprintf(stderr, "client: %s\n", err);

@@ -259,3 +259,37 @@ c.close()"
     err_is 'client: server: "x" is being uploaded by another client right now (locked)'
     [ ! -e "$SERVED/x" ]
 }
+
+# About a second. A symlink or a hard link planted at DEST.nianbao-part
+# would send the download into the file it names, outside the destination
+# (and "SHA-256 verified" would be said of it): the client refuses to write
+# through either, with or without --resume, and leaves the link alone.
+@test "a symlink or a hard link planted at DEST.nianbao-part is refused, and nothing outside is written" {
+    ft_server
+    printf 'secret\n' >"$OUTSIDE/secret.txt"
+    printf 'the served file\n' >"$SERVED/a"
+    mkdir "$BATS_TEST_TMPDIR/down"
+    cd "$BATS_TEST_TMPDIR/down"
+    ln -s "$OUTSIDE/secret.txt" a.nianbao-part
+    for resume in '' --resume; do
+        ft get a $resume
+        assert_equal "$status" 6
+        err_is 'client: a.nianbao-part is a symlink: refusing to write through it (remove it, or choose another DEST)'
+        outside_untouched
+        [ -L a.nianbao-part ] && [ ! -e a ]
+    done
+    rm a.nianbao-part
+    ln "$OUTSIDE/secret.txt" a.nianbao-part
+    for resume in '' --resume; do
+        ft get a $resume
+        assert_equal "$status" 6
+        err_is 'client: a.nianbao-part has 2 links: refusing to write a file that has another name too (remove it, or choose another DEST)'
+        outside_untouched
+        [ ! -e a ]
+    done
+    rm a.nianbao-part
+    ft get a
+    assert_equal "$status" 0
+    run cat a
+    assert_output 'the served file'
+}
