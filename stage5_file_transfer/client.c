@@ -792,7 +792,7 @@ static int do_get(struct conn *c, const char *name, const char *dest)
     progress_start(&bar, file_size, offset);
     rc = receive_body(c, fd, offset, hashing ? &hash : NULL, &sha, &bar, path_shown);
     if (rc != EXIT_OK) {
-        if (!to_stdout && rc == EXIT_CONNECTION)
+        if (!to_stdout && rc == EXIT_CONNECTION && fstat(fd, &st) == 0 && st.st_size > 0)
             fprintf(stderr, "client: the bytes received are kept in %s" PART_SUFFIX
                     ": --resume goes on from there\n", path_shown);
         goto end;
@@ -844,11 +844,15 @@ end:
     if (hashing)
         file_hash_cancel(&hash);
     digest_free(&sha);
-    if (!to_stdout && fd >= 0)
+    if (!to_stdout && fd >= 0) {
+        /* Nothing came (the server refused, or closed before a byte of the
+         * file): leave nothing behind. Bytes that came stay for --resume. */
+        struct stat named;
+        if (rc != EXIT_OK && fstat(fd, &st) == 0 && st.st_size == 0 &&
+            lstat(part, &named) == 0 && named.st_dev == st.st_dev && named.st_ino == st.st_ino)
+            unlink(part);
         close(fd);
-    if (!to_stdout && rc != EXIT_OK && rc != EXIT_CONNECTION && rc != EXIT_VERIFY &&
-        offset == 0 && stat(part, &st) == 0 && st.st_size == 0)
-        unlink(part);           /* nothing came: leave nothing behind */
+    }
     fflush(stdout);
     return rc;
 }
