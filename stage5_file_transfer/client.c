@@ -131,6 +131,12 @@ int main(int argc, char **argv)
     struct cli_outcome cli;
     struct conn c;
 
+    /* Before any socket: one started with 0, 1 or 2 closed would get that
+     * number, and what is printed would go to the peer. */
+    if (cli_std_fds_open() < 0) {
+        fprintf(stderr, "client: cannot open /dev/null: %s\n", strerror(errno));
+        return EXIT_LOCAL;
+    }
     /* Options first, then the command word: "client exec ls -l" runs "ls -l". */
     cli_parse_operands(&prog, "[COMMAND [ARGS...]]", 1, argc, argv, &cli);
     int first = cli.first_operand, args = first + 1;  /* the word, its arguments */
