@@ -1548,7 +1548,12 @@ static void diagnose_header_field(struct run *r, const unsigned char lb[4], size
                     "big-endian %u: the length was written big-endian (htonl, struct.pack('>i')); "
                     "stage 4 wants little-endian (struct.pack('<i'))", lb[0], lb[1], lb[2],
                  lb[3], le, be);
-    else if (be == whole_reply)
+    else if (le == 0 && r->s->proto != PROTO3)
+        diagnose(r, "a header length of 0: every stage %s reply starts with a JSON header "
+                    "(at least {\"%s\": ...}), so its length is never 0: send the length of the "
+                    "header's encoded bytes, then the header", r->s->proto == PROTO5 ? "5" : "4",
+                 r->s->proto == PROTO5 ? "op" : "total_size");
+    else if (r->s->proto == PROTO3 && be == whole_reply)
         diagnose(r, "length bytes %02x %02x %02x %02x read big-endian are %u, the output's size: "
                     "the length was written big-endian; stage 3 wants little-endian "
                     "(struct.pack('<i'))", lb[0], lb[1], lb[2], lb[3], be);

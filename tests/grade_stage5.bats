@@ -49,6 +49,31 @@ need_stage5() {
     assert_line --regexp "^      diagnosis: header length bytes [0-9a-f]{2} 00 00 00 read big-endian are [0-9]+, little-endian [0-9]+: the length was written little-endian \(struct.pack\('<I'\) or a native int\); stage 5 wants network byte order \(struct.pack\('!I'\), htonl\)$"
 }
 
+# About a second each: a server that answers every request with a header
+# length of 0. The hint was stage 3's ("stage 3 wants little-endian"), for
+# any protocol, because 0 read big-endian is the size of an empty output.
+@test "a server whose header length is 0 is told a header is never empty, in its own stage's words" {
+    cat >zero.py <<'PY'
+import socket, struct
+srv = socket.create_server(("127.0.0.1", 0))
+print("listening on 127.0.0.1:%d" % srv.getsockname()[1], flush=True)
+while True:
+    c, _ = srv.accept()
+    c.recv(65536)
+    c.sendall(struct.pack("!I", 0))
+    c.recv(65536)
+    c.close()
+PY
+    run "$GRADE" server --proto stage5 --only whole -- "$PY" zero.py
+    assert_failure 1
+    assert_line '         4. client 1 received "\x00\x00\x00\x00": header length 0 (bytes 00 00 00 00 "\x00\x00\x00\x00") is out of range 1..65536: is the peer speaking another protocol?'
+    assert_line '      diagnosis: a header length of 0: every stage 5 reply starts with a JSON header (at least {"op": ...}), so its length is never 0: send the length of the header'"'"'s encoded bytes, then the header'
+    run "$GRADE" server --proto stage4 --only empty-output -- "$PY" zero.py
+    assert_failure 1
+    assert_line '      diagnosis: a header length of 0: every stage 4 reply starts with a JSON header (at least {"total_size": ...}), so its length is never 0: send the length of the header'"'"'s encoded bytes, then the header'
+    refute_output --partial 'stage 3'
+}
+
 @test "the bug-free stage 5 server answers pipelined, cut and unknown requests as the protocol says" {
     run "$GRADE" server --proto stage5 --only request-dribble,request-cuts,pipelined,bad-length,unknown-op -- \
         "$PY" "$ROOT/exercises/broken/server5.py" '{port}'
