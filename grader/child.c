@@ -243,10 +243,10 @@ void child_wait_change(struct child *c, int ms)
     pthread_mutex_unlock(&c->lock);
 }
 
-uint64_t child_output_total(struct child *c)
+uint64_t child_stdout_total(struct child *c)
 {
     pthread_mutex_lock(&c->lock);
-    uint64_t total = c->out.total + c->err.total;
+    uint64_t total = c->out.total;
     pthread_mutex_unlock(&c->lock);
     return total;
 }
@@ -397,9 +397,11 @@ static void sample_tasks(long pid, struct group_sample *s)
     closedir(tasks);
 }
 
-/* Adds PID's rchar and wchar (bytes through read/write-like calls of any
- * kind: pipes, files, sockets) to S->io. Nothing when /proc/PID/io cannot be
- * read. */
+/* Adds PID's rchar (bytes through read-like calls of any kind: pipes,
+ * files) to S->io. What it writes is not counted: written to a pipe of its
+ * own, it is counted where it is read; written to its stdout or stderr, it
+ * is output, which is not progress (a program that floods its stderr does
+ * not move on). Nothing when /proc/PID/io cannot be read. */
 static void sample_io(long pid, struct group_sample *s)
 {
     char path[64], line[128];
@@ -409,7 +411,7 @@ static void sample_io(long pid, struct group_sample *s)
         return;
     while (fgets(line, sizeof line, f) != NULL) {
         unsigned long long v;
-        if (sscanf(line, "rchar: %llu", &v) == 1 || sscanf(line, "wchar: %llu", &v) == 1)
+        if (sscanf(line, "rchar: %llu", &v) == 1)
             s->io += v;
     }
     fclose(f);

@@ -51,8 +51,9 @@ int child_poll_exit(struct child *c);
 /* Waits up to MS milliseconds for output or exit. */
 void child_wait_change(struct child *c, int ms);
 
-/* Bytes of output seen so far (stdout + stderr): a measure of progress. */
-uint64_t child_output_total(struct child *c);
+/* Bytes of stdout seen so far: a client's, which the scenario checks, is
+ * progress; no other output is (engine.c). */
+uint64_t child_stdout_total(struct child *c);
 
 /* Bytes the program wrote that the drain thread has not read yet (0 when
  * its pipes are empty): a program blocked writing output is not stuck. */
@@ -71,9 +72,9 @@ struct group_sample {
     int all_asleep;            /* 1 when every one is sleeping (S, T, Z)   */
     uint64_t switches;         /* sum of their context switches            */
     double cpu;                /* user + system seconds, with reaped children */
-    uint64_t io;               /* bytes read and written by every process
-                                  (/proc/PID/io rchar + wchar): a program
-                                  reading a pipe or a file is not spinning */
+    uint64_t io;               /* bytes read by every process (/proc/PID/io
+                                  rchar): a program reading a pipe or a
+                                  file is not spinning                     */
     int processes;             /* processes in the tree                    */
     uint64_t pids;             /* a mix of their pids: a child started or
                                   ended changes it even when the count

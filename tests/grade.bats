@@ -282,6 +282,43 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); time.sleep(600)'
     assert_line "      diagnosis: print 'listening on ADDR:PORT' once the socket listens, or give the grader {port} in the server's arguments"
 }
 
+# About a second. Every line it printed counted as progress: the grader
+# waited for it 420 s. Output other than a client's stdout is not progress.
+@test "a server that prints a line every half second and never listens is told so in about a second" {
+    cat >talker.py <<'PY'
+import sys, time
+while True:
+    print("starting up...", file=sys.stderr, flush=True)
+    time.sleep(0.5)
+PY
+    start=$SECONDS
+    run timeout 60 "$GRADE" server --proto stage3 --only whole --waits -- "$PY" talker.py
+    assert_failure 1
+    assert_line "         2. it never said where it listens (a line 'listening on ADDR:PORT' on stdout or stderr): it is blocked: waiting for 1 s with nothing read, sent or started"
+    assert_line --regexp '^      waits: [0-9.]+ s; 0 met, 0 exited, 1 stuck, 0 spinning, 0 last-guard, 0 settled$'
+    [ $((SECONDS - start)) -lt 20 ]
+}
+
+# About 3 s: a server that never listens and reads /dev/urandom a little
+# every 10 ms. Each read is progress (bytes through its files), so neither
+# "stuck" nor "spinning" ever holds: --scenario-limit 2 ends it.
+@test "a program that keeps moving without getting anywhere is stopped at --scenario-limit, as the last guard" {
+    cat >reader.py <<'PY'
+import os, time
+fd = os.open("/dev/urandom", os.O_RDONLY)
+while True:
+    os.read(fd, 4096)
+    time.sleep(0.01)
+PY
+    start=$SECONDS
+    run timeout 60 "$GRADE" server --proto stage3 --only whole --waits --scenario-limit 2 -- "$PY" reader.py
+    assert_failure 1
+    assert_line "         2. it never said where it listens (a line 'listening on ADDR:PORT' on stdout or stderr): it is still running: the scenario has taken 2 s, the most the grader gives one"
+    assert_line --regexp '^      waits: [0-9.]+ s; 0 met, 0 exited, 0 stuck, 0 spinning, 1 last-guard, 0 settled$'
+    assert_line "      replay: $GRADE server --proto stage3 --only whole --seed 1 --scenario-limit 2 -- $PY reader.py"
+    [ $((SECONDS - start)) -lt 20 ]
+}
+
 @test "a server whose length is big-endian is told so, with both readings of the bytes" {
     run "$GRADE" server --proto stage3 --only whole -- "$ROOT/exercises/broken/server3-byte-order" '{port}'
     assert_failure 1
