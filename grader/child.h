@@ -60,7 +60,9 @@ uint64_t child_stdout_total(struct child *c);
 size_t child_unread_output(struct child *c);
 
 /* Ends the program's whole process group (SIGTERM, then SIGKILL after
- * GRACE_MS), reaps it and stops the drain thread. Safe to call twice. */
+ * GRACE_MS), then kills every other descendant (after child_reaper_setup:
+ * daemons too), reaps them all and stops the drain thread. Safe to call
+ * twice. */
 void child_stop(struct child *c, int grace_ms);
 
 /* Frees the buffers (after child_stop). */
@@ -89,5 +91,16 @@ int child_sample(const struct child *c, struct group_sample *s);
 
 /* The process group the signal handler must end, or 0 (see child.c). */
 extern volatile pid_t child_current_group;
+
+/* Makes this process the reaper of its orphaned descendants
+ * (PR_SET_CHILD_SUBREAPER): what a program leaves when their parent ends
+ * (a daemon: setsid, then fork) becomes the grader's child, so that
+ * child_sample finds it and child_stop kills it. Call it before the first
+ * child_start. Returns 0, or -1 with errno set. */
+int child_reaper_setup(void);
+
+/* For a signal handler (async-signal-safe: system calls only): kills the
+ * current program's group and every descendant of this process. */
+void child_kill_all_from_signal(void);
 
 #endif

@@ -15,7 +15,50 @@ setup() {
     [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
     cd "$BATS_TEST_TMPDIR"
 }
-teardown() { _common_teardown; }
+teardown() {
+    # what a test that failed left running, found by its marker
+    [ -z "${MARK:-}" ] || kill -KILL $(marked_pids "$MARK") 2>/dev/null || true
+    _common_teardown
+}
+
+# marked_pids MARK: the processes whose environment holds
+# NIANBAO_TEST_MARK=MARK (what a test started under the grader, and every
+# process that came of it, daemons included), one a line. From /proc.
+marked_pids() {
+    local f pid
+    for f in /proc/[0-9]*/environ; do
+        if grep -qzxF "NIANBAO_TEST_MARK=$1" "$f" 2>/dev/null; then
+            pid=${f#/proc/}
+            echo "${pid%/environ}"
+        fi
+    done
+}
+
+# marked_cmdlines MARK: their command lines, arguments joined by spaces.
+marked_cmdlines() {
+    local pid
+    for pid in $(marked_pids "$1"); do
+        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | sed 's/ $//'
+        echo
+    done
+}
+
+# no_marked_process MARK: polls (deadline 5 s) until no process holds MARK.
+no_marked_process() {
+    local deadline=$((SECONDS + 5)) pids
+    while pids=$(marked_pids "$1") && [ -n "$pids" ]; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "still running:"; marked_cmdlines "$1"
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# The daemon a program under test leaves: a new session (setsid), its
+# parent gone, no descriptor of the grader's kept.
+DAEMONIZE='setsid sh -c "sleep 300 </dev/null >/dev/null 2>&1 &"'
+
 
 @test "--help names both modes, {port} and the exit statuses; --version answers" {
     run "$GRADE" --help
@@ -350,6 +393,48 @@ PY
         [ "$SECONDS" -lt "$deadline" ] || { echo "the server outlived the grader"; return 1; }
         sleep 0.05
     done
+}
+
+# About a second. The client starts a daemon (setsid, its parent exits)
+# before it runs: outside the program's process group, it outlived the
+# grader, which had found the client correct.
+@test "a program that starts a daemon passes and leaves no process behind" {
+    MARK="grade-daemon-$BATS_TEST_TMPDIR"
+    run "$GRADE" client --proto stage3 --only coalesced -- env NIANBAO_TEST_MARK="$MARK" \
+        sh -c "$DAEMONIZE"'; exec "$0" "$1"' "$ROOT/exercises/broken/client3-none" '{port}'
+    assert_success
+    assert_line 'all 1 scenario passed'
+    no_marked_process "$MARK"
+}
+
+# About a second: the program starts a daemon, then reads /dev/urandom a
+# little every 10 ms (it never listens, and never looks stuck). The grader
+# is stopped by SIGTERM in the middle of that scenario: its handler ended
+# the program's process group, not the daemon in a session of its own.
+@test "a grader stopped by SIGTERM mid-scenario leaves no process behind, daemons included" {
+    MARK="grade-term-$BATS_TEST_TMPDIR"
+    cat >reader.py <<'PY'
+import os, time
+fd = os.open("/dev/urandom", os.O_RDONLY)
+while True:
+    os.read(fd, 4096)
+    time.sleep(0.01)
+PY
+    "$GRADE" server --proto stage3 --only whole -- env NIANBAO_TEST_MARK="$MARK" \
+        sh -c "$DAEMONIZE"'; exec "$0" reader.py' "$PY" >out.txt 3>&- &
+    local grader=$!
+    STARTED_PIDS+=("$grader")
+    local deadline=$((SECONDS + 20))
+    # the daemon and the reader, both running
+    until marked_cmdlines "$MARK" | grep -qx 'sleep 300' &&
+          marked_cmdlines "$MARK" | grep -qx "$PY reader.py"; do
+        [ "$SECONDS" -lt "$deadline" ] || { echo "the program never started"; return 1; }
+        sleep 0.05
+    done
+    kill -TERM "$grader"
+    wait_for_exit "$grader"
+    [ "$EXIT_STATUS" -eq 143 ]
+    no_marked_process "$MARK"
 }
 
 @test "the printed view command opens the capture at the failing byte" {

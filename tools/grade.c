@@ -48,12 +48,11 @@ struct grade_options {
 static char prog_name[64] = "grade";
 
 /* Ends the program under test with us: it runs in a process group of its
- * own, so the terminal's Ctrl-C does not reach it. */
+ * own, so the terminal's Ctrl-C does not reach it; its daemons, in
+ * sessions of their own, are our descendants (the subreaper). */
 static void on_signal(int sig)
 {
-    pid_t group = child_current_group;
-    if (group > 0)
-        kill(-group, SIGKILL);
+    child_kill_all_from_signal();
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -305,6 +304,11 @@ int main(int argc, char **argv)
 
     if (install_signals() < 0) {
         fprintf(stderr, "%s: cannot set up signals: %s\n", prog_name, strerror(errno));
+        return EXIT_TROUBLE;
+    }
+    if (child_reaper_setup() < 0) {
+        fprintf(stderr, "%s: cannot become the reaper of the programs it runs "
+                "(PR_SET_CHILD_SUBREAPER): %s\n", prog_name, strerror(errno));
         return EXIT_TROUBLE;
     }
 
