@@ -557,17 +557,16 @@ static void sample_io(long pid, struct group_sample *s)
     fclose(f);
 }
 
-/* The program is its process group and every descendant, wherever it
- * moved (the lab's servers run each command in a group of its own). */
-int child_sample(const struct child *c, struct group_sample *s)
+/* Every process of /proc, those of the program marked IN_TREE: its process
+ * group and every descendant, wherever it moved (the lab's servers run each
+ * command in a group of its own), and the processes re-parented to us (the
+ * subreaper: what the program left when their parent ended). Returns the
+ * array (to free), *N its length; NULL when /proc cannot be read. */
+static struct proc_entry *tree_scan(const struct child *c, size_t *n)
 {
-    memset(s, 0, sizeof *s);
-    s->all_asleep = 1;
-    if (c->pid <= 0)
-        return -1;
     DIR *proc = opendir("/proc");
     if (proc == NULL)
-        return -1;
+        return NULL;
     struct proc_entry *all = NULL;
     size_t n_all = 0, cap_all = 0;
     struct dirent *de;
@@ -591,9 +590,8 @@ int child_sample(const struct child *c, struct group_sample *s)
         all[n_all++] = e;
     }
     closedir(proc);
-    /* Mark the group and the processes re-parented to us (the subreaper:
-     * what the program left when their parent ended), then descendants
-     * until nothing changes. */
+    /* Mark the group and the re-parented, then descendants until nothing
+     * changes. */
     int changed = 1;
     long self = (long)getpid();
     for (size_t i = 0; i < n_all; i++)
@@ -610,6 +608,20 @@ int child_sample(const struct child *c, struct group_sample *s)
                 }
         }
     }
+    *n = n_all;
+    return all;
+}
+
+int child_sample(const struct child *c, struct group_sample *s)
+{
+    memset(s, 0, sizeof *s);
+    s->all_asleep = 1;
+    if (c->pid <= 0)
+        return -1;
+    size_t n_all;
+    struct proc_entry *all = tree_scan(c, &n_all);
+    if (all == NULL)
+        return -1;
     long ticks_per_s = sysconf(_SC_CLK_TCK);
     unsigned long long ticks_total = 0;
     int processes = 0;
@@ -629,4 +641,54 @@ int child_sample(const struct child *c, struct group_sample *s)
     s->processes = processes;
     s->cpu = ticks_per_s > 0 ? (double)ticks_total / (double)ticks_per_s : 0;
     return 0;
+}
+
+/* 1 when process PID has a descriptor on one of the N sockets INODES, 0
+ * when not, -1 when its descriptors cannot be read. */
+static int has_socket(long pid, const unsigned long *inodes, size_t n)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/fd", pid);
+    DIR *fds = opendir(path);
+    if (fds == NULL)
+        return -1;
+    int found = 0;
+    struct dirent *de;
+    while (!found && (de = readdir(fds)) != NULL) {
+        char fd_path[600], target[64];
+        unsigned long inode;
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        snprintf(fd_path, sizeof fd_path, "%s/%s", path, de->d_name);
+        ssize_t len = readlink(fd_path, target, sizeof target - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        if (sscanf(target, "socket:[%lu]", &inode) != 1)
+            continue;
+        for (size_t i = 0; i < n && !found; i++)
+            found = inodes[i] == inode;
+    }
+    closedir(fds);
+    return found;
+}
+
+int child_has_socket(const struct child *c, const unsigned long *inodes, size_t n)
+{
+    if (c->pid <= 0)
+        return 0;
+    size_t n_all;
+    struct proc_entry *all = tree_scan(c, &n_all);
+    if (all == NULL)
+        return -1;
+    int found = 0, looked = 0;
+    for (size_t i = 0; i < n_all && !found; i++) {
+        if (!all[i].in_tree)
+            continue;
+        int rc = has_socket(all[i].pid, inodes, n);
+        looked |= rc >= 0;
+        found = rc == 1;
+    }
+    free(all);
+    return found ? 1 : looked ? 0 : -1;
 }

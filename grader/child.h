@@ -89,6 +89,11 @@ struct group_sample {
 /* Returns 0 with S filled, -1 when the group has no process left. */
 int child_sample(const struct child *c, struct group_sample *s);
 
+/* 1 when a process of the program (as child_sample finds them) holds one
+ * of the N sockets INODES (their inodes, peek_listeners), 0 when none
+ * does, -1 when their descriptors cannot be read. */
+int child_has_socket(const struct child *c, const unsigned long *inodes, size_t n);
+
 /* The process group the signal handler must end, or 0 (see child.c). */
 extern volatile pid_t child_current_group;
 

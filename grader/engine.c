@@ -2016,6 +2016,25 @@ static int connect_conn(struct run *r, struct conn *c, unsigned conn_no)
     return 0;
 }
 
+/* 1 when a socket listens on the server's port and none of those that do
+ * is the program's (its process tree's): it named another process's port,
+ * and the grader would grade that process. 0 when one of them is the
+ * program's, when none listens yet (the connect will tell), or when the
+ * grader cannot look. */
+static int port_taken_by_another(struct run *r)
+{
+    unsigned long inodes[16];
+    size_t n = 0;
+    int port = atoi(r->port);
+
+    if (port <= 0)
+        return 0;
+    int listening = peek_listeners((unsigned)port, inodes, sizeof inodes / sizeof inodes[0], &n);
+    if (listening <= 0 || (size_t)listening > n)
+        return 0;       /* none yet, or more than we keep: cannot tell */
+    return child_has_socket(&r->child, inodes, n) == 0;
+}
+
 static void play_server_mode(struct run *r, int from_port)
 {
     const struct script *s = r->s;
@@ -2033,6 +2052,16 @@ static void play_server_mode(struct run *r, int from_port)
         if (!from_port && how == WAIT_STUCK)
             diagnose(r, "print 'listening on ADDR:PORT' once the socket listens, or give the "
                         "grader {port} in the server's arguments");
+        r->v->pass = 0;
+        return;
+    }
+    if (port_taken_by_another(r)) {
+        step(r, "the grader started the server: %s", line);
+        step(r, "%s port %s, but port %s is not the program's: another process listens there",
+             from_port ? "it was given" : "it said it listens on", r->port, r->port);
+        diagnose(r, "say the port of the program's own listening socket: bind, listen, then "
+                    "read the port with getsockname and print 'listening on ADDR:PORT'");
+        finish_program(r, 0);
         r->v->pass = 0;
         return;
     }

@@ -362,6 +362,20 @@ PY
     [ $((SECONDS - start)) -lt 20 ]
 }
 
+# About a second. The "server" prints the port of the lab's stage 3 server,
+# started beside it, and listens nowhere: the grader graded the other
+# process, and it passed.
+@test "a server that names another process's port fails: the port is not the program's" {
+    start_server other "$ROOT/stage3_struct_len/server" --port 0
+    # shellcheck disable=SC2154  # start_server sets other_port
+    run "$GRADE" server --proto stage3 --only whole -- \
+        sh -c 'echo "listening on 127.0.0.1:$0" >&2; exec sleep 300' "$other_port"
+    assert_failure 1
+    assert_line "         2. it said it listens on port $other_port, but port $other_port is not the program's: another process listens there"
+    assert_line "      diagnosis: say the port of the program's own listening socket: bind, listen, then read the port with getsockname and print 'listening on ADDR:PORT'"
+    assert_line '0 of 1 scenario passed; failed: whole'
+}
+
 @test "a server whose length is big-endian is told so, with both readings of the bytes" {
     run "$GRADE" server --proto stage3 --only whole -- "$ROOT/exercises/broken/server3-byte-order" '{port}'
     assert_failure 1
