@@ -1380,9 +1380,7 @@ static int feed_compact(struct connection *c, int is_client, const struct cap_ev
     return 0;
 }
 
-/* 1 when EV's numbers could come from a real call: no call moves more than
- * DECODE_MAX_CALL bytes or captures more than it moved. */
-static int event_possible(const struct cap_event *ev)
+int decode_event_possible(const struct cap_event *ev)
 {
     if (ev->kind != CAP_SEND && ev->kind != CAP_RECV)
         return 1;
@@ -1429,7 +1427,7 @@ int decoder_feed(struct decoder *d, const struct cap_event *raw,
         d->ignored++;
         return 0;
     }
-    if (!event_possible(ev)) {
+    if (!decode_event_possible(ev)) {
         d->invalid++;
         return 0;
     }
