@@ -97,14 +97,14 @@ DAEMONIZE='setsid sh -c "sleep 300 </dev/null >/dev/null 2>&1 &"'
 @test "--list names every scenario and the bugs it catches, per mode and stage" {
     run "$GRADE" client --proto stage3 --list
     assert_success
-    assert_line 'split-length      the 4-byte length (and the JSON header) split across two pieces (catches: recv4-once, byte-order)'
-    assert_line 'close-mid-body    the server closes in the middle of a body (catches: one-recv, no-eof, byte-order)'
+    assert_line 'split-length      the 4-byte length (and the JSON header) split across two pieces (catches: recv4-once, byte-order, off-by-one)'
+    assert_line 'close-mid-body    the server closes in the middle of a body (catches: one-recv, no-eof, byte-order, off-by-one)'
     assert_line 'text-as-length    another protocol'"'"'s text where the length goes, then the server waits (catches: no-limit)'
     refute_line --partial 'close-mid-header'
     [ "${#lines[@]}" -eq 14 ]
     run "$GRADE" client --proto stage4 --list
-    assert_line 'close-mid-header  the server closes in the middle of a JSON header (catches: no-eof, byte-order)'
-    assert_line 'close-mid-body    the server closes in the middle of a body (catches: no-eof, byte-order)'
+    assert_line 'close-mid-header  the server closes in the middle of a JSON header (catches: no-eof, byte-order, off-by-one)'
+    assert_line 'close-mid-body    the server closes in the middle of a body (catches: no-eof, byte-order, off-by-one)'
     [ "${#lines[@]}" -eq 16 ]
     run "$GRADE" server --proto stage4 --list
     assert_line 'leave-mid-reply   a client reads a little of a 24 MB reply and closes; the next one is served (catches: no-eof, byte-order, dies-on-close)'
@@ -194,6 +194,17 @@ DAEMONIZE='setsid sh -c "sleep 300 </dev/null >/dev/null 2>&1 &"'
     assert_line --regexp '^# diagnosis: it kept running after the grader closed the connection, using [0-9.]+ s of CPU without reading or printing anything: a receive loop that does not stop when recv returns 0 \(the peer closed\)$'
     assert_line '# 1 of 2 passed; failed: close-mid-body'
     refute_line --regexp '^(PASS|FAIL) '
+}
+
+# About a second. exercises/broken/client3-off-by-one is right but for
+# the last byte of its output, which it never writes: a grader that
+# compared one byte less would pass it.
+@test "a client whose output lacks only its last byte fails, told it is one byte short" {
+    run "$GRADE" client --proto stage3 --only coalesced -- "$ROOT/exercises/broken/client3-off-by-one" '{port}'
+    assert_failure 1
+    assert_line --regexp '^        11\. expected: exit status 0 and on stdout the 839 bytes of the complete replies: "8\\n9\\n10\\n'
+    assert_line --regexp '^        12\. got: exit status 0 and 838 bytes on stdout: "8\\n9\\n10\\n'
+    assert_line '0 of 1 scenario passed; failed: coalesced'
 }
 
 @test "a spinning client is stopped and its whole process group is gone afterwards" {

@@ -28,7 +28,7 @@ need_stage5() {
     assert_line "bad-length        another protocol's text where the header length goes: an error, then the next client (catches: byte-order, no-limit)"
     [ "${#lines[@]}" -eq 14 ]
     run "$GRADE" client --proto stage5 --list
-    assert_line 'close-mid-header  the server closes in the middle of a JSON header (catches: no-eof, byte-order)'
+    assert_line 'close-mid-header  the server closes in the middle of a JSON header (catches: no-eof, byte-order, off-by-one)'
     [ "${#lines[@]}" -eq 16 ]
 }
 
