@@ -207,6 +207,34 @@ DAEMONIZE='setsid sh -c "sleep 300 </dev/null >/dev/null 2>&1 &"'
     assert_line '0 of 1 scenario passed; failed: coalesced'
 }
 
+# About 4 s: random-cuts for seeds 1 to 20, against a client that is right
+# but exits 3 the moment a length field comes in pieces. A seed whose cuts
+# miss every length field would pass it.
+@test "for every one of 20 seeds, random-cuts cuts inside at least one length field" {
+    cat >whole_length.py <<'PY'
+import socket, sys
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+for line in sys.stdin:
+    sock.sendall(line.rstrip("\n").encode())
+    head = sock.recv(4)
+    if len(head) < 4:
+        print("a length field in pieces", file=sys.stderr)
+        sys.exit(3)
+    size, body = int.from_bytes(head, "little"), b""
+    while len(body) < size:
+        piece = sock.recv(size - len(body))
+        if not piece:
+            sys.exit(1)
+        body += piece
+    sys.stdout.buffer.write(body)
+    sys.stdout.flush()
+PY
+    run "$GRADE" client --proto stage3 --only random-cuts --repeat 20 --tap -- "$PY" whole_length.py '{port}'
+    assert_failure 1
+    assert_equal "$(grep -c '^not ok [0-9]* - random-cuts:' <<<"$output")" 20
+    assert_equal "$(grep -c '^#  *[0-9]*\. its stderr: "a length field in pieces\\n"$' <<<"$output")" 20
+}
+
 @test "a spinning client is stopped and its whole process group is gone afterwards" {
     run "$GRADE" client --proto stage3 --only close-mid-length -- sh -c 'exec "$0" "$1"' "$ROOT/exercises/broken/client3-no-eof" '{port}'
     assert_failure 1
