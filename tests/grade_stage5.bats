@@ -74,6 +74,28 @@ PY
     refute_output --partial 'stage 3'
 }
 
+# About a second: a server that answers with an error whose code and
+# message hold escape codes, C1 CSI and a right-to-left override. The
+# report quoted them raw, into the teacher's terminal.
+@test "what a server's frames say reaches the report escaped: an error's code and message" {
+    cat >evil.py <<'PY'
+import json, socket, struct
+srv = socket.create_server(("127.0.0.1", 0))
+print("listening on 127.0.0.1:%d" % srv.getsockname()[1], flush=True)
+while True:
+    c, _ = srv.accept()
+    c.recv(65536)
+    h = json.dumps({"op": "error", "code": "x\x1b[31m", "message": "\x1b[2J\u009b31m\u202eoops",
+                    "size": 0}, ensure_ascii=False).encode()
+    c.sendall(struct.pack("!I", len(h)) + h)
+    c.close()
+PY
+    run "$GRADE" server --proto stage5 --only whole -- "$PY" evil.py
+    assert_failure 1
+    assert_line '         4. client 1 received the error x\x1b[31m: "\x1b[2J\xc2\x9b31m\xe2\x80\xaeoops"'
+    refute_output --regexp $'[\x1b]|\xc2\x9b|\xe2\x80\xae'
+}
+
 @test "the bug-free stage 5 server answers pipelined, cut and unknown requests as the protocol says" {
     run "$GRADE" server --proto stage5 --only request-dribble,request-cuts,pipelined,bad-length,unknown-op -- \
         "$PY" "$ROOT/exercises/broken/server5.py" '{port}'
