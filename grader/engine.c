@@ -57,7 +57,7 @@
                                  work                                       */
 #define LAST_GUARD_MS 30000   /* no progress at all for this long: the last
                                  guard, which no lab program reaches        */
-#define SCENARIO_S 60          /* ... or the scenario has run this long (its
+#define SCENARIO_S 60         /* ... or the scenario has run this long (its
                                  default, --scenario-limit): every wait
                                  after that ends at once                   */
 #define SETTLE_US 200         /* after a piece was read, before the next    */
@@ -124,7 +124,8 @@ struct run {
     const char *stopped;      /* why the script could not go on, or NULL    */
     int64_t started_ms;       /* when the scenario began                    */
     int64_t scenario_ms;      /* its most (SCENARIO_S, --scenario-limit)    */
-    int over_time;            /* a wait ended at SCENARIO_MS                */
+    int over_time;            /* a wait ended because the scenario ran its
+                                 most (scenario_ms)                          */
 };
 
 /* ---- small helpers --------------------------------------------------------- */
@@ -2059,9 +2060,14 @@ static void play_server_mode(struct run *r, int from_port)
         step(r, "the grader started the server: %s", line);
         step(r, "%s port %s, but port %s is not the program's: another process listens there",
              from_port ? "it was given" : "it said it listens on", r->port, r->port);
-        diagnose(r, "say the port of the program's own listening socket: bind, listen, then "
-                    "read the port with getsockname and print 'listening on ADDR:PORT'");
+        if (from_port)
+            diagnose(r, "the program was to listen on {port} and another process does: did its "
+                        "bind fail? (its stderr may say)");
+        else
+            diagnose(r, "say the port of the program's own listening socket: bind, listen, then "
+                        "read the port with getsockname and print 'listening on ADDR:PORT'");
         finish_program(r, 0);
+        server_stderr_step(r);
         r->v->pass = 0;
         return;
     }
