@@ -4,10 +4,12 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CLI_MAX_OPTIONS 32
 #define CLI_HELP_KEY 1000
@@ -263,6 +265,19 @@ void cli_parse_operands(const struct cli_program *prog, const char *operands, in
                         int argc, char **argv, struct cli_outcome *out)
 {
     parse(prog, operands, in_order, argc, argv, out);
+}
+
+int cli_std_fds_open(void)
+{
+    for (;;) {
+        int fd = open("/dev/null", O_RDWR);
+        if (fd < 0)
+            return -1;
+        if (fd > STDERR_FILENO) {
+            close(fd);
+            return 0;
+        }
+    }
 }
 
 long read_command(FILE *in, char **line, size_t *cap)

@@ -83,6 +83,13 @@ void cli_parse_operands(const struct cli_program *prog, const char *operands, in
 void cli_usage_error(const struct cli_program *prog, struct cli_outcome *out,
                      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Opens /dev/null on whichever of descriptors 0, 1 and 2 is closed. A
+ * program started with one closed (`client >&-`) would hand that number to
+ * its first socket: a client's output, or a server's log, would then be
+ * sent to the peer. Every program calls it first thing in main. Returns 0,
+ * or -1 with errno set when /dev/null cannot be opened. */
+int cli_std_fds_open(void);
+
 /* Reads the next command from IN, one per line, stripped of surrounding
  * white space as the document's input().strip() does. LINE and CAP are a
  * getline buffer. Returns the command's length (0 for a blank line), or -1

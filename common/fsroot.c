@@ -238,6 +238,19 @@ static size_t utf8_lead_len(unsigned char c)
     return c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
 }
 
+/* 1 when the N-byte UTF-8 character at P is a bidirectional control:
+ * U+061C, U+200E/F, U+202A..E, U+2066..9. They reorder what a terminal
+ * shows after them (U+202E makes "txt.exe" read "exe.txt"). */
+static int bidi_control(const unsigned char *p, size_t n)
+{
+    if (n == 2)
+        return p[0] == 0xd8 && p[1] == 0x9c;
+    if (n != 3 || p[0] != 0xe2)
+        return 0;
+    return (p[1] == 0x80 && (p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xaa && p[2] <= 0xae))) ||
+           (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9);
+}
+
 static void show(const char *name, size_t len, int quotes_as_is, char *out, size_t outlen)
 {
     const unsigned char *p = (const unsigned char *)name;
@@ -248,10 +261,11 @@ static void show(const char *name, size_t len, int quotes_as_is, char *out, size
     for (size_t i = 0; i < len;) {
         size_t n = utf8_lead_len(p[i]);
         /* A whole character past U+009F (C1 controls such as CSI, 0x9b,
-         * move some terminals' cursors) is shown as it is: a Chinese name
-         * stays readable. Everything else goes through escape_bytes. */
+         * move some terminals' cursors) that is not a bidirectional
+         * control is shown as it is: a Chinese name stays readable.
+         * Everything else goes through escape_bytes, byte by byte. */
         int as_is = n > 0 && i + n <= len && frame_utf8_valid(p + i, n, NULL) &&
-                    !(p[i] == 0xc2 && p[i + 1] < 0xa0);
+                    !(p[i] == 0xc2 && p[i + 1] < 0xa0) && !bidi_control(p + i, n);
         char piece[8];
         if (as_is) {
             memcpy(piece, p + i, n);

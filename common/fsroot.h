@@ -68,11 +68,12 @@ void fsroot_describe_error(int err_no, const char *name_shown, int beneath,
                            char *out, size_t outlen);
 
 /* NAME (LEN bytes) made safe for a log line or a message: control bytes
- * (C0, DEL, and C1 such as CSI 0x9b), bytes that are not UTF-8, quotes and
- * backslashes as \xNN, \" and \\ (escape_bytes), so a name holding
- * terminal escape codes cannot reach a terminal; other UTF-8 characters
- * (a Chinese name) as they are. Too long for OUT: ends with "...". Always
- * NUL-terminates OUT. */
+ * (C0, DEL, and C1 such as CSI 0x9b), bidirectional controls (U+061C,
+ * U+200E/F, U+202A-202E, U+2066-2069: each of their bytes), bytes that are
+ * not UTF-8, quotes and backslashes as \xNN, \" and \\ (escape_bytes), so a
+ * name holding terminal escape codes cannot reach a terminal, nor reorder
+ * the line it is on; other UTF-8 characters (a Chinese name) as they are.
+ * Too long for OUT: ends with "...". Always NUL-terminates OUT. */
 void fsroot_show_name(const char *name, size_t len, char *out, size_t outlen);
 
 /* The same for a line of text that quotes names itself (a peer's error

@@ -12,23 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "duration.h"
 #include "run.h"
-
-/* A program started with 0, 1 or 2 closed would hand that number to its
- * first socket: its log (fd 2) would then go to a client. */
-static int standard_fds_open(void)
-{
-    for (;;) {
-        int fd = open("/dev/null", O_RDWR);
-        if (fd < 0)
-            return -1;
-        if (fd > STDERR_FILENO) {
-            close(fd);
-            return 0;
-        }
-    }
-}
 
 static struct timeval timeval_of_ms(unsigned long ms)
 {
@@ -39,7 +25,7 @@ int serve_start(const struct serve_config *cfg, char *err, size_t errlen)
 {
     char addr[NET_ADDRSTRLEN] = "?";
 
-    if (standard_fds_open() < 0) {
+    if (cli_std_fds_open() < 0) {
         snprintf(err, errlen, "cannot open /dev/null: %s", strerror(errno));
         return -1;
     }

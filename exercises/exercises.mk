@@ -8,7 +8,7 @@
 
 EXERCISE_STARTERS := exercises/stage3/client exercises/stage3/server \
                      exercises/stage4/client exercises/stage4/server
-EXERCISE_CLIENT3_BUGS := none recv4-once one-recv no-eof byte-order
+EXERCISE_CLIENT3_BUGS := none recv4-once one-recv no-eof byte-order off-by-one
 EXERCISE_SERVER3_BUGS := none byte-order no-eof dies-on-close
 EXERCISE_BROKEN := $(EXERCISE_CLIENT3_BUGS:%=exercises/broken/client3-%) \
                    $(EXERCISE_SERVER3_BUGS:%=exercises/broken/server3-%)

@@ -13,13 +13,142 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define ERR_LIMIT 65536
+#define STOP_ALL_MS 5000      /* killing and reaping every descendant: a
+                                 bound, not a wait (SIGKILL is quick)      */
 
 volatile pid_t child_current_group;
+
+int child_reaper_setup(void)
+{
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
+/* ---- every descendant, found and killed ------------------------------------
+ *
+ * As a subreaper the grader is the parent of whatever the program leaves
+ * when its parent ends (a daemon: setsid, then fork): every process that
+ * came of the program descends from the grader, and the grader starts no
+ * other. The scan below uses only system calls and fixed buffers, no
+ * malloc and no stdio: the signal handler calls it too, with a buffer of
+ * its own. */
+
+#define SCAN_MAX 16384
+
+struct scan {
+    pid_t pid[SCAN_MAX], ppid[SCAN_MAX];
+    char state[SCAN_MAX];
+    size_t n;
+};
+
+static struct scan stop_scan, signal_scan;
+
+/* PID's parent and state from /proc/PID/stat. Returns 0, or -1. */
+static int stat_of(const char *pid_text, pid_t *ppid, char *state)
+{
+    char path[64] = "/proc/", buf[512];
+    size_t at = 6;
+    for (const char *p = pid_text; *p && at < sizeof path - 6; p++)
+        path[at++] = *p;
+    memcpy(path + at, "/stat", 6);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    char *paren = NULL;            /* the last ')': the name may hold one */
+    for (char *p = buf; *p; p++)
+        if (*p == ')')
+            paren = p;
+    if (paren == NULL || paren[1] != ' ' || paren[2] == '\0' || paren[3] != ' ')
+        return -1;
+    *state = paren[2];
+    long value = 0;
+    for (const char *p = paren + 4; *p >= '0' && *p <= '9'; p++)
+        value = value * 10 + (*p - '0');
+    *ppid = (pid_t)value;
+    return 0;
+}
+
+/* Fills S with every process of /proc. Returns 0, or -1. */
+static int scan_all(struct scan *s)
+{
+    char buf[8192];
+    int dir = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return -1;
+    s->n = 0;
+    for (;;) {
+        long got = syscall(SYS_getdents64, dir, buf, sizeof buf);
+        if (got <= 0)
+            break;
+        for (long off = 0; off < got;) {
+            /* struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name */
+            unsigned short reclen;
+            memcpy(&reclen, buf + off + 16, sizeof reclen);
+            const char *name = buf + off + 19;
+            off += reclen;
+            if (name[0] < '1' || name[0] > '9' || s->n == SCAN_MAX)
+                continue;
+            long pid = 0;
+            for (const char *p = name; *p >= '0' && *p <= '9'; p++)
+                pid = pid * 10 + (*p - '0');
+            if (stat_of(name, &s->ppid[s->n], &s->state[s->n]) == 0)
+                s->pid[s->n++] = (pid_t)pid;
+        }
+    }
+    close(dir);
+    return 0;
+}
+
+/* Sends SIGKILL to every descendant of this process. Returns how many of
+ * them were alive (zombies are not), or -1 when /proc cannot be read. */
+static int kill_descendants(struct scan *s)
+{
+    pid_t self = getpid();
+    if (scan_all(s) < 0)
+        return -1;
+    /* Children of ours, then theirs, until nothing is added: each found
+     * one has its parent replaced by SELF, so one test finds the next. */
+    int alive = 0, added = 1;
+    while (added) {
+        added = 0;
+        for (size_t i = 0; i < s->n; i++) {
+            if (s->ppid[i] != self || s->pid[i] == self)
+                continue;
+            pid_t found = s->pid[i];
+            s->pid[i] = self;          /* done: never found again */
+            if (s->state[i] != 'Z') {
+                kill(found, SIGKILL);
+                alive++;
+            }
+            for (size_t j = 0; j < s->n; j++)
+                if (s->ppid[j] == found) {
+                    s->ppid[j] = self;
+                    added = 1;
+                }
+        }
+    }
+    return alive;
+}
+
+void child_kill_all_from_signal(void)
+{
+    pid_t group = child_current_group;
+    if (group > 0)
+        kill(-group, SIGKILL);
+    /* A process that forks as it is found may leave a child: look again. */
+    for (int round = 0; round < 20 && kill_descendants(&signal_scan) > 0; round++)
+        ;
+}
 
 static void output_add(struct child_output *o, const unsigned char *bytes, size_t len)
 {
@@ -243,10 +372,10 @@ void child_wait_change(struct child *c, int ms)
     pthread_mutex_unlock(&c->lock);
 }
 
-uint64_t child_output_total(struct child *c)
+uint64_t child_stdout_total(struct child *c)
 {
     pthread_mutex_lock(&c->lock);
-    uint64_t total = c->out.total + c->err.total;
+    uint64_t total = c->out.total;
     pthread_mutex_unlock(&c->lock);
     return total;
 }
@@ -281,9 +410,20 @@ void child_stop(struct child *c, int grace_ms)
                 sleep_ms(5);
         }
     }
-    /* Whatever else it left in its group goes too. */
+    /* Whatever else it left goes too: in its group, and every descendant
+     * (a daemon in a session of its own is ours, as the subreaper). Each
+     * is reaped, until none is left. */
     if (c->pid > 0)
         kill(-c->pid, SIGKILL);
+    for (int waited = 0; waited < STOP_ALL_MS; waited += 5) {
+        int alive = kill_descendants(&stop_scan);
+        int reaped = 0;
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            reaped++;
+        if (alive <= 0 && reaped == 0)
+            break;
+        sleep_ms(5);
+    }
     child_current_group = 0;
     if (c->drain_started) {
         /* Give the drain thread a moment for output still in the pipes,
@@ -397,9 +537,11 @@ static void sample_tasks(long pid, struct group_sample *s)
     closedir(tasks);
 }
 
-/* Adds PID's rchar and wchar (bytes through read/write-like calls of any
- * kind: pipes, files, sockets) to S->io. Nothing when /proc/PID/io cannot be
- * read. */
+/* Adds PID's rchar (bytes through read-like calls of any kind: pipes,
+ * files) to S->io. What it writes is not counted: written to a pipe of its
+ * own, it is counted where it is read; written to its stdout or stderr, it
+ * is output, which is not progress (a program that floods its stderr does
+ * not move on). Nothing when /proc/PID/io cannot be read. */
 static void sample_io(long pid, struct group_sample *s)
 {
     char path[64], line[128];
@@ -409,23 +551,22 @@ static void sample_io(long pid, struct group_sample *s)
         return;
     while (fgets(line, sizeof line, f) != NULL) {
         unsigned long long v;
-        if (sscanf(line, "rchar: %llu", &v) == 1 || sscanf(line, "wchar: %llu", &v) == 1)
+        if (sscanf(line, "rchar: %llu", &v) == 1)
             s->io += v;
     }
     fclose(f);
 }
 
-/* The program is its process group and every descendant, wherever it
- * moved (the lab's servers run each command in a group of its own). */
-int child_sample(const struct child *c, struct group_sample *s)
+/* Every process of /proc, those of the program marked IN_TREE: its process
+ * group and every descendant, wherever it moved (the lab's servers run each
+ * command in a group of its own), and the processes re-parented to us (the
+ * subreaper: what the program left when their parent ended). Returns the
+ * array (to free), *N its length; NULL when /proc cannot be read. */
+static struct proc_entry *tree_scan(const struct child *c, size_t *n)
 {
-    memset(s, 0, sizeof *s);
-    s->all_asleep = 1;
-    if (c->pid <= 0)
-        return -1;
     DIR *proc = opendir("/proc");
     if (proc == NULL)
-        return -1;
+        return NULL;
     struct proc_entry *all = NULL;
     size_t n_all = 0, cap_all = 0;
     struct dirent *de;
@@ -449,10 +590,12 @@ int child_sample(const struct child *c, struct group_sample *s)
         all[n_all++] = e;
     }
     closedir(proc);
-    /* Mark the group, then descendants until nothing changes. */
+    /* Mark the group and the re-parented, then descendants until nothing
+     * changes. */
     int changed = 1;
+    long self = (long)getpid();
     for (size_t i = 0; i < n_all; i++)
-        all[i].in_tree = all[i].pgrp == c->pid || all[i].pid == c->pid;
+        all[i].in_tree = all[i].pgrp == c->pid || all[i].pid == c->pid || all[i].ppid == self;
     while (changed) {
         changed = 0;
         for (size_t i = 0; i < n_all; i++) {
@@ -465,6 +608,20 @@ int child_sample(const struct child *c, struct group_sample *s)
                 }
         }
     }
+    *n = n_all;
+    return all;
+}
+
+int child_sample(const struct child *c, struct group_sample *s)
+{
+    memset(s, 0, sizeof *s);
+    s->all_asleep = 1;
+    if (c->pid <= 0)
+        return -1;
+    size_t n_all;
+    struct proc_entry *all = tree_scan(c, &n_all);
+    if (all == NULL)
+        return -1;
     long ticks_per_s = sysconf(_SC_CLK_TCK);
     unsigned long long ticks_total = 0;
     int processes = 0;
@@ -484,4 +641,54 @@ int child_sample(const struct child *c, struct group_sample *s)
     s->processes = processes;
     s->cpu = ticks_per_s > 0 ? (double)ticks_total / (double)ticks_per_s : 0;
     return 0;
+}
+
+/* 1 when process PID has a descriptor on one of the N sockets INODES, 0
+ * when not, -1 when its descriptors cannot be read. */
+static int has_socket(long pid, const unsigned long *inodes, size_t n)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/fd", pid);
+    DIR *fds = opendir(path);
+    if (fds == NULL)
+        return -1;
+    int found = 0;
+    struct dirent *de;
+    while (!found && (de = readdir(fds)) != NULL) {
+        char fd_path[600], target[64];
+        unsigned long inode;
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        snprintf(fd_path, sizeof fd_path, "%s/%s", path, de->d_name);
+        ssize_t len = readlink(fd_path, target, sizeof target - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        if (sscanf(target, "socket:[%lu]", &inode) != 1)
+            continue;
+        for (size_t i = 0; i < n && !found; i++)
+            found = inodes[i] == inode;
+    }
+    closedir(fds);
+    return found;
+}
+
+int child_has_socket(const struct child *c, const unsigned long *inodes, size_t n)
+{
+    if (c->pid <= 0)
+        return 0;
+    size_t n_all;
+    struct proc_entry *all = tree_scan(c, &n_all);
+    if (all == NULL)
+        return -1;
+    int found = 0, looked = 0;
+    for (size_t i = 0; i < n_all && !found; i++) {
+        if (!all[i].in_tree)
+            continue;
+        int rc = has_socket(all[i].pid, inodes, n);
+        looked |= rc >= 0;
+        found = rc == 1;
+    }
+    free(all);
+    return found ? 1 : looked ? 0 : -1;
 }

@@ -51,15 +51,18 @@ int child_poll_exit(struct child *c);
 /* Waits up to MS milliseconds for output or exit. */
 void child_wait_change(struct child *c, int ms);
 
-/* Bytes of output seen so far (stdout + stderr): a measure of progress. */
-uint64_t child_output_total(struct child *c);
+/* Bytes of stdout seen so far: a client's, which the scenario checks, is
+ * progress; no other output is (engine.c). */
+uint64_t child_stdout_total(struct child *c);
 
 /* Bytes the program wrote that the drain thread has not read yet (0 when
  * its pipes are empty): a program blocked writing output is not stuck. */
 size_t child_unread_output(struct child *c);
 
 /* Ends the program's whole process group (SIGTERM, then SIGKILL after
- * GRACE_MS), reaps it and stops the drain thread. Safe to call twice. */
+ * GRACE_MS), then kills every other descendant (after child_reaper_setup:
+ * daemons too), reaps them all and stops the drain thread. Safe to call
+ * twice. */
 void child_stop(struct child *c, int grace_ms);
 
 /* Frees the buffers (after child_stop). */
@@ -71,9 +74,9 @@ struct group_sample {
     int all_asleep;            /* 1 when every one is sleeping (S, T, Z)   */
     uint64_t switches;         /* sum of their context switches            */
     double cpu;                /* user + system seconds, with reaped children */
-    uint64_t io;               /* bytes read and written by every process
-                                  (/proc/PID/io rchar + wchar): a program
-                                  reading a pipe or a file is not spinning */
+    uint64_t io;               /* bytes read by every process (/proc/PID/io
+                                  rchar): a program reading a pipe or a
+                                  file is not spinning                     */
     int processes;             /* processes in the tree                    */
     uint64_t pids;             /* a mix of their pids: a child started or
                                   ended changes it even when the count
@@ -86,7 +89,23 @@ struct group_sample {
 /* Returns 0 with S filled, -1 when the group has no process left. */
 int child_sample(const struct child *c, struct group_sample *s);
 
+/* 1 when a process of the program (as child_sample finds them) holds one
+ * of the N sockets INODES (their inodes, peek_listeners), 0 when none
+ * does, -1 when their descriptors cannot be read. */
+int child_has_socket(const struct child *c, const unsigned long *inodes, size_t n);
+
 /* The process group the signal handler must end, or 0 (see child.c). */
 extern volatile pid_t child_current_group;
+
+/* Makes this process the reaper of its orphaned descendants
+ * (PR_SET_CHILD_SUBREAPER): what a program leaves when their parent ends
+ * (a daemon: setsid, then fork) becomes the grader's child, so that
+ * child_sample finds it and child_stop kills it. Call it before the first
+ * child_start. Returns 0, or -1 with errno set. */
+int child_reaper_setup(void);
+
+/* For a signal handler (async-signal-safe: system calls only): kills the
+ * current program's group and every descendant of this process. */
+void child_kill_all_from_signal(void);
 
 #endif

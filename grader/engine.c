@@ -41,9 +41,12 @@
 
 /* When the grader gives up on a program (see engine.h). Progress is what
  * the scenario can see: bytes the program read from the grader or sent to
- * it, output, a process or thread started or ended, bytes moved through
- * its pipes and files (a server reading a command's output). A wake-up
- * that moves no bytes (a timer in an event loop) is not progress. */
+ * it, a client's stdout (what the scenario checks), a process or thread
+ * started or ended, bytes read through its pipes and files (a server
+ * reading a command's output). A wake-up that moves no bytes (a timer in an
+ * event loop) is not progress, nor is any other output: a program that
+ * prints a line every half second, or floods its stderr, keeps no wait
+ * going. */
 #define QUIET_MS 1000         /* blocked with no progress this long: stuck  */
 #define SPIN_CPU_S 0.5        /* CPU seconds used with no progress: spinning */
 #define CONFIRM_MS 200        /* ... once a wait found it stuck or spinning, */
@@ -54,6 +57,9 @@
                                  work                                       */
 #define LAST_GUARD_MS 30000   /* no progress at all for this long: the last
                                  guard, which no lab program reaches        */
+#define SCENARIO_S 60         /* ... or the scenario has run this long (its
+                                 default, --scenario-limit): every wait
+                                 after that ends at once                   */
 #define SETTLE_US 200         /* after a piece was read, before the next    */
 #define PACE_MS 20            /* between pieces when sock_diag is missing   */
 #define STOP_GRACE_MS 2000    /* SIGTERM, then SIGKILL after this           */
@@ -116,6 +122,10 @@ struct run {
     int ended_itself;         /* it had exited on its own before that        */
     int end_status;
     const char *stopped;      /* why the script could not go on, or NULL    */
+    int64_t started_ms;       /* when the scenario began                    */
+    int64_t scenario_ms;      /* its most (SCENARIO_S, --scenario-limit)    */
+    int over_time;            /* a wait ended because the scenario ran its
+                                 most (scenario_ms)                          */
 };
 
 /* ---- small helpers --------------------------------------------------------- */
@@ -362,7 +372,9 @@ typedef int (*wait_cond)(struct run *r, void *arg);
 
 static uint64_t progress_mark(struct run *r)
 {
-    return r->progress + (r->child_started ? child_output_total(&r->child) : 0);
+    if (!r->child_started || r->cfg->mode != MODE_CLIENT)
+        return r->progress;
+    return r->progress + child_stdout_total(&r->child);
 }
 
 /* Waits until COND holds, or the program can provably not make it hold
@@ -426,6 +438,10 @@ static enum wait_end wait_until(struct run *r, wait_cond cond, void *arg)
         }
         if (now - quiet_since >= LAST_GUARD_MS)
             return WAIT_IDLE;
+        if (now - r->started_ms >= r->scenario_ms) {
+            r->over_time = 1;
+            return WAIT_IDLE;
+        }
         if (r->child_started && now - quiet_since >= SAMPLE_MS && now - last_sample >= SAMPLE_MS) {
             struct group_sample gs;
             last_sample = now;
@@ -476,20 +492,28 @@ static void describe_program(struct run *r, enum wait_end how, char *buf, size_t
             snprintf(buf, len, "ended (wait status %d)", st);
         return;
     }
+    /* A client's stdout is progress; nothing else it prints is. */
+    int client = r->cfg->mode == MODE_CLIENT;
     switch (how) {
     case WAIT_STUCK:
         if (r->confirmed)
-            snprintf(buf, len, "is still blocked: nothing read, sent, printed or started");
+            snprintf(buf, len, "is still blocked: nothing read, sent%s or started",
+                     client ? ", printed" : "");
         else
-            snprintf(buf, len, "is blocked: waiting for %g s with nothing read, sent, printed or started",
-                     QUIET_MS / 1000.0);
+            snprintf(buf, len, "is blocked: waiting for %g s with nothing read, sent%s or started",
+                     QUIET_MS / 1000.0, client ? ", printed" : "");
         break;
     case WAIT_SPIN:
-        snprintf(buf, len, "is %sspinning: %.1f s of CPU without reading, sending or printing anything",
-                 r->confirmed ? "still " : "", r->spin_cpu);
+        snprintf(buf, len, "is %sspinning: %.1f s of CPU without %s anything",
+                 r->confirmed ? "still " : "", r->spin_cpu,
+                 client ? "reading, sending or printing" : "reading or sending");
         break;
     case WAIT_IDLE:
-        snprintf(buf, len, "did nothing at all for %d s", LAST_GUARD_MS / 1000);
+        if (r->over_time)
+            snprintf(buf, len, "is still running: the scenario has taken %lld s, the most the "
+                     "grader gives one", (long long)(r->scenario_ms / 1000));
+        else
+            snprintf(buf, len, "did nothing at all for %d s", LAST_GUARD_MS / 1000);
         break;
     default:
         snprintf(buf, len, "is still running");
@@ -1548,7 +1572,12 @@ static void diagnose_header_field(struct run *r, const unsigned char lb[4], size
                     "big-endian %u: the length was written big-endian (htonl, struct.pack('>i')); "
                     "stage 4 wants little-endian (struct.pack('<i'))", lb[0], lb[1], lb[2],
                  lb[3], le, be);
-    else if (be == whole_reply)
+    else if (le == 0 && r->s->proto != PROTO3)
+        diagnose(r, "a header length of 0: every stage %s reply starts with a JSON header "
+                    "(at least {\"%s\": ...}), so its length is never 0: send the length of the "
+                    "header's encoded bytes, then the header", r->s->proto == PROTO5 ? "5" : "4",
+                 r->s->proto == PROTO5 ? "op" : "total_size");
+    else if (r->s->proto == PROTO3 && be == whole_reply)
         diagnose(r, "length bytes %02x %02x %02x %02x read big-endian are %u, the output's size: "
                     "the length was written big-endian; stage 3 wants little-endian "
                     "(struct.pack('<i'))", lb[0], lb[1], lb[2], lb[3], be);
@@ -1988,6 +2017,25 @@ static int connect_conn(struct run *r, struct conn *c, unsigned conn_no)
     return 0;
 }
 
+/* 1 when a socket listens on the server's port and none of those that do
+ * is the program's (its process tree's): it named another process's port,
+ * and the grader would grade that process. 0 when one of them is the
+ * program's, when none listens yet (the connect will tell), or when the
+ * grader cannot look. */
+static int port_taken_by_another(struct run *r)
+{
+    unsigned long inodes[16];
+    size_t n = 0;
+    int port = atoi(r->port);
+
+    if (port <= 0)
+        return 0;
+    int listening = peek_listeners((unsigned)port, inodes, sizeof inodes / sizeof inodes[0], &n);
+    if (listening <= 0 || (size_t)listening > n)
+        return 0;       /* none yet, or more than we keep: cannot tell */
+    return child_has_socket(&r->child, inodes, n) == 0;
+}
+
 static void play_server_mode(struct run *r, int from_port)
 {
     const struct script *s = r->s;
@@ -2005,6 +2053,21 @@ static void play_server_mode(struct run *r, int from_port)
         if (!from_port && how == WAIT_STUCK)
             diagnose(r, "print 'listening on ADDR:PORT' once the socket listens, or give the "
                         "grader {port} in the server's arguments");
+        r->v->pass = 0;
+        return;
+    }
+    if (port_taken_by_another(r)) {
+        step(r, "the grader started the server: %s", line);
+        step(r, "%s port %s, but port %s is not the program's: another process listens there",
+             from_port ? "it was given" : "it said it listens on", r->port, r->port);
+        if (from_port)
+            diagnose(r, "the program was to listen on {port} and another process does: did its "
+                        "bind fail? (its stderr may say)");
+        else
+            diagnose(r, "say the port of the program's own listening socket: bind, listen, then "
+                        "read the port with getsockname and print 'listening on ADDR:PORT'");
+        finish_program(r, 0);
+        server_stderr_step(r);
         r->v->pass = 0;
         return;
     }
@@ -2140,6 +2203,8 @@ int engine_run(const struct grade_config *cfg, const struct scenario *sc,
     memset(&r, 0, sizeof r);
     memset(v, 0, sizeof *v);
     int64_t started = now_ms();
+    r.started_ms = started;
+    r.scenario_ms = (int64_t)(cfg->scenario_s ? cfg->scenario_s : SCENARIO_S) * 1000;
     r.cfg = cfg;
     r.sc = sc;
     r.s = s;

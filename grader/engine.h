@@ -4,13 +4,16 @@
  * grader's side of every connection, with the byte where it went wrong.
  *
  * Waiting never depends on the machine's speed: the grader waits for the
- * program to do something (read a piece, send a request, print, start or
- * end a process, exit), and gives up only when the program provably cannot
- * go on: it exited; or every one of its threads waits and it has made no
- * progress for 1 s (blocked on bytes that will not come; a timer that
- * wakes it and moves nothing is not progress); or it used 0.5 s of CPU
- * with no progress (spinning); or, the last guard, nothing at all happened
- * for 30 s. Each scenario's verdict counts which of these ended its waits.
+ * program to do something (read a piece, send a request, print its stdout
+ * as a client, start or end a process, exit), and gives up only when the
+ * program provably cannot go on: it exited; or every one of its threads
+ * waits and it has made no progress for 1 s (blocked on bytes that will not
+ * come; a timer that wakes it and moves nothing is not progress, nor is
+ * output other than a client's stdout: a server that prints a line every
+ * half second and never listens is blocked); or it used 0.5 s of CPU with
+ * no progress (spinning); or, the last guard, nothing at all happened for
+ * 30 s or the scenario has run 60 s. Each scenario's verdict counts which
+ * of these ended its waits.
  *
  * Nothing here prints or exits. */
 #ifndef GRADER_ENGINE_H
@@ -30,13 +33,15 @@ struct grade_config {
     const char *captures_dir; /* where failing scenarios' captures go        */
     const char *self;         /* how the grader was invoked (for the replay) */
     const char *self_args;    /* the options to repeat in the replay line    */
+    unsigned long scenario_s; /* a scenario's most: past it, every wait ends
+                                 at once (the last guard); 0: 60 s         */
 };
 
 #define VERDICT_MAX_STEPS 80
 
 /* How a wait ended: the condition it waited for held, the program exited,
  * or a rule gave up on it: stuck (blocked, no progress), spinning, or the
- * last guard (nothing at all for 30 s). WAIT_SETTLED is counted, never
+ * last guard (nothing at all for 30 s, or the scenario ran 60 s). WAIT_SETTLED is counted, never
  * returned: a wait for the program to be done with a close, which ends
  * when it is blocked and quiet for 0.2 s. */
 enum wait_end { WAIT_DONE, WAIT_EXITED, WAIT_STUCK, WAIT_SPIN, WAIT_IDLE, WAIT_SETTLED, WAIT_ENDS };

@@ -46,8 +46,9 @@ enum grade_bug {
     BUG_TEXT          = 1u << 5,  /* bytes handled as text (decoded, counted)  */
     BUG_DIES_ON_CLOSE = 1u << 6,  /* a peer that leaves kills the server       */
     BUG_ONE_AT_A_TIME = 1u << 7,  /* one client at a time (stage 6's lesson)   */
+    BUG_OFF_BY_ONE    = 1u << 8,  /* the output's last byte lost               */
 };
-#define BUG_COUNT 8
+#define BUG_COUNT 9
 
 /* "one-recv", "recv4-once", ... and what each means. */
 const char *bug_name(unsigned bug_bit);

@@ -131,7 +131,11 @@ int peek_unacked(int fd)
     return queued;
 }
 
-static int listening_in(const char *path, unsigned port)
+/* Adds the inodes of the sockets listening on PORT in PATH (/proc/net/tcp
+ * or tcp6) to INODES (at most MAX in all, *N so far). Returns how many
+ * listen there (counted beyond MAX too), or -1 when PATH cannot be read. */
+static int listening_in(const char *path, unsigned port, unsigned long *inodes, size_t max,
+                        size_t *n)
 {
     char line[512];
     FILE *f = fopen(path, "r");
@@ -141,24 +145,39 @@ static int listening_in(const char *path, unsigned port)
     while (fgets(line, sizeof line, f)) {
         char local[128];
         unsigned state;
-        /* "  0: 0100007F:1F90 00000000:0000 0A ..." */
-        if (sscanf(line, " %*d: %127s %*s %x", local, &state) != 2)
+        unsigned long inode;
+        /* "  0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000
+         *  00000000  1000        0 123456 ...": uid, timeout, inode */
+        if (sscanf(line, " %*d: %127s %*s %x %*s %*s %*s %*u %*u %lu", local, &state,
+                   &inode) != 3)
             continue;
         const char *colon = strrchr(local, ':');
         unsigned local_port;
         if (colon && sscanf(colon + 1, "%x", &local_port) == 1 && local_port == port &&
-            state == 0x0A)
-            found = 1;
+            state == 0x0A) {
+            found++;
+            if (*n < max)
+                inodes[(*n)++] = inode;
+        }
     }
     fclose(f);
     return found;
 }
 
-int peek_listening(unsigned port)
+int peek_listeners(unsigned port, unsigned long *inodes, size_t max, size_t *n)
 {
-    int v4 = listening_in("/proc/net/tcp", port);
-    int v6 = listening_in("/proc/net/tcp6", port);
+    *n = 0;
+    int v4 = listening_in("/proc/net/tcp", port, inodes, max, n);
+    int v6 = listening_in("/proc/net/tcp6", port, inodes, max, n);
     if (v4 < 0 && v6 < 0)
         return -1;
-    return v4 > 0 || v6 > 0;
+    return (v4 > 0 ? v4 : 0) + (v6 > 0 ? v6 : 0);
+}
+
+int peek_listening(unsigned port)
+{
+    unsigned long ignored[1];
+    size_t n;
+    int found = peek_listeners(port, ignored, 0, &n);
+    return found < 0 ? -1 : found > 0;
 }

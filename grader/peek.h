@@ -40,4 +40,10 @@ int peek_unacked(int fd);
  * -1 when /proc/net/tcp cannot be read. */
 int peek_listening(unsigned port);
 
+/* The sockets listening on TCP port PORT (IPv4 and IPv6): their inodes
+ * (as /proc/PID/fd shows them, "socket:[INODE]") in INODES, at most MAX,
+ * *N of them. Returns how many listen, or -1 when /proc/net/tcp and tcp6
+ * cannot be read. */
+int peek_listeners(unsigned port, unsigned long *inodes, size_t max, size_t *n);
+
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "digest.h"
+#include "fsroot.h"
 #include "wire.h"
 
 const char *proto_name(unsigned proto)
@@ -407,8 +408,12 @@ static enum reply_state parse_reply5(const unsigned char *buf, size_t have, size
                 g->stdout_size_given = 1;
                 g->stdout_size = (uint64_t)out_size->valuedouble;
             }
+            /* What the program sent is shown escaped, as every string of
+             * its frames the report quotes: no escape code reaches the
+             * teacher's terminal. */
             if (cJSON_IsString(sha))
-                snprintf(g->sha256, sizeof g->sha256, "%.70s", sha->valuestring);
+                fsroot_show_name(sha->valuestring, strlen(sha->valuestring), g->sha256,
+                                 sizeof g->sha256);
             g->length = g->out.len + g->err.len;
             g->complete = 1;
             *need = at + frame_need;
@@ -416,16 +421,19 @@ static enum reply_state parse_reply5(const unsigned char *buf, size_t have, size
         } else if (strcmp(name, "error") == 0) {
             const cJSON *code = cJSON_GetObjectItemCaseSensitive(header, "code");
             const cJSON *message = cJSON_GetObjectItemCaseSensitive(header, "message");
-            snprintf(g->error_code, sizeof g->error_code, "%s",
-                     cJSON_IsString(code) ? code->valuestring : "?");
-            snprintf(g->error_message, sizeof g->error_message, "%s",
-                     cJSON_IsString(message) ? message->valuestring : "");
+            const char *code_text = cJSON_IsString(code) ? code->valuestring : "?";
+            const char *message_text = cJSON_IsString(message) ? message->valuestring : "";
+            fsroot_show_name(code_text, strlen(code_text), g->error_code, sizeof g->error_code);
+            fsroot_show_text(message_text, strlen(message_text), g->error_message,
+                             sizeof g->error_message);
             g->complete = 1;
             *need = at + frame_need;
             result = REPLY_COMPLETE;
         } else {
-            snprintf(g->problem, sizeof g->problem, "a frame with op \"%.40s\" in the reply to "
-                     "exec (output, exit or error expected)", name);
+            char name_shown[64];
+            fsroot_show_name(name, strlen(name), name_shown, sizeof name_shown);
+            snprintf(g->problem, sizeof g->problem, "a frame with op \"%s\" in the reply to "
+                     "exec (output, exit or error expected)", name_shown);
             g->problem_at = at + 4;
             result = REPLY_BAD;
         }

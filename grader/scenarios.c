@@ -28,6 +28,7 @@ static const struct {
     { "text", "handles the bytes as text (decodes pieces, counts characters)" },
     { "dies-on-close", "dies when a client leaves in the middle of its reply" },
     { "one-at-a-time", "serves one client at a time: a silent one holds up the others" },
+    { "off-by-one", "loses the last byte of its output (an off-by-one)" },
 };
 
 static int bug_index(unsigned bit)
@@ -828,32 +829,35 @@ static int build_server_many(struct script *s, struct rng *rng)
 #define BOTH (PROTO3 | PROTO4 | PROTO5)
 #define HEADERS (PROTO4 | PROTO5)
 #define ORDER BUG_BYTE_ORDER
+/* A client scenario with a body to print catches a client whose output
+ * is one byte short. */
+#define PRINTS BUG_OFF_BY_ONE
 
 const struct scenario scenarios[] = {
     /* the grader plays the server */
-    { "coalesced", MODE_CLIENT, BOTH, ORDER,
+    { "coalesced", MODE_CLIENT, BOTH, ORDER | PRINTS,
       "each reply (length, header, body) in one segment", build_coalesced, 0 },
-    { "dribble", MODE_CLIENT, BOTH, BUG_ONE_RECV | BUG_RECV4_ONCE | ORDER,
+    { "dribble", MODE_CLIENT, BOTH, BUG_ONE_RECV | BUG_RECV4_ONCE | ORDER | PRINTS,
       "every byte of every reply in a segment of its own", build_dribble, 0 },
-    { "random-cuts", MODE_CLIENT, BOTH, BUG_ONE_RECV | BUG_RECV4_ONCE | ORDER,
+    { "random-cuts", MODE_CLIENT, BOTH, BUG_ONE_RECV | BUG_RECV4_ONCE | ORDER | PRINTS,
       "replies cut into pieces of 1..7 bytes, one length field among the cuts", build_random_cuts, 0 },
-    { "split-length", MODE_CLIENT, BOTH, BUG_RECV4_ONCE | ORDER,
+    { "split-length", MODE_CLIENT, BOTH, BUG_RECV4_ONCE | ORDER | PRINTS,
       "the 4-byte length (and the JSON header) split across two pieces", build_split_length, 0 },
-    { "split-utf8", MODE_CLIENT, BOTH, BUG_ONE_RECV | BUG_TEXT | ORDER,
+    { "split-utf8", MODE_CLIENT, BOTH, BUG_ONE_RECV | BUG_TEXT | ORDER | PRINTS,
       "a body of UTF-8 text cut in the middle of characters", build_split_utf8, 0 },
-    { "back-to-back", MODE_CLIENT, BOTH, BUG_ONE_RECV | ORDER,
+    { "back-to-back", MODE_CLIENT, BOTH, BUG_ONE_RECV | ORDER | PRINTS,
       "two replies in one segment, sent after the first request", build_back_to_back, 0 },
-    { "empty-body", MODE_CLIENT, BOTH, BUG_ONE_RECV | ORDER,
+    { "empty-body", MODE_CLIENT, BOTH, BUG_ONE_RECV | ORDER | PRINTS,
       "a reply with a 0-byte body, then an ordinary one", build_empty_body, 0 },
-    { "big", MODE_CLIENT, BOTH, BUG_ONE_RECV | ORDER,
+    { "big", MODE_CLIENT, BOTH, BUG_ONE_RECV | ORDER | PRINTS,
       "a body of 3..8 MiB in pieces of 1..65536 bytes", build_big, 0 },
-    { "stall", MODE_CLIENT, BOTH, BUG_ONE_RECV | BUG_RECV4_ONCE | ORDER,
+    { "stall", MODE_CLIENT, BOTH, BUG_ONE_RECV | BUG_RECV4_ONCE | ORDER | PRINTS,
       "the server stops for 0.5 s inside a length, then inside a body", build_stall, 0 },
-    { "close-mid-length", MODE_CLIENT, BOTH, BUG_NO_EOF | ORDER,
+    { "close-mid-length", MODE_CLIENT, BOTH, BUG_NO_EOF | ORDER | PRINTS,
       "the server closes after 1..3 bytes of a length", build_close_mid_length, 0 },
-    { "close-mid-header", MODE_CLIENT, HEADERS, BUG_NO_EOF | ORDER,
+    { "close-mid-header", MODE_CLIENT, HEADERS, BUG_NO_EOF | ORDER | PRINTS,
       "the server closes in the middle of a JSON header", build_close_mid_header, 0 },
-    { "close-mid-body", MODE_CLIENT, BOTH, BUG_NO_EOF | ORDER,
+    { "close-mid-body", MODE_CLIENT, BOTH, BUG_NO_EOF | ORDER | PRINTS,
       "the server closes in the middle of a body", build_close_mid_body, BUG_ONE_RECV },
     { "negative-length", MODE_CLIENT, BOTH, BUG_NO_LIMIT,
       "a negative length (every byte 0x80..0xff), then the server waits", build_negative_length, 0 },

@@ -67,6 +67,12 @@ int main(int argc, char **argv)
     };
     struct cli_outcome cli;
 
+    /* Before any socket: one started with 0, 1 or 2 closed would get that
+     * number, and what is printed would go to the peer. */
+    if (cli_std_fds_open() < 0) {
+        fprintf(stderr, "client: cannot open /dev/null: %s\n", strerror(errno));
+        return 1;
+    }
     cli_parse(&prog, argc, argv, &cli);
     if (!cli.run) {
         fputs(cli.text, cli.to_stderr ? stderr : stdout);

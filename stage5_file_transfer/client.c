@@ -132,6 +132,12 @@ int main(int argc, char **argv)
     struct cli_outcome cli;
     struct conn c;
 
+    /* Before any socket: one started with 0, 1 or 2 closed would get that
+     * number, and what is printed would go to the peer. */
+    if (cli_std_fds_open() < 0) {
+        fprintf(stderr, "client: cannot open /dev/null: %s\n", strerror(errno));
+        return EXIT_LOCAL;
+    }
     /* Options first, then the command word: "client exec ls -l" runs "ls -l". */
     cli_parse_operands(&prog, "[COMMAND [ARGS...]]", 1, argc, argv, &cli);
     int first = cli.first_operand, args = first + 1;  /* the word, its arguments */
@@ -652,6 +658,46 @@ static void download_path(const char *name, const char *dest, char *out, size_t 
         snprintf(out, outlen, "%s", dest);
 }
 
+/* Opens PART, DEST's partial download, for writing, creating it when it is
+ * missing and emptying it unless RESUME. Whatever is there must be a
+ * regular file of one link: a symlink or a hard link planted at that name
+ * would send the download into another file, outside the destination.
+ * Returns the descriptor (*ST filled), or -1 after saying why. */
+static int open_partial(const char *part, const char *path_shown, int resume, struct stat *st)
+{
+    int fd = open(part, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+
+    if (fd < 0) {
+        if (errno == ELOOP)
+            fprintf(stderr, "client: %s" PART_SUFFIX " is a symlink: refusing to write through it "
+                    "(remove it, or choose another DEST)\n", path_shown);
+        else
+            fprintf(stderr, "client: cannot write %s" PART_SUFFIX ": %s\n", path_shown,
+                    strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, st) < 0) {
+        fprintf(stderr, "client: cannot write %s" PART_SUFFIX ": %s\n", path_shown,
+                strerror(errno));
+    } else if (!S_ISREG(st->st_mode)) {
+        fprintf(stderr, "client: %s" PART_SUFFIX " is not a regular file: refusing to write it "
+                "(remove it, or choose another DEST)\n", path_shown);
+    } else if (st->st_nlink != 1) {
+        fprintf(stderr, "client: %s" PART_SUFFIX " has %ju links: refusing to write a file that "
+                "has another name too (remove it, or choose another DEST)\n", path_shown,
+                (uintmax_t)st->st_nlink);
+    } else if (!resume && st->st_size > 0 && ftruncate(fd, 0) < 0) {
+        fprintf(stderr, "client: cannot write %s" PART_SUFFIX ": %s\n", path_shown,
+                strerror(errno));
+    } else {
+        if (!resume)
+            st->st_size = 0;
+        return fd;
+    }
+    close(fd);
+    return -1;
+}
+
 /* Receives the "file" body into OUT (a file at PATH growing from OFFSET, or
  * standard output when OUT_HASH is NULL and SHA is set). Returns 0 or an
  * exit status. */
@@ -712,16 +758,9 @@ static int do_get(struct conn *c, const char *name, const char *dest)
             return EXIT_LOCAL;
         }
         /* --resume goes on from what an interrupted download left. */
-        fd = open(part, O_RDWR | O_CLOEXEC | (c->cfg->resume ? 0 : O_CREAT | O_TRUNC), 0666);
-        if (fd < 0 && c->cfg->resume && errno == ENOENT)
-            fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-        if (fd < 0 || fstat(fd, &st) < 0) {
-            fprintf(stderr, "client: cannot write %s" PART_SUFFIX ": %s\n", path_shown,
-                    strerror(errno));
-            if (fd >= 0)
-                close(fd);
+        fd = open_partial(part, path_shown, c->cfg->resume, &st);
+        if (fd < 0)
             return EXIT_LOCAL;
-        }
         offset = (uint64_t)st.st_size;
         if (file_hash_start(&hash, fd, offset, 1, err, sizeof err) < 0) {
             fprintf(stderr, "client: %s\n", err);
@@ -748,8 +787,10 @@ static int do_get(struct conn *c, const char *name, const char *dest)
     if (rc != EXIT_OK)
         goto end;
     if (c->msg.offset != offset || strcmp(c->msg.name, name) != 0) {
+        char sent_shown[FT_SHOWN_MAX];
+        fsroot_show_name(c->msg.name, strlen(c->msg.name), sent_shown, sizeof sent_shown);
         fprintf(stderr, "client: the server broke the protocol: it sent \"%s\" from byte %"
-                PRIu64 ", not \"%s\" from %" PRIu64 "\n", c->msg.name, c->msg.offset, shown,
+                PRIu64 ", not \"%s\" from %" PRIu64 "\n", sent_shown, c->msg.offset, shown,
                 offset);
         rc = EXIT_PROTOCOL;
         goto end;
@@ -758,7 +799,7 @@ static int do_get(struct conn *c, const char *name, const char *dest)
     progress_start(&bar, file_size, offset);
     rc = receive_body(c, fd, offset, hashing ? &hash : NULL, &sha, &bar, path_shown);
     if (rc != EXIT_OK) {
-        if (!to_stdout && rc == EXIT_CONNECTION)
+        if (!to_stdout && rc == EXIT_CONNECTION && fstat(fd, &st) == 0 && st.st_size > 0)
             fprintf(stderr, "client: the bytes received are kept in %s" PART_SUFFIX
                     ": --resume goes on from there\n", path_shown);
         goto end;
@@ -810,11 +851,15 @@ end:
     if (hashing)
         file_hash_cancel(&hash);
     digest_free(&sha);
-    if (!to_stdout && fd >= 0)
+    if (!to_stdout && fd >= 0) {
+        /* Nothing came (the server refused, or closed before a byte of the
+         * file): leave nothing behind. Bytes that came stay for --resume. */
+        struct stat named;
+        if (rc != EXIT_OK && fstat(fd, &st) == 0 && st.st_size == 0 &&
+            lstat(part, &named) == 0 && named.st_dev == st.st_dev && named.st_ino == st.st_ino)
+            unlink(part);
         close(fd);
-    if (!to_stdout && rc != EXIT_OK && rc != EXIT_CONNECTION && rc != EXIT_VERIFY &&
-        offset == 0 && stat(part, &st) == 0 && st.st_size == 0)
-        unlink(part);           /* nothing came: leave nothing behind */
+    }
     fflush(stdout);
     return rc;
 }

@@ -209,3 +209,23 @@ default_port_of() { stage_of "$1" port; }
     assert_equal "$status" 2
     assert_equal "${stderr_lines[0]}" "client: unknown option '--bogus=3'"
 }
+
+# About a second. A client started with stdout closed got that number for
+# its socket: the reply it printed went back to the server, which ran it as
+# the next command. The server must see the one command it was sent.
+@test "a client started with stdout closed prints into nothing, never into its own connection" {
+    local prog
+    for prog in "${SERVERS[@]}"; do
+        start_server srv "$ROOT/$prog" --port 0
+        local rc=0
+        printf 'echo hi\n' | "$ROOT/${prog%/server}/client" -p "$srv_port" \
+            2>"$BATS_TEST_TMPDIR/err" >&- || rc=$?
+        echo "$prog: exit $rc"; cat "$BATS_TEST_TMPDIR/err"
+        [ "$rc" -eq 0 ]
+        wait_for_log srv 'disconnected$'
+        run grep ': ran ' "$BATS_TEST_TMPDIR/srv.log"
+        assert_output --regexp '^client 127\.0\.0\.1:[0-9]+: ran "echo hi": exit 0, 3 bytes stdout, 0 bytes stderr$'
+        kill "$srv_pid"
+        wait_for_exit "$srv_pid"
+    done
+}

@@ -16,7 +16,50 @@ setup() {
     [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
     cd "$BATS_TEST_TMPDIR"
 }
-teardown() { _common_teardown; }
+teardown() {
+    # what a test that failed left running, found by its marker
+    [ -z "${MARK:-}" ] || kill -KILL $(marked_pids "$MARK") 2>/dev/null || true
+    _common_teardown
+}
+
+# marked_pids MARK: the processes whose environment holds
+# NIANBAO_TEST_MARK=MARK (what a test started under the grader, and every
+# process that came of it, daemons included), one a line. From /proc.
+marked_pids() {
+    local f pid
+    for f in /proc/[0-9]*/environ; do
+        if grep -qzxF "NIANBAO_TEST_MARK=$1" "$f" 2>/dev/null; then
+            pid=${f#/proc/}
+            echo "${pid%/environ}"
+        fi
+    done
+}
+
+# marked_cmdlines MARK: their command lines, arguments joined by spaces.
+marked_cmdlines() {
+    local pid
+    for pid in $(marked_pids "$1"); do
+        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | sed 's/ $//'
+        echo
+    done
+}
+
+# no_marked_process MARK: polls (deadline 5 s) until no process holds MARK.
+no_marked_process() {
+    local deadline=$((SECONDS + 5)) pids
+    while pids=$(marked_pids "$1") && [ -n "$pids" ]; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "still running:"; marked_cmdlines "$1"
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# The daemon a program under test leaves: a new session (setsid), its
+# parent gone, no descriptor of the grader's kept.
+DAEMONIZE='setsid sh -c "sleep 300 </dev/null >/dev/null 2>&1 &"'
+
 
 @test "--help names both modes, {port} and the exit statuses; --version answers" {
     run "$GRADE" --help
@@ -55,14 +98,14 @@ teardown() { _common_teardown; }
 @test "--list names every scenario and the bugs it catches, per mode and stage" {
     run "$GRADE" client --proto stage3 --list
     assert_success
-    assert_line 'split-length      the 4-byte length (and the JSON header) split across two pieces (catches: recv4-once, byte-order)'
-    assert_line 'close-mid-body    the server closes in the middle of a body (catches: one-recv, no-eof, byte-order)'
+    assert_line 'split-length      the 4-byte length (and the JSON header) split across two pieces (catches: recv4-once, byte-order, off-by-one)'
+    assert_line 'close-mid-body    the server closes in the middle of a body (catches: one-recv, no-eof, byte-order, off-by-one)'
     assert_line 'text-as-length    another protocol'"'"'s text where the length goes, then the server waits (catches: no-limit)'
     refute_line --partial 'close-mid-header'
     [ "${#lines[@]}" -eq 14 ]
     run "$GRADE" client --proto stage4 --list
-    assert_line 'close-mid-header  the server closes in the middle of a JSON header (catches: no-eof, byte-order)'
-    assert_line 'close-mid-body    the server closes in the middle of a body (catches: no-eof, byte-order)'
+    assert_line 'close-mid-header  the server closes in the middle of a JSON header (catches: no-eof, byte-order, off-by-one)'
+    assert_line 'close-mid-body    the server closes in the middle of a body (catches: no-eof, byte-order, off-by-one)'
     [ "${#lines[@]}" -eq 16 ]
     run "$GRADE" server --proto stage4 --list
     assert_line 'leave-mid-reply   a client reads a little of a 24 MB reply and closes; the next one is served (catches: no-eof, byte-order, dies-on-close)'
@@ -152,6 +195,45 @@ teardown() { _common_teardown; }
     assert_line --regexp '^# diagnosis: it kept running after the grader closed the connection, using [0-9.]+ s of CPU without reading or printing anything: a receive loop that does not stop when recv returns 0 \(the peer closed\)$'
     assert_line '# 1 of 2 passed; failed: close-mid-body'
     refute_line --regexp '^(PASS|FAIL) '
+}
+
+# About a second. exercises/broken/client3-off-by-one is right but for
+# the last byte of its output, which it never writes: a grader that
+# compared one byte less would pass it.
+@test "a client whose output lacks only its last byte fails, told it is one byte short" {
+    run "$GRADE" client --proto stage3 --only coalesced -- "$ROOT/exercises/broken/client3-off-by-one" '{port}'
+    assert_failure 1
+    assert_line --regexp '^        11\. expected: exit status 0 and on stdout the 839 bytes of the complete replies: "8\\n9\\n10\\n'
+    assert_line --regexp '^        12\. got: exit status 0 and 838 bytes on stdout: "8\\n9\\n10\\n'
+    assert_line '0 of 1 scenario passed; failed: coalesced'
+}
+
+# About 4 s: random-cuts for seeds 1 to 20, against a client that is right
+# but exits 3 the moment a length field comes in pieces. A seed whose cuts
+# miss every length field would pass it.
+@test "for every one of 20 seeds, random-cuts cuts inside at least one length field" {
+    cat >whole_length.py <<'PY'
+import socket, sys
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+for line in sys.stdin:
+    sock.sendall(line.rstrip("\n").encode())
+    head = sock.recv(4)
+    if len(head) < 4:
+        print("a length field in pieces", file=sys.stderr)
+        sys.exit(3)
+    size, body = int.from_bytes(head, "little"), b""
+    while len(body) < size:
+        piece = sock.recv(size - len(body))
+        if not piece:
+            sys.exit(1)
+        body += piece
+    sys.stdout.buffer.write(body)
+    sys.stdout.flush()
+PY
+    run "$GRADE" client --proto stage3 --only random-cuts --repeat 20 --tap -- "$PY" whole_length.py '{port}'
+    assert_failure 1
+    assert_equal "$(grep -c '^not ok [0-9]* - random-cuts:' <<<"$output")" 20
+    assert_equal "$(grep -c '^#  *[0-9]*\. its stderr: "a length field in pieces\\n"$' <<<"$output")" 20
 }
 
 @test "a spinning client is stopped and its whole process group is gone afterwards" {
@@ -286,6 +368,57 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); time.sleep(600)'
     assert_line "      diagnosis: print 'listening on ADDR:PORT' once the socket listens, or give the grader {port} in the server's arguments"
 }
 
+# About a second. Every line it printed counted as progress: the grader
+# waited for it 420 s. Output other than a client's stdout is not progress.
+@test "a server that prints a line every half second and never listens is told so in about a second" {
+    cat >talker.py <<'PY'
+import sys, time
+while True:
+    print("starting up...", file=sys.stderr, flush=True)
+    time.sleep(0.5)
+PY
+    start=$SECONDS
+    run timeout 60 "$GRADE" server --proto stage3 --only whole --waits -- "$PY" talker.py
+    assert_failure 1
+    assert_line "         2. it never said where it listens (a line 'listening on ADDR:PORT' on stdout or stderr): it is blocked: waiting for 1 s with nothing read, sent or started"
+    assert_line --regexp '^      waits: [0-9.]+ s; 0 met, 0 exited, 1 stuck, 0 spinning, 0 last-guard, 0 settled$'
+    [ $((SECONDS - start)) -lt 20 ]
+}
+
+# About 3 s: a server that never listens and reads /dev/urandom a little
+# every 10 ms. Each read is progress (bytes through its files), so neither
+# "stuck" nor "spinning" ever holds: --scenario-limit 2 ends it.
+@test "a program that keeps moving without getting anywhere is stopped at --scenario-limit, as the last guard" {
+    cat >reader.py <<'PY'
+import os, time
+fd = os.open("/dev/urandom", os.O_RDONLY)
+while True:
+    os.read(fd, 4096)
+    time.sleep(0.01)
+PY
+    start=$SECONDS
+    run timeout 60 "$GRADE" server --proto stage3 --only whole --waits --scenario-limit 2 -- "$PY" reader.py
+    assert_failure 1
+    assert_line "         2. it never said where it listens (a line 'listening on ADDR:PORT' on stdout or stderr): it is still running: the scenario has taken 2 s, the most the grader gives one"
+    assert_line --regexp '^      waits: [0-9.]+ s; 0 met, 0 exited, 0 stuck, 0 spinning, 1 last-guard, 0 settled$'
+    assert_line "      replay: $GRADE server --proto stage3 --only whole --seed 1 --scenario-limit 2 -- $PY reader.py"
+    [ $((SECONDS - start)) -lt 20 ]
+}
+
+# About a second. The "server" prints the port of the lab's stage 3 server,
+# started beside it, and listens nowhere: the grader graded the other
+# process, and it passed.
+@test "a server that names another process's port fails: the port is not the program's" {
+    start_server other "$ROOT/stage3_struct_len/server" --port 0
+    # shellcheck disable=SC2154  # start_server sets other_port
+    run "$GRADE" server --proto stage3 --only whole -- \
+        sh -c 'echo "listening on 127.0.0.1:$0" >&2; exec sleep 300' "$other_port"
+    assert_failure 1
+    assert_line "         2. it said it listens on port $other_port, but port $other_port is not the program's: another process listens there"
+    assert_line "      diagnosis: say the port of the program's own listening socket: bind, listen, then read the port with getsockname and print 'listening on ADDR:PORT'"
+    assert_line '0 of 1 scenario passed; failed: whole'
+}
+
 @test "a server whose length is big-endian is told so, with both readings of the bytes" {
     run "$GRADE" server --proto stage3 --only whole -- "$ROOT/exercises/broken/server3-byte-order" '{port}'
     assert_failure 1
@@ -312,6 +445,48 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); time.sleep(600)'
     wait_for_exit "$grader"
     [ "$EXIT_STATUS" -eq 143 ]
     wait_until -t 5 not pgrep -f "$server" >/dev/null || { echo "the server outlived the grader"; return 1; }
+}
+
+# About a second. The client starts a daemon (setsid, its parent exits)
+# before it runs: outside the program's process group, it outlived the
+# grader, which had found the client correct.
+@test "a program that starts a daemon passes and leaves no process behind" {
+    MARK="grade-daemon-$BATS_TEST_TMPDIR"
+    run "$GRADE" client --proto stage3 --only coalesced -- env NIANBAO_TEST_MARK="$MARK" \
+        sh -c "$DAEMONIZE"'; exec "$0" "$1"' "$ROOT/exercises/broken/client3-none" '{port}'
+    assert_success
+    assert_line 'all 1 scenario passed'
+    no_marked_process "$MARK"
+}
+
+# About a second: the program starts a daemon, then reads /dev/urandom a
+# little every 10 ms (it never listens, and never looks stuck). The grader
+# is stopped by SIGTERM in the middle of that scenario: its handler ended
+# the program's process group, not the daemon in a session of its own.
+@test "a grader stopped by SIGTERM mid-scenario leaves no process behind, daemons included" {
+    MARK="grade-term-$BATS_TEST_TMPDIR"
+    cat >reader.py <<'PY'
+import os, time
+fd = os.open("/dev/urandom", os.O_RDONLY)
+while True:
+    os.read(fd, 4096)
+    time.sleep(0.01)
+PY
+    "$GRADE" server --proto stage3 --only whole -- env NIANBAO_TEST_MARK="$MARK" \
+        sh -c "$DAEMONIZE"'; exec "$0" reader.py' "$PY" >out.txt 3>&- &
+    local grader=$!
+    STARTED_PIDS+=("$grader")
+    local deadline=$((SECONDS + 20))
+    # the daemon and the reader, both running
+    until marked_cmdlines "$MARK" | grep -qx 'sleep 300' &&
+          marked_cmdlines "$MARK" | grep -qx "$PY reader.py"; do
+        [ "$SECONDS" -lt "$deadline" ] || { echo "the program never started"; return 1; }
+        sleep 0.05
+    done
+    kill -TERM "$grader"
+    wait_for_exit "$grader"
+    [ "$EXIT_STATUS" -eq 143 ]
+    no_marked_process "$MARK"
 }
 
 @test "the printed view command opens the capture at the failing byte" {

@@ -181,3 +181,77 @@ EOF
     assert_output ' d4 c3 b2 a1 02 00 04 00 00 00 00 00 00 00 00 00
  ff ff 00 00 65 00 00 00'
 }
+
+# craft_capture OUT <<'PY': the capture the Python on stdin writes with
+# ev(kind, role, result, local_port, peer_port, data=b'') (kinds: 1 connect,
+# 2 accept, 3 send, 5 close; role 1 client, 2 server), 127.0.0.1 both ends.
+craft_capture() {
+    { cat <<'PY'
+import struct, sys
+out = sys.stdout.buffer
+def ev(kind, role, result, local, peer, data=b''):
+    addr = lambda p: struct.pack('<HH16s', 2, p, bytes([127, 0, 0, 1]) + bytes(12))
+    return (struct.pack('<IBBBBQqIiiI', 0x3256424e, kind, 0, 1, role, 1, result, role, 3, 0,
+                        len(data)) + addr(local) + addr(peer) + struct.pack('<q', result) + data)
+PY
+      cat; } >craft.py
+    python3 craft.py >"$1"
+}
+
+# pcap_records PCAP: one line per packet: captured bytes, then its length.
+pcap_records() {
+    python3 - "$1" <<'PY'
+import struct, sys
+d = open(sys.argv[1], 'rb').read()
+at = 24
+while at < len(d):
+    _, _, cap, orig = struct.unpack('<IIII', d[at:at + 16])
+    print(cap, orig)
+    at += 16 + cap
+PY
+}
+
+# Under a second. A 183-byte capture whose one send claims 2^62 bytes
+# wrote 6 GB in 60 s and was still going; the writer is held to 1 MB here
+# (ulimit -f) so that the old one fails fast instead of filling the disk.
+@test "a send that claims more than any call moves is refused in one line, and no pcap is written" {
+    craft_capture huge.nbcap <<'PY'
+out.write(ev(1, 1, 0, 40000, 8083, b'client'))
+out.write(ev(3, 1, 2**62, 40000, 8083, b'x'))
+PY
+    [ "$(stat -c %s huge.nbcap)" -eq 183 ]
+    run bash -c 'ulimit -f 1024; exec "$0" --replay huge.nbcap --pcap huge.pcap' "$VIEW"
+    assert_failure 1
+    assert_output 'nianbao-view: huge.nbcap: event 2 is a send of 4611686018427387904 bytes, more than one call can move (1099511627776): no pcap written'
+    [ ! -e huge.pcap ]
+}
+
+# Under a second. A send of 2^40 bytes (the most a call may claim) with one
+# byte captured was 16.9 million segments, 1.3 GB of pcap; one of 200000
+# bytes with 60000 captured, four. Past the segments that hold captured
+# bytes, the rest is one segment after a gap in the sequence numbers.
+@test "a send longer than what was captured grows the pcap by what was captured, not by its claim" {
+    craft_capture big.nbcap <<'PY'
+out.write(ev(1, 1, 0, 40000, 8083, b'client'))
+out.write(ev(2, 2, 0, 8083, 40000, b'server'))
+out.write(ev(3, 1, 2**40, 40000, 8083, b'x'))
+out.write(ev(3, 2, 200000, 8083, 40000, b'y' * 60000))
+out.write(ev(5, 1, 0, 40000, 8083))
+out.write(ev(5, 2, 0, 8083, 40000))
+PY
+    run bash -c 'ulimit -f 1024; exec "$0" --replay big.nbcap --pcap big.pcap' "$VIEW"
+    assert_success
+    run pcap_records big.pcap
+    # handshake; the client's send: the segment with its captured byte,
+    # then the last 32776 bytes; the server's: 65000 with 60000 captured,
+    # then the last 5000; a FIN each way.
+    assert_output '40 40
+40 40
+40 40
+41 65040
+40 32816
+60040 65040
+40 5040
+40 40
+40 40'
+}

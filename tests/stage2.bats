@@ -338,6 +338,25 @@ demo empty: a send of 0 bytes, then the end of stream'
 
 # ----------------------------------------------------- program contract ---
 
+# About a second. Started with stdout closed, a client's socket got fd 1:
+# the lines it printed were sent to the server with the demo's bytes.
+@test "tcp_client and udp_client started with stdout closed send their demo's bytes and nothing else" {
+    start_server tcp "$S2/tcp_server" --port 0
+    timeout 20 "$S2/tcp_client" -p "$tcp_port" --demo merge >&-
+    wait_for_line "$BATS_TEST_TMPDIR/tcp.out" '^send: '
+    run server_lines tcp
+    assert_line --index 2 'recv #1: 10 bytes "helloworld"'
+    assert_line --index 4 --regexp '^total: 10 bytes in 1 recv call; [12] data segments? arrived$'
+    start_server udp "$S2/udp_server" --port 0
+    timeout 20 "$S2/udp_client" -p "$udp_port" --demo boundaries >&-
+    wait_for_line "$BATS_TEST_TMPDIR/udp.out" '^sendto #2: '
+    run server_lines udp
+    assert_output 'recvfrom #1: 5 bytes "world" from CLIENT
+sendto #1: 21 bytes "received 5 of 5 bytes" to CLIENT
+recvfrom #2: 5 bytes "hello" from CLIENT
+sendto #2: 21 bytes "received 5 of 5 bytes" to CLIENT'
+}
+
 @test "every stage 2 program prints its usage on stdout for --help and exits 0" {
     local prog
     for prog in udp_server udp_client tcp_server tcp_client; do

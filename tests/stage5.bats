@@ -113,6 +113,25 @@ bats_require_minimum_version 1.5.0
     err_is 'client: h: 11 bytes, SHA-256 verified'
 }
 
+# About a second. Started with stdout closed, the client's socket got fd 1:
+# `get NAME -` wrote the file into its own connection, and the server ran
+# the request the file holds (here: touch pwned).
+@test "get - with stdout closed writes the file into nothing, never into the connection" {
+    ft_server
+    python3 -B -c "import sys; sys.path.insert(0, '$ROOT/tests/py'); from ftwire import *
+sys.stdout.buffer.write(frame({'op': 'exec'}, b'touch pwned'))" >"$SERVED/req"
+    local rc=0
+    timeout 60 "$ROOT/$S5/client" -p "$srv_port" get req - </dev/null \
+        2>"$BATS_TEST_TMPDIR/err" >&- || rc=$?
+    echo "exit $rc"
+    [ "$rc" -eq 0 ]
+    err_is "client: req: $(stat -c %s "$SERVED/req") bytes, SHA-256 verified"
+    wait_for_log srv 'disconnected$'
+    [ ! -e "$SERVED/pwned" ]
+    run grep -c 'exec\|ran ' "$BATS_TEST_TMPDIR/srv.log"
+    assert_output 0
+}
+
 @test "get into a directory keeps the name; a name in a subdirectory works both ways" {
     ft_server
     mkdir "$SERVED/sub" "$BATS_TEST_TMPDIR/down"

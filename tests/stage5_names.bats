@@ -188,6 +188,31 @@ symlinks_stay_inside() {
 $BATS_TEST_TMPDIR/err:0"
 }
 
+# About a second. A name may hold bidirectional controls (they are not
+# control characters of C0 or C1): it is stored, but shown escaped, or
+# "a<U+202E>txt.exe" would read "aexe.txt" on a terminal.
+@test "a name with bidirectional controls is stored, and every message, listing and log line shows them escaped" {
+    ft_server
+    printf 'x' >"$BATS_TEST_TMPDIR/payload"
+    local evil=$'a\u202etxt.exe\u2066\u200f\u061c'
+    local shown='a\xe2\x80\xaetxt.exe\xe2\x81\xa6\xe2\x80\x8f\xd8\x9c'
+    ft put "$BATS_TEST_TMPDIR/payload" "$evil"
+    assert_equal "$status" 0
+    run cat "$BATS_TEST_TMPDIR/out"
+    assert_output "$BATS_TEST_TMPDIR/payload: 1 bytes, SHA-256 verified by the server, stored as $shown"
+    ft ls
+    run cat "$BATS_TEST_TMPDIR/out"
+    assert_output "           1  $shown"
+    wait_for_log srv 'stored$'
+    run grep -cF "put \"$shown\": received bytes 0..1" "$BATS_TEST_TMPDIR/srv.log"
+    assert_output 1
+    run grep -c $'\xe2\x80\xae\\|\xe2\x81\xa6\\|\xe2\x80\x8f\\|\xd8\x9c' \
+        "$BATS_TEST_TMPDIR/srv.log" "$BATS_TEST_TMPDIR/out"
+    assert_output "$BATS_TEST_TMPDIR/srv.log:0
+$BATS_TEST_TMPDIR/out:0"
+    [ -f "$SERVED/$evil" ]
+}
+
 @test "a FIFO or a directory in the root is not a file: get answers at once, without hanging" {
     ft_server
     mkfifo "$SERVED/fifo"

@@ -255,3 +255,75 @@ c.close()"
     err_is 'client: server: "x" is being uploaded by another client right now (locked)'
     [ ! -e "$SERVED/x" ]
 }
+
+# About a second. A symlink or a hard link planted at DEST.nianbao-part
+# would send the download into the file it names, outside the destination
+# (and "SHA-256 verified" would be said of it): the client refuses to write
+# through either, with or without --resume, and leaves the link alone.
+@test "a symlink or a hard link planted at DEST.nianbao-part is refused, and nothing outside is written" {
+    ft_server
+    printf 'secret\n' >"$OUTSIDE/secret.txt"
+    printf 'the served file\n' >"$SERVED/a"
+    mkdir "$BATS_TEST_TMPDIR/down"
+    cd "$BATS_TEST_TMPDIR/down"
+    ln -s "$OUTSIDE/secret.txt" a.nianbao-part
+    for resume in '' --resume; do
+        ft get a $resume
+        assert_equal "$status" 6
+        err_is 'client: a.nianbao-part is a symlink: refusing to write through it (remove it, or choose another DEST)'
+        outside_untouched
+        [ -L a.nianbao-part ] && [ ! -e a ]
+    done
+    rm a.nianbao-part
+    ln "$OUTSIDE/secret.txt" a.nianbao-part
+    for resume in '' --resume; do
+        ft get a $resume
+        assert_equal "$status" 6
+        err_is 'client: a.nianbao-part has 2 links: refusing to write a file that has another name too (remove it, or choose another DEST)'
+        outside_untouched
+        [ ! -e a ]
+    done
+    rm a.nianbao-part
+    ft get a
+    assert_equal "$status" 0
+    run cat a
+    assert_output 'the served file'
+}
+
+# About a second: a server that accepts the request and closes before any
+# reply, then one that closes after the file header, before a byte of the
+# body. An empty partial gives --resume nothing to go on from.
+@test "a download that received no byte leaves no DEST.nianbao-part behind; one that received some keeps it" {
+    start_server fake python3 -B -c "
+import sys; sys.path.insert(0, '$ROOT/tests/py'); from ftwire import *
+srv = listen()
+c, _ = srv.accept()
+read_frame(c)
+c.close()
+c, _ = srv.accept()
+read_frame(c)
+c.sendall(frame({'op': 'file', 'name': 's', 'file_size': 10, 'offset': 0}, b'0123456789')[:-10])
+c.close()
+c, _ = srv.accept()
+read_frame(c)
+c.sendall(frame({'op': 'file', 'name': 's', 'file_size': 10, 'offset': 0}, b'0123456789')[:-6])
+c.close()"
+    mkdir "$BATS_TEST_TMPDIR/down"
+    cd "$BATS_TEST_TMPDIR/down"
+    FT_PORT=$fake_port ft get s
+    assert_equal "$status" 3
+    err_is 'client: the server closed the connection'
+    run ls -A
+    assert_output ''
+    FT_PORT=$fake_port ft get s
+    assert_equal "$status" 3
+    err_is "client: connection closed after 0 of 10 bytes of the reply's body"
+    run ls -A
+    assert_output ''
+    FT_PORT=$fake_port ft get s
+    assert_equal "$status" 3
+    run cat "$BATS_TEST_TMPDIR/err"
+    assert_line --index 1 'client: the bytes received are kept in s.nianbao-part: --resume goes on from there'
+    run cat s.nianbao-part
+    assert_output '0123'
+}

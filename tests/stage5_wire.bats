@@ -342,6 +342,21 @@ PY
     err_is 'client: the server broke the protocol: unknown op "teleport" (replies: output, exit, file, end, ready, done, stat, list, error)'
 }
 
+# About a second: a fake server answers a get with a file of another name,
+# one holding C1 CSI (U+009B) and a right-to-left override (U+202E).
+@test "a server that sends a file of another name is told so, the name escaped, C1 and bidi controls too" {
+    fake_server <<'PY'
+c, _ = srv.accept()
+read_frame(c)
+c.sendall(frame({"op": "file", "name": "\u009b31m\u202eevil", "file_size": 0, "offset": 0}))
+c.close()
+PY
+    cd "$BATS_TEST_TMPDIR"
+    ft get g
+    assert_equal "$status" 4
+    err_is 'client: the server broke the protocol: it sent "\xc2\x9b31m\xe2\x80\xaeevil" from byte 0, not "g" from 0'
+}
+
 @test "inside a put, a frame out of step gets an error and the server closes; the partial stays" {
     ft_server
     run peer <<'PY'

@@ -474,6 +474,35 @@ PY
     grep -q '^connection 1: .*, proto ft$' "$BATS_TEST_TMPDIR/out"
 }
 
+# Under a second: a crafted capture whose stage 5 reply names a file with
+# C1 CSI (U+009B) and a right-to-left override (U+202E) in its JSON.
+@test "C1 and bidirectional controls in a capture's JSON strings reach no screen from --dump or --side-by-side" {
+    craft "$BATS_TEST_TMPDIR/c1.nbcap" <<'PY'
+out = sys.stdout.buffer
+out.write(ev(1, 1, 0, 40000, 8086, b'stage5_file_transfer/client'))
+out.write(ev(2, 2, 0, 8086, 40000, b'stage5_file_transfer/server'))
+def frame(header):
+    return struct.pack('>I', len(header)) + header
+req = frame(b'{"op":"get","name":"a","size":0}')
+out.write(ev(3, 1, len(req), 40000, 8086, req))
+out.write(ev(4, 2, len(req), 8086, 40000, req))
+rep = frame('{"op":"file","name":"\u009b31m\u202eevil","file_size":0,"offset":0,"size":0}'.encode())
+out.write(ev(3, 2, len(rep), 8086, 40000, rep))
+out.write(ev(4, 1, len(rep), 40000, 8086, rep))
+PY
+    view --replay "$BATS_TEST_TMPDIR/c1.nbcap" --dump
+    assert_equal "$status" 0
+    grep -qxF '    == header-json #1: op=file name=\xc2\x9b31m\xe2\x80\xaeevil file_size=0 offset=0 size=0' \
+        "$BATS_TEST_TMPDIR/out"
+    run grep -c $'\xc2\x9b\\|\xe2\x80\xae' "$BATS_TEST_TMPDIR/out"
+    assert_output 0
+    view --replay "$BATS_TEST_TMPDIR/c1.nbcap" --side-by-side
+    assert_equal "$status" 0
+    grep -qF '| [hdr 69] op=file name=\xc2\x9b31m' "$BATS_TEST_TMPDIR/out"
+    run grep -c $'\xc2\x9b\\|\xe2\x80\xae' "$BATS_TEST_TMPDIR/out"
+    assert_output 0
+}
+
 @test "a stage 6 server's connection is guessed as stage 5's framing, both ways" {
     mkdir "$BATS_TEST_TMPDIR/root"
     local cap="$BATS_TEST_TMPDIR/s6.nbcap"

@@ -69,6 +69,31 @@ PY
     has_line 'connection 1: STALE: recv #2 returned bytes of reply #1'
 }
 
+# About a second: stages 3 and 4, the client alone tapped, "true" (a reply
+# with an empty body) then "echo hi". With the server untapped the framing
+# numbers the replies: an empty one is a reply too, or the next reply's
+# bytes would count as the previous one's and be flagged STALE.
+@test "a client-only capture of a stage 3 or 4 session with an empty reply then another shows no STALE" {
+    local st
+    for st in stage3_struct_len stage4_json_header; do
+        start_server srv "$ROOT/$st/server" --port 0
+        rm -f "$CAP"
+        run bash -c 'printf "true\necho hi\n" | LD_PRELOAD="$0" NIANBAO_TAP="$1" timeout 20 "$2" -p "$3"' \
+            "$TAP" "$CAP" "$ROOT/$st/client" "$srv_port"
+        assert_success
+        assert_output 'hi'
+        dump
+        has_line "connection 1: client $st/client, server (not tapped), tcp, proto $([ "$st" = stage3_struct_len ] && echo len || echo json) (guessed)"
+        has_line '    ---- recv #1 returned 4 bytes (client waiting for reply #1)'
+        grep -qx '    ---- recv #[0-9] returned 3 bytes (client waiting for reply #2)' "$BATS_TEST_TMPDIR/dump"
+        has_line "total: 2 sends, $([ "$st" = stage3_struct_len ] && echo 3 || echo 5) recvs, 0 bytes pending, 0 STALE"
+        run grep -c 'STALE:' "$BATS_TEST_TMPDIR/dump"
+        assert_output 0
+        kill "$srv_pid"
+        wait_for_exit "$srv_pid"
+    done
+}
+
 @test "the tapped programs' output is byte for byte what they print untapped" {
     start_server srv tapped "$ROOT/stage4_json_header/server" --port 0
     printf 'seq 1 20000\necho done\n' | tapped timeout 20 "$ROOT/stage4_json_header/client" -p "$srv_port" \

@@ -41,19 +41,18 @@ struct grade_options {
     unsigned long seed;
     const char *only;
     const char *captures;
-    unsigned long repeat;
+    unsigned long repeat, scenario_limit;
     int list, tap, concurrent, waits;
 };
 
 static char prog_name[64] = "grade";
 
 /* Ends the program under test with us: it runs in a process group of its
- * own, so the terminal's Ctrl-C does not reach it. */
+ * own, so the terminal's Ctrl-C does not reach it; its daemons, in
+ * sessions of their own, are our descendants (the subreaper). */
 static void on_signal(int sig)
 {
-    pid_t group = child_current_group;
-    if (group > 0)
-        kill(-group, SIGKILL);
+    child_kill_all_from_signal();
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -144,7 +143,8 @@ static void find_viewer(char *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-    struct grade_options opt = { .seed = 1, .captures = "grade-captures", .repeat = 1 };
+    struct grade_options opt = { .seed = 1, .captures = "grade-captures", .repeat = 1,
+                                 .scenario_limit = 60 };
     const struct cli_option options[] = {
         { "proto", 0, CLI_CHOICE, &opt.proto, "stage3|stage4|stage5",
           "the stage whose protocol the program speaks (required)", 0, 0 },
@@ -162,6 +162,8 @@ int main(int argc, char **argv)
           "run each scenario N times, with --seed's seed and the N-1 after it (default 1)", 1, 1000 },
         { "waits", 0, CLI_FLAG, &opt.waits, NULL,
           "after each scenario, say how long it took and how its waits ended", 0, 0 },
+        { "scenario-limit", 0, CLI_UINT, &opt.scenario_limit, "SECS",
+          "end a scenario's waits once it has run SECS (default 60; the last guard)", 1, 3600 },
     };
     char epilog[2048];
     const struct cli_program prog = {
@@ -180,10 +182,12 @@ int main(int argc, char **argv)
              "server listens on {port} or prints 'listening on ADDR:PORT'. Stage 5 programs\n"
              "speak the stage 5 frames (exec requests, output and exit replies).\n"
              "\n"
-             "The grader waits for what the program does (reads, sends, output, processes\n"
-             "started or ended, exit). It gives up on a program that waits with no\n"
-             "progress for 1 s (stuck), that uses 0.5 s of CPU with no progress (spinning),\n"
-             "or, as a last guard, with nothing at all for 30 s. --waits shows which.\n"
+             "The grader waits for what the program does (reads, sends, a client's stdout,\n"
+             "processes started or ended, exit); other output is not progress. It gives up\n"
+             "on a program that waits with no progress for 1 s (stuck), that uses 0.5 s of\n"
+             "CPU with no progress (spinning), or, as a last guard, that does nothing at all\n"
+             "for 30 s or is still at it when its scenario has run 60 s (--scenario-limit).\n"
+             "--waits shows which.\n"
              "\n"
              "Exit status: 0 every scenario passed, 1 some failed, 2 usage, 3 the grader\n"
              "could not run (no socket, no fork).\n"
@@ -221,7 +225,8 @@ int main(int argc, char **argv)
         args[n_args++] = argv[i];
         /* The value of an option that takes one is not the mode word. */
         static const char *const with_value[] = { "--proto", "--seed", "-s", "--only",
-                                                  "--captures", "--repeat" };
+                                                  "--captures", "--repeat",
+                                                  "--scenario-limit" };
         for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
             if (strcmp(a, with_value[k]) == 0 && i + 1 < opt_argc) {
                 args[n_args++] = argv[++i];
@@ -301,6 +306,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: cannot set up signals: %s\n", prog_name, strerror(errno));
         return EXIT_TROUBLE;
     }
+    if (child_reaper_setup() < 0) {
+        fprintf(stderr, "%s: cannot become the reaper of the programs it runs "
+                "(PR_SET_CHILD_SUBREAPER): %s\n", prog_name, strerror(errno));
+        return EXIT_TROUBLE;
+    }
 
     char self_args[PATH_MAX + 64] = "", quoted[PATH_MAX + 8];
     if (strcmp(opt.captures, "grade-captures") != 0) {
@@ -310,6 +320,9 @@ int main(int argc, char **argv)
     if (opt.concurrent)
         snprintf(self_args + strlen(self_args), sizeof self_args - strlen(self_args), "%s%s",
                  self_args[0] ? " " : "", "--concurrent");
+    if (opt.scenario_limit != 60)
+        snprintf(self_args + strlen(self_args), sizeof self_args - strlen(self_args),
+                 "%s--scenario-limit %lu", self_args[0] ? " " : "", opt.scenario_limit);
     struct grade_config cfg = {
         .mode = mode,
         .proto = proto,
@@ -318,6 +331,7 @@ int main(int argc, char **argv)
         .captures_dir = opt.captures,
         .self = argv[0],
         .self_args = self_args,
+        .scenario_s = opt.scenario_limit,
     };
     char viewer[PATH_MAX], program_line[2048];
     find_viewer(viewer, sizeof viewer);

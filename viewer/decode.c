@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "fsroot.h"
+
 /* The largest reply a stage 3/4 client accepts (--max-len default): a
  * bigger length field means the bytes are not what the parser thinks. */
 #define MAX_BODY_LEN 1073741824LL
@@ -591,28 +593,24 @@ end:
     cJSON_Delete(root);
 }
 
-/* Appends " NAME=TEXT" to NOTE, TEXT escaped (a name may hold terminal
- * escape codes: none reaches a screen) and cut to 16 bytes ("..."). */
+/* Appends " NAME=TEXT" to NOTE, TEXT cut to 16 bytes ("...", never inside
+ * a character) and escaped as the servers' logs escape names
+ * (fsroot_show_name: C0, DEL, C1 and bidirectional controls as \xNN), so
+ * no escape code in a capture reaches a screen. */
 static void note_text(char *note, size_t len, const char *name, const char *text)
 {
     char shown[80];
-    size_t used = 0, in = 0;
-    for (; text[in] != '\0' && used + 5 < sizeof(shown); in++) {
-        unsigned char ch = (unsigned char)text[in];
-        if (in >= 16) {
-            snprintf(shown + used, sizeof(shown) - used, "...");
-            used += 3;
-            break;
-        }
-        if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\')
-            used += (size_t)snprintf(shown + used, sizeof(shown) - used, "\\x%02x", ch);
-        else
-            shown[used++] = (char)ch;
+    size_t text_len = strlen(text), cut = text_len;
+    if (cut > 16) {
+        cut = 16;
+        while (cut > 0 && ((unsigned char)text[cut] & 0xc0) == 0x80)
+            cut--;
     }
-    shown[used] = '\0';
+    fsroot_show_name(text, cut, shown, sizeof(shown));
     size_t at = strlen(note);
     if (at < len)
-        snprintf(note + at, len - at, "%s%s=%s", at ? " " : "", name, shown);
+        snprintf(note + at, len - at, "%s%s=%s%s", at ? " " : "", name, shown,
+                 cut < text_len ? "..." : "");
 }
 
 /* A stage 5 header: one JSON object whose "size" gives the body. Its
@@ -1382,9 +1380,7 @@ static int feed_compact(struct connection *c, int is_client, const struct cap_ev
     return 0;
 }
 
-/* 1 when EV's numbers could come from a real call: no call moves more than
- * DECODE_MAX_CALL bytes or captures more than it moved. */
-static int event_possible(const struct cap_event *ev)
+int decode_event_possible(const struct cap_event *ev)
 {
     if (ev->kind != CAP_SEND && ev->kind != CAP_RECV)
         return 1;
@@ -1431,7 +1427,7 @@ int decoder_feed(struct decoder *d, const struct cap_event *raw,
         d->ignored++;
         return 0;
     }
-    if (!event_possible(ev)) {
+    if (!decode_event_possible(ev)) {
         d->invalid++;
         return 0;
     }

@@ -321,6 +321,11 @@ struct decode_options {
 
 #define DECODE_DEFAULT_WINDOW (64u * 1024u)
 #define DECODE_MAX_CALL (1LL << 40)      /* bytes one call can move      */
+
+/* 1 when EV's numbers could come from a real call: no call moves more than
+ * DECODE_MAX_CALL bytes or captures more than it moved; 0 when not (the
+ * decoder counts such an event as invalid, the pcap writer refuses it). */
+int decode_event_possible(const struct cap_event *ev);
 #define DECODE_MAX_STREAM (1ULL << 62)   /* bytes one stream can carry   */
 #define DECODE_MAX_STALES 1024   /* older flags are dropped (count stays) */
 #define DECODE_MAX_HISTORY 256   /* reply ranges remembered past the window */

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "capture.h"
+#include "decode.h"
 
 #define LINKTYPE_RAW 101
 #define SNAPLEN 65535
@@ -299,15 +300,26 @@ static int open_connection(struct out *o, struct pconn *c, uint64_t time_ns)
 }
 
 /* LEN bytes (CAPTURED of them in DATA) sent by one end: one segment, or
- * several of MAX_PAYLOAD bytes. */
+ * several of MAX_PAYLOAD bytes. What was not captured past the segments
+ * that hold captured bytes is one segment, the last, after a gap in the
+ * sequence numbers (Wireshark: "previous segment not captured"): the file
+ * grows with what the capture holds, not with what an event claims. */
 static int send_bytes(struct out *o, struct pconn *c, int from_client, const unsigned char *data,
-                      size_t captured, size_t len, uint64_t time_ns)
+                      size_t captured, uint64_t len, uint64_t time_ns)
 {
     if (c->socktype != SOCK_STREAM)
-        return udp_datagram(o, c, from_client, data, captured, len, time_ns);
-    for (size_t at = 0; at < len; at += MAX_PAYLOAD) {
-        size_t piece = len - at < MAX_PAYLOAD ? len - at : MAX_PAYLOAD;
-        size_t have = captured > at ? captured - at : 0;
+        return udp_datagram(o, c, from_client, data, captured,
+                            len > MAX_PAYLOAD ? MAX_PAYLOAD : (size_t)len, time_ns);
+    uint32_t *seq = from_client ? &c->client_seq : &c->server_seq;
+    for (uint64_t at = 0; at < len; at += MAX_PAYLOAD) {
+        size_t piece = len - at < MAX_PAYLOAD ? (size_t)(len - at) : MAX_PAYLOAD;
+        if (at >= captured && len - at > MAX_PAYLOAD) {
+            uint64_t last = (len - at) % MAX_PAYLOAD ? (len - at) % MAX_PAYLOAD : MAX_PAYLOAD;
+            *seq += (uint32_t)(len - at - last);    /* modulo 2^32, as TCP counts */
+            at = len - last;
+            piece = (size_t)last;
+        }
+        size_t have = captured > at ? captured - (size_t)at : 0;
         if (have > piece)
             have = piece;
         if (tcp_segment(o, c, from_client, TCP_PSH | TCP_ACK, data + (have ? at : 0), have, piece,
@@ -328,18 +340,37 @@ static int fin(struct out *o, struct pconn *c, int from_client, uint64_t time_ns
 
 /* ---- the two passes ------------------------------------------------------------ */
 
-/* Pass 1: the connections, and which ends' sends were tapped. */
+/* Pass 1: the connections, and which ends' sends were tapped. An event
+ * whose sizes no call can have (decode_event_possible) is an error: no
+ * file is written. */
 static int survey(const char *path, struct table *t, char *err, size_t errlen)
 {
     struct capture_reader r;
     struct cap_event ev;
     const unsigned char *data;
     int got, failed = 0;
+    uint64_t n_event = 0;
 
     if (capture_open(&r, path, err, errlen) < 0)
         return -1;
     while ((got = capture_next(&r, &ev, &data, err, errlen)) == 1) {
         int is_client;
+        n_event++;
+        if (!decode_event_possible(&ev)) {
+            const char *call = ev.kind == CAP_SEND ? "send" : "recv";
+            int64_t claim = ev.wire_len > ev.result ? ev.wire_len : ev.result;
+            if (claim > DECODE_MAX_CALL || ev.wire_len < -1)
+                snprintf(err, errlen, "%s: event %llu is a %s of %lld bytes, more than one call "
+                         "can move (%lld): no pcap written", path,
+                         (unsigned long long)n_event, call, (long long)claim,
+                         (long long)DECODE_MAX_CALL);
+            else
+                snprintf(err, errlen, "%s: event %llu is a %s of %lld bytes with %u captured, "
+                         "more than it moved: no pcap written", path,
+                         (unsigned long long)n_event, call, (long long)ev.result, ev.data_len);
+            got = -1;
+            break;
+        }
         struct pconn *c = place(t, &ev, &is_client, &failed);
         if (failed) {
             snprintf(err, errlen, "out of memory reading %s", path);
@@ -401,14 +432,14 @@ static int write_packets(const char *path, const struct table *survey_table, str
         switch (ev.kind) {
         case CAP_SEND:
             if (ev.result > 0 &&
-                send_bytes(o, c, is_client, data, captured, (size_t)ev.result, ev.time_ns) < 0)
+                send_bytes(o, c, is_client, data, captured, (uint64_t)ev.result, ev.time_ns) < 0)
                 goto write_error;
             break;
         case CAP_RECV: {
             int sender_is_client = !is_client;
             int sender_tapped = sender_is_client ? c->client_sends : c->server_sends;
             if (wire > 0 && !sender_tapped &&
-                send_bytes(o, c, sender_is_client, data, captured, (size_t)wire, ev.time_ns) < 0)
+                send_bytes(o, c, sender_is_client, data, captured, (uint64_t)wire, ev.time_ns) < 0)
                 goto write_error;
             if (eof && fin(o, c, sender_is_client, ev.time_ns) < 0)
                 goto write_error;

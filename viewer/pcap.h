@@ -9,7 +9,12 @@
  * direction's sender was not tapped, its segments are the receiver's
  * recv() calls instead. A send longer than what the tap copied
  * (NIANBAO_TAP_CAP) is written cut short, its full length kept, as a
- * capture with a small snap length would be.
+ * capture with a small snap length would be; past the segments that hold
+ * its copied bytes, the rest is one last segment after a gap in the
+ * sequence numbers, so the file grows with what the capture holds, never
+ * with what an event claims. An event whose sizes no call can have (more
+ * than DECODE_MAX_CALL bytes, more captured than moved) is an error: no
+ * file is written.
  *
  * The link type is LINKTYPE_RAW (IPv4 and IPv6 packets, no Ethernet).
  * tools/nianbao.lua dissects the lab's frames in them.

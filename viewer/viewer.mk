@@ -27,7 +27,7 @@ viewer/libnianbao-tap.so: viewer/tap.pic.o
 viewer/nianbao-view: $(VIEWER_UI_OBJ) $(VIEWER_DATA_OBJ) $(COMMON_LIB)
 	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(CJSON_LIBS) $(LDLIBS)
 
-viewer/test_decode: viewer/test_decode.o $(VIEWER_DATA_OBJ)
+viewer/test_decode: viewer/test_decode.o $(VIEWER_DATA_OBJ) $(COMMON_LIB)
 	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) $(LDLIBS)
 
 # The lesson's Chinese text: viewer/po/LANG.po -> viewer/locale/LANG/LC_MESSAGES/nianbao.mo

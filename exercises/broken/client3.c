@@ -6,6 +6,7 @@
  *   client3-one-recv    -DBUG_ONE_RECV    one recv(1024) taken as the body
  *   client3-no-eof      -DBUG_NO_EOF      recv's 0 (server closed) not checked
  *   client3-byte-order  -DBUG_BYTE_ORDER  the length read big-endian
+ *   client3-off-by-one  -DBUG_OFF_BY_ONE  the output's last byte never written
  *
  * Usage: client3-BUG [PORT]   (default: $NIANBAO_PORT, else 8083)
  * Apart from its bug it does everything right, so the grader fails it in
@@ -91,7 +92,19 @@ static int receive_reply(int fd)
         free(body);
         return -1;
     }
+#ifdef BUG_OFF_BY_ONE
+    /* BUG: the last byte is held back until more output comes, and the
+     * output's very last byte never does (an off-by-one at the end). */
+    static int held = -1;
+    if (length > 0) {
+        if (held >= 0)
+            putchar(held);
+        fwrite(body, 1, (size_t)length - 1, stdout);
+        held = body[length - 1];
+    }
+#else
     fwrite(body, 1, (size_t)length, stdout);
+#endif
     free(body);
 #endif
     return fflush(stdout) == 0 ? 0 : -1;
