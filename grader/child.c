@@ -510,6 +510,26 @@ struct proc_entry {
     int in_tree;
 };
 
+/* 1 when thread TID of PID sleeps in a system call (accept, recv, poll,
+ * a futex, nanosleep...): a wait the program chose. A thread asleep
+ * outside any system call (a page fault while a loaded machine starts it)
+ * waits for the kernel, not for bytes; /proc says "-1" for it. 1 too when
+ * /proc cannot tell. */
+static int in_system_call(long pid, const char *tid)
+{
+    char path[320], buf[32] = "";
+    snprintf(path, sizeof path, "/proc/%ld/task/%s/syscall", pid, tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 1;
+    buf[n] = '\0';
+    return !(buf[0] == '-' && buf[1] == '1');
+}
+
 /* Adds the threads of process PID to S. */
 static void sample_tasks(long pid, struct group_sample *s)
 {
@@ -531,6 +551,8 @@ static void sample_tasks(long pid, struct group_sample *s)
         s->tasks++;
         if (tstate != 'S' && tstate != 'T' && tstate != 't' && tstate != 'Z' && tstate != 'I')
             s->all_asleep = 0;
+        else if (tstate == 'S' && !in_system_call(pid, te->d_name))
+            s->all_asleep = 0;    /* asleep in the kernel for itself: not a wait */
         snprintf(tpath, sizeof tpath, "/proc/%ld/task/%s/status", pid, te->d_name);
         task_switches(tpath, &s->switches);
     }
