@@ -525,7 +525,9 @@ int ft_list(const struct fsroot *root, char **body, size_t *body_len, uint64_t *
         entries[used++].size = (uint64_t)st.st_size;
         name_bytes += len;
     }
-    qsort(entries, used, sizeof *entries, by_name);
+    /* An empty root has no array at all: qsort(NULL, 0, ...) is undefined. */
+    if (used > 1)
+        qsort(entries, used, sizeof *entries, by_name);
     array = cJSON_CreateArray();
     if (!array)
         goto end;
