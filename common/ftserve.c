@@ -243,6 +243,72 @@ static int fail_upload(struct ft_upload *up, struct ft_error *e, const char *cod
     return -1;
 }
 
+/* The test-only knob NIANBAO_TEST_LOCK_DELAY_MS (ftserve.h). */
+static void test_lock_delay(void)
+{
+    const char *text = getenv("NIANBAO_TEST_LOCK_DELAY_MS");
+    long ms = text ? atol(text) : 0;
+
+    if (ms > 0) {
+        struct timespec pause = { ms / 1000, (ms % 1000) * 1000000L };
+        while (nanosleep(&pause, &pause) < 0 && errno == EINTR)
+            ;
+    }
+}
+
+/* Opens the partial file and locks it, and makes sure it is ours to write:
+ * the file its name leads to now, a regular file, with no other name.
+ * Returns 0, or -1 with E filled (everything closed). */
+static int open_partial(struct ft_upload *up, uint64_t offset, struct ft_error *e)
+{
+    struct stat held, named;
+    int flags = O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | (offset == 0 ? O_CREAT : 0);
+
+    for (int attempt = 1;; attempt++) {
+        up->fd = openat(up->dirfd, up->partial, flags, 0666);
+        if (up->fd < 0 && errno == ENOENT)
+            return fail_upload(up, e, FT_E_CHANGED, "no interrupted upload of \"%s\" is kept "
+                               "here: nothing to resume at %" PRIu64 "; upload it from the start",
+                               up->shown, offset);
+        if (up->fd < 0)
+            return fail_upload(up, e, FT_E_IO, "cannot open the partial file of \"%s\": %s",
+                               up->shown, strerror(errno));
+        test_lock_delay();
+        /* Two uploads of one name at once (stage 6) would write one partial. */
+        if (flock(up->fd, LOCK_EX | LOCK_NB) < 0)
+            return fail_upload(up, e, FT_E_LOCKED, "\"%s\" is being uploaded by another client "
+                               "right now", up->shown);
+        if (fstat(up->fd, &held) < 0)
+            return fail_upload(up, e, FT_E_IO, "the partial file of \"%s\": %s", up->shown,
+                               strerror(errno));
+        /* Between the open and the lock, the upload that held the lock may
+         * have finished (its partial renamed to the name: writing would
+         * change the stored file) or given up (removed it). The name must
+         * still lead to the file locked; if not, open it again. */
+        if (fstatat(up->dirfd, up->partial, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+            named.st_dev == held.st_dev && named.st_ino == held.st_ino)
+            break;
+        close_fd(&up->fd);
+        if (attempt == 3)
+            return fail_upload(up, e, FT_E_LOCKED, "\"%s\" is being uploaded by other clients "
+                               "right now (its partial file keeps changing)", up->shown);
+    }
+    if (!S_ISREG(held.st_mode))
+        return fail_upload(up, e, FT_E_IO, "the partial file of \"%s\" is not a regular file; "
+                           "nothing was written", up->shown);
+    /* A hard link planted there would send the upload into a file
+     * elsewhere, outside the root even. */
+    if (held.st_nlink != 1)
+        return fail_upload(up, e, FT_E_IO, "the partial file of \"%s\" has %ju names (a hard "
+                           "link): writing it would change another file, so nothing was "
+                           "written; remove it", up->shown, (uintmax_t)held.st_nlink);
+    if ((uint64_t)held.st_size < offset)
+        return fail_upload(up, e, FT_E_CHANGED, "only %" PRIu64 " bytes of \"%s\" are kept "
+                           "here, not %" PRIu64 ": resume from %" PRIu64, (uint64_t)held.st_size,
+                           up->shown, offset, (uint64_t)held.st_size);
+    return 0;
+}
+
 int ft_upload_begin(const struct fsroot *root, const struct ft_msg *req, uint64_t max_upload,
                     int threaded, struct ft_upload *up, struct ft_error *e)
 {
@@ -278,26 +344,8 @@ int ft_upload_begin(const struct fsroot *root, const struct ft_msg *req, uint64_
         return fail_upload(up, e, FT_E_IO, "\"%s\": %s", up->shown, strerror(errno));
     }
 
-    int flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC | (req->offset == 0 ? O_CREAT : 0);
-    up->fd = openat(up->dirfd, up->partial, flags, 0666);
-    if (up->fd < 0 && errno == ENOENT)
-        return fail_upload(up, e, FT_E_CHANGED, "no interrupted upload of \"%s\" is kept here: "
-                           "nothing to resume at %" PRIu64 "; upload it from the start",
-                           up->shown, req->offset);
-    if (up->fd < 0)
-        return fail_upload(up, e, FT_E_IO, "cannot open the partial file of \"%s\": %s",
-                           up->shown, strerror(errno));
-    /* Two uploads of one name at once (stage 6) would write one partial. */
-    if (flock(up->fd, LOCK_EX | LOCK_NB) < 0)
-        return fail_upload(up, e, FT_E_LOCKED, "\"%s\" is being uploaded by another client "
-                           "right now", up->shown);
-    if (fstat(up->fd, &st) < 0 || !S_ISREG(st.st_mode))
-        return fail_upload(up, e, FT_E_IO, "the partial file of \"%s\" is not a regular file",
-                           up->shown);
-    if ((uint64_t)st.st_size < req->offset)
-        return fail_upload(up, e, FT_E_CHANGED, "only %" PRIu64 " bytes of \"%s\" are kept "
-                           "here, not %" PRIu64 ": resume from %" PRIu64, (uint64_t)st.st_size,
-                           up->shown, req->offset, (uint64_t)st.st_size);
+    if (open_partial(up, req->offset, e) < 0)
+        return -1;
     if (file_hash_start(&up->hash, up->fd, req->offset, threaded, err, sizeof err) < 0)
         return fail_upload(up, e, FT_E_IO, "%s", err);
     if (req->offset > 0) {
@@ -457,7 +505,8 @@ int ft_stat(const struct fsroot *root, const struct ft_msg *req, struct ft_stat_
     int dir = fsroot_open_parent(root, req->name, &last);
     if (dir >= 0) {
         fsroot_partial_name(last, partial, sizeof partial);
-        if (fstatat(dir, partial, &info, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(info.st_mode))
+        if (fstatat(dir, partial, &info, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(info.st_mode) &&
+            info.st_nlink == 1)
             st->partial_size = (uint64_t)info.st_size;
         close(dir);
     }

@@ -89,8 +89,18 @@ struct ft_upload {
  * is written: too_large, exists (unless overwrite), not_file, bad_name
  * (the directory leads outside), not_found (no such directory), locked
  * (another upload of the name runs now), changed (a resume whose part
- * already there differs, or is not there). Then opens, locks and prepares
- * the partial file: cut to REQ->offset. Returns 0, or -1 with E filled. */
+ * already there differs, or is not there), io (the partial file is not a
+ * regular file, or has another name too: a hard link planted there would
+ * send the upload into a file elsewhere). Then opens, locks and prepares
+ * the partial file: cut to REQ->offset. Returns 0, or -1 with E filled.
+ *
+ * The partial is opened, then locked; an upload of the same name that
+ * finishes in between renames the file opened to its name. So once locked,
+ * the partial's name must still lead to the file opened (same device and
+ * inode), or it is opened again (three tries, then "locked").
+ * NIANBAO_TEST_LOCK_DELAY_MS=N in the environment waits N ms between the
+ * open and the lock: FOR TESTS ONLY, to widen that window
+ * (tests/stage6.bats); never set it otherwise. */
 int ft_upload_begin(const struct fsroot *root, const struct ft_msg *req, uint64_t max_upload,
                     int threaded, struct ft_upload *up, struct ft_error *e);
 

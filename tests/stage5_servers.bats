@@ -35,6 +35,33 @@ PY
     done
 }
 
+@test "a hard link planted as a partial file gets error io on every server, and the file it leads to is untouched" {
+    # (about 3 s) Anyone who can exec can plant it; the upload went through
+    # it into a file outside the root.
+    local model
+    for model in $FT_SERVERS; do
+        ft_serve "$model"
+        printf 'secret\n' >"$OUTSIDE/secret.txt"
+        ln "$OUTSIDE/secret.txt" "$SERVED/.nianbao-part.x"
+        run peer <<'PY'
+s = connect(PORT)
+for put in ({"op": "put", "name": "x", "file_size": 5},
+            {"op": "put", "name": "x", "file_size": 12, "offset": 7,
+             "prefix_sha256": sha256(b"secret\n")}):
+    s.sendall(frame(put))
+    h, _ = read_reply(s)[0]
+    print(h["op"], h.get("code"), h.get("message"))
+PY
+        assert_success
+        assert_line --index 0 'error io the partial file of "x" has 2 names (a hard link): writing it would change another file, so nothing was written; remove it'
+        assert_line --index 1 'error io the partial file of "x" has 2 names (a hard link): writing it would change another file, so nothing was written; remove it'
+        outside_untouched
+        run served_files
+        assert_output './.nianbao-part.x'
+        ft_stop
+    done
+}
+
 @test "a size written -0, 0.0 or 0e5, or a byte-order mark before the header, gets bad_frame on every server" {
     # (about 3 s) The specification says integers, and one JSON object:
     # cJSON reads all three as 0 and skips the mark.

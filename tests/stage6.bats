@@ -634,3 +634,64 @@ accept_pause() {
     run grep -c '^client 10\.199\.6\.2:[0-9]* connected$' "$BATS_TEST_TMPDIR/srv.log"
     assert_output 30
 }
+
+# ---- issue 20: what an adversary found in the models -------------------
+
+# put_race MODEL: two puts of one name, the second opening the partial
+# file while the first holds its lock, and locking it once the first has
+# renamed it to the name (NIANBAO_TEST_LOCK_DELAY_MS, a test-only knob of
+# common/ftserve.c, holds every put 500 ms between its open and its lock:
+# the window a loaded machine can hit, made wide). The second must not
+# write into the stored file: its unverified bytes are refused, the first
+# upload's bytes stay.
+put_race() {
+    load 'test_helper/stage5'
+    start_server srv env NIANBAO_TEST_LOCK_DELAY_MS=500 "$S6/$1" --port 0 --root "$SERVED"
+    run peer "$SERVED" <<'PY'
+import glob, os, time
+partial = os.path.join(os.path.realpath(sys.argv[1]), ".nianbao-part.name")
+
+def holders():
+    """How many descriptors, in any process, are open on the partial."""
+    n = 0
+    for fd in glob.glob("/proc/[0-9]*/fd/*"):
+        try:
+            n += os.readlink(fd) == partial
+        except OSError:
+            pass
+    return n
+
+good, bad = b"the verified bytes", b"unverified bytes!!"
+one = connect(PORT)
+one.sendall(frame({"op": "put", "name": "name", "file_size": len(good)}))
+print("one:", read_reply(one)[0][0]["op"])          # ready: it holds the lock
+two = connect(PORT)
+two.sendall(frame({"op": "put", "name": "name", "file_size": len(bad)}))
+deadline = time.monotonic() + 10
+while holders() < 2:                                # two has opened the partial
+    if time.monotonic() > deadline:
+        sys.exit("the second put never opened the partial file")
+    time.sleep(0.01)
+one.sendall(frame({"op": "data"}, good) + frame({"op": "end", "sha256": sha256(good)}))
+print("one:", read_reply(one)[0][0]["op"])          # done: renamed to "name"
+h = read_reply(two)[0][0]
+print("two:", h["op"])
+if h["op"] == "ready":
+    two.sendall(frame({"op": "data"}, bad) + frame({"op": "end", "sha256": sha256(b"other")}))
+    h = read_reply(two)[0][0]
+    print("two:", h["op"], h.get("code"))
+PY
+    assert_success
+    assert_line --index 0 'one: ready'
+    assert_line --index 1 'one: done'
+    assert_line --index 2 'two: ready'
+    assert_line --index 3 'two: error digest_mismatch'
+    expect_bytes "$SERVED/name" 'the verified bytes'
+    run ls -A "$SERVED"
+    assert_output 'name'
+}
+
+# About 2 s each (the knob's three 500 ms waits).
+@test "thread: a put that locks the partial after another put stored it does not write the stored file" { put_race thread; }
+@test "fork: a put that locks the partial after another put stored it does not write the stored file" { put_race fork; }
+
