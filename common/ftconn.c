@@ -293,6 +293,7 @@ static void start_put(struct ftconn *c)
     }
     c->up_open = 1;
     c->up_phase = 0;
+    c->up_failed = 0;
     cJSON *header = ft_header(FT_READY);
     if (header && !cJSON_AddNumberToObject(header, "offset", (double)c->req.offset)) {
         cJSON_Delete(header);
@@ -427,8 +428,18 @@ static void on_upload_event(struct ftconn *c, enum frame_event ev, const unsigne
         goto fail;
     }
     if (ev == FRAME_BODY) {
-        if (ft_upload_write(&c->up, body, body_len, &e) < 0)
-            goto fail;
+        if (c->up_failed)
+            return;             /* a write failed: the rest is dropped */
+        if (ft_upload_write(&c->up, body, body_len, &e) < 0) {
+            if (strcmp(e.code, FT_E_IO) != 0)
+                goto fail;
+            /* The disk is full...: the partial is gone. The rest of the
+             * body is read and dropped, so the stream stays in step, and
+             * the client hears why after "end", as from stage 5. */
+            log_request_error(c, &e);
+            c->up_error = e;
+            c->up_failed = 1;
+        }
         return;
     }
     /* FRAME_END */
@@ -437,9 +448,15 @@ static void on_upload_event(struct ftconn *c, enum frame_event ev, const unsigne
         return;
     }
     c->up_open = 0;
+    if (c->up_failed) {
+        ft_upload_abort(&c->up);
+        if (queue_error(c, c->up_error.code, c->up_error.message) == 0)
+            request_done(c);
+        return;
+    }
+    /* The stream is in step after "end": the next request follows. */
     if (ft_upload_end(&c->up, c->req.sha256, hex, &e) < 0) {
-        log_request_error(c, &e);
-        close_with_error(c, e.code, e.message);
+        reply_error(c, &e);
         return;
     }
     cJSON *header = ft_header(FT_DONE);
@@ -536,9 +553,12 @@ static int read_in(struct ftconn *c)
     if (got <= 0) {
         if (got < 0)
             serve_log(&c->conn, "recv: %s", strerror(errno));
-        else if (!frame_reader_idle(&c->reader) || c->state == FTC_PUT)
-            serve_log(&c->conn, "closed the connection in the middle of %s",
-                      c->state == FTC_PUT ? "an upload (its partial file is kept)" : "a frame");
+        else if (c->state == FTC_PUT)
+            serve_log(&c->conn, "closed the connection in the middle of an upload (%s)",
+                      c->up.written > 0 ? "its partial file is kept"
+                                        : "nothing came: its partial file is removed");
+        else if (!frame_reader_idle(&c->reader))
+            serve_log(&c->conn, "closed the connection in the middle of a frame");
         if (c->up_open) {
             ft_upload_abort(&c->up);
             c->up_open = 0;

@@ -89,6 +89,8 @@ struct ftconn {
     struct ft_upload up;
     int up_open, up_phase;        /* 0: "data" expected, 1: in its body,
                                      2: "end" expected                      */
+    struct ft_error up_error;     /* a write failed: said after "end"       */
+    int up_failed;
     char *name;                   /* the get/put name, for replies and logs */
     char shown[96];               /* the request, escaped, for the log      */
     unsigned long requests;       /* answered so far                        */

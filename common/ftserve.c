@@ -256,6 +256,18 @@ static void test_lock_delay(void)
     }
 }
 
+/* Removes the partial file, if its name still leads to the file UP holds
+ * (and locks: no other upload renames or removes it meanwhile). */
+static void remove_partial(struct ft_upload *up)
+{
+    struct stat held, named;
+
+    if (up->fd >= 0 && fstat(up->fd, &held) == 0 &&
+        fstatat(up->dirfd, up->partial, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+        held.st_dev == named.st_dev && held.st_ino == named.st_ino)
+        unlinkat(up->dirfd, up->partial, 0);
+}
+
 /* Opens the partial file and locks it, and makes sure it is ours to write:
  * the file its name leads to now, a regular file, with no other name.
  * Returns 0, or -1 with E filled (everything closed). */
@@ -346,8 +358,11 @@ int ft_upload_begin(const struct fsroot *root, const struct ft_msg *req, uint64_
 
     if (open_partial(up, req->offset, e) < 0)
         return -1;
-    if (file_hash_start(&up->hash, up->fd, req->offset, threaded, err, sizeof err) < 0)
+    if (file_hash_start(&up->hash, up->fd, req->offset, threaded, err, sizeof err) < 0) {
+        if (req->offset == 0)
+            remove_partial(up);
         return fail_upload(up, e, FT_E_IO, "%s", err);
+    }
     if (req->offset > 0) {
         if (file_hash_peek(&up->hash, req->offset, prefix, err, sizeof err) < 0) {
             file_hash_cancel(&up->hash);
@@ -369,10 +384,21 @@ int ft_upload_begin(const struct fsroot *root, const struct ft_msg *req, uint64_
     return 0;
 }
 
+/* A write failed: the partial file goes (a full disk must not stay full
+ * of an upload no client can name), and the rest of the body is dropped. */
+static void discard_upload(struct ft_upload *up)
+{
+    file_hash_cancel(&up->hash);
+    remove_partial(up);
+    close_fd(&up->fd);
+}
+
 int ft_upload_write(struct ft_upload *up, const void *buf, size_t len, struct ft_error *e)
 {
     const unsigned char *p = buf;
 
+    if (up->fd < 0)
+        return ft_fail(e, FT_E_IO, "\"%s\": the upload was given up", up->shown);
     if (len > up->file_size - up->written)
         return ft_fail(e, FT_E_BAD_FIELD, "more data than the %" PRIu64 " bytes announced",
                        up->file_size);
@@ -380,9 +406,12 @@ int ft_upload_write(struct ft_upload *up, const void *buf, size_t len, struct ft
         ssize_t n = pwrite(up->fd, p, len, (off_t)up->written);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0)
-            return ft_fail(e, FT_E_IO, "writing \"%s\" at byte %" PRIu64 ": %s", up->shown,
-                           up->written, strerror(errno));
+        if (n < 0) {
+            ft_fail(e, FT_E_IO, "writing \"%s\" at byte %" PRIu64 ": %s; nothing was kept",
+                    up->shown, up->written, strerror(errno));
+            discard_upload(up);
+            return -1;
+        }
         p += n;
         len -= (size_t)n;
         up->written += (uint64_t)n;
@@ -418,26 +447,35 @@ int ft_upload_end(struct ft_upload *up, const char *claimed, char hex[DIGEST_HEX
                   struct ft_error *e)
 {
     char err[256];
-    int rc = -1, hashing = 1, keep = 1;   /* keep: the partial stays for a resume */
+    int rc = -1, hashing = up->fd >= 0, keep = 1;   /* keep: the partial stays for a resume */
 
     hex[0] = '\0';
+    if (up->fd < 0) {
+        ft_fail(e, FT_E_IO, "\"%s\": the upload was given up", up->shown);
+        goto end;
+    }
     if (up->written != up->file_size) {
         ft_fail(e, FT_E_BAD_FIELD, "\"end\" after %" PRIu64 " of the %" PRIu64 " bytes announced",
                 up->written, up->file_size);
         goto end;
     }
     if (fdatasync(up->fd) < 0) {
-        ft_fail(e, FT_E_IO, "cannot flush \"%s\" to disk: %s", up->shown, strerror(errno));
+        ft_fail(e, FT_E_IO, "cannot flush \"%s\" to disk: %s; nothing was kept", up->shown,
+                strerror(errno));
+        hashing = 0;
+        discard_upload(up);
         goto end;
     }
     hashing = 0;
     if (file_hash_finish(&up->hash, hex, err, sizeof err) < 0) {
-        ft_fail(e, FT_E_IO, "\"%s\": %s", up->shown, err);
+        ft_fail(e, FT_E_IO, "\"%s\": %s; nothing was kept", up->shown, err);
+        remove_partial(up);
+        close_fd(&up->fd);
         goto end;
     }
     if (strcasecmp(hex, claimed) != 0) {
         /* The bytes are not what the client has: keep nothing of them. */
-        unlinkat(up->dirfd, up->partial, 0);
+        remove_partial(up);
         keep = 0;
         ft_fail(e, FT_E_DIGEST_MISMATCH, "the %" PRIu64 " bytes received for \"%s\" have SHA-256 "
                 "%s, not %s: nothing was kept", up->written, up->shown, hex, claimed);
@@ -463,7 +501,7 @@ int ft_upload_end(struct ft_upload *up, const char *claimed, char hex[DIGEST_HEX
 end:
     if (hashing)
         file_hash_cancel(&up->hash);
-    if (keep)
+    if (keep && up->fd >= 0)
         fdatasync(up->fd);
     close_fd(&up->fd);
     close_fd(&up->dirfd);
@@ -474,7 +512,11 @@ void ft_upload_abort(struct ft_upload *up)
 {
     if (up->fd >= 0) {
         file_hash_cancel(&up->hash);
-        fdatasync(up->fd);
+        /* An empty partial is nothing to resume: it would only pile up. */
+        if (up->written == 0)
+            remove_partial(up);
+        else
+            fdatasync(up->fd);
     }
     close_fd(&up->fd);
     close_fd(&up->dirfd);

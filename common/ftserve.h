@@ -104,22 +104,27 @@ struct ft_upload {
 int ft_upload_begin(const struct fsroot *root, const struct ft_msg *req, uint64_t max_upload,
                     int threaded, struct ft_upload *up, struct ft_error *e);
 
-/* Appends LEN bytes of the body. Returns 0, or -1 with E filled ("io":
- * the disk is full...; the bytes before stay in the partial file). Past
+/* Appends LEN bytes of the body. Returns 0, or -1 with E filled: "io" (the
+ * disk is full...: the partial file is removed, so the space it held is
+ * free again, and the upload is given up: the caller reads the rest of
+ * the body and drops it, then answers the error after "end"), and past
  * the file_size announced: "bad_field". */
 int ft_upload_write(struct ft_upload *up, const void *buf, size_t len, struct ft_error *e);
 
 /* The "end" frame came with CLAIMED (hex). Flushes the partial file to
  * disk, compares its SHA-256 (into HEX) with CLAIMED, and only when they
  * match renames it to the name (never over an existing file without
- * overwrite). On a mismatch the partial is deleted: digest_mismatch.
- * Everything is closed either way. Returns 0, or -1 with E filled. */
+ * overwrite). On a mismatch the partial is deleted: digest_mismatch; when
+ * the flush or the hash fails, too: io. Everything is closed either way.
+ * Returns 0, or -1 with E filled. */
 int ft_upload_end(struct ft_upload *up, const char *claimed, char hex[DIGEST_HEX_MAX],
                   struct ft_error *e);
 
-/* The upload stops unfinished (the connection was lost, or a write
- * failed): the partial file keeps what was written, flushed to disk, for
- * a resume. Closes everything. */
+/* The upload stops unfinished (the connection was lost, a frame was out of
+ * step, a write failed): the partial file keeps what was written, flushed
+ * to disk, for a resume - unless it holds nothing (a put cut or refused
+ * before its first byte): then it is removed, so empty partials do not
+ * pile up. Closes everything. */
 void ft_upload_abort(struct ft_upload *up);
 
 struct ft_stat_result {

@@ -342,7 +342,9 @@ PY
     err_is 'client: the server broke the protocol: unknown op "teleport" (replies: output, exit, file, end, ready, done, stat, list, error)'
 }
 
-@test "inside a put, a frame out of step gets an error and the server closes; the partial stays" {
+@test "inside a put, a frame out of step gets an error and the server closes; a partial with bytes stays, an empty one goes" {
+    # (about 1 s) The empty partials of a, b and c would only pile up: a
+    # resume from 0 is an upload from the start.
     ft_server
     run peer <<'PY'
 s = connect(PORT)
@@ -384,7 +386,7 @@ PY
     assert_line --index 6 'out_of_order: "data" came where "end" was due'
     assert_line --index 7 'then closed'
     run served_files
-    assert_output $'./.nianbao-part.a\n./.nianbao-part.b\n./.nianbao-part.c\n./.nianbao-part.d'
+    assert_output './.nianbao-part.d'
 }
 
 @test "an exit frame with no exit status, signal, timeout or cut: the client says so and exits 1" {

@@ -84,3 +84,15 @@ ft_stop() {
     wait_for_exit "$srv_pid"
 }
 
+# wait_for_lines REGEX N: polls (deadline 10 s) until N lines of srv's log
+# match the extended REGEX.
+wait_for_lines() {
+    local deadline=$((SECONDS + 10)) log="$BATS_TEST_TMPDIR/srv.log"
+    until [ "$(grep -Ec -- "$1" "$log")" -ge "$2" ]; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "fewer than $2 lines match '$1':"; cat "$log"
+            return 1
+        fi
+        sleep 0.05
+    done
+}
