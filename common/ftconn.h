@@ -14,7 +14,11 @@
  *   - requests answered in order (a client may send several at once);
  *     exec streams the command's output in "output" frames as it comes,
  *     get sends the file with sendfile, put writes beneath the root, as
- *     stage 5 (common/ftserve);
+ *     stage 5 (common/ftserve); files are hashed in a thread of their own
+ *     and nothing waits for it: the state FTC_HASH watches a descriptor
+ *     that the hash makes readable when it is where it must be (a
+ *     resumed get of a 4 GiB file with a wrong prefix_sha256 would
+ *     otherwise stall every client of the poll model while it is hashed);
  *   - deadlines: a client silent for --idle seconds between requests, or
  *     a frame that does not arrive within --frame-timeout (its header from
  *     its first byte; its body with no pause that long, as nginx's
@@ -51,7 +55,6 @@ struct ftconn_config {
     unsigned long idle_s;         /* silence allowed between requests (0: any) */
     unsigned long frame_s;        /* a frame's header / a body's pause      */
     unsigned long send_s;         /* a reply not read for this long: drop   */
-    int threaded_hash;            /* hash files in a helper thread (ftserve) */
 };
 
 enum ftconn_state {
@@ -59,6 +62,8 @@ enum ftconn_state {
     FTC_EXEC,         /* a command runs: its output goes out as it comes    */
     FTC_GET,          /* a file's body goes out                             */
     FTC_PUT,          /* an upload's "data" and "end" frames come in        */
+    FTC_HASH,         /* a get's or a put's hash must get somewhere first
+                         (its prefix, or the end): its thread wakes us     */
     FTC_CLOSING,      /* the last words (an error) go out, then close       */
     FTC_DONE,         /* over: the caller closes the socket                 */
 };
@@ -80,7 +85,8 @@ struct ftconn {
     /* the request being answered */
     struct command cmd;
     int cmd_started;
-    unsigned cmd_generation;      /* +1 for every command: its fds are new  */
+    unsigned cmd_generation;      /* +1 for every command and every hashed
+                                     file: their fds are new                */
     struct digest out_digest;     /* SHA-256 of every output body sent      */
     uint64_t stdout_sent, stderr_sent;
     struct ft_download dl;
@@ -91,6 +97,10 @@ struct ftconn {
                                      2: "end" expected                      */
     struct ft_error up_error;     /* a write failed: said after "end"       */
     int up_failed;
+    char up_claimed[DIGEST_HEX_MAX]; /* the "end" frame's sha256           */
+    /* FTC_HASH: what waits for the hash, and the descriptor it wakes */
+    enum { HASH_GET_PREFIX, HASH_GET_END, HASH_PUT_PREFIX, HASH_PUT_END } hash_then;
+    int hash_fd;
     char *name;                   /* the get/put name, for replies and logs */
     char shown[96];               /* the request, escaped, for the log      */
     unsigned long requests;       /* answered so far                        */
@@ -104,13 +114,15 @@ struct ftconn {
 };
 
 /* What the connection waits for now; the driver watches these, then calls
- * ftconn_step. FDS: the command's stdout, stderr and pidfd, -1 when not
- * wanted (COMMAND_GENERATION changes when they belong to a new command).
+ * ftconn_step. FDS: the command's stdout, stderr and pidfd, and the wake
+ * descriptor of a file's hash (FTC_HASH), -1 when not wanted (GENERATION
+ * changes when they belong to a new command or a new file).
  * DEADLINE_MS: call ftconn_step by then even if nothing happened (-1:
  * no deadline). */
+#define FTCONN_WAIT_FDS 4
 struct ftconn_wait {
     short sock_events;            /* POLLIN / POLLOUT, or 0                 */
-    int fds[3];
+    int fds[FTCONN_WAIT_FDS];
     unsigned generation;
     long long deadline_ms;
 };
@@ -128,6 +140,11 @@ void ftconn_init(struct ftconn *c, const struct ftconn_config *cfg,
 int ftconn_step(struct ftconn *c);
 
 void ftconn_wants(const struct ftconn *c, struct ftconn_wait *w);
+
+/* The hash's wake descriptor while the connection holds it open (wanted
+ * or not), else -1: an event loop that watched it knows by this whether
+ * it is still open. */
+int ftconn_hash_fd(const struct ftconn *c);
 
 /* The socket reported an error or a hang-up while nothing was to be read
  * (the client reset the connection): the conversation is over. */

@@ -123,11 +123,11 @@ static long long realtime_s(void)
     return (long long)now.tv_sec;
 }
 
-int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int threaded,
-                     struct ft_download *dl, struct ft_error *e)
+int ft_download_start(const struct fsroot *root, const struct ft_msg *req, int threaded,
+                      struct ft_download *dl, struct ft_error *e)
 {
     struct stat st;
-    char err[256], prefix[DIGEST_HEX_MAX];
+    char err[256];
 
     memset(dl, 0, sizeof *dl);
     fsroot_show_name(req->name, strlen(req->name), dl->shown, sizeof dl->shown);
@@ -148,27 +148,49 @@ int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int th
         return ft_fail(e, FT_E_CHANGED, "\"%s\" has %" PRIu64 " bytes, fewer than the %" PRIu64
                        " you have: it changed", dl->shown, dl->file_size, dl->offset);
     }
+    if (req->prefix_sha256)
+        snprintf(dl->prefix_wanted, sizeof dl->prefix_wanted, "%s", req->prefix_sha256);
     dl->remembered = memo_find(&dl->key, dl->hex);
     /* A remembered digest spares the hash of the whole file, not the check
      * of the part a resuming client has. */
-    if (dl->remembered && dl->offset == 0)
+    if (dl->remembered && dl->offset == 0) {
+        dl->checked = 1;
         return 0;
+    }
+    /* Hashing stops at the offset until ft_download_check has compared. */
     if (file_hash_start(&dl->hash, dl->fd, dl->offset, threaded, err, sizeof err) < 0) {
         close_fd(&dl->fd);
         return ft_fail(e, FT_E_IO, "%s", err);
     }
     dl->hashing = 1;
+    return 0;
+}
+
+int ft_download_ready(struct ft_download *dl, int *wake_fd)
+{
+    if (!dl->hashing)
+        return 1;
+    return file_hash_ready(&dl->hash, dl->checked ? dl->file_size : dl->offset, wake_fd);
+}
+
+int ft_download_check(struct ft_download *dl, struct ft_error *e)
+{
+    char err[256], prefix[DIGEST_HEX_MAX];
+
+    if (dl->checked)
+        return 0;
+    dl->checked = 1;
     if (dl->offset > 0) {
         if (file_hash_peek(&dl->hash, dl->offset, prefix, err, sizeof err) < 0) {
             ft_download_close(dl);
             return ft_fail(e, FT_E_IO, "\"%s\": %s", dl->shown, err);
         }
-        if (strcasecmp(prefix, req->prefix_sha256) != 0) {
+        if (strcasecmp(prefix, dl->prefix_wanted) != 0) {
             ft_download_close(dl);
             return ft_fail(e, FT_E_CHANGED, "the first %" PRIu64 " bytes of \"%s\" are not the "
                            "ones you have (SHA-256 %.12s..., yours %.12s...): it changed; "
-                           "download it again from the start", req->offset, dl->shown,
-                           prefix, req->prefix_sha256);
+                           "download it again from the start", dl->offset, dl->shown,
+                           prefix, dl->prefix_wanted);
         }
     }
     if (dl->remembered) {
@@ -178,6 +200,14 @@ int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int th
     }
     file_hash_advance(&dl->hash, dl->file_size);
     return 0;
+}
+
+int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int threaded,
+                     struct ft_download *dl, struct ft_error *e)
+{
+    if (ft_download_start(root, req, threaded, dl, e) < 0)
+        return -1;
+    return ft_download_check(dl, e);
 }
 
 /* 1 when the file behind DL's descriptor still has the key it was opened with. */
@@ -321,12 +351,12 @@ static int open_partial(struct ft_upload *up, uint64_t offset, struct ft_error *
     return 0;
 }
 
-int ft_upload_begin(const struct fsroot *root, const struct ft_msg *req, uint64_t max_upload,
+int ft_upload_start(const struct fsroot *root, const struct ft_msg *req, uint64_t max_upload,
                     int threaded, struct ft_upload *up, struct ft_error *e)
 {
     const char *last;
     struct stat st;
-    char err[256], prefix[DIGEST_HEX_MAX];
+    char err[256];
 
     memset(up, 0, sizeof *up);
     up->dirfd = up->fd = -1;
@@ -334,6 +364,8 @@ int ft_upload_begin(const struct fsroot *root, const struct ft_msg *req, uint64_
     up->offset = up->written = up->flushed = req->offset;
     up->overwrite = req->overwrite;
     fsroot_show_name(req->name, strlen(req->name), up->shown, sizeof up->shown);
+    if (req->prefix_sha256)
+        snprintf(up->prefix_wanted, sizeof up->prefix_wanted, "%s", req->prefix_sha256);
     /* The size cap comes first: nothing is created for a refused upload. */
     if (req->file_size > max_upload)
         return ft_fail(e, FT_E_TOO_LARGE, "\"%s\" is %" PRIu64 " bytes; this server takes at "
@@ -358,30 +390,56 @@ int ft_upload_begin(const struct fsroot *root, const struct ft_msg *req, uint64_
 
     if (open_partial(up, req->offset, e) < 0)
         return -1;
+    /* Hashing stops at the offset until ft_upload_check has compared. */
     if (file_hash_start(&up->hash, up->fd, req->offset, threaded, err, sizeof err) < 0) {
         if (req->offset == 0)
             remove_partial(up);
         return fail_upload(up, e, FT_E_IO, "%s", err);
     }
-    if (req->offset > 0) {
-        if (file_hash_peek(&up->hash, req->offset, prefix, err, sizeof err) < 0) {
+    return 0;
+}
+
+int ft_upload_ready(struct ft_upload *up, int *wake_fd)
+{
+    if (up->fd < 0)
+        return 1;
+    return file_hash_ready(&up->hash, up->checked ? up->written : up->offset, wake_fd);
+}
+
+int ft_upload_check(struct ft_upload *up, struct ft_error *e)
+{
+    char err[256], prefix[DIGEST_HEX_MAX];
+
+    if (up->checked)
+        return 0;
+    up->checked = 1;
+    if (up->offset > 0) {
+        if (file_hash_peek(&up->hash, up->offset, prefix, err, sizeof err) < 0) {
             file_hash_cancel(&up->hash);
             return fail_upload(up, e, FT_E_IO, "\"%s\": %s", up->shown, err);
         }
-        if (strcasecmp(prefix, req->prefix_sha256) != 0) {
+        if (strcasecmp(prefix, up->prefix_wanted) != 0) {
             file_hash_cancel(&up->hash);
             return fail_upload(up, e, FT_E_CHANGED, "the %" PRIu64 " bytes of \"%s\" kept here "
                                "are not the first %" PRIu64 " of your file (SHA-256 %.12s..., "
                                "yours %.12s...): it changed; upload it from the start",
-                               req->offset, up->shown, req->offset, prefix, req->prefix_sha256);
+                               up->offset, up->shown, up->offset, prefix, up->prefix_wanted);
         }
     }
-    if (ftruncate(up->fd, (off_t)req->offset) < 0) {
+    if (ftruncate(up->fd, (off_t)up->offset) < 0) {
         file_hash_cancel(&up->hash);
         return fail_upload(up, e, FT_E_IO, "cannot cut the partial file of \"%s\": %s",
                            up->shown, strerror(errno));
     }
     return 0;
+}
+
+int ft_upload_begin(const struct fsroot *root, const struct ft_msg *req, uint64_t max_upload,
+                    int threaded, struct ft_upload *up, struct ft_error *e)
+{
+    if (ft_upload_start(root, req, max_upload, threaded, up, e) < 0)
+        return -1;
+    return ft_upload_check(up, e);
 }
 
 /* A write failed: the partial file goes (a full disk must not stay full

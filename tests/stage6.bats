@@ -695,3 +695,48 @@ PY
 @test "thread: a put that locks the partial after another put stored it does not write the stored file" { put_race thread; }
 @test "fork: a put that locks the partial after another put stored it does not write the stored file" { put_race fork; }
 
+# About 2 s on an idle machine, 5 s on a loaded one: the hash of 512 MiB
+# of a sparse file (no disk), twice.
+# (It took the poll loop with it: every other client waited the hash out.)
+@test "poll: a resume hashing 512 MiB for a wrong prefix_sha256 does not hold another client's exec" {
+    load 'test_helper/stage5'
+    serve poll
+    truncate -s 512M "$SERVED/sparse" "$SERVED/.nianbao-part.up"
+    run peer <<'PY'
+import select, subprocess, time
+
+def unread(sock):
+    """Bytes of SOCK's requests the server has not read yet (ss: Recv-Q)."""
+    line = subprocess.run(["ss", "-tnH", "state", "established",
+                           f"( sport = :{PORT} and dport = :{sock.getsockname()[1]} )"],
+                          capture_output=True, text=True).stdout.split()
+    return int(line[0]) if line else -1
+
+last = (512 << 20) - 1
+for request in ({"op": "get", "name": "sparse", "offset": last, "prefix_sha256": "0" * 64},
+                {"op": "put", "name": "up", "file_size": 512 << 20, "offset": last,
+                 "prefix_sha256": "0" * 64}):
+    a = connect(PORT)
+    a.sendall(frame(request))
+    deadline = time.monotonic() + 10
+    while unread(a) != 0:              # read by the server: its hash has begun
+        if time.monotonic() > deadline:
+            sys.exit("the server never read the request")
+        time.sleep(0.005)
+    b = connect(PORT)
+    b.sendall(frame({"op": "exec"}, b"true"))
+    h = read_reply(b)[-1][0]
+    print("b:", h["op"], h["exit_code"])
+    print("a answered before b:", bool(select.select([a], [], [], 0)[0]))
+    h = read_reply(a)[0][0]
+    print("a:", h["op"], h["code"])
+PY
+    assert_success
+    assert_line --index 0 'b: exit 0'
+    assert_line --index 1 'a answered before b: False'
+    assert_line --index 2 'a: error changed'
+    assert_line --index 3 'b: exit 0'
+    assert_line --index 4 'a answered before b: False'
+    assert_line --index 5 'a: error changed'
+}
+
