@@ -637,6 +637,10 @@ static void finish_exec(struct ftconn *c)
     command_finish(&c->cmd, &st, notes, sizeof notes);
     c->cmd_started = 0;
     size_t notes_len = strlen(notes);
+    if (c->grace_killed)
+        snprintf(notes + notes_len, sizeof notes - notes_len, "nianbao: command killed: the "
+                 "server is stopping and its grace period (--grace) is over\n");
+    notes_len = strlen(notes);
     if (notes_len > 0) {
         cJSON *h = ft_header(FT_OUTPUT);
         if (h && !cJSON_AddStringToObject(h, "stream", "stderr")) {
@@ -862,6 +866,14 @@ static void check_deadlines(struct ftconn *c, long long now)
     if (c->stopping && now >= c->stop_deadline && c->state != FTC_DONE) {
         serve_log(&c->conn, "%s cut: the server is stopping and the grace period is over",
                   c->shown[0] ? c->shown : "conversation");
+        if (c->state == FTC_EXEC && c->cmd_started && !c->grace_killed) {
+            /* The command dies, but its client hears how: a note and the
+             * "exit" frame (signal 9), then the close. */
+            c->grace_killed = 1;
+            command_kill(&c->cmd);
+            finish_exec(c);
+            return;
+        }
         c->state = FTC_DONE;
         return;
     }

@@ -29,7 +29,8 @@
  *     for the client is small, so a slow reader slows only its own command,
  *     and memory stays bounded;
  *   - a graceful stop (ftconn_stop): no new request; the one running
- *     finishes, or is cut at the grace deadline.
+ *     finishes, or is cut at the grace deadline (a command is killed
+ *     there, and its client gets a note and the "exit" frame saying so).
  * Logging goes to the serve_config's log, one line per event. Nothing here
  * exits. */
 #ifndef NIANBAO_FTCONN_H
@@ -111,6 +112,7 @@ struct ftconn {
     long long send_since;         /* last progress sending                  */
     int stopping;
     long long stop_deadline;      /* the grace period's end                 */
+    int grace_killed;             /* its command was killed at that end     */
 };
 
 /* What the connection waits for now; the driver watches these, then calls

@@ -740,3 +740,41 @@ PY
     assert_line --index 5 'a: error changed'
 }
 
+# grace_exit MODEL: a command still running when --grace is over is
+# killed, and its client hears it: the server's note, then the "exit"
+# frame (signal 9), then the close. (It got a close and nothing else.)
+grace_exit() {
+    load 'test_helper/stage5'
+    serve "$1" --grace 1 --timeout 600
+    run peer "$srv_pid" "$BATS_TEST_TMPDIR/started" <<'PY'
+import os, signal, time
+s = connect(PORT)
+s.sendall(frame({"op": "exec"}, b"touch " + sys.argv[2].encode() + b"; exec sleep 600"))
+deadline = time.monotonic() + 10
+while not os.path.exists(sys.argv[2]):
+    if time.monotonic() > deadline:
+        sys.exit("the command never started")
+    time.sleep(0.02)
+os.kill(int(sys.argv[1]), signal.SIGTERM)
+frames = read_reply(s)
+note = b"".join(body for h, body in frames if h["op"] == "output")
+exit = frames[-1][0]
+print(repr(note))
+print({k: exit[k] for k in ("op", "exit_code", "signal", "timed_out", "stderr_size")})
+print("sha256 of the output:", exit["sha256"] == sha256(note))
+print("then", closed(s))
+PY
+    assert_success
+    assert_line --index 0 "b'nianbao: command killed: the server is stopping and its grace period (--grace) is over\\n'"
+    assert_line --index 1 "{'op': 'exit', 'exit_code': None, 'signal': 9, 'timed_out': False, 'stderr_size': 87}"
+    assert_line --index 2 'sha256 of the output: True'
+    assert_line --index 3 'then closed'
+    wait_for_exit "$srv_pid" 30
+    [ "$EXIT_STATUS" -eq 0 ]
+}
+
+# About 1.5 s each (--grace 1).
+@test "iterative: a command killed at --grace gets its exit frame, saying so" { grace_exit iterative; }
+@test "fork: a command killed at --grace gets its exit frame, saying so" { grace_exit fork; }
+@test "thread: a command killed at --grace gets its exit frame, saying so" { grace_exit thread; }
+@test "poll: a command killed at --grace gets its exit frame, saying so" { grace_exit poll; }
