@@ -62,6 +62,76 @@ PY
     done
 }
 
+@test "a put whose offset is file_size + 1 gets bad_field on every server, nothing is written, and the connection goes on" {
+    # (about 2 s)
+    local model
+    for model in $FT_SERVERS; do
+        ft_serve "$model"
+        run peer <<'PY'
+s = connect(PORT)
+s.sendall(frame({"op": "put", "name": "y", "file_size": 5, "offset": 6,
+                 "prefix_sha256": sha256(b"123456")}))
+h, _ = read_reply(s)[0]
+print(h["code"] + ": " + h["message"])
+s.sendall(frame({"op": "list"}))
+show(read_reply(s))
+PY
+        assert_success
+        assert_line --index 0 'bad_field: put: offset 6 is past file_size 5'
+        assert_line --index 1 "{\"count\": 0, \"op\": \"list\", \"size\": 2, \"skipped\": 0, \"truncated\": false} b'[]'"
+        run served_files
+        assert_output ''
+        ft_stop
+    done
+}
+
+@test "an unknown op gets unknown_op on every server, and the connection goes on" {
+    # (about 2 s)
+    local model
+    for model in $FT_SERVERS; do
+        ft_serve "$model"
+        run peer <<'PY'
+s = connect(PORT)
+s.sendall(frame({"op": "getattr"}, b"xyz"))
+h, _ = read_reply(s)[0]
+print(h["code"] + ": " + h["message"])
+s.sendall(frame({"op": "exec"}, b"echo still here"))
+show(read_reply(s)[:1])
+PY
+        assert_success
+        assert_line --index 0 'unknown_op: unknown op "getattr" (ops: exec, get, put, stat, list)'
+        assert_line --index 1 "{\"op\": \"output\", \"size\": 11, \"stream\": \"stdout\"} b'still here\\n'"
+        ft_stop
+    done
+}
+
+@test "a header of exactly 65536 bytes is accepted by every server, one of 65537 refused with bad_frame" {
+    # (about 2 s) The limit is --max-header's default (stage 5) and
+    # frame_stage5's (stage 6): 1..65536, both ends included.
+    local model
+    for model in $FT_SERVERS; do
+        ft_serve "$model"
+        printf 'abc' >"$SERVED/f"
+        run peer <<'PY'
+def padded(total):
+    text = b'{"op":"stat","name":"f","size":0}'
+    return raw_frame(text + b" " * (total - len(text)))
+s = connect(PORT)
+s.sendall(padded(65536))
+show(read_reply(s))
+s.sendall(padded(65537))
+h, _ = read_reply(s)[0]
+print(h["code"] + ": " + h["message"])
+print("then", closed(s))
+PY
+        assert_success
+        assert_line --index 0 '{"exists": true, "file_size": 3, "name": "f", "op": "stat", "partial_size": 0, "size": 0}'
+        assert_line --index 1 'bad_frame: header length 65537 is out of range 1..65536 (bytes 00 01 00 01 "\x00\x01\x00\x01"): is the peer speaking another protocol?'
+        assert_line --index 2 'then closed'
+        ft_stop
+    done
+}
+
 @test "a size written -0, 0.0 or 0e5, or a byte-order mark before the header, gets bad_frame on every server" {
     # (about 3 s) The specification says integers, and one JSON object:
     # cJSON reads all three as 0 and skips the mark.
@@ -133,6 +203,22 @@ PY
         wait_for_lines ' disconnected$' 2
         run served_files
         assert_output './.nianbao-part.some'
+        ft_stop
+    done
+}
+
+@test "a resumed get whose part is one byte longer than the server's file gets changed on every server; the part is kept" {
+    # (about 1 s)
+    local model
+    for model in $FT_SERVERS; do
+        ft_serve "$model"
+        printf 'hello' >"$SERVED/f"
+        printf 'hello!' >"$BATS_TEST_TMPDIR/dest.nianbao-part"
+        ft --resume get f "$BATS_TEST_TMPDIR/dest"
+        assert_equal "$status" 1
+        err_is 'client: server: "f" has 5 bytes, fewer than the 6 you have: it changed (changed)'
+        expect_bytes "$BATS_TEST_TMPDIR/dest.nianbao-part" 'hello!'
+        [ ! -e "$BATS_TEST_TMPDIR/dest" ]
         ft_stop
     done
 }

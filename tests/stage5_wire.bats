@@ -216,6 +216,31 @@ PY
     done
 }
 
+@test "the client accepts a reply header of exactly 65536 bytes and refuses one of 65537" {
+    # (about 1 s) The other direction of stage5_servers.bats' test: the
+    # client's --max-header default is the server's.
+    local total
+    for total in 65536 65537; do
+        fake_server <<PY
+total = $total
+text = b'{"op":"stat","name":"f","exists":true,"file_size":3,"partial_size":0,"size":0}'
+c, _ = srv.accept()
+read_frame(c)
+c.sendall(raw_frame(text + b" " * (total - len(text))))
+c.close()
+PY
+        ft stat f
+        if [ "$total" = 65536 ]; then
+            assert_equal "$status" 0
+            expect_bytes "$BATS_TEST_TMPDIR/out" 'f: 3 bytes\n'
+        else
+            assert_equal "$status" 4
+            err_is 'client: header length 65537 is out of range 1..65536 (bytes 00 01 00 01 "\x00\x01\x00\x01"): is the peer speaking another protocol?'
+        fi
+        kill "$fake_pid" 2>/dev/null || true
+    done
+}
+
 @test "unknown ops and fields get an error reply naming them, and the connection stays open" {
     ft_server
     run peer <<'PY'

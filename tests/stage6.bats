@@ -740,6 +740,51 @@ PY
     assert_line --index 5 'a: error changed'
 }
 
+# About 2 s: 18.9 MB read in 16 KiB pieces with a 1 ms pause after each.
+@test "poll: a command's 19 MB of output reaches a slow reader whole (partial sends), SHA-256 verified" {
+    serve poll
+    seq 1 2500000 >"$BATS_TEST_TMPDIR/want"
+    run bash -c "set -o pipefail; timeout 120 '$CLIENT' -p $srv_port exec 'seq 1 2500000' |
+        python3 -c '
+import sys, time
+while True:
+    piece = sys.stdin.buffer.read1(16384)
+    if not piece:
+        break
+    sys.stdout.buffer.write(piece)
+    time.sleep(0.001)
+' >'$BATS_TEST_TMPDIR/got'"
+    assert_success
+    same_bytes "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+}
+
+# About 1 s.
+@test "fork: SIGTERM while a 0.5 s command runs: the server stays until its reply is sent and logs its stop after it" {
+    serve fork
+    "$CLIENT" -p "$srv_port" exec "touch '$BATS_TEST_TMPDIR/started'; sleep 0.5; echo finished" \
+        >"$BATS_TEST_TMPDIR/busy.out" 2>"$BATS_TEST_TMPDIR/busy.err" 3>&- &
+    local busy=$!
+    STARTED_PIDS+=("$busy")
+    local deadline=$((SECONDS + 10))
+    until [ -e "$BATS_TEST_TMPDIR/started" ]; do
+        [ "$SECONDS" -lt "$deadline" ] || { echo "the command never started"; return 1; }
+        sleep 0.02
+    done
+    kill -TERM "$srv_pid"
+    wait_for_exit "$busy" 30
+    [ "$EXIT_STATUS" -eq 0 ]
+    run cat "$BATS_TEST_TMPDIR/busy.out"
+    assert_output "finished"
+    wait_for_exit "$srv_pid" 30
+    [ "$EXIT_STATUS" -eq 0 ]
+    # The log, in order: the signal, the command's reply, the stop.
+    cat "$BATS_TEST_TMPDIR/srv.log"          # (shown when the test fails)
+    run grep -nE '^fork: Terminated|: exit 0, 9 bytes stdout|^fork: stopped after' "$BATS_TEST_TMPDIR/srv.log"
+    assert_line --index 0 --regexp '^[0-9]+:fork: Terminated: no new clients; 1 connection finishing'
+    assert_line --index 1 --regexp '^[0-9]+:client 127\.0\.0\.1:[0-9]+: exec ".*": exit 0, 9 bytes stdout, 0 bytes stderr$'
+    assert_line --index 2 --regexp '^[0-9]+:fork: stopped after serving 1 connection$'
+}
+
 # grace_exit MODEL: a command still running when --grace is over is
 # killed, and its client hears it: the server's note, then the "exit"
 # frame (signal 9), then the close. (It got a close and nothing else.)
