@@ -234,6 +234,7 @@ on_small_disk() {
             mount -t tmpfs -o size=64k nianbao-probe "$SERVED" 2>/dev/null; then
         skip "cannot mount a tmpfs in a mount namespace (needs root and unshare)"
     fi
+    # shellcheck disable=SC2016  # "$1" and "$@" are the inner shell's
     start_server srv unshare --mount --propagation private sh -c \
         'mount -t tmpfs -o size=1m nianbao-small "$1" && shift && exec "$@"' sh "$SERVED" \
         "$(ft_server_program "$1")" --port 0 --root "$SERVED"

@@ -56,6 +56,7 @@ err_is() {
 # ---- every server of the protocol: stage 5's, and stage 6's four models ----
 
 # The five servers that speak the stage 5 protocol, as ft_serve names them.
+# shellcheck disable=SC2034  # the tests loop over it
 FT_SERVERS="stage5 iterative fork thread poll"
 
 # ft_server_program MODEL: the program of MODEL (one of $FT_SERVERS).
@@ -79,6 +80,7 @@ ft_serve() {
 
 # ft_stop: stops srv (SIGTERM) and waits for it, so the next ft_serve of a
 # loop over the models starts alone.
+# shellcheck disable=SC2154  # start_server sets srv_pid
 ft_stop() {
     kill -TERM "$srv_pid" 2>/dev/null || true
     wait_for_exit "$srv_pid"
