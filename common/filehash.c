@@ -8,7 +8,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
+
+/* With the lock held: tell a waiting event loop that [0, wake_at) is
+ * hashed, or that hashing failed. */
+static void wake_if_due(struct file_hash *h)
+{
+    if (h->wake_at && (h->hashed >= h->wake_at || h->failed_errno)) {
+        uint64_t one = 1;
+        h->wake_at = 0;
+        /* Fails only when the counter is full: it is readable anyway. */
+        if (write(h->wake_fd, &one, sizeof one) < 0)
+            return;
+    }
+}
 
 /* Hashes what is allowed and not hashed yet, one chunk at a time, with the
  * lock released while reading and hashing. Called with the lock held;
@@ -32,6 +46,7 @@ static void hash_available(struct file_hash *h)
         } else {
             h->hashed += (uint64_t)got;
         }
+        wake_if_due(h);
         pthread_cond_broadcast(&h->changed);
     }
 }
@@ -56,6 +71,7 @@ int file_hash_start(struct file_hash *h, int fd, uint64_t limit, int threaded,
 {
     memset(h, 0, sizeof *h);
     h->fd = fd;
+    h->wake_fd = -1;
     h->limit = limit;
     h->threaded = threaded;
     pthread_mutex_init(&h->lock, NULL);
@@ -155,6 +171,29 @@ int file_hash_done(struct file_hash *h)
     return done;
 }
 
+int file_hash_ready(struct file_hash *h, uint64_t at, int *wake_fd)
+{
+    int rc = 1;
+
+    pthread_mutex_lock(&h->lock);
+    if (h->hashed < at && !h->failed_errno) {
+        if (h->wake_fd < 0)
+            h->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (h->wake_fd < 0) {
+            rc = -1;
+        } else {
+            h->wake_at = at;
+            *wake_fd = h->wake_fd;
+            rc = 0;
+            /* It may sleep until a whole chunk is allowed (see
+             * file_hash_advance): the rest is wanted now. */
+            pthread_cond_broadcast(&h->changed);
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    return rc;
+}
+
 static void stop_and_free(struct file_hash *h)
 {
     pthread_mutex_lock(&h->lock);
@@ -164,6 +203,9 @@ static void stop_and_free(struct file_hash *h)
     if (h->thread_started)
         pthread_join(h->thread, NULL);
     h->thread_started = 0;
+    if (h->wake_fd >= 0)
+        close(h->wake_fd);
+    h->wake_fd = -1;
     digest_free(&h->digest);
     free(h->buf);
     h->buf = NULL;

@@ -13,8 +13,12 @@
  * A resumed transfer needs the digest of the part already there first
  * (file_hash_peek at the offset), then goes on hashing from it.
  *
- * Without a thread (THREADED = 0, for an event loop that wants none),
- * file_hash_advance hashes in line.
+ * Without a thread (THREADED = 0), file_hash_advance hashes in line. An
+ * event loop must not wait for a hash of any size (stage 6's poll model:
+ * one resumed get of a 4 GiB file would stall every client while its
+ * prefix is hashed): it hashes in the thread and asks file_hash_ready
+ * before file_hash_peek or file_hash_finish, which then never wait; until
+ * then it watches the descriptor file_hash_ready hands it.
  *
  * Nothing here prints or exits. */
 #ifndef NIANBAO_FILEHASH_H
@@ -35,6 +39,8 @@ struct file_hash {
     uint64_t limit;           /* bytes [0, limit) may be read                 */
     int threaded, stop, failed_errno;
     int thread_started;
+    int wake_fd;              /* eventfd for file_hash_ready, -1 until asked */
+    uint64_t wake_at;         /* write wake_fd once [0, wake_at) is hashed   */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t changed;
@@ -58,6 +64,15 @@ int file_hash_peek(struct file_hash *h, uint64_t at, char hex[DIGEST_HEX_MAX],
 /* 1 when [0, limit) is hashed (or hashing failed), so file_hash_finish
  * will not wait: for an event loop that must not block. */
 int file_hash_done(struct file_hash *h);
+
+/* For an event loop (THREADED only): 1 when [0, AT) is hashed or hashing
+ * failed, so file_hash_peek at AT (AT: the limit given so far) or
+ * file_hash_finish (AT: the limit) returns without waiting. Else 0, and
+ * the thread makes *WAKE_FD readable (an eventfd, non-blocking; read it
+ * to clear it) once that is so: watch it, then ask again. The descriptor
+ * is the hash's until file_hash_finish or _cancel closes it. Returns -1
+ * (errno) when no eventfd can be made. */
+int file_hash_ready(struct file_hash *h, uint64_t at, int *wake_fd);
 
 /* Waits until [0, limit) is hashed, writes the digest into HEX and frees
  * everything. Returns 0, or -1 with ERR filled (and everything freed). */

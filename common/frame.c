@@ -141,6 +141,113 @@ int frame_utf8_valid(const void *text, size_t len, size_t *bad_at)
     return 1;
 }
 
+/* ---- the raw text of a header's values ---------------------------------- */
+
+static size_t skip_space(const char *s, size_t len, size_t i)
+{
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* S[I] opens a string: the index just past its closing quote. */
+static size_t skip_string(const char *s, size_t len, size_t i)
+{
+    for (i++; i < len; i++) {
+        if (s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            return i + 1;
+    }
+    return len;
+}
+
+/* S[I] starts a value: the index just past it. */
+static size_t skip_value(const char *s, size_t len, size_t i)
+{
+    size_t depth = 0;
+
+    while (i < len) {
+        char ch = s[i];
+        if (ch == '"') {
+            i = skip_string(s, len, i);
+            if (depth == 0)
+                return i;
+        } else if (ch == '{' || ch == '[') {
+            depth++;
+            i++;
+        } else if (ch == '}' || ch == ']') {
+            if (depth == 0)
+                return i;
+            i++;
+            if (--depth == 0)
+                return i;
+        } else if (depth == 0 && (ch == ',' || ch == ' ' || ch == '\t' || ch == '\n' ||
+                                  ch == '\r')) {
+            return i;
+        } else {
+            i++;
+        }
+    }
+    return i;
+}
+
+/* 1 when the string token TOKEN (N bytes, quotes included) says KEY. */
+static int key_is(const char *token, size_t n, const char *key)
+{
+    size_t key_len = strlen(key);
+
+    if (!memchr(token, '\\', n))
+        return n == key_len + 2 && memcmp(token + 1, key, key_len) == 0;
+    /* "\u0073ize" is "size" too. */
+    cJSON *decoded = cJSON_ParseWithLength(token, n);
+    int same = cJSON_IsString(decoded) && strcmp(decoded->valuestring, key) == 0;
+    cJSON_Delete(decoded);
+    return same;
+}
+
+int frame_raw_value(const char *json, size_t len, const char *key, const char **at,
+                    size_t *at_len)
+{
+    size_t i = skip_space(json, len, 0);
+
+    if (i >= len || json[i] != '{')
+        return -1;
+    for (i++;;) {
+        i = skip_space(json, len, i);
+        if (i >= len || json[i] != '"')
+            return -1;
+        size_t key_at = i;
+        i = skip_string(json, len, i);
+        size_t key_len = i - key_at;
+        i = skip_space(json, len, i);
+        if (i >= len || json[i] != ':')
+            return -1;
+        i = skip_space(json, len, i + 1);
+        size_t value_at = i;
+        i = skip_value(json, len, i);
+        if (key_is(json + key_at, key_len, key)) {
+            *at = json + value_at;
+            *at_len = i - value_at;
+            return 0;
+        }
+        i = skip_space(json, len, i);
+        if (i >= len || json[i] != ',')
+            return -1;
+        i++;
+    }
+}
+
+int frame_plain_integer(const char *text, size_t len)
+{
+    if (len == 0 || (len > 1 && text[0] == '0'))
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (text[i] < '0' || text[i] > '9')
+            return 0;
+    return 1;
+}
+
 static int compare_names(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -169,6 +276,12 @@ int frame_parse_header(const struct frame_format *fmt, const char *json, size_t 
             goto end;
         }
         i += n;
+    }
+    /* cJSON skips a UTF-8 byte-order mark; JSON in a frame has none. */
+    if (len >= 3 && memcmp(json, "\xef\xbb\xbf", 3) == 0) {
+        snprintf(err, errlen, "header starts with a UTF-8 byte-order mark (bytes ef bb bf): "
+                 "a header is one JSON object and nothing else but white space");
+        goto end;
     }
     header = cJSON_ParseWithLengthOpts(json, len, &parsed_to, 0);
     while (header && parsed_to < json + len &&
@@ -203,6 +316,16 @@ int frame_parse_header(const struct frame_format *fmt, const char *json, size_t 
     }
     if (frame_get_uint(header, fmt->size_field, fmt->max_body, body_size, err, errlen) < 0)
         goto end;
+    /* -0, 0.0 and 0e5 are 0 to cJSON, but not integers as JSON writes them. */
+    const char *raw;
+    size_t raw_len;
+    if (frame_raw_value(json, len, fmt->size_field, &raw, &raw_len) == 0 &&
+        !frame_plain_integer(raw, raw_len)) {
+        snprintf(err, errlen, "%s %.*s is not written as a whole number (digits only: no "
+                 "sign, point or exponent)", fmt->size_field, raw_len > 40 ? 40 : (int)raw_len,
+                 raw);
+        goto end;
+    }
     *header_out = header;
     header = NULL;
     rc = 0;

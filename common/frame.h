@@ -15,9 +15,10 @@
  * struct.pack('!I')) and gives it in "size".
  *
  * What every header must be, checked here: HLEN in 1..max_header; exactly
- * one JSON object and nothing else but white space; valid UTF-8 with no raw
- * control characters; no key twice; the size field an integer in
- * 0..max_body. What the fields mean is the caller's business.
+ * one JSON object and nothing else but white space (no byte-order mark);
+ * valid UTF-8 with no raw control characters; no key twice; the size field
+ * an integer in 0..max_body, written as one (not -0, 0.0, 0e5). What the
+ * fields mean is the caller's business.
  *
  * Nothing here prints or exits: functions return -1 with ERR filled, in
  * words a student can act on ("header length 1195725860 (bytes 47 45 54 20
@@ -95,6 +96,18 @@ enum frame_event frame_reader_feed(struct frame_reader *r, const void *buf, size
  * client, whose reads are its lesson). */
 int frame_parse_header(const struct frame_format *fmt, const char *json, size_t len,
                        cJSON **header_out, uint64_t *body_size, char *err, size_t errlen);
+
+/* The raw text of the value of KEY (escapes in the key decoded) in the
+ * header JSON (LEN bytes, one JSON object that cJSON has parsed): *AT and
+ * *AT_LEN. Returns 0, or -1 when the object has no such key. For what
+ * cJSON does not keep: how a number was written (frame_plain_integer). */
+int frame_raw_value(const char *json, size_t len, const char *key, const char **at,
+                    size_t *at_len);
+
+/* 1 when TEXT (LEN bytes) is a JSON number written as an integer is in
+ * this protocol: digits, no leading zero, no sign, point or exponent (so
+ * not -0, 0.0 or 0e5, which cJSON reads as 0). */
+int frame_plain_integer(const char *text, size_t len);
 
 /* 1 when LEN bytes at TEXT are valid UTF-8 (no overlong forms, surrogates
  * or code points past U+10FFFF); else 0 with *BAD_AT (when not NULL) the

@@ -166,9 +166,27 @@ static int item_uint(const cJSON *item, double max, uint64_t *value)
     return 0;
 }
 
-/* Checks ITEM as field ID of message M and stores it in MSG. */
+/* Every number of this protocol is an integer, and cJSON reads -0, 0.0
+ * and 0e5 as 0: the raw text of KEY's value (in JSON, LEN bytes) tells.
+ * Returns 0, or -1 with E filled. */
+static int written_whole(const struct message *m, const char *key, const char *json,
+                         size_t len, struct ft_error *e)
+{
+    const char *raw;
+    size_t raw_len;
+
+    if (frame_raw_value(json, len, key, &raw, &raw_len) == 0 &&
+        !frame_plain_integer(raw, raw_len))
+        return ft_fail(e, FT_E_BAD_FIELD, "%s: %s %.*s is not written as a whole number (digits "
+                       "only: no sign, point or exponent)", m->name, key,
+                       raw_len > 40 ? 40 : (int)raw_len, raw);
+    return 0;
+}
+
+/* Checks ITEM as field ID of message M (its header's raw text JSON, LEN
+ * bytes) and stores it in MSG. */
 static int take_field(const struct message *m, enum field_id id, const cJSON *item,
-                      struct ft_msg *msg, struct ft_error *e)
+                      const char *json, size_t len, struct ft_msg *msg, struct ft_error *e)
 {
     const char *key = fields[id].key;
     char why[160], shown[300];
@@ -188,6 +206,8 @@ static int take_field(const struct message *m, enum field_id id, const cJSON *it
         if (item_uint(item, EXACT_MAX, &number) < 0)
             return ft_fail(e, FT_E_BAD_FIELD, "%s: %s is not a whole number from 0 to 2^53-1",
                            m->name, key);
+        if (written_whole(m, key, json, len, e) < 0)
+            return -1;
         switch (id) {
         case F_OFFSET: msg->offset = number; break;
         case F_FILE_SIZE: msg->file_size = number; msg->has_file_size = 1; break;
@@ -203,6 +223,8 @@ static int take_field(const struct message *m, enum field_id id, const cJSON *it
         if (item_uint(item, 127, &number) < 0)
             return ft_fail(e, FT_E_BAD_FIELD, "%s: %s is not a signal number (0..127)",
                            m->name, key);
+        if (written_whole(m, key, json, len, e) < 0)
+            return -1;
         msg->signal = (int)number;
         return 0;
     case K_EXIT_CODE:
@@ -213,6 +235,8 @@ static int take_field(const struct message *m, enum field_id id, const cJSON *it
         if (item_uint(item, 255, &number) < 0)
             return ft_fail(e, FT_E_BAD_FIELD, "%s: %s is not null or a number from 0 to 255",
                            m->name, key);
+        if (written_whole(m, key, json, len, e) < 0)
+            return -1;
         msg->exit_code = (int)number;
         return 0;
     case K_BOOL:
@@ -346,7 +370,7 @@ int ft_parse(enum ft_direction dir, const cJSON *header, const char *json, size_
             return ft_fail(e, FT_E_UNKNOWN_FIELD, "%s has no field \"%s\" (its fields: %s)",
                            m->name, shown, names);
         }
-        if (take_field(m, id, item, msg, e) < 0)
+        if (take_field(m, id, item, json, len, msg, e) < 0)
             return -1;
     }
     for (int i = 0; i < FIELDS_MAX && m->fields[i].id != F_NONE; i++)

@@ -46,6 +46,7 @@ void ftconn_init(struct ftconn *c, const struct ftconn_config *cfg,
     frame_reader_init(&c->reader, &frame_stage5);
     c->dl.fd = -1;
     c->up.fd = c->up.dirfd = -1;
+    c->hash_fd = -1;
     c->idle_since = c->send_since = ftconn_now_ms();
     int flags = fcntl(conn->fd, F_GETFL);
     if (flags < 0 || fcntl(conn->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
@@ -251,17 +252,40 @@ static void start_exec(struct ftconn *c)
     c->state = FTC_EXEC;
 }
 
+/* Waits (FTC_HASH) until the hash has got where THEN needs it. */
+static void wait_for_hash(struct ftconn *c, int then)
+{
+    c->hash_then = then;
+    c->hash_fd = -1;
+    c->state = FTC_HASH;
+}
+
+/* The file is opened and its hash started in its thread: the prefix of
+ * a resume is checked once hashed (FTC_HASH), then the body goes out. */
 static void start_get(struct ftconn *c)
 {
     struct ft_error e;
 
     if (save_name(c, c->req.name) < 0)
         return;
-    if (ft_download_open(c->cfg->root, &c->req, c->cfg->threaded_hash, &c->dl, &e) < 0) {
+    if (ft_download_start(c->cfg->root, &c->req, 1, &c->dl, &e) < 0) {
         reply_error(c, &e);
         return;
     }
     c->dl_open = 1;
+    c->cmd_generation++;
+    wait_for_hash(c, HASH_GET_PREFIX);
+}
+
+static void send_file_head(struct ftconn *c)
+{
+    struct ft_error e;
+
+    if (ft_download_check(&c->dl, &e) < 0) {
+        c->dl_open = 0;
+        reply_error(c, &e);
+        return;
+    }
     c->dl_at = c->dl.offset;
     c->dl_end = c->dl.file_size;
     cJSON *header = ft_header(FT_FILE);
@@ -282,20 +306,58 @@ static void start_put(struct ftconn *c)
 
     if (save_name(c, c->req.name) < 0)
         return;
-    if (ft_upload_begin(c->cfg->root, &c->req, c->cfg->max_upload, c->cfg->threaded_hash,
-                        &c->up, &e) < 0) {
+    if (ft_upload_start(c->cfg->root, &c->req, c->cfg->max_upload, 1, &c->up, &e) < 0) {
         reply_error(c, &e);
         return;
     }
     c->up_open = 1;
     c->up_phase = 0;
+    c->up_failed = 0;
+    c->cmd_generation++;
+    wait_for_hash(c, HASH_PUT_PREFIX);
+}
+
+static void send_ready(struct ftconn *c)
+{
+    struct ft_error e;
+
+    if (ft_upload_check(&c->up, &e) < 0) {
+        c->up_open = 0;
+        reply_error(c, &e);
+        return;
+    }
     cJSON *header = ft_header(FT_READY);
-    if (header && !cJSON_AddNumberToObject(header, "offset", (double)c->req.offset)) {
+    if (header && !cJSON_AddNumberToObject(header, "offset", (double)c->up.offset)) {
         cJSON_Delete(header);
         header = NULL;
     }
     if (queue_frame(c, header, NULL, 0) == 0)
         c->state = FTC_PUT;
+}
+
+/* The upload's "end" came and its hash is complete: store it, or say why
+ * not (the stream is in step: the next request follows). */
+static void finish_put(struct ftconn *c)
+{
+    struct ft_error e;
+    char hex[DIGEST_HEX_MAX];
+
+    c->up_open = 0;
+    if (ft_upload_end(&c->up, c->up_claimed, hex, &e) < 0) {
+        reply_error(c, &e);
+        return;
+    }
+    cJSON *header = ft_header(FT_DONE);
+    if (header && (!cJSON_AddStringToObject(header, "name", c->name) ||
+                   !cJSON_AddNumberToObject(header, "file_size", (double)c->up.file_size) ||
+                   !cJSON_AddStringToObject(header, "sha256", hex))) {
+        cJSON_Delete(header);
+        header = NULL;
+    }
+    if (queue_frame(c, header, NULL, 0) == 0) {
+        serve_log(&c->conn, "%s: %" PRIu64 " bytes stored", c->shown, c->up.file_size);
+        request_done(c);
+    }
 }
 
 static void answer_stat(struct ftconn *c)
@@ -400,7 +462,6 @@ static void on_upload_event(struct ftconn *c, enum frame_event ev, const unsigne
                             size_t body_len)
 {
     struct ft_error e;
-    char hex[DIGEST_HEX_MAX];
 
     if (ev == FRAME_HEADER) {
         if (ft_parse(FT_UPLOAD, c->reader.header, c->reader.header_json, c->reader.header_len,
@@ -423,8 +484,18 @@ static void on_upload_event(struct ftconn *c, enum frame_event ev, const unsigne
         goto fail;
     }
     if (ev == FRAME_BODY) {
-        if (ft_upload_write(&c->up, body, body_len, &e) < 0)
-            goto fail;
+        if (c->up_failed)
+            return;             /* a write failed: the rest is dropped */
+        if (ft_upload_write(&c->up, body, body_len, &e) < 0) {
+            if (strcmp(e.code, FT_E_IO) != 0)
+                goto fail;
+            /* The disk is full...: the partial is gone. The rest of the
+             * body is read and dropped, so the stream stays in step, and
+             * the client hears why after "end", as from stage 5. */
+            log_request_error(c, &e);
+            c->up_error = e;
+            c->up_failed = 1;
+        }
         return;
     }
     /* FRAME_END */
@@ -432,23 +503,16 @@ static void on_upload_event(struct ftconn *c, enum frame_event ev, const unsigne
         c->up_phase = 2;
         return;
     }
-    c->up_open = 0;
-    if (ft_upload_end(&c->up, c->req.sha256, hex, &e) < 0) {
-        log_request_error(c, &e);
-        close_with_error(c, e.code, e.message);
+    if (c->up_failed) {
+        ft_upload_abort(&c->up);
+        c->up_open = 0;
+        if (queue_error(c, c->up_error.code, c->up_error.message) == 0)
+            request_done(c);
         return;
     }
-    cJSON *header = ft_header(FT_DONE);
-    if (header && (!cJSON_AddStringToObject(header, "name", c->name) ||
-                   !cJSON_AddNumberToObject(header, "file_size", (double)c->up.file_size) ||
-                   !cJSON_AddStringToObject(header, "sha256", hex))) {
-        cJSON_Delete(header);
-        header = NULL;
-    }
-    if (queue_frame(c, header, NULL, 0) == 0) {
-        serve_log(&c->conn, "%s: %" PRIu64 " bytes stored", c->shown, c->up.file_size);
-        request_done(c);
-    }
+    /* The header (and its sha256) is gone with the next frame. */
+    snprintf(c->up_claimed, sizeof c->up_claimed, "%s", c->req.sha256);
+    wait_for_hash(c, HASH_PUT_END);
     return;
 fail:
     /* The rest of the upload cannot be told from the next request: close. */
@@ -532,9 +596,12 @@ static int read_in(struct ftconn *c)
     if (got <= 0) {
         if (got < 0)
             serve_log(&c->conn, "recv: %s", strerror(errno));
-        else if (!frame_reader_idle(&c->reader) || c->state == FTC_PUT)
-            serve_log(&c->conn, "closed the connection in the middle of %s",
-                      c->state == FTC_PUT ? "an upload (its partial file is kept)" : "a frame");
+        else if (c->state == FTC_PUT)
+            serve_log(&c->conn, "closed the connection in the middle of an upload (%s)",
+                      c->up.written > 0 ? "its partial file is kept"
+                                        : "nothing came: its partial file is removed");
+        else if (!frame_reader_idle(&c->reader))
+            serve_log(&c->conn, "closed the connection in the middle of a frame");
         if (c->up_open) {
             ft_upload_abort(&c->up);
             c->up_open = 0;
@@ -566,6 +633,10 @@ static void finish_exec(struct ftconn *c)
     command_finish(&c->cmd, &st, notes, sizeof notes);
     c->cmd_started = 0;
     size_t notes_len = strlen(notes);
+    if (c->grace_killed)
+        snprintf(notes + notes_len, sizeof notes - notes_len, "nianbao: command killed: the "
+                 "server is stopping and its grace period (--grace) is over\n");
+    notes_len = strlen(notes);
     if (notes_len > 0) {
         cJSON *h = ft_header(FT_OUTPUT);
         if (h && !cJSON_AddStringToObject(h, "stream", "stderr")) {
@@ -644,9 +715,6 @@ static int pump_command(struct ftconn *c)
 
 static int pump_file(struct ftconn *c)
 {
-    struct ft_error e;
-    char hex[DIGEST_HEX_MAX];
-
     if (out_waiting(c) > 0)
         return 0;
     if (c->dl_at < c->dl_end) {
@@ -671,11 +739,22 @@ static int pump_file(struct ftconn *c)
         c->send_since = ftconn_now_ms();
         return 1;
     }
+    /* The body is out; its digest comes when the hash has caught up. */
+    wait_for_hash(c, HASH_GET_END);
+    return 1;
+}
+
+/* The file's body is out and its hash complete: the "end" frame. */
+static void finish_get(struct ftconn *c)
+{
+    struct ft_error e;
+    char hex[DIGEST_HEX_MAX];
+
     c->dl_open = 0;
     if (ft_download_finish(&c->dl, hex, &e) < 0) {
         log_request_error(c, &e);
         c->state = FTC_DONE;      /* the body is out: an error frame would be misread */
-        return 1;
+        return;
     }
     cJSON *h = ft_header(FT_END);
     if (h && !cJSON_AddStringToObject(h, "sha256", hex)) {
@@ -686,6 +765,47 @@ static int pump_file(struct ftconn *c)
         serve_log(&c->conn, "%s: %" PRIu64 " bytes sent%s", c->shown, c->dl_end - c->dl.offset,
                   c->dl.remembered ? ", sha256 remembered" : "");
         request_done(c);
+    }
+}
+
+/* ---- FTC_HASH: a file's hash, in its thread ------------------------------ */
+
+int ftconn_hash_fd(const struct ftconn *c)
+{
+    if (c->dl_open && c->dl.hashing)
+        return c->dl.hash.wake_fd;
+    if (c->up_open && c->up.fd >= 0)
+        return c->up.hash.wake_fd;
+    return -1;
+}
+
+/* Goes on with what waits for the hash once it will not wait. Returns 1
+ * when something happened. */
+static int hash_step(struct ftconn *c)
+{
+    uint64_t count;
+    int getting = c->hash_then == HASH_GET_PREFIX || c->hash_then == HASH_GET_END;
+
+    /* Clear the wake-up first: a level-triggered loop would wake again. */
+    if (c->hash_fd >= 0 && c->hash_fd == ftconn_hash_fd(c))
+        while (read(c->hash_fd, &count, sizeof count) > 0)
+            ;
+    int ready = getting ? ft_download_ready(&c->dl, &c->hash_fd)
+                        : ft_upload_ready(&c->up, &c->hash_fd);
+    if (ready == 0)
+        return 0;
+    c->hash_fd = -1;
+    if (ready < 0) {
+        serve_log(&c->conn, "%s: cannot wait for the file's hash: %s; closing", c->shown,
+                  strerror(errno));
+        c->state = FTC_DONE;
+        return 1;
+    }
+    switch (c->hash_then) {
+    case HASH_GET_PREFIX: send_file_head(c); break;
+    case HASH_GET_END:    finish_get(c); break;
+    case HASH_PUT_PREFIX: send_ready(c); break;
+    case HASH_PUT_END:    finish_put(c); break;
     }
     return 1;
 }
@@ -742,6 +862,14 @@ static void check_deadlines(struct ftconn *c, long long now)
     if (c->stopping && now >= c->stop_deadline && c->state != FTC_DONE) {
         serve_log(&c->conn, "%s cut: the server is stopping and the grace period is over",
                   c->shown[0] ? c->shown : "conversation");
+        if (c->state == FTC_EXEC && c->cmd_started && !c->grace_killed) {
+            /* The command dies, but its client hears how: a note and the
+             * "exit" frame (signal 9), then the close. */
+            c->grace_killed = 1;
+            command_kill(&c->cmd);
+            finish_exec(c);
+            return;
+        }
         c->state = FTC_DONE;
         return;
     }
@@ -809,6 +937,9 @@ int ftconn_step(struct ftconn *c)
         case FTC_GET:
             progress |= pump_file(c);
             break;
+        case FTC_HASH:
+            progress |= hash_step(c);
+            break;
         case FTC_CLOSING:
             if (out_waiting(c) == 0)
                 end_closing(c);
@@ -842,7 +973,8 @@ void ftconn_wants(const struct ftconn *c, struct ftconn_wait *w)
     const char *why = "";
 
     w->sock_events = 0;
-    w->fds[0] = w->fds[1] = w->fds[2] = -1;
+    for (int i = 0; i < FTCONN_WAIT_FDS; i++)
+        w->fds[i] = -1;
     w->generation = c->cmd_generation;
     w->deadline_ms = -1;
     if (c->state == FTC_DONE)
@@ -862,6 +994,8 @@ void ftconn_wants(const struct ftconn *c, struct ftconn_wait *w)
         if (wait >= 0)
             w->deadline_ms = ftconn_now_ms() + wait;
     }
+    if (c->state == FTC_HASH)
+        w->fds[3] = c->hash_fd;
     w->deadline_ms = earliest(w->deadline_ms, read_deadline(c, &why));
     if (sending(c) && c->cfg->send_ms)
         w->deadline_ms = earliest(w->deadline_ms, c->send_since + (long long)c->cfg->send_ms);
@@ -907,7 +1041,7 @@ void ftconn_serve_blocking(struct ftconn *c, int stop_fd, unsigned long grace_ms
 {
     while (ftconn_step(c)) {
         struct ftconn_wait w;
-        struct pollfd pfd[5];
+        struct pollfd pfd[2 + FTCONN_WAIT_FDS];
         nfds_t n = 0, stop_at = 0;
 
         ftconn_wants(c, &w);
@@ -915,7 +1049,7 @@ void ftconn_serve_blocking(struct ftconn *c, int stop_fd, unsigned long grace_ms
          * a client that reset the connection would wake us without end. */
         pfd[n++] = (struct pollfd){ .fd = w.sock_events ? c->conn.fd : -1,
                                     .events = w.sock_events };
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < FTCONN_WAIT_FDS; i++)
             if (w.fds[i] >= 0)
                 pfd[n++] = (struct pollfd){ .fd = w.fds[i], .events = POLLIN };
         if (stop_fd >= 0 && !c->stopping) {

@@ -14,7 +14,11 @@
  *   - requests answered in order (a client may send several at once);
  *     exec streams the command's output in "output" frames as it comes,
  *     get sends the file with sendfile, put writes beneath the root, as
- *     stage 5 (common/ftserve);
+ *     stage 5 (common/ftserve); files are hashed in a thread of their own
+ *     and nothing waits for it: the state FTC_HASH watches a descriptor
+ *     that the hash makes readable when it is where it must be (a
+ *     resumed get of a 4 GiB file with a wrong prefix_sha256 would
+ *     otherwise stall every client of the poll model while it is hashed);
  *   - deadlines: a client silent for --idle between requests, or
  *     a frame that does not arrive within --frame-timeout (its header from
  *     its first byte; its body with no pause that long, as nginx's
@@ -25,7 +29,8 @@
  *     for the client is small, so a slow reader slows only its own command,
  *     and memory stays bounded;
  *   - a graceful stop (ftconn_stop): no new request; the one running
- *     finishes, or is cut at the grace deadline.
+ *     finishes, or is cut at the grace deadline (a command is killed
+ *     there, and its client gets a note and the "exit" frame saying so).
  * Logging goes to the serve_config's log, one line per event. Nothing here
  * exits. */
 #ifndef NIANBAO_FTCONN_H
@@ -51,7 +56,6 @@ struct ftconn_config {
     unsigned long idle_ms;        /* silence allowed between requests (0: any) */
     unsigned long frame_ms;       /* a frame's header / a body's pause      */
     unsigned long send_ms;        /* a reply not read for this long: drop   */
-    int threaded_hash;            /* hash files in a helper thread (ftserve) */
 };
 
 enum ftconn_state {
@@ -59,6 +63,8 @@ enum ftconn_state {
     FTC_EXEC,         /* a command runs: its output goes out as it comes    */
     FTC_GET,          /* a file's body goes out                             */
     FTC_PUT,          /* an upload's "data" and "end" frames come in        */
+    FTC_HASH,         /* a get's or a put's hash must get somewhere first
+                         (its prefix, or the end): its thread wakes us     */
     FTC_CLOSING,      /* the last words (an error) go out, then close       */
     FTC_DONE,         /* over: the caller closes the socket                 */
 };
@@ -80,7 +86,8 @@ struct ftconn {
     /* the request being answered */
     struct command cmd;
     int cmd_started;
-    unsigned cmd_generation;      /* +1 for every command: its fds are new  */
+    unsigned cmd_generation;      /* +1 for every command and every hashed
+                                     file: their fds are new                */
     struct digest out_digest;     /* SHA-256 of every output body sent      */
     uint64_t stdout_sent, stderr_sent;
     struct ft_download dl;
@@ -89,6 +96,12 @@ struct ftconn {
     struct ft_upload up;
     int up_open, up_phase;        /* 0: "data" expected, 1: in its body,
                                      2: "end" expected                      */
+    struct ft_error up_error;     /* a write failed: said after "end"       */
+    int up_failed;
+    char up_claimed[DIGEST_HEX_MAX]; /* the "end" frame's sha256           */
+    /* FTC_HASH: what waits for the hash, and the descriptor it wakes */
+    enum { HASH_GET_PREFIX, HASH_GET_END, HASH_PUT_PREFIX, HASH_PUT_END } hash_then;
+    int hash_fd;
     char *name;                   /* the get/put name, for replies and logs */
     char shown[96];               /* the request, escaped, for the log      */
     unsigned long requests;       /* answered so far                        */
@@ -99,16 +112,19 @@ struct ftconn {
     long long send_since;         /* last progress sending                  */
     int stopping;
     long long stop_deadline;      /* the grace period's end                 */
+    int grace_killed;             /* its command was killed at that end     */
 };
 
 /* What the connection waits for now; the driver watches these, then calls
- * ftconn_step. FDS: the command's stdout, stderr and pidfd, -1 when not
- * wanted (COMMAND_GENERATION changes when they belong to a new command).
+ * ftconn_step. FDS: the command's stdout, stderr and pidfd, and the wake
+ * descriptor of a file's hash (FTC_HASH), -1 when not wanted (GENERATION
+ * changes when they belong to a new command or a new file).
  * DEADLINE_MS: call ftconn_step by then even if nothing happened (-1:
  * no deadline). */
+#define FTCONN_WAIT_FDS 4
 struct ftconn_wait {
     short sock_events;            /* POLLIN / POLLOUT, or 0                 */
-    int fds[3];
+    int fds[FTCONN_WAIT_FDS];
     unsigned generation;
     long long deadline_ms;
 };
@@ -126,6 +142,11 @@ void ftconn_init(struct ftconn *c, const struct ftconn_config *cfg,
 int ftconn_step(struct ftconn *c);
 
 void ftconn_wants(const struct ftconn *c, struct ftconn_wait *w);
+
+/* The hash's wake descriptor while the connection holds it open (wanted
+ * or not), else -1: an event loop that watched it knows by this whether
+ * it is still open. */
+int ftconn_hash_fd(const struct ftconn *c);
 
 /* The socket reported an error or a hang-up while nothing was to be read
  * (the client reset the connection): the conversation is over. */

@@ -143,11 +143,11 @@ static int64_t realtime_ns(void)
     return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 }
 
-int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int threaded,
-                     struct ft_download *dl, struct ft_error *e)
+int ft_download_start(const struct fsroot *root, const struct ft_msg *req, int threaded,
+                      struct ft_download *dl, struct ft_error *e)
 {
     struct stat st;
-    char err[256], prefix[DIGEST_HEX_MAX];
+    char err[256];
 
     memset(dl, 0, sizeof *dl);
     fsroot_show_name(req->name, strlen(req->name), dl->shown, sizeof dl->shown);
@@ -168,27 +168,49 @@ int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int th
         return ft_fail(e, FT_E_CHANGED, "\"%s\" has %" PRIu64 " bytes, fewer than the %" PRIu64
                        " you have: it changed", dl->shown, dl->file_size, dl->offset);
     }
+    if (req->prefix_sha256)
+        snprintf(dl->prefix_wanted, sizeof dl->prefix_wanted, "%s", req->prefix_sha256);
     dl->remembered = memo_find(&dl->key, dl->hex);
     /* A remembered digest spares the hash of the whole file, not the check
      * of the part a resuming client has. */
-    if (dl->remembered && dl->offset == 0)
+    if (dl->remembered && dl->offset == 0) {
+        dl->checked = 1;
         return 0;
+    }
+    /* Hashing stops at the offset until ft_download_check has compared. */
     if (file_hash_start(&dl->hash, dl->fd, dl->offset, threaded, err, sizeof err) < 0) {
         close_fd(&dl->fd);
         return ft_fail(e, FT_E_IO, "%s", err);
     }
     dl->hashing = 1;
+    return 0;
+}
+
+int ft_download_ready(struct ft_download *dl, int *wake_fd)
+{
+    if (!dl->hashing)
+        return 1;
+    return file_hash_ready(&dl->hash, dl->checked ? dl->file_size : dl->offset, wake_fd);
+}
+
+int ft_download_check(struct ft_download *dl, struct ft_error *e)
+{
+    char err[256], prefix[DIGEST_HEX_MAX];
+
+    if (dl->checked)
+        return 0;
+    dl->checked = 1;
     if (dl->offset > 0) {
         if (file_hash_peek(&dl->hash, dl->offset, prefix, err, sizeof err) < 0) {
             ft_download_close(dl);
             return ft_fail(e, FT_E_IO, "\"%s\": %s", dl->shown, err);
         }
-        if (strcasecmp(prefix, req->prefix_sha256) != 0) {
+        if (strcasecmp(prefix, dl->prefix_wanted) != 0) {
             ft_download_close(dl);
             return ft_fail(e, FT_E_CHANGED, "the first %" PRIu64 " bytes of \"%s\" are not the "
                            "ones you have (SHA-256 %.12s..., yours %.12s...): it changed; "
-                           "download it again from the start", req->offset, dl->shown,
-                           prefix, req->prefix_sha256);
+                           "download it again from the start", dl->offset, dl->shown,
+                           prefix, dl->prefix_wanted);
         }
     }
     if (dl->remembered) {
@@ -198,6 +220,14 @@ int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int th
     }
     file_hash_advance(&dl->hash, dl->file_size);
     return 0;
+}
+
+int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int threaded,
+                     struct ft_download *dl, struct ft_error *e)
+{
+    if (ft_download_start(root, req, threaded, dl, e) < 0)
+        return -1;
+    return ft_download_check(dl, e);
 }
 
 /* 1 when the file behind DL's descriptor still has the key it was opened with. */
@@ -265,12 +295,90 @@ static int fail_upload(struct ft_upload *up, struct ft_error *e, const char *cod
     return -1;
 }
 
-int ft_upload_begin(const struct fsroot *root, const struct ft_msg *req, uint64_t max_upload,
+/* The test-only knob NIANBAO_TEST_LOCK_DELAY_MS (ftserve.h). */
+static void test_lock_delay(void)
+{
+    const char *text = getenv("NIANBAO_TEST_LOCK_DELAY_MS");
+    long ms = text ? atol(text) : 0;
+
+    if (ms > 0) {
+        struct timespec pause = { ms / 1000, (ms % 1000) * 1000000L };
+        while (nanosleep(&pause, &pause) < 0 && errno == EINTR)
+            ;
+    }
+}
+
+/* Removes the partial file, if its name still leads to the file UP holds
+ * (and locks: no other upload renames or removes it meanwhile). */
+static void remove_partial(struct ft_upload *up)
+{
+    struct stat held, named;
+
+    if (up->fd >= 0 && fstat(up->fd, &held) == 0 &&
+        fstatat(up->dirfd, up->partial, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+        held.st_dev == named.st_dev && held.st_ino == named.st_ino)
+        unlinkat(up->dirfd, up->partial, 0);
+}
+
+/* Opens the partial file and locks it, and makes sure it is ours to write:
+ * the file its name leads to now, a regular file, with no other name.
+ * Returns 0, or -1 with E filled (everything closed). */
+static int open_partial(struct ft_upload *up, uint64_t offset, struct ft_error *e)
+{
+    struct stat held, named;
+    int flags = O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | (offset == 0 ? O_CREAT : 0);
+
+    for (int attempt = 1;; attempt++) {
+        up->fd = openat(up->dirfd, up->partial, flags, 0666);
+        if (up->fd < 0 && errno == ENOENT)
+            return fail_upload(up, e, FT_E_CHANGED, "no interrupted upload of \"%s\" is kept "
+                               "here: nothing to resume at %" PRIu64 "; upload it from the start",
+                               up->shown, offset);
+        if (up->fd < 0)
+            return fail_upload(up, e, FT_E_IO, "cannot open the partial file of \"%s\": %s",
+                               up->shown, strerror(errno));
+        test_lock_delay();
+        /* Two uploads of one name at once (stage 6) would write one partial. */
+        if (flock(up->fd, LOCK_EX | LOCK_NB) < 0)
+            return fail_upload(up, e, FT_E_LOCKED, "\"%s\" is being uploaded by another client "
+                               "right now", up->shown);
+        if (fstat(up->fd, &held) < 0)
+            return fail_upload(up, e, FT_E_IO, "the partial file of \"%s\": %s", up->shown,
+                               strerror(errno));
+        /* Between the open and the lock, the upload that held the lock may
+         * have finished (its partial renamed to the name: writing would
+         * change the stored file) or given up (removed it). The name must
+         * still lead to the file locked; if not, open it again. */
+        if (fstatat(up->dirfd, up->partial, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+            named.st_dev == held.st_dev && named.st_ino == held.st_ino)
+            break;
+        close_fd(&up->fd);
+        if (attempt == 3)
+            return fail_upload(up, e, FT_E_LOCKED, "\"%s\" is being uploaded by other clients "
+                               "right now (its partial file keeps changing)", up->shown);
+    }
+    if (!S_ISREG(held.st_mode))
+        return fail_upload(up, e, FT_E_IO, "the partial file of \"%s\" is not a regular file; "
+                           "nothing was written", up->shown);
+    /* A hard link planted there would send the upload into a file
+     * elsewhere, outside the root even. */
+    if (held.st_nlink != 1)
+        return fail_upload(up, e, FT_E_IO, "the partial file of \"%s\" has %ju names (a hard "
+                           "link): writing it would change another file, so nothing was "
+                           "written; remove it", up->shown, (uintmax_t)held.st_nlink);
+    if ((uint64_t)held.st_size < offset)
+        return fail_upload(up, e, FT_E_CHANGED, "only %" PRIu64 " bytes of \"%s\" are kept "
+                           "here, not %" PRIu64 ": resume from %" PRIu64, (uint64_t)held.st_size,
+                           up->shown, offset, (uint64_t)held.st_size);
+    return 0;
+}
+
+int ft_upload_start(const struct fsroot *root, const struct ft_msg *req, uint64_t max_upload,
                     int threaded, struct ft_upload *up, struct ft_error *e)
 {
     const char *last;
     struct stat st;
-    char err[256], prefix[DIGEST_HEX_MAX];
+    char err[256];
 
     memset(up, 0, sizeof *up);
     up->dirfd = up->fd = -1;
@@ -278,6 +386,8 @@ int ft_upload_begin(const struct fsroot *root, const struct ft_msg *req, uint64_
     up->offset = up->written = up->flushed = req->offset;
     up->overwrite = req->overwrite;
     fsroot_show_name(req->name, strlen(req->name), up->shown, sizeof up->shown);
+    if (req->prefix_sha256)
+        snprintf(up->prefix_wanted, sizeof up->prefix_wanted, "%s", req->prefix_sha256);
     /* The size cap comes first: nothing is created for a refused upload. */
     if (req->file_size > max_upload)
         return ft_fail(e, FT_E_TOO_LARGE, "\"%s\" is %" PRIu64 " bytes; this server takes at "
@@ -300,42 +410,45 @@ int ft_upload_begin(const struct fsroot *root, const struct ft_msg *req, uint64_
         return fail_upload(up, e, FT_E_IO, "\"%s\": %s", up->shown, strerror(errno));
     }
 
-    int flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC | (req->offset == 0 ? O_CREAT : 0);
-    up->fd = openat(up->dirfd, up->partial, flags, 0666);
-    if (up->fd < 0 && errno == ENOENT)
-        return fail_upload(up, e, FT_E_CHANGED, "no interrupted upload of \"%s\" is kept here: "
-                           "nothing to resume at %" PRIu64 "; upload it from the start",
-                           up->shown, req->offset);
-    if (up->fd < 0)
-        return fail_upload(up, e, FT_E_IO, "cannot open the partial file of \"%s\": %s",
-                           up->shown, strerror(errno));
-    /* Two uploads of one name at once (stage 6) would write one partial. */
-    if (flock(up->fd, LOCK_EX | LOCK_NB) < 0)
-        return fail_upload(up, e, FT_E_LOCKED, "\"%s\" is being uploaded by another client "
-                           "right now", up->shown);
-    if (fstat(up->fd, &st) < 0 || !S_ISREG(st.st_mode))
-        return fail_upload(up, e, FT_E_IO, "the partial file of \"%s\" is not a regular file",
-                           up->shown);
-    if ((uint64_t)st.st_size < req->offset)
-        return fail_upload(up, e, FT_E_CHANGED, "only %" PRIu64 " bytes of \"%s\" are kept "
-                           "here, not %" PRIu64 ": resume from %" PRIu64, (uint64_t)st.st_size,
-                           up->shown, req->offset, (uint64_t)st.st_size);
-    if (file_hash_start(&up->hash, up->fd, req->offset, threaded, err, sizeof err) < 0)
+    if (open_partial(up, req->offset, e) < 0)
+        return -1;
+    /* Hashing stops at the offset until ft_upload_check has compared. */
+    if (file_hash_start(&up->hash, up->fd, req->offset, threaded, err, sizeof err) < 0) {
+        if (req->offset == 0)
+            remove_partial(up);
         return fail_upload(up, e, FT_E_IO, "%s", err);
-    if (req->offset > 0) {
-        if (file_hash_peek(&up->hash, req->offset, prefix, err, sizeof err) < 0) {
+    }
+    return 0;
+}
+
+int ft_upload_ready(struct ft_upload *up, int *wake_fd)
+{
+    if (up->fd < 0)
+        return 1;
+    return file_hash_ready(&up->hash, up->checked ? up->written : up->offset, wake_fd);
+}
+
+int ft_upload_check(struct ft_upload *up, struct ft_error *e)
+{
+    char err[256], prefix[DIGEST_HEX_MAX];
+
+    if (up->checked)
+        return 0;
+    up->checked = 1;
+    if (up->offset > 0) {
+        if (file_hash_peek(&up->hash, up->offset, prefix, err, sizeof err) < 0) {
             file_hash_cancel(&up->hash);
             return fail_upload(up, e, FT_E_IO, "\"%s\": %s", up->shown, err);
         }
-        if (strcasecmp(prefix, req->prefix_sha256) != 0) {
+        if (strcasecmp(prefix, up->prefix_wanted) != 0) {
             file_hash_cancel(&up->hash);
             return fail_upload(up, e, FT_E_CHANGED, "the %" PRIu64 " bytes of \"%s\" kept here "
                                "are not the first %" PRIu64 " of your file (SHA-256 %.12s..., "
                                "yours %.12s...): it changed; upload it from the start",
-                               req->offset, up->shown, req->offset, prefix, req->prefix_sha256);
+                               up->offset, up->shown, up->offset, prefix, up->prefix_wanted);
         }
     }
-    if (ftruncate(up->fd, (off_t)req->offset) < 0) {
+    if (ftruncate(up->fd, (off_t)up->offset) < 0) {
         file_hash_cancel(&up->hash);
         return fail_upload(up, e, FT_E_IO, "cannot cut the partial file of \"%s\": %s",
                            up->shown, strerror(errno));
@@ -343,10 +456,29 @@ int ft_upload_begin(const struct fsroot *root, const struct ft_msg *req, uint64_
     return 0;
 }
 
+int ft_upload_begin(const struct fsroot *root, const struct ft_msg *req, uint64_t max_upload,
+                    int threaded, struct ft_upload *up, struct ft_error *e)
+{
+    if (ft_upload_start(root, req, max_upload, threaded, up, e) < 0)
+        return -1;
+    return ft_upload_check(up, e);
+}
+
+/* A write failed: the partial file goes (a full disk must not stay full
+ * of an upload no client can name), and the rest of the body is dropped. */
+static void discard_upload(struct ft_upload *up)
+{
+    file_hash_cancel(&up->hash);
+    remove_partial(up);
+    close_fd(&up->fd);
+}
+
 int ft_upload_write(struct ft_upload *up, const void *buf, size_t len, struct ft_error *e)
 {
     const unsigned char *p = buf;
 
+    if (up->fd < 0)
+        return ft_fail(e, FT_E_IO, "\"%s\": the upload was given up", up->shown);
     if (len > up->file_size - up->written)
         return ft_fail(e, FT_E_BAD_FIELD, "more data than the %" PRIu64 " bytes announced",
                        up->file_size);
@@ -354,9 +486,12 @@ int ft_upload_write(struct ft_upload *up, const void *buf, size_t len, struct ft
         ssize_t n = pwrite(up->fd, p, len, (off_t)up->written);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0)
-            return ft_fail(e, FT_E_IO, "writing \"%s\" at byte %" PRIu64 ": %s", up->shown,
-                           up->written, strerror(errno));
+        if (n < 0) {
+            ft_fail(e, FT_E_IO, "writing \"%s\" at byte %" PRIu64 ": %s; nothing was kept",
+                    up->shown, up->written, strerror(errno));
+            discard_upload(up);
+            return -1;
+        }
         p += n;
         len -= (size_t)n;
         up->written += (uint64_t)n;
@@ -392,26 +527,35 @@ int ft_upload_end(struct ft_upload *up, const char *claimed, char hex[DIGEST_HEX
                   struct ft_error *e)
 {
     char err[256];
-    int rc = -1, hashing = 1, keep = 1;   /* keep: the partial stays for a resume */
+    int rc = -1, hashing = up->fd >= 0, keep = 1;   /* keep: the partial stays for a resume */
 
     hex[0] = '\0';
+    if (up->fd < 0) {
+        ft_fail(e, FT_E_IO, "\"%s\": the upload was given up", up->shown);
+        goto end;
+    }
     if (up->written != up->file_size) {
         ft_fail(e, FT_E_BAD_FIELD, "\"end\" after %" PRIu64 " of the %" PRIu64 " bytes announced",
                 up->written, up->file_size);
         goto end;
     }
     if (fdatasync(up->fd) < 0) {
-        ft_fail(e, FT_E_IO, "cannot flush \"%s\" to disk: %s", up->shown, strerror(errno));
+        ft_fail(e, FT_E_IO, "cannot flush \"%s\" to disk: %s; nothing was kept", up->shown,
+                strerror(errno));
+        hashing = 0;
+        discard_upload(up);
         goto end;
     }
     hashing = 0;
     if (file_hash_finish(&up->hash, hex, err, sizeof err) < 0) {
-        ft_fail(e, FT_E_IO, "\"%s\": %s", up->shown, err);
+        ft_fail(e, FT_E_IO, "\"%s\": %s; nothing was kept", up->shown, err);
+        remove_partial(up);
+        close_fd(&up->fd);
         goto end;
     }
     if (strcasecmp(hex, claimed) != 0) {
         /* The bytes are not what the client has: keep nothing of them. */
-        unlinkat(up->dirfd, up->partial, 0);
+        remove_partial(up);
         keep = 0;
         ft_fail(e, FT_E_DIGEST_MISMATCH, "the %" PRIu64 " bytes received for \"%s\" have SHA-256 "
                 "%s, not %s: nothing was kept", up->written, up->shown, hex, claimed);
@@ -437,7 +581,7 @@ int ft_upload_end(struct ft_upload *up, const char *claimed, char hex[DIGEST_HEX
 end:
     if (hashing)
         file_hash_cancel(&up->hash);
-    if (keep)
+    if (keep && up->fd >= 0)
         fdatasync(up->fd);
     close_fd(&up->fd);
     close_fd(&up->dirfd);
@@ -448,7 +592,11 @@ void ft_upload_abort(struct ft_upload *up)
 {
     if (up->fd >= 0) {
         file_hash_cancel(&up->hash);
-        fdatasync(up->fd);
+        /* An empty partial is nothing to resume: it would only pile up. */
+        if (up->written == 0)
+            remove_partial(up);
+        else
+            fdatasync(up->fd);
     }
     close_fd(&up->fd);
     close_fd(&up->dirfd);
@@ -479,7 +627,8 @@ int ft_stat(const struct fsroot *root, const struct ft_msg *req, struct ft_stat_
     int dir = fsroot_open_parent(root, req->name, &last);
     if (dir >= 0) {
         fsroot_partial_name(last, partial, sizeof partial);
-        if (fstatat(dir, partial, &info, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(info.st_mode))
+        if (fstatat(dir, partial, &info, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(info.st_mode) &&
+            info.st_nlink == 1)
             st->partial_size = (uint64_t)info.st_size;
         close(dir);
     }
@@ -547,7 +696,9 @@ int ft_list(const struct fsroot *root, char **body, size_t *body_len, uint64_t *
         entries[used++].size = (uint64_t)st.st_size;
         name_bytes += len;
     }
-    qsort(entries, used, sizeof *entries, by_name);
+    /* An empty root has no array at all: qsort(NULL, 0, ...) is undefined. */
+    if (used > 1)
+        qsort(entries, used, sizeof *entries, by_name);
     array = cJSON_CreateArray();
     if (!array)
         goto end;

@@ -12,6 +12,13 @@
  *          ft_upload_abort (the partial file stays, for a resume)
  *   stat:  ft_stat;  list: ft_list
  *
+ * An event loop must not wait for a hash (filehash.h): it opens with
+ * ft_download_start / ft_upload_start (the hash in a thread), and before
+ * each step that would wait for the hash - the check of a resume's
+ * prefix_sha256 (ft_download_check, ft_upload_check), the digest at the
+ * end (ft_download_finish, ft_upload_end) - asks ft_download_ready /
+ * ft_upload_ready, watching the descriptor they give until it says 1.
+ *
  * Errors fill a struct ft_error whose code and message go to the client as
  * they are (names escaped); nothing here prints or exits. */
 #ifndef NIANBAO_FTSERVE_H
@@ -39,6 +46,8 @@ struct ft_download {
     struct ft_file_key key;   /* the file when it was opened               */
     int hashing;              /* hash runs (no remembered digest)          */
     int remembered;           /* the digest came from ft_download's memo   */
+    int checked;              /* the prefix is checked (ft_download_check) */
+    char prefix_wanted[DIGEST_HEX_MAX]; /* the client's prefix_sha256      */
     int64_t opened_ns;        /* CLOCK_REALTIME at the open, in ns         */
     char hex[DIGEST_HEX_MAX]; /* the remembered digest                     */
     struct file_hash hash;    /* SHA-256 of [0, file_size), beside sendfile */
@@ -77,6 +86,19 @@ int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int th
 #define FT_MEMO_SETTLE_MIN_MS 50
 int ft_memo_settle_from_env(char *err, size_t errlen);
 
+/* ft_download_open in two steps, for an event loop: _start opens the file
+ * and starts the hash (THREADED: it must not wait for it), _check compares
+ * the prefix once ft_download_ready says it will not wait. A failed check
+ * closes everything. Each returns 0, or -1 with E filled. */
+int ft_download_start(const struct fsroot *root, const struct ft_msg *req, int threaded,
+                      struct ft_download *dl, struct ft_error *e);
+int ft_download_check(struct ft_download *dl, struct ft_error *e);
+
+/* 1 when the next of ft_download_check and ft_download_finish will not
+ * wait for the hash; else 0, and *WAKE_FD becomes readable when it will
+ * not (file_hash_ready). -1 (errno): no descriptor can be made. */
+int ft_download_ready(struct ft_download *dl, int *wake_fd);
+
 /* After the body is sent: the SHA-256 of the whole file into HEX, and
  * everything closed. Returns 0, or -1 with E filled (the file shrank, or
  * changed under a remembered digest). */
@@ -94,6 +116,8 @@ struct ft_upload {
     uint64_t written;         /* the partial holds [0, written)            */
     uint64_t flushed;         /* writeback started up to here              */
     int overwrite;
+    int checked;              /* the prefix is checked (ft_upload_check)    */
+    char prefix_wanted[DIGEST_HEX_MAX]; /* the client's prefix_sha256       */
     struct file_hash hash;
     char shown[FT_SHOWN_MAX];
 };
@@ -102,27 +126,55 @@ struct ft_upload {
  * is written: too_large, exists (unless overwrite), not_file, bad_name
  * (the directory leads outside), not_found (no such directory), locked
  * (another upload of the name runs now), changed (a resume whose part
- * already there differs, or is not there). Then opens, locks and prepares
- * the partial file: cut to REQ->offset. Returns 0, or -1 with E filled. */
+ * already there differs, or is not there), io (the partial file is not a
+ * regular file, or has another name too: a hard link planted there would
+ * send the upload into a file elsewhere). Then opens, locks and prepares
+ * the partial file: cut to REQ->offset. Returns 0, or -1 with E filled.
+ *
+ * The partial is opened, then locked; an upload of the same name that
+ * finishes in between renames the file opened to its name. So once locked,
+ * the partial's name must still lead to the file opened (same device and
+ * inode), or it is opened again (three tries, then "locked").
+ * NIANBAO_TEST_LOCK_DELAY_MS=N in the environment waits N ms between the
+ * open and the lock: FOR TESTS ONLY, to widen that window
+ * (tests/stage6.bats); never set it otherwise. */
 int ft_upload_begin(const struct fsroot *root, const struct ft_msg *req, uint64_t max_upload,
                     int threaded, struct ft_upload *up, struct ft_error *e);
 
-/* Appends LEN bytes of the body. Returns 0, or -1 with E filled ("io":
- * the disk is full...; the bytes before stay in the partial file). Past
+/* ft_upload_begin in two steps, for an event loop, as ft_download_start
+ * and _check: _check compares a resume's prefix and cuts the partial to
+ * the offset, once ft_upload_ready says it will not wait. A failure
+ * closes everything. Each returns 0, or -1 with E filled. */
+int ft_upload_start(const struct fsroot *root, const struct ft_msg *req, uint64_t max_upload,
+                    int threaded, struct ft_upload *up, struct ft_error *e);
+int ft_upload_check(struct ft_upload *up, struct ft_error *e);
+
+/* 1 when the next of ft_upload_check and ft_upload_end will not wait for
+ * the hash (of the prefix; of what is written); else 0 and *WAKE_FD as
+ * ft_download_ready. */
+int ft_upload_ready(struct ft_upload *up, int *wake_fd);
+
+/* Appends LEN bytes of the body. Returns 0, or -1 with E filled: "io" (the
+ * disk is full...: the partial file is removed, so the space it held is
+ * free again, and the upload is given up: the caller reads the rest of
+ * the body and drops it, then answers the error after "end"), and past
  * the file_size announced: "bad_field". */
 int ft_upload_write(struct ft_upload *up, const void *buf, size_t len, struct ft_error *e);
 
 /* The "end" frame came with CLAIMED (hex). Flushes the partial file to
  * disk, compares its SHA-256 (into HEX) with CLAIMED, and only when they
  * match renames it to the name (never over an existing file without
- * overwrite). On a mismatch the partial is deleted: digest_mismatch.
- * Everything is closed either way. Returns 0, or -1 with E filled. */
+ * overwrite). On a mismatch the partial is deleted: digest_mismatch; when
+ * the flush or the hash fails, too: io. Everything is closed either way.
+ * Returns 0, or -1 with E filled. */
 int ft_upload_end(struct ft_upload *up, const char *claimed, char hex[DIGEST_HEX_MAX],
                   struct ft_error *e);
 
-/* The upload stops unfinished (the connection was lost, or a write
- * failed): the partial file keeps what was written, flushed to disk, for
- * a resume. Closes everything. */
+/* The upload stops unfinished (the connection was lost, a frame was out of
+ * step, a write failed): the partial file keeps what was written, flushed
+ * to disk, for a resume - unless it holds nothing (a put cut or refused
+ * before its first byte): then it is removed, so empty partials do not
+ * pile up. Closes everything. */
 void ft_upload_abort(struct ft_upload *up);
 
 struct ft_stat_result {

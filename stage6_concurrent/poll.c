@@ -3,16 +3,19 @@
  * iterative.c with another accept loop, the one nginx, Redis and Node are
  * built on: nothing ever blocks. Every socket is non-blocking; one epoll
  * instance watches the listening socket, the signals, every client's
- * socket, and every running command's pipes and pidfd (readable when the
- * shell exits). When epoll says something is ready, the connection it
- * belongs to takes one step (common/ftconn's state machine: read what is
- * there, start or feed a command, send what the client can take) and
- * says what it waits for next, which is what epoll watches for it.
+ * socket, every running command's pipes and pidfd (readable when the
+ * shell exits), and the wake-up of every file hash that a get or a put
+ * waits for (the hashing runs in a thread: common/filehash). When epoll
+ * says something is ready, the connection it belongs to takes one step
+ * (common/ftconn's state machine: read what is there, start or feed a
+ * command, send what the client can take) and says what it waits for
+ * next, which is what epoll watches for it.
  *
  * What it costs: a struct and a socket per connection, not a thread or a
  * process: thousands of idle clients are cheap. Where it breaks: anything
- * that blocks in a step blocks every client (a slow disk, hashing a large
- * file: see the README), and it uses one core.
+ * that blocks in a step blocks every client (a slow disk: see the
+ * README), and it uses one core; so a file is hashed in a thread, never
+ * in a step.
  *
  * Deadlines (--idle, --frame-timeout, a command's --timeout, the grace
  * period) are timers in a min-heap (common/timerheap, as libevent keeps
@@ -55,8 +58,8 @@ struct slot {
     uint32_t generation;      /* +1 when the slot is reused: stale events
                                  of its last connection are ignored       */
     uint32_t sock_events;     /* watched on the socket                    */
-    int cmd_fds[3];           /* watched command fds, -1: none            */
-    unsigned cmd_generation;  /* the command they belong to               */
+    int cmd_fds[FTCONN_WAIT_FDS]; /* watched command (and hash) fds, -1: none */
+    unsigned cmd_generation;  /* the command or file they belong to       */
     struct timer deadline;    /* step by then even if nothing happens     */
 };
 
@@ -94,6 +97,8 @@ static int watch(const struct loop *l, int op, int fd, uint32_t events, uint64_t
 
 static int held_fd(const struct ftconn *c, int i)
 {
+    if (i == 3)
+        return ftconn_hash_fd(c);
     if (!c->cmd_started)
         return -1;
     return i == 0 ? c->cmd.out_fd : i == 1 ? c->cmd.err_fd : c->cmd.pidfd;
@@ -116,7 +121,7 @@ static int sync_watch(struct loop *l, struct slot *sl)
         sl->sock_events = w.sock_events;
     }
     what = "epoll_ctl on its command's pipes";
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < FTCONN_WAIT_FDS; i++) {
         int fd = sl->cmd_fds[i];
         if (fd >= 0 && (sl->cmd_generation != w.generation || held_fd(&sl->c, i) != fd))
             sl->cmd_fds[i] = -1;                  /* closed: already gone */
@@ -216,7 +221,8 @@ static void accept_clients(struct loop *l)
         l->free_count--;
         sl->in_use = 1;
         sl->sock_events = 0;
-        sl->cmd_fds[0] = sl->cmd_fds[1] = sl->cmd_fds[2] = -1;
+        for (int j = 0; j < FTCONN_WAIT_FDS; j++)
+            sl->cmd_fds[j] = -1;
         ftconn_init(&sl->c, &l->srv->conn, &conn);
         sl->cmd_generation = sl->c.cmd_generation;
         conc_client_started(l->srv);

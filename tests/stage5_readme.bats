@@ -63,3 +63,42 @@ PY
     assert_output 'nianbao: command killed after 0.5 s (timeout)'
     readme_says "(\`$output\`)"
 }
+
+@test "the README's quoted refusals of a size 0.0 and of a hard-linked partial file are the server's" {
+    # (under 1 s)
+    ft_server
+    printf 'other\n' >"$OUTSIDE/other"
+    ln "$OUTSIDE/other" "$SERVED/.nianbao-part.x"
+    run peer <<'PY'
+s = connect(PORT)
+s.sendall(frame({"op": "put", "name": "x", "file_size": 1}))
+print(read_reply(s)[0][0]["message"])
+s.sendall(raw_frame(b'{"op":"list","size":0.0}'))
+print(read_reply(s)[0][0]["message"])
+PY
+    assert_success
+    readme_says "(\`${lines[0]}\`)"
+    readme_says "(\`${lines[1]}\`)"
+}
+
+@test "the README's note for a command killed at the end of stage 6's --grace is the server's" {
+    # (about 1.5 s: --grace 1)
+    SERVED="$BATS_TEST_TMPDIR/served"
+    mkdir -p "$SERVED"
+    start_server srv "$ROOT/stage6_concurrent/poll" --port 0 --root "$SERVED" --grace 1
+    local marker="sleep 4243.$$"
+    timeout 30 "$ROOT/$S5/client" -p "$srv_port" exec "$marker" \
+        >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+    local client=$!
+    STARTED_PIDS+=("$client")
+    local deadline=$((SECONDS + 10))
+    until [ -n "$(process_pids "$marker")" ]; do
+        [ "$SECONDS" -lt "$deadline" ] || { echo "the command never started"; return 1; }
+        sleep 0.05
+    done
+    kill -TERM "$srv_pid"
+    wait_for_exit "$client" 30
+    run head -1 "$BATS_TEST_TMPDIR/err"
+    assert_output 'nianbao: command killed: the server is stopping and its grace period (--grace) is over'
+    readme_says "the note \`$output\`, then \`exit\` with \`exit_code\` \`null\` and \`signal\` 9"
+}

@@ -321,3 +321,16 @@ within_memory() {
     fi
     return "$rc"
 }
+
+# count_lines REGEX: how many lines of the server's log match.
+count_lines() { grep -Ec -- "$1" "$BATS_TEST_TMPDIR/srv.log" || true; }
+
+# wait_for_lines REGEX N: waits (wait_until's deadline) until N lines of the
+# log of the server started as srv match the extended REGEX.
+at_least_lines() { [ "$(count_lines "$1")" -ge "$2" ]; }
+wait_for_lines() {
+    wait_until at_least_lines "$1" "$2" || {
+        echo "fewer than $2 lines match '$1':"; cat "$BATS_TEST_TMPDIR/srv.log"
+        return 1
+    }
+}

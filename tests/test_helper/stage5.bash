@@ -78,3 +78,36 @@ up_and_down() {
     run ls -A "$BATS_TEST_TMPDIR/down"
     assert_output 'big'
 }
+
+# ---- every server of the protocol: stage 5's, and stage 6's four models ----
+
+# The five servers that speak the stage 5 protocol, as ft_serve names them.
+# shellcheck disable=SC2034  # the tests loop over it
+FT_SERVERS="stage5 iterative fork thread poll"
+
+# ft_server_program MODEL: the program of MODEL (one of $FT_SERVERS).
+ft_server_program() {
+    case $1 in
+    stage5) echo "$ROOT/$S5/server" ;;
+    *) echo "$ROOT/stage6_concurrent/$1" ;;
+    esac
+}
+
+# ft_serve MODEL [ARGS...]: as ft_server, with MODEL's server (one of
+# $FT_SERVERS) on a fresh $SERVED of its own (served.MODEL), and an
+# $OUTSIDE of its own (outside.MODEL), as srv.
+ft_serve() {
+    local model=$1; shift
+    SERVED="$BATS_TEST_TMPDIR/served.$model"
+    OUTSIDE="$BATS_TEST_TMPDIR/outside.$model"
+    mkdir -p "$SERVED" "$OUTSIDE"
+    start_server srv "$(ft_server_program "$model")" --port 0 --root "$SERVED" "$@"
+}
+
+# ft_stop: stops srv (SIGTERM) and waits for it, so the next ft_serve of a
+# loop over the models starts alone.
+# shellcheck disable=SC2154  # start_server sets srv_pid
+ft_stop() {
+    kill -TERM "$srv_pid" 2>/dev/null || true
+    wait_for_exit "$srv_pid"
+}
