@@ -5,12 +5,17 @@
 # exactly where the output is deterministic, with the run-dependent parts
 # (ports, times) masked where it is not. Figures from `make bench` are
 # compared with bench/results/bench.md, the table they come from.
+# In tests/serial/ (one test at a time, nothing else of the suite beside
+# it): some quoted runs have the shape of an unloaded machine - the nagle
+# demo's data segment counts, the pieces of the --direction up example that
+# the server reads stuck together - and other tests taking the CPU change
+# them (both seen in parallel runs).
 
 bats_require_minimum_version 1.5.0
 
 # start_server sets NAME_port/NAME_pid:
 # shellcheck disable=SC2154
-setup() { load 'test_helper/common-setup'; _common_setup; S2="$ROOT/stage2_udp_vs_tcp"; }
+setup() { load '../test_helper/common-setup'; _common_setup; S2="$ROOT/stage2_udp_vs_tcp"; }
 teardown() { _common_teardown; }
 
 # readme_says FILE TEXT: FILE contains TEXT, line breaks and indentation
@@ -180,7 +185,7 @@ time.sleep(60)' 2>"$BATS_TEST_TMPDIR/mute.log" 3>&- &
     run timeout 60 "$S2/tcp_client" -p "$tcp_port" --demo nagle
     assert_success
     # Times change from run to run, and so may how many of the write+write
-    # requests waited (most do: tests/stage2_nagle.bats); the rest is exact.
+    # requests waited (most do: tests/serial/stage2_nagle.bats); the rest is exact.
     local mask='s/[0-9]+\.[0-9]+ ms/T ms/g; s/^(write\+write: .* an ACK in )[0-9]+ of/\1K of/'
     local want got
     want=$(readme_block stage2_udp_vs_tcp/README.md 'demo nagle: ' | sed -E "$mask")
