@@ -48,6 +48,9 @@
  * prints a line every half second, or floods its stderr, keeps no wait
  * going. */
 #define QUIET_MS 1000         /* blocked with no progress this long: stuck  */
+#define START_QUIET_MS 3000   /* the same before it connected or listened: a
+                                 loaded machine may hold a program starting
+                                 up (exec, loading) asleep for a while      */
 #define SPIN_CPU_S 0.5        /* CPU seconds used with no progress: spinning */
 #define CONFIRM_MS 200        /* ... once a wait found it stuck or spinning, */
 #define CONFIRM_CPU_S 0.1     /* until a wait is met, the next ones take this */
@@ -501,7 +504,7 @@ static void describe_program(struct run *r, enum wait_end how, char *buf, size_t
                      client ? ", printed" : "");
         else
             snprintf(buf, len, "is blocked: waiting for %g s with nothing read, sent%s or started",
-                     QUIET_MS / 1000.0, client ? ", printed" : "");
+                     r->quiet_ms / 1000.0, client ? ", printed" : "");
         break;
     case WAIT_SPIN:
         snprintf(buf, len, "is %sspinning: %.1f s of CPU without %s anything",
@@ -635,6 +638,18 @@ static void wait_settled(struct run *r)
         r->gave_up = saved_gave_up;
     }
     r->quiet_ms = saved;
+}
+
+/* Waits for a program that has just been started to connect or listen,
+ * giving it START_QUIET_MS of quiet rather than QUIET_MS. */
+static enum wait_end wait_started(struct run *r, wait_cond cond, void *arg)
+{
+    int saved = r->quiet_ms;
+    r->quiet_ms = START_QUIET_MS;
+    enum wait_end how = wait_for(r, cond, arg);
+    if (how != WAIT_STUCK)
+        r->quiet_ms = saved;    /* else kept for the message */
+    return how;
 }
 
 static int cond_accept(struct run *r, void *arg)
@@ -1004,7 +1019,7 @@ static void play_client_mode(struct run *r)
     describe_input(r, input, sizeof input);
     step(r, "the grader (playing the server) started the client: %s, with %s", line, input);
 
-    enum wait_end how = wait_for(r, cond_accept, c);
+    enum wait_end how = wait_started(r, cond_accept, c);
     if (how != WAIT_DONE) {
         describe_program(r, how, state, sizeof state);
         step(r, "the client never connected: it %s", state);
@@ -2042,7 +2057,7 @@ static void play_server_mode(struct run *r, int from_port)
     char line[2048], state[200], a[400];
 
     command_line(r->cfg->argv, line, sizeof line);
-    enum wait_end how = wait_for(r, cond_ready, &from_port);
+    enum wait_end how = wait_started(r, cond_ready, &from_port);
     if (how != WAIT_DONE) {
         describe_program(r, how, state, sizeof state);
         step(r, "the grader started the server: %s", line);

@@ -7,7 +7,9 @@
  * program to do something (read a piece, send a request, print its stdout
  * as a client, start or end a process, exit), and gives up only when the
  * program provably cannot go on: it exited; or every one of its threads
- * waits and it has made no progress for 1 s (blocked on bytes that will not
+ * waits in a system call and it has made no progress for 1 s (3 s before it
+ * first connected or listened: a loaded machine may hold a program starting
+ * up) (blocked on bytes that will not
  * come; a timer that wakes it and moves nothing is not progress, nor is
  * output other than a client's stdout: a server that prints a line every
  * half second and never listens is blocked); or it used 0.5 s of CPU with

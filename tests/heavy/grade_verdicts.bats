@@ -6,6 +6,10 @@
 # tests/grade_verdicts.bats checks the same on one program per bug; the
 # expected row of each program is computed in test_helper/grade.bash.
 
+# Each test grades its programs four at a time (verdicts.sh --jobs 4): one
+# test at a time, so this file alone never runs a dozen graders at once.
+setup_file() { export BATS_NO_PARALLELIZE_WITHIN_FILE=true; }
+
 setup() {
     load '../test_helper/common-setup'
     _common_setup
