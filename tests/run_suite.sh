@@ -88,10 +88,17 @@ run_group() {
         --output "$report_dir/$name" "${options[@]}" "$@" || rc=$?
     [ "$status" -ne 0 ] || status=$rc
 }
-run_group parallel "$jobs" "${parallel_files[@]}"
+files() { if [ "$1" -eq 1 ]; then echo "1 file"; else echo "$1 files"; fi; }
+start=$SECONDS
+if [ "${#parallel_files[@]}" -gt 0 ]; then
+    run_group parallel "$jobs" "${parallel_files[@]}"
+    echo "# $(files "${#parallel_files[@]}"), up to $jobs tests at a time: $((SECONDS - start)) s"
+fi
 if [ "${#serial_files[@]}" -gt 0 ]; then
-    echo "# one at a time: ${serial_files[*]}"
+    start=$SECONDS
+    echo "# one test at a time: ${serial_files[*]}"
     run_group serial 1 "${serial_files[@]}"
+    echo "# $(files "${#serial_files[@]}") of serial/, one test at a time: $((SECONDS - start)) s"
 fi
 
 reports=("$report_dir"/*/report.tap)
