@@ -12,8 +12,8 @@
 # BATS_NO_PARALLELIZE_WITHIN_FILE=true). Then the files of DIR/serial/ (or
 # given from a serial/ directory), one test at a time, with nothing else of
 # the suite running: a test that cannot share the machine goes there. N is
-# --jobs N or NIANBAO_TEST_JOBS, default 3 per CPU (most tests wait on
-# sockets, timers and other processes); 1 runs every test one after
+# --jobs N or NIANBAO_TEST_JOBS, default 3 per CPU up to 12 (most tests
+# wait on sockets, timers and other processes); 1 runs every test one after
 # another. Without GNU parallel, N is 1.
 #
 # Skipped tests are grouped by their reason, one line per reason, above the
@@ -65,7 +65,10 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-[ -n "$jobs" ] || jobs=$(($(nproc 2>/dev/null || echo 1) * 3))
+if [ -z "$jobs" ]; then
+    jobs=$(($(nproc 2>/dev/null || echo 1) * 3))
+    [ "$jobs" -le 12 ] || jobs=12
+fi
 if [ "$jobs" -gt 1 ] && ! command -v parallel >/dev/null; then
     echo "run_suite.sh: GNU parallel is not installed: one file at a time (tools/deps.sh installs it)" >&2
     jobs=1
