@@ -70,7 +70,7 @@ if [ -z "$jobs" ]; then
     [ "$jobs" -le 12 ] || jobs=12
 fi
 if [ "$jobs" -gt 1 ] && ! command -v parallel >/dev/null; then
-    echo "run_suite.sh: GNU parallel is not installed: one file at a time (tools/deps.sh installs it)" >&2
+    echo "run_suite.sh: GNU parallel is not installed: one test at a time (tools/deps.sh installs it)" >&2
     jobs=1
 fi
 
