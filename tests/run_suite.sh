@@ -12,8 +12,8 @@
 # BATS_NO_PARALLELIZE_WITHIN_FILE=true). Then the files of DIR/serial/ (or
 # given from a serial/ directory), one test at a time, with nothing else of
 # the suite running: a test that cannot share the machine goes there. N is
-# --jobs N or NIANBAO_TEST_JOBS, default 3 per CPU (most tests wait on
-# sockets, timers and other processes); 1 runs every test one after
+# --jobs N or NIANBAO_TEST_JOBS, default 3 per CPU up to 12 (most tests
+# wait on sockets, timers and other processes); 1 runs every test one after
 # another. Without GNU parallel, N is 1.
 #
 # Skipped tests are grouped by their reason, one line per reason, above the
@@ -65,9 +65,12 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-[ -n "$jobs" ] || jobs=$(($(nproc 2>/dev/null || echo 1) * 3))
+if [ -z "$jobs" ]; then
+    jobs=$(($(nproc 2>/dev/null || echo 1) * 3))
+    [ "$jobs" -le 12 ] || jobs=12
+fi
 if [ "$jobs" -gt 1 ] && ! command -v parallel >/dev/null; then
-    echo "run_suite.sh: GNU parallel is not installed: one file at a time (tools/deps.sh installs it)" >&2
+    echo "run_suite.sh: GNU parallel is not installed: one test at a time (tools/deps.sh installs it)" >&2
     jobs=1
 fi
 
@@ -88,10 +91,17 @@ run_group() {
         --output "$report_dir/$name" "${options[@]}" "$@" || rc=$?
     [ "$status" -ne 0 ] || status=$rc
 }
-run_group parallel "$jobs" "${parallel_files[@]}"
+files() { if [ "$1" -eq 1 ]; then echo "1 file"; else echo "$1 files"; fi; }
+start=$SECONDS
+if [ "${#parallel_files[@]}" -gt 0 ]; then
+    run_group parallel "$jobs" "${parallel_files[@]}"
+    echo "# $(files "${#parallel_files[@]}"), up to $jobs tests at a time: $((SECONDS - start)) s"
+fi
 if [ "${#serial_files[@]}" -gt 0 ]; then
-    echo "# one at a time: ${serial_files[*]}"
+    start=$SECONDS
+    echo "# one test at a time: ${serial_files[*]}"
     run_group serial 1 "${serial_files[@]}"
+    echo "# $(files "${#serial_files[@]}") of serial/, one test at a time: $((SECONDS - start)) s"
 fi
 
 reports=("$report_dir"/*/report.tap)
