@@ -44,16 +44,10 @@ marked_cmdlines() {
     done
 }
 
-# no_marked_process MARK: polls (deadline 5 s) until no process holds MARK.
+# no_marked_process MARK: waits (deadline 5 s) until no process holds MARK.
+none_marked() { [ -z "$(marked_pids "$1")" ]; }
 no_marked_process() {
-    local deadline=$((SECONDS + 5)) pids
-    while pids=$(marked_pids "$1") && [ -n "$pids" ]; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "still running:"; marked_cmdlines "$1"
-            return 1
-        fi
-        sleep 0.05
-    done
+    wait_until -t 5 none_marked "$1" || { echo "still running:"; marked_cmdlines "$1"; return 1; }
 }
 
 # The daemon a program under test leaves: a new session (setsid), its
@@ -454,13 +448,12 @@ PY
         sh -c "$DAEMONIZE"'; exec "$0" reader.py' "$PY" >out.txt 3>&- &
     local grader=$!
     STARTED_PIDS+=("$grader")
-    local deadline=$((SECONDS + 20))
     # the daemon and the reader, both running
-    until marked_cmdlines "$MARK" | grep -qx 'sleep 300' &&
-          marked_cmdlines "$MARK" | grep -qx "$PY reader.py"; do
-        [ "$SECONDS" -lt "$deadline" ] || { echo "the program never started"; return 1; }
-        sleep 0.05
-    done
+    both_running() {
+        marked_cmdlines "$MARK" | grep -qx 'sleep 300' &&
+            marked_cmdlines "$MARK" | grep -qx "$PY reader.py"
+    }
+    wait_until -t 20 both_running || { echo "the program never started"; return 1; }
     kill -TERM "$grader"
     wait_for_exit "$grader"
     [ "$EXIT_STATUS" -eq 143 ]

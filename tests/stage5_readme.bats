@@ -91,11 +91,8 @@ PY
         >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
     local client=$!
     STARTED_PIDS+=("$client")
-    local deadline=$((SECONDS + 10))
-    until [ -n "$(process_pids "$marker")" ]; do
-        [ "$SECONDS" -lt "$deadline" ] || { echo "the command never started"; return 1; }
-        sleep 0.05
-    done
+    has_process() { [ -n "$(process_pids "$1")" ]; }
+    wait_until has_process "$marker" || { echo "the command never started"; return 1; }
     kill -TERM "$srv_pid"
     wait_for_exit "$client" 30
     run head -1 "$BATS_TEST_TMPDIR/err"

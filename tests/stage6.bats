@@ -477,11 +477,7 @@ accept_pause() {
         >"$BATS_TEST_TMPDIR/a.out" 2>"$BATS_TEST_TMPDIR/a.err" 3>&- &
     local a=$!
     STARTED_PIDS+=("$a")
-    local deadline=$((SECONDS + 10))
-    until [ -e "$BATS_TEST_TMPDIR/started" ]; do
-        [ "$SECONDS" -lt "$deadline" ] || { echo "the command never started"; return 1; }
-        sleep 0.05
-    done
+    wait_until test -e "$BATS_TEST_TMPDIR/started" || { echo "the command never started"; return 1; }
     settles "all_asleep $srv_pid" yes          # the spawn's spare pipe ends closed
     prlimit --pid "$srv_pid" --nofile="$(lowest_free_fd "$srv_pid"):"
     "$CLIENT" -p "$srv_port" stat f >"$BATS_TEST_TMPDIR/b.out" 2>"$BATS_TEST_TMPDIR/b.err" 3>&- &
@@ -740,11 +736,7 @@ while True:
         >"$BATS_TEST_TMPDIR/busy.out" 2>"$BATS_TEST_TMPDIR/busy.err" 3>&- &
     local busy=$!
     STARTED_PIDS+=("$busy")
-    local deadline=$((SECONDS + 10))
-    until [ -e "$BATS_TEST_TMPDIR/started" ]; do
-        [ "$SECONDS" -lt "$deadline" ] || { echo "the command never started"; return 1; }
-        sleep 0.02
-    done
+    wait_until -i 0.02 test -e "$BATS_TEST_TMPDIR/started" || { echo "the command never started"; return 1; }
     kill -TERM "$srv_pid"
     wait_for_exit "$busy" 30
     [ "$EXIT_STATUS" -eq 0 ]
