@@ -87,12 +87,13 @@ lab_clients_repeat() {
     local rounds=$1 runs=$((2 * $1))
     repeat_pair "$rounds" client "$ROOT/stage3_struct_len/client" -p '{port}' \
         "$ROOT/stage4_json_header/client" -p '{port}'
+    # The failures first: a run that failed says which scenario and why.
+    run grep -h -A12 '^not ok ' client-stage3.tap client-stage4.tap
+    assert_output ''
     run grep -c '^ok ' client-stage3.tap
     assert_output $((14 * runs))
     run grep -c '^ok ' client-stage4.tap
     assert_output $((16 * runs))
-    run grep -h '^not ok ' client-stage3.tap client-stage4.tap
-    assert_output ''
     run grep -h '^# [0-9]* of [0-9]* passed' client-stage3.tap
     assert_output "# $((14 * rounds)) of $((14 * rounds)) passed
 # $((14 * rounds)) of $((14 * rounds)) passed"
@@ -108,12 +109,12 @@ lab_servers_repeat() {
     local rounds=$1 runs=$((2 * $1))
     repeat_pair "$rounds" server "$ROOT/stage3_struct_len/server" -p '{port}' \
         "$ROOT/stage4_json_header/server" -p '{port}'
+    run grep -h -A12 '^not ok ' server-stage3.tap server-stage4.tap
+    assert_output ''
     run grep -c '^ok ' server-stage3.tap
     assert_output $((9 * runs))
     run grep -c '^ok ' server-stage4.tap
     assert_output $((9 * runs))
-    run grep -h '^not ok ' server-stage3.tap server-stage4.tap
-    assert_output ''
 }
 
 # lab_stage5_repeat ROUNDS: the lab's stage 5 server and client pass every
@@ -131,7 +132,7 @@ lab_stage5_repeat() {
     STARTED_PIDS+=("$server_grader" "$client_grader")
     wait "$server_grader" || true
     wait "$client_grader" || true
-    run grep -h '^not ok ' server.tap client.tap
+    run grep -h -A12 '^not ok ' server.tap client.tap
     assert_output ''
     run tail -1 server.tap
     assert_output "# $((14 * rounds)) of $((14 * rounds)) passed"
