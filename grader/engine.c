@@ -1167,29 +1167,94 @@ static int text_bytes(const unsigned char lb[4], char *text, size_t len)
     return 1;
 }
 
-/* Explains a bogus length (the HOLD scenarios). */
-static void diagnose_bogus(struct run *r, const struct reply_map *m)
+/* Explains a bogus length (the HOLD scenarios). KILLED_BY: the signal
+ * that ended the client after it came, or 0. */
+static void diagnose_bogus(struct run *r, const struct reply_map *m, int killed_by)
 {
     const unsigned char *lb = r->s->down.p + m->at;
     uint32_t le = proto_get_le32(lb);
     int32_t value = (int32_t)le;
-    char text[32];
+    char text[32], killed[160] = "";
     int ascii = text_bytes(lb, text, sizeof text);
+    if (killed_by)
+        snprintf(killed, sizeof killed, "the client was killed by signal %d (%s) after this length: it "
+                 "used the length before checking it (an array or a copy of that size?); ",
+                 killed_by, strsignal(killed_by));
     if (m->header_len) {
-        diagnose(r, "the header says total_size 2147483647 (2 GiB): refuse a size above 256 MiB "
-                    "instead of waiting for it (or allocating it)");
+        diagnose(r, "%sthe header says total_size 2147483647 (2 GiB): refuse a size above "
+                    "256 MiB instead of waiting for it (or allocating it)", killed);
     } else if (ascii) {
-        diagnose(r, "length 0x%08x is ASCII '%s': reading text as a length; the peer "
+        diagnose(r, "%slength 0x%08x is ASCII '%s': reading text as a length; the peer "
                     "speaks another protocol, so refuse it (any 4 ASCII bytes read as a "
-                    "little-endian length are above 512 MiB)", (unsigned)le, text);
+                    "little-endian length are above 512 MiB)", killed, (unsigned)le, text);
     } else if (value < 0) {
-        diagnose(r, "length bytes %02x %02x %02x %02x are %d as a signed 32-bit integer: refuse "
-                    "a negative length (a loop `while received < length` ends at once, and a "
-                    "size_t cast makes it huge)", lb[0], lb[1], lb[2], lb[3], value);
+        diagnose(r, "%slength bytes %02x %02x %02x %02x are %d as a signed 32-bit integer: "
+                    "refuse a negative length (a loop `while received < length` ends at once, "
+                    "and a size_t cast makes it huge)", killed, lb[0], lb[1], lb[2], lb[3], value);
     } else {
-        diagnose(r, "length 0x%08x is %d bytes (2 GiB): refuse a length above 256 MiB instead of "
-                    "waiting for it (or allocating it)", (unsigned)le, value);
+        diagnose(r, "%slength 0x%08x is %d bytes (2 GiB): refuse a length above 256 MiB instead "
+                    "of waiting for it (or allocating it)", killed, (unsigned)le, value);
     }
+}
+
+/* One past the end of the piece that holds down offset AT (0: none sent). */
+static size_t piece_end_holding(const struct script *s, size_t at)
+{
+    size_t pos = 0;
+    for (size_t k = 0; k < s->n_acts; k++) {
+        if (s->acts[k].kind != ACT_SEND)
+            continue;
+        pos += s->acts[k].arg;
+        if (pos > at)
+            return pos;
+    }
+    return 0;
+}
+
+/* The first reply whose body would start at stdout offset OUT and whose
+ * down bytes (length first) are what the output shows there, N of them
+ * (N >= 2): the client printed the raw stream. Returns its index, or
+ * n_replies. */
+static size_t raw_reply_at(const struct script *s, size_t out, const unsigned char *got,
+                           size_t got_len, size_t *n)
+{
+    if (out >= got_len || got_len - out < 2)
+        return s->n_replies;
+    *n = got_len - out < 4 ? got_len - out : 4;
+    for (size_t i = 0; i < s->n_replies; i++)
+        if (s->replies[i].out_at == out && s->replies[i].at + *n <= s->down.len &&
+            memcmp(got + out, s->down.p + s->replies[i].at, *n) == 0)
+            return i;
+    return s->n_replies;
+}
+
+/* The reply whose length field, read big-endian, stderr names (stage 3
+ * and 4 clients): the first reply at stdout offset OUT whose 4 length bytes
+ * were all sent and read in the other byte order differ. Fills the value
+ * as stderr says it. Returns its index, or n_replies. */
+static size_t byte_swapped_reply(struct run *r, const struct conn *c, size_t out,
+                                 const unsigned char *errb, size_t err_len, char *named,
+                                 size_t named_len)
+{
+    const struct script *s = r->s;
+    for (size_t i = 0; err_len && i < s->n_replies; i++) {
+        const struct reply_map *m = &s->replies[i];
+        if (m->bogus || m->out_at != out || c->sent < m->at + 4)
+            continue;
+        const unsigned char *lb = s->down.p + m->at;
+        uint32_t be = proto_get_be32(lb);
+        if (be == proto_get_le32(lb))
+            continue;
+        snprintf(named, named_len, "%u", be);
+        if (contains(errb, err_len, named))
+            return i;
+        if (be > 0x7fffffffu) {
+            snprintf(named, named_len, "%d", (int32_t)be);
+            if (contains(errb, err_len, named))
+                return i;
+        }
+    }
+    return s->n_replies;
 }
 
 static void judge_client(struct run *r, enum wait_end how, struct conn *c)
@@ -1280,9 +1345,12 @@ static void judge_client(struct run *r, enum wait_end how, struct conn *c)
         fail_down = c->sent;
     fail_at(r, 1, fail_down, c);
 
-    /* Why, where the evidence says so. */
+    /* Why, where the evidence says so. The first diagnosis made wins:
+     * the most specific evidence comes first. */
     size_t ri = reply_of(s, down_offset_of_output(s, same));
     const struct reply_map *m = &s->replies[ri];
+    size_t raw_n = 0, raw_i;
+    char named[24];
     if (how == WAIT_SPIN && s->ending == END_CLOSE)
         diagnose(r, "it kept running after the grader closed the connection, using %.1f s of CPU "
                     "without reading or printing anything: a receive loop that does not stop "
@@ -1291,9 +1359,18 @@ static void judge_client(struct run *r, enum wait_end how, struct conn *c)
         diagnose(r, "it used %.1f s of CPU without reading, sending or printing anything: a "
                     "loop that does not end (does it check recv's 0, the peer's close?)",
                  r->spin_cpu);
-    if (s->ending == END_HOLD && s->n_replies && (how == WAIT_STUCK || how == WAIT_IDLE ||
-                                                  got_len > want_len || (exited && code == 0)))
-        diagnose_bogus(r, &s->replies[s->n_replies - 1]);
+    /* Every whole reply printed right; then the bogus length. */
+    if (s->ending == END_HOLD && s->n_replies && same == want_len) {
+        const struct reply_map *bogus = &s->replies[s->n_replies - 1];
+        if (got_len - same >= 4 && memcmp(got + same, s->down.p + bogus->at, 4) == 0)
+            diagnose(r, "the output has %s, the %slength field the grader sent: the client "
+                        "prints the raw stream; read the 4-byte length first and check it",
+                     shown(a, sizeof a, got + same, 4, 4), s->proto == PROTO4 ? "header " : "");
+        else if (r->ended_itself && WIFSIGNALED(r->end_status))
+            diagnose_bogus(r, bogus, WTERMSIG(r->end_status));
+        else if (how == WAIT_STUCK || how == WAIT_IDLE || got_len > want_len || (exited && code == 0))
+            diagnose_bogus(r, bogus, 0);
+    }
     if (s->ending == END_CLOSE && exited && code == 0 && output_ok)
         diagnose(r, "the server closed in the middle of reply %zu and the client exited with "
                     "status 0: a reply cut short is an error (say so and exit non-zero)",
@@ -1302,17 +1379,37 @@ static void judge_client(struct run *r, enum wait_end how, struct conn *c)
         diagnose(r, "decoding each piece as UTF-8 fails when a character is split between two "
                     "pieces: keep the bytes until the body is complete, then decode (or write "
                     "the bytes as they are)");
-    if (same < got_len && same == m->out_at && !m->bogus && got_len - same >= 4 &&
-        memcmp(got + same, s->down.p + m->at, 4) == 0)
-        diagnose(r, "the output has %s, reply %zu's own length field: the client prints the "
+    /* The length read in the other byte order: all 4 bytes came, and
+     * stderr names the value they make big-endian. */
+    raw_i = byte_swapped_reply(r, c, same, errb, err_len, named, sizeof named);
+    if (raw_i < s->n_replies) {
+        const unsigned char *lb = s->down.p + s->replies[raw_i].at;
+        diagnose(r, "its stderr names %s: that is reply %zu's %slength bytes %02x %02x %02x %02x "
+                    "read big-endian; stage %s lengths are little-endian (struct.unpack('<i'), "
+                    "or build it from the bytes: b0 | b1 << 8 | b2 << 16 | b3 << 24)",
+                 named, raw_i + 1, s->proto == PROTO4 ? "header " : "", lb[0], lb[1], lb[2], lb[3],
+                 s->proto == PROTO4 ? "4" : "3");
+    }
+    raw_i = raw_reply_at(s, same, got, got_len, &raw_n);
+    if (raw_i < s->n_replies && !s->replies[raw_i].bogus)
+        diagnose(r, "the output has %s, %sreply %zu's own length field: the client prints the "
                     "raw stream; read the 4-byte length first, then exactly that many bytes",
-                 shown(a, sizeof a, got + same, 4, 4), ri + 1);
+                 shown(a, sizeof a, got + same, raw_n, 4), raw_n < 4 ? "the start of " : "",
+                 raw_i + 1);
     if (same < got_len && same == m->out_at + m->body_len && ri + 1 < s->n_replies &&
         got_len - same >= 4 && memcmp(got + same, s->down.p + s->replies[ri + 1].at, 4) == 0)
         diagnose(r, "after reply %zu's body the output has %s, the length of reply %zu: the "
                     "client read past the end of reply %zu (two replies in one recv, printed as "
                     "one); never ask recv for more than the bytes still missing",
                  ri + 1, shown(a, sizeof a, got + same, 4, 4), ri + 2, ri + 1);
+    /* Every byte right but the very last: an off-by-one at the end. */
+    if (want_len > 0 && got_len + 1 == want_len && same == got_len && s->ending != END_HOLD) {
+        size_t last = reply_of(s, down_offset_of_output(s, want_len - 1));
+        diagnose(r, "stdout has every expected byte but the very last one (%s, the end of reply "
+                    "%zu): an off-by-one at the end of the output (a length - 1, or a byte held "
+                    "back and never written)", shown(a, sizeof a, want + want_len - 1, 1, 1),
+                 last + 1);
+    }
     /* A length field read with one recv(4) that returned fewer. */
     if (!m->bogus && length_was_split(s, ri) && same == m->out_at) {
         size_t k = 1;
@@ -1324,12 +1421,23 @@ static void judge_client(struct run *r, enum wait_end how, struct conn *c)
                         "recv(4) returned only the first %zu and the client went on; read the "
                         "length in a loop until all 4 bytes are in", ri + 1,
                      shown(a, sizeof a, got + same, 4 - k, 4), 4 - k, plural(4 - k, "byte", "bytes"), k);
-        else if (got_len == same)
+        /* It stopped there: the grader sent nothing after the piece that
+         * completes the length (it only sends a piece once the last was
+         * read), so the client never read a whole length. */
+        else if (got_len == same && c->sent <= piece_end_holding(s, m->at + 3))
             diagnose(r, "the client failed at reply %zu, whose 4-byte length came in pieces (the "
-                        "first one %zu %s): a single recv(4) returns what is there; read the "
-                        "length in a loop until all 4 bytes are in", ri + 1, k,
-                     plural(k, "byte", "bytes"));
+                        "first one %zu %s), before the grader could send what follows the length: "
+                        "a single recv(4) returns what is there; read the length in a loop until "
+                        "all 4 bytes are in", ri + 1, k, plural(k, "byte", "bytes"));
     }
+    /* Stage 4: the client says the MD5 does not match, but the grader's
+     * header holds the body's MD5: the client hashed other bytes. */
+    if (s->proto == PROTO4 && !m->bogus && exited && code != 0 && same == m->out_at &&
+        err_len && (contains(errb, err_len, "md5") || contains(errb, err_len, "MD5")))
+        diagnose(r, "its stderr says the MD5 of reply %zu's body did not match, but the header "
+                    "holds the MD5 of the %zu bytes the grader sent: the client hashed other "
+                    "bytes (one recv taken as the body returns part of it, or the next reply "
+                    "too); read exactly total_size bytes in a loop", ri + 1, m->body_len);
     /* One recv taken as the whole body. */
     if (!m->bogus && same > m->out_at && same < m->out_at + m->body_len && same < want_len) {
         size_t body_got = same - m->out_at;
@@ -1348,20 +1456,6 @@ static void judge_client(struct run *r, enum wait_end how, struct conn *c)
         diagnose(r, "reply %zu has a 0-byte body and the client is blocked after it: it called "
                     "recv for a body that is not there (and waits for bytes of the next reply, "
                     "which only comes after the next request)", last_sent + 1);
-    /* The length read in the other byte order. */
-    if (!m->bogus && ri < s->n_replies && same == m->out_at && m->body_len > 0) {
-        const unsigned char *lb = s->down.p + m->at;
-        uint32_t be = proto_get_be32(lb);
-        char be_text[24];
-        snprintf(be_text, sizeof be_text, "%u", be);
-        if ((err_len && contains(errb, err_len, be_text)) ||
-            (err_len && be > 0x7fffffffu && (snprintf(be_text, sizeof be_text, "%d", (int32_t)be),
-                                              contains(errb, err_len, be_text))))
-            diagnose(r, "its stderr names %s: that is reply %zu's length bytes %02x %02x %02x %02x "
-                        "read big-endian; stage %s lengths are little-endian (struct.unpack('<i'), "
-                        "or build it from the bytes: b0 | b1 << 8 | b2 << 16 | b3 << 24)",
-                     be_text, ri + 1, lb[0], lb[1], lb[2], lb[3], s->proto == PROTO4 ? "4" : "3");
-    }
     if ((how == WAIT_STUCK || how == WAIT_IDLE) && !r->ended_itself && c->eof == 0)
         diagnose(r, "the client read every byte the grader sent and then waited for more: it "
                     "expects more bytes than the reply holds");
@@ -1565,6 +1659,19 @@ static void diagnose_length(struct run *r, const unsigned char lb[4], uint64_t v
     else if (value == w->out.len && w->err.len > 0)
         diagnose(r, "%s is %llu, the size of stdout alone: the reply is stdout then stderr "
                     "(%zu + %zu bytes)", field, (unsigned long long)value, w->out.len, w->err.len);
+}
+
+/* The reply starts with the command's output itself where the length
+ * goes: the output sent bare. REPLY: the bytes received, HAVE of them. */
+static void diagnose_bare_output(struct run *r, const unsigned char *reply, size_t have,
+                                 const struct bytes *want_body)
+{
+    char a[64];
+    if (want_body->len >= 4 && have >= 4 && memcmp(reply, want_body->p, 4) == 0)
+        diagnose(r, "the reply starts with the command's output itself (%s) where the %s goes: "
+                    "send the 4-byte length first, then the output",
+                 shown(a, sizeof a, reply, 4, 4),
+                 r->s->proto == PROTO3 ? "length" : "header length");
 }
 
 /* A header length that could not be right: text, or the wrong byte order. */
@@ -1836,8 +1943,10 @@ static int expect_reply(struct run *r, struct conn *c, unsigned conn_no, size_t 
         step(r, "client %u received %s: %s", conn_no, shown(a, sizeof a, c->in.p + start, have, 24),
              g.problem);
         fail_at(r, 1, start + g.problem_at, c);
-        if (g.problem_at == 0)
+        if (g.problem_at == 0) {
             diagnose_header_field(r, g.len_bytes, want_len);
+            diagnose_bare_output(r, c->in.p + start, have, &want_body);
+        }
         goto end;
     }
     if (rw.state == REPLY_NEED_MORE && !g.have_len) {
@@ -1876,6 +1985,8 @@ static int expect_reply(struct run *r, struct conn *c, unsigned conn_no, size_t 
         if (r->s->proto == PROTO4)
             step(r, "its header: %s", shown(a, sizeof a, g.header.p, g.header.len, 200));
         fail_at(r, 1, start + (r->s->proto == PROTO4 ? 4 : 0), c);
+        if (r->s->proto == PROTO3)
+            diagnose_bare_output(r, c->in.p + start, have, &want_body);
         diagnose_length(r, g.len_bytes, g.length, w, r->s->proto == PROTO4);
         goto end;
     }
@@ -2061,8 +2172,11 @@ static void play_server_mode(struct run *r, int from_port)
     if (how != WAIT_DONE) {
         describe_program(r, how, state, sizeof state);
         step(r, "the grader started the server: %s", line);
+        char given[64] = "";
+        if (from_port)
+            snprintf(given, sizeof given, " nor listened on port %s, the one it was given", r->port);
         step(r, "it never said where it listens (a line 'listening on ADDR:PORT' on stdout or "
-                "stderr)%s: it %s", from_port ? " nor listened on {port}" : "", state);
+                "stderr)%s: it %s", given, state);
         finish_program(r, 0);
         server_stderr_step(r);
         if (!from_port && how == WAIT_STUCK)
@@ -2076,8 +2190,8 @@ static void play_server_mode(struct run *r, int from_port)
         step(r, "%s port %s, but port %s is not the program's: another process listens there",
              from_port ? "it was given" : "it said it listens on", r->port, r->port);
         if (from_port)
-            diagnose(r, "the program was to listen on {port} and another process does: did its "
-                        "bind fail? (its stderr may say)");
+            diagnose(r, "the program was given port %s to listen on and another process listens "
+                        "there: did its bind fail? (its stderr may say)", r->port);
         else
             diagnose(r, "say the port of the program's own listening socket: bind, listen, then "
                         "read the port with getsockname and print 'listening on ADDR:PORT'");
@@ -2086,8 +2200,8 @@ static void play_server_mode(struct run *r, int from_port)
         r->v->pass = 0;
         return;
     }
-    step(r, "the grader (playing the clients) started the server: %s; it listens on port %s",
-         line, from_port ? "{port}" : "(as it said)");
+    step(r, "the grader (playing the clients) started the server: %s; it listens on port %s%s",
+         line, r->port, from_port ? ", the one it was given" : ", as it said");
 
     int ok = 1;
     for (size_t i = 0; i < s->n_acts && ok; i++) {
