@@ -139,3 +139,62 @@ lab_stage5_repeat() {
     run tail -1 client.tap
     assert_output "# $((16 * rounds)) of $((16 * rounds)) passed"
 }
+
+# check_diagnoses all|listed NAME...: grades each program NAME of
+# exercises/programs (seed 1, four graders at once; $PYTHON runs the Python
+# ones), in every scenario (all) or only in those tests/diagnoses.txt lists
+# for it (listed), and checks every failure's "diagnosis:" line against its
+# pattern there. With all, a failure without a line there, or a line
+# without its failure, fails the test too.
+check_diagnoses() {
+    local scope=$1 table="$ROOT/tests/diagnoses.txt" name mode proto expect command
+    shift
+    local batch=() pid
+    for name in "$@"; do
+        read -r mode proto expect command < <(awk -v n="$name" '$1 == n { $1 = ""; print }' \
+                                                  <(grep -v '^#' "$ROOT/exercises/programs"))
+        [ -n "$mode" ] || { echo "no program '$name' in exercises/programs"; return 1; }
+        case $command in python3\ *) command="${PYTHON:-python3} ${command#python3 }" ;; esac
+        local only=
+        [ "$scope" = all ] ||
+            only=$(awk -v n="$name" '!/^#/ && $1 == n { print $2 }' "$table" | paste -sd,)
+        # shellcheck disable=SC2046,SC2086  # the options and COMMAND are words
+        (cd "$ROOT" && exec tools/grade "$mode" $(proto_args "$proto") --seed 1 \
+            --captures "$BATS_TEST_TMPDIR/captures-$name" ${only:+--only "$only"} \
+            -- $command) >"$name.txt" 2>&1 </dev/null 3>&- &
+        batch+=($!)
+        STARTED_PIDS+=($!)
+        if [ "${#batch[@]}" -ge 4 ]; then
+            for pid in "${batch[@]}"; do wait "$pid" || true; done
+            batch=()
+        fi
+    done
+    for pid in "${batch[@]}"; do wait "$pid" || true; done
+    local bad=0 scenario diagnosis pattern
+    for name in "$@"; do
+        # scenario TAB diagnosis (or "-"), one line per failure
+        awk '/^FAIL / { if (s != "") print s "\t" d; s = $2; d = "-" }
+             /^      diagnosis: / { d = $0; sub(/^      diagnosis: /, "", d) }
+             END { if (s != "") print s "\t" d }' "$name.txt" >"$name.failed"
+        while IFS=$'\t' read -r scenario diagnosis; do
+            pattern=$(awk -v n="$name" -v s="$scenario" '!/^#/ && $1 == n && $2 == s {
+                          sub(/^[^ ]+ +[^ ]+ +/, ""); print }' "$table")
+            if [ -z "$pattern" ]; then
+                echo "$name fails $scenario, which tests/diagnoses.txt does not list: $diagnosis"
+                bad=1
+            elif [[ $diagnosis != $pattern* ]]; then
+                printf '%s %s: the diagnosis is\n    %s\nnot\n    %s\n' "$name" "$scenario" \
+                    "$diagnosis" "$pattern"
+                bad=1
+            fi
+        done <"$name.failed"
+        # Every line of the table is a failure.
+        for scenario in $(awk -v n="$name" '!/^#/ && $1 == n { print $2 }' "$table"); do
+            grep -q "^$scenario	" "$name.failed" || {
+                echo "$name passes $scenario, which tests/diagnoses.txt lists"
+                bad=1
+            }
+        done
+    done
+    return "$bad"
+}
