@@ -8,7 +8,7 @@
  *   client3-byte-order  -DBUG_BYTE_ORDER  the length read big-endian
  *   client3-off-by-one  -DBUG_OFF_BY_ONE  the output's last byte never written
  *
- * Usage: client3-BUG [PORT]   (default: $NIANBAO_PORT, else 8083)
+ * Usage: client3-BUG [-p PORT | PORT]   (default: $NIANBAO_PORT, else 8083)
  * Apart from its bug it does everything right, so the grader fails it in
  * exactly the scenarios that name the bug:
  *   nianbao-grade client --proto stage3 -- exercises/broken/client3-no-eof {port}
@@ -16,6 +16,7 @@
  * Plain POSIX, no lab library: this is what a student would write. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/* What --help says after its usage line. */
+#define USAGE "Sends each line of standard input as a command to the stage 3 server on\n" \
+              "127.0.0.1:PORT (default: $NIANBAO_PORT, else 8083) and writes the body of\n" \
+              "each reply to standard output.\n"
 
 #define MAX_LEN (1L << 28)          /* refuse a reply longer than 256 MiB */
 
@@ -110,13 +116,45 @@ static int receive_reply(int fd)
     return fflush(stdout) == 0 ? 0 : -1;
 }
 
+/* The port: -p/--port PORT or a first argument PORT, else DEFAULT_PORT.
+ * --help prints the usage and exits 0; anything else exits 2 with one line
+ * saying what is wrong. */
+static const char *port_of(int argc, char **argv, const char *default_port)
+{
+    static const struct option options[] = {
+        { "port", required_argument, NULL, 'p' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *port = default_port;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "p:h", options, NULL)) != -1) {
+        if (opt == 'h') {
+            printf("usage: %s [-p PORT | PORT]\n%s", argv[0], USAGE);
+            exit(0);
+        }
+        if (opt != 'p')
+            exit(2);                    /* getopt said what is wrong */
+        port = optarg;
+    }
+    if (optind < argc)
+        port = argv[optind++];
+    if (optind < argc || !port[0] || port[strspn(port, "0123456789")]) {
+        fprintf(stderr, "%s: '%s' is not a port (--help)\n", argv[0],
+                optind < argc ? argv[optind] : port);
+        exit(2);
+    }
+    return port;
+}
+
 int main(int argc, char **argv)
 {
-    const char *port = argc > 1 ? argv[1] : getenv("NIANBAO_PORT");
+    const char *env_port = getenv("NIANBAO_PORT");
+    const char *port = port_of(argc, argv, env_port ? env_port : "8083");
     struct sockaddr_in server = { .sin_family = AF_INET };
     char line[2048];
 
-    server.sin_port = htons((uint16_t)atoi(port ? port : "8083"));
+    server.sin_port = htons((uint16_t)atoi(port));
     server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&server, sizeof server) < 0) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """client3.py - a stage 3 client with one deliberate bug, for teachers.
 
-    python3 client3.py [--bug BUG] [PORT]
+    python3 client3.py [--bug BUG] [-p PORT | PORT]
 
 BUG is one of:
   none        no bug (the default): a correct client (do not hand this
@@ -16,6 +16,7 @@ exactly the scenarios that name the bug:
     nianbao-grade client --proto stage3 --list
     nianbao-grade client --proto stage3 -- python3 client3.py --bug recv4-once {port}
 """
+import getopt
 import os
 import socket
 import struct
@@ -23,6 +24,12 @@ import sys
 
 MAX_LEN = 1 << 28            # refuse a reply longer than 256 MiB
 BUGS = ('none', 'recv4-once', 'one-recv', 'no-eof', 'byte-order')
+
+
+USAGE = '''usage: client3.py [--bug BUG] [-p PORT | PORT]
+A stage 3 client with one deliberate bug, for teachers: BUG is none (the
+default), recv4-once, one-recv, no-eof or byte-order (see client3.py). It
+connects to 127.0.0.1:PORT (default: $NIANBAO_PORT, else 8083).'''
 
 
 def recv_exact(sock, size, bug):
@@ -51,13 +58,35 @@ def read_reply(sock, bug):
     return recv_exact(sock, length, bug)
 
 
+def parse_args(argv, port):
+    """(BUG, port): --bug BUG (default none); the port: -p/--port PORT or a
+    first argument PORT, else PORT.
+    --help prints the usage and exits 0; anything else exits 2 with one
+    line saying what is wrong."""
+    bug = 'none'
+    try:
+        opts, args = getopt.gnu_getopt(argv, 'hp:', ['help', 'port=', 'bug='])
+        for opt, value in opts:
+            if opt in ('-h', '--help'):
+                print(USAGE)
+                sys.exit(0)
+            elif opt == '--bug':
+                bug = value
+            else:
+                port = value
+        port = args.pop(0) if args else port
+        if args or not port.isdigit():
+            raise getopt.GetoptError(f"'{(args or [port])[0]}' is not a port")
+        if bug not in BUGS:
+            raise getopt.GetoptError(f"no bug '{bug}' (" + '|'.join(BUGS) + ')')
+    except getopt.GetoptError as e:
+        print(f'{sys.argv[0]}: {e} (--help)', file=sys.stderr)
+        sys.exit(2)
+    return bug, int(port)
+
+
 def main():
-    args, bug = sys.argv[1:], 'none'
-    if args and args[0] == '--bug':
-        if len(args) < 2 or args[1] not in BUGS:
-            sys.exit('usage: client3.py [--bug ' + '|'.join(BUGS) + '] [PORT]')
-        bug, args = args[1], args[2:]
-    port = int(args[0]) if args else int(os.environ.get('NIANBAO_PORT', '8083'))
+    bug, port = parse_args(sys.argv[1:], os.environ.get('NIANBAO_PORT', '8083'))
     sock = socket.create_connection(('127.0.0.1', port))
     out = sys.stdout.buffer
     for line in sys.stdin.buffer:

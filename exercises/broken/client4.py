@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """client4.py - a stage 4 client with one deliberate bug, for teachers.
 
-    python3 client4.py --bug BUG [PORT]
+    python3 client4.py [--bug BUG] [-p PORT | PORT]
 
 BUG is one of:
-  none        no bug: a correct client (do not hand this file out)
+  none        no bug (the default): a correct client (do not hand this
+              file out)
   recv4-once  reads the 4-byte header length with a single recv(4)
   one-recv    takes one recv(1024) for the whole body
   no-eof      never checks recv's b'' (the server closed): spins forever
@@ -16,6 +17,7 @@ exactly the scenarios that name the bug:
     nianbao-grade client --proto stage4 --list
     nianbao-grade client --proto stage4 -- python3 client4.py --bug one-recv {port}
 """
+import getopt
 import hashlib
 import json
 import os
@@ -26,6 +28,12 @@ import sys
 MAX_LEN = 1 << 28            # refuse a body longer than 256 MiB
 MAX_HEADER = 1 << 16         # and a header longer than 64 KiB
 BUGS = ('none', 'recv4-once', 'one-recv', 'no-eof', 'byte-order')
+
+
+USAGE = '''usage: client4.py [--bug BUG] [-p PORT | PORT]
+A stage 4 client with one deliberate bug, for teachers: BUG is none (the
+default), recv4-once, one-recv, no-eof or byte-order (see client4.py). It
+connects to 127.0.0.1:PORT (default: $NIANBAO_PORT, else 8085).'''
 
 
 def recv_exact(sock, size, bug):
@@ -65,12 +73,35 @@ def read_reply(sock, bug):
     return body[:stdout_size], body[stdout_size:]
 
 
+def parse_args(argv, port):
+    """(BUG, port): --bug BUG (default none); the port: -p/--port PORT or a
+    first argument PORT, else PORT.
+    --help prints the usage and exits 0; anything else exits 2 with one
+    line saying what is wrong."""
+    bug = 'none'
+    try:
+        opts, args = getopt.gnu_getopt(argv, 'hp:', ['help', 'port=', 'bug='])
+        for opt, value in opts:
+            if opt in ('-h', '--help'):
+                print(USAGE)
+                sys.exit(0)
+            elif opt == '--bug':
+                bug = value
+            else:
+                port = value
+        port = args.pop(0) if args else port
+        if args or not port.isdigit():
+            raise getopt.GetoptError(f"'{(args or [port])[0]}' is not a port")
+        if bug not in BUGS:
+            raise getopt.GetoptError(f"no bug '{bug}' (" + '|'.join(BUGS) + ')')
+    except getopt.GetoptError as e:
+        print(f'{sys.argv[0]}: {e} (--help)', file=sys.stderr)
+        sys.exit(2)
+    return bug, int(port)
+
+
 def main():
-    args = sys.argv[1:]
-    if len(args) < 2 or args[0] != '--bug' or args[1] not in BUGS:
-        sys.exit('usage: client4.py --bug ' + '|'.join(BUGS) + ' [PORT]')
-    bug, args = args[1], args[2:]
-    port = int(args[0]) if args else int(os.environ.get('NIANBAO_PORT', '8085'))
+    bug, port = parse_args(sys.argv[1:], os.environ.get('NIANBAO_PORT', '8085'))
     sock = socket.create_connection(('127.0.0.1', port))
     for line in sys.stdin.buffer:
         command = line.strip()

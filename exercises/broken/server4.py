@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """server4.py - a stage 4 server with one deliberate bug, for teachers.
 
-    python3 server4.py --bug BUG [PORT]     (default 8085; 0 picks a free port)
+    python3 server4.py [--bug BUG] [-p PORT | PORT]   (default 8085; 0 picks a free port)
 
 BUG is one of:
-  none           no bug: a correct server (do not hand this file out)
+  none           no bug (the default): a correct server (do not hand
+                 this file out)
   text           handles the output as text: decodes it, counts characters
   byte-order     writes the header length big-endian ('>i')
   dies-on-close  does not catch the error of a client that left mid-reply:
@@ -17,6 +18,7 @@ exactly the scenarios that name the bug:
 
 It is exercises/stage4/server.py with send_reply written.
 """
+import getopt
 import hashlib
 import json
 import socket
@@ -26,6 +28,12 @@ import sys
 
 BUGS = ('none', 'text', 'byte-order', 'dies-on-close')
 BUG = 'none'
+
+
+USAGE = '''usage: server4.py [--bug BUG] [-p PORT | PORT]
+A stage 4 server with one deliberate bug, for teachers: BUG is none (the
+default), text, byte-order or dies-on-close (see server4.py). It listens on
+127.0.0.1:PORT (default 8085; 0 picks a free port).'''
 
 
 def run(command):
@@ -66,13 +74,36 @@ def serve(conn):
         send_reply(conn, *run(command))
 
 
+def parse_args(argv, port):
+    """(BUG, port): --bug BUG (default none); the port: -p/--port PORT or a
+    first argument PORT, else PORT.
+    --help prints the usage and exits 0; anything else exits 2 with one
+    line saying what is wrong."""
+    bug = 'none'
+    try:
+        opts, args = getopt.gnu_getopt(argv, 'hp:', ['help', 'port=', 'bug='])
+        for opt, value in opts:
+            if opt in ('-h', '--help'):
+                print(USAGE)
+                sys.exit(0)
+            elif opt == '--bug':
+                bug = value
+            else:
+                port = value
+        port = args.pop(0) if args else port
+        if args or not port.isdigit():
+            raise getopt.GetoptError(f"'{(args or [port])[0]}' is not a port")
+        if bug not in BUGS:
+            raise getopt.GetoptError(f"no bug '{bug}' (" + '|'.join(BUGS) + ')')
+    except getopt.GetoptError as e:
+        print(f'{sys.argv[0]}: {e} (--help)', file=sys.stderr)
+        sys.exit(2)
+    return bug, int(port)
+
+
 def main():
     global BUG
-    args = sys.argv[1:]
-    if len(args) < 2 or args[0] != '--bug' or args[1] not in BUGS:
-        sys.exit('usage: server4.py --bug ' + '|'.join(BUGS) + ' [PORT]')
-    BUG, args = args[1], args[2:]
-    port = int(args[0]) if args else 8085
+    BUG, port = parse_args(sys.argv[1:], '8085')
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(('127.0.0.1', port))

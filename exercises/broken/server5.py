@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """server5.py - a stage 5 server (exec only) with one deliberate bug, for teachers.
 
-    python3 server5.py [--bug BUG] [--threads] [PORT]
+    python3 server5.py [--bug BUG] [--threads] [-p PORT | PORT]
                                               (default 8086; 0 picks a free port)
 
 BUG is one of:
@@ -21,6 +21,7 @@ scenarios that name the bug:
     nianbao-grade server --proto stage5 --list
     nianbao-grade server --proto stage5 -- python3 server5.py --bug no-limit {port}
 """
+import getopt
 import hashlib
 import json
 import socket
@@ -33,6 +34,13 @@ BUGS = ('none', 'no-limit', 'byte-order')
 BUG = 'none'
 MAX_HEADER = 65536
 CHUNK = 65536
+
+
+USAGE = '''usage: server5.py [--bug BUG] [--threads] [-p PORT | PORT]
+A stage 5 server (exec only) with one deliberate bug, for teachers: BUG is
+none (the default), no-limit or byte-order (see server5.py). With --threads
+it serves each client in a thread of its own. It listens on 127.0.0.1:PORT
+(default 8086; 0 picks a free port).'''
 
 
 def recv_exact(conn, size):
@@ -94,17 +102,38 @@ def serve_client(conn, addr):
             print(f'server: client {addr[0]}:{addr[1]}: {e}', file=sys.stderr)
 
 
+def parse_args(argv, port):
+    """(BUG, threads, port): --bug BUG (default none), --threads; the port:
+    -p/--port PORT or a first argument PORT, else PORT.
+    --help prints the usage and exits 0; anything else exits 2 with one
+    line saying what is wrong."""
+    bug, threads = 'none', False
+    try:
+        opts, args = getopt.gnu_getopt(argv, 'hp:', ['help', 'port=', 'bug=', 'threads'])
+        for opt, value in opts:
+            if opt in ('-h', '--help'):
+                print(USAGE)
+                sys.exit(0)
+            elif opt == '--bug':
+                bug = value
+            elif opt == '--threads':
+                threads = True
+            else:
+                port = value
+        port = args.pop(0) if args else port
+        if args or not port.isdigit():
+            raise getopt.GetoptError(f"'{(args or [port])[0]}' is not a port")
+        if bug not in BUGS:
+            raise getopt.GetoptError(f"no bug '{bug}' (" + '|'.join(BUGS) + ')')
+    except getopt.GetoptError as e:
+        print(f'{sys.argv[0]}: {e} (--help)', file=sys.stderr)
+        sys.exit(2)
+    return bug, threads, int(port)
+
+
 def main():
     global BUG
-    args, threads = sys.argv[1:], False
-    while args and args[0] in ('--bug', '--threads'):
-        if args[0] == '--threads':
-            threads, args = True, args[1:]
-            continue
-        if len(args) < 2 or args[1] not in BUGS:
-            sys.exit('usage: server5.py [--bug ' + '|'.join(BUGS) + '] [--threads] [PORT]')
-        BUG, args = args[1], args[2:]
-    port = int(args[0]) if args else 8086
+    BUG, threads, port = parse_args(sys.argv[1:], '8086')
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(('127.0.0.1', port))

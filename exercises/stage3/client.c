@@ -1,6 +1,6 @@
 /* Stage 3 client: starter code. Write receive_reply().
  *
- *   cc -o client client.c && ./client [PORT]   (default: $NIANBAO_PORT, else 8083)
+ *   cc -o client client.c && ./client [-p PORT | PORT]   (default: $NIANBAO_PORT, else 8083)
  *
  * Reads commands from standard input, one a line, sends each one (without
  * its newline) to the server at 127.0.0.1:PORT, and writes the body of each
@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/* What --help says after its usage line. */
+#define USAGE "Sends each line of standard input as a command to the stage 3 server on\n" \
+              "127.0.0.1:PORT (default: $NIANBAO_PORT, else 8083) and writes the body of\n" \
+              "each reply to standard output.\n"
 
 #define MAX_LEN (1L << 28)          /* refuse a reply longer than 256 MiB */
 
@@ -48,13 +54,45 @@ static int receive_reply(int fd)
     return fflush(stdout) == 0 ? 0 : -1;
 }
 
+/* The port: -p/--port PORT or a first argument PORT, else DEFAULT_PORT.
+ * --help prints the usage and exits 0; anything else exits 2 with one line
+ * saying what is wrong. */
+static const char *port_of(int argc, char **argv, const char *default_port)
+{
+    static const struct option options[] = {
+        { "port", required_argument, NULL, 'p' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *port = default_port;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "p:h", options, NULL)) != -1) {
+        if (opt == 'h') {
+            printf("usage: %s [-p PORT | PORT]\n%s", argv[0], USAGE);
+            exit(0);
+        }
+        if (opt != 'p')
+            exit(2);                    /* getopt said what is wrong */
+        port = optarg;
+    }
+    if (optind < argc)
+        port = argv[optind++];
+    if (optind < argc || !port[0] || port[strspn(port, "0123456789")]) {
+        fprintf(stderr, "%s: '%s' is not a port (--help)\n", argv[0],
+                optind < argc ? argv[optind] : port);
+        exit(2);
+    }
+    return port;
+}
+
 int main(int argc, char **argv)
 {
-    const char *port = argc > 1 ? argv[1] : getenv("NIANBAO_PORT");
+    const char *env_port = getenv("NIANBAO_PORT");
+    const char *port = port_of(argc, argv, env_port ? env_port : "8083");
     struct sockaddr_in server = { .sin_family = AF_INET };
     char line[2048];
 
-    server.sin_port = htons((uint16_t)atoi(port ? port : "8083"));
+    server.sin_port = htons((uint16_t)atoi(port));
     server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&server, sizeof server) < 0) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Stage 3 client: starter code. Write receive_reply().
 
-    python3 client.py [PORT]        (default: $NIANBAO_PORT, else 8083)
+    python3 client.py [-p PORT | PORT]   (default: $NIANBAO_PORT, else 8083)
 
 Reads commands from standard input, one a line, sends each one (without its
 newline) to the server at 127.0.0.1:PORT, and writes the body of each reply
@@ -10,12 +10,19 @@ is in exercises/README.md ("Stage 3"). Check your work:
 
     nianbao-grade client --proto stage3 -- python3 client.py {port}
 """
+import getopt
 import os
 import socket
 import struct
 import sys
 
 MAX_LEN = 1 << 28            # refuse a reply longer than 256 MiB
+
+
+USAGE = '''usage: client.py [-p PORT | PORT]
+Sends each line of standard input as a command to the stage 3 server on
+127.0.0.1:PORT (default: $NIANBAO_PORT, else 8083) and writes the body of
+each reply to standard output.'''
 
 
 def receive_reply(sock):
@@ -32,8 +39,28 @@ def receive_reply(sock):
     return sock.recv(1024)   # the stage 1 way: one recv is not one reply
 
 
+def parse_args(argv, port):
+    """The port: -p/--port PORT or a first argument PORT, else PORT.
+    --help prints the usage and exits 0; anything else exits 2 with one
+    line saying what is wrong."""
+    try:
+        opts, args = getopt.gnu_getopt(argv, 'hp:', ['help', 'port='])
+        for opt, value in opts:
+            if opt in ('-h', '--help'):
+                print(USAGE)
+                sys.exit(0)
+            port = value
+        port = args.pop(0) if args else port
+        if args or not port.isdigit():
+            raise getopt.GetoptError(f"'{(args or [port])[0]}' is not a port")
+    except getopt.GetoptError as e:
+        print(f'{sys.argv[0]}: {e} (--help)', file=sys.stderr)
+        sys.exit(2)
+    return int(port)
+
+
 def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get('NIANBAO_PORT', '8083'))
+    port = parse_args(sys.argv[1:], os.environ.get('NIANBAO_PORT', '8083'))
     sock = socket.create_connection(('127.0.0.1', port))
     for line in sys.stdin.buffer:
         command = line.strip()

@@ -1,6 +1,6 @@
 /* Stage 3 server: starter code. Write send_reply().
  *
- *   cc -o server server.c && ./server [PORT]   (default 8083; 0 picks a free port)
+ *   cc -o server server.c && ./server [-p PORT | PORT]   (default 8083; 0 picks a free port)
  *
  * Serves one client after another, forever. Each request is one recv(1024)
  * holding a shell command (requests are not framed until stage 5); the
@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -26,6 +27,11 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* What --help says after its usage line. */
+#define USAGE "Runs each command a client sends with /bin/sh and replies with its output,\n" \
+              "framed as stage 3 says. Listens on 127.0.0.1:PORT (default 8083; 0 picks a\n" \
+              "free port) and serves one client after another, forever.\n"
 
 /* What a command printed. */
 struct output {
@@ -159,6 +165,37 @@ static void serve(int conn)
     }
 }
 
+/* The port: -p/--port PORT or a first argument PORT, else DEFAULT_PORT.
+ * --help prints the usage and exits 0; anything else exits 2 with one line
+ * saying what is wrong. */
+static const char *port_of(int argc, char **argv, const char *default_port)
+{
+    static const struct option options[] = {
+        { "port", required_argument, NULL, 'p' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *port = default_port;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "p:h", options, NULL)) != -1) {
+        if (opt == 'h') {
+            printf("usage: %s [-p PORT | PORT]\n%s", argv[0], USAGE);
+            exit(0);
+        }
+        if (opt != 'p')
+            exit(2);                    /* getopt said what is wrong */
+        port = optarg;
+    }
+    if (optind < argc)
+        port = argv[optind++];
+    if (optind < argc || !port[0] || port[strspn(port, "0123456789")]) {
+        fprintf(stderr, "%s: '%s' is not a port (--help)\n", argv[0],
+                optind < argc ? argv[optind] : port);
+        exit(2);
+    }
+    return port;
+}
+
 int main(int argc, char **argv)
 {
     struct sockaddr_in addr = { .sin_family = AF_INET };
@@ -166,7 +203,7 @@ int main(int argc, char **argv)
     int on = 1;
 
     signal(SIGPIPE, SIG_IGN);   /* a client that leaves must not kill us */
-    addr.sin_port = htons((uint16_t)atoi(argc > 1 ? argv[1] : "8083"));
+    addr.sin_port = htons((uint16_t)atoi(port_of(argc, argv, "8083")));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int listener = socket(AF_INET, SOCK_STREAM, 0);
     setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Stage 3 server: starter code. Write send_reply().
 
-    python3 server.py [PORT]        (default 8083; 0 picks a free port)
+    python3 server.py [-p PORT | PORT]   (default 8083; 0 picks a free port)
 
 Serves one client after another, forever. Each request is one recv(1024)
 holding a shell command (requests are not framed until stage 5); the reply
@@ -14,10 +14,17 @@ Check your work:
 Anyone who can reach the port runs commands as you: it listens on
 127.0.0.1 only.
 """
+import getopt
 import socket
 import struct
 import subprocess
 import sys
+
+
+USAGE = '''usage: server.py [-p PORT | PORT]
+Runs each command a client sends with /bin/sh and replies with its output,
+framed as stage 3 says. Listens on 127.0.0.1:PORT (default 8083; 0 picks a
+free port) and serves one client after another, forever.'''
 
 
 def run(command):
@@ -48,8 +55,28 @@ def serve(conn):
         send_reply(conn, out + err)
 
 
+def parse_args(argv, port):
+    """The port: -p/--port PORT or a first argument PORT, else PORT.
+    --help prints the usage and exits 0; anything else exits 2 with one
+    line saying what is wrong."""
+    try:
+        opts, args = getopt.gnu_getopt(argv, 'hp:', ['help', 'port='])
+        for opt, value in opts:
+            if opt in ('-h', '--help'):
+                print(USAGE)
+                sys.exit(0)
+            port = value
+        port = args.pop(0) if args else port
+        if args or not port.isdigit():
+            raise getopt.GetoptError(f"'{(args or [port])[0]}' is not a port")
+    except getopt.GetoptError as e:
+        print(f'{sys.argv[0]}: {e} (--help)', file=sys.stderr)
+        sys.exit(2)
+    return int(port)
+
+
 def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8083
+    port = parse_args(sys.argv[1:], '8083')
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(('127.0.0.1', port))

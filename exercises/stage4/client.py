@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Stage 4 client: starter code. Write receive_reply().
 
-    python3 client.py [PORT]        (default: $NIANBAO_PORT, else 8085)
+    python3 client.py [-p PORT | PORT]   (default: $NIANBAO_PORT, else 8085)
 
 Reads commands from standard input, one a line, sends each one (without its
 newline) to the server at 127.0.0.1:PORT, and writes what each reply
@@ -11,6 +11,7 @@ to standard error, exactly. The protocol is in exercises/README.md
 
     nianbao-grade client --proto stage4 -- python3 client.py {port}
 """
+import getopt
 import hashlib
 import json
 import os
@@ -20,6 +21,12 @@ import sys
 
 MAX_LEN = 1 << 28            # refuse a body longer than 256 MiB
 MAX_HEADER = 1 << 16         # and a header longer than 64 KiB
+
+
+USAGE = '''usage: client.py [-p PORT | PORT]
+Sends each line of standard input as a command to the stage 4 server on
+127.0.0.1:PORT (default: $NIANBAO_PORT, else 8085) and writes each reply's
+stdout part to standard output, its stderr part to standard error.'''
 
 
 def receive_reply(sock):
@@ -40,8 +47,28 @@ def receive_reply(sock):
     return sock.recv(1024), b''   # the stage 1 way: one recv is not one reply
 
 
+def parse_args(argv, port):
+    """The port: -p/--port PORT or a first argument PORT, else PORT.
+    --help prints the usage and exits 0; anything else exits 2 with one
+    line saying what is wrong."""
+    try:
+        opts, args = getopt.gnu_getopt(argv, 'hp:', ['help', 'port='])
+        for opt, value in opts:
+            if opt in ('-h', '--help'):
+                print(USAGE)
+                sys.exit(0)
+            port = value
+        port = args.pop(0) if args else port
+        if args or not port.isdigit():
+            raise getopt.GetoptError(f"'{(args or [port])[0]}' is not a port")
+    except getopt.GetoptError as e:
+        print(f'{sys.argv[0]}: {e} (--help)', file=sys.stderr)
+        sys.exit(2)
+    return int(port)
+
+
 def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get('NIANBAO_PORT', '8085'))
+    port = parse_args(sys.argv[1:], os.environ.get('NIANBAO_PORT', '8085'))
     sock = socket.create_connection(('127.0.0.1', port))
     for line in sys.stdin.buffer:
         command = line.strip()
