@@ -1390,11 +1390,14 @@ static void judge_client(struct run *r, enum wait_end how, struct conn *c)
                  named, raw_i + 1, s->proto == PROTO4 ? "header " : "", lb[0], lb[1], lb[2], lb[3],
                  s->proto == PROTO4 ? "4" : "3");
     }
-    raw_i = raw_reply_at(s, same, got, got_len, &raw_n);
+    /* From the start of the reply that went wrong: its length's first
+     * bytes may be its body's too ("3\x00\x00\x00" before "33\n..."). */
+    size_t raw_at = m->out_at <= same ? m->out_at : same;
+    raw_i = raw_reply_at(s, raw_at, got, got_len, &raw_n);
     if (raw_i < s->n_replies && !s->replies[raw_i].bogus)
         diagnose(r, "the output has %s, %sreply %zu's own length field: the client prints the "
                     "raw stream; read the 4-byte length first, then exactly that many bytes",
-                 shown(a, sizeof a, got + same, raw_n, 4), raw_n < 4 ? "the start of " : "",
+                 shown(a, sizeof a, got + raw_at, raw_n, 4), raw_n < 4 ? "the start of " : "",
                  raw_i + 1);
     if (same < got_len && same == m->out_at + m->body_len && ri + 1 < s->n_replies &&
         got_len - same >= 4 && memcmp(got + same, s->down.p + s->replies[ri + 1].at, 4) == 0)
