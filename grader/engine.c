@@ -1429,9 +1429,8 @@ static void judge_client(struct run *r, enum wait_end how, struct conn *c)
          * read), so the client never read a whole length. */
         else if (got_len == same && c->sent <= piece_end_holding(s, m->at + 3))
             diagnose(r, "the client failed at reply %zu, whose 4-byte length came in pieces (the "
-                        "first one %zu %s), before the grader could send what follows the length: "
-                        "a single recv(4) returns what is there; read the length in a loop until "
-                        "all 4 bytes are in", ri + 1, k, plural(k, "byte", "bytes"));
+                        "first one %zu %s): a single recv(4) returns what is there; read the "
+                        "length in a loop until all 4 bytes are in", ri + 1, k, plural(k, "byte", "bytes"));
     }
     /* Stage 4: the client says the MD5 does not match, but the grader's
      * header holds the body's MD5: the client hashed other bytes. */
