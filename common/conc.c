@@ -26,7 +26,7 @@ void conc_init(struct conc_server *s, const char *model, unsigned long max_clien
     s->root_path = ".";
     s->timeout_ms = DURATION_S(10);
     s->max_output = 1UL << 28;
-    s->max_command = 65536;
+    s->max_command = FT_MAX_COMMAND;
     s->max_upload = 1UL << 32;
     s->idle_ms = DURATION_S(60);
     s->frame_ms = DURATION_S(10);
@@ -54,7 +54,8 @@ void conc_parse(struct conc_server *s, const char *summary, int argc, char **arg
         { "max-output", 0, CLI_UINT, &s->max_output, "BYTES",
           "keep at most BYTES of a command's output (default 268435456)", 0, 1UL << 40 },
         { "max-command", 0, CLI_UINT, &s->max_command, "BYTES",
-          "refuse a longer command (default 65536)", 1, 65536 },
+          "refuse a command longer than BYTES (default and most " FT_MAX_COMMAND_TEXT ")", 1,
+          FT_MAX_COMMAND },
         { "max-upload", 0, CLI_UINT, &s->max_upload, "BYTES",
           "refuse a larger upload before any byte is written (default 4294967296)",
           0, 1UL << 50 },
