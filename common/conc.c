@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,6 +123,7 @@ int conc_start(struct conc_server *s, int want_sigchld, char *err, size_t errlen
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
+    s->children = want_sigchld;
     if (want_sigchld)
         sigaddset(&stop, SIGCHLD);
     /* Blocked before serve_start installs its handlers: they never run,
@@ -145,7 +147,8 @@ int conc_start(struct conc_server *s, int want_sigchld, char *err, size_t errlen
         return -1;
     }
     if (s->max_clients)
-        conc_log(s, "serving up to %lu clients at once (--max-clients)", s->max_clients);
+        conc_log(s, "serving up to %lu client%s at once (--max-clients)", s->max_clients,
+                 s->max_clients == 1 ? "" : "s");
     else
         conc_log(s, "serving one client at a time");
     return 0;
@@ -178,6 +181,10 @@ enum conc_event conc_signal(struct conc_server *s)
         return CONC_CHILD;
     if (!s->stopping) {
         s->stopping = 1;
+        /* A child that ended before the signal came, its SIGCHLD still
+         * queued behind this one, is not finishing. */
+        if (s->children)
+            conc_reap_children(s);
         conc_log(s, "%s: no new clients; %lu connection%s finishing (--grace %s s)",
                  strsignal((int)info.ssi_signo), s->active, s->active == 1 ? "" : "s",
                  duration_text(s->grace_ms).s);
@@ -274,6 +281,12 @@ void conc_client_ended(struct conc_server *s)
         s->active--;
     pthread_cond_broadcast(&s->ended);
     pthread_mutex_unlock(&s->lock);
+}
+
+void conc_reap_children(struct conc_server *s)
+{
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        conc_client_ended(s);
 }
 
 long long conc_stop_connections(struct conc_server *s)

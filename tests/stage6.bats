@@ -752,6 +752,34 @@ while True:
     assert_line --index 2 --regexp '^[0-9]+:fork: stopped after serving 1 connection$'
 }
 
+# About a second. The count at SIGTERM is of the connections still open: a
+# client whose process ended while the server was kept from running (here
+# stopped, as a busy machine keeps it off the CPU) has its SIGCHLD queued
+# behind the SIGTERM, and was counted as finishing ("2 connections").
+@test "fork: SIGTERM counts only the open connections, though a child's end is still queued behind it" {
+    serve fork
+    exec 4<>"/dev/tcp/127.0.0.1/$srv_port" 5<>"/dev/tcp/127.0.0.1/$srv_port"
+    settles "child_count $srv_pid" 2
+    kill -STOP "$srv_pid"
+    exec 5>&-
+    settles "zombie_children $srv_pid" 1
+    kill -TERM "$srv_pid"
+    kill -CONT "$srv_pid"
+    wait_for_log srv 'fork: Terminated: no new clients'
+    run grep -c 'fork: Terminated: no new clients; 1 connection finishing' "$BATS_TEST_TMPDIR/srv.log"
+    assert_output 1
+    exec 4>&-
+    wait_for_exit "$srv_pid" 30
+    [ "$EXIT_STATUS" -eq 0 ]
+}
+
+# --max-clients 1 is said in the singular.
+@test "a server limited to one client at a time says so in the singular" {
+    serve thread --max-clients 1
+    run grep -c '^thread: serving up to 1 client at once (--max-clients)$' "$BATS_TEST_TMPDIR/srv.log"
+    assert_output 1
+}
+
 # grace_exit MODEL: a command still running when --grace is over is
 # killed, and its client hears it: the server's note, then the "exit"
 # frame (signal 9), then the close. (It got a close and nothing else.)
