@@ -780,6 +780,31 @@ while True:
     assert_output 1
 }
 
+# About a second. The README's "Trying it" lines, as written (the port
+# aside: the server's is 0 here, the lines get the one it took): "hi" comes
+# once the silent connection closes, not at the --idle limit (60 s).
+@test "the stage 6 README's Trying it lines work as typed: hi comes as soon as the silent client leaves" {
+    local lines
+    lines=$(sed -n '/^## Trying it/,/^```$/p' "$S6/README.md" | sed -n '/^```sh$/,/^```$/p' | sed '1d;$d')
+    [ "$(wc -l <<<"$lines")" -eq 4 ]
+    serve iterative
+    lines=$(sed -e '1d' -e "s/8087/$srv_port/g" -e 's/  *#.*$//' <<<"$lines")
+    cd "$ROOT"
+    local start=$SECONDS client
+    eval "$(sed -n 1p <<<"$lines")"
+    eval "$(sed -n 2p <<<"$lines")" >"$BATS_TEST_TMPDIR/hi.out"
+    client=$!
+    STARTED_PIDS+=("$client")
+    settles "server_sockets | wc -l" 2     # the silent one, and the client queued
+    kill -0 "$client"                      # waiting, as the comment says
+    eval "$(sed -n 3p <<<"$lines")"
+    wait_for_exit "$client" 30
+    [ "$EXIT_STATUS" -eq 0 ]
+    run cat "$BATS_TEST_TMPDIR/hi.out"
+    assert_output 'hi'
+    [ $((SECONDS - start)) -lt 20 ]
+}
+
 # grace_exit MODEL: a command still running when --grace is over is
 # killed, and its client hears it: the server's note, then the "exit"
 # frame (signal 9), then the close. (It got a close and nothing else.)
