@@ -805,6 +805,23 @@ while True:
     [ $((SECONDS - start)) -lt 20 ]
 }
 
+# About 2 s. tools/README.md's loadgen lines as written, the port aside.
+# Its second line once asked for 1000 idle connections beside the working
+# one, and poll serves 1000: the working one was told busy.
+@test "tools/README.md's loadgen example works as typed against poll" {
+    local block line
+    block=$(sed -n '/^## loadgen/,/^## canned/p' "$ROOT/tools/README.md" | sed -n '/^```sh$/,/^```$/p' | sed '1d;$d')
+    [ "$(sed -n 1p <<<"$block")" = 'stage6_concurrent/poll --port 8087 &' ]
+    serve poll
+    cd "$ROOT"
+    while IFS= read -r line; do
+        line=$(sed -e "s/8087/$srv_port/g" -e 's/  *#.*$//' <<<"$line")
+        run timeout 60 bash -c "$line"
+        assert_success
+        assert_output --partial ' 0 failed'
+    done < <(sed 1d <<<"$block")
+}
+
 # grace_exit MODEL: a command still running when --grace is over is
 # killed, and its client hears it: the server's note, then the "exit"
 # frame (signal 9), then the close. (It got a close and nothing else.)
