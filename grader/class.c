@@ -46,6 +46,17 @@ void class_kill_all_from_signal(void)
     for (size_t i = 0; i < st->run->n_dirs; i++)
         if (st->subs[i].state == SUB_RUNNING && st->subs[i].pid > 0)
             kill(st->subs[i].pid, SIGTERM);
+    /* Each ends its program and itself at once; then nothing writes into
+     * our temporary folder any more, and it goes (all of this is
+     * async-signal-safe). */
+    for (size_t i = 0; i < st->run->n_dirs; i++)
+        if (st->subs[i].state == SUB_RUNNING && st->subs[i].pid > 0)
+            waitpid(st->subs[i].pid, NULL, 0);
+    for (size_t i = 0; i < st->run->n_dirs; i++) {
+        unlink(st->subs[i].verdicts);
+        unlink(st->subs[i].errors);
+    }
+    rmdir(st->tmp);
 }
 
 const char *class_report_name(enum report_format format)

@@ -48,7 +48,8 @@ const char *class_report_name(enum report_format format);
 int class_grade(const struct class_run *run, struct class_outcome *out, char *err,
                 size_t errlen);
 
-/* Sends SIGTERM to every grader running; for a signal handler. */
+/* Sends SIGTERM to every grader running, waits for them and removes the
+ * temporary folder; for a signal handler. */
 void class_kill_all_from_signal(void);
 
 #endif
