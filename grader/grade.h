@@ -17,7 +17,8 @@
  * Stage 6's "many at once" is a server script whose actions interleave many
  * connections (the engine keeps up to SCRIPT_MAX_CONNS open).
  *
- * Nothing here prints or exits, except report.c, which prints the report. */
+ * Nothing here prints or exits, except report.c, which prints the report,
+ * and class.c, which prints the class table and page (--each). */
 #ifndef GRADER_GRADE_H
 #define GRADER_GRADE_H
 
