@@ -149,6 +149,22 @@ PY
     assert_output 0
 }
 
+@test "--lesson --stage 1 --svg writes the screen of a step of the lesson; a step it does not have is refused" {
+    run env -u NO_COLOR -u LANGUAGE NIANBAO_VIEW_GAP_MS=3600000 LC_ALL=C.UTF-8 \
+        "$ROOT/viewer/nianbao-view" --lesson --lang en --stage 1 --step 2 --svg "$BATS_TEST_TMPDIR/l.svg"
+    assert_success
+    plain "$BATS_TEST_TMPDIR/l.svg"
+    grep -qx '<title id="t">nianbao lesson: Stage 1: one recv per command (document v1.1), step 2 of 3</title>' \
+        "$BATS_TEST_TMPDIR/l.svg"
+    run cells "$BATS_TEST_TMPDIR/l.svg"
+    assert_line $'f8 s\t$ seq 1 2000'
+    assert_line $'f0\tsends 1  recvs 1  pending 7869'
+    run env LC_ALL=C.UTF-8 "$ROOT/viewer/nianbao-view" --lesson --stage 1 --step 9 --svg "$BATS_TEST_TMPDIR/l9.svg"
+    assert_failure 1
+    assert_output 'nianbao-view: --step 9: stage 1 of the lesson has fewer steps'
+    [ ! -e "$BATS_TEST_TMPDIR/l9.svg" ]
+}
+
 @test "bad picture options get one line and a pointer to --help, status 2" {
     local cap="$GOLDEN/stage1_garble.nbcap" out="$BATS_TEST_TMPDIR/x.svg"
     local -a cases=(
