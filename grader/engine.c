@@ -426,6 +426,11 @@ static enum wait_end wait_until(struct run *r, wait_cond cond, void *arg)
     int have_last = 0;
     double cpu_base = -1;       /* CPU time when the work last moved bytes */
     unsigned pause = 20;
+    /* Looks at the program since it last moved, and how many found every
+     * thread waiting. One look can catch a working program between two
+     * steps (a busy machine keeps it off the CPU, runnable, most of the
+     * time): "stuck" needs most looks of the quiet period to agree. */
+    unsigned looks = 0, asleep_looks = 0;
 
     for (;;) {
         if (cond(r, arg))
@@ -439,6 +444,7 @@ static enum wait_end wait_until(struct run *r, wait_cond cond, void *arg)
             quiet_since = now;
             cpu_base = -1;
             pause = 20;
+            looks = asleep_looks = 0;
         }
         if (now - quiet_since >= LAST_GUARD_MS)
             return WAIT_IDLE;
@@ -455,8 +461,12 @@ static enum wait_end wait_until(struct run *r, wait_cond cond, void *arg)
                  * put off "spinning": a program that starts command after
                  * command and gets nowhere (a loop on a closed connection)
                  * spins. */
-                if (moved != MOVED_NOTHING)
+                if (moved != MOVED_NOTHING) {
                     quiet_since = now;
+                    looks = asleep_looks = 0;
+                }
+                looks++;
+                asleep_looks += gs.all_asleep != 0;
                 if (moved == MOVED_BYTES || cpu_base < 0)
                     cpu_base = gs.cpu;
                 last = gs;
@@ -469,7 +479,8 @@ static enum wait_end wait_until(struct run *r, wait_cond cond, void *arg)
                 }
                 /* Every thread waits, and nothing moved for the quiet
                  * period (its timers may fire: they move nothing). */
-                if (gs.all_asleep && child_unread_output(&r->child) == 0 &&
+                if (gs.all_asleep && asleep_looks * 4 >= looks * 3 &&
+                    child_unread_output(&r->child) == 0 &&
                     now - quiet_since >= (r->gave_up && r->quiet_ms > CONFIRM_MS ? CONFIRM_MS
                                                                                : r->quiet_ms))
                     return WAIT_STUCK;
