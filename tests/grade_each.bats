@@ -15,24 +15,10 @@ setup() {
     # Debian's interpreter when there is one: a pyenv shim costs seconds a start.
     PY=python3
     [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+    load 'test_helper/grade'
     cd "$BATS_TEST_TMPDIR"
 }
 teardown() { _common_teardown; }
-
-# submission DIR KIND: a submission's directory holding client.py, KIND
-# starter (exercises/stage3/client.py), correct (exercises/broken/client3.py,
-# no bug) or byte-order (the same with its byte-order bug on).
-submission() {
-    mkdir -p "$1"
-    case $2 in
-        starter) cp "$ROOT/exercises/stage3/client.py" "$1/client.py" ;;
-        correct) cp "$ROOT/exercises/broken/client3.py" "$1/client.py" ;;
-        byte-order)
-            sed "s/args, bug = sys.argv\[1:\], 'none'/args, bug = sys.argv[1:], 'byte-order'/" \
-                "$ROOT/exercises/broken/client3.py" >"$1/client.py"
-            grep -q "'byte-order'$" "$1/client.py" ;;
-    esac
-}
 
 # all_scenarios: the stage 3 client's scenarios, as the table lists them.
 all_scenarios() {

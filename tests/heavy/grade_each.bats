@@ -9,6 +9,7 @@ setup() {
     GRADE="$ROOT/tools/grade"
     PY=python3
     [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+    load '../test_helper/grade'
     cd "$BATS_TEST_TMPDIR"
 }
 teardown() { _common_teardown; }
@@ -17,18 +18,10 @@ teardown() { _common_teardown; }
 # exercises/stage3/client.py; correct: exercises/broken/client3.py, no bug;
 # mixed: the two and the byte-order bug in turn).
 class() {
-    local i kinds=("$2") k
+    local i kinds=("$2")
     [ "$2" = mixed ] && kinds=(starter correct byte-order)
     for ((i = 1; i <= $1; i++)); do
-        k=${kinds[i % ${#kinds[@]}]}
-        mkdir -p "c/$(printf %02d "$i")"
-        case $k in
-            starter) cp "$ROOT/exercises/stage3/client.py" "c/$(printf %02d "$i")/client.py" ;;
-            correct) cp "$ROOT/exercises/broken/client3.py" "c/$(printf %02d "$i")/client.py" ;;
-            byte-order)
-                sed "s/args, bug = sys.argv\[1:\], 'none'/args, bug = sys.argv[1:], 'byte-order'/" \
-                    "$ROOT/exercises/broken/client3.py" >"c/$(printf %02d "$i")/client.py" ;;
-        esac
+        submission "c/$(printf %02d "$i")" "${kinds[i % ${#kinds[@]}]}"
     done
 }
 

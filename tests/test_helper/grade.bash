@@ -139,3 +139,18 @@ lab_stage5_repeat() {
     run tail -1 client.tap
     assert_output "# $((16 * rounds)) of $((16 * rounds)) passed"
 }
+
+# submission DIR KIND: a submission's directory holding client.py, KIND
+# starter (exercises/stage3/client.py), correct (exercises/broken/client3.py,
+# no bug) or byte-order (the same with its byte-order bug on).
+submission() {
+    mkdir -p "$1"
+    case $2 in
+        starter) cp "$ROOT/exercises/stage3/client.py" "$1/client.py" ;;
+        correct) cp "$ROOT/exercises/broken/client3.py" "$1/client.py" ;;
+        byte-order)
+            sed "s/args, bug = sys.argv\[1:\], 'none'/args, bug = sys.argv[1:], 'byte-order'/" \
+                "$ROOT/exercises/broken/client3.py" >"$1/client.py"
+            grep -q "'byte-order'$" "$1/client.py" ;;
+    esac
+}
