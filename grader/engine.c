@@ -1628,6 +1628,30 @@ static void diagnose_held_up(struct run *r, const struct conn *c, enum wait_end 
     }
 }
 
+/* Stage 6: the server's child processes, once its clients have gone. */
+struct children {
+    int before;               /* processes before the first client came     */
+    int64_t sampled_ms;
+    struct group_sample now;
+    int sampled;
+};
+
+/* At most one child more than before the clients came, and at most one
+ * zombie: a server that waits for its children before the next accept
+ * keeps the last one until then. One that never waits cannot get there. */
+static int cond_reaped(struct run *r, void *arg)
+{
+    struct children *ch = arg;
+    int64_t now = now_ms();
+    if (ch->sampled && now - ch->sampled_ms < SAMPLE_MS / 5)
+        return 0;
+    ch->sampled_ms = now;
+    if (child_sample(&r->child, &ch->now) < 0)
+        return 0;
+    ch->sampled = 1;
+    return ch->now.zombies <= 1 && ch->now.processes <= ch->before + 1;
+}
+
 struct reply_wait {
     struct conn *c;
     const struct want_reply *w;
@@ -2089,6 +2113,11 @@ static void play_server_mode(struct run *r, int from_port)
     step(r, "the grader (playing the clients) started the server: %s; it listens on port %s",
          line, from_port ? "{port}" : "(as it said)");
 
+    struct children children = { .before = 1 };
+    for (size_t i = 0; i < s->n_acts; i++)
+        if (s->acts[i].kind == ACT_REAPED && child_sample(&r->child, &children.now) == 0)
+            children.before = children.now.processes;
+
     int ok = 1;
     for (size_t i = 0; i < s->n_acts && ok; i++) {
         const struct act *act = &s->acts[i];
@@ -2150,6 +2179,27 @@ static void play_server_mode(struct run *r, int from_port)
             wait_settled(r);
             break;
         }
+        case ACT_REAPED:
+            how = wait_for(r, cond_reaped, &children);
+            if (how == WAIT_DONE) {
+                step(r, "the server has no child process left over from the %zu clients", act->arg);
+                break;
+            }
+            describe_program(r, how, state, sizeof state);
+            step(r, "after %zu clients came and went, the server has %d child %s more than "
+                    "before, %d of them %s (ended, never waited for); it %s",
+                 act->arg, children.now.processes - children.before,
+                 plural((size_t)(children.now.processes - children.before), "process", "processes"),
+                 children.now.zombies, plural((size_t)children.now.zombies, "zombie", "zombies"),
+                 state);
+            fail_at_last(r);
+            if (children.now.zombies > 1)
+                diagnose(r, "a process that forks must wait for its children: waitpid(-1, NULL, "
+                            "WNOHANG) until it returns 0, on SIGCHLD or before each accept "
+                            "(Python: os.waitpid(-1, os.WNOHANG)); a child nobody waits for "
+                            "stays a zombie, one per client, until fork fails");
+            ok = 0;
+            break;
         case ACT_PAUSE:
             step(r, "client %u waited %zu ms", no, act->arg);
             for (int64_t until = now_ms() + (int64_t)act->arg; now_ms() < until;)
