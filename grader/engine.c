@@ -1652,6 +1652,24 @@ static int cond_reaped(struct run *r, void *arg)
     return ch->now.zombies <= 1 && ch->now.processes <= ch->before + 1;
 }
 
+/* A wrong reply while another client has sent only part of its request:
+ * the server may have read both clients' bytes as one stream (stage 6). */
+static void diagnose_mixed(struct run *r, const struct conn *c, unsigned conn_no)
+{
+    if (r->last_wait == WAIT_STUCK)
+        return;          /* blocked: diagnose_held_up says why */
+    for (size_t i = 0; i < SCRIPT_MAX_CONNS; i++) {
+        const struct conn *other = &r->conns[i];
+        if (other == c || other->fd < 0 || other->sent == 0 || other->up_at >= r->s->up[i].len)
+            continue;
+        diagnose(r, "client %zu had sent part of its request, and client %u's reply is wrong: "
+                    "the server read the two clients' bytes as one stream. Each connection needs "
+                    "a buffer (and a state) of its own, not one shared by the threads", i + 1,
+                 conn_no);
+        return;
+    }
+}
+
 struct reply_wait {
     struct conn *c;
     const struct want_reply *w;
@@ -2143,6 +2161,8 @@ static void play_server_mode(struct run *r, int from_port)
         }
         case ACT_REPLY:
             ok = expect_reply(r, c, no, act->arg) == 0;
+            if (!ok)
+                diagnose_mixed(r, c, no);
             break;
         case ACT_READ_SOME: {
             struct want_bytes w = { c, act->arg, 1 };

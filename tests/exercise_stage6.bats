@@ -101,6 +101,7 @@ programs() {
     # Seed 1 cuts client 1's request after its header: client 2's bytes
     # complete its body, and the command has a NUL in it.
     assert_line '         7. client 2: the server closed the connection after 0 bytes of the reply (0 whole frames)'
+    assert_line "      diagnosis: client 1 had sent part of its request, and client 2's reply is wrong: the server read the two clients' bytes as one stream. Each connection needs a buffer (and a state) of its own, not one shared by the threads"
 
     run "$GRADE" server --proto stage5 --concurrent --only unread-beside -- "$PY" "$server6" --bug blocking-loop '{port}'
     assert_failure 1
