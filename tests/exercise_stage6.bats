@@ -70,6 +70,7 @@ programs() {
         for form in '-p 0' '--port 0' '0'; do
             # shellcheck disable=SC2086
             start_server srv $prog $form
+            # shellcheck disable=SC2154  # start_server sets srv_port and srv_pid
             assert [ "$srv_port" -gt 0 ]
             grep -qx "listening on 127.0.0.1:$srv_port" srv.log
             kill "$srv_pid"
