@@ -6,6 +6,7 @@
 # and each classic mistake is told apart by its scenario and its report.
 # Their whole verdict rows are in tests/grade_verdicts.bats (one program
 # per bug) and tests/heavy/grade_verdicts.bats (every program).
+# shellcheck disable=SC2154  # start_server sets srv_port and srv_pid
 
 setup() {
     load 'test_helper/common-setup'
@@ -70,7 +71,6 @@ programs() {
         for form in '-p 0' '--port 0' '0'; do
             # shellcheck disable=SC2086
             start_server srv $prog $form
-            # shellcheck disable=SC2154  # start_server sets srv_port and srv_pid
             assert [ "$srv_port" -gt 0 ]
             grep -qx "listening on 127.0.0.1:$srv_port" srv.log
             kill "$srv_pid"
