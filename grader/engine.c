@@ -1649,6 +1649,48 @@ static void diagnose_held_up(struct run *r, const struct conn *c, enum wait_end 
     }
 }
 
+/* Stage 6: the server's child processes, once its clients have gone. */
+struct children {
+    int before;               /* processes before the first client came     */
+    int64_t sampled_ms;
+    struct group_sample now;
+    int sampled;
+};
+
+/* At most one child more than before the clients came, and at most one
+ * zombie: a server that waits for its children before the next accept
+ * keeps the last one until then. One that never waits cannot get there. */
+static int cond_reaped(struct run *r, void *arg)
+{
+    struct children *ch = arg;
+    int64_t now = now_ms();
+    if (ch->sampled && now - ch->sampled_ms < SAMPLE_MS / 5)
+        return 0;
+    ch->sampled_ms = now;
+    if (child_sample(&r->child, &ch->now) < 0)
+        return 0;
+    ch->sampled = 1;
+    return ch->now.zombies <= 1 && ch->now.processes <= ch->before + 1;
+}
+
+/* A wrong reply while another client has sent only part of its request:
+ * the server may have read both clients' bytes as one stream (stage 6). */
+static void diagnose_mixed(struct run *r, const struct conn *c, unsigned conn_no)
+{
+    if (r->last_wait == WAIT_STUCK)
+        return;          /* blocked: diagnose_held_up says why */
+    for (size_t i = 0; i < SCRIPT_MAX_CONNS; i++) {
+        const struct conn *other = &r->conns[i];
+        if (other == c || other->fd < 0 || other->sent == 0 || other->up_at >= r->s->up[i].len)
+            continue;
+        diagnose(r, "client %zu had sent part of its request, and client %u's reply is wrong: "
+                    "the server read the two clients' bytes as one stream. Each connection needs "
+                    "a buffer (and a state) of its own, not one shared by the threads", i + 1,
+                 conn_no);
+        return;
+    }
+}
+
 struct reply_wait {
     struct conn *c;
     const struct want_reply *w;
@@ -2139,6 +2181,11 @@ static void play_server_mode(struct run *r, int from_port)
     step(r, "the grader (playing the clients) started the server: %s; it listens on port %s",
          line, from_port ? "{port}" : "(as it said)");
 
+    struct children children = { .before = 1 };
+    for (size_t i = 0; i < s->n_acts; i++)
+        if (s->acts[i].kind == ACT_REAPED && child_sample(&r->child, &children.now) == 0)
+            children.before = children.now.processes;
+
     int ok = 1;
     for (size_t i = 0; i < s->n_acts && ok; i++) {
         const struct act *act = &s->acts[i];
@@ -2164,6 +2211,8 @@ static void play_server_mode(struct run *r, int from_port)
         }
         case ACT_REPLY:
             ok = expect_reply(r, c, no, act->arg) == 0;
+            if (!ok)
+                diagnose_mixed(r, c, no);
             break;
         case ACT_READ_SOME: {
             struct want_bytes w = { c, act->arg, 1 };
@@ -2200,6 +2249,27 @@ static void play_server_mode(struct run *r, int from_port)
             wait_settled(r);
             break;
         }
+        case ACT_REAPED:
+            how = wait_for(r, cond_reaped, &children);
+            if (how == WAIT_DONE) {
+                step(r, "the server has no child process left over from the %zu clients", act->arg);
+                break;
+            }
+            describe_program(r, how, state, sizeof state);
+            step(r, "after %zu clients came and went, the server has %d child %s more than "
+                    "before, %d of them %s (ended, never waited for); it %s",
+                 act->arg, children.now.processes - children.before,
+                 plural((size_t)(children.now.processes - children.before), "process", "processes"),
+                 children.now.zombies, plural((size_t)children.now.zombies, "zombie", "zombies"),
+                 state);
+            fail_at_last(r);
+            if (children.now.zombies > 1)
+                diagnose(r, "a process that forks must wait for its children: waitpid(-1, NULL, "
+                            "WNOHANG) until it returns 0, on SIGCHLD or before each accept "
+                            "(Python: os.waitpid(-1, os.WNOHANG)); a child nobody waits for "
+                            "stays a zombie, one per client, until fork fails");
+            ok = 0;
+            break;
         case ACT_PAUSE:
             step(r, "client %u waited %zu ms", no, act->arg);
             for (int64_t until = now_ms() + (int64_t)act->arg; now_ms() < until;)
