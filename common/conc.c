@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,7 +27,7 @@ void conc_init(struct conc_server *s, const char *model, unsigned long max_clien
     s->root_path = ".";
     s->timeout_ms = DURATION_S(10);
     s->max_output = 1UL << 28;
-    s->max_command = 65536;
+    s->max_command = FT_MAX_COMMAND;
     s->max_upload = 1UL << 32;
     s->idle_ms = DURATION_S(60);
     s->frame_ms = DURATION_S(10);
@@ -54,7 +55,8 @@ void conc_parse(struct conc_server *s, const char *summary, int argc, char **arg
         { "max-output", 0, CLI_UINT, &s->max_output, "BYTES",
           "keep at most BYTES of a command's output (default 268435456)", 0, 1UL << 40 },
         { "max-command", 0, CLI_UINT, &s->max_command, "BYTES",
-          "refuse a longer command (default 65536)", 1, 65536 },
+          "refuse a command longer than BYTES (default and most " FT_MAX_COMMAND_TEXT ")", 1,
+          FT_MAX_COMMAND },
         { "max-upload", 0, CLI_UINT, &s->max_upload, "BYTES",
           "refuse a larger upload before any byte is written (default 4294967296)",
           0, 1UL << 50 },
@@ -121,6 +123,7 @@ int conc_start(struct conc_server *s, int want_sigchld, char *err, size_t errlen
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
+    s->children = want_sigchld;
     if (want_sigchld)
         sigaddset(&stop, SIGCHLD);
     /* Blocked before serve_start installs its handlers: they never run,
@@ -144,7 +147,8 @@ int conc_start(struct conc_server *s, int want_sigchld, char *err, size_t errlen
         return -1;
     }
     if (s->max_clients)
-        conc_log(s, "serving up to %lu clients at once (--max-clients)", s->max_clients);
+        conc_log(s, "serving up to %lu client%s at once (--max-clients)", s->max_clients,
+                 s->max_clients == 1 ? "" : "s");
     else
         conc_log(s, "serving one client at a time");
     return 0;
@@ -177,6 +181,10 @@ enum conc_event conc_signal(struct conc_server *s)
         return CONC_CHILD;
     if (!s->stopping) {
         s->stopping = 1;
+        /* A child that ended before the signal came, its SIGCHLD still
+         * queued behind this one, is not finishing. */
+        if (s->children)
+            conc_reap_children(s);
         conc_log(s, "%s: no new clients; %lu connection%s finishing (--grace %s s)",
                  strsignal((int)info.ssi_signo), s->active, s->active == 1 ? "" : "s",
                  duration_text(s->grace_ms).s);
@@ -273,6 +281,12 @@ void conc_client_ended(struct conc_server *s)
         s->active--;
     pthread_cond_broadcast(&s->ended);
     pthread_mutex_unlock(&s->lock);
+}
+
+void conc_reap_children(struct conc_server *s)
+{
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        conc_client_ended(s);
 }
 
 long long conc_stop_connections(struct conc_server *s)

@@ -54,6 +54,7 @@ struct conc_server {
     long long accept_paused_until;/* after an accept error, not before then
                                      (CLOCK_MONOTONIC ms; see conc_accept)  */
     int stopping;
+    int children;                 /* its clients are child processes (fork) */
     pthread_mutex_t lock;         /* active, for the thread model           */
     pthread_cond_t ended;
     unsigned long active;         /* connections being served now           */
@@ -72,6 +73,10 @@ void conc_parse(struct conc_server *s, const char *summary, int argc, char **arg
  * CONC_BACKLOG), announces "listening on ADDR:PORT". Call it before any
  * thread is created. Returns 0, or -1 with ERR filled. */
 int conc_start(struct conc_server *s, int want_sigchld, char *err, size_t errlen);
+
+/* Reaps every child process that has ended (one SIGCHLD may stand for
+ * several), each a client ended (conc_client_ended). */
+void conc_reap_children(struct conc_server *s);
 
 enum conc_event { CONC_CLIENT, CONC_STOP, CONC_CHILD, CONC_TIMEOUT };
 

@@ -18,6 +18,7 @@
 #ifndef NIANBAO_FT_H
 #define NIANBAO_FT_H
 
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,20 @@
 #define FT_OUTPUT_MAX (1u << 20)     /* largest body of one "output" message: a
                                         full pipe (run.c sizes it 1 MiB)        */
 #define FT_SHOWN_MAX 256             /* an escaped name in a message or log */
+/* The longest command an exec may carry, in every server of the protocol
+ * (--max-command's default and most) and its client: the server runs it as
+ * one argument of execve (sh -c CMD), and Linux takes at most 131072 bytes
+ * in one argument, its NUL included (MAX_ARG_STRLEN). The specification
+ * (stage5_file_transfer/README.md) quotes this number; tests/ft_limits.bats
+ * checks that it does. */
+#define FT_MAX_COMMAND 131071
+#define FT_STRINGIFY_(x) #x
+#define FT_STRINGIFY(x) FT_STRINGIFY_(x)
+#define FT_MAX_COMMAND_TEXT FT_STRINGIFY(FT_MAX_COMMAND)
+/* The too_large message of an exec over --max-command, in every server:
+ * the command's size (uint64_t), then the limit (unsigned long). */
+#define FT_MSG_COMMAND_TOO_LARGE \
+    "the command is %" PRIu64 " bytes; this server runs at most %lu (--max-command)"
 
 /* Error codes of the "error" reply (the README's table says what each means). */
 #define FT_E_BAD_FRAME       "bad_frame"        /* fatal: the server closes */

@@ -439,8 +439,8 @@ static void on_request_header(struct ftconn *c)
     }
     if (c->req.op == FT_EXEC) {
         if (c->req.size > c->cfg->max_command) {
-            ft_fail(&e, FT_E_TOO_LARGE, "a command of %" PRIu64 " bytes is over the limit of "
-                    "%" PRIu64 " (--max-command)", c->req.size, c->cfg->max_command);
+            ft_fail(&e, FT_E_TOO_LARGE, FT_MSG_COMMAND_TOO_LARGE, c->req.size,
+                    (unsigned long)c->cfg->max_command);
             snprintf(c->shown, sizeof c->shown, "exec");
             reply_error(c, &e);
             return;

@@ -3,11 +3,14 @@
 # library, one file each.
 #
 #   exercises/stage{3,4}/{client,server}   the starters, framing left to write
+#   exercises/stage6/server                the stage 6 starter, serving many
+#                                          clients at once left to write
 #   exercises/broken/client3-BUG           client3.c built once per bug
 #   exercises/broken/server3-BUG           server3.c built once per bug
 
 EXERCISE_STARTERS := exercises/stage3/client exercises/stage3/server \
-                     exercises/stage4/client exercises/stage4/server
+                     exercises/stage4/client exercises/stage4/server \
+                     exercises/stage6/server
 EXERCISE_CLIENT3_BUGS := none recv4-once one-recv no-eof byte-order off-by-one
 EXERCISE_SERVER3_BUGS := none byte-order no-eof dies-on-close
 EXERCISE_BROKEN := $(EXERCISE_CLIENT3_BUGS:%=exercises/broken/client3-%) \
@@ -21,6 +24,10 @@ exercises/stage3/client exercises/stage3/server exercises/stage4/server: %: %.c
 
 exercises/stage4/client: exercises/stage4/client.c
 	$(CC) $(WARN) $(CJSON_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CJSON_LIBS)
+
+exercises/stage6/server: exercises/stage6/server.c
+	$(CC) $(WARN) $(CJSON_CFLAGS) $(CRYPTO_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+	    $(CJSON_LIBS) $(CRYPTO_LIBS)
 
 # "recv4-once" -> -DBUG_RECV4_ONCE; "none" -> no bug.
 exercise_bug = $(if $(filter none,$(1)),,-DBUG_$(shell echo '$(1)' | tr 'a-z-' 'A-Z_'))

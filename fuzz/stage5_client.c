@@ -234,7 +234,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = size - 1, written = 0;
     struct client_config cfg = {
         .session = { .prog = "client", .host = "127.0.0.1", .port = FT_DEFAULT_PORT,
-                     .command_max = COMMAND_LIMIT, .timeout_ms = 1000, .wait_ms = 1000,
+                     .command_max = FT_MAX_COMMAND, .timeout_ms = 1000, .wait_ms = 1000,
                      .busy_hint = "" },
         .max_header = 65536, .resume = ask == ASK_RESUME,
     };

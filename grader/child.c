@@ -506,6 +506,7 @@ static int read_stat(const char *path, char *state, long *ppid, long *pgrp,
 
 struct proc_entry {
     long pid, ppid, pgrp;
+    char state;
     unsigned long long ticks, child_faults;
     int in_tree;
 };
@@ -595,11 +596,11 @@ static struct proc_entry *tree_scan(const struct child *c, size_t *n)
     while ((de = readdir(proc)) != NULL) {
         if (de->d_name[0] < '1' || de->d_name[0] > '9')
             continue;
-        char path[300], state;
+        char path[300];
         struct proc_entry e = { 0 };
         e.pid = atol(de->d_name);
         snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
-        if (read_stat(path, &state, &e.ppid, &e.pgrp, &e.ticks, &e.child_faults) < 0)
+        if (read_stat(path, &e.state, &e.ppid, &e.pgrp, &e.ticks, &e.child_faults) < 0)
             continue;
         if (n_all == cap_all) {
             size_t cap = cap_all ? cap_all * 2 : 512;
@@ -651,6 +652,7 @@ int child_sample(const struct child *c, struct group_sample *s)
         if (!all[i].in_tree)
             continue;
         processes++;
+        s->zombies += all[i].state == 'Z';
         s->pids += (uint64_t)all[i].pid * 0x9E3779B97F4A7C15ull;
         s->reaped += all[i].child_faults;
         ticks_total += all[i].ticks;

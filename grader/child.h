@@ -78,6 +78,7 @@ struct group_sample {
                                   rchar): a program reading a pipe or a
                                   file is not spinning                     */
     int processes;             /* processes in the tree                    */
+    int zombies;               /* ... of them ended and not waited for (Z) */
     uint64_t pids;             /* a mix of their pids: a child started or
                                   ended changes it even when the count
                                   stays the same                           */

@@ -17,7 +17,8 @@
  * Stage 6's "many at once" is a server script whose actions interleave many
  * connections (the engine keeps up to SCRIPT_MAX_CONNS open).
  *
- * Nothing here prints or exits, except report.c, which prints the report. */
+ * Nothing here prints or exits, except report.c, which prints the report,
+ * and class.c, which prints the class table and page (--each). */
 #ifndef GRADER_GRADE_H
 #define GRADER_GRADE_H
 
@@ -47,8 +48,12 @@ enum grade_bug {
     BUG_DIES_ON_CLOSE = 1u << 6,  /* a peer that leaves kills the server       */
     BUG_ONE_AT_A_TIME = 1u << 7,  /* one client at a time (stage 6's lesson)   */
     BUG_OFF_BY_ONE    = 1u << 8,  /* the output's last byte lost               */
+    /* stage 6: the classic mistakes of a server for many clients at once */
+    BUG_SHARED_BUFFER = 1u << 9,  /* one buffer for every connection           */
+    BUG_NO_REAP       = 1u << 10, /* forked children never waited for          */
+    BUG_BLOCKING_LOOP = 1u << 11, /* an event loop blocked by one client       */
 };
-#define BUG_COUNT 9
+#define BUG_COUNT 12
 
 /* "one-recv", "recv4-once", ... and what each means. */
 const char *bug_name(unsigned bug_bit);
@@ -113,6 +118,9 @@ enum act_kind {
     ACT_REPLY,                /* CONN reads reply ARG and checks it            */
     ACT_READ_SOME,            /* CONN reads ARG bytes of a reply and no more   */
     ACT_CLOSE,                /* CONN closes (unread bytes and all)            */
+    ACT_REAPED,               /* ARG clients have come and gone: the server has
+                                 at most one child process more than before
+                                 the first, and at most one zombie (stage 6) */
     /* both */
     ACT_PAUSE,                /* ARG milliseconds pass: a stalled peer         */
 };

@@ -1,7 +1,8 @@
 # grader/grader.mk - the grader (issue 11), included by the Makefile.
 #
 #   tools/grade           the grader (installed as nianbao-grade)
-#   grader/libgrade.a     its modules: scenarios, framing, engine, report
+#   grader/libgrade.a     its modules: scenarios, framing, engine, report,
+#                         escaping, the class (--each)
 #
 # tools/grade is built by the Makefile's rule for every tools/*.c; these
 # lines add what it links beside the common library.

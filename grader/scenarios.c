@@ -29,6 +29,9 @@ static const struct {
     { "dies-on-close", "dies when a client leaves in the middle of its reply" },
     { "one-at-a-time", "serves one client at a time: a silent one holds up the others" },
     { "off-by-one", "loses the last byte of its output (an off-by-one)" },
+    { "shared-buffer", "keeps one buffer for all its clients: their bytes get mixed" },
+    { "no-reap", "forks a process per client and never waits for it: zombies pile up" },
+    { "blocking-loop", "an event loop that blocks on one client: a slow one stalls everyone" },
 };
 
 static int bug_index(unsigned bit)
@@ -824,6 +827,70 @@ static int build_server_many(struct script *s, struct rng *rng)
     return 0;
 }
 
+/* Two clients' requests arrive in pieces, crosswise: the first half of
+ * one, the first half of the other, then the rest of the second, which is
+ * answered while the first still waits for its rest. Each piece is read
+ * before the next is sent. A buffer shared by the connections holds half
+ * of one request when the other's bytes come in; an event loop that reads
+ * a whole request with blocking calls waits for the first one's rest. */
+static int build_server_interleaved(struct script *s, struct rng *rng)
+{
+    size_t len[2], first[2];
+    script_act(s, ACT_CONNECT, 0, 0);
+    script_act(s, ACT_CONNECT, 1, 0);
+    for (unsigned c = 0; c < 2; c++) {
+        struct bytes cmd = { 0 }, out = { 0 };
+        pick_seq(rng, 40, 400, &cmd, &out);
+        len[c] = add_request(s, c, cmd.p, cmd.len, out.p, out.len, NULL, 0, 0);
+        first[c] = rng_between(rng, 1, len[c] - 1);
+        bytes_free(&cmd);
+        bytes_free(&out);
+    }
+    script_act(s, ACT_SEND_UP, 0, first[0]);
+    script_act(s, ACT_SEND_UP, 1, first[1]);
+    script_act(s, ACT_SEND_UP, 1, len[1] - first[1]);
+    script_act(s, ACT_REPLY, 1, s->n_want - 1);
+    script_act(s, ACT_SEND_UP, 0, len[0] - first[0]);
+    script_act(s, ACT_REPLY, 0, s->n_want - 2);
+    return 0;
+}
+
+/* A client asks for more output than the socket buffers hold and reads a
+ * little of it; a second client is served while the first reads no more.
+ * A server that blocks in the first one's send serves nobody else. Then
+ * the first one leaves, and the server must live on (as leave-mid-reply):
+ * a server stopped with a send under way may wait for it to end. */
+static int build_server_unread_beside(struct script *s, struct rng *rng)
+{
+    struct bytes cmd = { 0 };
+    bytes_addf(&cmd, "seq 1 %lu", 3200000 + rng_between(rng, 0, 100000));
+    script_act(s, ACT_CONNECT, 0, 0);
+    proto_encode_request(s->proto, cmd.p, cmd.len, &s->up[0]);
+    script_act(s, ACT_SEND_UP, 0, s->up[0].len);
+    script_act(s, ACT_READ_SOME, 0, rng_between(rng, 1, 65536));
+    bytes_free(&cmd);
+    s->n_conns = 1;
+    script_act(s, ACT_CONNECT, 1, 0);
+    add_seq_command(s, rng, 1, 40, 400);
+    script_act(s, ACT_CLOSE, 0, 0);
+    return 0;
+}
+
+#define REAP_CLIENTS 4
+
+/* Clients one after another, each served and gone: a server that forks one
+ * process per client has waited for each (at most one may still wait). */
+static int build_server_reaped(struct script *s, struct rng *rng)
+{
+    for (unsigned c = 0; c < REAP_CLIENTS; c++) {
+        script_act(s, ACT_CONNECT, c, 0);
+        add_seq_command(s, rng, c, 40, 400);
+        script_act(s, ACT_CLOSE, c, 0);
+    }
+    script_act(s, ACT_REAPED, 0, REAP_CLIENTS);
+    return 0;
+}
+
 /* ---- the table ----------------------------------------------------------------- */
 
 #define BOTH (PROTO3 | PROTO4 | PROTO5)
@@ -907,6 +974,17 @@ const struct scenario scenarios[] = {
     { "many-at-once", MODE_SERVER, BOTH | PROTO_CONCURRENT, BUG_ONE_AT_A_TIME | ORDER,
       "50 clients connected at once, each sends a command before any reply is read",
       build_server_many, 0 },
+    { "interleaved", MODE_SERVER, PROTO5 | PROTO_CONCURRENT,
+      BUG_SHARED_BUFFER | BUG_BLOCKING_LOOP | BUG_ONE_AT_A_TIME | ORDER,
+      "two requests in halves, crosswise: the second is answered before the first is whole",
+      build_server_interleaved, 0 },
+    { "unread-beside", MODE_SERVER, BOTH | PROTO_CONCURRENT,
+      BUG_BLOCKING_LOOP | BUG_ONE_AT_A_TIME | BUG_DIES_ON_CLOSE | ORDER,
+      "a client asks for 24 MB and stops reading; a second one is served meanwhile; the first leaves",
+      build_server_unread_beside, 0 },
+    { "reaped", MODE_SERVER, BOTH | PROTO_CONCURRENT, BUG_NO_REAP | ORDER,
+      "4 clients one after another; then no child process of the server is left a zombie",
+      build_server_reaped, 0 },
     { "unknown-op", MODE_SERVER, PROTO5, ORDER,
       "a request with an op the protocol does not have: an error, then the next request",
       build_server_unknown_op, 0 },

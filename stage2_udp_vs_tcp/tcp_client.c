@@ -498,7 +498,10 @@ static int finish(int fd)
     }
 }
 
-/* TCP segments that carried data so far (TCP_INFO, Linux 4.6+); 0 if unknown. */
+/* TCP segments that carried data so far (TCP_INFO, Linux 4.6+); 0 if unknown.
+ * The kernel counts a segment sent again (a retransmission, a tail-loss
+ * probe on a busy machine) once more: those are taken off, so the count is
+ * of the segments the bytes were cut into. */
 static unsigned data_segments_out(int fd)
 {
     struct tcp_info info;
@@ -507,7 +510,9 @@ static unsigned data_segments_out(int fd)
     memset(&info, 0, sizeof info);
     if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) < 0)
         return 0;
-    return info.tcpi_data_segs_out;
+    if (info.tcpi_total_retrans > info.tcpi_data_segs_out)
+        return 0;
+    return info.tcpi_data_segs_out - info.tcpi_total_retrans;
 }
 
 /* "helloworld" over and over, as in udp_client. */

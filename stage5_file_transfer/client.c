@@ -50,7 +50,6 @@ enum {
     EXIT_LOCAL = 6,           /* a local file cannot be read or written       */
 };
 
-#define COMMAND_LIMIT 131071        /* the server runs sh -c CMD: one argument */
 #define RECV_BUF (1u << 20)
 #define LIST_MAX (64u << 20)
 #define PART_SUFFIX ".nianbao-part"
@@ -104,7 +103,7 @@ int main(int argc, char **argv)
 {
     struct client_config cfg = {
         .session = { .prog = "client", .host = "127.0.0.1", .port = FT_DEFAULT_PORT,
-                     .command_max = COMMAND_LIMIT, .diag = stderr,
+                     .command_max = FT_MAX_COMMAND, .diag = stderr,
                      .timeout_ms = DURATION_S(60), .busy_hint = "" },
         .max_header = 65536,
     };
@@ -572,9 +571,9 @@ static int do_exec(struct conn *c, const char *command, size_t len)
     uint64_t sizes[3] = { 0, 0, 0 };
     int rc;
 
-    if (len > COMMAND_LIMIT) {
+    if (len > FT_MAX_COMMAND) {
         fprintf(stderr, "client: the command is %zu bytes; the server runs at most %d "
-                "(one argument of sh -c)\n", len, COMMAND_LIMIT);
+                "(one argument of sh -c)\n", len, FT_MAX_COMMAND);
         return EXIT_USAGE;
     }
     if (digest_init_behind(&sha, DIGEST_SHA256) < 0) {

@@ -32,7 +32,6 @@
 #include "serve.h"
 #include "wire.h"
 
-#define COMMAND_LIMIT 131071        /* Linux: one argument of execve (sh -c CMD) */
 #define UPLOAD_CHUNK (1u << 20)
 #define SKIP_MAX (1u << 20)         /* a refused request's body read and dropped */
 
@@ -69,7 +68,7 @@ int main(int argc, char **argv)
     struct server_config cfg = {
         .serve = { .prog = "server", .host = "127.0.0.1", .port = FT_DEFAULT_PORT,
                    .idle_ms = DURATION_S(60), .log = stderr },
-        .timeout_ms = DURATION_S(10), .max_output = 1UL << 28, .max_command = COMMAND_LIMIT,
+        .timeout_ms = DURATION_S(10), .max_output = 1UL << 28, .max_command = FT_MAX_COMMAND,
         .max_header = 65536, .max_upload = 1UL << 32,
     };
     const struct cli_option options[] = {
@@ -86,7 +85,7 @@ int main(int argc, char **argv)
         { "max-output", 0, CLI_UINT, &cfg.max_output, "BYTES",
           "send at most BYTES of a command's output (default 268435456)", 0, 1UL << 53 },
         { "max-command", 0, CLI_UINT, &cfg.max_command, "BYTES",
-          "refuse a command longer than BYTES (default and most 131071)", 1, COMMAND_LIMIT },
+          "refuse a command longer than BYTES (default and most " FT_MAX_COMMAND_TEXT ")", 1, FT_MAX_COMMAND },
         { "max-header", 0, CLI_UINT, &cfg.max_header, "BYTES",
           "refuse a request header longer than BYTES (default 65536)", 64, 1UL << 24 },
         { "max-upload", 0, CLI_UINT, &cfg.max_upload, "BYTES",
@@ -224,8 +223,7 @@ static int do_exec(struct serve_conn *conn, struct frame_reader *request,
     int rc = -1, running = 0;
 
     if (msg->size > cfg->max_command) {
-        ft_fail(&e, FT_E_TOO_LARGE, "the command is %" PRIu64 " bytes; this server runs at "
-                "most %lu (--max-command)", msg->size, cfg->max_command);
+        ft_fail(&e, FT_E_TOO_LARGE, FT_MSG_COMMAND_TOO_LARGE, msg->size, cfg->max_command);
         serve_log(conn, "refused: %s", e.message);
         return send_error(conn, &e) < 0 ? -1 : skip_body(conn, request);
     }

@@ -19,19 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "conc.h"
 #include "ftconn.h"
 #include "serve.h"
-
-/* Reaps every child that has ended: one SIGCHLD may stand for several. */
-static void reap_children(struct conc_server *srv)
-{
-    while (waitpid(-1, NULL, WNOHANG) > 0)
-        conc_client_ended(srv);
-}
 
 static void serve_child(struct conc_server *srv, struct serve_conn *conn)
 {
@@ -74,7 +66,7 @@ int main(int argc, char **argv)
         if (ev == CONC_STOP)
             break;
         if (ev == CONC_CHILD) {
-            reap_children(&srv);
+            conc_reap_children(&srv);
             continue;
         }
         if (conc_accept(&srv, &conn) <= 0)
@@ -95,10 +87,10 @@ int main(int argc, char **argv)
     }
     /* Stopping: the children finish their requests; reap them as they do. */
     long long give_up = conc_stop_connections(&srv), now;
-    reap_children(&srv);
+    conc_reap_children(&srv);
     while (srv.active > 0 && (now = ftconn_now_ms()) < give_up) {
         if (conc_wait(&srv, (int)(give_up - now)) == CONC_CHILD)
-            reap_children(&srv);
+            conc_reap_children(&srv);
     }
     return conc_finish(&srv);
 }

@@ -321,6 +321,23 @@ EOF
     done
 }
 
+# About a second. Between the grader's pick of {port} and the server's bind,
+# another process can take the port (another grader's server, beside it in
+# a parallel suite). The first pick is forced onto a port a server of the
+# test holds: the lab's server fails to bind, the grader picks again.
+@test "a {port} taken before the server binds it is picked again: the scenario passes" {
+    start_server holder "$ROOT/stage3_struct_len/server" --port 0
+    # shellcheck disable=SC2154  # start_server sets holder_port
+    NIANBAO_GRADE_FIRST_PORT=$holder_port run "$GRADE" server --proto stage3 --only whole -- \
+        sh -c 'echo "$0" >>ports; exec "$1" --port "$0"' '{port}' "$ROOT/stage3_struct_len/server"
+    assert_success
+    assert_line 'all 1 scenario passed'
+    run cat ports
+    assert_equal "${#lines[@]}" 2
+    assert_equal "${lines[0]}" "$holder_port"
+    [ "${lines[1]}" != "$holder_port" ]
+}
+
 @test "a program that cannot start or never connects fails with the reason, not a hang" {
     run "$GRADE" client --proto stage3 --only coalesced -- ./no-such-program '{port}'
     assert_failure 1

@@ -162,7 +162,7 @@ PY
         "$PY" "$ROOT/exercises/broken/server5.py" --threads '{port}'
     assert_success
     assert_line 'PASS  many-at-once      50 clients connected at once, each sends a command before any reply is read'
-    assert_line 'all 16 scenarios passed'
+    assert_line 'all 19 scenarios passed'
 }
 
 @test "--concurrent is for servers only" {

@@ -59,7 +59,9 @@ teardown() { _common_teardown; }
     check_group client-stage5
 }
 
-@test "stage 6 scenarios, one server per verdict: iterative fails exactly the concurrent ones, fork passes all" {
+# About 20 s (5 servers, 4 at a time): iterative, fork, and server6.py's
+# three mistakes (shared-buffer, no-reap, blocking-loop).
+@test "stage 6 scenarios, one server per verdict: iterative fails exactly the concurrent ones, fork passes all, each of server6.py's mistakes fails exactly its scenarios" {
     check_group server-stage6 "$(one_per_bug server-stage6)"
 }
 

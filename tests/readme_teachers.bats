@@ -25,7 +25,7 @@ teacher_commands() {
 
 @test "the teachers' commands run as written and print what the section says" {
     mapfile -t commands < <(teacher_commands)
-    [ "${#commands[@]}" -eq 5 ]
+    [ "${#commands[@]}" -eq 4 ]
     cd "$ROOT"
 
     # 1. The lesson (as a transcript: no terminal here).
@@ -46,16 +46,25 @@ teacher_commands() {
     assert_line --regexp '^0 of 14 scenarios passed; failed: coalesced, dribble, '
     grep -qF '`0 of 14 scenarios passed; failed: coalesced, dribble, ...`' README.md
 
-    # 4, 5. A class: one submission is the starter, one a finished client.
-    mkdir -p "$HOME/class/submissions/alice" "$HOME/class/submissions/bob"
-    cp "$HOME/class/stage3/client.py" "$HOME/class/submissions/alice/client.py"
-    cp exercises/broken/client3.py "$HOME/class/submissions/bob/client.py"
+    # 4. A class: alice's is the starter, bob's a finished client, carol's
+    # reads the length big-endian. The table is the section's, its paths
+    # under this test's home instead of /home/teacher (whose length sets
+    # the columns' widths: compared with runs of spaces as one).
+    local subs="$HOME/class/submissions"
+    mkdir -p "$subs/alice" "$subs/bob" "$subs/carol"
+    cp "$HOME/class/stage3/client.py" "$subs/alice/client.py"
+    cp exercises/broken/client3.py "$subs/bob/client.py"
+    sed "s/args, bug = sys.argv\[1:\], 'none'/args, bug = sys.argv[1:], 'byte-order'/" \
+        exercises/broken/client3.py >"$subs/carol/client.py"
     run bash -c "${commands[3]}"
-    assert_success
-    run bash -c "${commands[4]}"
-    assert_success
-    assert_output "$HOME/class/submissions/alice/grade.tap:14
-$HOME/class/submissions/bob/grade.tap:0"
+    assert_failure 1
+    quoted=$(awk '/^\*\*Grade the class/ { inside = 1 } inside && /^```$/ { n++; next }
+                  inside && n == 1' README.md)
+    [ -n "$quoted" ]
+    assert_equal "$(tr -s ' ' <<<"$output")" "$(sed "s|/home/teacher|$HOME|" <<<"$quoted" | tr -s ' ')"
+    for who in alice bob carol; do [ -s "$subs/$who/grade.txt" ]; done
+    [ -d "$subs/alice/grade-captures" ] && [ ! -e "$subs/bob/grade-captures" ]
+    [ "$(grep -c '^<tr><th>' "$HOME/class/grades.html")" -eq 3 ]
     run tools/grade client --proto stage3 -- python3 "$HOME/class/submissions/bob/client.py" '{port}'
     assert_success
     assert_line 'all 14 scenarios passed'

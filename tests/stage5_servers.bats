@@ -260,3 +260,33 @@ on_small_disk() {
         ft_stop
     done
 }
+
+@test "one --max-command for the protocol: every server runs a command of FT_MAX_COMMAND bytes, refuses one more, and the specification quotes it" {
+    # (about 3 s: five servers) Stage 6 once stopped at 65536: a 100 KB
+    # command ran on stage 5 and was too_large on stage 6.
+    local max model
+    max=$(sed -nE 's/^#define FT_MAX_COMMAND ([0-9]+)$/\1/p' "$ROOT/common/ft.h")
+    [ -n "$max" ]
+    grep -qF "| \`exec\` | — | the command, 1..$max bytes (\`--max-command\`)" "$ROOT/$S5/README.md"
+    for model in $FT_SERVERS; do
+        ft_serve "$model"
+        run peer "$max" <<'PY'
+n = int(sys.argv[1])
+s = connect(PORT)
+cmd = b"echo ok #" + b"x" * (n - 9)
+s.sendall(frame({"op": "exec"}, cmd))
+show(read_reply(s))
+s.sendall(frame({"op": "exec"}, cmd + b"x"))
+show(read_reply(s))
+PY
+        assert_success
+        assert_line --index 0 "{\"op\": \"output\", \"size\": 3, \"stream\": \"stdout\"} b'ok\\n'"
+        assert_line --index 1 --partial '"exit_code": 0'
+        assert_line --index 2 "{\"code\": \"too_large\", \"message\": \"the command is $((max + 1)) bytes; this server runs at most $max (--max-command)\", \"op\": \"error\", \"size\": 0}"
+        ft_stop
+        # and no server takes a --max-command above it
+        run "$(ft_server_program "$model")" --port 0 --max-command $((max + 1))
+        assert_failure 2
+        assert_output --partial "--max-command"
+    done
+}

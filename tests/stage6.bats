@@ -752,6 +752,76 @@ while True:
     assert_line --index 2 --regexp '^[0-9]+:fork: stopped after serving 1 connection$'
 }
 
+# About a second. The count at SIGTERM is of the connections still open: a
+# client whose process ended while the server was kept from running (here
+# stopped, as a busy machine keeps it off the CPU) has its SIGCHLD queued
+# behind the SIGTERM, and was counted as finishing ("2 connections").
+@test "fork: SIGTERM counts only the open connections, though a child's end is still queued behind it" {
+    serve fork
+    exec 4<>"/dev/tcp/127.0.0.1/$srv_port" 5<>"/dev/tcp/127.0.0.1/$srv_port"
+    settles "child_count $srv_pid" 2
+    kill -STOP "$srv_pid"
+    exec 5>&-
+    settles "zombie_children $srv_pid" 1
+    kill -TERM "$srv_pid"
+    kill -CONT "$srv_pid"
+    wait_for_log srv 'fork: Terminated: no new clients'
+    run grep -c 'fork: Terminated: no new clients; 1 connection finishing' "$BATS_TEST_TMPDIR/srv.log"
+    assert_output 1
+    exec 4>&-
+    wait_for_exit "$srv_pid" 30
+    [ "$EXIT_STATUS" -eq 0 ]
+}
+
+# --max-clients 1 is said in the singular.
+@test "a server limited to one client at a time says so in the singular" {
+    serve thread --max-clients 1
+    run grep -c '^thread: serving up to 1 client at once (--max-clients)$' "$BATS_TEST_TMPDIR/srv.log"
+    assert_output 1
+}
+
+# About a second. The README's "Trying it" lines, as written (the port
+# aside: the server's is 0 here, the lines get the one it took): "hi" comes
+# once the silent connection closes, not at the --idle limit (60 s).
+@test "the stage 6 README's Trying it lines work as typed: hi comes as soon as the silent client leaves" {
+    local lines
+    lines=$(sed -n '/^## Trying it/,/^```$/p' "$S6/README.md" | sed -n '/^```sh$/,/^```$/p' | sed '1d;$d')
+    [ "$(wc -l <<<"$lines")" -eq 4 ]
+    serve iterative
+    lines=$(sed -e '1d' -e "s/8087/$srv_port/g" -e 's/  *#.*$//' <<<"$lines")
+    cd "$ROOT"
+    local start=$SECONDS client
+    eval "$(sed -n 1p <<<"$lines")"
+    eval "$(sed -n 2p <<<"$lines")" >"$BATS_TEST_TMPDIR/hi.out"
+    client=$!
+    STARTED_PIDS+=("$client")
+    settles "server_sockets | wc -l" 2     # the silent one, and the client queued
+    kill -0 "$client"                      # waiting, as the comment says
+    eval "$(sed -n 3p <<<"$lines")"
+    wait_for_exit "$client" 30
+    [ "$EXIT_STATUS" -eq 0 ]
+    run cat "$BATS_TEST_TMPDIR/hi.out"
+    assert_output 'hi'
+    [ $((SECONDS - start)) -lt 20 ]
+}
+
+# About 2 s. tools/README.md's loadgen lines as written, the port aside.
+# Its second line once asked for 1000 idle connections beside the working
+# one, and poll serves 1000: the working one was told busy.
+@test "tools/README.md's loadgen example works as typed against poll" {
+    local block line
+    block=$(sed -n '/^## loadgen/,/^## canned/p' "$ROOT/tools/README.md" | sed -n '/^```sh$/,/^```$/p' | sed '1d;$d')
+    [ "$(sed -n 1p <<<"$block")" = 'stage6_concurrent/poll --port 8087 &' ]
+    serve poll
+    cd "$ROOT"
+    while IFS= read -r line; do
+        line=$(sed -e "s/8087/$srv_port/g" -e 's/  *#.*$//' <<<"$line")
+        run timeout 60 bash -c "$line"
+        assert_success
+        assert_output --partial ' 0 failed'
+    done < <(sed 1d <<<"$block")
+}
+
 # grace_exit MODEL: a command still running when --grace is over is
 # killed, and its client hears it: the server's note, then the "exit"
 # frame (signal 9), then the close. (It got a close and nothing else.)

@@ -433,6 +433,20 @@ PY
     assert_output 0
 }
 
+# The README's stage 6 picture (make screenshots) is drawn from this capture:
+# a stage 5 client's exec and another's get, at once, through one poll server.
+@test "--dump of two stage 6 clients at once shows two connections, an exec and a get" {
+    view --replay "$GOLDEN/stage6_two.nbcap" --dump
+    assert_equal "$status" 0
+    same_as "$GOLDEN/stage6_two.dump"
+    grep -qx 'nianbao capture: [0-9]* events, 2 connections' "$BATS_TEST_TMPDIR/out"
+    grep -qx '    @27      +41     send #1   recv #1   body #1          "sleep 0.5; echo one; sleep 0.3; echo done"' \
+        "$BATS_TEST_TMPDIR/out"
+    grep -qx '    == header-json #1: op=get name=notes.txt size=0' "$BATS_TEST_TMPDIR/out"
+    [ "$(grep -c '^connection [12]: client stage5_file_transfer/client, server stage6_concurrent/poll, tcp, proto ft (guessed)$' \
+        "$BATS_TEST_TMPDIR/out")" -eq 2 ]
+}
+
 @test "--dump of a stage 5 session frames requests and replies alike" {
     view --replay "$GOLDEN/stage5_ft.nbcap" --dump
     assert_equal "$status" 0

@@ -198,7 +198,7 @@ PY
     assert_success
     assert_output HI
     dump
-    grep -qx 'nianbao capture: [0-9]* events, 1 connections' "$BATS_TEST_TMPDIR/dump"
+    grep -qx 'nianbao capture: [0-9]* events, 1 connection' "$BATS_TEST_TMPDIR/dump"
     has_line 'connection 1: client python3 -c, server python3 dual.py, tcp, proto raw (guessed)'
     has_line '  up (client -> server): 1 sends, 2 bytes sent; 1 recvs, 2 bytes received; 0 pending'
 }

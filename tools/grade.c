@@ -26,8 +26,10 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "class.h"
 #include "cli.h"
 #include "engine.h"
+#include "escape.h"
 #include "grade.h"
 #include "proto.h"
 #include "report.h"
@@ -43,6 +45,11 @@ struct grade_options {
     const char *captures;
     unsigned long repeat, scenario_limit;
     int list, tap, concurrent, waits;
+    const char *format;
+    const char *each;          /* only for --help: main takes --each's DIRs */
+    unsigned long jobs;        /* 0: the default                            */
+    const char *html;
+    const char *verdicts_json;
 };
 
 static char prog_name[64] = "grade";
@@ -53,6 +60,7 @@ static char prog_name[64] = "grade";
 static void on_signal(int sig)
 {
     child_kill_all_from_signal();
+    class_kill_all_from_signal();
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -141,10 +149,123 @@ static void find_viewer(char *buf, size_t len)
     }
 }
 
+/* DIR with each run of slashes made one and no slash at its end: the
+ * paths made of it ("DIR/grade.txt") have no "//". */
+static void tidy_dir(char *dir)
+{
+    char *w = dir;
+    for (const char *p = dir; *p; p++)
+        if (!(*p == '/' && w > dir && w[-1] == '/'))
+            *w++ = *p;
+    while (w > dir + 1 && w[-1] == '/')
+        w--;
+    *w = '\0';
+}
+
+/* One line on stderr about DIR, safe for a terminal whatever its name. */
+static void dir_error(const char *dir, const char *what)
+{
+    fprintf(stderr, "%s: --each: ", prog_name);
+    terminal_put(stderr, dir);
+    fprintf(stderr, ": %s\n", what);
+}
+
+/* The default --jobs: grading mostly waits for the program (its start, its
+ * reads, the grader's pauses), so a few graders per CPU keep the CPUs busy. */
+#define JOBS_PER_CPU 4
+
+/* --each: every DIR checked before any is graded, then the class. Returns
+ * the exit status. */
+static int grade_class(const struct grade_options *opt, enum grade_mode mode, char **dirs,
+                       size_t n_dirs, char **program, const char *self,
+                       enum report_format format, size_t total)
+{
+    struct stat seen[n_dirs ? n_dirs : 1];
+    for (size_t i = 0; i < n_dirs; i++) {
+        tidy_dir(dirs[i]);
+        if (stat(dirs[i], &seen[i]) < 0) {
+            dir_error(dirs[i], strerror(errno));
+            return EXIT_USAGE;
+        }
+        if (!S_ISDIR(seen[i].st_mode)) {
+            dir_error(dirs[i], "not a directory");
+            return EXIT_USAGE;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (seen[k].st_dev == seen[i].st_dev && seen[k].st_ino == seen[i].st_ino) {
+                char what[PATH_MAX + 64];
+                snprintf(what, sizeof what, "the same directory as %s, named before", dirs[k]);
+                dir_error(dirs[i], what);
+                return EXIT_USAGE;
+            }
+    }
+    FILE *html = NULL;
+    if (opt->html && (html = fopen(opt->html, "w")) == NULL) {
+        fprintf(stderr, "%s: --html: cannot write ", prog_name);
+        terminal_put(stderr, opt->html);
+        fprintf(stderr, ": %s\n", strerror(errno));
+        return EXIT_USAGE;
+    }
+
+    /* Each submission's grader gets our options (and its own --format,
+     * --captures, --verdicts-json). */
+    char seed[32], repeat[32], limit[32];
+    char *grader_args[16];
+    size_t n = 0;
+    grader_args[n++] = mode == MODE_CLIENT ? "client" : "server";
+    grader_args[n++] = "--proto";
+    grader_args[n++] = (char *)opt->proto;
+    snprintf(seed, sizeof seed, "%lu", opt->seed);
+    grader_args[n++] = "--seed";
+    grader_args[n++] = seed;
+    if (opt->only) {
+        grader_args[n++] = "--only";
+        grader_args[n++] = (char *)opt->only;
+    }
+    if (opt->concurrent)
+        grader_args[n++] = "--concurrent";
+    if (opt->repeat != 1) {
+        snprintf(repeat, sizeof repeat, "%lu", opt->repeat);
+        grader_args[n++] = "--repeat";
+        grader_args[n++] = repeat;
+    }
+    if (opt->waits)
+        grader_args[n++] = "--waits";
+    if (opt->scenario_limit != 60) {
+        snprintf(limit, sizeof limit, "%lu", opt->scenario_limit);
+        grader_args[n++] = "--scenario-limit";
+        grader_args[n++] = limit;
+    }
+    grader_args[n] = NULL;
+
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    struct class_run run = {
+        .dirs = dirs, .n_dirs = n_dirs, .grader_args = grader_args, .program = program,
+        .self = self, .format = format, .total = total,
+        .jobs = opt->jobs ? opt->jobs : (unsigned long)(cpus > 0 ? cpus : 1) * JOBS_PER_CPU,
+        .table = stdout, .errors = stderr, .html = html,
+    };
+    if (install_signals() < 0) {
+        fprintf(stderr, "%s: cannot set up signals: %s\n", prog_name, strerror(errno));
+        return EXIT_TROUBLE;
+    }
+    struct class_outcome outcome;
+    char err[512];
+    int rc = class_grade(&run, &outcome, err, sizeof err);
+    if (html && fclose(html) != 0 && rc == 0) {
+        snprintf(err, sizeof err, "cannot write %s: %s", opt->html, strerror(errno));
+        rc = -1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "%s: %s\n", prog_name, err);
+        return EXIT_TROUBLE;
+    }
+    return outcome.trouble ? EXIT_TROUBLE : outcome.failed ? EXIT_FAILED : 0;
+}
+
 int main(int argc, char **argv)
 {
-    struct grade_options opt = { .seed = 1, .captures = "grade-captures", .repeat = 1,
-                                 .scenario_limit = 60 };
+    struct grade_options opt = { .seed = 1, .repeat = 1, .scenario_limit = 60 };
     const struct cli_option options[] = {
         { "proto", 0, CLI_CHOICE, &opt.proto, "stage3|stage4|stage5",
           "the stage whose protocol the program speaks (required)", 0, 0 },
@@ -153,9 +274,19 @@ int main(int argc, char **argv)
         { "only", 0, CLI_STRING, &opt.only, "NAME[,NAME]", "run only these scenarios", 0, 0 },
         { "list", 'l', CLI_FLAG, &opt.list, NULL,
           "list the scenarios (and the bugs each catches), run nothing", 0, 0 },
-        { "tap", 0, CLI_FLAG, &opt.tap, NULL, "print TAP (Test Anything Protocol) for CI", 0, 0 },
+        { "format", 0, CLI_CHOICE, &opt.format, "text|tap|junit|gradescope",
+          "the report: text (default), TAP, JUnit XML, Gradescope's results.json", 0, 0 },
+        { "tap", 0, CLI_FLAG, &opt.tap, NULL, "--format tap (TAP, the Test Anything Protocol)", 0, 0 },
         { "captures", 0, CLI_STRING, &opt.captures, "DIR",
           "where captures of failed scenarios go (default grade-captures)", 0, 0 },
+        { "each", 0, CLI_STRING, &opt.each, "DIR...",
+          "grade a class: the command once per DIR, {dir} replaced (see below)", 0, 0 },
+        { "jobs", 'j', CLI_UINT, &opt.jobs, "N",
+          "--each: grade N submissions at a time (default 4 per CPU)", 1, 256 },
+        { "html", 0, CLI_STRING, &opt.html, "FILE",
+          "--each: also write the class's page: submissions x scenarios", 0, 0 },
+        { "verdicts-json", 0, CLI_STRING, &opt.verdicts_json, "FILE",
+          "also write every verdict, with its steps, as JSON (what --each reads)", 0, 0 },
         { "concurrent", 0, CLI_FLAG, &opt.concurrent, NULL,
           "server: also the scenarios of stage 6 (many clients at once)", 0, 0 },
         { "repeat", 0, CLI_UINT, &opt.repeat, "N",
@@ -165,7 +296,7 @@ int main(int argc, char **argv)
         { "scenario-limit", 0, CLI_UINT, &opt.scenario_limit, "SECS",
           "end a scenario's waits once it has run SECS (default 60; the last guard)", 1, 3600 },
     };
-    char epilog[2048];
+    char epilog[3072];
     const struct cli_program prog = {
         prog_name,
         "Grades a client or a server of the lab (any language) against every way a TCP\n"
@@ -193,10 +324,19 @@ int main(int argc, char **argv)
              "Exit status: 0 every scenario passed, 1 some failed, 2 usage, 3 the grader\n"
              "could not run (no socket, no fork).\n"
              "\n"
+             "A class: --each DIR... (the words up to the next option) grades CMD once per\n"
+             "DIR, {dir} in CMD becoming DIR, with the same seed, --jobs at a time. Each DIR\n"
+             "gets its report (grade.txt, grade.tap, grade.xml or results.json, after\n"
+             "--format) and its captures (DIR/grade-captures); stdout gets the class table:\n"
+             "each DIR, passed/total, the scenarios it failed. Exit status: 0 every DIR\n"
+             "passed, 1 some failed, 2 usage (a DIR that is no directory), 3 some DIR could\n"
+             "not be graded.\n"
+             "\n"
              "Examples:\n"
              "  %s client --proto stage3 -- python3 exercises/stage3/client.py {port}\n"
-             "  %s server --proto stage4 --tap -- stage4_json_header/server --port {port}",
-             prog_name, prog_name);
+             "  %s server --proto stage4 --tap -- stage4_json_header/server --port {port}\n"
+             "  %s client --proto stage3 --each subs/* --html class.html -- python3 {dir}/client.py {port}",
+             prog_name, prog_name, prog_name);
 
     /* We are named after how we were called: grade or nianbao-grade. */
     char self_copy[PATH_MAX];
@@ -212,10 +352,12 @@ int main(int argc, char **argv)
             program = i + 1 < argc ? &argv[i + 1] : NULL;
             break;
         }
-    /* The mode word, wherever it is among the options. */
+    struct cli_outcome cli;
+    /* The mode word, wherever it is among the options; --each's DIRs, which
+     * getopt cannot take (an option with many values). */
     enum grade_mode mode = 0;
-    char *args[opt_argc + 1];
-    int n_args = 0;
+    char *args[opt_argc + 1], *dirs[opt_argc + 1];
+    int n_args = 0, n_dirs = 0, each = 0;
     args[n_args++] = argv[0];
     for (int i = 1; i < opt_argc; i++) {
         const char *a = argv[i];
@@ -223,11 +365,28 @@ int main(int argc, char **argv)
             mode = a[0] == 'c' ? MODE_CLIENT : MODE_SERVER;
             continue;
         }
+        if (strcmp(a, "--each") == 0 || strncmp(a, "--each=", 7) == 0) {
+            int before = n_dirs;
+            if (a[6] == '=')
+                dirs[n_dirs++] = argv[i] + 7;
+            else
+                while (i + 1 < opt_argc && argv[i + 1][0] != '-')
+                    dirs[n_dirs++] = argv[++i];
+            if (n_dirs == before) {
+                cli_usage_error(&prog, &cli, "--each: name the submissions' directories after it "
+                                "(--each subs/*)");
+                fputs(cli.text, stderr);
+                return EXIT_USAGE;
+            }
+            each = 1;
+            continue;
+        }
         args[n_args++] = argv[i];
         /* The value of an option that takes one is not the mode word. */
         static const char *const with_value[] = { "--proto", "--seed", "-s", "--only",
                                                   "--captures", "--repeat",
-                                                  "--scenario-limit" };
+                                                  "--scenario-limit", "--format", "--jobs",
+                                                  "-j", "--html", "--verdicts-json" };
         for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
             if (strcmp(a, with_value[k]) == 0 && i + 1 < opt_argc) {
                 args[n_args++] = argv[++i];
@@ -235,8 +394,8 @@ int main(int argc, char **argv)
             }
     }
     args[n_args] = NULL;
+    dirs[n_dirs] = NULL;
 
-    struct cli_outcome cli;
     cli_parse(&prog, n_args, args, &cli);
     if (!cli.run) {
         fputs(cli.text, cli.to_stderr ? stderr : stdout);
@@ -303,6 +462,44 @@ int main(int argc, char **argv)
         if (applies(&scenarios[i], mode, proto) && (!opt.only || listed(opt.only, scenarios[i].name)))
             total++;
 
+    /* The report's format: --tap is --format tap. */
+    enum report_format format = opt.format ? (enum report_format)format_parse(opt.format)
+                                           : FORMAT_TEXT;
+    if (opt.tap && opt.format && format != FORMAT_TAP) {
+        cli_usage_error(&prog, &cli, "--tap is --format tap: give one of them");
+        fputs(cli.text, stderr);
+        return EXIT_USAGE;
+    }
+    if (opt.tap)
+        format = FORMAT_TAP;
+    int names_dir = 0;
+    for (int i = 0; program[i]; i++)
+        names_dir |= strstr(program[i], "{dir}") != NULL;
+    const char *misplaced = NULL;
+    if (!each && (opt.html || opt.jobs))
+        misplaced = opt.html ? "--html" : "--jobs";
+    else if (each && (opt.captures || opt.verdicts_json))
+        misplaced = opt.captures ? "--captures" : "--verdicts-json";
+    if (misplaced) {
+        cli_usage_error(&prog, &cli, each ? "%s is not for --each: each DIR gets its own (its "
+                        "captures in DIR/grade-captures)" : "%s is for a class: grade with "
+                        "--each DIR...", misplaced);
+        fputs(cli.text, stderr);
+        return EXIT_USAGE;
+    }
+    if (names_dir != each) {
+        cli_usage_error(&prog, &cli, each ? "--each: the command must say where a submission "
+                        "is: put {dir} in it (-- python3 {dir}/client.py {port})"
+                        : "{dir} in the command is for a class: grade with --each DIR...");
+        fputs(cli.text, stderr);
+        return EXIT_USAGE;
+    }
+    if (each)
+        return grade_class(&opt, mode, dirs, (size_t)n_dirs, program, argv[0], format,
+                           total * opt.repeat);
+    if (opt.captures == NULL)
+        opt.captures = "grade-captures";
+
     if (install_signals() < 0) {
         fprintf(stderr, "%s: cannot set up signals: %s\n", prog_name, strerror(errno));
         return EXIT_TROUBLE;
@@ -343,8 +540,9 @@ int main(int argc, char **argv)
         used += (size_t)snprintf(program_line + used, sizeof program_line - used, "%s%s",
                                  i ? " " : "", quoted);
     }
-    struct report rep = { .out = stdout, .tap = opt.tap, .waits = opt.waits, .cfg = &cfg, .viewer = viewer };
-    report_begin(&rep, total * opt.repeat, program_line);
+    struct report rep = { .out = stdout, .format = format, .waits = opt.waits,
+                          .repeat = opt.repeat > 1, .cfg = &cfg, .viewer = viewer };
+    report_begin(&rep, total * opt.repeat, program_line, opt.verdicts_json != NULL);
 
     for (unsigned long round = 0; round < opt.repeat; round++) {
         cfg.seed = opt.seed + round;
@@ -359,12 +557,14 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s: %s: out of memory building the scenario\n", prog_name,
                         sc->name);
                 script_free(&s);
+                report_free(&rep);
                 return EXIT_TROUBLE;
             }
             if (engine_run(&cfg, sc, &s, &v, err, sizeof err) < 0) {
                 fprintf(stderr, "%s: %s: %s\n", prog_name, sc->name, err);
                 script_free(&s);
                 verdict_free(&v);
+                report_free(&rep);
                 return EXIT_TROUBLE;
             }
             report_scenario(&rep, sc, &v, cfg.seed);
@@ -372,6 +572,13 @@ int main(int argc, char **argv)
             verdict_free(&v);
         }
     }
-    report_end(&rep);
-    return rep.failed ? EXIT_FAILED : 0;
+    char err[512];
+    int ended = report_end(&rep, opt.verdicts_json, err, sizeof err);
+    int failed = rep.failed != 0;
+    report_free(&rep);
+    if (ended < 0) {
+        fprintf(stderr, "%s: %s\n", prog_name, err);
+        return EXIT_TROUBLE;
+    }
+    return failed ? EXIT_FAILED : 0;
 }

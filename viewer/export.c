@@ -291,8 +291,9 @@ void export_dump_decoder(const struct decoder *d, FILE *out, int verbose)
 {
     struct decode_status st;
     decoder_status(d, &st);
-    fprintf(out, "nianbao capture: %llu events, %zu connections\n",
-            (unsigned long long)st.events, d->n_conns);
+    fprintf(out, "nianbao capture: %llu event%s, %zu connection%s\n",
+            (unsigned long long)st.events, st.events == 1 ? "" : "s", d->n_conns,
+            d->n_conns == 1 ? "" : "s");
     if (d->invalid > 0)
         fprintf(out, "(%llu invalid events ignored: sizes no call can have)\n",
                 (unsigned long long)d->invalid);

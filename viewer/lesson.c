@@ -35,6 +35,7 @@
 #include "capture.h"
 #include "decode.h"
 #include "duration.h"
+#include "svg.h"
 #include "ui.h"
 
 #define STEP_DEADLINE_MS 10000     /* a step that takes longer is reported */
@@ -1308,6 +1309,8 @@ struct presenter {
     int ui;                    /* 1: draw with ncurses */
     struct ui_view view;
     int quit;
+    const struct lesson_config *picture;   /* --svg: keys are not waited for */
+    int picture_done;          /* 1: written; -1: could not be */
 };
 
 /* Prints client output the way a reader can take in: short outputs whole,
@@ -1552,11 +1555,62 @@ static void draw_lesson(struct presenter *p, const char *title, const char *text
     refresh();
 }
 
+/* --svg: the screen just drawn, written as a picture of the step REP. */
+static void save_picture(struct presenter *p, const char *title, const struct step_report *rep)
+{
+    const struct lesson_config *cfg = p->picture;
+    struct grid g;
+    char err[512], made_title[400], desc[4096], line[512];
+    size_t used;
+
+    p->picture_done = -1;
+    if (ui_read_grid(&g) < 0) {
+        fprintf(stderr, "nianbao-view: out of memory\n");
+        return;
+    }
+    snprintf(made_title, sizeof made_title, "nianbao lesson: %s, step %zu of %zu", title,
+             rep->index + 1, rep->count);
+    used = (size_t)snprintf(desc, sizeof desc,
+                            "The screen (%dx%d) of the nianbao lesson (nianbao-lesson) at step "
+                            "%zu of %zu of \"%s\": the narration, the command typed, the byte "
+                            "stream with its recv marks, the client's output, the status line.",
+                            g.cols, g.rows, rep->index + 1, rep->count, title);
+    /* the narration, then the status line, as the screen words them; the
+     * narration's rows joined as wrap_text cut them (Chinese with no space) */
+    for (int r = 1; r < g.rows - 1 && used < sizeof desc; r++) {
+        if (r > 4 && r != g.rows - 2)
+            continue;
+        grid_row_text(&g, r, line, sizeof line);
+        if (!line[0])
+            continue;
+        int joined = r > 1 && r <= 4 && (unsigned char)desc[used - 1] >= 0x80 &&
+                     (unsigned char)line[0] >= 0x80;
+        used += (size_t)snprintf(desc + used, sizeof desc - used, "%s%s", joined ? "" : " ",
+                                 line);
+    }
+    struct svg_meta meta = { cfg->svg_title ? cfg->svg_title : made_title, desc };
+    unsigned hold = 0;
+    if (svg_write_file(cfg->svg, &g, &hold, 1, &meta, err, sizeof err) < 0)
+        fprintf(stderr, "nianbao-view: %s\n", err);
+    else
+        p->picture_done = 1;
+    free(g.cells);
+}
+
 /* Waits for "next" or "quit"; other keys (hex, scroll, help) redraw. */
 static int wait_key(struct presenter *p, const char *title, const char *text,
                     const struct stage_run *run, const struct step_report *rep,
                     const char *prompt)
 {
+    if (p->picture) {
+        draw_lesson(p, title, text, run, rep, prompt);
+        if (!rep || rep->index + 1 != (p->picture->svg_step ? (size_t)p->picture->svg_step
+                                                             : rep->count))
+            return 0;
+        save_picture(p, title, rep);
+        p->quit = 1;
+        return 1;
+    }
     for (;;) {
         draw_lesson(p, title, text, run, rep, prompt);
         int key = getch();
@@ -1796,9 +1850,21 @@ int lesson_run(const struct lesson_config *cfg_in, FILE *out)
     p.view.flow = 1;    /* dense: more of the reply between the panels */
     /* waits of a person between two commands are not news; a machine's are */
     p.view.gap_max_ns = 1000000000ull;
-    if (p.ui && tcgetattr(STDIN_FILENO, &tty_before_ui) == 0)
+    struct ui_offscreen offscreen = { 0 };
+    if (cfg.svg) {
+        char err[256];
+        p.ui = 1;
+        p.picture = &cfg;
+        if (ui_start_offscreen(&offscreen, &p.view, cfg.color, cfg.svg_rows, cfg.svg_cols,
+                               err, sizeof err) < 0) {
+            fprintf(stderr, "nianbao-view: %s\n", err);
+            status = 1;
+            goto end;
+        }
+    }
+    if (p.ui && !p.picture && tcgetattr(STDIN_FILENO, &tty_before_ui) == 0)
         tty_saved = 1;
-    if (p.ui && ui_start(&p.view, cfg.color) < 0) {
+    if (p.ui && !p.picture && ui_start(&p.view, cfg.color) < 0) {
         p.ui = 0;
         tty_saved = 0;
     }
@@ -1822,18 +1888,26 @@ int lesson_run(const struct lesson_config *cfg_in, FILE *out)
     const char *closing = _("That is the whole story: TCP delivers a stream of bytes, not "
                             "messages. A receiver finds the boundaries again only when the "
                             "sender writes them down: a length, or a header.");
-    if (p.ui && status == 0 && !p.quit) {
+    if (p.ui && !p.picture && status == 0 && !p.quit) {
         /* the closing words on the screen, before it closes */
         p.view.help = 0;
         wait_key(&p, _("nianbao lesson"), closing, NULL, NULL,
                  _("space/enter or q: leave the lesson"));
     }
-    if (p.ui) {
+    if (p.picture) {
+        ui_stop_offscreen(&offscreen);
+        if (status == 0 && p.picture_done == 0)
+            fprintf(stderr, "nianbao-view: --step %d: stage %d of the lesson has fewer steps\n",
+                    cfg.svg_step, cfg.only_stage);
+        if (p.picture_done != 1)
+            status = 1;
+    } else if (p.ui) {
         tty_saved = 0;      /* endwin restores it from here on */
         ui_stop();
     }
     if (!p.ui && status == 0)
         fprintf(out, "\n%s\n", closing);
+end:
     if (own_workdir)
         remove_workdir(cfg.workdir);
     return status;

@@ -17,6 +17,12 @@ struct lesson_config {
     int color;             /* UI: -1 auto, 0 never, 1 when the terminal can */
     int only_stage;        /* 0: every stage; N: stage N only */
     unsigned slicer_seed;  /* the slicer's --seed, so a run can be repeated */
+    const char *svg;       /* non-NULL: draw the screen in memory and write the
+                              screen of step SVG_STEP of ONLY_STAGE to this
+                              file as an SVG picture, with no terminal */
+    int svg_step;          /* 1-based; 0: the stage's last step */
+    int svg_rows, svg_cols;
+    const char *svg_title; /* the picture's title; NULL: one is made */
 };
 
 /* Runs the lesson; the transcript (text mode) goes to OUT.

@@ -7,6 +7,7 @@
  *   --replay FILE             view a capture (followed while it grows)
  *   --replay FILE --dump | --html OUT | --side-by-side   text and HTML
  *   --replay FILE [--dump] --at DIR:OFFSET [--conn N]   one byte, in context
+ *   --replay FILE --svg OUT | --svg-animate OUT       the screen as a picture
  *   --lesson                  the guided tour behind `make demo`
  * The decoding itself is decode.c's; this file parses options, picks the
  * language and runs the keys -> data -> draw loop. */
@@ -33,6 +34,7 @@
 #include "export.h"
 #include "lesson.h"
 #include "pcap.h"
+#include "svg.h"
 #include "ui.h"
 
 struct view_config {
@@ -43,6 +45,13 @@ struct view_config {
     const char *proto_name;
     const char *lang;
     const char *at_spec;       /* --at DIR:OFFSET */
+    const char *svg;           /* --svg OUT: the screen as a picture */
+    const char *svg_animate;   /* --svg-animate OUT: one frame per event */
+    const char *size_spec;     /* --size COLSxROWS */
+    const char *keys;          /* --keys: pressed before the picture */
+    const char *svg_title;     /* --title */
+    int cols, rows;            /* from --size */
+    unsigned long step;        /* --step: the lesson step --svg shows */
     int dump, side_by_side, lesson, text, no_color, verbose;
     unsigned long stage, seed, conn;
     struct export_at at;
@@ -287,6 +296,167 @@ static int parse_at(struct view_config *cfg)
     return 0;
 }
 
+/* ---- pictures ------------------------------------------------------------------ */
+
+/* How long each frame of --svg-animate stays, and the last one. An event
+ * that changes nothing on the screen (a request, when the screen shows the
+ * replies) takes no time. */
+#define FRAME_MS 700u
+#define LAST_FRAME_MS 5000u
+
+/* The keys --keys may press: the ones that change what the screen shows. */
+static const char picture_keys[] = "jkbfgGxwsnNd?";
+
+/* What a picture shows, in words, from its screen: the top line, the frame
+ * line when there is one, and the status line. */
+static void describe_screen(const struct grid *g, const char *what, char *buf, size_t len)
+{
+    char top[512], frame[512], status[512];
+    grid_row_text(g, 0, top, sizeof top);
+    grid_row_text(g, g->rows - 2, frame, sizeof frame);
+    grid_row_text(g, g->rows - 1, status, sizeof status);
+    snprintf(buf, len, "%s Top line: %s.%s%s%s Status line: %s.", what, top,
+             frame[0] ? " Frame line: " : "", frame, frame[0] ? "." : "", status);
+}
+
+static int read_frame(struct grid *g, struct ui_view *view, const struct decoder *d,
+                      char *err, size_t errlen)
+{
+    ui_draw_viewer(view, d);
+    if (ui_read_grid(g) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int same_grid(const struct grid *a, const struct grid *b)
+{
+    return a->rows == b->rows && a->cols == b->cols &&
+           memcmp(a->cells, b->cells, (size_t)a->rows * (size_t)a->cols * sizeof *a->cells) == 0;
+}
+
+/* --svg OUT (the screen after the capture, or at --at) and --svg-animate
+ * OUT (a frame after every event that changes the screen), drawn by the
+ * screen's own code into memory. Returns the exit status. */
+static int run_svg(const struct view_config *cfg)
+{
+    char err[1024], what[1024], desc[4096];
+    struct watch w;
+    struct ui_view view;
+    struct ui_offscreen screen;
+    struct grid *frames = NULL;
+    unsigned *hold = NULL;
+    size_t n = 0;
+    int status = 1, animate = cfg->svg_animate != NULL;
+
+    if (watch_init(&w, cfg->replay, cfg->proto) < 0) {
+        fprintf(stderr, "nianbao-view: out of memory\n");
+        return 1;
+    }
+    if (capture_open(&w.reader, cfg->replay, err, sizeof err) < 0)
+        goto fail;
+    w.reader_open = 1;
+    if (cfg->at_spec) {
+        struct decoder probe;
+        uint64_t events;
+        if (export_load_at(&probe, cfg->replay, cfg->proto, &cfg->at, &events,
+                           err, sizeof err) < 0)
+            goto fail;
+        decoder_free(&probe);
+        w.limit = events;
+    }
+    if (animate)
+        w.limit = 1;
+    if (watch_poll(&w) < 0) {
+        snprintf(err, sizeof err, "%s", w.error);
+        goto fail;
+    }
+    ui_view_init(&view);
+    view.title = cfg->replay;
+    view.conn_index = cfg->conn - 1;
+    if (cfg->at_spec) {
+        view.dir = cfg->at.dir;
+        view.jump = 1;
+        view.jump_to = cfg->at.offset;
+        view.mark = 1;
+        view.mark_at = cfg->at.offset;
+        view.paused = 1;
+        snprintf(view.note, sizeof view.note, _("byte %llu marked (p: read on)"),
+                 (unsigned long long)cfg->at.offset);
+    }
+    if (ui_start_offscreen(&screen, &view, cfg->no_color ? 0 : 1, cfg->rows, cfg->cols,
+                           err, sizeof err) < 0)
+        goto fail;
+    for (const char *k = cfg->keys; k && *k; k++)
+        ui_handle_key(&view, &w.dec, (unsigned char)*k);
+    for (;;) {
+        struct grid g;
+        if (read_frame(&g, &view, &w.dec, err, sizeof err) < 0)
+            goto stop;
+        if (n > 0 && same_grid(&g, &frames[n - 1])) {
+            free(g.cells);     /* an event the screen does not show */
+        } else {
+            struct grid *more = realloc(frames, (n + 1) * sizeof *frames);
+            unsigned *more_hold = more ? realloc(hold, (n + 1) * sizeof *hold) : NULL;
+            if (more)
+                frames = more;
+            if (more_hold)
+                hold = more_hold;
+            if (!more || !more_hold) {
+                free(g.cells);
+                snprintf(err, sizeof err, "out of memory");
+                goto stop;
+            }
+            frames[n] = g;
+            hold[n++] = FRAME_MS;
+        }
+        if (!animate)
+            break;
+        w.limit++;
+        int fed = watch_poll(&w);
+        if (fed < 0) {
+            snprintf(err, sizeof err, "%s", w.error);
+            goto stop;
+        }
+        if (fed == 0)
+            break;
+    }
+    if (cfg->conn > w.dec.n_conns) {    /* known once the whole capture is read */
+        snprintf(err, sizeof err, "--conn %lu: the capture has %zu connection%s", cfg->conn,
+                 w.dec.n_conns, w.dec.n_conns == 1 ? "" : "s");
+        goto stop;
+    }
+    hold[n - 1] = animate ? LAST_FRAME_MS : 0;
+    if (animate)
+        snprintf(what, sizeof what, "An animation of the nianbao-view screen (%dx%d) replaying %s "
+                 "one event at a time: %.1f s for each event that changes the screen (%zu "
+                 "screens), the last held %.0f s, then again from the start. The last screen:",
+                 cfg->cols, cfg->rows, cfg->replay, FRAME_MS / 1000.0, n,
+                 LAST_FRAME_MS / 1000.0);
+    else
+        snprintf(what, sizeof what, "The nianbao-view screen (%dx%d) replaying %s.",
+                 cfg->cols, cfg->rows, cfg->replay);
+    describe_screen(&frames[n - 1], what, desc, sizeof desc);
+    char title[512];
+    snprintf(title, sizeof title, "nianbao-view: %s", cfg->replay);
+    struct svg_meta meta = { cfg->svg_title ? cfg->svg_title : title, desc };
+    if (svg_write_file(animate ? cfg->svg_animate : cfg->svg, frames, hold, n, &meta,
+                       err, sizeof err) == 0)
+        status = 0;
+stop:
+    ui_stop_offscreen(&screen);
+fail:
+    if (status != 0)
+        fprintf(stderr, "nianbao-view: %s\n", err);
+    for (size_t i = 0; i < n; i++)
+        free(frames[i].cells);
+    free(frames);
+    free(hold);
+    watch_free(&w);
+    return status;
+}
+
 /* ---- modes --------------------------------------------------------------------- */
 
 static int run_replay(const struct view_config *cfg)
@@ -294,6 +464,8 @@ static int run_replay(const struct view_config *cfg)
     char err[512];
     struct watch w;
 
+    if (cfg->svg || cfg->svg_animate)
+        return run_svg(cfg);
     if (cfg->at_spec && (cfg->dump || !isatty(STDOUT_FILENO) || cfg->text)) {
         if (export_dump_at(cfg->replay, stdout, cfg->proto, cfg->verbose, &cfg->at,
                            err, sizeof err) < 0) {
@@ -478,7 +650,63 @@ static int run_lesson(const struct view_config *cfg)
     lc.color = cfg->no_color ? 0 : -1;
     lc.only_stage = (int)cfg->stage;
     lc.slicer_seed = (unsigned)cfg->seed;
+    lc.svg = cfg->svg;
+    lc.svg_step = (int)cfg->step;
+    lc.svg_rows = cfg->rows;
+    lc.svg_cols = cfg->cols;
+    lc.svg_title = cfg->svg_title;
+    if (lc.svg)
+        lc.color = cfg->no_color ? 0 : 1;
     return lesson_run(&lc, stdout);
+}
+
+/* --svg and its company: with what they go, --size and --keys spelled
+ * right. Says what is wrong in one line (and where to look) and returns
+ * -1, or returns 0 with CFG->cols and CFG->rows set. */
+static int check_picture_options(struct view_config *cfg)
+{
+    const char *why = NULL;
+    char buf[160];
+    int picture = cfg->svg || cfg->svg_animate;
+
+    cfg->cols = 80;
+    cfg->rows = 24;
+    if (cfg->svg && cfg->svg_animate)
+        why = "--svg and --svg-animate: one picture at a time";
+    else if (picture && (cfg->dump || cfg->html || cfg->pcap || cfg->side_by_side || cfg->text))
+        why = "--svg and --svg-animate do not go with --dump, --html, --pcap, --side-by-side "
+              "or --text";
+    else if (cfg->svg_animate && !cfg->replay)
+        why = "--svg-animate goes with --replay FILE";
+    else if (cfg->svg && !cfg->replay && !cfg->lesson)
+        why = "--svg goes with --replay FILE or --lesson";
+    else if (!picture && (cfg->size_spec || cfg->keys || cfg->svg_title))
+        why = "--size, --keys and --title go with --svg or --svg-animate";
+    else if (cfg->step && !(cfg->lesson && cfg->svg))
+        why = "--step goes with --lesson --svg";
+    else if (cfg->lesson && cfg->svg && (cfg->keys || !cfg->stage))
+        why = "--lesson --svg takes --stage N (and no --keys)";
+    else if (cfg->keys && cfg->keys[strspn(cfg->keys, picture_keys)] != '\0') {
+        snprintf(buf, sizeof buf, "--keys: '%c' is not one of %s",
+                 cfg->keys[strspn(cfg->keys, picture_keys)], picture_keys);
+        why = buf;
+    } else if (cfg->size_spec) {
+        int cols, rows, used = 0;
+        if (sscanf(cfg->size_spec, "%3dx%3d%n", &cols, &rows, &used) != 2 ||
+            cfg->size_spec[used] != '\0' || cols < 20 || cols > 400 || rows < 5 ||
+            rows > 200) {
+            snprintf(buf, sizeof buf, "--size wants COLSxROWS, 20x5 to 400x200, e.g. 80x24, "
+                     "not '%.40s'", cfg->size_spec);
+            why = buf;
+        } else {
+            cfg->cols = cols;
+            cfg->rows = rows;
+        }
+    }
+    if (!why)
+        return 0;
+    fprintf(stderr, "nianbao-view: %s\nTry 'nianbao-view --help' for more information.\n", why);
+    return -1;
 }
 
 int main(int argc, char **argv)
@@ -519,7 +747,20 @@ int main(int argc, char **argv)
           "with --replay: open at byte OFFSET of the up or down stream, marked "
           "(--dump: print the part around it)", 0, 0 },
         { "conn", 0, CLI_UINT, &cfg.conn, "N",
-          "with --at: connection N (default 1, the first)", 1, 4294967295UL },
+          "with --at or --svg: connection N (default 1, the first)", 1, 4294967295UL },
+        { "svg", 0, CLI_STRING, &cfg.svg, "OUT",
+          "with --replay: write the screen (at the end, or --at) as an SVG picture to OUT; "
+          "with --lesson: a step's screen", 0, 0 },
+        { "svg-animate", 0, CLI_STRING, &cfg.svg_animate, "OUT",
+          "with --replay: write an animated SVG to OUT, the screen after each event", 0, 0 },
+        { "size", 0, CLI_STRING, &cfg.size_spec, "COLSxROWS",
+          "--svg, --svg-animate: the screen's size (default 80x24)", 0, 0 },
+        { "keys", 0, CLI_STRING, &cfg.keys, "KEYS",
+          "--svg, --svg-animate: press these keys first (of jkbfgGxwsnNd?: e.g. n, d, w)", 0, 0 },
+        { "title", 0, CLI_STRING, &cfg.svg_title, "TEXT",
+          "--svg, --svg-animate: the picture's title (its alt text)", 0, 0 },
+        { "step", 0, CLI_UINT, &cfg.step, "K",
+          "lesson --svg: the screen of step K of --stage (default the last)", 1, 100 },
     };
     const struct cli_program prog = {
         "nianbao-view",
@@ -533,6 +774,8 @@ int main(int argc, char **argv)
         "  nianbao-view --record FILE -- PROG ...  run PROG under the tap, capture to FILE\n"
         "  nianbao-view --replay FILE              view a capture (live while it grows)\n"
         "  nianbao-view --replay FILE --dump       the same as text (also when not a tty)\n"
+        "  nianbao-view --replay FILE --svg OUT    the screen as a picture (--svg-animate:\n"
+        "      one frame per event)\n"
         "  nianbao-view --lesson [--lang zh]       the guided lesson (make demo)\n"
         "Keys: arrows/PgUp/PgDn scroll, End follow, x hex, n next connection,\n"
         "d direction, p pause, [ ] step events, ? help, q quit."
@@ -569,11 +812,14 @@ int main(int argc, char **argv)
                 "Try 'nianbao-view --help' for more information.\n");
         return 2;
     }
-    if (cfg.at_spec && (!cfg.replay || cfg.html || cfg.pcap || cfg.side_by_side)) {
+    if (cfg.at_spec && (!cfg.replay || cfg.html || cfg.pcap || cfg.side_by_side ||
+                        cfg.svg_animate)) {
         fprintf(stderr, "nianbao-view: --at goes with --replay FILE (the screen or --dump)\n"
                 "Try 'nianbao-view --help' for more information.\n");
         return 2;
     }
+    if (check_picture_options(&cfg) < 0)
+        return 2;
     if (cfg.at_spec && parse_at(&cfg) < 0) {
         fprintf(stderr, "nianbao-view: --at wants DIR:OFFSET, DIR up or down, e.g. down:1024, "
                 "not '%s'\n"

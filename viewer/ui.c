@@ -86,15 +86,10 @@ void ui_view_init(struct ui_view *view)
     view->gap_min_ns = gap_min_ns();
 }
 
-int ui_start(struct ui_view *view, int want_color)
+/* Colour pairs when WANT_COLOR allows (-1 auto, 0 no, 1 yes) and the
+ * terminal has them; VIEW->color says whether they are used. */
+static void start_colors(struct ui_view *view, int want_color)
 {
-    if (!newterm(NULL, stdout, stdin))
-        return -1;
-    raw();      /* Ctrl-C arrives as a key, so q and ^C both end cleanly */
-    noecho();
-    keypad(stdscr, TRUE);
-    curs_set(0);
-    view->utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
     view->color = 0;
     if (want_color != 0 && has_colors() && !(want_color < 0 && getenv("NO_COLOR"))) {
         start_color();
@@ -108,6 +103,114 @@ int ui_start(struct ui_view *view, int want_color)
         init_pair(PAIR_BAD, COLOR_WHITE, COLOR_RED);
         init_pair(PAIR_TITLE, COLOR_BLACK, COLOR_WHITE);
         view->color = 1;
+    }
+}
+
+int ui_start(struct ui_view *view, int want_color)
+{
+    if (!newterm(NULL, stdout, stdin))
+        return -1;
+    raw();      /* Ctrl-C arrives as a key, so q and ^C both end cleanly */
+    noecho();
+    keypad(stdscr, TRUE);
+    curs_set(0);
+    view->utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+    start_colors(view, want_color);
+    return 0;
+}
+
+/* The screen for pictures: a terminal of ROWS x COLS whose output goes
+ * nowhere, described by the xterm entry every ncurses install has (the
+ * user's TERM must not change a picture). */
+int ui_start_offscreen(struct ui_offscreen *offscreen, struct ui_view *view, int want_color,
+                       int rows, int cols, char *err, size_t errlen)
+{
+    memset(offscreen, 0, sizeof *offscreen);
+    offscreen->out = fopen("/dev/null", "w");
+    offscreen->in = fopen("/dev/null", "r");
+    if (!offscreen->out || !offscreen->in) {
+        snprintf(err, errlen, "cannot open /dev/null: %s", strerror(errno));
+        goto fail;
+    }
+    offscreen->screen = newterm("xterm", offscreen->out, offscreen->in);
+    if (!offscreen->screen) {
+        snprintf(err, errlen, "ncurses has no description of an xterm: "
+                 "is ncurses-base installed?");
+        goto fail;
+    }
+    if (resize_term(rows, cols) != OK) {
+        snprintf(err, errlen, "cannot make a %dx%d screen", cols, rows);
+        goto fail;
+    }
+    view->utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+    start_colors(view, want_color);
+    return 0;
+fail:
+    ui_stop_offscreen(offscreen);
+    return -1;
+}
+
+void ui_stop_offscreen(struct ui_offscreen *offscreen)
+{
+    if (offscreen->screen) {
+        endwin();
+        delscreen(offscreen->screen);
+    }
+    if (offscreen->out)
+        fclose(offscreen->out);
+    if (offscreen->in)
+        fclose(offscreen->in);
+    memset(offscreen, 0, sizeof *offscreen);
+}
+
+int ui_read_grid(struct grid *g)
+{
+    g->rows = LINES;
+    g->cols = COLS;
+    g->cells = calloc((size_t)LINES * (size_t)COLS, sizeof *g->cells);
+    if (!g->cells)
+        return -1;
+    for (int r = 0; r < LINES; r++) {
+        for (int c = 0; c < COLS; c++) {
+            struct grid_cell *cell = grid_at(g, r, c);
+            cchar_t cc;
+            wchar_t wch[CCHARW_MAX + 1] = { 0 };
+            attr_t attrs = 0;
+            short pair = 0, fg = -1, bg = -1;
+            cell->width = 1;
+            cell->fg = cell->bg = GRID_DEFAULT;
+            if (mvin_wch(r, c, &cc) == ERR || getcchar(&cc, wch, &attrs, &pair, NULL) == ERR) {
+                cell->text[0] = ' ';
+                continue;
+            }
+            if (pair > 0 && pair_content(pair, &fg, &bg) == OK) {
+                cell->fg = (signed char)(fg >= 0 && fg < 8 ? fg : GRID_DEFAULT);
+                cell->bg = (signed char)(bg >= 0 && bg < 8 ? bg : GRID_DEFAULT);
+            }
+            cell->attrs = (unsigned char)((attrs & A_BOLD ? GRID_BOLD : 0) |
+                                          (attrs & A_DIM ? GRID_DIM : 0) |
+                                          (attrs & A_UNDERLINE ? GRID_UNDERLINE : 0) |
+                                          (attrs & (A_REVERSE | A_STANDOUT) ? GRID_REVERSE : 0) |
+                                          (attrs & A_BLINK ? GRID_BLINK : 0));
+            mbstate_t st;
+            memset(&st, 0, sizeof st);
+            size_t n = wch[0] ? wcrtomb(cell->text, wch[0], &st) : (size_t)-1;
+            int w = wch[0] ? wcwidth(wch[0]) : 1;
+            if (n == (size_t)-1 || n >= sizeof cell->text || w < 1) {
+                memset(cell->text, 0, sizeof cell->text);
+                cell->text[0] = ' ';
+                continue;
+            }
+            cell->text[n] = '\0';
+            if (w == 2 && c + 1 < COLS) {
+                /* the right half: the same style, no text of its own */
+                struct grid_cell *half = grid_at(g, r, ++c);
+                *half = *cell;
+                memset(half->text, 0, sizeof half->text);
+                half->width = 0;
+                cell->width = 2;
+            }
+        }
     }
     return 0;
 }

@@ -11,8 +11,10 @@
 #include <libintl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "decode.h"
+#include "grid.h"
 
 /* English msgids in the code; viewer/po/zh_CN.po translates them. */
 #define _(msgid) gettext(msgid)
@@ -62,6 +64,23 @@ enum ui_action {
  * terminal to draw on. */
 int ui_start(struct ui_view *view, int want_color);
 void ui_stop(void);
+
+/* A screen that draws into memory only, for pictures (ui_read_grid): the
+ * same drawing as on a terminal, no terminal. */
+struct ui_offscreen {
+    FILE *out, *in;        /* /dev/null: ncurses writes and reads nothing */
+    void *screen;          /* ncurses' SCREEN */
+};
+
+/* Sets up OFFSCREEN as the screen, ROWS x COLS; WANT_COLOR as ui_start's.
+ * Returns 0, or -1 with ERR filled. */
+int ui_start_offscreen(struct ui_offscreen *offscreen, struct ui_view *view, int want_color,
+                       int rows, int cols, char *err, size_t errlen);
+void ui_stop_offscreen(struct ui_offscreen *offscreen);
+
+/* Reads the cells of the screen as drawn (after a ui_draw_* call) into G,
+ * whose cells the caller frees. Returns 0, or -1 when out of memory. */
+int ui_read_grid(struct grid *g);
 
 /* Fills VIEW with the defaults (replies, text, following). */
 void ui_view_init(struct ui_view *view);

@@ -4,7 +4,7 @@
 #   viewer/nianbao-view       the viewer: live UI, --replay, --dump, --html ...
 #   viewer/test_decode        unit tests of the decoder (run by tests/viewer_decode.bats)
 
-VIEWER_DATA_OBJ := viewer/capture.o viewer/decode.o viewer/export.o viewer/wrap.o viewer/pcap.o
+VIEWER_DATA_OBJ := viewer/capture.o viewer/decode.o viewer/export.o viewer/wrap.o viewer/pcap.o viewer/svg.o
 VIEWER_UI_OBJ   := $(patsubst %.c,%.o,$(wildcard viewer/main.c viewer/ui.c viewer/lesson.c))
 
 VIEWER_LIB += viewer/libnianbao-tap.so
@@ -40,3 +40,37 @@ endif
 viewer/locale/%/LC_MESSAGES/nianbao.mo: viewer/po/%.po
 	@mkdir -p $(dir $@)
 	msgfmt -o $@ $<
+
+# make screenshots: the README's pictures, drawn by the viewer's own screen
+# code from the committed captures (tests/golden/), and the lesson's stage 1
+# screen in Chinese from a run of the lesson. The same inputs give the same
+# bytes (tests/viewer_svg.bats regenerates them into a temporary folder and
+# compares). Nothing from the user's environment reaches a picture: the
+# language, the locale and the wait markers are fixed here, and the lesson's
+# waits (a person's pace, a machine's) are not drawn.
+SCREENSHOT_DIR ?= docs/img
+SCREENSHOT_VIEW = env -u NO_COLOR -u LANGUAGE -u NIANBAO_VIEW_GAP_MS LC_ALL=C.UTF-8 \
+	viewer/nianbao-view --lang en --size 80x24
+screenshots: all
+	@mkdir -p $(SCREENSHOT_DIR)
+	$(SCREENSHOT_VIEW) --replay tests/golden/stage1_garble.nbcap --keys w \
+	  --svg-animate $(SCREENSHOT_DIR)/stage1-garble.svg \
+	  --title "Stage 1, as it happens: the reply to seq 1 300 arrives, one recv(1024) takes its first 1024 bytes, and each later recv returns the previous reply's bytes, flagged STALE"
+	$(SCREENSHOT_VIEW) --replay tests/golden/stage3_len.nbcap --keys w \
+	  --svg $(SCREENSHOT_DIR)/stage3-frames.svg \
+	  --title "Stage 3: every reply starts with its decoded 4-byte length ([len 1092], [len 3], [len 9]) and no recv is STALE"
+	$(SCREENSHOT_VIEW) --replay tests/golden/stage5_ft.nbcap --keys w \
+	  --svg $(SCREENSHOT_DIR)/stage5-replies.svg \
+	  --title "Stage 5, replies (down): every reply is a frame, a header length, a JSON header and its body"
+	$(SCREENSHOT_VIEW) --replay tests/golden/stage5_ft.nbcap --keys wd \
+	  --svg $(SCREENSHOT_DIR)/stage5-requests.svg \
+	  --title "Stage 5, requests (up): the requests are frames too: exec, put with its data, get"
+	$(SCREENSHOT_VIEW) --replay tests/golden/stage6_two.nbcap --keys wn \
+	  --svg $(SCREENSHOT_DIR)/stage6-switch.svg \
+	  --title "Stage 6: two clients of one poll server at once; n switched the screen to connection 2 of 2, a get of notes.txt"
+	env -u NO_COLOR -u LANGUAGE NIANBAO_VIEW_GAP_MS=3600000 LC_ALL=C.UTF-8 \
+	  viewer/nianbao-view --lesson --lang zh --stage 1 --size 80x24 \
+	  --svg $(SCREENSHOT_DIR)/lesson-zh.svg \
+	  --title "The lesson in Chinese, stage 1, step 3: echo MARK prints old seq output, and the status line flags the STALE recv"
+
+.PHONY: screenshots

@@ -9,11 +9,11 @@
 # way takes (TCP_INFO), and one floor: a delayed ACK never comes before its
 # timer (40 ms on Linux), so when most requests waited, the median is at
 # least 20 ms whatever the load.
-# In tests/serial/ (one test at a time, nothing else of the suite beside
-# it): the kernel's count of data segments sent (tcpi_data_segs_out)
-# counts a retransmitted segment too. Seen in a parallel run: 41 for the 40
-# of TCP_NODELAY, likely a tail-loss probe sent while the server, kept off
-# the CPU, had not yet answered.
+# In tests/serial/ because it measures time. The kernel's count of data
+# segments sent (tcpi_data_segs_out) counts a retransmitted segment again
+# (seen in a parallel run: 41 for the 40 of TCP_NODELAY, likely a tail-loss
+# probe sent while the server, kept off the CPU, had not yet answered); the
+# client takes tcpi_total_retrans off it.
 
 bats_require_minimum_version 1.5.0
 

@@ -198,3 +198,18 @@ check_diagnoses() {
     done
     return "$bad"
 }
+
+# submission DIR KIND: a submission's directory holding client.py, KIND
+# starter (exercises/stage3/client.py), correct (exercises/broken/client3.py,
+# no bug) or byte-order (the same with its byte-order bug on).
+submission() {
+    mkdir -p "$1"
+    case $2 in
+        starter) cp "$ROOT/exercises/stage3/client.py" "$1/client.py" ;;
+        correct) cp "$ROOT/exercises/broken/client3.py" "$1/client.py" ;;
+        byte-order)
+            sed "s/^    bug = 'none'$/    bug = 'byte-order'/" \
+                "$ROOT/exercises/broken/client3.py" >"$1/client.py"
+            grep -q "^    bug = 'byte-order'$" "$1/client.py" ;;
+    esac
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bats
+# tools/grade --each at a class's size: forty submissions of the stage 3
+# Python client, each run timed against issue 18's target (60 s on two
+# cores), and the verdicts the same one grader at a time as eight.
+
+setup() {
+    load '../test_helper/common-setup'
+    _common_setup
+    GRADE="$ROOT/tools/grade"
+    PY=python3
+    [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+    load '../test_helper/grade'
+    cd "$BATS_TEST_TMPDIR"
+}
+teardown() { _common_teardown; }
+
+# class N KIND: N directories c/01.. holding KIND's client.py (starter:
+# exercises/stage3/client.py; correct: exercises/broken/client3.py, no bug;
+# mixed: the two and the byte-order bug in turn).
+class() {
+    local i kinds=("$2")
+    [ "$2" = mixed ] && kinds=(starter correct byte-order)
+    for ((i = 1; i <= $1; i++)); do
+        submission "c/$(printf %02d "$i")" "${kinds[i % ${#kinds[@]}]}"
+    done
+}
+
+# timed_class: grades c/* (extra options first), its seconds in SECONDS_TAKEN.
+timed_class() {
+    local start=${EPOCHREALTIME/[.,]/}
+    run "$GRADE" client --proto stage3 "$@" --each c/* -- "$PY" '{dir}/client.py' '{port}'
+    SECONDS_TAKEN=$(( (${EPOCHREALTIME/[.,]/} - start) / 1000 ))
+    echo "took ${SECONDS_TAKEN} ms" >&3
+}
+
+# ~25 s
+@test "forty starters: every one fails every scenario, within 60 s" {
+    class 40 starter
+    timed_class
+    assert_failure 1
+    [ "$(grep -c '  0/14    coalesced, ' <<<"$output")" -eq 40 ]
+    assert_line '0 of 40 submissions passed every scenario; each one'"'"'s report is DIR/grade.txt, the captures of its failures in DIR/grade-captures/'
+    [ "$SECONDS_TAKEN" -le 60000 ]
+}
+
+# ~25 s
+@test "forty correct clients: every one passes, within 60 s" {
+    class 40 correct
+    timed_class
+    assert_success
+    [ "$(grep -c '  14/14$' <<<"$output")" -eq 40 ]
+    [ "$SECONDS_TAKEN" -le 60000 ]
+}
+
+# ~100 s (one grader at a time: ~70 s)
+@test "forty submissions, starters, correct and byte-order: --jobs 1 and --jobs 8 give the same table and reports" {
+    class 40 mixed
+    timed_class --jobs 1
+    assert_failure 1
+    one=$output
+    mkdir jobs1
+    for d in c/*; do cp "$d/grade.txt" "jobs1/${d#c/}.txt"; done
+    timed_class --jobs 8
+    assert_failure 1
+    assert_equal "$output" "$one"
+    for d in c/*; do same_bytes "jobs1/${d#c/}.txt" "$d/grade.txt"; done
+}
