@@ -1750,9 +1750,12 @@ static void diagnose_held_up(struct run *r, const struct conn *c, enum wait_end 
         const struct conn *other = &r->conns[i];
         if (other == c || other->fd < 0 || other->capture_id == 0)
             continue;
-        diagnose(r, "the server is blocked while client %zu is connected (%s): it serves one "
-                    "client at a time, and a client that takes its time holds up every other; a "
-                    "server for many clients serves them at once (stage 6)", i + 1,
+        /* Both a server of one client at a time and an event loop that
+         * blocks in one client's recv or send come here: say what both do. */
+        diagnose(r, "the server is blocked while client %zu is connected (%s): it waits on that "
+                    "one client, and every other waits with it; a server for many clients never "
+                    "waits on one (a thread or a process per client, or an event loop that reads "
+                    "what has come and keeps each connection's state: stage 6)", i + 1,
                  other->sent == 0 ? "it has sent nothing" : "its reply still to come");
         return;
     }

@@ -50,6 +50,11 @@ diagnosed_one_per_bug() {
         $(diagnosed_one_per_bug server-stage4) $(diagnosed_one_per_bug server-stage5)
 }
 
+@test "stage 6 servers, one per bug: each failure has the diagnosis its steps prove" {
+    # shellcheck disable=SC2046
+    check_diagnoses listed $(diagnosed_one_per_bug server-stage6)
+}
+
 @test "a server's report names the port it listens on, never the {port} placeholder" {
     run "$ROOT/tools/grade" server --proto stage3 --only whole --seed 1 -- \
         "$ROOT/exercises/broken/server3-byte-order" '{port}'

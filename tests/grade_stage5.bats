@@ -152,7 +152,7 @@ PY
         "$PY" "$ROOT/exercises/broken/server5.py" '{port}'
     assert_failure 1
     assert_line '         5. client 2 got no reply (0 bytes): the server is still blocked: nothing read, sent or started'
-    assert_line '      diagnosis: the server is blocked while client 1 is connected (it has sent nothing): it serves one client at a time, and a client that takes its time holds up every other; a server for many clients serves them at once (stage 6)'
+    assert_line '      diagnosis: the server is blocked while client 1 is connected (it has sent nothing): it waits on that one client, and every other waits with it; a server for many clients never waits on one (a thread or a process per client, or an event loop that reads what has come and keeps each connection'"'"'s state: stage 6)'
     assert_line "      replay: $GRADE server --proto stage5 --only idle-beside --seed 1 --concurrent -- $PY $ROOT/exercises/broken/server5.py {port}"
     assert_line '0 of 2 scenarios passed; failed: idle-beside, many-at-once'
 }

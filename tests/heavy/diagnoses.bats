@@ -37,7 +37,7 @@ listed_in() {
     check_diagnoses all $(listed_in server-stage3) $(listed_in server-stage4) $(listed_in server-stage5)
 }
 
-@test "stage 6 scenarios: a server of one client at a time is told so" {
+@test "stage 6 scenarios: every failure of every starter and broken program has its diagnosis" {
     # shellcheck disable=SC2046
     check_diagnoses all $(listed_in server-stage6)
 }
