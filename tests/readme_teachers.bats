@@ -54,8 +54,9 @@ teacher_commands() {
     mkdir -p "$subs/alice" "$subs/bob" "$subs/carol"
     cp "$HOME/class/stage3/client.py" "$subs/alice/client.py"
     cp exercises/broken/client3.py "$subs/bob/client.py"
-    sed "s/args, bug = sys.argv\[1:\], 'none'/args, bug = sys.argv[1:], 'byte-order'/" \
+    sed "s/^    bug = 'none'$/    bug = 'byte-order'/" \
         exercises/broken/client3.py >"$subs/carol/client.py"
+    grep -q "^    bug = 'byte-order'$" "$subs/carol/client.py"
     run bash -c "${commands[3]}"
     assert_failure 1
     quoted=$(awk '/^\*\*Grade the class/ { inside = 1 } inside && /^```$/ { n++; next }
