@@ -3,8 +3,8 @@
 # bug (the first of each in exercises/programs), graded only in the
 # scenarios they fail, get in each the diagnosis tests/diagnoses.txt
 # lists, not only the verdict. tests/heavy/diagnoses.bats grades every
-# program there in every scenario. About 20 s on two cores (four graders
-# at a time; 43 s once with the machine's load at 8).
+# program there in every scenario. About 30 s on two cores (four graders
+# at a time; 20 to 43 s measured, the machine's load at 6 to 8).
 
 setup() {
     load 'test_helper/common-setup'

@@ -2,8 +2,9 @@
 # The grader's diagnoses on every starter and broken program of
 # tests/diagnoses.txt (the heavy tier, make test-heavy), graded in every
 # scenario: each failure has the diagnosis listed there, and no failure is
-# unlisted. tests/diagnoses.bats checks one program per bug. 40 s to 1 min
-# on two cores (four graders at a time), the machine's load at 8.
+# unlisted. tests/diagnoses.bats checks one program per bug. About 1 min
+# on two cores (four graders at a time; 36 to 62 s measured, the machine's
+# load at 6 to 8).
 
 setup_file() { export BATS_NO_PARALLELIZE_WITHIN_FILE=true; }
 
