@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <libgen.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,17 +26,18 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "fileio.h"
 #include "filehash.h"
 #include "frame.h"
 #include "fsroot.h"
 #include "ft.h"
+#include "interrupt.h"
 #include "localpath.h"
 #include "net.h"
+#include "progress.h"
 #include "session.h"
 #include "wire.h"
 #include "words.h"
@@ -345,33 +345,6 @@ static int run_line(struct conn *c, char *line)
     return rc;
 }
 
-/* ---- Ctrl-C during a transfer ------------------------------------------ */
-
-/* A transfer stops where it is and says what was kept; a signal handler
- * can only set a flag, which next_event and the sending loop look at. */
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-/* ON: Ctrl-C sets the flag (no SA_RESTART, so a waiting recv returns
- * EINTR); off: what it did before. */
-static void catch_interrupt(int on)
-{
-    static struct sigaction before;
-    struct sigaction sa = { .sa_handler = on_interrupt };
-
-    sigemptyset(&sa.sa_mask);
-    interrupted = 0;
-    if (on)
-        sigaction(SIGINT, &sa, &before);
-    else
-        sigaction(SIGINT, &before, NULL);
-}
-
 /* ---- the connection and its frame reader ------------------------------- */
 
 static int conn_open(struct conn *c, const struct client_config *cfg)
@@ -423,7 +396,7 @@ static void describe_cut(const struct frame_reader *r, char *out, size_t outlen)
 static int next_event(struct conn *c, const unsigned char **body, size_t *len, int *fail)
 {
     for (;;) {
-        if (interrupted) {
+        if (interrupt_pending()) {
             *fail = EXIT_INTERRUPTED;
             return -1;
         }
@@ -565,105 +538,16 @@ static int send_request(struct conn *c, cJSON *header, const void *body, uint64_
     return EXIT_OK;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const unsigned char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t at)
-{
-    const unsigned char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, (off_t)at);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-        at += (uint64_t)n;
-    }
-    return 0;
-}
-
-/* ---- the progress bar (on a terminal only) ----------------------------- */
-
-struct progress {
-    int on;
-    uint64_t total, start_at;       /* bytes: the whole file, and where we began */
-    double started, drawn;
-};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void human(double bytes, char *out, size_t outlen)
-{
-    const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-    int u = 0;
-
-    while (bytes >= 1024 && u < 4) {
-        bytes /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(out, outlen, "%.0f %s", bytes, units[u]);
-    else
-        snprintf(out, outlen, "%.1f %s", bytes, units[u]);
-}
-
-static void progress_start(struct progress *p, uint64_t total, uint64_t start_at)
-{
-    p->on = isatty(STDERR_FILENO);
-    p->total = total;
-    p->start_at = start_at;
-    p->started = now_s();
-    p->drawn = p->started;      /* the first redraw after 0.1 s: a rate by then means something */
-}
-
-/* Draws "  1.5 MiB / 3.0 MiB  50%  12.0 MiB/s  0:00:01 left" over the last
- * one, at most ten times a second (and always when FINAL). */
+/* Draws the progress bar's line (on a terminal only, progress.h) over the
+ * last one. */
 static void progress_draw(struct progress *p, uint64_t done, int final)
 {
-    char have[32], total[32], rate_text[32], left[32], line[160];
-    double now = now_s();
+    char line[160];
 
-    if (!p->on || (!final && now - p->drawn < 0.1))
-        return;
-    p->drawn = now;
-    double elapsed = now - p->started, moved = (double)(done - p->start_at);
-    double rate = elapsed > 0 ? moved / elapsed : 0;
-    human((double)done, have, sizeof have);
-    human((double)p->total, total, sizeof total);
-    human(rate, rate_text, sizeof rate_text);
-    if (final || done >= p->total)
-        snprintf(left, sizeof left, "done");
-    else if (rate > 0) {
-        unsigned long secs = (unsigned long)((double)(p->total - done) / rate + 0.5);
-        snprintf(left, sizeof left, "%lu:%02lu:%02lu left", secs / 3600, secs / 60 % 60, secs % 60);
-    } else
-        snprintf(left, sizeof left, "--:--:-- left");
-    int pct = p->total ? (int)((double)done * 100 / (double)p->total) : 100;
-    snprintf(line, sizeof line, "\r%10s / %-10s %3d%%  %10s/s  %s", have, total, pct,
-             rate_text, left);
-    fprintf(stderr, "%-64s%s", line, final ? "\n" : "");
-    fflush(stderr);
+    if (progress_line(p, done, final, line, sizeof line)) {
+        fputs(line, stderr);
+        fflush(stderr);
+    }
 }
 
 /* ---- exec: the output as it comes -------------------------------------- */
@@ -707,7 +591,7 @@ static int do_exec(struct conn *c, const char *command, size_t len)
                 break;
             digest_update(&sha, body, piece);
             sizes[stream] += piece;
-            if (write_all(fd, body, piece) < 0) {
+            if (fileio_write_all(fd, body, piece) < 0) {
                 fprintf(stderr, "client: writing the output: %s\n", strerror(errno));
                 rc = EXIT_LOCAL;
                 break;
@@ -847,7 +731,7 @@ static int receive_body(struct conn *c, int out, uint64_t offset, struct file_ha
             return rc;
         if (ev == FRAME_END)
             break;
-        if ((out_hash ? pwrite_all(out, body, piece, at) : write_all(out, body, piece)) < 0) {
+        if ((out_hash ? fileio_pwrite_all(out, body, piece, at) : fileio_write_all(out, body, piece)) < 0) {
             fprintf(stderr, "client: writing %s: %s\n", path, strerror(errno));
             return EXIT_LOCAL;
         }
@@ -936,10 +820,10 @@ static int do_get(struct conn *c, const char *name, const char *dest)
         goto end;
     }
     file_size = c->msg.file_size;
-    progress_start(&bar, file_size, offset);
-    catch_interrupt(1);
+    progress_start(&bar, isatty(STDERR_FILENO), file_size, offset);
+    interrupt_catch(1);
     rc = receive_body(c, fd, offset, hashing ? &hash : NULL, &sha, &bar, path_shown);
-    catch_interrupt(0);
+    interrupt_catch(0);
     if (rc == EXIT_INTERRUPTED) {
         if (!to_stdout && fstat(fd, &st) == 0)
             fprintf(stderr, "%sclient: interrupted: kept %jd bytes of %s in %s" PART_SUFFIX "; "
@@ -1127,13 +1011,13 @@ static int do_put(struct conn *c, const char *file, const char *name)
         goto end;
     /* The hash runs beside the transfer, from the page cache. */
     file_hash_advance(&hash, file_size);
-    progress_start(&bar, file_size, offset);
+    progress_start(&bar, isatty(STDERR_FILENO), file_size, offset);
     rc = send_request(c, ft_header(FT_DATA), NULL, file_size - offset, 1);
-    catch_interrupt(1);
+    interrupt_catch(1);
     for (uint64_t at = offset; rc == EXIT_OK && at < file_size;) {
         /* 1 MiB at a time: Ctrl-C is seen between steps. */
         uint64_t step = file_size - at < (1u << 20) ? file_size - at : (1u << 20);
-        if (interrupted) {
+        if (interrupt_pending()) {
             fprintf(stderr, "%sclient: interrupted after sending %" PRIu64 " of %" PRIu64
                     " bytes: the server keeps what arrived of %s; `%s` continues\n",
                     bar.on ? "\n" : "", at, file_size, shown,
@@ -1155,7 +1039,7 @@ static int do_put(struct conn *c, const char *file, const char *name)
         at += step;
         progress_draw(&bar, at, 0);
     }
-    catch_interrupt(0);
+    interrupt_catch(0);
     if (rc != EXIT_OK)
         goto end;
     hashing = 0;
