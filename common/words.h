@@ -21,7 +21,7 @@ struct words {
 
 /* Splits LINE into W. Returns 0, or -1 with ERR filled ("the ' quote
  * opened at character 5 is not closed") and W empty, or with errno ENOMEM
- * ("out of memory"). Free W with words_free either way. */
+ * ("out of memory"), W left empty. Free W with words_free. */
 int words_split(const char *line, struct words *w, char *err, size_t errlen);
 void words_free(struct words *w);
 

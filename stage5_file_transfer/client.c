@@ -291,9 +291,9 @@ static int run_line(struct conn *c, char *line)
     int rc;
 
     if (words_split(line, &w, err, sizeof err) < 0) {
+        rc = errno == ENOMEM ? EXIT_LOCAL : EXIT_USAGE;
         fprintf(stderr, "client: %s\n", err);
-        words_free(&w);
-        return errno == ENOMEM ? EXIT_LOCAL : EXIT_USAGE;
+        return rc;
     }
     /* The server closed an idle connection (its --idle): connect again. */
     if (session_server_closed(c->fd)) {

@@ -3,7 +3,8 @@
 # interactive lines split into words as a shell does and take the command
 # line's options; an interrupted transfer's bytes are never thrown away
 # unasked, and Ctrl-C says what was kept; "put -" reads standard input;
-# "ls DIR" lists a directory beneath the root (on every server); messages
+# "ls DIR" lists a directory beneath the root (the protocol's list with a
+# name, byte-identical on every server: tests/stage5_servers.bats); messages
 # name the missing directory, join paths without "//", and bracket IPv6.
 
 # start_server sets NAME_port/NAME_pid, ft sets status, bats' run sets lines:
@@ -224,37 +225,6 @@ client: unknown option '"'--bogus'"
     assert_equal "$status" 1
     run cat "$BATS_TEST_TMPDIR/err"
     assert_output --regexp '^client: server: "out" (leads outside the served directory \(through a symlink\): refused|goes through a symlink: refused .*) \(bad_name\)$'
-}
-
-@test "list with a name gets byte-identical replies from every server" {
-    # (about 2 s: five servers started and stopped)
-    local model first=""
-    for model in $FT_SERVERS; do
-        ft_serve "$model"
-        mkdir "$SERVED/sub"
-        printf 'abc' >"$SERVED/sub/x"
-        printf 'top' >"$SERVED/top"
-        ln -s ../"outside.$model" "$SERVED/out"
-        run peer <<'PY'
-s = connect(PORT)
-for name in ("sub", "sub/", "nodir/x", "top", "..", "out", "a\u0000b"):
-    s.sendall(frame({"op": "list", "name": name}))
-    show(read_reply(s))
-s.sendall(frame({"op": "list", "name": 5}))
-show(read_reply(s))
-s.sendall(frame({"op": "list"}))
-show(read_reply(s))
-PY
-        assert_success
-        echo "$model: $output"
-        [ -n "$first" ] || first=$output
-        assert_equal "$output" "$first"
-        ft_stop
-    done
-    assert_line --index 0 "{\"count\": 1, \"op\": \"list\", \"size\": 23, \"skipped\": 0, \"truncated\": false} b'[{\"name\":\"x\",\"size\":3}]'"
-    assert_line --index 2 --partial '"code": "not_found", "message": "\"nodir/x\": the directory \"nodir\" does not exist"'
-    assert_line --index 3 --partial '"code": "not_file"'
-    assert_line --index 5 --partial '"code": "bad_name"'
 }
 
 @test "the stage 6 poll server answers ls DIR to the C client" {
