@@ -67,6 +67,14 @@ void fsroot_partial_name(const char *last, char *out, size_t outlen);
 void fsroot_describe_error(int err_no, const char *name_shown, int beneath,
                            char *out, size_t outlen);
 
+/* The first directory of NAME (checked by fsroot_check_name) that does
+ * not exist or is not a directory beneath the root ("sub" for "sub/a/x"
+ * when there is no sub), into OUT; "" when all are there. *IS_THERE: 1
+ * when that directory exists but is not a directory. Returns 0, or -1
+ * when it does not fit OUT. */
+int fsroot_missing_dir(const struct fsroot *root, const char *name, char *out, size_t outlen,
+                       int *is_there);
+
 /* NAME (LEN bytes) made safe for a log line or a message: control bytes
  * (C0, DEL, and C1 such as CSI 0x9b), bidirectional controls (U+061C,
  * U+200E/F, U+202A-202E, U+2066-2069: each of their bytes), bytes that are

@@ -513,8 +513,7 @@ static int do_list(struct serve_conn *conn, struct frame_reader *request,
     int truncated;
 
     (void)request;
-    (void)msg;
-    if (ft_list(&cfg->root, &body, &body_len, &count, &skipped, &truncated, &e) < 0) {
+    if (ft_list(&cfg->root, msg, &body, &body_len, &count, &skipped, &truncated, &e) < 0) {
         serve_log(conn, "list: %s", e.message);
         return send_error(conn, &e);
     }
