@@ -140,7 +140,7 @@ MAN7_PAGES := $(wildcard man/*.7)
 # NAME.1:PAGE.1, in man1
 MAN1_LINKS = $(foreach p,$(STAGE_BIN),$(call stage_cmd,$(p)).1:nianbao-$(call stage_of,$(p)).1)
 EXERCISE_HANDOUT := exercises/README.md exercises/README.zh.md \
-                    $(wildcard exercises/stage[34]/*.c exercises/stage[34]/*.py)
+                    $(wildcard exercises/stage[346]/*.c exercises/stage[346]/*.py)
 
 install: all
 	for f in $(INSTALL_PROGS); do \

@@ -56,9 +56,10 @@ teardown() { _common_teardown; }
     assert_success
     run "$dest/usr/bin/nianbao-exercises" class
     assert_success
-    assert_output "nianbao-exercises: copied 10 files into class: start with class/README.md"
+    assert_output "nianbao-exercises: copied 12 files into class: start with class/README.md"
     cmp class/stage3/client.c "$ROOT/exercises/stage3/client.c"
     cmp class/README.zh.md "$ROOT/exercises/README.zh.md"
+    cmp class/stage6/server.py "$ROOT/exercises/stage6/server.py"
     [ ! -e class/broken ]
     echo "my work" >class/stage4/server.py
     run "$dest/usr/bin/nianbao-exercises" class

@@ -1,6 +1,6 @@
 #!/bin/sh
 # nianbao-exercises DIR: copies the exercises a student is handed (the
-# assignment in English and Chinese, the stage 3 and 4 starters in C and
+# assignment in English and Chinese, the stage 3, 4 and 6 starters in C and
 # Python) into DIR, which it creates. It never overwrites: when one of the
 # files is already in DIR it copies nothing and says which. Installed, the
 # exercises are in PREFIX/share/nianbao/exercises; in the lab's sources,
@@ -12,8 +12,8 @@ here=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 usage() {
     cat <<EOF2
 usage: $prog DIR
-Copies the nianbao exercises (README.md, README.zh.md, stage3/ and stage4/
-starters in C and Python) into DIR, creating it; copies nothing when one of
+Copies the nianbao exercises (README.md, README.zh.md, stage3/, stage4/ and
+stage6/ starters in C and Python) into DIR, creating it; copies nothing when one of
 them is already there.
 
 options:
@@ -46,7 +46,8 @@ if [ ! -f "$src/README.md" ]; then
     exit 1
 fi
 src=$(cd "$src" && pwd)
-files=$(cd "$src" && ls README.md README.zh.md stage3/*.c stage3/*.py stage4/*.c stage4/*.py)
+files=$(cd "$src" && ls README.md README.zh.md stage3/*.c stage3/*.py stage4/*.c stage4/*.py \
+    stage6/*.c stage6/*.py)
 
 for f in $files; do
     if [ -e "$dest/$f" ] || [ -L "$dest/$f" ]; then
