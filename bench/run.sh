@@ -47,6 +47,7 @@
 #   BENCH_TAP_BYTES=N     the tapped transfer (default: the largest size)
 #   BENCH_DOC_MAX=268435456  largest size given to the document's programs
 #   BENCH_RACE_RUNS=300   BENCH_RESULTS=DIR (default bench/results)
+#   BENCH_SANDBOX_RUNS=200 (50 with BENCH_QUICK)
 #   NIANBAO_DOCUMENT=FILE the tutorial's text (default ../shared/seed/...)
 #   BENCH_PYTHON=PATH     the Python that runs the document's programs
 #   BENCH_STAGE5=0        leave stage 5 out;  BENCH_STAGE5_BYTES=1073741824
@@ -62,11 +63,12 @@ if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
 fi
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
     d_sizes="1024 1048576 16777216"; d_runs=1; d_trips=100; d_tiny=40000
-    d_seqs="1000 3000 10000"; d_race=100; d_s5=67108864
+    d_seqs="1000 3000 10000"; d_race=100; d_s5=67108864; d_sandbox=50
 else
     d_sizes="1024 65536 1048576 16777216 268435456 1073741824"; d_runs=3; d_trips=1000
-    d_tiny=400000; d_seqs="10000 30000 100000"; d_race=300; d_s5=1073741824
+    d_tiny=400000; d_seqs="10000 30000 100000"; d_race=300; d_s5=1073741824; d_sandbox=200
 fi
+export BENCH_SANDBOX_RUNS=${BENCH_SANDBOX_RUNS:-$d_sandbox}
 read -r -a SIZES <<<"${BENCH_SIZES:-$d_sizes}"
 RUNS=${BENCH_RUNS:-$d_runs}
 TRIPS=${BENCH_ROUNDTRIPS:-$d_trips}
@@ -424,7 +426,7 @@ RACE_MERGED=$(grep -c '^recv #1: 10 bytes "helloworld"$' "$WORK/race.out" || tru
 # ---- stages 5 and 6: their own scripts, in this run ----
 
 mkdir -p "$RESULTS"
-say "sandbox: bench/sandbox.sh, ${BENCH_SANDBOX_RUNS:-200} \`true\` with and without --sandbox, taking turns"
+say "sandbox: bench/sandbox.sh, $BENCH_SANDBOX_RUNS \`true\` with and without --sandbox, taking turns"
 SANDBOX_TSV="$WORK/sandbox.tsv" "$ROOT/bench/sandbox.sh" >"$RESULTS/sandbox.md" || die "bench/sandbox.sh failed"
 SB_COST=-
 [ -s "$WORK/sandbox.tsv" ] && IFS=$'\t' read -r SB_RUNS SB_PLAIN SB_WITH SB_COST <"$WORK/sandbox.tsv"
