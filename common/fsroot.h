@@ -31,7 +31,16 @@ struct fsroot {
     int dirfd;                /* the root, O_PATH | O_DIRECTORY           */
     int beneath;              /* 1: openat2 RESOLVE_BENEATH; 0: fallback,
                                  every symlink refused                      */
+    int read_only;            /* --read-only: put is refused (read_only), and
+                                 a --sandbox binds the root read-only; set
+                                 it before fsroot_open, which keeps it      */
 };
+
+/* --read-only, for a server's option table (cli.h). */
+#define FSROOT_READ_ONLY_OPTION(root) \
+    { "read-only", 0, CLI_FLAG, &(root)->read_only, NULL, \
+      "refuse put (error read_only); with --sandbox, commands see the root read-only too", \
+      0, 0 }
 
 /* Opens PATH as the root. FORCE_FALLBACK = 1 uses the O_NOFOLLOW walk even
  * where openat2 works (how the tests prove the fallback). Returns 0, or -1

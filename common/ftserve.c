@@ -399,7 +399,10 @@ int ft_upload_start(const struct fsroot *root, const struct ft_msg *req, uint64_
     fsroot_show_name(req->name, strlen(req->name), up->shown, sizeof up->shown);
     if (req->prefix_sha256)
         snprintf(up->prefix_wanted, sizeof up->prefix_wanted, "%s", req->prefix_sha256);
-    /* The size cap comes first: nothing is created for a refused upload. */
+    /* Nothing is created for a refused upload. */
+    if (root->read_only)
+        return ft_fail(e, FT_E_READ_ONLY, "\"%s\": this server's files are read-only "
+                       "(--read-only): put is refused", up->shown);
     if (req->file_size > max_upload)
         return ft_fail(e, FT_E_TOO_LARGE, "\"%s\" is %" PRIu64 " bytes; this server takes at "
                        "most %" PRIu64 " (--max-upload)", up->shown, req->file_size, max_upload);
