@@ -78,6 +78,7 @@ test: deps
 	@tests/run_suite.sh tests/
 
 test-heavy: deps
+	@tools/deps.sh $(DEB_BUILD_DEPS)
 	+@$(MAKE) --no-print-directory QUIET_TARGETS="all bench-programs" quiet-build
 	@tests/run_suite.sh tests/heavy/
 
@@ -106,25 +107,85 @@ bench:
 	+@$(MAKE) --no-print-directory QUIET_TARGETS="all bench-programs" quiet-build
 	@bench/run.sh
 
+# ---- make install, make uninstall, make deb ----
 # Everything keeps its place under $(PREFIX)/libexec/nianbao (the viewer finds
 # its tap library and catalogue next to itself, the lesson finds the stages);
-# $(PREFIX)/bin gets the viewer and the lesson.
-LIBEXEC = $(DESTDIR)$(PREFIX)/libexec/nianbao
+# $(PREFIX)/bin gets a link named nianbao-* for each program a user runs:
+# stage3_struct_len/server is nianbao-stage3-server, tools/slicer is
+# nianbao-slicer, viewer/nianbao-view and tools/lesson.sh are nianbao-view
+# and nianbao-lesson. Each has a man page under its own name (the stage
+# programs' names are links to their stage's page, man/nianbao-stageN.1),
+# and nianbao(7) lists them. The exercises a student is handed go to
+# $(PREFIX)/share/nianbao/exercises (nianbao-exercises DIR copies them out).
+# `make uninstall` (same PREFIX and DESTDIR) removes exactly these files, then
+# the directories of nianbao's own that are left empty.
+LIBEXEC_DIR = $(PREFIX)/libexec/nianbao
+SHARE_DIR   = $(PREFIX)/share/nianbao
+MAN_DIR     = $(PREFIX)/share/man
+
+# stage3_struct_len/server -> stage3; stage_cmd: -> nianbao-stage3-server
+stage_of  = $(firstword $(subst _, ,$(patsubst %/,%,$(dir $(1)))))
+stage_cmd = nianbao-$(call stage_of,$(1))-$(subst _,-,$(notdir $(1)))
+
+INSTALL_PROGS = $(STAGE_BIN) $(TOOLS_BIN) $(filter-out viewer/test_decode,$(VIEWER_BIN)) \
+                $(filter %.so,$(VIEWER_LIB)) tools/lesson.sh tools/exercises.sh
+INSTALL_DATA  = $(filter %.mo,$(VIEWER_LIB))
+# NAME:TARGET, TARGET beneath libexec/nianbao
+BIN_LINKS = $(foreach p,$(STAGE_BIN),$(call stage_cmd,$(p)):$(p)) \
+            $(foreach p,$(TOOLS_BIN),nianbao-$(notdir $(p)):$(p)) \
+            nianbao-view:viewer/nianbao-view nianbao-lesson:tools/lesson.sh \
+            nianbao-exercises:tools/exercises.sh
+MAN1_PAGES := $(wildcard man/*.1)
+MAN7_PAGES := $(wildcard man/*.7)
+# NAME.1:PAGE.1, in man1
+MAN1_LINKS = $(foreach p,$(STAGE_BIN),$(call stage_cmd,$(p)).1:nianbao-$(call stage_of,$(p)).1)
+EXERCISE_HANDOUT := exercises/README.md exercises/README.zh.md \
+                    $(wildcard exercises/stage[346]/*.c exercises/stage[346]/*.py)
+
 install: all
-	for f in $(STAGE_BIN) $(TOOLS_BIN) $(filter-out viewer/test_decode,$(VIEWER_BIN)) \
-	         $(filter %.so,$(VIEWER_LIB)) tools/lesson.sh; do \
-	  install -d $(LIBEXEC)/$$(dirname $$f) && install -m 755 $$f $(LIBEXEC)/$$f || exit 1; done
-	for f in $(filter %.mo,$(VIEWER_LIB)); do \
-	  install -d $(LIBEXEC)/$$(dirname $$f) && install -m 644 $$f $(LIBEXEC)/$$f || exit 1; done
+	for f in $(INSTALL_PROGS); do \
+	  install -d $(DESTDIR)$(LIBEXEC_DIR)/$$(dirname $$f) && \
+	  install -m 755 $$f $(DESTDIR)$(LIBEXEC_DIR)/$$f || exit 1; done
+	for f in $(INSTALL_DATA); do \
+	  install -d $(DESTDIR)$(LIBEXEC_DIR)/$$(dirname $$f) && \
+	  install -m 644 $$f $(DESTDIR)$(LIBEXEC_DIR)/$$f || exit 1; done
 	install -d $(DESTDIR)$(PREFIX)/bin
-	ln -sf ../libexec/nianbao/viewer/nianbao-view $(DESTDIR)$(PREFIX)/bin/nianbao-view
-	ln -sf ../libexec/nianbao/tools/lesson.sh $(DESTDIR)$(PREFIX)/bin/nianbao-lesson
-	ln -sf ../libexec/nianbao/tools/grade $(DESTDIR)$(PREFIX)/bin/nianbao-grade
+	for link in $(BIN_LINKS); do \
+	  ln -sf ../libexec/nianbao/$${link#*:} $(DESTDIR)$(PREFIX)/bin/$${link%%:*} || exit 1; done
+	install -d $(DESTDIR)$(MAN_DIR)/man1 $(DESTDIR)$(MAN_DIR)/man7
+	install -m 644 $(MAN1_PAGES) $(DESTDIR)$(MAN_DIR)/man1/
+	install -m 644 $(MAN7_PAGES) $(DESTDIR)$(MAN_DIR)/man7/
+	for link in $(MAN1_LINKS); do \
+	  ln -sf $${link#*:} $(DESTDIR)$(MAN_DIR)/man1/$${link%%:*} || exit 1; done
+	install -d $(DESTDIR)$(SHARE_DIR)
+	install -m 644 tools/nianbao.lua $(DESTDIR)$(SHARE_DIR)/nianbao.lua
+	for f in $(EXERCISE_HANDOUT); do \
+	  install -d $(DESTDIR)$(SHARE_DIR)/$$(dirname $$f) && \
+	  install -m 644 $$f $(DESTDIR)$(SHARE_DIR)/$$f || exit 1; done
+
+uninstall:
+	for f in $(INSTALL_PROGS) $(INSTALL_DATA); do rm -f $(DESTDIR)$(LIBEXEC_DIR)/$$f; done
+	for link in $(BIN_LINKS); do rm -f $(DESTDIR)$(PREFIX)/bin/$${link%%:*}; done
+	for f in $(notdir $(MAN1_PAGES)); do rm -f $(DESTDIR)$(MAN_DIR)/man1/$$f; done
+	for f in $(notdir $(MAN7_PAGES)); do rm -f $(DESTDIR)$(MAN_DIR)/man7/$$f; done
+	for link in $(MAN1_LINKS); do rm -f $(DESTDIR)$(MAN_DIR)/man1/$${link%%:*}; done
+	rm -f $(DESTDIR)$(SHARE_DIR)/nianbao.lua
+	for f in $(EXERCISE_HANDOUT); do rm -f $(DESTDIR)$(SHARE_DIR)/$$f; done
+	for d in $(DESTDIR)$(LIBEXEC_DIR) $(DESTDIR)$(SHARE_DIR); do \
+	  if [ -d $$d ]; then find $$d -depth -type d -empty -delete || exit 1; fi; done
+
+# The Debian package (debian/), built by tools/build-deb.sh in a copy of
+# the tracked files; the .deb lands in dist/. It installs, first, the
+# Debian packages the build needs.
+DEB_BUILD_DEPS := debhelper dpkg-dev fakeroot lintian
+deb:
+	@tools/deps.sh $(DEB_BUILD_DEPS)
+	@tools/build-deb.sh
 
 clean:
 	rm -f $(COMMON_OBJ) $(COMMON_LIB) $(STAGE_BIN) $(TOOLS_BIN) $(VIEWER_BIN) $(VIEWER_LIB)
 	rm -rf viewer/locale
 	find . -name '*.o' -delete -o -name '*.d' -delete
 
-.PHONY: all viewer-all deps demo test test-heavy bench install clean quiet-build bench-programs bench-clean
+.PHONY: all viewer-all deps demo test test-heavy bench install uninstall deb clean quiet-build bench-programs bench-clean
 -include $(shell find . -name '*.d' 2>/dev/null)

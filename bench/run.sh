@@ -24,6 +24,9 @@
 #               server's digest remembered), an upload and streamed command
 #               output of BENCH_STAGE5_BYTES, against a raw baseline (and
 #               one hashing in line), with both ends' peak RSS.
+#   sandbox     bench/sandbox.sh: BENCH_SANDBOX_RUNS (200) `true` through
+#               stage 3 with and without --sandbox, taking turns: the cost
+#               of bubblewrap per command.
 #   stage 6     bench/stage6.sh: each server model (and Python's
 #               ThreadingTCPServer) under tools/loadgen with 1, 10, 100 and
 #               1000 clients at once; poll holding 10 000 idle connections
@@ -44,6 +47,7 @@
 #   BENCH_TAP_BYTES=N     the tapped transfer (default: the largest size)
 #   BENCH_DOC_MAX=268435456  largest size given to the document's programs
 #   BENCH_RACE_RUNS=300   BENCH_RESULTS=DIR (default bench/results)
+#   BENCH_SANDBOX_RUNS=200 (50 with BENCH_QUICK)
 #   NIANBAO_DOCUMENT=FILE the tutorial's text (default ../shared/seed/...)
 #   BENCH_PYTHON=PATH     the Python that runs the document's programs
 #   BENCH_STAGE5=0        leave stage 5 out;  BENCH_STAGE5_BYTES=1073741824
@@ -59,11 +63,12 @@ if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
 fi
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
     d_sizes="1024 1048576 16777216"; d_runs=1; d_trips=100; d_tiny=40000
-    d_seqs="1000 3000 10000"; d_race=100; d_s5=67108864
+    d_seqs="1000 3000 10000"; d_race=100; d_s5=67108864; d_sandbox=50
 else
     d_sizes="1024 65536 1048576 16777216 268435456 1073741824"; d_runs=3; d_trips=1000
-    d_tiny=400000; d_seqs="10000 30000 100000"; d_race=300; d_s5=1073741824
+    d_tiny=400000; d_seqs="10000 30000 100000"; d_race=300; d_s5=1073741824; d_sandbox=200
 fi
+export BENCH_SANDBOX_RUNS=${BENCH_SANDBOX_RUNS:-$d_sandbox}
 read -r -a SIZES <<<"${BENCH_SIZES:-$d_sizes}"
 RUNS=${BENCH_RUNS:-$d_runs}
 TRIPS=${BENCH_ROUNDTRIPS:-$d_trips}
@@ -421,6 +426,10 @@ RACE_MERGED=$(grep -c '^recv #1: 10 bytes "helloworld"$' "$WORK/race.out" || tru
 # ---- stages 5 and 6: their own scripts, in this run ----
 
 mkdir -p "$RESULTS"
+say "sandbox: bench/sandbox.sh, $BENCH_SANDBOX_RUNS \`true\` with and without --sandbox, taking turns"
+SANDBOX_TSV="$WORK/sandbox.tsv" "$ROOT/bench/sandbox.sh" >"$RESULTS/sandbox.md" || die "bench/sandbox.sh failed"
+SB_COST=-
+[ -s "$WORK/sandbox.tsv" ] && IFS=$'\t' read -r SB_RUNS SB_PLAIN SB_WITH SB_COST <"$WORK/sandbox.tsv"
 if [ "$STAGE5" = 1 ]; then
     say "stage 5: bench/stage5.sh, $(human "$STAGE5_BYTES") down, up and streamed; $RUNS run(s) each"
     BENCH_BYTES=$STAGE5_BYTES BENCH_RUNS=$RUNS STAGE5_TSV="$WORK/stage5.tsv" \
@@ -575,6 +584,12 @@ hash_limit() { # SIZE: 2 x the faster MD5, "-" when not measured
         cat "$RESULTS/stage6.md"
         echo
     fi
+    echo "## --sandbox: a command in bubblewrap (bench/sandbox.sh; stage 3, one client per \`true\`, medians)"
+    echo
+    echo "| runs | without | with --sandbox | cost per command |"
+    echo "|---|---|---|---|"
+    cat "$RESULTS/sandbox.md"
+    echo
     # The targets of issue 8, measured here.
     big=$LARGEST
     max_rss() { local impl=$1 m=0 s; for s in "${SIZES[@]}"; do
@@ -641,6 +656,17 @@ hash_limit() { # SIZE: 2 x the faster MD5, "-" when not measured
             "$S6_IDLE" "$S6_HELD" "$S6_RATIO" "$S6_BESIDE" "$S6_ALONE" "$(holds "$S6_RATIO" '<=' 2)"
     fi
     if [ "$STAGE5" = 1 ] || [ "$STAGE6" = 1 ]; then echo; fi
+    echo "## The target of issue 17, in this run"
+    echo
+    echo "| what | measured | target | holds |"
+    echo "|---|---|---|---|"
+    if [ "$SB_COST" = - ]; then
+        printf '| --sandbox cost per command | not measured (see above) | ≤ 10 ms | - |\n'
+    else
+        printf '| --sandbox cost per command, median of %s `true` | %s ms (%s ms against %s ms) | ≤ 10 ms | %s |\n' \
+            "$SB_RUNS" "$SB_COST" "$SB_WITH" "$SB_PLAIN" "$(holds "$SB_COST" '<=' 10)"
+    fi
+    echo
     echo "Settings: BENCH_SIZES=\"${SIZES[*]}\" BENCH_RUNS=$RUNS BENCH_ROUNDTRIPS=$TRIPS BENCH_TINY_SENDS=$TINY BENCH_SEQS=\"${SEQS[*]}\" BENCH_TAP_BYTES=$TAP_BYTES BENCH_DOC_MAX=$DOC_MAX BENCH_RACE_RUNS=$RACE_RUNS BENCH_STAGE5=$STAGE5 BENCH_STAGE5_BYTES=$STAGE5_BYTES BENCH_STAGE6=$STAGE6$S6_SETTINGS."
 } >"$md"
 

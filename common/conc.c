@@ -37,6 +37,7 @@ void conc_init(struct conc_server *s, const char *model, unsigned long max_clien
     s->listener = s->signal_fd = -1;
     s->stop_pipe[0] = s->stop_pipe[1] = -1;
     s->root.dirfd = -1;
+    s->serve.sandbox.root = &s->root;   /* commands run in the root, as stage 5's */
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->ended, NULL);
 }
@@ -75,6 +76,8 @@ void conc_parse(struct conc_server *s, const char *summary, int argc, char **arg
         { "grace", 'g', CLI_DURATION, &s->grace_ms, "SECS",
           "on SIGTERM/SIGINT, let the requests under way finish for up to SECS (default 10)",
           0, DURATION_S(3600) },
+        FSROOT_READ_ONLY_OPTION(&s->root),
+        SANDBOX_OPTIONS(&s->serve.sandbox),
     };
     char epilog[512];
     size_t used = 0;
@@ -87,7 +90,8 @@ void conc_parse(struct conc_server *s, const char *summary, int argc, char **arg
                                 "wait in the accept queue.\n");
     snprintf(epilog + used, sizeof epilog - used, "Speaks the stage 5 protocol "
              "(stage5_file_transfer/README.md): use stage 5's client.\nAnyone who can "
-             "reach the port runs shell commands as you: keep it on loopback.");
+             "reach the port runs shell commands as you: keep it on loopback,\nor add "
+             "--sandbox (README.md: Teaching on a classroom network).");
     /* The iterative model has no --max-clients: it serves one, by design. */
     struct cli_option table[sizeof options / sizeof options[0]];
     size_t n = 0;

@@ -200,6 +200,33 @@ int fsroot_open_file(const struct fsroot *root, const char *name, int flags)
     return fd;
 }
 
+int fsroot_missing_dir(const struct fsroot *root, const char *name, char *out, size_t outlen,
+                       int *is_there)
+{
+    size_t len = strlen(name);
+
+    *is_there = 0;
+    if (outlen == 0 || len >= outlen)
+        return -1;
+    for (size_t end = 1; end < len; end++) {
+        if (name[end] != '/')
+            continue;
+        memcpy(out, name, end);
+        out[end] = '\0';
+        int fd = fsroot_open_file(root, out, O_PATH);
+        struct stat st;
+        int ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+        *is_there = fd >= 0;
+        if (fd >= 0)
+            close(fd);
+        if (!ok)
+            return 0;
+    }
+    out[0] = '\0';
+    *is_there = 0;
+    return 0;
+}
+
 void fsroot_partial_name(const char *last, char *out, size_t outlen)
 {
     snprintf(out, outlen, "%s%s", FSROOT_PARTIAL_PREFIX, last);

@@ -31,7 +31,16 @@ struct fsroot {
     int dirfd;                /* the root, O_PATH | O_DIRECTORY           */
     int beneath;              /* 1: openat2 RESOLVE_BENEATH; 0: fallback,
                                  every symlink refused                      */
+    int read_only;            /* --read-only: put is refused (read_only), and
+                                 a --sandbox binds the root read-only; set
+                                 it before fsroot_open, which keeps it      */
 };
+
+/* --read-only, for a server's option table (cli.h). */
+#define FSROOT_READ_ONLY_OPTION(root) \
+    { "read-only", 0, CLI_FLAG, &(root)->read_only, NULL, \
+      "refuse put (error read_only); with --sandbox, commands see the root read-only too", \
+      0, 0 }
 
 /* Opens PATH as the root. FORCE_FALLBACK = 1 uses the O_NOFOLLOW walk even
  * where openat2 works (how the tests prove the fallback). Returns 0, or -1
@@ -66,6 +75,14 @@ void fsroot_partial_name(const char *last, char *out, size_t outlen);
  * escaped), into OUT: "\"a/b\" leads outside the root (a symlink)". */
 void fsroot_describe_error(int err_no, const char *name_shown, int beneath,
                            char *out, size_t outlen);
+
+/* The first directory of NAME (checked by fsroot_check_name) that does
+ * not exist or is not a directory beneath the root ("sub" for "sub/a/x"
+ * when there is no sub), into OUT; "" when all are there. *IS_THERE: 1
+ * when that directory exists but is not a directory. Returns 0, or -1
+ * when it does not fit OUT. */
+int fsroot_missing_dir(const struct fsroot *root, const char *name, char *out, size_t outlen,
+                       int *is_there);
 
 /* NAME (LEN bytes) made safe for a log line or a message: control bytes
  * (C0, DEL, and C1 such as CSI 0x9b), bidirectional controls (U+061C,

@@ -59,7 +59,7 @@ static const struct message {
     { FT_PUT,  "put",  FT_REQUEST, B_NONE, { REQ(F_NAME), REQ(F_FILE_SIZE), OPT(F_OFFSET),
                                              OPT(F_PREFIX), OPT(F_OVERWRITE) } },
     { FT_STAT, "stat", FT_REQUEST, B_NONE, { REQ(F_NAME) } },
-    { FT_LIST, "list", FT_REQUEST, B_NONE, { { F_NONE, 0 } } },
+    { FT_LIST, "list", FT_REQUEST, B_NONE, { OPT(F_NAME) } },
     { FT_DATA, "data", FT_UPLOAD,  B_ANY,  { { F_NONE, 0 } } },
     { FT_END,  "end",  FT_UPLOAD,  B_NONE, { REQ(F_SHA256) } },
     { FT_OUTPUT, "output", FT_REPLY, B_SOME, { REQ(F_STREAM) } },

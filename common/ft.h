@@ -61,6 +61,7 @@
 #define FT_E_LOCKED          "locked"
 #define FT_E_DIGEST_MISMATCH "digest_mismatch"
 #define FT_E_IO              "io"
+#define FT_E_READ_ONLY       "read_only"        /* put on a --read-only server */
 #define FT_E_BUSY            "busy"             /* stage 6 */
 #define FT_E_TIMEOUT         "timeout"          /* stage 6 */
 

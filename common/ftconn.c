@@ -393,7 +393,7 @@ static void answer_list(struct ftconn *c)
     struct ft_error e;
 
     snprintf(c->shown, sizeof c->shown, "list");
-    if (ft_list(c->cfg->root, &body, &body_len, &count, &skipped, &truncated, &e) < 0) {
+    if (ft_list(c->cfg->root, &c->req, &body, &body_len, &count, &skipped, &truncated, &e) < 0) {
         reply_error(c, &e);
         return;
     }

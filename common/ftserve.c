@@ -29,15 +29,26 @@ static void close_fd(int *fd)
 }
 
 /* E for errno ERR_NO from opening a name beneath the root. */
-static int open_failed(const struct fsroot *root, int err_no, const char *shown,
-                       struct ft_error *e)
+static int open_failed(const struct fsroot *root, int err_no, const char *name,
+                       const char *shown, struct ft_error *e)
 {
-    char what[400];
+    char what[400], dir[FSROOT_NAME_MAX + 1], dir_shown[FT_SHOWN_MAX];
+    int is_there;
 
     fsroot_describe_error(err_no, shown, root->beneath, what, sizeof what);
     switch (err_no) {
     case ENOENT:
     case ENOTDIR:
+        /* Name the directory that is missing: "sub/y" alone does not say
+         * whether y or sub is. */
+        if (fsroot_missing_dir(root, name, dir, sizeof dir, &is_there) == 0 && dir[0]) {
+            fsroot_show_name(dir, strlen(dir), dir_shown, sizeof dir_shown);
+            if (is_there)
+                return ft_fail(e, FT_E_NOT_FOUND, "\"%s\": \"%s\" is not a directory", shown,
+                               dir_shown);
+            return ft_fail(e, FT_E_NOT_FOUND, "\"%s\": the directory \"%s\" does not exist",
+                           shown, dir_shown);
+        }
         return ft_fail(e, FT_E_NOT_FOUND, "%s", what);
     case EXDEV:
     case ELOOP:
@@ -154,7 +165,7 @@ int ft_download_start(const struct fsroot *root, const struct ft_msg *req, int t
     /* O_NONBLOCK: opening a FIFO planted in the root must not hang. */
     dl->fd = fsroot_open_file(root, req->name, O_RDONLY | O_NONBLOCK);
     if (dl->fd < 0)
-        return open_failed(root, errno, dl->shown, e);
+        return open_failed(root, errno, req->name, dl->shown, e);
     if (fstat(dl->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         close_fd(&dl->fd);
         return ft_fail(e, FT_E_NOT_FILE, "\"%s\" is not a regular file", dl->shown);
@@ -388,13 +399,16 @@ int ft_upload_start(const struct fsroot *root, const struct ft_msg *req, uint64_
     fsroot_show_name(req->name, strlen(req->name), up->shown, sizeof up->shown);
     if (req->prefix_sha256)
         snprintf(up->prefix_wanted, sizeof up->prefix_wanted, "%s", req->prefix_sha256);
-    /* The size cap comes first: nothing is created for a refused upload. */
+    /* Nothing is created for a refused upload. */
+    if (root->read_only)
+        return ft_fail(e, FT_E_READ_ONLY, "\"%s\": this server's files are read-only "
+                       "(--read-only): put is refused", up->shown);
     if (req->file_size > max_upload)
         return ft_fail(e, FT_E_TOO_LARGE, "\"%s\" is %" PRIu64 " bytes; this server takes at "
                        "most %" PRIu64 " (--max-upload)", up->shown, req->file_size, max_upload);
     up->dirfd = fsroot_open_parent(root, req->name, &last);
     if (up->dirfd < 0)
-        return open_failed(root, errno, up->shown, e);
+        return open_failed(root, errno, req->name, up->shown, e);
     snprintf(up->last, sizeof up->last, "%s", last);
     fsroot_partial_name(up->last, up->partial, sizeof up->partial);
 
@@ -615,7 +629,7 @@ int ft_stat(const struct fsroot *root, const struct ft_msg *req, struct ft_stat_
     fsroot_show_name(req->name, strlen(req->name), shown, sizeof shown);
     int fd = fsroot_open_file(root, req->name, O_PATH);
     if (fd < 0 && errno != ENOENT && errno != ENOTDIR)
-        return open_failed(root, errno, shown, e);
+        return open_failed(root, errno, req->name, shown, e);
     if (fd >= 0) {
         int ok = fstat(fd, &info) == 0;
         close(fd);
@@ -645,8 +659,9 @@ static int by_name(const void *a, const void *b)
     return strcmp(((const struct list_entry *)a)->name, ((const struct list_entry *)b)->name);
 }
 
-int ft_list(const struct fsroot *root, char **body, size_t *body_len, uint64_t *count,
-            uint64_t *skipped, int *truncated, struct ft_error *e)
+int ft_list(const struct fsroot *root, const struct ft_msg *req, char **body,
+            size_t *body_len, uint64_t *count, uint64_t *skipped, int *truncated,
+            struct ft_error *e)
 {
     struct list_entry *entries = NULL;
     size_t used = 0, cap = 0, name_bytes = 0;
@@ -658,10 +673,28 @@ int ft_list(const struct fsroot *root, char **body, size_t *body_len, uint64_t *
     *body_len = 0;
     *count = *skipped = 0;
     *truncated = 0;
-    int fd = openat(root->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int at = root->dirfd;
+    if (req->name) {
+        /* A directory beneath the root, opened as get opens a file. */
+        char shown[FT_SHOWN_MAX];
+        struct stat st;
+        fsroot_show_name(req->name, strlen(req->name), shown, sizeof shown);
+        at = fsroot_open_file(root, req->name, O_PATH);
+        if (at < 0)
+            return open_failed(root, errno, req->name, shown, e);
+        if (fstat(at, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            close(at);
+            return ft_fail(e, FT_E_NOT_FILE, "\"%s\" is not a directory: list lists a "
+                           "directory's files", shown);
+        }
+    }
+    int fd = openat(at, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (at != root->dirfd)
+        close(at);
     DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
     if (!dir) {
-        ft_fail(e, FT_E_IO, "cannot read the served directory: %s", strerror(errno));
+        ft_fail(e, FT_E_IO, "cannot read the %s directory: %s", req->name ? "listed" : "served",
+                strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;

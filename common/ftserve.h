@@ -191,13 +191,15 @@ int ft_stat(const struct fsroot *root, const struct ft_msg *req, struct ft_stat_
 
 #define FT_LIST_MAX (4u << 20)       /* bytes of names kept for a listing */
 
-/* The regular files directly in the root, sorted by name, as the "list"
- * body: a malloc'ed JSON array *BODY of *BODY_LEN bytes. Names a client
+/* The regular files directly in the root, or in the directory REQ->name
+ * beneath it when the request has a name, sorted by name, as the "list"
+ * body (names as they are in that directory): a malloc'ed JSON array *BODY of *BODY_LEN bytes. Names a client
  * could not ask for (control characters, not UTF-8, the server's partial
  * files) are left out: *SKIPPED counts those that are not partial files.
  * Past FT_LIST_MAX bytes of names, *TRUNCATED is set and the rest left
- * out. Returns 0, or -1 with E filled. */
-int ft_list(const struct fsroot *root, char **body, size_t *body_len, uint64_t *count,
+ * out. Returns 0, or -1 with E filled (not_found, not_file for a name
+ * that is not a directory, bad_name for one that leads outside). */
+int ft_list(const struct fsroot *root, const struct ft_msg *req, char **body, size_t *body_len, uint64_t *count,
             uint64_t *skipped, int *truncated, struct ft_error *e);
 
 #endif

@@ -21,6 +21,8 @@ static int net_open(const char *host, const char *port, int socktype, int backlo
     int fd = -1, saved_errno = 0;
     const char *verb = role == NET_LISTEN ? "listen on" : "connect to";
     const char *shown_host = host ? host : "*";
+    /* An IPv6 address with its port is written [::1]:8086 (RFC 3986). */
+    int bracket = strchr(shown_host, ':') != NULL;
 
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
@@ -28,8 +30,8 @@ static int net_open(const char *host, const char *port, int socktype, int backlo
     hints.ai_flags = role == NET_LISTEN ? AI_PASSIVE : 0;
     int gai = getaddrinfo(host, port, &hints, &list);
     if (gai != 0) {
-        snprintf(err, errlen, "cannot %s %s:%s: %s", verb, shown_host, port,
-                 gai_strerror(gai));
+        snprintf(err, errlen, "cannot %s %s%s%s:%s: %s", verb, bracket ? "[" : "", shown_host,
+                 bracket ? "]" : "", port, gai_strerror(gai));
         return -1;
     }
     for (ai = list; ai != NULL; ai = ai->ai_next) {
@@ -56,8 +58,8 @@ static int net_open(const char *host, const char *port, int socktype, int backlo
     }
     freeaddrinfo(list);
     if (fd < 0)
-        snprintf(err, errlen, "cannot %s %s:%s: %s", verb, shown_host, port,
-                 strerror(saved_errno ? saved_errno : EADDRNOTAVAIL));
+        snprintf(err, errlen, "cannot %s %s%s%s:%s: %s", verb, bracket ? "[" : "", shown_host,
+                 bracket ? "]" : "", port, strerror(saved_errno ? saved_errno : EADDRNOTAVAIL));
     return fd;
 }
 

@@ -17,7 +17,8 @@
  *     command_read + command_tick on its fds (event loop), then
  *     command_finish.
  * There is no global state but the table of running process groups that
- * the stop signal handler kills (server_signals_install).
+ * the stop signal handler kills (server_signals_install), and the sandbox
+ * every command runs in, set once at start (run_sandbox_start).
  *
  * Nothing here prints or exits. */
 #ifndef NIANBAO_RUN_H
@@ -28,6 +29,7 @@
 #include <sys/types.h>
 
 #include "digest.h"
+#include "sandbox.h"
 
 enum command_stream { COMMAND_STDOUT = 1, COMMAND_STDERR = 2 };
 
@@ -126,6 +128,13 @@ int run_command(const void *cmd, size_t cmd_len, unsigned long timeout_ms,
                 struct cmd_result *res, char *err, size_t errlen);
 
 void cmd_result_free(struct cmd_result *res);
+
+/* --sandbox: from now on every command runs in the bubblewrap sandbox CFG
+ * describes (sandbox.h). Call it once, before any command and any thread.
+ * Runs `true` in it first: returns 0, or -1 with ERR filled when the
+ * sandbox cannot be made (no bwrap, no user namespaces: bwrap's own words
+ * follow), and then nothing changes: the caller must not serve. */
+int run_sandbox_start(const struct sandbox_config *cfg, char *err, size_t errlen);
 
 /* Server-wide signal set-up for servers that stop at once: ignore SIGPIPE
  * (a client that goes away must not kill the server), SIGCHLD back at its

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "duration.h"
+#include "fsroot.h"
 #include "run.h"
 
 static struct timeval timeval_of_ms(unsigned long ms)
@@ -33,14 +34,31 @@ int serve_start(const struct serve_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot install signal handlers: %s", strerror(errno));
         return -1;
     }
+    if (cfg->sandbox.enabled && run_sandbox_start(&cfg->sandbox, err, errlen) < 0)
+        return -1;
     int listener = net_listen_backlog(cfg->host, cfg->port, cfg->backlog > 0 ? cfg->backlog : 5,
                                       err, errlen);
     if (listener < 0)
         return -1;
     net_local_name(listener, addr, sizeof addr);
-    if (net_is_loopback(listener) != 1)
+    if (net_is_loopback(listener) != 1 && !cfg->sandbox.enabled) {
+        if (!cfg->sandbox.unsafe) {
+            snprintf(err, errlen, "%s is reachable from other hosts, and whoever connects would "
+                     "run commands as you: add --sandbox, or --unsafe-no-sandbox to take that "
+                     "risk", addr);
+            close(listener);
+            return -1;
+        }
         fprintf(cfg->log, "warning: %s is reachable from other hosts: whoever connects runs "
                 "commands as this user\n", addr);
+    }
+    if (cfg->sandbox.enabled)
+        fprintf(cfg->log, "sandbox: each command runs in bubblewrap%s: no network, the system "
+                "read-only, %s, at most %d processes\n",
+                geteuid() == 0 ? " as nobody" : "",
+                !cfg->sandbox.root ? "an empty /tmp as its directory"
+                : cfg->sandbox.root->read_only ? "the root read-only" : "the root writable",
+                SANDBOX_NPROC);
     fprintf(cfg->log, "listening on %s\n", addr);
     fflush(cfg->log);
     return listener;

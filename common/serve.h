@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "net.h"
+#include "sandbox.h"
 
 struct serve_config {
     const char *prog;         /* "server": the prefix of its own log lines  */
@@ -30,6 +31,8 @@ struct serve_config {
                                  requests is closed (0: never)              */
     int backlog;              /* accept queue; 0: the document's 5         */
     FILE *log;                /* where log lines go                        */
+    struct sandbox_config sandbox; /* --sandbox, --unsafe-no-sandbox: options
+                                 from SANDBOX_OPTIONS(&cfg.serve.sandbox)   */
 };
 
 struct serve_conn {
@@ -45,8 +48,11 @@ typedef void serve_handler(struct serve_conn *conn, void *ctx);
 /* Everything before the first accept: makes sure descriptors 0, 1 and 2
  * are open (a server started with them closed would otherwise hand fd 2,
  * its log, to the first client's socket), installs the stop handler
- * (server_signals_install), listens, logs a warning when the address is
- * reachable from other hosts, then "listening on ADDR:PORT".
+ * (server_signals_install), makes the sandbox when asked
+ * (run_sandbox_start: it is tried once, and its failure is this one's),
+ * listens, then "listening on ADDR:PORT". An address reachable from other
+ * hosts is refused without --sandbox (the error says to add it, or
+ * --unsafe-no-sandbox), and logged as a warning with --unsafe-no-sandbox.
  * Returns the listening socket, or -1 with ERR filled. */
 int serve_start(const struct serve_config *cfg, char *err, size_t errlen);
 

@@ -438,6 +438,10 @@ def server5_requests():
         'get-empty-name': f5({'op': 'get', 'name': ''}),
         'stat': f5({'op': 'stat', 'name': 'a.txt'}),
         'list': listing,
+        'list-dir': f5({'op': 'list', 'name': 'sub'}) + listing,
+        'list-dir-dotdot': f5({'op': 'list', 'name': '..'}) + listing,
+        'list-dir-file': f5({'op': 'list', 'name': 'a.txt'}) + listing,
+        'list-dir-missing': f5({'op': 'list', 'name': 'nodir/deeper'}) + listing,
         'put': put5('new.txt', b'new bytes\n') + get + f5({'op': 'get', 'name': 'new.txt'}),
         'put-empty': put5('empty', b''),
         'put-sub': put5('sub/c.txt', b'c'),
@@ -523,6 +527,7 @@ def client5_seeds():
         return f5({'op': 'error', 'code': code, 'message': message})
 
     good_exit = exit5([(1, b'hi\n'), (2, b'oops\n')])
+    nothing_kept = f5({'op': 'stat', 'name': 'a.txt', 'exists': False, 'partial_size': 0})
     seeds = {
         'exec': b'\x00' + out + err + good_exit,
         'exec-no-output': b'\x00' + exit5([]),
@@ -570,13 +575,17 @@ def client5_seeds():
         'stat-missing': b'\x04' + f5({'op': 'stat', 'name': 'a.txt', 'exists': False,
                                       'partial_size': 3}),
         'stat-bad': b'\x04' + f5({'op': 'stat', 'name': 'a.txt', 'exists': 'yes'}),
-        'put': b'\x05' + f5({'op': 'ready', 'offset': 0}) +
+        # a put asks stat first: an interrupted upload is not thrown away unasked
+        'put': b'\x05' + nothing_kept + f5({'op': 'ready', 'offset': 0}) +
                f5({'op': 'done', 'name': 'a.txt', 'file_size': 6, 'sha256': sha(hello)}),
-        'put-exists': b'\x05' + error5('exists', 'a.txt exists'),
-        'put-ready-offset': b'\x05' + f5({'op': 'ready', 'offset': 3}),
-        'put-done-wrong': b'\x05' + f5({'op': 'ready', 'offset': 0}) +
+        'put-exists': b'\x05' + nothing_kept + error5('exists', 'a.txt exists'),
+        'put-ready-offset': b'\x05' + nothing_kept + f5({'op': 'ready', 'offset': 3}),
+        'put-done-wrong': b'\x05' + nothing_kept + f5({'op': 'ready', 'offset': 0}) +
                           f5({'op': 'done', 'name': 'a.txt', 'file_size': 6, 'sha256': sha(b'')}),
-        'put-closed-after-ready': b'\x05' + f5({'op': 'ready', 'offset': 0}),
+        'put-closed-after-ready': b'\x05' + nothing_kept + f5({'op': 'ready', 'offset': 0}),
+        'put-partial-kept': b'\x05' + f5({'op': 'stat', 'name': 'a.txt', 'exists': False,
+                                          'partial_size': 3}),
+        'put-stat-error': b'\x05' + error5('bad_name', 'no'),
         'resume': b'\x06' + file5(b'lo\n', offset=3, whole=hello),
         'resume-from-0': b'\x06' + file5(hello),
         'resume-changed': b'\x06' + error5('changed', 'the part differs'),

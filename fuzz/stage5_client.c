@@ -2,7 +2,7 @@
  *
  * The input is what a server sends: its first byte chooses what the client
  * asked (0 exec, 1 get into a file, 2 get to standard output, 3 ls, 4 stat,
- * 5 put of a 6-byte file, 6 get --resume of a download 3 bytes in), the
+ * 5 put of a 6-byte file (a stat first), 6 get --resume of a download 3 bytes in), the
  * rest is put in a socket, shut for writing, and the client's own do_exec,
  * do_get, do_list, do_stat or do_put reads its replies from it.
  * stage5_file_transfer/client.c is included unchanged (its main renamed);
@@ -282,7 +282,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case ASK_EXEC:       rc = do_exec(&c, "echo hi", 7); break;
     case ASK_GET:        rc = do_get(&c, "a.txt", dest); break;
     case ASK_GET_STDOUT: rc = do_get(&c, "a.txt", "-"); break;
-    case ASK_LS:         rc = do_list(&c); break;
+    case ASK_LS:         rc = do_list(&c, NULL); break;
     case ASK_STAT:       rc = do_stat(&c, "a.txt"); break;
     case ASK_PUT:        rc = do_put(&c, upload, "a.txt"); break;
     case ASK_RESUME:     rc = do_get(&c, "a.txt", dest); break;
@@ -348,12 +348,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             char hex[65];
             struct ft_msg done;
             fuzz_sha256_hex(upload_bytes, 6, hex);
-            if (!reply_is(&r, 0, FT_READY, &m) || !reply_is(&r, 1, FT_DONE, &done) ||
+            if (!reply_is(&r, 0, FT_STAT_REPLY, &m) || m.partial_size != 0 ||
+                !reply_is(&r, 1, FT_READY, &m) || !reply_is(&r, 2, FT_DONE, &done) ||
                 m.offset != 0 || strcasecmp(done.sha256, hex) != 0 ||
                 done.file_size != 6)
-                fuzz_fail("put accepted without \"ready\" then \"done\" with its SHA-256");
-            if (q.n != 3 || q.f[1].body_len != 6 || memcmp(q.f[1].body, upload_bytes, 6) != 0)
-                fuzz_fail("put accepted, but the client did not send put, data, end");
+                fuzz_fail("put accepted without \"stat\" (nothing kept), \"ready\", then "
+                          "\"done\" with its SHA-256");
+            if (q.n != 4 || q.f[2].body_len != 6 || memcmp(q.f[2].body, upload_bytes, 6) != 0)
+                fuzz_fail("put accepted, but the client did not send stat, put, data, end");
         }
         break;
     }

@@ -118,6 +118,22 @@ static void view_line(const struct report *rep, const struct verdict *v, char *b
         snprintf(buf, len, "%s --replay %s%s", rep->viewer, q, proto_opt);
 }
 
+/* The same capture for Wireshark's tshark: the viewer writes it as a pcap
+ * file beside the capture (CAPTURE less .nbcap, plus .pcap), tshark reads it. */
+static void tshark_line(const struct report *rep, const struct verdict *v, char *buf, size_t len)
+{
+    char pcap[PATH_MAX], q[PATH_MAX + 8], qp[PATH_MAX + 8];
+    size_t n = strlen(v->capture);
+    if (n > 6 && strcmp(v->capture + n - 6, ".nbcap") == 0)
+        n -= 6;
+    snprintf(pcap, sizeof pcap, "%.*s.pcap", (int)n, v->capture);
+    shell_quote(v->capture, q, sizeof q);
+    shell_quote(pcap, qp, sizeof qp);
+    int w = snprintf(buf, len, "%s --replay %s --pcap %s && tshark -r %s", rep->viewer, q, qp, qp);
+    if (w < 0 || (size_t)w >= len)
+        buf[0] = '\0';       /* a path too long to give whole: no line */
+}
+
 /* Step I as numbered in the report: when steps were left out of the
  * middle, the ones after them keep their numbers. */
 static size_t step_number(const struct verdict *v, size_t i)
@@ -162,6 +178,9 @@ static void put_scenario(FILE *out, const struct report *rep, const struct scena
             fprintf(out, "%scapture: %s\n", indent, v->capture);
             view_line(rep, v, line, sizeof line);
             fprintf(out, "%sview: %s\n", indent, line);
+            tshark_line(rep, v, line, sizeof line);
+            if (line[0])
+                fprintf(out, "%stshark: %s\n", indent, line);
         }
         if (v->note[0])
             fprintf(out, "%snote: %s\n", indent, v->note);

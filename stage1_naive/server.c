@@ -52,11 +52,13 @@ int main(int argc, char **argv)
           0, DURATION_S(86400) },
         { "max-output", 0, CLI_UINT, &cfg.max_output, "BYTES",
           "keep at most BYTES of a command's output (default 268435456)", 0, INT32_MAX - 4096 },
+        SANDBOX_OPTIONS(&cfg.serve.sandbox),
     };
     const struct cli_program prog = {
         "server", "Runs each command a client sends and returns its output: stdout, then stderr, unframed.",
         "stage 1, reproduces v1.1 of the document", options, sizeof options / sizeof options[0],
-        "Anyone who can reach the port runs shell commands as you: keep it on loopback."
+        "Anyone who can reach the port runs shell commands as you: keep it on loopback,\n"
+        "or add --sandbox (README.md: Teaching on a classroom network)."
     };
     struct cli_outcome cli;
 

@@ -26,18 +26,21 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "fileio.h"
 #include "filehash.h"
 #include "frame.h"
 #include "fsroot.h"
 #include "ft.h"
+#include "interrupt.h"
+#include "localpath.h"
 #include "net.h"
+#include "progress.h"
 #include "session.h"
 #include "wire.h"
+#include "words.h"
 
 /* Exit statuses, one per kind of failure (listed in --help). */
 enum {
@@ -48,6 +51,7 @@ enum {
     EXIT_PROTOCOL = 4,        /* the server broke the protocol                */
     EXIT_VERIFY = 5,          /* SHA-256 mismatch                             */
     EXIT_LOCAL = 6,           /* a local file cannot be read or written       */
+    EXIT_INTERRUPTED = 130,   /* Ctrl-C during a transfer (128 + SIGINT)      */
 };
 
 #define RECV_BUF (1u << 20)
@@ -71,14 +75,17 @@ struct conn {
     int fed_all;                    /* the last feed ended with NEED_MORE */
     int awaiting;                   /* a request was sent, no reply yet    */
     int running;                    /* ... and it is a command             */
+    int stdin_has_commands;         /* the interactive mode: no "put -"     */
+    int quiet;                      /* an error reply is not printed        */
     struct ft_msg msg;              /* the last reply's header             */
 };
 
 static int run_line(struct conn *c, char *line);
+static int run_command(struct conn *c, const char *word, int n, char **args);
 static int do_exec(struct conn *c, const char *command, size_t len);
 static int do_get(struct conn *c, const char *name, const char *dest);
 static int do_put(struct conn *c, const char *file, const char *name);
-static int do_list(struct conn *c);
+static int do_list(struct conn *c, const char *dir);
 static int do_stat(struct conn *c, const char *name);
 static int conn_open(struct conn *c, const struct client_config *cfg);
 static void conn_close(struct conn *c);
@@ -86,18 +93,85 @@ static void conn_close(struct conn *c);
 static const char usage_text[] =
     "commands:\n"
     "  get NAME [DEST]   download NAME (to DEST, a file or a directory; - for stdout)\n"
-    "  put FILE [NAME]   upload FILE (as NAME)\n"
+    "  put FILE [NAME]   upload FILE (as NAME; FILE - reads standard input, NAME then\n"
+    "                    required)\n"
     "  exec CMD...       run CMD on the server; its output is shown as it comes\n"
-    "  ls                list the served files\n"
+    "  ls [DIR]          list the served files (in DIR, beneath the root)\n"
     "  stat NAME         size of NAME, and of an interrupted upload of it\n"
     "  (none)            read commands from standard input, one per line, with the\n"
-    "                    same words; any other line runs as a command\n"
+    "                    same words and options, quoted as in a shell ('my notes.txt');\n"
+    "                    any other line runs as a command\n"
+    "\n"
+    "An interrupted get or put leaves its bytes (DEST.nianbao-part, or the server's\n"
+    "partial file): a plain get or put then stops and says so; --resume goes on from\n"
+    "there, --overwrite starts again.\n"
     "\n"
     "exit status:\n"
     "  0 done    1 the server answered an error, or the command failed\n"
     "  2 usage   3 cannot connect, or the connection was lost or timed out\n"
     "  4 the server broke the protocol   5 SHA-256 verification failed\n"
-    "  6 a local file cannot be read or written";
+    "  6 a local file cannot be read or written   130 interrupted (Ctrl-C)";
+
+#define OPTION_COUNT 7
+
+/* One table of options, for the command line and for each interactive
+ * line, bound to CFG. */
+static void bind_options(struct client_config *cfg, struct cli_option *options,
+                         struct cli_program *prog)
+{
+    const struct cli_option table[OPTION_COUNT] = {
+        CLI_HOST_OPTION(&cfg->session.host),
+        CLI_SERVER_PORT_OPTION(&cfg->session.port, FT_DEFAULT_PORT),
+        { "resume", 0, CLI_FLAG, &cfg->resume, NULL,
+          "go on with an interrupted get or put where it stopped", 0, 0 },
+        { "overwrite", 0, CLI_FLAG, &cfg->overwrite, NULL,
+          "replace an existing file (the server's on put, DEST on get), or start an "
+          "interrupted transfer again", 0, 0 },
+        { "wait", 'w', CLI_DURATION, &cfg->session.wait_ms, "SECS",
+          "give up when no reply has started after SECS (default 0: wait as long as it takes)",
+          0, DURATION_S(86400) },
+        { "timeout", 't', CLI_DURATION, &cfg->session.timeout_ms, "SECS",
+          "give up when a reply that has started stalls for SECS (default 60; 0: never)",
+          0, DURATION_S(86400) },
+        { "max-header", 0, CLI_UINT, &cfg->max_header, "BYTES",
+          "refuse a reply header longer than BYTES (default 65536)", 64, 1UL << 24 },
+    };
+    memcpy(options, table, sizeof table);
+    *prog = (struct cli_program){
+        "client", "Gets and puts files and runs commands on a stage 5 server.",
+        "stage 5, the document's file transfer (not written there)", options,
+        OPTION_COUNT, usage_text
+    };
+}
+
+/* WORD (ARGV[0]: get, put, ls or stat) and its arguments, with options
+ * anywhere among them ("get NAME --resume"; "--" ends them): the arguments
+ * are moved to the end. Returns the index of the first, or -1 with CLI
+ * saying why. */
+static int parse_words(const struct cli_program *prog, int argc, char **argv,
+                       struct cli_outcome *cli)
+{
+    static const struct { const char *word, *takes; int min, max; } shapes[] = {
+        { "get", "NAME [DEST]", 1, 2 }, { "put", "FILE [NAME]", 1, 2 },
+        { "ls", "at most a DIR", 0, 1 }, { "stat", "NAME", 1, 1 },
+    };
+
+    cli_parse_operands(prog, "[COMMAND [ARGS...]]", 0, argc, argv, cli);
+    if (!cli->run)
+        return -1;
+    int n = argc - cli->first_operand;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        if (strcmp(argv[0], shapes[i].word) != 0)
+            continue;
+        if (n < shapes[i].min || n > shapes[i].max) {
+            cli_usage_error(prog, cli, "%s takes %s", argv[0], shapes[i].takes);
+            return -1;
+        }
+        return cli->first_operand;
+    }
+    cli_usage_error(prog, cli, "unknown command '%s' (get, put, exec, ls, stat)", argv[0]);
+    return -1;
+}
 
 int main(int argc, char **argv)
 {
@@ -107,30 +181,12 @@ int main(int argc, char **argv)
                      .timeout_ms = DURATION_S(60), .busy_hint = "" },
         .max_header = 65536,
     };
-    const struct cli_option options[] = {
-        CLI_HOST_OPTION(&cfg.session.host),
-        CLI_SERVER_PORT_OPTION(&cfg.session.port, FT_DEFAULT_PORT),
-        { "resume", 0, CLI_FLAG, &cfg.resume, NULL,
-          "go on with an interrupted get or put where it stopped", 0, 0 },
-        { "overwrite", 0, CLI_FLAG, &cfg.overwrite, NULL,
-          "replace an existing file (the server's on put, DEST on get)", 0, 0 },
-        { "wait", 'w', CLI_DURATION, &cfg.session.wait_ms, "SECS",
-          "give up when no reply has started after SECS (default 0: wait as long as it takes)",
-          0, DURATION_S(86400) },
-        { "timeout", 't', CLI_DURATION, &cfg.session.timeout_ms, "SECS",
-          "give up when a reply that has started stalls for SECS (default 60; 0: never)",
-          0, DURATION_S(86400) },
-        { "max-header", 0, CLI_UINT, &cfg.max_header, "BYTES",
-          "refuse a reply header longer than BYTES (default 65536)", 64, 1UL << 24 },
-    };
-    const struct cli_program prog = {
-        "client", "Gets and puts files and runs commands on a stage 5 server.",
-        "stage 5, the document's file transfer (not written there)", options,
-        sizeof options / sizeof options[0], usage_text
-    };
+    struct cli_option options[OPTION_COUNT];
+    struct cli_program prog;
     struct cli_outcome cli;
     struct conn c;
 
+    bind_options(&cfg, options, &prog);
     /* Before any socket: one started with 0, 1 or 2 closed would get that
      * number, and what is printed would go to the peer. */
     if (cli_std_fds_open() < 0) {
@@ -142,26 +198,8 @@ int main(int argc, char **argv)
     int first = cli.first_operand, args = first + 1;  /* the word, its arguments */
     const char *word = cli.run && first < argc ? argv[first] : NULL;
     if (word && strcmp(word, "exec") != 0) {
-        /* get, put, ls, stat: options may follow too ("get NAME --resume");
-         * the word stays in place, its arguments are moved to the end. */
-        cli_parse_operands(&prog, "[COMMAND [ARGS...]]", 0, argc - first, argv + first, &cli);
-        args = first + cli.first_operand;
-        struct { const char *word; int min, max; } shapes[] = {
-            { "get", 1, 2 }, { "put", 1, 2 }, { "ls", 0, 0 }, { "stat", 1, 1 },
-        };
-        int n = argc - args, known = 0;
-        for (size_t i = 0; cli.run && i < sizeof shapes / sizeof shapes[0]; i++) {
-            if (strcmp(word, shapes[i].word) != 0)
-                continue;
-            known = 1;
-            if (n < shapes[i].min || n > shapes[i].max)
-                cli_usage_error(&prog, &cli, "%s takes %s", word,
-                                shapes[i].max == 0 ? "no arguments" :
-                                strcmp(word, "get") == 0 ? "NAME [DEST]" :
-                                strcmp(word, "put") == 0 ? "FILE [NAME]" : "NAME");
-        }
-        if (cli.run && !known)
-            cli_usage_error(&prog, &cli, "unknown command '%s' (get, put, exec, ls, stat)", word);
+        int at = parse_words(&prog, argc - first, argv + first, &cli);
+        args = first + at;
     } else if (word && args >= argc) {
         cli_usage_error(&prog, &cli, "exec needs a command");
     }
@@ -179,6 +217,7 @@ int main(int argc, char **argv)
         char *line = NULL;
         size_t cap = 0;
         int interactive = isatty(STDIN_FILENO);
+        c.stdin_has_commands = 1;
         for (;;) {
             if (interactive) {
                 fputs("enter msg :>>>", stderr);
@@ -192,84 +231,116 @@ int main(int argc, char **argv)
             int rc = run_line(&c, line);
             if (rc != EXIT_OK)
                 status = rc;
-            if (rc == EXIT_CONNECTION || rc == EXIT_PROTOCOL)
+            if (rc == EXIT_CONNECTION || rc == EXIT_PROTOCOL || rc == EXIT_INTERRUPTED)
                 break;
         }
         if (interactive)
             fputc('\n', stderr);
         free(line);
-    } else if (strcmp(word, "exec") == 0) {
-        /* The words after exec, joined by spaces, as ssh does. */
-        size_t len = 0;
-        for (int i = args; i < argc; i++)
-            len += strlen(argv[i]) + 1;
-        char *command = malloc(len + 1);
-        if (!command) {
-            fprintf(stderr, "client: out of memory\n");
-            conn_close(&c);
-            return EXIT_LOCAL;
-        }
-        command[0] = '\0';
-        for (int i = args; i < argc; i++) {
-            strcat(command, argv[i]);
-            if (i + 1 < argc)
-                strcat(command, " ");
-        }
-        status = do_exec(&c, command, strlen(command));
-        free(command);
-    } else if (strcmp(word, "get") == 0) {
-        status = do_get(&c, argv[args], args + 1 < argc ? argv[args + 1] : NULL);
-    } else if (strcmp(word, "put") == 0) {
-        status = do_put(&c, argv[args], args + 1 < argc ? argv[args + 1] : NULL);
-    } else if (strcmp(word, "ls") == 0) {
-        status = do_list(&c);
     } else {
-        status = do_stat(&c, argv[args]);
+        status = run_command(&c, word, argc - args, argv + args);
     }
     conn_close(&c);
     return status;
 }
 
-/* One line of the interactive mode: get/put/ls/stat, or a command. */
-static int run_line(struct conn *c, char *line)
+/* One command: WORD and its N arguments ARGS, options taken out. */
+static int run_command(struct conn *c, const char *word, int n, char **args)
 {
-    char *copy = strdup(line), *words[4], *save = NULL;
-    int n = 0, rc;
-
-    if (!copy) {
+    if (strcmp(word, "get") == 0)
+        return do_get(c, args[0], n > 1 ? args[1] : NULL);
+    if (strcmp(word, "put") == 0)
+        return do_put(c, args[0], n > 1 ? args[1] : NULL);
+    if (strcmp(word, "ls") == 0)
+        return do_list(c, n > 0 ? args[0] : NULL);
+    if (strcmp(word, "stat") == 0)
+        return do_stat(c, args[0]);
+    /* exec: the words after it, joined by spaces, as ssh does. */
+    size_t len = 0;
+    for (int i = 0; i < n; i++)
+        len += strlen(args[i]) + 1;
+    char *command = malloc(len + 1);
+    if (!command) {
         fprintf(stderr, "client: out of memory\n");
         return EXIT_LOCAL;
     }
-    for (char *w = strtok_r(copy, " \t", &save); w && n < 4; w = strtok_r(NULL, " \t", &save))
-        words[n++] = w;
+    command[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        strcat(command, args[i]);
+        if (i + 1 < n)
+            strcat(command, " ");
+    }
+    int rc = do_exec(c, command, strlen(command));
+    free(command);
+    return rc;
+}
+
+/* One line of the interactive mode: get, put, ls or stat, split into words
+ * as a shell does and with the command line's options (for this line
+ * only), or a command. */
+static int run_line(struct conn *c, char *line)
+{
+    const struct client_config *saved = c->cfg;
+    struct client_config line_cfg = *saved;
+    struct cli_option options[OPTION_COUNT];
+    struct cli_program prog;
+    struct cli_outcome cli;
+    struct words w;
+    char err[160];
+    int rc;
+
+    if (words_split(line, &w, err, sizeof err) < 0) {
+        rc = errno == ENOMEM ? EXIT_LOCAL : EXIT_USAGE;
+        fprintf(stderr, "client: %s\n", err);
+        return rc;
+    }
     /* The server closed an idle connection (its --idle): connect again. */
     if (session_server_closed(c->fd)) {
-        const struct client_config *cfg = c->cfg;
         conn_close(c);
-        if (conn_open(c, cfg) < 0) {
-            free(copy);
+        if (conn_open(c, saved) < 0) {
+            words_free(&w);
             return EXIT_CONNECTION;
         }
+        c->stdin_has_commands = 1;
         fprintf(stderr, "client: the server had closed the idle connection; reconnected\n");
     }
-    if (strcmp(words[0], "get") == 0 && (n == 2 || n == 3))
-        rc = do_get(c, words[1], n == 3 ? words[2] : NULL);
-    else if (strcmp(words[0], "put") == 0 && (n == 2 || n == 3))
-        rc = do_put(c, words[1], n == 3 ? words[2] : NULL);
-    else if (strcmp(words[0], "stat") == 0 && n == 2)
-        rc = do_stat(c, words[1]);
-    else if (strcmp(words[0], "ls") == 0 && n == 1)
-        rc = do_list(c);
-    else if (strcmp(words[0], "get") == 0 || strcmp(words[0], "put") == 0 ||
-             strcmp(words[0], "stat") == 0) {
-        fprintf(stderr, "client: %s takes %s (\"exec %s ...\" runs a command of that name)\n",
-                words[0], strcmp(words[0], "get") == 0 ? "NAME [DEST]" :
-                strcmp(words[0], "put") == 0 ? "FILE [NAME]" : "NAME", words[0]);
-        rc = EXIT_USAGE;
-    } else {
-        rc = do_exec(c, line, strlen(line));
+    const char *word = w.count > 0 ? w.argv[0] : "";
+    if (strcmp(word, "get") != 0 && strcmp(word, "put") != 0 && strcmp(word, "ls") != 0 &&
+        strcmp(word, "stat") != 0) {
+        words_free(&w);
+        return do_exec(c, line, strlen(line));
     }
-    free(copy);
+    bind_options(&line_cfg, options, &prog);
+    int at = parse_words(&prog, w.count, w.argv, &cli);
+    if (at < 0 && strcmp(word, "ls") == 0 && cli.exit_status == EXIT_USAGE) {
+        /* Not the client's ls ("ls -l", "ls a b"): the server's. */
+        words_free(&w);
+        return do_exec(c, line, strlen(line));
+    }
+    if (at < 0) {
+        /* The error's line, without the pointer to --help; or the help. */
+        int len = (int)strcspn(cli.text, "\n");
+        if (!cli.to_stderr)
+            fputs(cli.text, stdout);
+        else if (strstr(cli.text, " takes "))
+            fprintf(stderr, "%.*s (\"exec %s ...\" runs a command of that name)\n", len,
+                    cli.text, word);
+        else
+            fprintf(stderr, "%.*s\n", len, cli.text);
+        words_free(&w);
+        return cli.exit_status;
+    }
+    if (line_cfg.session.host != saved->session.host ||
+        line_cfg.session.port != saved->session.port) {
+        fprintf(stderr, "client: --host and --port choose the connection: give them on the "
+                "command line\n");
+        words_free(&w);
+        return EXIT_USAGE;
+    }
+    c->cfg = &line_cfg;
+    rc = run_command(c, word, w.count - at, w.argv + at);
+    c->cfg = saved;
+    words_free(&w);
     return rc;
 }
 
@@ -324,6 +395,10 @@ static void describe_cut(const struct frame_reader *r, char *out, size_t outlen)
 static int next_event(struct conn *c, const unsigned char **body, size_t *len, int *fail)
 {
     for (;;) {
+        if (interrupt_pending()) {
+            *fail = EXIT_INTERRUPTED;
+            return -1;
+        }
         if (!c->fed_all || c->pos < c->have) {
             size_t used;
             enum frame_event ev = frame_reader_feed(&c->reader, c->buf + c->pos,
@@ -408,7 +483,8 @@ static int read_reply(struct conn *c)
     }
     if (c->msg.op == FT_ERROR) {
         fsroot_show_text(c->msg.message, strlen(c->msg.message), shown, sizeof shown);
-        fprintf(stderr, "client: server: %s (%s)\n", shown, c->msg.code);
+        if (!c->quiet)
+            fprintf(stderr, "client: server: %s (%s)\n", shown, c->msg.code);
         /* The error has no body: take its end, the stream stays in step. */
         ev = next_event(c, &body, &len, &fail);
         return ev < 0 ? fail : EXIT_REMOTE;
@@ -461,105 +537,16 @@ static int send_request(struct conn *c, cJSON *header, const void *body, uint64_
     return EXIT_OK;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const unsigned char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t at)
-{
-    const unsigned char *p = buf;
-
-    while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, (off_t)at);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-        at += (uint64_t)n;
-    }
-    return 0;
-}
-
-/* ---- the progress bar (on a terminal only) ----------------------------- */
-
-struct progress {
-    int on;
-    uint64_t total, start_at;       /* bytes: the whole file, and where we began */
-    double started, drawn;
-};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void human(double bytes, char *out, size_t outlen)
-{
-    const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-    int u = 0;
-
-    while (bytes >= 1024 && u < 4) {
-        bytes /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(out, outlen, "%.0f %s", bytes, units[u]);
-    else
-        snprintf(out, outlen, "%.1f %s", bytes, units[u]);
-}
-
-static void progress_start(struct progress *p, uint64_t total, uint64_t start_at)
-{
-    p->on = isatty(STDERR_FILENO);
-    p->total = total;
-    p->start_at = start_at;
-    p->started = now_s();
-    p->drawn = p->started;      /* the first redraw after 0.1 s: a rate by then means something */
-}
-
-/* Draws "  1.5 MiB / 3.0 MiB  50%  12.0 MiB/s  0:00:01 left" over the last
- * one, at most ten times a second (and always when FINAL). */
+/* Draws the progress bar's line (on a terminal only, progress.h) over the
+ * last one. */
 static void progress_draw(struct progress *p, uint64_t done, int final)
 {
-    char have[32], total[32], rate_text[32], left[32], line[160];
-    double now = now_s();
+    char line[160];
 
-    if (!p->on || (!final && now - p->drawn < 0.1))
-        return;
-    p->drawn = now;
-    double elapsed = now - p->started, moved = (double)(done - p->start_at);
-    double rate = elapsed > 0 ? moved / elapsed : 0;
-    human((double)done, have, sizeof have);
-    human((double)p->total, total, sizeof total);
-    human(rate, rate_text, sizeof rate_text);
-    if (final || done >= p->total)
-        snprintf(left, sizeof left, "done");
-    else if (rate > 0) {
-        unsigned long secs = (unsigned long)((double)(p->total - done) / rate + 0.5);
-        snprintf(left, sizeof left, "%lu:%02lu:%02lu left", secs / 3600, secs / 60 % 60, secs % 60);
-    } else
-        snprintf(left, sizeof left, "--:--:-- left");
-    int pct = p->total ? (int)((double)done * 100 / (double)p->total) : 100;
-    snprintf(line, sizeof line, "\r%10s / %-10s %3d%%  %10s/s  %s", have, total, pct,
-             rate_text, left);
-    fprintf(stderr, "%-64s%s", line, final ? "\n" : "");
-    fflush(stderr);
+    if (progress_line(p, done, final, line, sizeof line)) {
+        fputs(line, stderr);
+        fflush(stderr);
+    }
 }
 
 /* ---- exec: the output as it comes -------------------------------------- */
@@ -603,7 +590,7 @@ static int do_exec(struct conn *c, const char *command, size_t len)
                 break;
             digest_update(&sha, body, piece);
             sizes[stream] += piece;
-            if (write_all(fd, body, piece) < 0) {
+            if (fileio_write_all(fd, body, piece) < 0) {
                 fprintf(stderr, "client: writing the output: %s\n", strerror(errno));
                 rc = EXIT_LOCAL;
                 break;
@@ -642,6 +629,30 @@ static int do_exec(struct conn *c, const char *command, size_t len)
 
 /* ---- get: into a temporary file, renamed once verified ----------------- */
 
+/* "WORD --resume A [B]", quoted as the user would type it again. */
+static const char *resume_hint(const char *word, const char *a, const char *b, char *out,
+                               size_t outlen)
+{
+    char shown[FT_SHOWN_MAX], quoted[2][FT_SHOWN_MAX + 8] = { "", "" };
+    const char *args[2] = { a, b };
+
+    for (int i = 0; i < 2 && args[i]; i++) {
+        fsroot_show_name(args[i], strlen(args[i]), shown, sizeof shown);
+        words_quote(shown, quoted[i], sizeof quoted[i]);
+    }
+    snprintf(out, outlen, "%s --resume %s%s%s", word, quoted[0], b ? " " : "", quoted[1]);
+    return out;
+}
+
+/* " (resumed at N bytes)", or "" for a transfer from the start. */
+static const char *resumed_at(uint64_t offset, char *out, size_t outlen)
+{
+    if (offset == 0)
+        return "";
+    snprintf(out, outlen, " (resumed at %" PRIu64 " bytes)", offset);
+    return out;
+}
+
 /* Where a download of NAME goes: DEST, DEST/basename(NAME) when DEST is a
  * directory, or basename(NAME) when there is no DEST. */
 static void download_path(const char *name, const char *dest, char *out, size_t outlen)
@@ -652,7 +663,7 @@ static void download_path(const char *name, const char *dest, char *out, size_t 
     if (!dest)
         snprintf(out, outlen, "%s", base);
     else if (stat(dest, &st) == 0 && S_ISDIR(st.st_mode))
-        snprintf(out, outlen, "%s/%s", dest, base);
+        localpath_join(dest, base, out, outlen);
     else
         snprintf(out, outlen, "%s", dest);
 }
@@ -667,7 +678,12 @@ static int open_partial(const char *part, const char *path_shown, int resume, st
     int fd = open(part, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
 
     if (fd < 0) {
-        if (errno == ELOOP)
+        char dir[4096], dir_shown[FT_SHOWN_MAX];
+        if (errno == ENOENT && localpath_missing_dir(part, dir, sizeof dir) == 0 && dir[0]) {
+            fsroot_show_name(dir, strlen(dir), dir_shown, sizeof dir_shown);
+            fprintf(stderr, "client: cannot write %s: the directory %s does not exist\n",
+                    path_shown, dir_shown);
+        } else if (errno == ELOOP)
             fprintf(stderr, "client: %s" PART_SUFFIX " is a symlink: refusing to write through it "
                     "(remove it, or choose another DEST)\n", path_shown);
         else
@@ -714,7 +730,7 @@ static int receive_body(struct conn *c, int out, uint64_t offset, struct file_ha
             return rc;
         if (ev == FRAME_END)
             break;
-        if ((out_hash ? pwrite_all(out, body, piece, at) : write_all(out, body, piece)) < 0) {
+        if ((out_hash ? fileio_pwrite_all(out, body, piece, at) : fileio_write_all(out, body, piece)) < 0) {
             fprintf(stderr, "client: writing %s: %s\n", path, strerror(errno));
             return EXIT_LOCAL;
         }
@@ -732,7 +748,7 @@ static int do_get(struct conn *c, const char *name, const char *dest)
 {
     char path[4096], part[4096 + sizeof PART_SUFFIX], prefix[DIGEST_HEX_MAX];
     char sha_hex[DIGEST_HEX_MAX], err[256], shown[FT_SHOWN_MAX], path_shown[FT_SHOWN_MAX];
-    char said[DIGEST_HEX_MAX];
+    char said[DIGEST_HEX_MAX], hint[2 * FT_SHOWN_MAX + 64];
     struct file_hash hash;
     struct digest sha = { DIGEST_NONE, NULL };
     struct progress bar;
@@ -756,7 +772,15 @@ static int do_get(struct conn *c, const char *name, const char *dest)
             fprintf(stderr, "client: %s exists; --overwrite replaces it\n", path_shown);
             return EXIT_LOCAL;
         }
-        /* --resume goes on from what an interrupted download left. */
+        /* --resume goes on from what an interrupted download left; a plain
+         * get does not throw it away unasked. */
+        if (!c->cfg->resume && !c->cfg->overwrite && lstat(part, &st) == 0 &&
+            S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_size > 0) {
+            fprintf(stderr, "client: %s" PART_SUFFIX " holds %jd bytes of an interrupted download: "
+                    "`%s` goes on from there, --overwrite starts again\n", path_shown,
+                    (intmax_t)st.st_size, resume_hint("get", name, dest, hint, sizeof hint));
+            return EXIT_LOCAL;
+        }
         fd = open_partial(part, path_shown, c->cfg->resume, &st);
         if (fd < 0)
             return EXIT_LOCAL;
@@ -795,8 +819,19 @@ static int do_get(struct conn *c, const char *name, const char *dest)
         goto end;
     }
     file_size = c->msg.file_size;
-    progress_start(&bar, file_size, offset);
+    progress_start(&bar, isatty(STDERR_FILENO), file_size, offset);
+    interrupt_catch(1);
     rc = receive_body(c, fd, offset, hashing ? &hash : NULL, &sha, &bar, path_shown);
+    interrupt_catch(0);
+    if (rc == EXIT_INTERRUPTED) {
+        if (!to_stdout && fstat(fd, &st) == 0)
+            fprintf(stderr, "%sclient: interrupted: kept %jd bytes of %s in %s" PART_SUFFIX "; "
+                    "`%s` continues\n", bar.on ? "\n" : "", (intmax_t)st.st_size, shown, path_shown,
+                    resume_hint("get", name, dest, hint, sizeof hint));
+        else
+            fprintf(stderr, "%sclient: interrupted\n", bar.on ? "\n" : "");
+        goto end;
+    }
     if (rc != EXIT_OK) {
         if (!to_stdout && rc == EXIT_CONNECTION && fstat(fd, &st) == 0 && st.st_size > 0)
             fprintf(stderr, "client: the bytes received are kept in %s" PART_SUFFIX
@@ -841,7 +876,7 @@ static int do_get(struct conn *c, const char *name, const char *dest)
             goto end;
         }
         printf("%s: %" PRIu64 " bytes%s, SHA-256 verified, saved as %s\n", shown, file_size,
-               offset ? " (resumed)" : "", path_shown);
+               resumed_at(offset, hint, sizeof hint), path_shown);
     } else {
         fprintf(stderr, "client: %s: %" PRIu64 " bytes, SHA-256 verified\n", shown, file_size);
     }
@@ -868,18 +903,33 @@ end:
 static int do_put(struct conn *c, const char *file, const char *name)
 {
     char prefix[DIGEST_HEX_MAX], sha_hex[DIGEST_HEX_MAX], err[256], shown[FT_SHOWN_MAX];
-    char file_shown[FT_SHOWN_MAX];
+    char file_shown[FT_SHOWN_MAX], hint[2 * FT_SHOWN_MAX + 64];
     struct file_hash hash;
     struct progress bar;
     struct stat st;
     uint64_t offset = 0, file_size;
     int hashing = 0, rc;
 
+    int from_stdin = strcmp(file, "-") == 0, fd;
+
+    if (from_stdin && (!name || c->stdin_has_commands)) {
+        fprintf(stderr, "client: put - reads standard input%s\n", c->stdin_has_commands
+                ? ", which holds the commands here: give it on the command line"
+                : ", which has no name: put - NAME");
+        return EXIT_USAGE;
+    }
     if (!name)
         name = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
     fsroot_show_name(name, strlen(name), shown, sizeof shown);
-    fsroot_show_name(file, strlen(file), file_shown, sizeof file_shown);
-    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    fsroot_show_name(from_stdin ? "standard input" : file, strlen(from_stdin ? "standard input"
+                     : file), file_shown, sizeof file_shown);
+    /* Standard input is kept in a file first: a put says its size first. */
+    fd = from_stdin ? localpath_spool(STDIN_FILENO, err, sizeof err)
+                    : open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && from_stdin) {
+        fprintf(stderr, "client: %s\n", err);
+        return EXIT_LOCAL;
+    }
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         fprintf(stderr, "client: cannot read %s: %s\n", file_shown,
                 fd < 0 ? strerror(errno) : "not a regular file");
@@ -888,27 +938,41 @@ static int do_put(struct conn *c, const char *file, const char *name)
         return EXIT_LOCAL;
     }
     file_size = (uint64_t)st.st_size;
-    if (c->cfg->resume) {
-        /* How much an interrupted upload left on the server. */
-        cJSON *header = ft_header(FT_STAT);
-        if (header && !cJSON_AddStringToObject(header, "name", name)) {
-            cJSON_Delete(header);
-            header = NULL;
-        }
-        rc = send_request(c, header, NULL, 0, 0);
-        if (rc == EXIT_OK)
-            rc = expect_reply(c, FT_STAT_REPLY);
-        if (rc == EXIT_OK) {
-            offset = c->msg.partial_size;
-            rc = end_of_frame(c);
-        }
-        if (rc != EXIT_OK)
-            goto end;
-        if (offset > file_size) {
-            fprintf(stderr, "client: the server kept %" PRIu64 " bytes of %s, more than %s has: "
-                    "starting again\n", offset, shown, file_shown);
-            offset = 0;
-        }
+    /* How much an interrupted upload left on the server: --resume goes on
+     * from there, a plain put does not throw it away unasked. A name stat
+     * refuses (a directory, a symlink) is for the put to answer, unless
+     * --resume needs the number. */
+    cJSON *header = ft_header(FT_STAT);
+    if (header && !cJSON_AddStringToObject(header, "name", name)) {
+        cJSON_Delete(header);
+        header = NULL;
+    }
+    rc = send_request(c, header, NULL, 0, 0);
+    c->quiet = !c->cfg->resume;
+    if (rc == EXIT_OK)
+        rc = expect_reply(c, FT_STAT_REPLY);
+    c->quiet = 0;
+    if (rc == EXIT_OK) {
+        offset = c->msg.partial_size;
+        rc = end_of_frame(c);
+    } else if (rc == EXIT_REMOTE && !c->cfg->resume) {
+        rc = EXIT_OK;
+    }
+    if (rc != EXIT_OK)
+        goto end;
+    if (offset > 0 && !c->cfg->resume && !c->cfg->overwrite) {
+        fprintf(stderr, "client: the server keeps %" PRIu64 " bytes of an interrupted upload of "
+                "%s: `%s` goes on from there, --overwrite starts again\n", offset, shown,
+                resume_hint("put", file, name, hint, sizeof hint));
+        rc = EXIT_REMOTE;
+        goto end;
+    }
+    if (!c->cfg->resume)
+        offset = 0;
+    if (offset > file_size) {
+        fprintf(stderr, "client: the server kept %" PRIu64 " bytes of %s, more than %s has: "
+                "starting again\n", offset, shown, file_shown);
+        offset = 0;
     }
     if (file_hash_start(&hash, fd, offset, 1, err, sizeof err) < 0) {
         fprintf(stderr, "client: %s\n", err);
@@ -921,7 +985,7 @@ static int do_put(struct conn *c, const char *file, const char *name)
         rc = EXIT_LOCAL;
         goto end;
     }
-    cJSON *header = ft_header(FT_PUT);
+    header = ft_header(FT_PUT);
     if (header && (!cJSON_AddStringToObject(header, "name", name) ||
                    !cJSON_AddNumberToObject(header, "file_size", (double)file_size) ||
                    (offset > 0 && (!cJSON_AddNumberToObject(header, "offset", (double)offset) ||
@@ -933,6 +997,8 @@ static int do_put(struct conn *c, const char *file, const char *name)
     rc = send_request(c, header, NULL, 0, 0);
     if (rc == EXIT_OK)
         rc = expect_reply(c, FT_READY);
+    if (rc == EXIT_REMOTE && strcmp(c->msg.code, FT_E_EXISTS) == 0)
+        fprintf(stderr, "client: put --overwrite replaces it\n");
     if (rc == EXIT_OK && c->msg.offset != offset) {
         fprintf(stderr, "client: the server broke the protocol: ready at %" PRIu64 ", not %"
                 PRIu64 "\n", c->msg.offset, offset);
@@ -944,10 +1010,20 @@ static int do_put(struct conn *c, const char *file, const char *name)
         goto end;
     /* The hash runs beside the transfer, from the page cache. */
     file_hash_advance(&hash, file_size);
-    progress_start(&bar, file_size, offset);
+    progress_start(&bar, isatty(STDERR_FILENO), file_size, offset);
     rc = send_request(c, ft_header(FT_DATA), NULL, file_size - offset, 1);
+    interrupt_catch(1);
     for (uint64_t at = offset; rc == EXIT_OK && at < file_size;) {
-        uint64_t step = file_size - at < (8u << 20) ? file_size - at : (8u << 20);
+        /* 1 MiB at a time: Ctrl-C is seen between steps. */
+        uint64_t step = file_size - at < (1u << 20) ? file_size - at : (1u << 20);
+        if (interrupt_pending()) {
+            fprintf(stderr, "%sclient: interrupted after sending %" PRIu64 " of %" PRIu64
+                    " bytes: the server keeps what arrived of %s; `%s` continues\n",
+                    bar.on ? "\n" : "", at, file_size, shown,
+                    resume_hint("put", file, name, hint, sizeof hint));
+            rc = EXIT_INTERRUPTED;
+            break;
+        }
         if (send_file(c->fd, fd, at, step) < 0) {
             if (errno == EIO)
                 fprintf(stderr, "client: %s shrank while being sent\n", file_shown);
@@ -962,6 +1038,7 @@ static int do_put(struct conn *c, const char *file, const char *name)
         at += step;
         progress_draw(&bar, at, 0);
     }
+    interrupt_catch(0);
     if (rc != EXIT_OK)
         goto end;
     hashing = 0;
@@ -994,7 +1071,7 @@ static int do_put(struct conn *c, const char *file, const char *name)
     rc = end_of_frame(c);
     if (rc == EXIT_OK)
         printf("%s: %" PRIu64 " bytes%s, SHA-256 verified by the server, stored as %s\n",
-               file_shown, file_size, offset ? " (resumed)" : "", shown);
+               file_shown, file_size, resumed_at(offset, hint, sizeof hint), shown);
 end:
     if (hashing)
         file_hash_cancel(&hash);
@@ -1005,12 +1082,18 @@ end:
 
 /* ---- ls and stat ------------------------------------------------------- */
 
-static int do_list(struct conn *c)
+static int do_list(struct conn *c, const char *dir)
 {
     char *text = NULL, shown[FT_SHOWN_MAX];
     size_t have = 0;
     cJSON *array = NULL;
-    int rc = send_request(c, ft_header(FT_LIST), NULL, 0, 0);
+    cJSON *header = ft_header(FT_LIST);
+
+    if (header && dir && !cJSON_AddStringToObject(header, "name", dir)) {
+        cJSON_Delete(header);
+        header = NULL;
+    }
+    int rc = send_request(c, header, NULL, 0, 0);
 
     if (rc == EXIT_OK)
         rc = expect_reply(c, FT_LIST_REPLY);

@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 {
     struct server_config cfg = {
         .serve = { .prog = "server", .host = "127.0.0.1", .port = FT_DEFAULT_PORT,
-                   .idle_ms = DURATION_S(60), .log = stderr },
+                   .idle_ms = DURATION_S(60), .log = stderr, .sandbox.root = &cfg.root },
         .timeout_ms = DURATION_S(10), .max_output = 1UL << 28, .max_command = FT_MAX_COMMAND,
         .max_header = 65536, .max_upload = 1UL << 32,
     };
@@ -91,13 +91,16 @@ int main(int argc, char **argv)
         { "max-upload", 0, CLI_UINT, &cfg.max_upload, "BYTES",
           "refuse an upload larger than BYTES, before any byte is written (default 4294967296)",
           0, 1UL << 53 },
+        FSROOT_READ_ONLY_OPTION(&cfg.root),
+        SANDBOX_OPTIONS(&cfg.serve.sandbox),
     };
     const struct cli_program prog = {
         "server", "Serves the files of --root (get, put, stat, list) and runs commands, over "
         "frames in both directions.",
         "stage 5, the document's file transfer (not written there)", options,
         sizeof options / sizeof options[0],
-        "Anyone who can reach the port runs shell commands as you: keep it on loopback.\n"
+        "Anyone who can reach the port runs shell commands as you: keep it on loopback,\n"
+        "or add --sandbox (README.md: Teaching on a classroom network).\n"
         "Names are checked and opened beneath --root: no '..', no absolute name, no symlink\n"
         "leading out (openat2 RESOLVE_BENEATH; without it, every symlink is refused)."
     };
@@ -513,8 +516,7 @@ static int do_list(struct serve_conn *conn, struct frame_reader *request,
     int truncated;
 
     (void)request;
-    (void)msg;
-    if (ft_list(&cfg->root, &body, &body_len, &count, &skipped, &truncated, &e) < 0) {
+    if (ft_list(&cfg->root, msg, &body, &body_len, &count, &skipped, &truncated, &e) < 0) {
         serve_log(conn, "list: %s", e.message);
         return send_error(conn, &e);
     }

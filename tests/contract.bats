@@ -152,10 +152,10 @@ default_port_of() { stage_of "$1" port; }
     done
 }
 
-@test "a server on 0.0.0.0 warns that whoever reaches the port runs commands as this user" {
+@test "a server on 0.0.0.0 with --unsafe-no-sandbox warns that whoever reaches the port runs commands as this user" {
     local prog
     for prog in "${SERVERS[@]}"; do
-        start_server srv "$ROOT/$prog" -H 0.0.0.0 --port 0
+        start_server srv "$ROOT/$prog" -H 0.0.0.0 --port 0 --unsafe-no-sandbox
         run grep -c '^listening on 0\.0\.0\.0:[0-9]*$' "$BATS_TEST_TMPDIR/srv.log"
         [ "$output" = 1 ]
         run grep '^warning:' "$BATS_TEST_TMPDIR/srv.log"

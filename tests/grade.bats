@@ -477,6 +477,22 @@ PY
     no_marked_process "$MARK"
 }
 
+# About 2 s. The report's tshark line, run as printed: the viewer writes
+# the capture as pcap beside it, tshark reads it.
+@test "the printed tshark command shows the failing scenario's capture in tshark" {
+    command -v tshark >/dev/null || skip "tshark is not installed (Debian: tshark)"
+    run "$GRADE" client --proto stage3 --only split-length -- "$ROOT/exercises/broken/client3-recv4-once" '{port}'
+    assert_failure 1
+    assert_line "      tshark: $ROOT/viewer/nianbao-view --replay grade-captures/client-stage3-split-length-seed1.nbcap --pcap grade-captures/client-stage3-split-length-seed1.pcap && tshark -r grade-captures/client-stage3-split-length-seed1.pcap"
+    local cmd
+    cmd=$(sed -n 's/^      tshark: //p' <<<"$output")
+    run bash -c "$cmd"
+    assert_success
+    # the grader's reply 1 in 3 pieces: three TCP segments from port {port}, with data
+    assert_output --partial 'TCP'
+    [ -s grade-captures/client-stage3-split-length-seed1.pcap ]
+}
+
 @test "the printed view command opens the capture at the failing byte" {
     "$ROOT/viewer/nianbao-view" --help | grep -q -- '--at DIR:OFFSET' ||
         skip "this nianbao-view has no --at yet"

@@ -59,6 +59,33 @@ step_output() {
     refute_line '  MARK'
 }
 
+@test "--from-capture tells stage 1 as a recorded run said it, and refuses a capture of other commands" {
+    run timeout 60 "$ROOT/viewer/nianbao-view" --lesson --text --lang en --stage 1 \
+        --from-capture "$ROOT/tests/golden/lesson_stage1.nbcap" </dev/null
+    assert_success
+    printf '%s\n' "$output" >"$BATS_TEST_TMPDIR/t"
+    # the numbers of that run (its `ls` listed the tree as committed then)
+    assert_line '`ls` has a short reply, 189 bytes: it fits in one recv(1024), so nothing looks wrong yet.'
+    assert_line 'status: sends 1  recvs 1  pending 7869'
+    assert_line 'status: sends 1  recvs 1  pending 6850 | STALE: recv #3 returned bytes of reply #2'
+    # the client's output: each recv's bytes, as the stage 1 client prints them
+    run step_output "$BATS_TEST_TMPDIR/t" 1
+    assert_line --index 0 '  Makefile'
+    run step_output "$BATS_TEST_TMPDIR/t" 3
+    assert_line --index 0 '  284'
+    assert_line '  539'
+    refute_line '  MARK'
+    run timeout 60 "$ROOT/viewer/nianbao-view" --lesson --text --lang en --stage 1 \
+        --from-capture "$ROOT/tests/golden/stage3_len.nbcap" </dev/null
+    assert_failure 1
+    assert_output --partial "stage3_len.nbcap: step 1's command is not \`ls\`"
+    head -c 3000 "$ROOT/tests/golden/lesson_stage1.nbcap" >"$BATS_TEST_TMPDIR/short.nbcap"
+    run timeout 60 "$ROOT/viewer/nianbao-view" --lesson --text --lang en --stage 1 \
+        --from-capture "$BATS_TEST_TMPDIR/short.nbcap" </dev/null
+    assert_failure 1
+    assert_output --partial "short.nbcap ends before the step that types \`echo MARK\`"
+}
+
 @test "stage 3 of the lesson prints all of seq and then MARK, directly and through the slicer" {
     lesson --stage 3
     assert_success

@@ -144,10 +144,22 @@ sys.stdout.buffer.write(frame({'op': 'exec'}, b'touch pwned'))" >"$SERVED/req"
     assert_equal "$status" 0
     run cat "$BATS_TEST_TMPDIR/down/d.txt"
     assert_output 'deep'
-    # put creates no directories
+    # put creates no directories, and the error names the one missing
     ft put "$BATS_TEST_TMPDIR/d" nodir/d.txt
     assert_equal "$status" 1
-    err_is 'client: server: "nodir/d.txt" does not exist (not_found)'
+    err_is 'client: server: "nodir/d.txt": the directory "nodir" does not exist (not_found)'
+    ft put "$BATS_TEST_TMPDIR/d" sub/d.txt/e
+    assert_equal "$status" 1
+    err_is 'client: server: "sub/d.txt/e": "sub/d.txt" is not a directory (not_found)'
+    # and so does get's, for DEST; a DEST ending in / joins without //
+    ft get sub/d.txt "$BATS_TEST_TMPDIR/nodl/d.txt"
+    assert_equal "$status" 6
+    err_is "client: cannot write $BATS_TEST_TMPDIR/nodl/d.txt: the directory $BATS_TEST_TMPDIR/nodl does not exist"
+    rm "$BATS_TEST_TMPDIR/down/d.txt"
+    ft get sub/d.txt "$BATS_TEST_TMPDIR/down/"
+    assert_equal "$status" 0
+    run cat "$BATS_TEST_TMPDIR/out"
+    assert_output "sub/d.txt: 4 bytes, SHA-256 verified, saved as $BATS_TEST_TMPDIR/down/d.txt"
 }
 
 @test "an existing file is replaced only with --overwrite, on both ends" {
@@ -156,7 +168,9 @@ sys.stdout.buffer.write(frame({'op': 'exec'}, b'touch pwned'))" >"$SERVED/req"
     printf 'new' >"$BATS_TEST_TMPDIR/f"
     ft put "$BATS_TEST_TMPDIR/f"
     assert_equal "$status" 1
-    err_is 'client: server: "f" exists (3 bytes); ask for overwrite to replace it (exists)'
+    run cat "$BATS_TEST_TMPDIR/err"
+    assert_output 'client: server: "f" exists (3 bytes); ask for overwrite to replace it (exists)
+client: put --overwrite replaces it'
     run cat "$SERVED/f"
     assert_output 'old'
     ft put --overwrite "$BATS_TEST_TMPDIR/f"
@@ -302,7 +316,8 @@ sys.stdout.buffer.write(frame({'op': 'exec'}, b'touch pwned'))" >"$SERVED/req"
     assert_line '  0 done    1 the server answered an error, or the command failed'
     assert_line '  2 usage   3 cannot connect, or the connection was lost or timed out'
     assert_line '  4 the server broke the protocol   5 SHA-256 verification failed'
-    assert_line '  6 a local file cannot be read or written'
+    assert_line '  6 a local file cannot be read or written   130 interrupted (Ctrl-C)'
+    assert_line '  ls [DIR]          list the served files (in DIR, beneath the root)'
     run --separate-stderr "$ROOT/$S5/client" fetch x
     assert_equal "$status" 2
     assert_equal "$stderr" "client: unknown command 'fetch' (get, put, exec, ls, stat)
@@ -310,8 +325,9 @@ Try 'client --help' for more information."
     run --separate-stderr "$ROOT/$S5/client" get
     assert_equal "$status" 2
     assert_equal "${stderr_lines[0]}" "client: get takes NAME [DEST]"
-    run --separate-stderr "$ROOT/$S5/client" ls x
-    assert_equal "${stderr_lines[0]}" "client: ls takes no arguments"
+    run --separate-stderr "$ROOT/$S5/client" ls x y
+    assert_equal "$status" 2
+    assert_equal "${stderr_lines[0]}" "client: ls takes at most a DIR"
     run --separate-stderr "$ROOT/$S5/client" exec
     assert_equal "${stderr_lines[0]}" "client: exec needs a command"
     run --separate-stderr "$ROOT/$S5/client" --version

@@ -180,8 +180,9 @@ symlinks_stay_inside() {
     err_is 'client: server: name "\x1b[2J\x1b]0;pwned\x07\xc2\x9bm" is refused: it holds a control character (byte 0x1b at 0) (bad_name)'
     ft get "ok$evil"
     err_is 'client: server: name "ok\x1b[2J\x1b]0;pwned\x07\xc2\x9bm" is refused: it holds a control character (byte 0x1b at 2) (bad_name)'
+    # twice: the stat the client asks before a put (is a partial kept?), then the put
     run grep -c 'refused: name "\\x1b\[2J\\x1b\]0;pwned\\x07\\xc2\\x9bm" is refused' "$BATS_TEST_TMPDIR/srv.log"
-    assert_output 1
+    assert_output 2
     # no raw control byte (ESC, BEL, C1 CSI) anywhere in the log or the messages
     run grep -c $'[\x1b\x07]\|\xc2\x9b' "$BATS_TEST_TMPDIR/srv.log" "$BATS_TEST_TMPDIR/err"
     assert_output "$BATS_TEST_TMPDIR/srv.log:0

@@ -49,11 +49,11 @@ PY
 @test "the README's exit statuses are the ones --help lists" {
     run "$ROOT/$S5/client" --help
     assert_success
-    readme_says '0 done · 1 the server answered an error, or the command failed (its status is shown) · 2 usage · 3 cannot connect, or the connection was lost or timed out · 4 the server broke the protocol · 5 SHA-256 verification failed · 6 a local file cannot be read or written'
+    readme_says '0 done · 1 the server answered an error, or the command failed (its status is shown) · 2 usage · 3 cannot connect, or the connection was lost or timed out · 4 the server broke the protocol · 5 SHA-256 verification failed · 6 a local file cannot be read or written · 130 interrupted (Ctrl-C during a transfer'
     assert_line '  0 done    1 the server answered an error, or the command failed'
     assert_line '  2 usage   3 cannot connect, or the connection was lost or timed out'
     assert_line '  4 the server broke the protocol   5 SHA-256 verification failed'
-    assert_line '  6 a local file cannot be read or written'
+    assert_line '  6 a local file cannot be read or written   130 interrupted (Ctrl-C)'
 }
 
 @test "the README's server note for a timed-out command is the server's" {
@@ -98,4 +98,30 @@ PY
     run head -1 "$BATS_TEST_TMPDIR/err"
     assert_output 'nianbao: command killed: the server is stopping and its grace period (--grace) is over'
     readme_says "the note \`$output\`, then \`exit\` with \`exit_code\` \`null\` and \`signal\` 9"
+}
+
+@test "the README's interactive session prints what the README shows" {
+    # (about 0.3 s) The block that starts "$ printf '%s\n' \"put 'my notes.txt'\"": its
+    # command (two lines) is run as written, with the client on srv's port;
+    # the rest of the block is its output, stdout and stderr together.
+    ft_server
+    mkdir "$SERVED/sub" "$BATS_TEST_TMPDIR/local" "$BATS_TEST_TMPDIR/local/dl"
+    printf 'hello\n' >"$BATS_TEST_TMPDIR/local/my notes.txt"
+    python3 - "$ROOT/$README" "$BATS_TEST_TMPDIR" <<'PY'
+import sys
+lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
+start = next(i for i, l in enumerate(lines) if l.startswith("$ printf '%s\\n' \"put 'my notes.txt'\""))
+end = next(i for i in range(start, len(lines)) if lines[i] == "```")
+command = (lines[start][2:].rstrip("\\") + lines[start + 1]).replace("\\\n", "")
+open(sys.argv[2] + "/command", "w").write(command + "\n")
+open(sys.argv[2] + "/expected", "w").write("\n".join(lines[start + 2:end]) + "\n")
+PY
+    run cat "$BATS_TEST_TMPDIR/command"
+    echo "$output"
+    local command=${output/stage5_file_transfer\/client/"$ROOT/$S5/client" -p $srv_port}
+    cd "$BATS_TEST_TMPDIR/local"
+    run bash -c "$command 2>&1"
+    assert_equal "$status" 2        # the unclosed quote, said and skipped
+    run diff "$BATS_TEST_TMPDIR/expected" <(printf '%s\n' "$output")
+    assert_success
 }

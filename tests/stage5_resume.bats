@@ -65,7 +65,7 @@ PY
     ft --resume put "$BATS_TEST_TMPDIR/big"
     assert_equal "$status" 0
     run cat "$BATS_TEST_TMPDIR/out"
-    assert_output "$BATS_TEST_TMPDIR/big: 20971520 bytes (resumed), SHA-256 verified by the server, stored as big"
+    assert_output "$BATS_TEST_TMPDIR/big: 20971520 bytes (resumed at $kept bytes), SHA-256 verified by the server, stored as big"
     wait_for_log srv "put \"big\": received bytes $kept\.\.20971520, sha256 $(sha "$BATS_TEST_TMPDIR/big"), stored"
     same_bytes "$BATS_TEST_TMPDIR/big" "$SERVED/big"
     run served_files
@@ -84,8 +84,14 @@ PY
     run cat "$BATS_TEST_TMPDIR/err"
     assert_output --regexp '^client: server: the 100000 bytes of "f" kept here are not the first 100000 of your file \(SHA-256 [0-9a-f]{12}\.\.\., yours [0-9a-f]{12}\.\.\.\): it changed; upload it from the start \(changed\)$'
     [ ! -e "$SERVED/f" ]
-    # from the start, it goes
+    # a plain put does not throw the kept bytes away unasked
     ft put "$BATS_TEST_TMPDIR/f"
+    assert_equal "$status" 1
+    err_is "client: the server keeps 100000 bytes of an interrupted upload of f: \`put --resume $BATS_TEST_TMPDIR/f f\` goes on from there, --overwrite starts again"
+    run size_of "$SERVED/.nianbao-part.f"
+    assert_output 100000
+    # from the start, it goes
+    ft put --overwrite "$BATS_TEST_TMPDIR/f"
     assert_equal "$status" 0
     same_bytes "$BATS_TEST_TMPDIR/f" "$SERVED/f"
     run served_files
@@ -137,7 +143,7 @@ PY
     ft --resume get big
     assert_equal "$status" 0
     run cat "$BATS_TEST_TMPDIR/out"
-    assert_output 'big: 20971520 bytes (resumed), SHA-256 verified, saved as big'
+    assert_output "big: 20971520 bytes (resumed at $kept bytes), SHA-256 verified, saved as big"
     wait_for_log srv "get \"big\": sent bytes [0-9]+\.\.20971520 of 20971520"
     run grep -c 'sent bytes 0\.\.20971520' "$BATS_TEST_TMPDIR/srv.log"
     assert_output 0
@@ -160,8 +166,13 @@ PY
     [ ! -e f ]
     run size_of f.nianbao-part
     assert_output 100000
-    # without --resume the download starts over
+    # a plain get does not throw the part away unasked; --overwrite starts over
     ft get f
+    assert_equal "$status" 6
+    err_is 'client: f.nianbao-part holds 100000 bytes of an interrupted download: `get --resume f` goes on from there, --overwrite starts again'
+    run size_of f.nianbao-part
+    assert_output 100000
+    ft get f --overwrite
     assert_equal "$status" 0
     same_bytes "$SERVED/f" f
     run ls -A

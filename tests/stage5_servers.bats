@@ -290,3 +290,36 @@ PY
         assert_output --partial "--max-command"
     done
 }
+
+@test "list with a name gets byte-identical replies from every server" {
+    # (about 1.5 s: five servers started and stopped) A directory, a name
+    # with a trailing /, a missing directory (named in the message), a
+    # file, "..", a symlink that leads out, NUL, a number, and no name.
+    local model first=""
+    for model in $FT_SERVERS; do
+        ft_serve "$model"
+        mkdir "$SERVED/sub"
+        printf 'abc' >"$SERVED/sub/x"
+        printf 'top' >"$SERVED/top"
+        ln -s ../"outside.$model" "$SERVED/out"
+        run peer <<'PY'
+s = connect(PORT)
+for name in ("sub", "sub/", "nodir/x", "top", "..", "out", "a\u0000b"):
+    s.sendall(frame({"op": "list", "name": name}))
+    show(read_reply(s))
+s.sendall(frame({"op": "list", "name": 5}))
+show(read_reply(s))
+s.sendall(frame({"op": "list"}))
+show(read_reply(s))
+PY
+        assert_success
+        echo "$model: $output"
+        [ -n "$first" ] || first=$output
+        assert_equal "$output" "$first"
+        ft_stop
+    done
+    assert_line --index 0 "{\"count\": 1, \"op\": \"list\", \"size\": 23, \"skipped\": 0, \"truncated\": false} b'[{\"name\":\"x\",\"size\":3}]'"
+    assert_line --index 2 --partial '"code": "not_found", "message": "\"nodir/x\": the directory \"nodir\" does not exist"'
+    assert_line --index 3 --partial '"code": "not_file"'
+    assert_line --index 5 --partial '"code": "bad_name"'
+}

@@ -595,7 +595,9 @@ accept_pause() {
     ip -n "$ns_cli" addr add 10.199.6.2/30 dev "nb6c$$"
     ip -n "$ns_srv" link set "nb6s$$" up
     ip -n "$ns_cli" link set "nb6c$$" up
-    start_server srv ip netns exec "$ns_srv" "$S6/poll" -H 10.199.6.1 --port 0 --root "$SERVED"
+    # The network is the subject here, not the commands: no sandbox.
+    start_server srv ip netns exec "$ns_srv" "$S6/poll" -H 10.199.6.1 --port 0 --root "$SERVED" \
+        --unsafe-no-sandbox
     run timeout 120 ip netns exec "$ns_cli" "$LOADGEN" -H 10.199.6.1 -p "$srv_port" \
         -c 30 -n 5 --verify --timeout 100
     ip netns del "$ns_srv"

@@ -6,7 +6,12 @@
 # To re-record a golden capture (after a change to the stages' wire bytes):
 #   LD_PRELOAD=viewer/libnianbao-tap.so NIANBAO_TAP=tests/golden/X.nbcap ...
 # then regenerate X.dump with `viewer/nianbao-view --replay X.nbcap --dump`
-# and read the diff before committing it.
+# and read the diff before committing it. lesson_stage1.nbcap is a run of
+# the lesson's stage 1 (`make screenshots` draws its picture from it, with
+# --from-capture): record it from a clean checkout with TMPDIR=D set for
+# `viewer/nianbao-view --lesson --stage 1 --text`, hard-linking
+# D/nianbao-lesson-*/stage1.nbcap as soon as it appears (the lesson removes
+# its own link at the end).
 
 setup() { load 'test_helper/common-setup'; _common_setup; }
 teardown() { _common_teardown; }
@@ -38,6 +43,14 @@ same_as() {
     view --replay "$GOLDEN/stage1_garble.nbcap" --dump
     [ "$status" -eq 0 ]
     same_as "$GOLDEN/stage1_garble.dump"
+}
+
+@test "--dump of the lesson's recorded stage 1 run matches its golden file" {
+    view --replay "$GOLDEN/lesson_stage1.nbcap" --dump
+    [ "$status" -eq 0 ]
+    same_as "$GOLDEN/lesson_stage1.dump"
+    grep -qx '    !! STALE: recv #3 returned bytes of reply #2' "$BATS_TEST_TMPDIR/out"
+    grep -qx 'total: 6 sends, 6 recvs, 6850 bytes pending, 1 STALE' "$BATS_TEST_TMPDIR/out"
 }
 
 @test "the stage 1 dump names the garble: recv #2 returned bytes of reply #1" {

@@ -165,6 +165,28 @@ PY
     [ ! -e "$BATS_TEST_TMPDIR/l9.svg" ]
 }
 
+@test "--lesson --stage 1 --from-capture draws the recorded run's screens, the same bytes every time" {
+    local cap="$GOLDEN/lesson_stage1.nbcap"
+    run env -u NO_COLOR -u LANGUAGE NIANBAO_VIEW_GAP_MS=3600000 LC_ALL=C.UTF-8 \
+        "$ROOT/viewer/nianbao-view" --lesson --lang en --stage 1 --step 2 --from-capture "$cap" \
+        --svg "$BATS_TEST_TMPDIR/l2.svg"
+    assert_success
+    run cells "$BATS_TEST_TMPDIR/l2.svg"
+    assert_line $'f8 s\t$ seq 1 2000'
+    assert_line $'f0\tsends 1  recvs 1  pending 7869'
+    local i
+    for i in 1 2; do
+        run env -u NO_COLOR -u LANGUAGE NIANBAO_VIEW_GAP_MS=3600000 LC_ALL=C.UTF-8 \
+            "$ROOT/viewer/nianbao-view" --lesson --lang en --stage 1 --from-capture "$cap" \
+            --svg "$BATS_TEST_TMPDIR/l3-$i.svg"
+        assert_success
+    done
+    cmp "$BATS_TEST_TMPDIR/l3-1.svg" "$BATS_TEST_TMPDIR/l3-2.svg"
+    run cells "$BATS_TEST_TMPDIR/l3-1.svg"
+    assert_line $'f0\tsends 1  recvs 1  pending 6850'
+    assert_line $'f7 s\tSTALE: recv #3 returned bytes of reply #2'
+}
+
 @test "bad picture options get one line and a pointer to --help, status 2" {
     local cap="$GOLDEN/stage1_garble.nbcap" out="$BATS_TEST_TMPDIR/x.svg"
     local -a cases=(
@@ -180,6 +202,9 @@ PY
         "--replay $cap --svg $out --keys q"
         "--replay $cap --svg $out --step 2"
         "--lesson --svg $out"
+        "--replay $cap --from-capture $cap --svg $out"
+        "--lesson --from-capture $cap --svg $out"
+        "--lesson --stage 3 --from-capture $cap --svg $out"
     )
     local args
     for args in "${cases[@]}"; do

@@ -3,7 +3,7 @@
 # and says which. Uses sudo when not root. Does nothing when all are there.
 # Arguments name packages needed on top (`make bench` adds gnuplot-nox, libmd-dev).
 set -eu
-need="gcc make pkg-config libcjson-dev libssl-dev libncurses-dev bats bats-support bats-assert parallel tmux python3 gettext locales iproute2 procps time man-db groff-base $*"
+need="gcc make pkg-config libcjson-dev libssl-dev libncurses-dev bats bats-support bats-assert parallel tmux python3 gettext locales iproute2 procps time man-db groff-base mandoc bubblewrap util-linux $*"
 missing=""
 for pkg in $need; do
     status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)

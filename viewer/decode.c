@@ -91,9 +91,14 @@ static enum proto proto_of_framing(const char *framing)
 
 enum proto proto_for_program(const char *prog)
 {
-    for (size_t i = 0; i < sizeof(stage_table) / sizeof(stage_table[0]); i++)
-        if (strstr(prog, stage_table[i].dir) != NULL)
+    for (size_t i = 0; i < sizeof(stage_table) / sizeof(stage_table[0]); i++) {
+        /* its folder in the sources, or its installed name (make install:
+         * nianbao-stageN-PROGRAM on PATH) */
+        char installed[32];
+        snprintf(installed, sizeof installed, "nianbao-stage%d-", stage_table[i].number);
+        if (strstr(prog, stage_table[i].dir) != NULL || strstr(prog, installed) != NULL)
             return proto_of_framing(stage_table[i].framing);
+    }
     return PROTO_GUESS;
 }
 

@@ -349,6 +349,11 @@ struct stage_run {
     pid_t client_pid;          /* the client of the current step */
     pid_t client2_pid;         /* stage 6: the second client of the step */
     struct text_buf demo_out;  /* demo step: client and server output */
+    /* --from-capture: the event that starts the next step (the client's
+     * next command), read and held back */
+    struct cap_event held;
+    unsigned char *held_data;
+    int held_set;
 };
 
 /* What a step leaves for the presenter. */
@@ -1064,6 +1069,90 @@ end:
     return rep->timed_out || rep->client_gone ? -1 : 0;
 }
 
+/* --from-capture: step STEP as an earlier run of the lesson recorded it.
+ * The lesson typed a command only when the one before was done, so a step
+ * is the client's command send and every event up to its next one; the
+ * client's output is what the stage 1 client prints: each recv's bytes
+ * and a newline. Returns -1 with ERR filled when the capture ends first
+ * or is corrupt. */
+static int replay_step_run(struct stage_run *run, const struct lesson_step *step,
+                           struct step_report *rep, char *err, size_t errlen)
+{
+    struct child *client = &run->client;
+    struct cap_event ev;
+    const unsigned char *data;
+    int commands = 0, status = -1;
+    char why[256];
+
+    const struct connection *conn = run_client_conn(run);
+    rep->recvs_before = conn ? conn->down.recv_calls : 0;
+    text_clear(&client->out);
+    text_clear(&client->err);
+    run->request++;
+    for (;;) {
+        if (run->held_set) {
+            ev = run->held;
+            data = run->held_data;
+            run->held_set = 0;
+        } else {
+            int got = capture_next(&run->reader, &ev, &data, why, sizeof why);
+            if (got < 0) {
+                snprintf(err, errlen, "%s", why);
+                goto end;
+            }
+            if (got == 0)
+                break;
+        }
+        if (ev.kind == CAP_CONNECT && ev.role == ROLE_CLIENT && !run->client_pid)
+            run->client_pid = (pid_t)ev.pid;
+        int mine = run->client_pid && ev.pid == (uint32_t)run->client_pid &&
+                   ev.role == ROLE_CLIENT;
+        if (mine && ev.kind == CAP_SEND && ev.result > 0 && commands++ > 0) {
+            /* the next step's command: keep it for that step */
+            unsigned char *copy = malloc(ev.data_len ? ev.data_len : 1);
+            if (!copy) {
+                snprintf(err, errlen, _("out of memory"));
+                goto end;
+            }
+            memcpy(copy, data, ev.data_len);
+            free(run->held_data);
+            run->held = ev;
+            run->held_data = copy;
+            run->held_set = 1;
+            break;
+        }
+        if (mine && ev.kind == CAP_SEND && ev.result > 0) {
+            /* a capture of other commands would tell another story */
+            size_t len = strlen(step->command);
+            if (ev.data_len != len || memcmp(data, step->command, len) != 0) {
+                snprintf(err, errlen, _("%s: step %zu's command is not `%s`"), run->capture,
+                         rep->index + 1, step->command);
+                goto end;
+            }
+        }
+        if (mine && ev.kind == CAP_RECV && ev.result > 0) {
+            text_add(&client->out, (const char *)data, ev.data_len);
+            text_add(&client->out, "\n", 1);
+        }
+        decoder_feed(&run->dec, &ev, data);
+    }
+    if (commands == 0) {
+        snprintf(err, errlen, _("%s ends before the step that types `%s`"), run->capture,
+                 step->command);
+        goto end;
+    }
+    status = 0;
+end:
+    rep->step = step;
+    rep->out = client->out.data ? client->out.data : "";
+    rep->out_len = client->out.len;
+    rep->out_dropped = client->out.dropped;
+    rep->err = "";
+    rep->err_len = 0;
+    step_summarize(run, rep->recvs_before, rep);
+    return status;
+}
+
 /* A stage 2 step: the step's server and one run of its client with
  * --demo NAME; both print one line per socket call, and both are shown. */
 static int demo_step_run(struct stage_run *run, const struct lesson_step *step,
@@ -1666,15 +1755,25 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
     run.client.in_fd = run.client.out_fd = run.client.err_fd = -1;
     run.client2.name = "client 2";
     run.client2.in_fd = run.client2.out_fd = run.client2.err_fd = -1;
-    snprintf(run.capture, sizeof run.capture, "%s/stage%d%s.nbcap", cfg->workdir, sec->stage,
-             sec->via_slicer ? "-slicer" : "");
-    unlink(run.capture);
+    int replay = cfg->from_capture != NULL;
+    if (replay) {
+        snprintf(run.capture, sizeof run.capture, "%s", cfg->from_capture);
+    } else {
+        snprintf(run.capture, sizeof run.capture, "%s/stage%d%s.nbcap", cfg->workdir,
+                 sec->stage, sec->via_slicer ? "-slicer" : "");
+        unlink(run.capture);
+    }
     if (info == NULL) {
         snprintf(err, sizeof err, _("stage %d is not in common/stages.def"), sec->stage);
         goto end;
     }
-    if (capture_find_tap_lib(run.tap_lib, sizeof run.tap_lib, err, sizeof err) < 0)
+    if (replay) {
+        if (capture_open(&run.reader, run.capture, err, sizeof err) < 0)
+            goto end;
+        run.reader_open = 1;
+    } else if (capture_find_tap_lib(run.tap_lib, sizeof run.tap_lib, err, sizeof err) < 0) {
         goto end;
+    }
     struct decode_options dopt = { PROTO_GUESS, 0 };
     if (strcmp(info->framing, "udp") == 0)
         dopt.proto = PROTO_RAW;
@@ -1698,7 +1797,13 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
             goto end;
         }
     }
-    if (!demo && !conc && section_start(&run, err, sizeof err) < 0)
+    if (replay && (demo || conc || sec->via_slicer)) {
+        /* main lets --from-capture through with stage 1 only: its client
+         * prints each recv as it is, so its output is in the capture */
+        snprintf(err, sizeof err, "--from-capture: only stage 1 of the lesson");
+        goto end;
+    }
+    if (!demo && !conc && !replay && section_start(&run, err, sizeof err) < 0)
         goto end;
     p->view.dir = demo || conc || sec->via_slicer == SLICE_UP ? DIR_UP : DIR_DOWN;
     p->view.note[0] = '\0';
@@ -1715,6 +1820,7 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
         rep.count = sec->step_count;
         int failed = demo ? demo_step_run(&run, &sec->steps[i], &rep, err, sizeof err) < 0
                      : conc ? conc_step_run(&run, &sec->steps[i], &rep, err, sizeof err) < 0
+                     : replay ? replay_step_run(&run, &sec->steps[i], &rep, err, sizeof err) < 0
                             : step_run(&run, &sec->steps[i], &rep) < 0;
         if (p->ui) {
             char narration[1024];
@@ -1734,7 +1840,7 @@ static int section_run(struct presenter *p, const struct lesson_config *cfg,
             present_step_text(p, &run, &rep);
         }
         if (failed) {
-            if (!demo && !conc)
+            if (!demo && !conc && !replay)
                 snprintf(err, sizeof err, "%s", rep.timed_out ? _("a step did not finish")
                                                               : _("the client exited early"));
             goto end;
@@ -1752,6 +1858,7 @@ end:
     }
     section_stop(&run);
     free(run.demo_out.data);
+    free(run.held_data);
     if (run.reader_open)
         capture_close(&run.reader);
     if (run.dec_ready)

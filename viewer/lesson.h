@@ -23,6 +23,9 @@ struct lesson_config {
     int svg_step;          /* 1-based; 0: the stage's last step */
     int svg_rows, svg_cols;
     const char *svg_title; /* the picture's title; NULL: one is made */
+    const char *from_capture;  /* non-NULL: ONLY_STAGE (1) is not run; its steps
+                              are read from this capture of an earlier lesson
+                              run, so its screens are the same every time */
 };
 
 /* Runs the lesson; the transcript (text mode) goes to OUT.

@@ -9,6 +9,7 @@
  *   --replay FILE [--dump] --at DIR:OFFSET [--conn N]   one byte, in context
  *   --replay FILE --svg OUT | --svg-animate OUT       the screen as a picture
  *   --lesson                  the guided tour behind `make demo`
+ *   --lesson --stage 1 --from-capture FILE   its stage 1 as FILE recorded it
  * The decoding itself is decode.c's; this file parses options, picks the
  * language and runs the keys -> data -> draw loop. */
 #define _GNU_SOURCE
@@ -50,6 +51,7 @@ struct view_config {
     const char *size_spec;     /* --size COLSxROWS */
     const char *keys;          /* --keys: pressed before the picture */
     const char *svg_title;     /* --title */
+    const char *from_capture;  /* --from-capture: the lesson's stage from a capture */
     int cols, rows;            /* from --size */
     unsigned long step;        /* --step: the lesson step --svg shows */
     int dump, side_by_side, lesson, text, no_color, verbose;
@@ -655,6 +657,7 @@ static int run_lesson(const struct view_config *cfg)
     lc.svg_rows = cfg->rows;
     lc.svg_cols = cfg->cols;
     lc.svg_title = cfg->svg_title;
+    lc.from_capture = cfg->from_capture;
     if (lc.svg)
         lc.color = cfg->no_color ? 0 : 1;
     return lesson_run(&lc, stdout);
@@ -761,6 +764,9 @@ int main(int argc, char **argv)
           "--svg, --svg-animate: the picture's title (its alt text)", 0, 0 },
         { "step", 0, CLI_UINT, &cfg.step, "K",
           "lesson --svg: the screen of step K of --stage (default the last)", 1, 100 },
+        { "from-capture", 0, CLI_STRING, &cfg.from_capture, "FILE",
+          "lesson --stage 1: read the steps from FILE, a capture of an earlier lesson run, "
+          "instead of running them", 0, 0 },
     };
     const struct cli_program prog = {
         "nianbao-view",
@@ -815,6 +821,13 @@ int main(int argc, char **argv)
     if (cfg.at_spec && (!cfg.replay || cfg.html || cfg.pcap || cfg.side_by_side ||
                         cfg.svg_animate)) {
         fprintf(stderr, "nianbao-view: --at goes with --replay FILE (the screen or --dump)\n"
+                "Try 'nianbao-view --help' for more information.\n");
+        return 2;
+    }
+    if (cfg.from_capture && !(cfg.lesson && cfg.stage == 1)) {
+        /* stage 1's client prints each recv as it is: its output is in
+         * the capture; other stages' clients print what they decoded */
+        fprintf(stderr, "nianbao-view: --from-capture goes with --lesson --stage 1\n"
                 "Try 'nianbao-view --help' for more information.\n");
         return 2;
     }

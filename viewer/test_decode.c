@@ -869,6 +869,11 @@ static void test_stage_table(struct results *res)
     CHECK(res, proto_for_program("/home/s/nianbao/stage3_struct_len/server --port 0") == PROTO_LEN &&
           proto_for_program("python3 client.py") == PROTO_GUESS,
           "a stage folder in the command line names the framing");
+    CHECK(res, proto_for_program("nianbao-stage3-client -p 8083") == PROTO_LEN &&
+          proto_for_program("/usr/bin/nianbao-stage4-server --port 0") == PROTO_JSON &&
+          proto_for_program("nianbao-stage6-poll") == PROTO_FT &&
+          proto_for_program("nianbao-stage1-client") == PROTO_RAW,
+          "an installed name (nianbao-stageN-...) names the framing too");
 }
 
 /* Runs of bytes not captured end where a captured byte is. */

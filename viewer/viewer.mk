@@ -42,12 +42,15 @@ viewer/locale/%/LC_MESSAGES/nianbao.mo: viewer/po/%.po
 	msgfmt -o $@ $<
 
 # make screenshots: the README's pictures, drawn by the viewer's own screen
-# code from the committed captures (tests/golden/), and the lesson's stage 1
-# screen in Chinese from a run of the lesson. The same inputs give the same
-# bytes (tests/viewer_svg.bats regenerates them into a temporary folder and
-# compares). Nothing from the user's environment reaches a picture: the
-# language, the locale and the wait markers are fixed here, and the lesson's
-# waits (a person's pace, a machine's) are not drawn.
+# code from the committed captures (tests/golden/), the lesson's stage 1
+# screen in Chinese too: from lesson_stage1.nbcap, a recorded run of it
+# (--from-capture), not a new run, whose first reply is `ls` of this tree
+# and so moves every byte after it when a file comes or goes. The same
+# inputs give the same bytes (tests/viewer_svg.bats regenerates them into a
+# temporary folder and compares). Nothing from the user's environment
+# reaches a picture: the language, the locale and the wait markers are
+# fixed here, and the lesson's waits (a person's pace, a machine's) are not
+# drawn.
 SCREENSHOT_DIR ?= docs/img
 SCREENSHOT_VIEW = env -u NO_COLOR -u LANGUAGE -u NIANBAO_VIEW_GAP_MS LC_ALL=C.UTF-8 \
 	viewer/nianbao-view --lang en --size 80x24
@@ -70,6 +73,7 @@ screenshots: all
 	  --title "Stage 6: two clients of one poll server at once; n switched the screen to connection 2 of 2, a get of notes.txt"
 	env -u NO_COLOR -u LANGUAGE NIANBAO_VIEW_GAP_MS=3600000 LC_ALL=C.UTF-8 \
 	  viewer/nianbao-view --lesson --lang zh --stage 1 --size 80x24 \
+	  --from-capture tests/golden/lesson_stage1.nbcap \
 	  --svg $(SCREENSHOT_DIR)/lesson-zh.svg \
 	  --title "The lesson in Chinese, stage 1, step 3: echo MARK prints old seq output, and the status line flags the STALE recv"
 
