@@ -52,7 +52,7 @@ programs() {
 @test "every exercise program refuses a bad option or port with one line, exit 2" {
     local cmd args
     while read -r cmd; do
-        for args in "--no-such-option" "-p" "-p http" "--port=80x" "--port 8o83"; do
+        for args in "--no-such-option" "-p" "-p http" "--port=80x" "--port 8o83" "1 2"; do
             # shellcheck disable=SC2086  # the command and its arguments are words
             run --separate-stderr timeout 5 $cmd $args </dev/null
             [ "$status" -eq 2 ] || { echo "$cmd $args: status $status: $stderr"; return 1; }

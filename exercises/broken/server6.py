@@ -221,7 +221,7 @@ def usage_error(message):
 
 
 def parse_args(args):
-    bug, port = 'none', 8087
+    bug, port, given = 'none', 8087, False
     while args:
         arg, args = args[0], args[1:]
         if arg in ('-h', '--help'):
@@ -241,7 +241,9 @@ def parse_args(args):
             usage_error(f"unknown option '{arg}'")
         if not arg.isdigit() or int(arg) > 65535:
             usage_error(f"'{arg}' is not a port (0 to 65535)")
-        port = int(arg)
+        if given:
+            usage_error(f"one port only: '{arg}' is one too many")
+        port, given = int(arg), True
     return bug, port
 
 

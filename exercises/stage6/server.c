@@ -263,6 +263,7 @@ static void serve(int fd)
 static int parse_port(int argc, char **argv)
 {
     const char *port = "8087";
+    int given = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             printf("usage: server [-p PORT | PORT]   (default 8087; 0 picks a free port)\n"
@@ -278,6 +279,10 @@ static int parse_port(int argc, char **argv)
             }
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "server: unknown option '%s' (try --help)\n", argv[i]);
+            exit(2);
+        }
+        if (given++) {
+            fprintf(stderr, "server: one port only: '%s' is one too many (try --help)\n", argv[i]);
             exit(2);
         }
         port = argv[i];

@@ -103,7 +103,7 @@ def serve(conn, addr):
 
 def parse_port(args):
     """The port from -p PORT, --port PORT or PORT; --help prints the usage."""
-    port = '8087'
+    port, given = '8087', False
     while args:
         arg, args = args[0], args[1:]
         if arg in ('-h', '--help'):
@@ -117,7 +117,10 @@ def parse_port(args):
         elif arg.startswith('-'):
             print(f"server.py: unknown option '{arg}' (try --help)", file=sys.stderr)
             sys.exit(2)
-        port = arg
+        if given:
+            print(f"server.py: one port only: '{arg}' is one too many (try --help)", file=sys.stderr)
+            sys.exit(2)
+        port, given = arg, True
     if not port.isdigit() or int(port) > 65535:
         print(f"server.py: '{port}' is not a port (0 to 65535) (try --help)", file=sys.stderr)
         sys.exit(2)
