@@ -27,6 +27,9 @@
 #   sandbox     bench/sandbox.sh: BENCH_SANDBOX_RUNS (200) `true` through
 #               stage 3 with and without --sandbox, taking turns: the cost
 #               of bubblewrap per command.
+#   class       bench/class.sh: tools/grade --each on BENCH_CLASS_SIZE (40;
+#               10 with BENCH_QUICK) copies of the stage 3 Python client,
+#               starter and finished, against one submission alone.
 #   stage 6     bench/stage6.sh: each server model (and Python's
 #               ThreadingTCPServer) under tools/loadgen with 1, 10, 100 and
 #               1000 clients at once; poll holding 10 000 idle connections
@@ -63,12 +66,14 @@ if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
 fi
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
     d_sizes="1024 1048576 16777216"; d_runs=1; d_trips=100; d_tiny=40000
-    d_seqs="1000 3000 10000"; d_race=100; d_s5=67108864; d_sandbox=50
+    d_seqs="1000 3000 10000"; d_race=100; d_s5=67108864; d_sandbox=50; d_class=10
 else
     d_sizes="1024 65536 1048576 16777216 268435456 1073741824"; d_runs=3; d_trips=1000
     d_tiny=400000; d_seqs="10000 30000 100000"; d_race=300; d_s5=1073741824; d_sandbox=200
+    d_class=40
 fi
 export BENCH_SANDBOX_RUNS=${BENCH_SANDBOX_RUNS:-$d_sandbox}
+export BENCH_CLASS_SIZE=${BENCH_CLASS_SIZE:-$d_class}
 read -r -a SIZES <<<"${BENCH_SIZES:-$d_sizes}"
 RUNS=${BENCH_RUNS:-$d_runs}
 TRIPS=${BENCH_ROUNDTRIPS:-$d_trips}
@@ -430,6 +435,12 @@ say "sandbox: bench/sandbox.sh, $BENCH_SANDBOX_RUNS \`true\` with and without --
 SANDBOX_TSV="$WORK/sandbox.tsv" "$ROOT/bench/sandbox.sh" >"$RESULTS/sandbox.md" || die "bench/sandbox.sh failed"
 SB_COST=-
 [ -s "$WORK/sandbox.tsv" ] && IFS=$'\t' read -r SB_RUNS SB_PLAIN SB_WITH SB_COST <"$WORK/sandbox.tsv"
+say "class: bench/class.sh, $BENCH_CLASS_SIZE copies of the stage 3 Python client through tools/grade --each, starter and finished"
+CLASS_TSV="$WORK/class.tsv" "$ROOT/bench/class.sh" >"$RESULTS/class.md" || die "bench/class.sh failed"
+declare -A CLASS_ONE CLASS_ALL
+while IFS=$'\t' read -r kind size one all; do
+    CLASS_ONE[$kind]=$one CLASS_ALL[$kind]=$all CLASS_SIZE=$size
+done <"$WORK/class.tsv"
 if [ "$STAGE5" = 1 ]; then
     say "stage 5: bench/stage5.sh, $(human "$STAGE5_BYTES") down, up and streamed; $RUNS run(s) each"
     BENCH_BYTES=$STAGE5_BYTES BENCH_RUNS=$RUNS STAGE5_TSV="$WORK/stage5.tsv" \
@@ -590,6 +601,12 @@ hash_limit() { # SIZE: 2 x the faster MD5, "-" when not measured
     echo "|---|---|---|---|"
     cat "$RESULTS/sandbox.md"
     echo
+    echo "## A class: \`tools/grade --each\` on $BENCH_CLASS_SIZE copies of the stage 3 Python client (bench/class.sh; the grader's default --jobs)"
+    echo
+    echo "| kind | one submission | the class | class / one |"
+    echo "|---|---|---|---|"
+    cat "$RESULTS/class.md"
+    echo
     # The targets of issue 8, measured here.
     big=$LARGEST
     max_rss() { local impl=$1 m=0 s; for s in "${SIZES[@]}"; do
@@ -667,7 +684,18 @@ hash_limit() { # SIZE: 2 x the faster MD5, "-" when not measured
             "$SB_RUNS" "$SB_COST" "$SB_WITH" "$SB_PLAIN" "$(holds "$SB_COST" '<=' 10)"
     fi
     echo
-    echo "Settings: BENCH_SIZES=\"${SIZES[*]}\" BENCH_RUNS=$RUNS BENCH_ROUNDTRIPS=$TRIPS BENCH_TINY_SENDS=$TINY BENCH_SEQS=\"${SEQS[*]}\" BENCH_TAP_BYTES=$TAP_BYTES BENCH_DOC_MAX=$DOC_MAX BENCH_RACE_RUNS=$RACE_RUNS BENCH_STAGE5=$STAGE5 BENCH_STAGE5_BYTES=$STAGE5_BYTES BENCH_STAGE6=$STAGE6$S6_SETTINGS."
+    echo "## The targets of issue 18, in this run"
+    echo
+    echo "| what | measured | target | holds |"
+    echo "|---|---|---|---|"
+    for kind in starter finished; do
+        if [ "$CLASS_SIZE" = 40 ]; then ok=$(holds "${CLASS_ALL[$kind]}" '<=' 60); else ok="- (a class of $CLASS_SIZE)"; fi
+        printf '| %s %s Python stage 3 clients, `--each` | %s s (one alone: %s s) | ≤ 60 s | %s |\n' \
+            "$CLASS_SIZE" "$( [ "$kind" = starter ] && echo starter || echo correct)" \
+            "${CLASS_ALL[$kind]}" "${CLASS_ONE[$kind]}" "$ok"
+    done
+    echo
+    echo "Settings: BENCH_SIZES=\"${SIZES[*]}\" BENCH_RUNS=$RUNS BENCH_ROUNDTRIPS=$TRIPS BENCH_TINY_SENDS=$TINY BENCH_SEQS=\"${SEQS[*]}\" BENCH_TAP_BYTES=$TAP_BYTES BENCH_DOC_MAX=$DOC_MAX BENCH_RACE_RUNS=$RACE_RUNS BENCH_STAGE5=$STAGE5 BENCH_STAGE5_BYTES=$STAGE5_BYTES BENCH_STAGE6=$STAGE6$S6_SETTINGS BENCH_SANDBOX_RUNS=$BENCH_SANDBOX_RUNS BENCH_CLASS_SIZE=$BENCH_CLASS_SIZE."
 } >"$md"
 
 # Throughput in MiB/s for the plot, one line per size, "-" where not run.

@@ -21,7 +21,7 @@ tiny_bench() {
     run --separate-stderr env BENCH_SIZES="1024 65536" BENCH_RUNS=1 BENCH_ROUNDTRIPS=5 \
         BENCH_TINY_SENDS=1000 BENCH_SEQS="10 30 100" BENCH_RACE_RUNS=5 \
         BENCH_STAGE5_BYTES=1048576 STAGE6_LEVELS="1 2" STAGE6_TOTAL=4 STAGE6_IDLE=10 \
-        STAGE6_GOOD=5 STAGE6_MODELS="iterative poll" BENCH_SANDBOX_RUNS=5 \
+        STAGE6_GOOD=5 STAGE6_MODELS="iterative poll" BENCH_SANDBOX_RUNS=5 BENCH_CLASS_SIZE=2 \
         BENCH_RESULTS="$BATS_TEST_TMPDIR/results" NIANBAO_DOCUMENT="${NIANBAO_DOCUMENT:-/nonexistent}" \
         timeout 300 "$1/bench/run.sh" 3>&-
 }
@@ -33,7 +33,7 @@ tiny_bench() {
     local md="$BATS_TEST_TMPDIR/results/bench.md"
     [ -s "$md" ]
     run grep -c '^## ' "$md"
-    assert_output 13
+    assert_output 15
     run cat "$md"
     assert_line '## Throughput: `head -c N /dev/zero`, client start to exit (seconds)'
     assert_line --regexp '^\| 64 KiB \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|'
@@ -45,6 +45,10 @@ tiny_bench() {
     assert_line --regexp '^\| stage 4 vs its hash limit at 64 KiB \| '
     # --sandbox's cost, or why it was not measured (no bubblewrap)
     assert_line --regexp '^\| 5 \| ([0-9.]+ ms \| [0-9.]+ ms \| -?[0-9.]+ ms|- \| - \| not measured: .+) \|$'
+    # a class through tools/grade --each, and its targets (not held to 60 s at 2)
+    assert_line --regexp '^\| starter \(0/14\) \| [0-9.]+ s \| [0-9.]+ s \| [0-9.]+× \|$'
+    assert_line --regexp '^\| finished \(14/14\) \| [0-9.]+ s \| [0-9.]+ s \| [0-9.]+× \|$'
+    assert_line --regexp '^\| 2 starter Python stage 3 clients, `--each` \| [0-9.]+ s \(one alone: [0-9.]+ s\) \| ≤ 60 s \| - \(a class of 2\) \|$'
     # stages 5 and 6, in the same run
     assert_line --regexp '^\| stage 5 download, 1 MiB \| [0-9.]+ s \| [0-9.]+ s \| [0-9.]+× \| '
     assert_line --regexp '^\| stage 5 download again, 1 MiB \(SHA-256 remembered\) \| [0-9.]+ s \| [0-9.]+ s \| [0-9.]+× \| '

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # tools/grade --each at a class's size: forty submissions of the stage 3
-# Python client, each run timed against issue 18's target (60 s on two
-# cores), and the verdicts the same one grader at a time as eight.
+# Python client get their verdicts (each run's time is printed; issue 18's
+# target, 60 s on two cores, is measured by make bench: bench/class.sh),
+# and the verdicts are the same one grader at a time as eight.
 
 setup() {
     load '../test_helper/common-setup'
@@ -34,27 +35,25 @@ timed_class() {
 }
 
 # ~25 s
-@test "forty starters: every one fails every scenario, within 60 s" {
+@test "forty starters: every one fails every scenario" {
     class 40 starter
     timed_class
     assert_failure 1
     [ "$(grep -c '  0/14    coalesced, ' <<<"$output")" -eq 40 ]
     assert_line '0 of 40 submissions passed every scenario; each one'"'"'s report is DIR/grade.txt, the captures of its failures in DIR/grade-captures/'
-    [ "$SECONDS_TAKEN" -le 60000 ]
 }
 
 # ~25 s
-@test "forty correct clients: every one passes, within 60 s" {
+@test "forty correct clients: every one passes" {
     class 40 correct
     timed_class
     assert_success
     [ "$(grep -c '  14/14$' <<<"$output")" -eq 40 ]
-    [ "$SECONDS_TAKEN" -le 60000 ]
 }
 
-# ~100 s (one grader at a time: ~70 s)
-@test "forty submissions, starters, correct and byte-order: --jobs 1 and --jobs 8 give the same table and reports" {
-    class 40 mixed
+# ~50 s (one grader at a time: ~35 s)
+@test "sixteen submissions, starters, correct and byte-order: --jobs 1 and --jobs 8 give the same table and reports" {
+    class 16 mixed
     timed_class --jobs 1
     assert_failure 1
     one=$output
