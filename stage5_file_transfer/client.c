@@ -54,6 +54,7 @@ enum {
     EXIT_PROTOCOL = 4,        /* the server broke the protocol                */
     EXIT_VERIFY = 5,          /* SHA-256 mismatch                             */
     EXIT_LOCAL = 6,           /* a local file cannot be read or written       */
+    EXIT_TIMED_OUT = 124,     /* exec: the server's --timeout (as timeout(1)) */
     EXIT_INTERRUPTED = 130,   /* Ctrl-C during a transfer (128 + SIGINT)      */
     EXIT_EXEC_FAILED = 255,   /* exec: no status from the command (ssh's 255) */
 };
@@ -121,8 +122,9 @@ static const char usage_text[] =
     "  4 the server broke the protocol   5 SHA-256 verification failed\n"
     "  6 a local file cannot be read or written   130 interrupted (Ctrl-C)\n"
     "exec, as ssh: the command's own status (0-255; killed by signal N: 128+N;\n"
-    "  output cut by the server's limits: never 0); 255 when the client fails\n"
-    "  (cannot connect, connection lost, the server refused or broke the protocol);\n"
+    "  killed at the server's --timeout: 124; output cut by --max-output: 1);\n"
+    "  255 when the client fails (cannot connect, connection lost, the server\n"
+    "  refused or broke the protocol);\n"
     "  130 after Ctrl-C, which closes the connection: the server kills the command.\n"
     "With no COMMAND: the status of the last line that did not give 0.";
 
@@ -678,14 +680,15 @@ static int do_exec(struct conn *c, const char *command, size_t len)
                     m->stderr_size);
             rc = EXIT_VERIFY;
         } else {
-            /* The status a shell would give: 128+N for a signal. The
-             * server's note (killed after N s, output cut) came on stderr
-             * already; a cut output is not a success even when the shell
-             * exited 0 before the cut reached it. */
-            c->command_status = m->exit_code >= 0 ? m->exit_code
-                              : m->signal > 0     ? 128 + m->signal : EXIT_EXEC_FAILED;
-            if (c->command_status == 0 && (m->timed_out || m->truncated))
-                c->command_status = 1;
+            /* The status a shell would give: 128+N for a signal. A command
+             * the server stopped did not end by itself, and its status
+             * would depend on a race with the kill: --timeout gives 124,
+             * as timeout(1); a cut output, 1. The server's note (killed
+             * after N s, output cut) came on stderr already. */
+            c->command_status = m->timed_out   ? EXIT_TIMED_OUT
+                              : m->truncated   ? EXIT_REMOTE
+                              : m->exit_code >= 0 ? m->exit_code
+                              : m->signal > 0  ? 128 + m->signal : EXIT_EXEC_FAILED;
             if (m->exit_code > 0)
                 fprintf(stderr, "client: the command exited with status %d\n", m->exit_code);
             else if (m->signal)
