@@ -673,6 +673,24 @@ static void finish_exec(struct ftconn *c)
     request_done(c);
 }
 
+/* While a command runs, nothing is read from the client (a request it sent
+ * ahead waits), but its close is looked for: a client that closed or reset
+ * the connection (Ctrl-C, killed) has its command's whole process group
+ * killed at once, not left running until --timeout. Returns 1 when so
+ * (the conversation is then over). */
+static int client_gone(struct ftconn *c)
+{
+    struct pollfd pfd = { .fd = c->conn.fd, .events = POLLRDHUP };
+
+    if (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+        return 0;
+    command_kill(&c->cmd);
+    serve_log(&c->conn, "%s: the client closed the connection while the command ran: its "
+              "process group is killed", c->shown);
+    c->state = FTC_DONE;
+    return 1;
+}
+
 /* Reads the command's pipes while the client keeps up. Returns 1 when
  * something happened. */
 static int pump_command(struct ftconn *c)
@@ -932,7 +950,7 @@ int ftconn_step(struct ftconn *c)
             progress |= read_in(c);
             break;
         case FTC_EXEC:
-            progress |= pump_command(c);
+            progress |= client_gone(c) || pump_command(c);
             break;
         case FTC_GET:
             progress |= pump_file(c);
@@ -984,6 +1002,7 @@ void ftconn_wants(const struct ftconn *c, struct ftconn_wait *w)
     if ((c->state == FTC_REQUEST && out_waiting(c) == 0) || c->state == FTC_PUT)
         w->sock_events |= POLLIN;
     if (c->state == FTC_EXEC && c->cmd_started) {
+        w->sock_events |= POLLRDHUP;  /* the client's close: client_gone */
         if (out_waiting(c) < OUT_LOW) {
             w->fds[0] = c->cmd.out_fd;
             w->fds[1] = c->cmd.err_fd;
@@ -1045,8 +1064,9 @@ void ftconn_serve_blocking(struct ftconn *c, int stop_fd, unsigned long grace_ms
         nfds_t n = 0, stop_at = 0;
 
         ftconn_wants(c, &w);
-        /* Not listening to the socket (a command runs): leave it out, or
-         * a client that reset the connection would wake us without end. */
+        /* Not listening to the socket (a hash runs): leave it out, or a
+         * client that reset the connection would wake us without end.
+         * (During a command, its close is listened to: ftconn_wants.) */
         pfd[n++] = (struct pollfd){ .fd = w.sock_events ? c->conn.fd : -1,
                                     .events = w.sock_events };
         for (int i = 0; i < FTCONN_WAIT_FDS; i++)

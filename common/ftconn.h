@@ -25,6 +25,9 @@
  *     client_header_timeout and client_body_timeout), gets an error
  *     "timeout" and is closed; a client that stops reading its reply for
  *     --send-timeout is dropped;
+ *   - a client that closes or resets the connection while its command
+ *     runs (Ctrl-C, killed) has the command's process group killed at
+ *     once: the socket's POLLRDHUP is watched during an exec;
  *   - backpressure: a command's pipes are read only while the reply waiting
  *     for the client is small, so a slow reader slows only its own command,
  *     and memory stays bounded;
@@ -123,7 +126,7 @@ struct ftconn {
  * no deadline). */
 #define FTCONN_WAIT_FDS 4
 struct ftconn_wait {
-    short sock_events;            /* POLLIN / POLLOUT, or 0                 */
+    short sock_events;            /* POLLIN / POLLOUT / POLLRDHUP, or 0     */
     int fds[FTCONN_WAIT_FDS];
     unsigned generation;
     long long deadline_ms;

@@ -161,6 +161,7 @@ int command_start(struct command *c, const void *cmd, size_t cmd_len,
     c->pid = -1;
     c->out_fd = c->err_fd = c->pidfd = -1;
     c->slot = -1;
+    c->peer_fd = -1;
     c->timeout_ms = timeout_ms;
     c->max_output = max_output;
     cmd_text = malloc(cmd_len + 1);
@@ -305,11 +306,13 @@ long long command_wait_ms(const struct command *c)
 ssize_t command_next(struct command *c, enum command_stream *stream,
                      void *buf, size_t len, char *err, size_t errlen)
 {
+    enum { PEER = -1, PIDFD = 0 };
+
     for (;;) {
         if (command_tick(c))
             return 0;
-        struct pollfd pfd[3];
-        enum command_stream which[3];
+        struct pollfd pfd[4];
+        int which[4];
         nfds_t n = 0;
         if (c->out_fd >= 0) {
             pfd[n] = (struct pollfd){ .fd = c->out_fd, .events = POLLIN };
@@ -321,7 +324,12 @@ ssize_t command_next(struct command *c, enum command_stream *stream,
         }
         if (!c->shell_done && c->pidfd >= 0) {
             pfd[n] = (struct pollfd){ .fd = c->pidfd, .events = POLLIN };
-            which[n++] = 0;
+            which[n++] = PIDFD;
+        }
+        if (c->peer_fd >= 0) {
+            /* POLLRDHUP, not POLLIN: the client's FIN or reset, not its bytes. */
+            pfd[n] = (struct pollfd){ .fd = c->peer_fd, .events = POLLRDHUP };
+            which[n++] = PEER;
         }
         long long wait = command_wait_ms(c);
         int ready = poll(pfd, n, wait > 1000 ? 1000 : (int)wait);
@@ -330,11 +338,18 @@ ssize_t command_next(struct command *c, enum command_stream *stream,
             return -1;
         }
         for (nfds_t i = 0; ready > 0 && i < n; i++) {
-            if (!pfd[i].revents || which[i] == 0)
+            if (!pfd[i].revents || which[i] == PIDFD)
                 continue;
-            ssize_t got = command_read(c, which[i], buf, len);
+            if (which[i] == PEER) {
+                command_kill(c);
+                c->peer_gone = 1;
+                snprintf(err, errlen, "the client closed the connection while the command ran: "
+                         "its process group is killed");
+                return -1;
+            }
+            ssize_t got = command_read(c, (enum command_stream)which[i], buf, len);
             if (got > 0) {
-                *stream = which[i];
+                *stream = (enum command_stream)which[i];
                 return got;
             }
         }

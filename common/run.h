@@ -52,6 +52,10 @@ struct command {
                                  its group (setsid) still holds a pipe: we
                                  stopped reading at the timeout             */
     int slot;                 /* internal: its place in the stop table      */
+    int peer_fd;              /* -1, or the client's socket: command_next
+                                 watches it (set it after command_start)    */
+    int peer_gone;            /* the client closed or reset it: the group
+                                 was killed                                 */
 };
 
 /* Starts CMD_LEN bytes at CMD (cut at the first NUL, as execve would).
@@ -63,7 +67,12 @@ int command_start(struct command *c, const void *cmd, size_t cmd_len,
 /* Blocking: waits for the next output of either stream (at most LEN bytes)
  * and returns its size with *STREAM set; returns 0 when the command is over
  * (both streams at EOF or abandoned, and the shell reaped or killed); -1
- * with ERR filled when poll fails. Enforces the timeout and MAX_OUTPUT. */
+ * with ERR filled when poll fails, or when PEER_FD (when set) reports that
+ * the client closed or reset the connection: then the whole group has been
+ * killed and PEER_GONE is 1 (a client's Ctrl-C, or a client killed, must
+ * not leave its command running until the timeout while the next client
+ * waits). Only the close is watched, not the bytes: a request the client
+ * sent ahead stays unread. Enforces the timeout and MAX_OUTPUT. */
 ssize_t command_next(struct command *c, enum command_stream *stream,
                      void *buf, size_t len, char *err, size_t errlen);
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "interrupt.h"
 #include "net.h"
 
 /* BUSY_NOTICE_MS, or what NIANBAO_BUSY_NOTICE says (set and empty counts
@@ -71,6 +72,11 @@ int session_server_closed(int fd)
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
 }
 
+void session_addr(const struct session_config *cfg, char *buf, size_t buflen)
+{
+    snprintf(buf, buflen, strchr(cfg->host, ':') ? "[%s]:%s" : "%s:%s", cfg->host, cfg->port);
+}
+
 static long long now_ms(void)
 {
     struct timespec ts;
@@ -97,6 +103,8 @@ int session_wait_for_reply(const struct session_config *cfg, int fd)
         int wait_ms = until < 0 ? -1 : (int)(until > now ? until - now : 0);
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
         int ready = poll(&pfd, 1, wait_ms);
+        if (ready < 0 && errno == EINTR && interrupt_pending())
+            return -2;
         if (ready < 0 && errno == EINTR)
             continue;
         if (ready > 0) {

@@ -58,10 +58,14 @@ typedef int session_reply_reader(int fd, void *ctx, int *last_byte);
  * it), looking without waiting or taking bytes; session_wait_for_reply
  * waits for the reply's first byte with the busy notice and --wait
  * (returns 1: bytes are there, 0: the server closed instead, -1: --wait
- * passed, said on cfg->diag). */
+ * passed, said on cfg->diag, -2: Ctrl-C came while interrupt_catch(1) of
+ * interrupt.h was on, nothing said); session_addr writes "HOST:PORT"
+ * ("[HOST]:PORT" for an IPv6 address), as the client's messages name the
+ * server. */
 int session_connect(const struct session_config *cfg);
 int session_server_closed(int fd);
 int session_wait_for_reply(const struct session_config *cfg, int fd);
+void session_addr(const struct session_config *cfg, char *buf, size_t buflen);
 
 /* Runs the whole client: connect, then one command per line of stdin until
  * its end. Returns the process exit status: 0, or 1 when a command could not

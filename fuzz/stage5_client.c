@@ -123,7 +123,9 @@ struct shown {
     size_t text_out_len, text_err_len;
 };
 
-static void check_exec(int rc, const struct fuzz_frames *r, const struct shown *s)
+/* RC: do_exec's result (0: the command's "exit" came, verified); STATUS:
+ * the client's exit status for it (exec_status), the command's own. */
+static void check_exec(int rc, int status, const struct fuzz_frames *r, const struct shown *s)
 {
     /* The output frames the client could have shown: the leading run. */
     struct buf { unsigned char *b; size_t n; } streams[3] = { { 0 }, { 0 }, { 0 } };
@@ -161,8 +163,14 @@ static void check_exec(int rc, const struct fuzz_frames *r, const struct shown *
             fuzz_fail("exec accepted without an \"exit\" after the output frames");
         if (s->out_len != streams[1].n || s->err_len != streams[2].n ||
             strcasecmp(hex, m.sha256) != 0 || m.stdout_size != streams[1].n ||
-            m.stderr_size != streams[2].n || m.exit_code != 0 || m.timed_out || m.truncated)
+            m.stderr_size != streams[2].n)
             fuzz_fail("exec accepted, but the output or its exit does not match the frames");
+        int want = m.timed_out ? 124 : m.truncated ? 1 : m.exit_code >= 0 ? m.exit_code
+                 : m.signal > 0 ? 128 + m.signal : 255;
+        if (status != want)
+            fuzz_fail("exec: exit status %d, but the \"exit\" frame says %d", status, want);
+    } else if (status == 0) {
+        fuzz_fail("exec failed (%d), yet the exit status is 0", rc);
     }
     free(streams[1].b);
     free(streams[2].b);
@@ -240,7 +248,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     };
     struct shown s = { 0 };
     struct conn c;
-    int pair[2], rc = EXIT_OK;
+    int pair[2], rc = EXIT_OK, exec_rc = EXIT_OK;
 
     setup_dir();
     if (ask == ASK_RESUME) {
@@ -279,7 +287,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!c.buf)
         fuzz_fail("out of memory");
     switch (ask) {
-    case ASK_EXEC:       rc = do_exec(&c, "echo hi", 7); break;
+    case ASK_EXEC:       rc = do_exec(&c, "echo hi", 7); exec_rc = exec_status(&c, rc); break;
     case ASK_GET:        rc = do_get(&c, "a.txt", dest); break;
     case ASK_GET_STDOUT: rc = do_get(&c, "a.txt", "-"); break;
     case ASK_LS:         rc = do_list(&c, NULL); break;
@@ -317,7 +325,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct ft_msg m;
     switch (ask) {
     case ASK_EXEC:
-        check_exec(rc, &r, &s);
+        check_exec(rc, exec_rc, &r, &s);
         break;
     case ASK_GET:
     case ASK_GET_STDOUT:

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,9 @@
 #include "wire.h"
 #include "words.h"
 
-/* Exit statuses, one per kind of failure (listed in --help). */
+/* Exit statuses, one per kind of failure (listed in --help). exec gives
+ * the command's own status instead, as ssh does, and EXIT_EXEC_FAILED for
+ * any failure of the client's (exec_status). */
 enum {
     EXIT_OK = 0,
     EXIT_REMOTE = 1,          /* the server said error, or the command failed */
@@ -51,7 +54,9 @@ enum {
     EXIT_PROTOCOL = 4,        /* the server broke the protocol                */
     EXIT_VERIFY = 5,          /* SHA-256 mismatch                             */
     EXIT_LOCAL = 6,           /* a local file cannot be read or written       */
+    EXIT_TIMED_OUT = 124,     /* exec: the server's --timeout (as timeout(1)) */
     EXIT_INTERRUPTED = 130,   /* Ctrl-C during a transfer (128 + SIGINT)      */
+    EXIT_EXEC_FAILED = 255,   /* exec: no status from the command (ssh's 255) */
 };
 
 #define RECV_BUF (1u << 20)
@@ -77,12 +82,17 @@ struct conn {
     int running;                    /* ... and it is a command             */
     int stdin_has_commands;         /* the interactive mode: no "put -"     */
     int quiet;                      /* an error reply is not printed        */
+    int command_status;             /* exec: the command's, as a shell's $? */
+    int ran_command;                /* the last line ran a command (exec)   */
     struct ft_msg msg;              /* the last reply's header             */
 };
 
-static int run_line(struct conn *c, char *line);
+static int run_line(struct conn *c, char *line, int *status);
+static int run_words(struct conn *c, char *line);
+static int reconnect_if_closed(struct conn *c);
 static int run_command(struct conn *c, const char *word, int n, char **args);
 static int do_exec(struct conn *c, const char *command, size_t len);
+static int exec_status(const struct conn *c, int rc);
 static int do_get(struct conn *c, const char *name, const char *dest);
 static int do_put(struct conn *c, const char *file, const char *name);
 static int do_list(struct conn *c, const char *dir);
@@ -110,7 +120,13 @@ static const char usage_text[] =
     "  0 done    1 the server answered an error, or the command failed\n"
     "  2 usage   3 cannot connect, or the connection was lost or timed out\n"
     "  4 the server broke the protocol   5 SHA-256 verification failed\n"
-    "  6 a local file cannot be read or written   130 interrupted (Ctrl-C)";
+    "  6 a local file cannot be read or written   130 interrupted (Ctrl-C)\n"
+    "exec, as ssh: the command's own status (0-255; killed by signal N: 128+N;\n"
+    "  killed at the server's --timeout: 124; output cut by --max-output: 1);\n"
+    "  255 when the client fails (cannot connect, connection lost, the server\n"
+    "  refused or broke the protocol);\n"
+    "  130 after Ctrl-C, which closes the connection: the server kills the command.\n"
+    "With no COMMAND: the status of the last line that did not give 0.";
 
 #define OPTION_COUNT 7
 
@@ -209,9 +225,9 @@ int main(int argc, char **argv)
     }
     if (conn_open(&c, &cfg) < 0) {
         conn_close(&c);         /* its receive buffer */
-        return EXIT_CONNECTION;
+        return word && strcmp(word, "exec") == 0 ? EXIT_EXEC_FAILED : EXIT_CONNECTION;
     }
-    int status = EXIT_OK;
+    int status = EXIT_OK, rc;
     if (!word) {
         /* The earlier stages' interactive mode, with the same words. */
         char *line = NULL;
@@ -228,9 +244,10 @@ int main(int argc, char **argv)
                 break;
             if (len == 0)
                 continue;
-            int rc = run_line(&c, line);
-            if (rc != EXIT_OK)
-                status = rc;
+            int line_status;
+            rc = run_line(&c, line, &line_status);
+            if (line_status != EXIT_OK)
+                status = line_status;
             if (rc == EXIT_CONNECTION || rc == EXIT_PROTOCOL || rc == EXIT_INTERRUPTED)
                 break;
         }
@@ -238,7 +255,8 @@ int main(int argc, char **argv)
             fputc('\n', stderr);
         free(line);
     } else {
-        status = run_command(&c, word, argc - args, argv + args);
+        rc = run_command(&c, word, argc - args, argv + args);
+        status = strcmp(word, "exec") == 0 ? exec_status(&c, rc) : rc;
     }
     conn_close(&c);
     return status;
@@ -277,8 +295,18 @@ static int run_command(struct conn *c, const char *word, int n, char **args)
 
 /* One line of the interactive mode: get, put, ls or stat, split into words
  * as a shell does and with the command line's options (for this line
- * only), or a command. */
-static int run_line(struct conn *c, char *line)
+ * only), or a command. Returns the client's own status for it (0, or what
+ * went wrong), and sets *STATUS to the line's exit status: a command's
+ * (exec_status), or that same one. */
+static int run_line(struct conn *c, char *line, int *status)
+{
+    int rc = run_words(c, line);
+
+    *status = c->ran_command ? exec_status(c, rc) : rc;
+    return rc;
+}
+
+static int run_words(struct conn *c, char *line)
 {
     const struct client_config *saved = c->cfg;
     struct client_config line_cfg = *saved;
@@ -289,25 +317,23 @@ static int run_line(struct conn *c, char *line)
     char err[160];
     int rc;
 
+    c->ran_command = 0;
     if (words_split(line, &w, err, sizeof err) < 0) {
         rc = errno == ENOMEM ? EXIT_LOCAL : EXIT_USAGE;
         fprintf(stderr, "client: %s\n", err);
         return rc;
     }
     /* The server closed an idle connection (its --idle): connect again. */
-    if (session_server_closed(c->fd)) {
-        conn_close(c);
-        if (conn_open(c, saved) < 0) {
-            words_free(&w);
-            return EXIT_CONNECTION;
-        }
-        c->stdin_has_commands = 1;
-        fprintf(stderr, "client: the server had closed the idle connection; reconnected\n");
+    rc = reconnect_if_closed(c);
+    if (rc != EXIT_OK) {
+        words_free(&w);
+        return rc;
     }
     const char *word = w.count > 0 ? w.argv[0] : "";
     if (strcmp(word, "get") != 0 && strcmp(word, "put") != 0 && strcmp(word, "ls") != 0 &&
         strcmp(word, "stat") != 0) {
         words_free(&w);
+        c->ran_command = 1;
         return do_exec(c, line, strlen(line));
     }
     bind_options(&line_cfg, options, &prog);
@@ -315,6 +341,7 @@ static int run_line(struct conn *c, char *line)
     if (at < 0 && strcmp(word, "ls") == 0 && cli.exit_status == EXIT_USAGE) {
         /* Not the client's ls ("ls -l", "ls a b"): the server's. */
         words_free(&w);
+        c->ran_command = 1;
         return do_exec(c, line, strlen(line));
     }
     if (at < 0) {
@@ -372,6 +399,47 @@ static void conn_close(struct conn *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
+}
+
+static int read_reply(struct conn *c);
+
+/* Before a line is sent: a server that closed the connection meanwhile
+ * (its --idle) is found, and the line goes on a new connection. Stage 5's
+ * server closes without a word; stage 6's says error "timeout" first, and
+ * that frame, which nobody asked for, must not be taken for the answer to
+ * the next request. Returns 0 (connected), or an exit status after saying
+ * why. */
+static int reconnect_if_closed(struct conn *c)
+{
+    struct pollfd pfd = { .fd = c->fd, .events = POLLIN | POLLRDHUP };
+    char code[32] = "", addr[300];
+
+    if (poll(&pfd, 1, 0) <= 0)
+        return EXIT_OK;             /* nothing came: still open */
+    if (!session_server_closed(c->fd)) {
+        /* Bytes before the close: only an error that ends the connection
+         * (busy, timeout) comes unasked. */
+        c->quiet = 1;
+        int rc = read_reply(c);
+        c->quiet = 0;
+        if (rc == EXIT_OK) {
+            fprintf(stderr, "client: the server broke the protocol: it sent \"%s\" unasked\n",
+                    c->msg.op_name);
+            return EXIT_PROTOCOL;
+        }
+        if (rc != EXIT_REMOTE)
+            return rc;
+        snprintf(code, sizeof code, " (%s)", c->msg.code);
+    }
+    const struct client_config *cfg = c->cfg;
+    conn_close(c);
+    if (conn_open(c, cfg) < 0)
+        return EXIT_CONNECTION;
+    c->stdin_has_commands = 1;
+    session_addr(&cfg->session, addr, sizeof addr);
+    fprintf(stderr, "client: the server closed the idle connection%s; reconnected to %s\n", code,
+            addr);
+    return EXIT_OK;
 }
 
 /* What part of a frame the reader was in, for "closed after N of M bytes
@@ -465,6 +533,8 @@ static int read_reply(struct conn *c)
         int started = session_wait_for_reply(&waiting, c->fd);
         if (started == 0)
             fprintf(stderr, "client: the server closed the connection\n");
+        if (started == -2)
+            return EXIT_INTERRUPTED;
         if (started <= 0)
             return EXIT_CONNECTION;
     }
@@ -568,6 +638,8 @@ static int do_exec(struct conn *c, const char *command, size_t len)
         return EXIT_LOCAL;
     }
     fflush(stdout);
+    c->command_status = EXIT_EXEC_FAILED;
+    interrupt_catch(1);
     rc = send_request(c, ft_header(FT_EXEC), command, len, 0);
     c->running = 1;
     while (rc == EXIT_OK) {
@@ -607,24 +679,50 @@ static int do_exec(struct conn *c, const char *command, size_t len)
                     "\n", sha_hex, sizes[1], sizes[2], m->sha256, m->stdout_size,
                     m->stderr_size);
             rc = EXIT_VERIFY;
-        } else if (m->exit_code != 0 || m->timed_out || m->truncated) {
-            /* The server's note (killed after N s, output cut) came on
-             * stderr already; a cut output is not a success even when the
-             * shell exited 0 before the cut reached it. */
+        } else {
+            /* The status a shell would give: 128+N for a signal. A command
+             * the server stopped did not end by itself, and its status
+             * would depend on a race with the kill: --timeout gives 124,
+             * as timeout(1); a cut output, 1. The server's note (killed
+             * after N s, output cut) came on stderr already. */
+            c->command_status = m->timed_out   ? EXIT_TIMED_OUT
+                              : m->truncated   ? EXIT_REMOTE
+                              : m->exit_code >= 0 ? m->exit_code
+                              : m->signal > 0  ? 128 + m->signal : EXIT_EXEC_FAILED;
             if (m->exit_code > 0)
                 fprintf(stderr, "client: the command exited with status %d\n", m->exit_code);
             else if (m->signal)
                 fprintf(stderr, "client: the command was killed by signal %d\n", m->signal);
-            else if (!m->timed_out && !m->truncated)
+            else if (m->exit_code < 0 && !m->timed_out && !m->truncated)
                 fprintf(stderr, "client: the server gave no exit status for the command\n");
-            rc = EXIT_REMOTE;
         }
         int end = end_of_frame(c);
         if (rc == EXIT_OK)
             rc = end;
     }
+    interrupt_catch(0);
+    if (rc == EXIT_INTERRUPTED) {
+        /* The close is the message: the server kills the command's whole
+         * process group when its client goes away. */
+        close(c->fd);
+        c->fd = -1;
+        fprintf(stderr, "client: interrupted: the connection is closed, and the server stops "
+                "the command (its whole process group)\n");
+    }
     digest_free(&sha);
     return rc;
+}
+
+/* The exit status of an exec, as ssh gives it: the command's own when RC
+ * is 0, 130 after Ctrl-C, 2 for a command the client would not send, 255
+ * for any other failure of the client's (said on stderr already). */
+static int exec_status(const struct conn *c, int rc)
+{
+    if (rc == EXIT_OK)
+        return c->command_status;
+    if (rc == EXIT_INTERRUPTED || rc == EXIT_USAGE)
+        return rc;
+    return EXIT_EXEC_FAILED;
 }
 
 /* ---- get: into a temporary file, renamed once verified ----------------- */

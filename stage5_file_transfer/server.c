@@ -257,6 +257,7 @@ static int do_exec(struct serve_conn *conn, struct frame_reader *request,
         goto end;
     }
     running = 1;
+    cmd.peer_fd = conn->fd;         /* a client that goes away ends its command */
     /* Each piece of output goes out the moment it is read. */
     for (;;) {
         enum command_stream stream;

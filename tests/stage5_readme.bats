@@ -49,7 +49,14 @@ PY
 @test "the README's exit statuses are the ones --help lists" {
     run "$ROOT/$S5/client" --help
     assert_success
-    readme_says '0 done · 1 the server answered an error, or the command failed (its status is shown) · 2 usage · 3 cannot connect, or the connection was lost or timed out · 4 the server broke the protocol · 5 SHA-256 verification failed · 6 a local file cannot be read or written · 130 interrupted (Ctrl-C during a transfer'
+    readme_says '`get`, `put`, `ls`, `stat`: 0 done · 1 the server answered an error · 2 usage · 3 cannot connect, or the connection was lost or timed out · 4 the server broke the protocol · 5 SHA-256 verification failed · 6 a local file cannot be read or written · 130 interrupted (Ctrl-C during a transfer'
+    readme_says '`exec`, as ssh: the command'"'"'s own status, 0..255'
+    readme_says 'A command killed by signal N gives 128+N'
+    readme_says 'server'"'"'s `--timeout`, 124 (as `timeout(1)`)'
+    readme_says 'The client'"'"'s own failures give 255'
+    assert_line 'exec, as ssh: the command'"'"'s own status (0-255; killed by signal N: 128+N;'
+    assert_line '  killed at the server'"'"'s --timeout: 124; output cut by --max-output: 1);'
+    assert_line 'With no COMMAND: the status of the last line that did not give 0.'
     assert_line '  0 done    1 the server answered an error, or the command failed'
     assert_line '  2 usage   3 cannot connect, or the connection was lost or timed out'
     assert_line '  4 the server broke the protocol   5 SHA-256 verification failed'

@@ -323,3 +323,62 @@ PY
     assert_line --index 3 --partial '"code": "not_file"'
     assert_line --index 5 --partial '"code": "bad_name"'
 }
+
+@test "a connection closed or reset while its command runs: every server kills the command's process group at once, and answers the next client byte-identically" {
+    # (about 2 s: five servers; each group is gone in some 10 ms) The
+    # servers watched only the command's pipes: the command ran on until
+    # --timeout, and stage 5's server (and stage 6's iterative model) kept
+    # the next client waiting that long.
+    local model first="" tag="$$$RANDOM"
+    for model in $FT_SERVERS; do
+        ft_serve "$model" --timeout 600
+        run --separate-stderr peer "$tag" <<'PY'
+import os, socket, struct, time
+TAG = b"sleep\0" + b"7" + sys.argv[1].encode()
+def sleeps():
+    found = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                found += f.read().startswith(TAG)
+        except OSError:
+            pass
+    return found
+def wait(cond, secs):
+    start = time.monotonic()
+    while not cond():
+        if time.monotonic() - start > secs:
+            return None
+        time.sleep(0.01)
+    return time.monotonic() - start
+tag = sys.argv[1]
+for how in ("close", "reset"):
+    s = connect(PORT)
+    # two processes in the command's group, and a request sent ahead
+    s.sendall(frame({"op": "exec"}, f"sleep 7{tag}.1 & sleep 7{tag}.2".encode()) +
+              frame({"op": "list"}))
+    print(how, "running:", wait(lambda: sleeps() == 2, 10) is not None)
+    if how == "reset":
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    took = wait(lambda: sleeps() == 0, 2)
+    print(how, "gone within 2 s:", took is not None)
+    print(f"{how}: gone after {took * 1000:.1f} ms" if took is not None else f"{how}: not gone", file=sys.stderr)
+    s = connect(PORT)
+    s.settimeout(2)       # the next client is answered at once
+    s.sendall(frame({"op": "exec"}, b"echo next"))
+    show(read_reply(s))
+    s.close()
+PY
+        assert_success
+        echo "$model: $output"
+        printf '# %s: %s\n' "$model" "${stderr//$'\n'/, }" >&3
+        [ -n "$first" ] || first=$output
+        assert_equal "$output" "$first"
+        ft_stop
+    done
+    assert_line --index 0 'close running: True'
+    assert_line --index 1 'close gone within 2 s: True'
+    assert_line --index 4 'reset running: True'
+    assert_line --index 5 'reset gone within 2 s: True'
+}

@@ -194,7 +194,7 @@ PY
     assert_output 0
 }
 
-@test "a server that closes mid-frame ends the client with a clear error and exit 3" {
+@test "a server that closes mid-frame ends the client with a clear error and exit 255 (exec: the client's own failure, as ssh)" {
     local cut want
     for cut in 2 10 60; do
         fake_server "$cut" <<PY
@@ -205,7 +205,7 @@ c.sendall(whole[:$cut])
 c.close()
 PY
         ft exec true
-        assert_equal "$status" 3
+        assert_equal "$status" 255
         case $cut in
         2) want='client: connection closed after 2 of 4 bytes of the reply'"'"'s header length' ;;
         10) want='client: connection closed after 6 of 43 bytes of the reply'"'"'s header' ;;
@@ -309,7 +309,7 @@ PY
     refute_line --regexp '^g'
 }
 
-@test "exec output that does not match the server's SHA-256 exits 5" {
+@test "exec output that does not match the server's SHA-256 exits 255, saying so" {
     fake_server <<'PY'
 c, _ = srv.accept()
 read_frame(c)
@@ -319,7 +319,7 @@ c.sendall(frame({"op": "output", "stream": "stdout"}, b"hi\n")
 c.close()
 PY
     ft exec 'echo hi'
-    assert_equal "$status" 5
+    assert_equal "$status" 255
     err_is "client: the output does not match what the server sent: SHA-256 $(printf 'hi\n' | sha), 3+0 bytes; the server says $(printf 'ho\n' | sha), 3+0"
 }
 
@@ -429,7 +429,7 @@ PY
     assert_output './.nianbao-part.d'
 }
 
-@test "an exit frame with no exit status, signal, timeout or cut: the client says so and exits 1" {
+@test "an exit frame with no exit status, signal, timeout or cut: the client says so and exits 255" {
     # found by the stage5_client fuzzer: the client exited 1 without a line
     fake_server <<'PY'
 c, _ = srv.accept()
@@ -440,6 +440,6 @@ c.sendall(frame({"op": "exit", "exit_code": None, "signal": 0, "timed_out": Fals
 c.close()
 PY
     ft exec true
-    assert_equal "$status" 1
+    assert_equal "$status" 255
     err_is 'client: the server gave no exit status for the command'
 }
