@@ -48,7 +48,7 @@
  * any failure of the client's (exec_status). */
 enum {
     EXIT_OK = 0,
-    EXIT_REMOTE = 1,          /* the server said error, or the command failed */
+    EXIT_REMOTE = 1,          /* the server said error (get, put, ls, stat) */
     EXIT_USAGE = 2,
     EXIT_CONNECTION = 3,      /* cannot connect, connection lost, timed out   */
     EXIT_PROTOCOL = 4,        /* the server broke the protocol                */
@@ -116,8 +116,8 @@ static const char usage_text[] =
     "partial file): a plain get or put then stops and says so; --resume goes on from\n"
     "there, --overwrite starts again.\n"
     "\n"
-    "exit status:\n"
-    "  0 done    1 the server answered an error, or the command failed\n"
+    "exit status of get, put, ls, stat:\n"
+    "  0 done    1 the server answered an error\n"
     "  2 usage   3 cannot connect, or the connection was lost or timed out\n"
     "  4 the server broke the protocol   5 SHA-256 verification failed\n"
     "  6 a local file cannot be read or written   130 interrupted (Ctrl-C)\n"

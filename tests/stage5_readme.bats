@@ -57,7 +57,7 @@ PY
     assert_line 'exec, as ssh: the command'"'"'s own status (0-255; killed by signal N: 128+N;'
     assert_line '  killed at the server'"'"'s --timeout: 124; output cut by --max-output: 1);'
     assert_line 'With no COMMAND: the status of the last line that did not give 0.'
-    assert_line '  0 done    1 the server answered an error, or the command failed'
+    assert_line '  0 done    1 the server answered an error'
     assert_line '  2 usage   3 cannot connect, or the connection was lost or timed out'
     assert_line '  4 the server broke the protocol   5 SHA-256 verification failed'
     assert_line '  6 a local file cannot be read or written   130 interrupted (Ctrl-C)'
