@@ -40,8 +40,12 @@ teacher_commands() {
     [ -f "$HOME/class/README.md" ] && [ -f "$HOME/class/README.zh.md" ]
     [ -f "$HOME/class/stage3/client.py" ] && [ -f "$HOME/class/stage3/server.c" ]
 
-    # 3. Grading the starter as handed out.
-    run bash -c "${commands[2]}"
+    # 3. Grading the starter as handed out (from a folder of the teacher's
+    # own, where its captures go: not into the checkout, whose top folder
+    # the lesson's `ls` shows to tests beside this one).
+    mkdir "$BATS_TEST_TMPDIR/teacher"
+    ln -s "$ROOT/tools" "$BATS_TEST_TMPDIR/teacher/tools"
+    run bash -c "cd '$BATS_TEST_TMPDIR/teacher' && ${commands[2]}"
     assert_failure 1
     assert_line --regexp '^0 of 14 scenarios passed; failed: coalesced, dribble, '
     grep -qF '`0 of 14 scenarios passed; failed: coalesced, dribble, ...`' README.md
