@@ -414,4 +414,19 @@ through_up_slicer() {
         grep -qxF -- "$line" "$ROOT/bench/results/stage6.md" || fail "not in bench/results/stage6.md: $line"
     done <<<"$rows"
     readme_says stage6_concurrent/README.md "$(grep '^p99 beside the idle connections' "$ROOT/bench/results/stage6.md")"
+    # --sandbox's cost and a class's grading time (bench/sandbox.sh and
+    # bench/class.sh, whose rows make bench keeps in sandbox.md and class.md)
+    trim() { sed 's/^ *//; s/ *$//' <<<"$1"; }
+    local runs plain with cost starter finished
+    IFS='|' read -r _ runs plain with cost _ <"$ROOT/bench/results/sandbox.md"
+    readme_says README.md "$(trim "$cost") a command (median $(trim "$plain") without, $(trim "$with") with, $(trim "$runs") runs each)"
+    starter=$(grep '^| starter (0/14) |' "$ROOT/bench/results/class.md")
+    finished=$(grep '^| finished (14/14) |' "$ROOT/bench/results/class.md")
+    readme_says README.md "forty starters took $(trim "$(cut -d'|' -f4 <<<"$starter")") and forty finished clients $(trim "$(cut -d'|' -f4 <<<"$finished")") (one submission alone: $(trim "$(cut -d'|' -f3 <<<"$starter")") and $(trim "$(cut -d'|' -f3 <<<"$finished")"))"
+}
+    readme_says README.md "$(f "$cost") a command (median $(f "$plain") without, $(f "$with") with, $(f "$runs") runs each)"
+    local starter finished
+    starter=$(grep '^| starter (0/14) |' "$ROOT/bench/results/class.md")
+    finished=$(grep '^| finished (14/14) |' "$ROOT/bench/results/class.md")
+    readme_says README.md "forty starters took $(cut -d'|' -f4 <<<"$starter" | tr -d ' ') and forty finished clients $(cut -d'|' -f4 <<<"$finished" | tr -d ' ') (one submission alone: $(cut -d'|' -f3 <<<"$starter" | tr -d ' ') and $(cut -d'|' -f3 <<<"$finished" | tr -d ' '))"
 }
