@@ -27,6 +27,10 @@
 # students' every reply is verified (exact output, SHA-256); hazards carry
 # $NTAG (digits) in their command line, so a process they leave is found.
 
+# start_server sets srv_pid/srv_port; the FIG_* and LINK_* figures are
+# read by the calling tests:
+# shellcheck disable=SC2154,SC2034
+
 # needs: skips the test, saying why, where a classroom cannot be made.
 classroom_needs() {
     [ "$(id -u)" -eq 0 ] || skip "needs root to create network namespaces"
@@ -288,7 +292,10 @@ established() {
 # procs_in_teacher_ns: processes in the teacher's network namespace.
 # (the capture aside: it is the test's, not the teacher's)
 procs_in_teacher_ns() { ip netns pids "$NS_T" | grep -vcx -- "${cap_pid:-none}" || true; }
-fds_of_srv() { ls "/proc/$srv_pid/fd" | wc -l; }
+fds_of_srv() {
+    local fds=("/proc/$srv_pid/fd/"*)
+    echo "${#fds[@]}"
+}
 # descendants PID: every process below PID, one "PID STATE COMMAND" a line.
 descendants() {
     local -a queue=("$1") line
@@ -305,9 +312,9 @@ no_descendant() { [ -z "$(descendants "$srv_pid")" ]; }
 # tagged_pids: processes whose command line holds $NTAG (every hazard's).
 tagged_pids() {
     local f
-    for f in $(grep -laF -- "$NTAG" /proc/[0-9]*/cmdline 2>/dev/null); do
+    while IFS= read -r f; do
         f=${f#/proc/}; echo "${f%/cmdline}"
-    done
+    done < <(grep -laF -- "$NTAG" /proc/[0-9]*/cmdline 2>/dev/null)
 }
 no_tagged_process() { [ -z "$(tagged_pids)" ]; }
 fds_back() { [ "$(fds_of_srv)" -eq "$FDS_BEFORE" ]; }
@@ -451,6 +458,8 @@ classroom_run() {
     grep -qa "command killed after 2 s (timeout)" "$CLASS"/s*.r1.err
     grep -qE '^client 10\.199\.17\.13:[0-9]+: not reading its reply for 3 s; dropping the client$' \
         "$BATS_TEST_TMPDIR/srv.log"
+    # (the capture is 20-130 MB; kept when a check above failed)
+    rm -f "$BATS_TEST_TMPDIR/cap.pcapng"
 }
 
 # good_client PHASE OP N: the good student in room 1, N verified OPs (exec
@@ -478,11 +487,14 @@ is_gone_all() {
 # classroom_teardown: the students and everything they started, the
 # servers, the capture, the namespaces (even when the test failed).
 classroom_teardown() {
-    local pid
+    local pid line
+    local -a doomed=()
+    # each student and everything below it (a pipeline's sleep is a grandchild)
     for pid in "${STUDENT_PIDS[@]}"; do
-        pkill -KILL -P "$pid" 2>/dev/null || true
-        kill -KILL "$pid" 2>/dev/null || true
+        doomed+=("$pid")
+        while read -r line; do doomed+=("${line%% *}"); done < <(descendants "$pid")
     done
+    [ "${#doomed[@]}" -eq 0 ] || kill -KILL "${doomed[@]}" 2>/dev/null || true
     [ -z "${NTAG:-}" ] || tagged_pids | xargs -r kill -KILL 2>/dev/null || true
     _common_teardown
     local ns
