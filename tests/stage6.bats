@@ -197,6 +197,21 @@ slow_reader() {
 @test "thread: a slow reader does not slow the others" { slow_reader thread; }
 @test "poll: a slow reader does not slow the others" { slow_reader poll; }
 
+# dropped_reader MODEL: a client that reads none of a 50 MB reply is
+# dropped after --send-timeout, and the log quotes that limit. (It said
+# "for 0 s": the line read the stage 1-5 SO_SNDTIMEO, which stage 6 leaves
+# at 0.) About 1 s.
+dropped_reader() {
+    serve "$1" --send-timeout 0.5
+    exec 5<>"/dev/tcp/127.0.0.1/$srv_port"
+    exec_frame 'head -c 50000000 /dev/zero' >&5
+    wait_for_log srv '^client 127\.0\.0\.1:[0-9]+: not reading its reply for 0\.5 s; dropping the client$'
+    exec 5>&-
+}
+
+@test "poll: a client that stops reading is dropped, and the log says after --send-timeout's 0.5 s" { dropped_reader poll; }
+@test "thread: a client that stops reading is dropped, and the log says after --send-timeout's 0.5 s" { dropped_reader thread; }
+
 # limit MODEL: with --max-clients 2 and two clients connected, a third is
 # told busy, and served once one of them leaves.
 limit() {
