@@ -424,9 +424,3 @@ through_up_slicer() {
     finished=$(grep '^| finished (14/14) |' "$ROOT/bench/results/class.md")
     readme_says README.md "forty starters took $(trim "$(cut -d'|' -f4 <<<"$starter")") and forty finished clients $(trim "$(cut -d'|' -f4 <<<"$finished")") (one submission alone: $(trim "$(cut -d'|' -f3 <<<"$starter")") and $(trim "$(cut -d'|' -f3 <<<"$finished")"))"
 }
-    readme_says README.md "$(f "$cost") a command (median $(f "$plain") without, $(f "$with") with, $(f "$runs") runs each)"
-    local starter finished
-    starter=$(grep '^| starter (0/14) |' "$ROOT/bench/results/class.md")
-    finished=$(grep '^| finished (14/14) |' "$ROOT/bench/results/class.md")
-    readme_says README.md "forty starters took $(cut -d'|' -f4 <<<"$starter" | tr -d ' ') and forty finished clients $(cut -d'|' -f4 <<<"$finished" | tr -d ' ') (one submission alone: $(cut -d'|' -f3 <<<"$starter" | tr -d ' ') and $(cut -d'|' -f3 <<<"$finished" | tr -d ' '))"
-}
