@@ -75,12 +75,12 @@ quiet-build:
 # at a time: NIANBAO_TEST_JOBS=N sets how many (1: one after another).
 test: deps
 	+@$(MAKE) --no-print-directory QUIET_TARGETS="all bench-programs" quiet-build
-	@tests/run_suite.sh $(TEST_ARGS) tests/
+	@tests/run_suite.sh $(strip $(TEST_ARGS) tests/)
 
 test-heavy: deps
 	@tools/deps.sh $(DEB_BUILD_DEPS)
 	+@$(MAKE) --no-print-directory QUIET_TARGETS="all bench-programs" quiet-build
-	@tests/run_suite.sh $(TEST_ARGS) tests/heavy/
+	@tests/run_suite.sh $(strip $(TEST_ARGS) tests/heavy/)
 
 # ---- make bench: bench/run.sh and its programs (built for the bench only) ----
 # (`make test` builds them too, for tests/bench.bats.) md5_speed times
