@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # A classroom in network namespaces, small (issue 17, item 2; the full class,
 # each model with 45 students and 1,000 idle connections, is
-# tests/heavy/classroom.bats): the teacher's poll server in one namespace,
+# tests/heavy/serial/classroom.bats): the teacher's poll server in one namespace,
 # bound to its bridge's address with --sandbox --read-only, three rooms of
 # 7 students in three others (veth pairs, MTU 1280, netem delay 20ms or else
 # a tbf rate; test_helper/classroom.bash draws the network). The students

@@ -1,6 +1,6 @@
 # A classroom in network namespaces (issue 17, item 2), shared by
 # tests/classroom.bats (the fast tier: one model, a small class) and
-# tests/heavy/classroom.bats (each model, 45 students, 1,000 idle
+# tests/heavy/serial/classroom.bats (each model, 45 students, 1,000 idle
 # connections).
 #
 # The network: the teacher's namespace holds a bridge (10.199.17.1/24, the

@@ -159,7 +159,7 @@ check_diagnoses() {
         [ "$scope" = all ] ||
             only=$(awk -v n="$name" '!/^#/ && $1 == n { print $2 }' "$table" | paste -sd,)
         # shellcheck disable=SC2046,SC2086  # the options and COMMAND are words
-        (cd "$ROOT" && exec tools/grade "$mode" $(proto_args "$proto") --seed 1 \
+        (cd "$ROOT" && exec tools/grade "$mode" $(proto_args "$proto") --seed 1 --waits \
             --captures "$BATS_TEST_TMPDIR/captures-$name" ${only:+--only "$only"} \
             -- $command) >"$name.txt" 2>&1 </dev/null 3>&- &
         batch+=($!)
@@ -185,6 +185,8 @@ check_diagnoses() {
             elif [[ $diagnosis != $pattern* ]]; then
                 printf '%s %s: the diagnosis is\n    %s\nnot\n    %s\n' "$name" "$scenario" \
                     "$diagnosis" "$pattern"
+                # the whole report, with how each wait ended (--waits)
+                awk -v s="$scenario" '/^(PASS|FAIL) / { on = ($2 == s) } on' "$name.txt"
                 bad=1
             fi
         done <"$name.failed"

@@ -6,7 +6,10 @@
 # students in three others, joined by veth pairs (MTU 1280; netem delay
 # 20ms where the kernel has it, else tbf rate 1gbit; the network and the
 # students are test_helper/classroom.bash). The small version, one model
-# and 21 students, is tests/classroom.bats.
+# and 21 students, is tests/classroom.bats. In serial/ (after the rest of
+# the heavy tier, nothing beside it): it measures latency, and with other
+# heavy tests on the same two cores an ordinary student's `echo` once took
+# longer than the server's --timeout of 2 s (CI rehearsal).
 #
 # The 45 students, at once, each round after round (a second apart) until
 # the good client is done: 32 ordinary ones (exec with its exact output
@@ -63,9 +66,9 @@
 bats_require_minimum_version 1.5.0
 
 setup() {
-    load '../test_helper/common-setup'
+    load '../../test_helper/common-setup'
     _common_setup
-    load '../test_helper/classroom'
+    load '../../test_helper/classroom'
     classroom_needs
     classroom_net
     classroom_files
