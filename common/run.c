@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "duration.h"
+#include "fileio.h"
 #include "sandbox.h"
 
 extern char **environ;
@@ -427,21 +428,6 @@ static int spool_open(char *err, size_t errlen)
     return fd;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Adds the first LEN bytes of FD to D. Returns 0 or -1 (errno). */
 static int digest_file(struct digest *d, int fd, uint64_t len, unsigned char *buf, size_t cap)
 {
@@ -499,7 +485,7 @@ int run_command(const void *cmd, size_t cmd_len, unsigned long timeout_ms,
         if (got == 0)
             break;
         int fd = stream == COMMAND_STDOUT ? res->out_fd : res->err_fd;
-        if (write_all(fd, chunk, (size_t)got) < 0) {
+        if (fileio_write_all(fd, chunk, (size_t)got) < 0) {
             snprintf(err, errlen, "cannot write the spool file: %s", strerror(errno));
             goto end;
         }
