@@ -181,6 +181,7 @@ check_diagnoses() {
                           sub(/^[^ ]+ +[^ ]+ +/, ""); print }' "$table")
             if [ -z "$pattern" ]; then
                 echo "$name fails $scenario, which tests/diagnoses.txt does not list: $diagnosis"
+                awk -v s="$scenario" '/^(PASS|FAIL) / { on = ($2 == s) } on' "$name.txt"
                 bad=1
             elif [[ $diagnosis != $pattern* ]]; then
                 printf '%s %s: the diagnosis is\n    %s\nnot\n    %s\n' "$name" "$scenario" \
