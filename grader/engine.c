@@ -51,6 +51,8 @@
 #define START_QUIET_MS 3000   /* the same before it connected or listened: a
                                  loaded machine may hold a program starting
                                  up (exec, loading) asleep for a while      */
+#define START_CPU_S 0.02      /* ... and CPU used then, this much at a time,
+                                 is work done: the quiet starts again       */
 #define SPIN_CPU_S 0.5        /* CPU seconds used with no progress: spinning */
 #define CONFIRM_MS 200        /* ... once a wait found it stuck or spinning, */
 #define CONFIRM_CPU_S 0.1     /* until a wait is met, the next ones take this */
@@ -431,6 +433,11 @@ static enum wait_end wait_until(struct run *r, wait_cond cond, void *arg)
      * steps (a busy machine keeps it off the CPU, runnable, most of the
      * time): "stuck" needs most looks of the quiet period to agree. */
     unsigned looks = 0, asleep_looks = 0;
+    /* Before it first connects or listens, a program starting up on a busy
+     * machine sleeps in system calls that read its own files (an
+     * interpreter's imports on a loaded disk) between bursts of work: CPU
+     * it used counts as moving then. CPU time at the last such burst: */
+    double cpu_start_base = -1;
 
     for (;;) {
         if (cond(r, arg))
@@ -464,6 +471,14 @@ static enum wait_end wait_until(struct run *r, wait_cond cond, void *arg)
                 if (moved != MOVED_NOTHING) {
                     quiet_since = now;
                     looks = asleep_looks = 0;
+                }
+                if (r->quiet_ms >= START_QUIET_MS) {
+                    if (cpu_start_base >= 0 && gs.cpu - cpu_start_base >= START_CPU_S) {
+                        quiet_since = now;
+                        looks = asleep_looks = 0;
+                    }
+                    if (cpu_start_base < 0 || gs.cpu - cpu_start_base >= START_CPU_S)
+                        cpu_start_base = gs.cpu;
                 }
                 looks++;
                 asleep_looks += gs.all_asleep != 0;

@@ -80,7 +80,7 @@ EOF
 @test "make test-heavy runs the summary script on tests/heavy/, whose files load the shared set-up" {
     run make -C "$ROOT" -n --no-print-directory test-heavy
     assert_success
-    assert_line --regexp '^tests/run_suite\.sh tests/heavy/$'
+    assert_line --regexp '^tests/run_suite\.sh --jobs .+ tests/heavy/$'
     local f
     for f in "$ROOT"/tests/heavy/*.bats; do
         grep -q "load '../test_helper/common-setup'" "$f" || fail "$f does not load ../test_helper/common-setup"

@@ -216,3 +216,9 @@ submission() {
             grep -q "^    bug = 'byte-order'$" "$1/client.py" ;;
     esac
 }
+
+# verdict_lines REPORT: a text report's verdict and diagnosis lines. A
+# failure's steps may say how far a send got before the program closed
+# (timing, on a loaded machine); which scenarios pass and what the advice
+# is may not.
+verdict_lines() { grep -E '^(PASS|FAIL)  |^      diagnosis: |passed' "$1"; }
