@@ -473,12 +473,13 @@ static enum wait_end wait_until(struct run *r, wait_cond cond, void *arg)
                     looks = asleep_looks = 0;
                 }
                 if (r->quiet_ms >= START_QUIET_MS) {
-                    if (cpu_start_base >= 0 && gs.cpu - cpu_start_base >= START_CPU_S) {
+                    if (cpu_start_base < 0) {
+                        cpu_start_base = gs.cpu;
+                    } else if (gs.cpu - cpu_start_base >= START_CPU_S) {
+                        cpu_start_base = gs.cpu;
                         quiet_since = now;
                         looks = asleep_looks = 0;
                     }
-                    if (cpu_start_base < 0 || gs.cpu - cpu_start_base >= START_CPU_S)
-                        cpu_start_base = gs.cpu;
                 }
                 looks++;
                 asleep_looks += gs.all_asleep != 0;
