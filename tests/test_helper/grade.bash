@@ -146,6 +146,10 @@ lab_stage5_repeat() {
 # for it (listed), and checks every failure's "diagnosis:" line against its
 # pattern there. With all, a failure without a line there, or a line
 # without its failure, fails the test too.
+# scenario_report FILE SCENARIO: SCENARIO's whole report in a grader's
+# text output (with --waits: how each of its waits ended).
+scenario_report() { awk -v s="$2" '/^(PASS|FAIL) / { on = ($2 == s) } on' "$1"; }
+
 check_diagnoses() {
     local scope=$1 table="$ROOT/tests/diagnoses.txt" name mode proto expect command
     shift
@@ -181,13 +185,12 @@ check_diagnoses() {
                           sub(/^[^ ]+ +[^ ]+ +/, ""); print }' "$table")
             if [ -z "$pattern" ]; then
                 echo "$name fails $scenario, which tests/diagnoses.txt does not list: $diagnosis"
-                awk -v s="$scenario" '/^(PASS|FAIL) / { on = ($2 == s) } on' "$name.txt"
+                scenario_report "$name.txt" "$scenario"
                 bad=1
             elif [[ $diagnosis != $pattern* ]]; then
                 printf '%s %s: the diagnosis is\n    %s\nnot\n    %s\n' "$name" "$scenario" \
                     "$diagnosis" "$pattern"
-                # the whole report, with how each wait ended (--waits)
-                awk -v s="$scenario" '/^(PASS|FAIL) / { on = ($2 == s) } on' "$name.txt"
+                scenario_report "$name.txt" "$scenario"
                 bad=1
             fi
         done <"$name.failed"
