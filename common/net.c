@@ -19,6 +19,7 @@ static int net_open(const char *host, const char *port, int socktype, int backlo
 {
     struct addrinfo hints, *list = NULL, *ai;
     int fd = -1, saved_errno = 0;
+    const char *failed_call = "";   /* "setsockopt SO_REUSEADDR: " when that failed */
     const char *verb = role == NET_LISTEN ? "listen on" : "connect to";
     const char *shown_host = host ? host : "*";
     /* An IPv6 address with its port is written [::1]:8086 (RFC 3986). */
@@ -44,10 +45,12 @@ static int net_open(const char *host, const char *port, int socktype, int backlo
             int on = 1;
             /* A server restarted in class must not wait out TIME_WAIT. Not on
              * UDP: there SO_REUSEADDR lets a second server bind the same port. */
-            if (socktype == SOCK_STREAM)
-                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-            if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-                (socktype != SOCK_STREAM || listen(fd, backlog) == 0))
+            failed_call = "";
+            if (socktype == SOCK_STREAM &&
+                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0)
+                failed_call = "setsockopt SO_REUSEADDR: ";
+            else if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+                     (socktype != SOCK_STREAM || listen(fd, backlog) == 0))
                 break;
         } else if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
             break;
@@ -58,8 +61,9 @@ static int net_open(const char *host, const char *port, int socktype, int backlo
     }
     freeaddrinfo(list);
     if (fd < 0)
-        snprintf(err, errlen, "cannot %s %s%s%s:%s: %s", verb, bracket ? "[" : "", shown_host,
-                 bracket ? "]" : "", port, strerror(saved_errno ? saved_errno : EADDRNOTAVAIL));
+        snprintf(err, errlen, "cannot %s %s%s%s:%s: %s%s", verb, bracket ? "[" : "",
+                 shown_host, bracket ? "]" : "", port, failed_call,
+                 strerror(saved_errno ? saved_errno : EADDRNOTAVAIL));
     return fd;
 }
 

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +18,7 @@
 #include "duration.h"
 #include "fileio.h"
 #include "sandbox.h"
-
-extern char **environ;
+#include "spawn_child.h"
 
 /* --sandbox: set once at start (run_sandbox_start), before any command or
  * thread, then only read. NULL: commands run as the server's user. */
@@ -61,26 +59,19 @@ static void release_slot(int slot)
 }
 
 /* Starts /bin/sh -c CMD as the leader of a new process group, with stdin
- * from /dev/null, stdout and stderr on the pipes, and what the server set
- * for itself undone: an ignored SIGPIPE survives exec (`yes | head` needs it
- * back), and no signal stays blocked. posix_spawn shares the server's memory
- * until the exec (vfork-style) instead of copying its page tables: a command
- * starts in a fraction of fork()'s time, and a threaded server may call it.
- * The client's socket and every other descriptor stay out of the command.
- * With --sandbox the program started is bwrap (sandbox.h), the group's
- * leader, and the shell runs inside; TIMEOUT_MS sets its CPU limit.
- * Returns the pid, or -1 with errno set. */
-static pid_t spawn_shell(const char *cmd, unsigned long timeout_ms, int out_fd, int err_fd)
+ * from /dev/null and stdout and stderr on pipes (spawn_child.h: every other
+ * descriptor, the client's socket included, stays out of the command, and
+ * what the server set for its signals is undone). With --sandbox the
+ * program started is bwrap (sandbox.h), the group's leader, and the shell
+ * runs inside; TIMEOUT_MS sets its CPU limit. Returns 0 with CHILD filled,
+ * or -1 with errno set. */
+static int spawn_shell(struct spawn_child *child, const char *cmd, unsigned long timeout_ms)
 {
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    sigset_t none, defaults;
+    struct spawn_opts opts = { .fd = { SPAWN_NULL, SPAWN_PIPE, SPAWN_PIPE }, .new_group = 1 };
     char *shell_argv[] = { "sh", "-c", (char *)cmd, NULL };
-    char *sandbox_argv_buf[SANDBOX_ARGV_MAX], cpu_arg[32];
+    char *sandbox_argv_buf[SANDBOX_ARGV_MAX], cpu_arg[32], ignored[160];
     char **argv = shell_argv;
     const char *program = "/bin/sh";
-    pid_t pid = -1;
-    int rc;
 
     if (the_sandbox) {
         if (sandbox_argv(the_sandbox, cmd, timeout_ms, sandbox_argv_buf,
@@ -91,39 +82,7 @@ static pid_t spawn_shell(const char *cmd, unsigned long timeout_ms, int out_fd, 
         argv = sandbox_argv_buf;
         program = argv[0];
     }
-
-    if ((rc = posix_spawn_file_actions_init(&actions)) != 0) {
-        errno = rc;
-        return -1;
-    }
-    if ((rc = posix_spawnattr_init(&attr)) != 0) {
-        posix_spawn_file_actions_destroy(&actions);
-        errno = rc;
-        return -1;
-    }
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGPIPE);
-    sigaddset(&defaults, SIGINT);
-    sigaddset(&defaults, SIGTERM);
-    sigaddset(&defaults, SIGCHLD);
-    if ((rc = posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
-                                               O_RDONLY, 0)) != 0 ||
-        (rc = posix_spawn_file_actions_adddup2(&actions, out_fd, STDOUT_FILENO)) != 0 ||
-        (rc = posix_spawn_file_actions_adddup2(&actions, err_fd, STDERR_FILENO)) != 0 ||
-        (rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3)) != 0 ||
-        (rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-                                                  POSIX_SPAWN_SETSIGMASK)) != 0 ||
-        (rc = posix_spawnattr_setpgroup(&attr, 0)) != 0 ||
-        (rc = posix_spawnattr_setsigdefault(&attr, &defaults)) != 0 ||
-        (rc = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
-        (rc = posix_spawn(&pid, program, &actions, &attr, argv, environ)) != 0) {
-        pid = -1;
-        errno = rc;
-    }
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&actions);
-    return pid;
+    return spawn_start(child, program, argv, &opts, ignored, sizeof ignored);
 }
 
 static int open_pidfd(pid_t pid)
@@ -155,7 +114,7 @@ int command_start(struct command *c, const void *cmd, size_t cmd_len,
                   unsigned long timeout_ms, uint64_t max_output,
                   char *err, size_t errlen)
 {
-    int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+    struct spawn_child child;
     char *cmd_text;
 
     memset(c, 0, sizeof *c);
@@ -172,36 +131,30 @@ int command_start(struct command *c, const void *cmd, size_t cmd_len,
     }
     memcpy(cmd_text, cmd, cmd_len);
     cmd_text[cmd_len] = '\0';   /* strlen() then stops at an embedded NUL */
-    if (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0) {
-        snprintf(err, errlen, "cannot create pipes: %s", strerror(errno));
-        goto fail;
-    }
-    fcntl(out_pipe[1], F_SETPIPE_SZ, PIPE_SIZE);
-    pid_t pid = spawn_shell(cmd_text, timeout_ms, out_pipe[1], err_pipe[1]);
-    if (pid < 0) {
+    int rc = spawn_shell(&child, cmd_text, timeout_ms);
+    free(cmd_text);
+    if (rc < 0) {
         snprintf(err, errlen, "cannot start %s: %s", the_sandbox ? "the sandbox" : "/bin/sh",
                  strerror(errno));
-        goto fail;
+        return -1;
     }
-    free(cmd_text);
-    c->pid = pid;
-    c->slot = claim_slot(pid);
-    close(out_pipe[1]);
-    close(err_pipe[1]);
-    c->out_fd = out_pipe[0];
-    c->err_fd = err_pipe[0];
-    fcntl(c->out_fd, F_SETFL, O_NONBLOCK);
-    fcntl(c->err_fd, F_SETFL, O_NONBLOCK);
-    c->pidfd = open_pidfd(pid);
+    c->pid = child.pid;
+    c->slot = claim_slot(child.pid);
+    c->out_fd = child.fd[STDOUT_FILENO];
+    c->err_fd = child.fd[STDERR_FILENO];
+    /* A larger pipe: fewer wake-ups for a large output (a hint: a smaller
+     * pipe only costs time). */
+    (void)fcntl(c->out_fd, F_SETPIPE_SZ, PIPE_SIZE);
+    if (fcntl(c->out_fd, F_SETFL, O_NONBLOCK) < 0 || fcntl(c->err_fd, F_SETFL, O_NONBLOCK) < 0) {
+        snprintf(err, errlen, "cannot make the command's pipes non-blocking: %s",
+                 strerror(errno));
+        struct command_status st;
+        command_finish(c, &st, NULL, 0);
+        return -1;
+    }
+    c->pidfd = open_pidfd(child.pid);
     c->deadline_ms = now_ms() + (long long)timeout_ms;
     return 0;
-fail:
-    free(cmd_text);
-    for (int i = 0; i < 2; i++) {
-        close_fd(&out_pipe[i]);
-        close_fd(&err_pipe[i]);
-    }
-    return -1;
 }
 
 int command_over(const struct command *c)

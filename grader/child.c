@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spawn_child.h"
+
 #define ERR_LIMIT 65536
 #define STOP_ALL_MS 5000      /* killing and reaping every descendant: a
                                  bound, not a wait (SIGKILL is quick)      */
@@ -226,8 +228,14 @@ int child_start(struct child *c, char *const argv[], const void *input, size_t i
                 size_t out_limit, const char *env_host, const char *env_port,
                 char *err, size_t errlen)
 {
-    int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
-    int exec_pipe[2] = { -1, -1 };
+    struct spawn_child spawned;
+    char port_entry[64], host_entry[300];
+    char *env[3] = { NULL, NULL, NULL };
+    size_t n_env = 0;
+    /* Gone with the grader, whatever ends it. */
+    struct spawn_opts opts = { .fd = { input ? SPAWN_PIPE : SPAWN_NULL, SPAWN_PIPE, SPAWN_PIPE },
+                               .new_group = 1, .parent_death_signal = SIGKILL,
+                               .search_path = 1, .env = env };
 
     memset(c, 0, sizeof *c);
     c->out_fd = c->err_fd = -1;
@@ -237,77 +245,31 @@ int child_start(struct child *c, char *const argv[], const void *input, size_t i
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->changed, NULL);
 
-    if ((input && pipe2(in_pipe, O_CLOEXEC) < 0) || pipe2(out_pipe, O_CLOEXEC) < 0 ||
-        pipe2(err_pipe, O_CLOEXEC) < 0 || pipe2(c->stop_pipe, O_CLOEXEC) < 0 ||
-        pipe2(exec_pipe, O_CLOEXEC) < 0) {
+    if (pipe2(c->stop_pipe, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "cannot make a pipe: %s", strerror(errno));
+        return -1;
+    }
+    if (env_port) {
+        snprintf(port_entry, sizeof port_entry, "NIANBAO_PORT=%s", env_port);
+        env[n_env++] = port_entry;
+    }
+    if (env_host) {
+        snprintf(host_entry, sizeof host_entry, "NIANBAO_HOST=%s", env_host);
+        env[n_env++] = host_entry;
+    }
+    if (spawn_start(&spawned, argv[0], argv, &opts, err, errlen) < 0)
         goto fail;
-    }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, errlen, "cannot start %s: fork: %s", argv[0], strerror(errno));
-        goto fail;
-    }
-    if (pid == 0) {
-        /* Gone with the grader, whatever ends it. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        setpgid(0, 0);
-        int in_fd = input ? in_pipe[0] : open("/dev/null", O_RDONLY);
-        if (in_fd < 0 || dup2(in_fd, STDIN_FILENO) < 0 || dup2(out_pipe[1], STDOUT_FILENO) < 0 ||
-            dup2(err_pipe[1], STDERR_FILENO) < 0)
-            _exit(127);
-        signal(SIGPIPE, SIG_DFL);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        if (env_port)
-            setenv("NIANBAO_PORT", env_port, 1);
-        if (env_host)
-            setenv("NIANBAO_HOST", env_host, 1);
-        execvp(argv[0], argv);
-        int code = errno;
-        ssize_t ignored = write(exec_pipe[1], &code, sizeof code);
-        (void)ignored;
-        _exit(127);
-    }
-    /* Both sides set the group, so it exists before anyone signals it. */
-    setpgid(pid, pid);
-    c->pid = pid;
-    child_current_group = pid;
-    close(exec_pipe[1]);
-    exec_pipe[1] = -1;
-    int exec_errno = 0;
-    ssize_t got;
-    do
-        got = read(exec_pipe[0], &exec_errno, sizeof exec_errno);
-    while (got < 0 && errno == EINTR);
-    close(exec_pipe[0]);
-    exec_pipe[0] = -1;
-    if (got == (ssize_t)sizeof exec_errno) {
-        snprintf(err, errlen, "cannot run %s: %s", argv[0], strerror(exec_errno));
-        waitpid(pid, NULL, 0);
-        c->pid = 0;
-        child_current_group = 0;
-        goto fail;
-    }
-
-    close(out_pipe[1]);
-    close(err_pipe[1]);
-    c->out_fd = out_pipe[0];
-    c->err_fd = err_pipe[0];
-    out_pipe[0] = out_pipe[1] = err_pipe[0] = err_pipe[1] = -1;
+    c->pid = spawned.pid;
+    child_current_group = spawned.pid;
+    c->out_fd = spawned.fd[STDOUT_FILENO];
+    c->err_fd = spawned.fd[STDERR_FILENO];
     if (input) {
-        close(in_pipe[0]);
-        in_pipe[0] = -1;
         /* The commands are small (well below a pipe's 64 KiB): they are all
          * written now, then end of file, as a file redirected to stdin. */
         const unsigned char *p = input;
         size_t left = input_len;
         while (left > 0) {
-            ssize_t n = write(in_pipe[1], p, left);
+            ssize_t n = write(spawned.fd[STDIN_FILENO], p, left);
             if (n < 0 && errno == EINTR)
                 continue;
             if (n < 0)
@@ -315,8 +277,7 @@ int child_start(struct child *c, char *const argv[], const void *input, size_t i
             p += n;
             left -= (size_t)n;
         }
-        close(in_pipe[1]);
-        in_pipe[1] = -1;
+        close(spawned.fd[STDIN_FILENO]);
     }
     int rc = pthread_create(&c->drain, NULL, drain_run, c);
     if (rc != 0) {
@@ -329,10 +290,6 @@ int child_start(struct child *c, char *const argv[], const void *input, size_t i
 
 fail:
     for (int i = 0; i < 2; i++) {
-        if (in_pipe[i] >= 0) close(in_pipe[i]);
-        if (out_pipe[i] >= 0) close(out_pipe[i]);
-        if (err_pipe[i] >= 0) close(err_pipe[i]);
-        if (exec_pipe[i] >= 0) close(exec_pipe[i]);
         if (c->stop_pipe[i] >= 0) close(c->stop_pipe[i]);
         c->stop_pipe[i] = -1;
     }

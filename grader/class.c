@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "escape.h"
+#include "spawn_child.h"
 
 enum sub_state { SUB_WAITING, SUB_RUNNING, SUB_DONE };
 
@@ -89,7 +90,7 @@ static char *with_dir(const char *arg, const char *dir)
 
 /* Starts the grader of submission SUB. On a problem of the submission's
  * own (its report cannot be written) it is done at once, with TROUBLE
- * saying why. Returns 0, or -1 with ERR filled when we cannot fork. */
+ * saying why. Returns 0, or -1 with ERR filled when we cannot start its grader. */
 static int start(struct class_state *st, struct submission *sub, char *err, size_t errlen)
 {
     const struct class_run *run = st->run;
@@ -137,23 +138,15 @@ static int start(struct class_state *st, struct submission *sub, char *err, size
         rc = -1;
         goto end;
     }
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, errlen, "cannot start a grader (fork): %s", strerror(errno));
+    /* Its report on its stdout, its complaints in ERRORS, no stdin: the
+     * grader feeds the program's stdin itself. */
+    struct spawn_opts opts = { .fd = { SPAWN_NULL, report_fd, errors_fd } };
+    struct spawn_child grader;
+    if (spawn_start(&grader, "/proc/self/exe", argv, &opts, err, errlen) < 0) {
         rc = -1;
         goto end;
     }
-    if (pid == 0) {
-        /* Its report on its stdout, its complaints in ERRORS, no stdin:
-         * the grader feeds the program's stdin itself. */
-        int null_fd = open("/dev/null", O_RDONLY);
-        if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(report_fd, 1) < 0 ||
-            dup2(errors_fd, 2) < 0)
-            _exit(3);
-        execv("/proc/self/exe", argv);
-        dprintf(2, "cannot run the grader again (/proc/self/exe): %s\n", strerror(errno));
-        _exit(3);
-    }
+    pid_t pid = grader.pid;
     sub->pid = pid;
     sub->state = SUB_RUNNING;
 end:

@@ -434,10 +434,17 @@ static int open_connection(const struct client_config *cfg, int announce)
         fprintf(stderr, "tcp_client: %s\n", err);
         return -1;
     }
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-    if (cfg->nodelay)
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) < 0) {
+        fprintf(stderr, "tcp_client: cannot set --timeout on the socket (setsockopt): %s\n",
+                strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (cfg->nodelay && set_option(fd, IPPROTO_TCP, TCP_NODELAY, on) < 0) {
+        close(fd);
+        return -1;
+    }
     if (!announce)
         return fd;
     net_local_name(fd, local, sizeof local);

@@ -165,8 +165,12 @@ static void serve_connection(int conn, unsigned long conn_no, unsigned char *buf
 
     net_peer_name(conn, client, sizeof client);
     /* A client that neither sends nor closes must not block the next one. */
-    setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &idle_limit, sizeof idle_limit);
-    setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &idle_limit, sizeof idle_limit);
+    if (setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &idle_limit, sizeof idle_limit) < 0 ||
+        setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &idle_limit, sizeof idle_limit) < 0) {
+        fprintf(stderr, "tcp_server: connection from %s: cannot set --idle on it "
+                "(setsockopt): %s; closing it\n", client, strerror(errno));
+        return;
+    }
     /* The segment size: what the path lets one TCP segment carry. */
     getsockopt(conn, IPPROTO_TCP, TCP_MAXSEG, &mss, &optlen);
     printf("accept #%lu: connection from %s (MSS %d)\n", conn_no, client, mss);

@@ -105,7 +105,11 @@ int main(int argc, char **argv)
     run.timeout_ms = cfg.timeout_ms;
     limit.tv_sec = (time_t)(cfg.timeout_ms / 1000);
     limit.tv_usec = (suseconds_t)(cfg.timeout_ms % 1000) * 1000;
-    setsockopt(run.fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    if (setsockopt(run.fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) < 0) {
+        fprintf(stderr, "udp_client: cannot set --timeout on the socket (setsockopt): %s\n",
+                strerror(errno));
+        goto end;
+    }
 
     if ((all || strcmp(cfg.demo, "boundaries") == 0) && demo_boundaries(&run) < 0)
         goto end;

@@ -346,6 +346,26 @@ grace_bound() {
     assert_output "$(printf 'blob\nup.fork\nup.iterative\nup.poll\nup.thread')"
 }
 
+@test "every model runs a command with only stdin, stdout and stderr open and no signal blocked or ignored" {
+    # The server blocks its stop signals and ignores SIGPIPE; bats starts it
+    # in the background, with SIGINT and SIGQUIT ignored. None of it may
+    # reach the command. (fd 3 is ls's own, reading the folder; signals 32
+    # and 33 are glibc's own, which its posix_spawn leaves ignored.)
+    local model ignored
+    for model in iterative fork thread poll; do
+        serve "$model"
+        run timeout 30 "$CLIENT" -p "$srv_port" exec \
+            'grep -E "^Sig(Blk|Ign):" /proc/self/status; echo "fds: $(ls /proc/self/fd | tr "\n" " ")"'
+        assert_success
+        assert_line "$(printf 'SigBlk:\t0000000000000000')"
+        ignored=$(awk '/^SigIgn:/ { print $2 }' <<<"$output")
+        [ $(( 0x$ignored & 0x7fffffff )) -eq 0 ] || fail "$model: signals 1-31 ignored: $ignored"
+        assert_line "fds: 0 1 2 3 "
+        kill "$srv_pid"
+        wait_for_exit "$srv_pid"
+    done
+}
+
 @test "every model: inside a put, a frame of the wrong op gets out_of_order and the connection closes" {
     load 'test_helper/stage5'
     local model port_var

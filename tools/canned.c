@@ -94,7 +94,12 @@ static void close_gently(int fd)
     unsigned char sink[REQUEST_SIZE];
 
     shutdown(fd, SHUT_WR);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    /* Without the timeout a silent client would hold the recv below
+     * forever: then close at once, reset or not. */
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait) < 0) {
+        close(fd);
+        return;
+    }
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += LINGER_MS / 1000;
     for (;;) {

@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "net.h"
 #include "run.h"
+#include "spawn_child.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -44,7 +45,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -440,10 +440,14 @@ static int serve_connection(const struct slicer_config *cfg, int client_fd,
         goto out;
     }
     /* Without TCP_NODELAY, Nagle would glue our small pieces back together. */
-    if (cfg->slice_down)
-        setsockopt(client_fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-    if (cfg->slice_up)
-        setsockopt(server_fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    if ((cfg->slice_down &&
+         setsockopt(client_fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) < 0) ||
+        (cfg->slice_up &&
+         setsockopt(server_fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) < 0)) {
+        log_line(PROG_NAME ": connection %lu: cannot slice it (setsockopt TCP_NODELAY: %s)",
+                 connection, strerror(errno));
+        goto out;
+    }
     if (cfg->log) {
         char peer[NET_ADDRSTRLEN] = "?";
         net_peer_name(client_fd, peer, sizeof peer);
@@ -502,18 +506,11 @@ static void reap_children(int sig)
 
 /* The child must not outlive the slicer: when the slicer is stopped, its
  * relays stop too (SIGTERM, which exits 0 like the slicer itself). */
-static void become_connection_process(pid_t slicer_pid)
-{
-    signal(SIGCHLD, SIG_DFL);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != slicer_pid)
-        _exit(0);
-}
+static const struct spawn_opts connection_process = { .parent_death_signal = SIGTERM };
 
 static int accept_loop(const struct slicer_config *cfg, int listen_fd)
 {
     unsigned long connection = 0;
-    pid_t slicer_pid = getpid();
 
     for (;;) {
         int client_fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -530,15 +527,15 @@ static int accept_loop(const struct slicer_config *cfg, int listen_fd)
             return 1;
         }
         connection++;
-        pid_t pid = fork();
+        pid_t pid = spawn_fork(&connection_process);
         if (pid < 0) {
             log_line(PROG_NAME ": connection %lu: cannot fork: %s", connection, strerror(errno));
             close(client_fd);
             continue;
         }
         if (pid == 0) {
+            signal(SIGCHLD, SIG_DFL);
             close(listen_fd);
-            become_connection_process(slicer_pid);
             _exit(serve_connection(cfg, client_fd, connection));
         }
         close(client_fd);

@@ -28,6 +28,7 @@
 #include "digest.h"
 #include "frame.h"
 #include "net.h"
+#include "spawn_child.h"
 #include "wire.h"
 
 #include <cJSON.h>
@@ -661,20 +662,27 @@ static int conn_start(struct storm_conn *c, const struct addrinfo *to, char *err
     return 0;
 }
 
-static void conn_close(struct storm_conn *c, int reset)
+/* Closes C, with a reset (RST) when RESET. Returns 0, or -1 (errno set)
+ * when the reset could not be asked for: C is closed with a FIN then. */
+static int conn_close(struct storm_conn *c, int reset)
 {
+    int rc = 0;
     if (reset) {
         struct linger now = { 1, 0 };
-        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &now, sizeof now);
+        rc = setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &now, sizeof now);
     }
+    int saved = errno;
     close(c->fd);
     c->fd = -1;
     c->state = CONN_DONE;
+    errno = saved;
+    return rc;
 }
 
-/* What the payload is sent, the case's end. */
-static void conn_end(struct storm_conn *c, const struct server_config *cfg,
-                     struct storm_totals *t)
+/* What the payload is sent, the case's end. Returns 0, or -1 (errno set)
+ * when the connection could not be reset. */
+static int conn_end(struct storm_conn *c, const struct server_config *cfg,
+                    struct storm_totals *t)
 {
     switch (c->kase->end) {
     case END_EOF:
@@ -686,9 +694,8 @@ static void conn_end(struct storm_conn *c, const struct server_config *cfg,
         t->closed_by_us++;
         break;
     case END_RESET:
-        conn_close(c, 1);
         t->closed_by_us++;
-        break;
+        return conn_close(c, 1);
     case END_STALL:
     case END_NO_READ:
         c->stall_until_ms = now_ms() + (long long)cfg->stall_ms;
@@ -699,6 +706,7 @@ static void conn_end(struct storm_conn *c, const struct server_config *cfg,
             t->no_reads++;
         break;
     }
+    return 0;
 }
 
 /* Makes progress on C after poll said REVENTS. Returns 0, or -1 with ERR
@@ -712,7 +720,8 @@ static int conn_step(struct storm_conn *c, short revents, const struct server_co
     if (c->state == CONN_CONNECTING && (revents & (POLLOUT | POLLERR | POLLHUP))) {
         int so_error = 0;
         socklen_t len = sizeof so_error;
-        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &so_error, &len) < 0)
+            so_error = errno;
         if (so_error != 0) {
             snprintf(err, errlen, "connection %lu (%s): cannot connect: %s (is the server "
                      "still there?)", c->number, c->kase->name, strerror(so_error));
@@ -736,7 +745,11 @@ static int conn_step(struct storm_conn *c, short revents, const struct server_co
             }
             c->sent += (size_t)n;
         }
-        conn_end(c, cfg, t);
+        if (conn_end(c, cfg, t) < 0) {
+            snprintf(err, errlen, "connection %lu (%s): cannot reset it (setsockopt SO_LINGER: "
+                     "%s)", c->number, c->kase->name, strerror(errno));
+            return -1;
+        }
         if (c->state != CONN_ENDING)
             return 0;
     }
@@ -920,7 +933,11 @@ static int good_client5(const struct server_config *cfg, char *err, size_t errle
         goto end;
     }
     struct timeval limit = { 10, 0 };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) < 0) {
+        snprintf(err, errlen, "good client: cannot set its 10 s receive timeout "
+                 "(setsockopt SO_RCVTIMEO): %s", strerror(errno));
+        goto end;
+    }
     cJSON *request = cJSON_CreateObject();
     if (!request || !cJSON_AddStringToObject(request, "op", "exec") ||
         frame_send(fd, &frame_stage5, request, cfg->command, strlen(cfg->command), 0,
@@ -1519,32 +1536,21 @@ struct client_run {
 static int client_spawn(char **argv, const char *command, struct client_run *run,
                         char *err, size_t errlen)
 {
-    int in[2], errp[2];
-    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-        snprintf(err, errlen, "cannot create pipes: %s", strerror(errno));
+    struct spawn_opts opts = { .fd = { SPAWN_PIPE, SPAWN_NULL, SPAWN_PIPE }, .search_path = 1 };
+    struct spawn_child child;
+
+    if (spawn_start(&child, argv[0], argv, &opts, err, errlen) < 0)
+        return -1;
+    run->pid = child.pid;
+    /* One short line: the pipe holds it, then end of file. */
+    dprintf(child.fd[STDIN_FILENO], "%s\n", command);
+    close(child.fd[STDIN_FILENO]);
+    run->stderr_fd = child.fd[STDERR_FILENO];
+    if (fcntl(run->stderr_fd, F_SETFL, O_NONBLOCK) < 0) {
+        snprintf(err, errlen, "cannot make the client's stderr pipe non-blocking: %s",
+                 strerror(errno));
         return -1;
     }
-    run->pid = fork();
-    if (run->pid < 0) {
-        snprintf(err, errlen, "cannot fork: %s", strerror(errno));
-        return -1;
-    }
-    if (run->pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(in[0], STDIN_FILENO);
-        dup2(devnull, STDOUT_FILENO);
-        dup2(errp[1], STDERR_FILENO);
-        signal(SIGPIPE, SIG_DFL);
-        execvp(argv[0], argv);
-        dprintf(STDERR_FILENO, "storm: cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    close(in[0]);
-    close(errp[1]);
-    dprintf(in[1], "%s\n", command);
-    close(in[1]);
-    run->stderr_fd = errp[0];
-    fcntl(run->stderr_fd, F_SETFL, O_NONBLOCK);
     run->errlen = 0;
     run->exited = 0;
     return 0;
@@ -1704,9 +1710,12 @@ static int client_case_run(const struct client_config *cfg, const struct client_
         sent += (size_t)n;
     }
     if (c->end == END_CLOSE || c->end == END_RESET) {
-        if (c->end == END_RESET) {
-            struct linger now = { 1, 0 };
-            setsockopt(conn, SOL_SOCKET, SO_LINGER, &now, sizeof now);
+        struct linger now = { 1, 0 };
+        if (c->end == END_RESET &&
+            setsockopt(conn, SOL_SOCKET, SO_LINGER, &now, sizeof now) < 0) {
+            snprintf(verdict, sizeof verdict, "cannot reset the connection "
+                     "(setsockopt SO_LINGER): %s", strerror(errno));
+            goto end;
         }
         close(conn);
         conn = -1;
@@ -1764,7 +1773,12 @@ static int storm_client(const struct client_config *cfg)
         fprintf(stderr, PROG_NAME ": %s\n", err);
         return 1;
     }
-    fcntl(listener, F_SETFL, O_NONBLOCK);
+    if (fcntl(listener, F_SETFL, O_NONBLOCK) < 0) {
+        fprintf(stderr, PROG_NAME ": cannot make the listening socket non-blocking: %s\n",
+                strerror(errno));
+        close(listener);
+        return 1;
+    }
     net_local_name(listener, name, sizeof name);
     const char *port = strrchr(name, ':') + 1;
     unsigned passed = 0, run = 0;

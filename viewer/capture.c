@@ -5,13 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-extern char **environ;
+#include "spawn_child.h"
 
 #define READ_CHUNK 65536
 
@@ -265,43 +264,28 @@ int capture_spawn_tapped(char *const argv[], const char *lib_path,
                          pid_t *pid, char *err, size_t errlen)
 {
     int rc = -1;
-    size_t n_env = 0;
-    while (environ[n_env] != NULL)
-        n_env++;
     char cap_text[24];
     snprintf(cap_text, sizeof(cap_text), "%u", tap_cap);
-    char **envp = calloc(n_env + 4, sizeof(*envp));
     char *preload = env_entry("LD_PRELOAD", lib_path, getenv("LD_PRELOAD"));
     char *tap = env_entry("NIANBAO_TAP", capture_path, NULL);
     char *cap = env_entry("NIANBAO_TAP_CAP", cap_text, NULL);
-    if (envp == NULL || preload == NULL || tap == NULL || cap == NULL) {
+    if (preload == NULL || tap == NULL || cap == NULL) {
         snprintf(err, errlen, "out of memory starting %s", argv[0]);
         goto end;
     }
     /* The child's environment: ours, with the tap's variables replaced. */
-    size_t k = 0;
-    for (size_t i = 0; i < n_env; i++) {
-        if (strncmp(environ[i], "LD_PRELOAD=", 11) == 0 ||
-            strncmp(environ[i], "NIANBAO_TAP=", 12) == 0 ||
-            (tap_cap > 0 && strncmp(environ[i], "NIANBAO_TAP_CAP=", 16) == 0))
-            continue;
-        envp[k++] = environ[i];
-    }
-    envp[k++] = preload;
-    envp[k++] = tap;
-    if (tap_cap > 0)
-        envp[k++] = cap;
-    envp[k] = NULL;
-    int e = posix_spawnp(pid, argv[0], NULL, NULL, argv, envp);
-    if (e != 0) {
-        snprintf(err, errlen, "cannot run %s: %s", argv[0], strerror(e));
+    char *env[] = { preload, tap, tap_cap > 0 ? cap : NULL, NULL };
+    struct spawn_opts opts = SPAWN_OPTS_INIT;
+    struct spawn_child child;
+    opts.env = env;
+    opts.search_path = 1;
+    if (spawn_start(&child, argv[0], argv, &opts, err, errlen) < 0)
         goto end;
-    }
+    *pid = child.pid;
     rc = 0;
 end:
     free(preload);
     free(tap);
     free(cap);
-    free(envp);
     return rc;
 }

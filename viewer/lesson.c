@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -35,6 +34,7 @@
 #include "capture.h"
 #include "decode.h"
 #include "duration.h"
+#include "spawn_child.h"
 #include "svg.h"
 #include "ui.h"
 
@@ -452,65 +452,34 @@ static void close_fd(int *fd)
 static int child_start(struct child *c, struct stage_run *run, char *const argv[],
                        int with_stdin, char *err, size_t errlen)
 {
-    int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
-    int status = -1;
+    const char *old = getenv("LD_PRELOAD");
+    char preload[PATH_MAX * 2 + 16], tap[PATH_MAX + 16];
+    /* Copy every byte: the lesson's replies are small. And write every
+     * event at once: a step reads the capture the moment the client and
+     * the server wait, and must find all of their calls there. */
+    char *env[] = { preload, tap, "NIANBAO_TAP_CAP=65536", "NIANBAO_TAP_BUFFER=0", NULL };
+    /* If the lesson dies (terminal closed, killed), so do its servers:
+     * they would otherwise listen on forever. The commands run in the
+     * source tree, so `ls` shows something the student recognises. */
+    struct spawn_opts opts = { .fd = { with_stdin ? SPAWN_PIPE : SPAWN_NULL, SPAWN_PIPE,
+                                       SPAWN_PIPE },
+                               .new_group = 1, .parent_death_signal = SIGTERM,
+                               .dir = run->cfg->root, .env = env };
+    struct spawn_child child;
+    char why[PATH_MAX + 128];   /* spawn's words; the lesson says it in the student's */
 
-    if ((with_stdin && pipe2(in_pipe, O_CLOEXEC) < 0) || pipe2(out_pipe, O_CLOEXEC) < 0 ||
-        pipe2(err_pipe, O_CLOEXEC) < 0) {
-        snprintf(err, errlen, _("cannot start %s: pipe: %s"), argv[0], strerror(errno));
-        goto end;
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s%s%s", run->tap_lib,
+             old && *old ? ":" : "", old ? old : "");
+    snprintf(tap, sizeof tap, "NIANBAO_TAP=%s", run->capture);
+    if (spawn_start(&child, argv[0], argv, &opts, why, sizeof why) < 0) {
+        snprintf(err, errlen, _("cannot start %s: %s"), argv[0], strerror(errno));
+        return -1;
     }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, errlen, _("cannot start %s: fork: %s"), argv[0], strerror(errno));
-        goto end;
-    }
-    if (pid == 0) {
-        /* If the lesson dies (terminal closed, killed), so do its
-         * servers: they would otherwise listen on forever. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(1);
-        setpgid(0, 0);
-        int null_fd = open("/dev/null", O_RDONLY);
-        dup2(with_stdin ? in_pipe[0] : null_fd, STDIN_FILENO);
-        dup2(out_pipe[1], STDOUT_FILENO);
-        dup2(err_pipe[1], STDERR_FILENO);
-        signal(SIGPIPE, SIG_DFL);
-        const char *old = getenv("LD_PRELOAD");
-        char preload[PATH_MAX * 2];
-        snprintf(preload, sizeof preload, "%s%s%s", run->tap_lib, old && *old ? ":" : "",
-                 old ? old : "");
-        setenv("LD_PRELOAD", preload, 1);
-        setenv("NIANBAO_TAP", run->capture, 1);
-        /* Copy every byte: the lesson's replies are small. And write every
-         * event at once: a step reads the capture the moment the client
-         * and the server wait, and must find all of their calls there. */
-        setenv("NIANBAO_TAP_CAP", "65536", 1);
-        setenv("NIANBAO_TAP_BUFFER", "0", 1);
-        /* The commands run in the source tree, so `ls` shows something
-         * the student recognises. */
-        if (chdir(run->cfg->root) < 0)
-            _exit(126);
-        execv(argv[0], argv);
-        dprintf(STDERR_FILENO, "cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    setpgid(pid, pid);   /* also here: no race with the first kill */
-    c->pid = pid;
-    c->in_fd = with_stdin ? in_pipe[1] : -1;
-    c->out_fd = out_pipe[0];
-    c->err_fd = err_pipe[0];
-    in_pipe[1] = out_pipe[0] = err_pipe[0] = -1;
-    status = 0;
-end:
-    for (int i = 0; i < 2; i++) {
-        close_fd(&in_pipe[i]);
-        close_fd(&out_pipe[i]);
-        close_fd(&err_pipe[i]);
-    }
-    return status;
+    c->pid = child.pid;
+    c->in_fd = child.fd[STDIN_FILENO];
+    c->out_fd = child.fd[STDOUT_FILENO];
+    c->err_fd = child.fd[STDERR_FILENO];
+    return 0;
 }
 
 /* Moves what is waiting on one of C's pipes into its buffer; at EOF the

@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +34,7 @@
 #include "export.h"
 #include "lesson.h"
 #include "pcap.h"
+#include "spawn_child.h"
 #include "svg.h"
 #include "ui.h"
 
@@ -547,20 +547,28 @@ static int absolute_path(const char *path, char *buf, size_t len, char *err, siz
     return 0;
 }
 
+/* LD_PRELOAD's value with the tap library LIB first, before what was
+ * there, into BUF with PREFIX before it ("LD_PRELOAD=" for an environment
+ * entry). */
+static void tap_preload(char *buf, size_t len, const char *prefix, const char *lib)
+{
+    const char *old = getenv("LD_PRELOAD");
+    snprintf(buf, len, "%s%s%s%s", prefix, lib, old && *old ? ":" : "", old ? old : "");
+}
+
 /* --record FILE -- PROG: exactly LD_PRELOAD=tap NIANBAO_TAP=FILE PROG. We
  * become PROG (exec), so it keeps the terminal, gets the signals meant for
  * it and its exit status is the one the shell sees. */
 static int run_record(const struct view_config *cfg)
 {
     char lib[PATH_MAX], err[PATH_MAX + 512], preload[PATH_MAX * 2], capture[PATH_MAX];
-    const char *old = getenv("LD_PRELOAD");
 
     if (capture_find_tap_lib(lib, sizeof lib, err, sizeof err) < 0 ||
         absolute_path(cfg->record, capture, sizeof capture, err, sizeof err) < 0) {
         fprintf(stderr, "nianbao-view: %s\n", err);
         return 1;
     }
-    snprintf(preload, sizeof preload, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "");
+    tap_preload(preload, sizeof preload, "", lib);
     setenv("LD_PRELOAD", preload, 1);
     setenv("NIANBAO_TAP", capture, 1);
     execvp(cfg->prog_argv[0], cfg->prog_argv);
@@ -599,34 +607,31 @@ static int run_live(const struct view_config *cfg)
     snprintf(title, sizeof title, "%s (%s: %s)", cfg->prog_argv[0], _("output in"), log);
     if (watch_init(&w, capture, cfg->proto) < 0)
         goto end;
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        fprintf(stderr, "nianbao-view: fork: %s\n", strerror(errno));
+    int log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (log_fd < 0) {
+        fprintf(stderr, "nianbao-view: cannot create %s: %s\n", log, strerror(errno));
         watch_free(&w);
         goto end;
     }
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);   /* gone with the viewer */
-        if (getppid() != parent)
-            _exit(1);
-        int null_fd = open("/dev/null", O_RDONLY);
-        int log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (null_fd < 0 || log_fd < 0)
-            _exit(126);
-        dup2(null_fd, STDIN_FILENO);
-        dup2(log_fd, STDOUT_FILENO);
-        dup2(log_fd, STDERR_FILENO);
-        setpgid(0, 0);
-        const char *old = getenv("LD_PRELOAD");
-        char preload[PATH_MAX * 2];
-        snprintf(preload, sizeof preload, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "");
-        setenv("LD_PRELOAD", preload, 1);
-        setenv("NIANBAO_TAP", capture, 1);
-        execvp(cfg->prog_argv[0], cfg->prog_argv);
-        dprintf(STDERR_FILENO, "cannot run %s: %s\n", cfg->prog_argv[0], strerror(errno));
-        _exit(127);
+    char preload[PATH_MAX * 2 + 16], tap[PATH_MAX + 16];
+    char *env[] = { preload, tap, NULL };
+    tap_preload(preload, sizeof preload, "LD_PRELOAD=", lib);
+    snprintf(tap, sizeof tap, "NIANBAO_TAP=%s", capture);
+    /* Gone with the viewer; its output in the log, the screen is ours. */
+    struct spawn_opts opts = { .fd = { SPAWN_NULL, log_fd, log_fd }, .new_group = 1,
+                               .parent_death_signal = SIGTERM, .env = env,
+                               .search_path = 1 };
+    struct spawn_child child;
+    int started = spawn_start(&child, cfg->prog_argv[0], cfg->prog_argv, &opts, err,
+                              sizeof err);
+    close(log_fd);
+    if (started < 0) {
+        fprintf(stderr, "nianbao-view: %s\n", err);
+        watch_free(&w);
+        status = 127;
+        goto end;
     }
+    pid_t pid = child.pid;
     status = view_loop(&w, cfg, title, pid);
     watch_free(&w);
 end:
