@@ -33,6 +33,7 @@ all: $(COMMON_LIB) $(STAGE_BIN) $(TOOLS_BIN) viewer-all
 -include exercises/exercises.mk
 -include fuzz/fuzz.mk
 -include tools/check.mk
+-include tools/storm_parts/storm.mk
 
 viewer-all: $(VIEWER_BIN) $(VIEWER_LIB)
 
