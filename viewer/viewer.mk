@@ -5,7 +5,7 @@
 #   viewer/test_decode        unit tests of the decoder (run by tests/viewer_decode.bats)
 
 VIEWER_DATA_OBJ := viewer/capture.o viewer/decode.o viewer/export.o viewer/wrap.o viewer/pcap.o viewer/svg.o
-VIEWER_UI_OBJ   := $(patsubst %.c,%.o,$(wildcard viewer/main.c viewer/ui.c viewer/lesson.c))
+VIEWER_UI_OBJ   := $(patsubst %.c,%.o,$(wildcard viewer/main.c viewer/ui.c viewer/lesson*.c))
 
 VIEWER_LIB += viewer/libnianbao-tap.so
 VIEWER_BIN += viewer/test_decode
