@@ -1,9 +1,11 @@
 # capture/capture.mk - the capture library (issue 16), included by the Makefile
 # before the programs that link it.
 #
-#   capture/libcapture.a  the capture format the tap writes (capture.c), the
-#                         decoder of a capture into annotated streams
-#                         (decode.c), and what a decoded capture is written
+#   capture/libcapture.a  the capture format the tap writes (capture.c); the
+#                         decoder of a capture into annotated streams: events
+#                         to connections (decode.c), a stream's bytes and
+#                         spans (stream.c), the protocols' frames
+#                         (framing.c); and what a decoded capture is written
 #                         as: --dump, --html, --side-by-side, --at (export.c)
 #                         and pcap (pcap.c)
 #
