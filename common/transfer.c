@@ -381,6 +381,22 @@ int transfer_print_listing(const char *text, size_t len, FILE *out, char *err, s
     return rc;
 }
 
+void transfer_print_stat(const struct ft_msg *m, const char *name, FILE *out)
+{
+    char shown[FT_SHOWN_MAX];
+
+    fsroot_show_name(name, strlen(name), shown, sizeof shown);
+    if (m->exists)
+        fprintf(out, "%s: %" PRIu64 " bytes", shown, m->file_size);
+    else
+        fprintf(out, "%s: no such file", shown);
+    if (m->partial_size)
+        fprintf(out, "; an interrupted upload kept %" PRIu64 " bytes (put --resume goes on)",
+                m->partial_size);
+    fprintf(out, "\n");
+    fflush(out);
+}
+
 const char *transfer_hint(const char *word, const char *a, const char *b, char *out,
                          size_t outlen)
 {

@@ -133,6 +133,10 @@ void upload_close(struct upload *u);
  * ERR saying what is wrong with it (the lines before it printed). */
 int transfer_print_listing(const char *text, size_t len, FILE *out, char *err, size_t errlen);
 
+/* What a "stat" reply M says of NAME, one line on OUT: "a.txt: 6 bytes",
+ * or "no such file", and the bytes an interrupted upload kept. */
+void transfer_print_stat(const struct ft_msg *m, const char *name, FILE *out);
+
 /* "WORD --resume A [B]", quoted as the user would type it again, into OUT.
  * Returns OUT. */
 const char *transfer_hint(const char *word, const char *a, const char *b, char *out,

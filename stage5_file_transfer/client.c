@@ -136,6 +136,7 @@ static int do_get(struct conn *c, const char *name, const char *dest);
 static int do_put(struct conn *c, const char *file, const char *name);
 static int do_list(struct conn *c, const char *dir);
 static int do_stat(struct conn *c, const char *name);
+static int stat_request(struct conn *c, const char *name, int quiet);
 
 /* One command: WORD and its N arguments ARGS, options taken out; exec's
  * one argument is the command. */
@@ -482,12 +483,7 @@ static int do_put(struct conn *c, const char *file, const char *name)
     /* How much an interrupted upload left on the server: --resume goes on
      * from there. A name stat refuses (a directory, a symlink) is for the
      * put to answer, unless --resume needs the number. */
-    cJSON *header = ft_header(FT_STAT);
-    rc = send_request(c, header, cJSON_AddStringToObject(header, "name", name) != NULL, NULL, 0, 0);
-    c->quiet = !c->cfg->resume;
-    if (rc == EXIT_OK)
-        rc = expect_reply(c, FT_STAT_REPLY);
-    c->quiet = 0;
+    rc = stat_request(c, name, !c->cfg->resume);
     uint64_t kept = rc == EXIT_OK ? c->msg.partial_size : 0;
     if (rc == EXIT_OK)
         rc = end_of_frame(c);
@@ -503,7 +499,7 @@ static int do_put(struct conn *c, const char *file, const char *name)
         say(rc, "%s", err);
     if (rc != EXIT_OK)
         goto end;
-    header = ft_header(FT_PUT);
+    cJSON *header = ft_header(FT_PUT);
     rc = send_request(c, header, cJSON_AddStringToObject(header, "name", name) &&
                       cJSON_AddNumberToObject(header, "file_size", (double)up.size) &&
                       (up.offset == 0 ||
@@ -589,26 +585,27 @@ static int do_list(struct conn *c, const char *dir)
     return rc;
 }
 
-static int do_stat(struct conn *c, const char *name)
+/* Sends "stat" for NAME and reads its reply into c->msg (an error reply
+ * not printed when QUIET). Returns 0, or an exit status. */
+static int stat_request(struct conn *c, const char *name, int quiet)
 {
-    char shown[FT_SHOWN_MAX];
     cJSON *header = ft_header(FT_STAT);
     int rc = send_request(c, header, cJSON_AddStringToObject(header, "name", name) != NULL,
                           NULL, 0, 0);
 
+    c->quiet = quiet;
     if (rc == EXIT_OK)
         rc = expect_reply(c, FT_STAT_REPLY);
+    c->quiet = 0;
+    return rc;
+}
+
+static int do_stat(struct conn *c, const char *name)
+{
+    int rc = stat_request(c, name, 0);
+
     if (rc != EXIT_OK)
         return rc;
-    fsroot_show_name(name, strlen(name), shown, sizeof shown);
-    if (c->msg.exists)
-        printf("%s: %" PRIu64 " bytes", shown, c->msg.file_size);
-    else
-        printf("%s: no such file", shown);
-    if (c->msg.partial_size)
-        printf("; an interrupted upload kept %" PRIu64 " bytes (put --resume goes on)",
-               c->msg.partial_size);
-    printf("\n");
-    fflush(stdout);
+    transfer_print_stat(&c->msg, name, stdout);
     return end_of_frame(c);
 }
