@@ -4,9 +4,10 @@
  * (or standard input, kept in a file first) is hashed beside the sending;
  * what an interrupted transfer left is found, its SHA-256 taken for the
  * request's prefix_sha256, and the messages say how to go on ("get
- * --resume 'my notes.txt'"). The progress bar is drawn on the FILE the
- * program passes; nothing else here prints, and nothing exits: -1, or an
- * exit status of shell.h, with an error string filled. */
+ * --resume 'my notes.txt'"). The progress bar, a listing's and a stat's
+ * lines are written to the FILE the program passes; nothing else here
+ * prints, and nothing exits: -1, or an exit status of shell.h, with an
+ * error string filled. */
 #ifndef NIANBAO_TRANSFER_H
 #define NIANBAO_TRANSFER_H
 
