@@ -121,7 +121,7 @@ static int reconnect_if_closed(const struct shell *sh)
         /* Bytes before the close: only an error that ends the connection
          * (busy, timeout) comes unasked. */
         *sh->quiet = 1;
-        int rc = sh->read_reply(sh->conn);
+        int rc = sh->receive_reply(sh->conn);
         *sh->quiet = 0;
         if (rc == EXIT_OK) {
             fprintf(sh->err, "%s: the server broke the protocol: it sent \"%s\" unasked\n",

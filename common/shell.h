@@ -67,7 +67,7 @@ struct shell {
     int (*run)(struct conn *c, const char *word, int n, char **args);
     /* Reads the next reply into *MSG: 0, or an exit status (EXIT_REMOTE:
      * an error reply, printed unless *QUIET). */
-    int (*read_reply)(struct conn *c);
+    int (*receive_reply)(struct conn *c);
     /* Closes the connection and connects again: 0, or -1 after saying why. */
     int (*reconnect)(struct conn *c);
     const int *fd, *command_status;   /* the socket; an exec's status       */

@@ -65,7 +65,7 @@ struct conn {
 };
 
 static int run_command(struct conn *c, const char *word, int n, char **args);
-static int read_reply(struct conn *c);
+static int receive_reply(struct conn *c);
 static int reconnect(struct conn *c);
 static int conn_open(struct conn *c, const struct client_config *cfg);
 static void conn_close(struct conn *c);
@@ -105,7 +105,7 @@ int main(int argc, char **argv)
     struct conn c;
     const struct shell sh = {
         .prog = &prog, .cfg = &cfg, .cfg_size = sizeof cfg, .session = &cfg.session, .conn = &c,
-        .run = run_command, .read_reply = read_reply, .reconnect = reconnect, .fd = &c.fd,
+        .run = run_command, .receive_reply = receive_reply, .reconnect = reconnect, .fd = &c.fd,
         .command_status = &c.command_status, .quiet = &c.quiet, .msg = &c.msg,
         .in = stdin, .out = stdout, .err = stderr
     };
@@ -254,7 +254,7 @@ static int next_event(struct conn *c, const unsigned char **body, size_t *len, i
 
 /* Reads the next reply's header into c->msg and checks it against the
  * protocol. An "error" reply is printed. Returns 0, or an exit status. */
-static int read_reply(struct conn *c)
+static int receive_reply(struct conn *c)
 {
     const unsigned char *body;
     size_t len;
@@ -311,7 +311,7 @@ static int end_of_frame(struct conn *c)
 /* Expects a reply of op OP (or an error). Returns 0, or an exit status. */
 static int expect_reply(struct conn *c, enum ft_op op)
 {
-    int rc = read_reply(c);
+    int rc = receive_reply(c);
 
     if (rc == EXIT_OK && c->msg.op != op)
         return say(EXIT_PROTOCOL, "the server broke the protocol: \"%s\" came where \"%s\" was "
@@ -358,7 +358,7 @@ static int do_exec(struct conn *c, const char *command, size_t len)
     interrupt_catch(1);
     int rc = send_request(c, ft_header(FT_EXEC), 1, command, len, 0);
     c->running = 1;
-    while (rc == EXIT_OK && (rc = read_reply(c)) == EXIT_OK && c->msg.op != FT_EXIT) {
+    while (rc == EXIT_OK && (rc = receive_reply(c)) == EXIT_OK && c->msg.op != FT_EXIT) {
         if (c->msg.op != FT_OUTPUT) {
             rc = say(EXIT_PROTOCOL, "the server broke the protocol: \"%s\" came during a "
                      "command's output", c->msg.op_name);
