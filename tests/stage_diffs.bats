@@ -14,6 +14,7 @@ teardown() { _common_teardown; }
 
 # what_changed README: the names in backquotes of its "What changed" section.
 what_changed() {
+    # shellcheck disable=SC2016 # the backquotes are Markdown's, not the shell's
     sed -n '/^## What changed/,/^## /p' "$1" | grep -o '`[A-Za-z_][A-Za-z0-9_]*`' | tr -d '`' |
         sort -u
 }
