@@ -63,6 +63,21 @@ int frame_reader_idle(const struct frame_reader *r)
     return r->state == FRAME_IN_LEN && r->len_have == 0 && !r->end_pending;
 }
 
+const char *frame_reader_describe_cut(const struct frame_reader *r, const char *what, char *out,
+                                      size_t outlen)
+{
+    if (r->state == FRAME_IN_HEADER)
+        snprintf(out, outlen, "connection closed after %" PRIu32 " of %" PRIu32 " bytes of the "
+                 "%s's header", r->header_have, r->header_len, what);
+    else if (r->state == FRAME_IN_BODY)
+        snprintf(out, outlen, "connection closed after %" PRIu64 " of %" PRIu64 " bytes of the "
+                 "%s's body", r->body_size - r->body_left, r->body_size, what);
+    else
+        snprintf(out, outlen, "connection closed after %zu of %d bytes of the %s's header "
+                 "length", r->len_have, FRAME_LEN_SIZE, what);
+    return out;
+}
+
 static enum frame_event fail(struct frame_reader *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

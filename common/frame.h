@@ -117,6 +117,12 @@ int frame_utf8_valid(const void *text, size_t len, size_t *bad_at);
 /* 1 when the reader is between frames (nothing of a next frame read yet). */
 int frame_reader_idle(const struct frame_reader *r);
 
+/* Where R was when the connection closed in the middle of a frame, into
+ * OUT: "connection closed after 3 of 80 bytes of the reply's header" (WHAT
+ * "reply"; the header length, the header or the body). Returns OUT. */
+const char *frame_reader_describe_cut(const struct frame_reader *r, const char *what, char *out,
+                                      size_t outlen);
+
 /* ---- reading, on a blocking socket ------------------------------------- */
 
 /* Reads the next frame's HLEN and header from FD, exactly, never a byte of
