@@ -13,14 +13,14 @@
 
 /* The largest reply a stage 3/4 client accepts (--max-len default): a
  * bigger length field means the bytes are not what the parser thinks. */
-#define MAX_BODY_LEN 1073741824LL
+#define MAX_BODY_LEN ((long long)NB_MAX_LEN_DEFAULT)
 /* A stage 4 header is a short JSON object; more means lost framing. */
-#define MAX_HEADER_LEN (64 * 1024)
+#define MAX_HEADER_LEN ((long long)NB_MAX_HEADER_DEFAULT)
 /* Stage 5 (stage5_file_transfer/README.md, "Frames"): HLEN is 1..65536,
  * the body's size an integer up to 2^53 - 1 (a 4 GiB upload is one body).
  * A body costs the parser nothing but an offset, whatever its size. */
-#define FT_MAX_HEADER_LEN 65536LL
-#define FT_MAX_BODY_LEN 9007199254740991LL
+#define FT_MAX_HEADER_LEN ((long long)FT_MAX_HEADER)
+#define FT_MAX_BODY_LEN ((long long)FT_MAX_INTEGER)
 
 const char *proto_name(enum proto proto)
 {

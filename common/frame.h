@@ -75,6 +75,9 @@ struct frame_reader {
     uint64_t offset;          /* stream bytes consumed so far                 */
     int end_pending;          /* internal: FRAME_END still to report          */
     char what[24];            /* internal: the frame's name in messages       */
+    int cut;                  /* frame_recv_*: the peer ended the stream inside
+                                 a frame (err says where); 0: a bad frame or a
+                                 failed recv                                  */
     char err[256];
 };
 

@@ -76,7 +76,7 @@ int main(int argc, char **argv)
         .session = { .prog = "client", .host = "127.0.0.1", .port = FT_DEFAULT_PORT,
                      .command_max = FT_MAX_COMMAND, .diag = stderr, .busy_hint = "",
                      .timeout_ms = DURATION_S(60) },
-        .max_header = 65536,
+        .max_header = FT_MAX_HEADER,
     };
     const struct cli_option options[] = {
         CLI_HOST_OPTION(&cfg.session.host),
@@ -93,7 +93,7 @@ int main(int argc, char **argv)
           "give up when a reply that has started stalls for SECS (default 60; 0: never)",
           0, DURATION_S(86400) },
         { "max-header", 0, CLI_UINT, &cfg.max_header, "BYTES",
-          "refuse a reply header longer than BYTES (default 65536)", 64, 1UL << 24 },
+          "refuse a reply header longer than BYTES (default " FT_MAX_HEADER_TEXT ")", 64, 1UL << 24 },
     };
     const struct cli_program prog = {
         "client", "Gets and puts files and runs commands on a stage 5 server.",
