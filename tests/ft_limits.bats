@@ -17,7 +17,8 @@ setup() {
 limits_check() {
     python3 - "$1" "$2" <<'PY'
 import re, sys
-header, spec = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+header = open(sys.argv[1]).read()
+spec = " ".join(open(sys.argv[2]).read().split())   # a quote may be wrapped
 limits = {name: int(value) for name, value in
           re.findall(r"^#define (\w+) (\d+)[uUlL]*\s*$", header, re.M)}
 units = {"": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
@@ -33,10 +34,10 @@ quotes = [
     (r"a body over (\d+) (MiB) is not skipped", "FT_SKIP_MAX", "="),
     (r"A refused request's body \(up to (\d+) (MiB)\)", "FT_SKIP_MAX", "="),
     (r"A name is a path relative to the root: 1\.\.(\d+)() bytes", "FT_NAME_MAX", "="),
-    (r"each\s+1\.\.(\d+)() bytes", "FT_COMPONENT_MAX", "="),
+    (r"each 1\.\.(\d+)() bytes", "FT_COMPONENT_MAX", "="),
     (r"\((\d+)() = 255 minus the partial prefix", "FT_COMPONENT_MAX", "="),
     (r"`--max-output BYTES` \(default (\d+) (MiB)", "FT_MAX_OUTPUT_DEFAULT", "="),
-    (r"`--max-command\s+BYTES` \(default and most (\d+)()", "FT_MAX_COMMAND", "="),
+    (r"`--max-command BYTES` \(default and most (\d+)()", "FT_MAX_COMMAND", "="),
     (r"Linux takes at most (\d+) (KiB) in one argument", "FT_MAX_COMMAND", "n-1"),
     (r"`--max-header BYTES` \(default (\d+)()\)", "FT_MAX_HEADER", "="),
     (r"`--max-upload BYTES` \(default (\d+) (GiB)", "FT_MAX_UPLOAD_DEFAULT", "="),
@@ -51,7 +52,7 @@ for pattern, name, how in quotes:
         value = {"=": n, "2^n-1": 2 ** int(m.group(1)) - 1, "n-1": n - 1}[how]
         print(("%s: %d quoted as %s" if value == limits.get(name) else
                "WRONG %s: the header says %s, the text %s") %
-              (name, limits.get(name, -1), " ".join(m.group(0).split())))
+              (name, limits.get(name, -1), m.group(0)))
 PY
 }
 
@@ -62,7 +63,7 @@ PY
     refute_output --partial 'MISSING'
     assert_line 'FT_MAX_COMMAND: 131071 quoted as the command, 1..131071 bytes (`--max-command`)'
     assert_line 'FT_MAX_HEADER: 65536 quoted as `HLEN`: 1..65536'
-    assert [ "${#lines[@]}" -ge 18 ]
+    assert [ "${#lines[@]}" -ge 17 ]
 }
 
 @test "a limit changed in the header and not in the specification is found" {
