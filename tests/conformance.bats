@@ -12,8 +12,9 @@
 # stream are shown as one. No reply to these requests holds a time, a port
 # or a path outside the root.
 
-# start_server sets NAME_port/NAME_pid, bats' run sets status/output:
-# shellcheck disable=SC2154
+# start_server sets NAME_port/NAME_pid, bats' run sets status/output; the
+# backquotes in single quotes are the README's markdown:
+# shellcheck disable=SC2154,SC2016
 setup() {
     load 'test_helper/common-setup'
     _common_setup

@@ -4,8 +4,9 @@
 # programs' --help shows them. These tests read the header and check every
 # quote against it: a limit changed in one place and not the other fails.
 
-# bats' run sets status/output:
-# shellcheck disable=SC2154
+# bats' run sets status/output; the backquotes in single quotes are the
+# README's markdown:
+# shellcheck disable=SC2154,SC2016
 setup() {
     load 'test_helper/common-setup'
     _common_setup

@@ -32,7 +32,7 @@ import struct
 import sys
 import time
 
-WAIT = 5.0  # seconds a reply may take before "<no reply>"
+WAIT = 20.0  # seconds a reply may take before "<no reply>" (a hang guard)
 
 
 def frame(header, body=b"", size=None):
@@ -69,8 +69,12 @@ def same_stream(header, other):
 
 
 class Peer:
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    def __init__(self, port, rcvbuf=None):
+        self.sock = socket.socket()
+        if rcvbuf:                  # before connecting: the window is set then
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(WAIT)
+        self.sock.connect(("127.0.0.1", port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.lines = []
 
@@ -185,8 +189,9 @@ def touched_while_sent(port, root):
     error "changed" in place of "end" (the file frame is whole), then the
     next request. NIANBAO_DIGEST_SETTLE=0.05 lets the digest be kept."""
     # One connection: the memo is the process's, and the fork model's
-    # process is the connection's.
-    peer = Peer(port)
+    # process is the connection's. A small receive buffer: the server's
+    # send buffer and ours hold far less than the file.
+    peer = Peer(port, rcvbuf=65536)
     peer.sock.sendall(frame({"op": "get", "name": "big.bin"}) + SENTINEL)
     peer.replies()
     peer.sock.sendall(frame({"op": "get", "name": "big.bin"}) + SENTINEL)
