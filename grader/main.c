@@ -411,7 +411,7 @@ int main(int argc, char **argv)
         fputs(cli.text, stderr);
         return EXIT_USAGE;
     }
-    if (opt.proto == NULL) {
+    if (!opt.proto) {
         cli_usage_error(&prog, &cli, "--proto %s is required: which stage does the program "
                         "speak?", protos);
         fputs(cli.text, stderr);
