@@ -5,7 +5,8 @@
  *   scenario (scenarios.c)  builds a script (script.c): what to feed the
  *                           program, the bytes to send and how to cut
  *                           them, what must come out. Pure: the seed alone
- *                           decides it.
+ *                           decides it. Each names the bugs it catches
+ *                           (bugs.c).
  *   protocol (proto.h)      one struct proto_ops per stage's framing, in a
  *                           file of its own (proto_len.c, proto_json.c,
  *                           proto_ft.c), found in the table of proto.c:
