@@ -20,7 +20,8 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:.c=.o)
 COMMON_LIB := common/libnianbao.a
 
-# Every .c in a stage folder or in tools/ is one program of the same name.
+# Every .c in a stage folder or in tools/ is one program of the same name
+# (and tools/grade is built from grader/: grader/grader.mk).
 STAGE_BIN := $(patsubst %.c,%,$(wildcard stage*_*/*.c))
 TOOLS_BIN := $(patsubst %.c,%,$(wildcard tools/*.c))
 VIEWER_BIN :=
@@ -49,7 +50,7 @@ $(COMMON_LIB): $(COMMON_OBJ)
 CPPFLAGS += $(CJSON_CFLAGS) $(CRYPTO_CFLAGS)
 LDLIBS += $(CJSON_LIBS) $(CRYPTO_LIBS)
 
-$(STAGE_BIN) $(TOOLS_BIN): %: %.o $(COMMON_LIB)
+$(STAGE_BIN) $(filter-out $(GRADER_BIN),$(TOOLS_BIN)): %: %.o $(COMMON_LIB)
 	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS)
 
 # Set-up: install the Debian packages that are missing, and say which.

@@ -52,7 +52,7 @@ int child_poll_exit(struct child *c);
 void child_wait_change(struct child *c, int ms);
 
 /* Bytes of stdout seen so far: a client's, which the scenario checks, is
- * progress; no other output is (engine.c). */
+ * progress; no other output is (watch.c). */
 uint64_t child_stdout_total(struct child *c);
 
 /* Bytes the program wrote that the drain thread has not read yet (0 when

@@ -2,20 +2,30 @@
  * the engine plays them against the program under test, the report says
  * what happened.
  *
- *   scenario (scenarios.c)  builds a script: what to feed the program, the
- *                           bytes to send and how to cut them, what must
- *                           come out. Pure: the seed alone decides it.
- *   protocol (proto.c)      the stage's framing: writes replies (the
- *                           grader as a server), checks them (the grader
- *                           as a client).
- *   engine (engine.c)       runs a script: the sockets, the program, the
- *                           waiting, the capture; fills a verdict.
+ *   scenario (scenarios.c)  builds a script (script.c): what to feed the
+ *                           program, the bytes to send and how to cut
+ *                           them, what must come out. Pure: the seed alone
+ *                           decides it. Each names the bugs it catches
+ *                           (bugs.c).
+ *   protocol (proto.h)      one struct proto_ops per stage's framing, in a
+ *                           file of its own (proto_len.c, proto_json.c,
+ *                           proto_ft.c), found in the table of proto.c:
+ *                           writes replies (the grader as a server),
+ *                           decodes requests and replies, checks a
+ *                           server's replies and says what a wrong length
+ *                           field means.
+ *   engine (engine.h)       runs a script: the sockets (conn.c), the
+ *                           program and its waits (watch.c), the capture
+ *                           (trace.c), each mode's play and judge
+ *                           (client_mode.c, judge_client.c, server_mode.c,
+ *                           judge_server.c); fills a verdict (verdict.c).
  *   report (report.c)       numbered steps, diagnosis, PASS/FAIL, TAP.
  *
- * To add a stage (stage 5's frames, both ways): a proto_ops in proto.c and
- * its scenarios in scenarios.c; the engine and the report stay as they are.
- * Stage 6's "many at once" is a server script whose actions interleave many
- * connections (the engine keeps up to SCRIPT_MAX_CONNS open).
+ * To add a stage: its enum grade_proto bit here, its proto_ops in a file
+ * of its own and one entry in proto.c's table, and its scenarios in
+ * scenarios.c; the engine and the report stay as they are. Stage 6's "many
+ * at once" is a server script whose actions interleave many connections
+ * (the engine keeps up to SCRIPT_MAX_CONNS open).
  *
  * Nothing here prints or exits, except report.c, which prints the report,
  * and class.c, which prints the class table and page (--each). */
@@ -26,6 +36,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "bytes.h"
 #include "rng.h"
 
 enum grade_mode { MODE_CLIENT = 1, MODE_SERVER = 2 };
@@ -60,18 +71,6 @@ const char *bug_name(unsigned bug_bit);
 const char *bug_meaning(unsigned bug_bit);
 /* The bit for NAME, or 0. */
 unsigned bug_parse(const char *name);
-
-/* ---- bytes ----------------------------------------------------------------- */
-
-struct bytes {
-    unsigned char *p;
-    size_t len, cap;
-    int failed;               /* an allocation failed: the content is cut */
-};
-
-void bytes_add(struct bytes *b, const void *p, size_t len);
-void bytes_addf(struct bytes *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void bytes_free(struct bytes *b);
 
 /* ---- scripts ---------------------------------------------------------------- */
 
@@ -174,6 +173,17 @@ void script_init(struct script *s, enum grade_mode mode, unsigned proto);
 void script_free(struct script *s);
 void script_act(struct script *s, enum act_kind kind, unsigned conn, size_t arg);
 
+/* Client mode, as a protocol appends a reply: a length field starts at AT
+ * in the down stream; body bytes [DOWN_AT, DOWN_AT + LEN) of the last
+ * reply are stdout from OUT_AT on. */
+void script_note_frame(struct script *s, size_t at);
+void script_note_span(struct script *s, size_t down_at, size_t len, size_t out_at);
+
+/* Appends to S's down stream the start of a reply with these raw length
+ * bytes (and, stage 4 and 5, this header text) but no body: for the
+ * malicious replies. */
+void script_add_bogus(struct script *s, const unsigned char len_bytes[4], const char *header);
+
 /* ---- scenarios ------------------------------------------------------------- */
 
 struct scenario {
@@ -184,8 +194,10 @@ struct scenario {
     const char *title;        /* one line: what it does                        */
     /* Fills S from RNG. Returns 0, or -1 when out of memory. */
     int (*build)(struct script *s, struct rng *rng);
-    unsigned catches3;        /* bugs it catches in stage 3 only (in stage 4
-                                 the MD5 check catches the same mistake)      */
+    unsigned catches3;        /* bugs it catches in stage 3 only: where a
+                                 digest covers the body (proto_ops.body_digest:
+                                 stage 4's MD5, 5's SHA-256) its check catches
+                                 the same mistake                             */
 };
 
 /* The bugs SC catches when the program speaks PROTO. */
@@ -204,14 +216,12 @@ int scenario_build(const struct scenario *sc, unsigned proto, uint64_t seed,
 
 /* ---- protocols ------------------------------------------------------------- */
 
-/* Appends a reply carrying BODY (all of it the command's stdout, exit code
- * EXIT_CODE) to S's down stream, and its map. */
-void proto_add_reply(struct script *s, const void *body, size_t body_len, int exit_code);
-
 /* What the server-mode reader found in one reply. */
 struct reply_got {
     int complete;             /* the reply was read whole and well framed      */
     uint64_t length;          /* stage 3: the length field; stage 4: total_size */
+    int size_known;           /* LENGTH is read: the rest only completes it
+                                 (stages 3, 4)                               */
     unsigned char len_bytes[4];
     int have_len;             /* LEN_BYTES are all there                       */
     struct bytes header;      /* stage 4: the JSON header as received          */

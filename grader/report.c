@@ -106,11 +106,11 @@ static void view_line(const struct report *rep, const struct verdict *v, char *b
     if (!v->capture[0])
         return;
     shell_quote(v->capture, q, sizeof q);
-    /* The viewer's name for the framing (stage 5's: it guesses). */
+    /* The viewer's name for the framing (none: it guesses). */
+    const char *viewer_proto = proto_ops(rep->cfg->proto)->viewer_proto;
     char proto_opt[32] = "";
-    if (rep->cfg->proto != PROTO5)
-        snprintf(proto_opt, sizeof proto_opt, " --proto %s",
-                 rep->cfg->proto == PROTO4 ? "json" : "len");
+    if (viewer_proto)
+        snprintf(proto_opt, sizeof proto_opt, " --proto %s", viewer_proto);
     if (v->have_at)
         snprintf(buf, len, "%s --replay %s%s --at %s:%llu --conn %u", rep->viewer, q, proto_opt,
                  v->at_down ? "down" : "up", (unsigned long long)v->at_offset, v->at_conn);

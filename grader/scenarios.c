@@ -7,154 +7,12 @@
  * Bodies are chosen so that a length read in the wrong byte order is out of
  * range (its low byte is at least 16): that mistake then shows at once,
  * instead of as a client waiting for 100 MB that will never come. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "grade.h"
 #include "proto.h"
-
-/* ---- bugs ------------------------------------------------------------------- */
-
-static const struct {
-    const char *name, *meaning;
-} bug_table[BUG_COUNT] = {
-    { "one-recv", "takes what one recv returned for a whole message" },
-    { "recv4-once", "reads the 4-byte length with a single recv(4)" },
-    { "no-eof", "does not stop when recv returns 0 (the peer closed)" },
-    { "byte-order", "writes or reads the length in the wrong byte order" },
-    { "no-limit", "trusts any length the peer sends" },
-    { "text", "handles the bytes as text (decodes pieces, counts characters)" },
-    { "dies-on-close", "dies when a client leaves in the middle of its reply" },
-    { "one-at-a-time", "serves one client at a time: a silent one holds up the others" },
-    { "off-by-one", "loses the last byte of its output (an off-by-one)" },
-    { "shared-buffer", "keeps one buffer for all its clients: their bytes get mixed" },
-    { "no-reap", "forks a process per client and never waits for it: zombies pile up" },
-    { "blocking-loop", "an event loop that blocks on one client: a slow one stalls everyone" },
-};
-
-static int bug_index(unsigned bit)
-{
-    for (int i = 0; i < BUG_COUNT; i++)
-        if (bit == 1u << i)
-            return i;
-    return -1;
-}
-
-const char *bug_name(unsigned bit)
-{
-    int i = bug_index(bit);
-    return i < 0 ? "?" : bug_table[i].name;
-}
-
-const char *bug_meaning(unsigned bit)
-{
-    int i = bug_index(bit);
-    return i < 0 ? "?" : bug_table[i].meaning;
-}
-
-unsigned bug_parse(const char *name)
-{
-    for (int i = 0; i < BUG_COUNT; i++)
-        if (strcmp(name, bug_table[i].name) == 0)
-            return 1u << i;
-    return 0;
-}
-
-/* ---- bytes and scripts -------------------------------------------------------- */
-
-void bytes_add(struct bytes *b, const void *p, size_t len)
-{
-    if (b->failed || len == 0)
-        return;
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + len)
-            cap *= 2;
-        unsigned char *grown = realloc(b->p, cap);
-        if (grown == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, len);
-    b->len += len;
-}
-
-void bytes_addf(struct bytes *b, const char *fmt, ...)
-{
-    char small[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof small) {
-        bytes_add(b, small, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (big == NULL) {
-        b->failed = 1;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    bytes_add(b, big, (size_t)n);
-    free(big);
-}
-
-void bytes_free(struct bytes *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
-void script_init(struct script *s, enum grade_mode mode, unsigned proto)
-{
-    memset(s, 0, sizeof *s);
-    s->mode = mode;
-    s->proto = proto;
-}
-
-void script_free(struct script *s)
-{
-    free(s->acts);
-    bytes_free(&s->input);
-    for (size_t i = 0; i < SCRIPT_MAX_REPLIES; i++) {
-        bytes_free(&s->requests[i]);
-        bytes_free(&s->want[i].out);
-        bytes_free(&s->want[i].err);
-        bytes_free(&s->want[i].command);
-    }
-    bytes_free(&s->down);
-    bytes_free(&s->want_out);
-    free(s->spans);
-    free(s->frame_at);
-    for (size_t i = 0; i < SCRIPT_MAX_CONNS; i++)
-        bytes_free(&s->up[i]);
-    memset(s, 0, sizeof *s);
-}
-
-void script_act(struct script *s, enum act_kind kind, unsigned conn, size_t arg)
-{
-    if (s->n_acts == s->cap_acts) {
-        size_t cap = s->cap_acts ? s->cap_acts * 2 : 64;
-        struct act *grown = realloc(s->acts, cap * sizeof *grown);
-        if (grown == NULL) {
-            s->failed = 1;
-            return;
-        }
-        s->acts = grown;
-        s->cap_acts = cap;
-    }
-    s->acts[s->n_acts++] = (struct act){ kind, conn, arg };
-}
 
 /* ---- contents ------------------------------------------------------------------ */
 
@@ -229,7 +87,7 @@ static size_t add_exchange(struct script *s, const struct bytes *cmd, const stru
     bytes_add(&s->input, cmd->p, cmd->len);
     bytes_add(&s->input, "\n", 1);
     bytes_add(&s->requests[s->n_requests++], cmd->p, cmd->len);
-    proto_add_reply(s, out->p, out->len, 0);
+    proto_ops(s->proto)->add_reply(s, out->p, out->len, 0);
     return s->n_replies - 1;
 }
 
@@ -467,7 +325,7 @@ static void build_bogus(struct script *s, struct rng *rng, const unsigned char l
     bytes_add(&s->requests[s->n_requests++], cmd.p, cmd.len);
     bytes_free(&cmd);
     size_t start = s->down.len;
-    proto_add_bogus(s, len_bytes, header);
+    script_add_bogus(s, len_bytes, header);
     bytes_add(&s->down, trailer, strlen(trailer));
     script_act(s, ACT_REQUEST, 0, 0);
     script_act(s, ACT_SEND, 0, s->down.len - start);
@@ -487,7 +345,7 @@ static int build_negative_length(struct script *s, struct rng *rng)
 static int build_huge_length(struct script *s, struct rng *rng)
 {
     unsigned char len_bytes[4];
-    proto_len_field(s->proto, 0x7fffffffu, len_bytes);
+    proto_ops(s->proto)->len_field(0x7fffffffu, len_bytes);
     build_bogus(s, rng, len_bytes, NULL, "only these few bytes follow\n");
     return 0;
 }
@@ -507,16 +365,10 @@ static int build_text_as_length(struct script *s, struct rng *rng)
 
 static int build_huge_body_size(struct script *s, struct rng *rng)
 {
-    char header[160];
+    const struct proto_ops *ops = proto_ops(s->proto);
     unsigned char len_bytes[4];
-    if (s->proto == PROTO5)     /* an output frame may hold 65536 bytes at most */
-        snprintf(header, sizeof header, "{\"op\":\"output\",\"stream\":\"stdout\","
-                 "\"size\":2147483647}");
-    else
-        snprintf(header, sizeof header, "{\"file_name\":\"a.txt\",\"total_size\":2147483647,"
-                 "\"md5\":\"md5\",\"stdout_size\":2147483647,\"exit_code\":0}");
-    proto_len_field(s->proto, (uint32_t)strlen(header), len_bytes);
-    build_bogus(s, rng, len_bytes, header, "only these few bytes follow\n");
+    ops->len_field((uint32_t)strlen(ops->huge_body_header), len_bytes);
+    build_bogus(s, rng, len_bytes, ops->huge_body_header, "only these few bytes follow\n");
     return 0;
 }
 
@@ -535,7 +387,7 @@ static size_t add_request(struct script *s, unsigned conn, const void *command,
     bytes_add(&w->err, err, err_len);
     w->exit_code = exit_code;
     size_t before = s->up[conn].len;
-    proto_encode_request(s->proto, command, command_len, &s->up[conn]);
+    proto_ops(s->proto)->encode_request(command, command_len, &s->up[conn]);
     if (conn + 1 > s->n_conns)
         s->n_conns = conn + 1;
     return s->up[conn].len - before;
@@ -650,7 +502,7 @@ static int build_server_leave_mid_reply(struct script *s, struct rng *rng)
     bytes_addf(&cmd, "seq 1 %lu", to);
     script_act(s, ACT_CONNECT, 0, 0);
     size_t before = s->up[0].len;
-    proto_encode_request(s->proto, cmd.p, cmd.len, &s->up[0]);
+    proto_ops(s->proto)->encode_request(cmd.p, cmd.len, &s->up[0]);
     script_act(s, ACT_SEND_UP, 0, s->up[0].len - before);
     script_act(s, ACT_READ_SOME, 0, rng_between(rng, 1, 65536));
     script_act(s, ACT_CLOSE, 0, 0);
@@ -865,7 +717,7 @@ static int build_server_unread_beside(struct script *s, struct rng *rng)
     struct bytes cmd = { 0 };
     bytes_addf(&cmd, "seq 1 %lu", 3200000 + rng_between(rng, 0, 100000));
     script_act(s, ACT_CONNECT, 0, 0);
-    proto_encode_request(s->proto, cmd.p, cmd.len, &s->up[0]);
+    proto_ops(s->proto)->encode_request(cmd.p, cmd.len, &s->up[0]);
     script_act(s, ACT_SEND_UP, 0, s->up[0].len);
     script_act(s, ACT_READ_SOME, 0, rng_between(rng, 1, 65536));
     bytes_free(&cmd);
@@ -1000,7 +852,7 @@ int scenario_applies(const struct scenario *sc, enum grade_mode mode, unsigned p
 
 unsigned scenario_catches(const struct scenario *sc, unsigned proto)
 {
-    return sc->catches | (proto == PROTO3 ? sc->catches3 : 0);
+    return sc->catches | (proto_ops(proto)->body_digest ? 0 : sc->catches3);
 }
 
 int scenario_build(const struct scenario *sc, unsigned proto, uint64_t seed, struct script *s)

@@ -1,5 +1,5 @@
-/* grade.c - the grader: checks a student's client or server against every
- * way a TCP byte stream can be cut, and shows where it broke.
+/* main.c - the grader (tools/grade): checks a student's client or server
+ * against every way a TCP byte stream can be cut, and shows where it broke.
  *
  *   grade client --proto stage3 -- python3 client.py {port}
  *   grade server --proto stage4 -- ./server --port {port}
@@ -12,8 +12,8 @@
  * seed gives the same cuts, as the program sees them, and the same verdict,
  * however loaded the machine is.
  *
- * The scenarios, the framing of each stage and the engine live in grader/;
- * this file is the command line. */
+ * The scenarios, the framing of each stage and the engine live beside it in
+ * grader/; this file is the command line. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <libgen.h>
@@ -266,8 +266,10 @@ static int grade_class(const struct grade_options *opt, enum grade_mode mode, ch
 int main(int argc, char **argv)
 {
     struct grade_options opt = { .seed = 1, .repeat = 1, .scenario_limit = 60 };
+    char protos[128], about[512];
+    proto_names("|", protos, sizeof protos);
     const struct cli_option options[] = {
-        { "proto", 0, CLI_CHOICE, &opt.proto, "stage3|stage4|stage5",
+        { "proto", 0, CLI_CHOICE, &opt.proto, protos,
           "the stage whose protocol the program speaks (required)", 0, 0 },
         { "seed", 's', CLI_UINT, &opt.seed, "N",
           "the seed every scenario is built from (default 1)", 0, 4294967295UL },
@@ -297,12 +299,14 @@ int main(int argc, char **argv)
           "end a scenario's waits once it has run SECS (default 60; the last guard)", 1, 3600 },
     };
     char epilog[3072];
+    snprintf(about, sizeof about,
+             "Grades a client or a server of the lab (any language) against every way a TCP\n"
+             "stream can be cut. The grader plays the other end:\n"
+             "  grade client --proto %s [options] -- CMD [ARGS...]\n"
+             "  grade server --proto %s [options] -- CMD [ARGS...]", protos, protos);
     const struct cli_program prog = {
         prog_name,
-        "Grades a client or a server of the lab (any language) against every way a TCP\n"
-        "stream can be cut. The grader plays the other end:\n"
-        "  grade client --proto stage3|stage4|stage5 [options] -- CMD [ARGS...]\n"
-        "  grade server --proto stage3|stage4|stage5 [options] -- CMD [ARGS...]",
+        about,
         "a lab tool: grades framing code against seeded cuts",
         options, sizeof options / sizeof options[0], epilog,
     };
@@ -407,9 +411,9 @@ int main(int argc, char **argv)
         fputs(cli.text, stderr);
         return EXIT_USAGE;
     }
-    if (opt.proto == NULL) {
-        cli_usage_error(&prog, &cli, "--proto stage3|stage4|stage5 is required: which stage "
-                        "does the program speak?");
+    if (!opt.proto) {
+        cli_usage_error(&prog, &cli, "--proto %s is required: which stage does the program "
+                        "speak?", protos);
         fputs(cli.text, stderr);
         return EXIT_USAGE;
     }
@@ -419,8 +423,7 @@ int main(int argc, char **argv)
         fputs(cli.text, stderr);
         return EXIT_USAGE;
     }
-    unsigned proto = strcmp(opt.proto, "stage3") == 0 ? PROTO3
-                     : strcmp(opt.proto, "stage4") == 0 ? PROTO4 : PROTO5;
+    unsigned proto = proto_find(opt.proto)->bit;     /* CLI_CHOICE took one of them */
     if (opt.list) {
         print_list(mode, proto);
         return 0;
