@@ -26,8 +26,9 @@
 
 #include "digest.h"
 #include "frame.h"
+#include "stage_ports.h"
 
-#define FT_DEFAULT_PORT "8086"
+#define FT_DEFAULT_PORT STAGE5_PORT     /* common/stages.def */
 #define FT_OUTPUT_MAX (1u << 20)     /* largest body of one "output" message: a
                                         full pipe (run.c sizes it 1 MiB)        */
 #define FT_SHOWN_MAX 256             /* an escaped name in a message or log */

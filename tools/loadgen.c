@@ -47,7 +47,7 @@
 #include "wire.h"
 
 #define PROG_NAME "loadgen"
-#define DEFAULT_PORT "8087"
+#define DEFAULT_PORT STAGE6_PORT
 #define MAX_CONNECTIONS 100000UL
 #define MAX_REQUESTS 1000000UL
 #define MAX_TOTAL_REQUESTS 10000000ULL  /* latencies kept: 80 MB at most */
