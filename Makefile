@@ -33,6 +33,7 @@ VIEWER_LIB :=
 
 all: $(COMMON_LIB) $(STAGE_BIN) $(TOOLS_BIN) viewer-all
 
+-include capture/capture.mk
 -include viewer/viewer.mk
 -include grader/grader.mk
 -include exercises/exercises.mk

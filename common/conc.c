@@ -26,9 +26,9 @@ void conc_init(struct conc_server *s, const char *model, unsigned long max_clien
                                       .log = stderr };
     s->root_path = ".";
     s->timeout_ms = DURATION_S(10);
-    s->max_output = 1UL << 28;
+    s->max_output = FT_MAX_OUTPUT_DEFAULT;
     s->max_command = FT_MAX_COMMAND;
-    s->max_upload = 1UL << 32;
+    s->max_upload = FT_MAX_UPLOAD_DEFAULT;
     s->idle_ms = DURATION_S(60);
     s->frame_ms = DURATION_S(10);
     s->send_ms = DURATION_S(30);
@@ -54,12 +54,12 @@ void conc_parse(struct conc_server *s, const char *summary, int argc, char **arg
         { "timeout", 't', CLI_DURATION, &s->timeout_ms, "SECS",
           "kill a command after SECS (default 10)", 1, DURATION_S(86400) },
         { "max-output", 0, CLI_UINT, &s->max_output, "BYTES",
-          "keep at most BYTES of a command's output (default 268435456)", 0, 1UL << 40 },
+          "keep at most BYTES of a command's output (default " FT_MAX_OUTPUT_TEXT ")", 0, 1UL << 40 },
         { "max-command", 0, CLI_UINT, &s->max_command, "BYTES",
           "refuse a command longer than BYTES (default and most " FT_MAX_COMMAND_TEXT ")", 1,
           FT_MAX_COMMAND },
         { "max-upload", 0, CLI_UINT, &s->max_upload, "BYTES",
-          "refuse a larger upload before any byte is written (default 4294967296)",
+          "refuse a larger upload before any byte is written (default " FT_MAX_UPLOAD_TEXT ")",
           0, 1UL << 50 },
         { "idle", 0, CLI_DURATION, &s->idle_ms, "SECS",
           "close a client that sends no request for SECS (default 60; 0: never)",

@@ -12,13 +12,15 @@
 #include <sys/uio.h>
 
 #include "net.h"
+#include "protolimits.h"
 #include "wire.h"
 
 /* JSON keeps integers exact up to 2^53 - 1. */
-#define FRAME_MAX_EXACT ((uint64_t)9007199254740991ULL)
+#define FRAME_MAX_EXACT ((uint64_t)FT_MAX_INTEGER)
 
-const struct frame_format frame_stage4 = { 0, "total_size", 65536, 1ULL << 28 };
-const struct frame_format frame_stage5 = { 1, "size", 65536, FRAME_MAX_EXACT };
+const struct frame_format frame_stage4 = { 0, "total_size", NB_MAX_HEADER_DEFAULT,
+                                           NB_MAX_LEN_DEFAULT };
+const struct frame_format frame_stage5 = { 1, "size", FT_MAX_HEADER, FRAME_MAX_EXACT };
 
 static uint32_t len_decode(const struct frame_format *fmt, const unsigned char b[FRAME_LEN_SIZE])
 {
@@ -61,6 +63,21 @@ void frame_reader_free(struct frame_reader *r)
 int frame_reader_idle(const struct frame_reader *r)
 {
     return r->state == FRAME_IN_LEN && r->len_have == 0 && !r->end_pending;
+}
+
+const char *frame_reader_describe_cut(const struct frame_reader *r, const char *what, char *out,
+                                      size_t outlen)
+{
+    if (r->state == FRAME_IN_HEADER)
+        snprintf(out, outlen, "connection closed after %" PRIu32 " of %" PRIu32 " bytes of the "
+                 "%s's header", r->header_have, r->header_len, what);
+    else if (r->state == FRAME_IN_BODY)
+        snprintf(out, outlen, "connection closed after %" PRIu64 " of %" PRIu64 " bytes of the "
+                 "%s's body", r->body_size - r->body_left, r->body_size, what);
+    else
+        snprintf(out, outlen, "connection closed after %zu of %d bytes of the %s's header "
+                 "length", r->len_have, FRAME_LEN_SIZE, what);
+    return out;
 }
 
 static enum frame_event fail(struct frame_reader *r, const char *fmt, ...)
@@ -444,6 +461,7 @@ int frame_recv_header(int fd, struct frame_reader *r, const char *what)
     if (got != FRAME_LEN_SIZE) {
         snprintf(part, sizeof part, "%s's header length", what);
         wire_describe_short(got, FRAME_LEN_SIZE, part, r->err, sizeof r->err);
+        r->cut = got >= 0;
         r->state = FRAME_IN_ERROR;
         return -1;
     }
@@ -455,6 +473,7 @@ int frame_recv_header(int fd, struct frame_reader *r, const char *what)
     if (got != (ssize_t)r->header_len) {
         snprintf(part, sizeof part, "%s's header", what);
         wire_describe_short(got, r->header_len, part, r->err, sizeof r->err);
+        r->cut = got >= 0;
         r->state = FRAME_IN_ERROR;
         return -1;
     }
@@ -486,6 +505,7 @@ ssize_t frame_recv_body(int fd, struct frame_reader *r, void *buf, size_t len)
             snprintf(part, sizeof part, "%s's body", r->what);
             wire_describe_short(got < 0 ? -1 : (ssize_t)(r->body_size - r->body_left),
                                 (size_t)r->body_size, part, r->err, sizeof r->err);
+            r->cut = got == 0;
             r->state = FRAME_IN_ERROR;
             return -1;
         }

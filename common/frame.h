@@ -75,6 +75,9 @@ struct frame_reader {
     uint64_t offset;          /* stream bytes consumed so far                 */
     int end_pending;          /* internal: FRAME_END still to report          */
     char what[24];            /* internal: the frame's name in messages       */
+    int cut;                  /* frame_recv_*: the peer ended the stream inside
+                                 a frame (err says where); 0: a bad frame or a
+                                 failed recv                                  */
     char err[256];
 };
 
@@ -116,6 +119,12 @@ int frame_utf8_valid(const void *text, size_t len, size_t *bad_at);
 
 /* 1 when the reader is between frames (nothing of a next frame read yet). */
 int frame_reader_idle(const struct frame_reader *r);
+
+/* Where R was when the connection closed in the middle of a frame, into
+ * OUT: "connection closed after 3 of 80 bytes of the reply's header" (WHAT
+ * "reply"; the header length, the header or the body). Returns OUT. */
+const char *frame_reader_describe_cut(const struct frame_reader *r, const char *what, char *out,
+                                      size_t outlen);
 
 /* ---- reading, on a blocking socket ------------------------------------- */
 

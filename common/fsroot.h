@@ -21,10 +21,14 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define FSROOT_NAME_MAX 1024         /* bytes in a whole name                 */
+#include "protolimits.h"
+
+#define FSROOT_NAME_MAX FT_NAME_MAX  /* bytes in a whole name                 */
 #define FSROOT_PARTIAL_PREFIX ".nianbao-part."
 /* A component plus the partial prefix must fit the file system's 255. */
-#define FSROOT_COMPONENT_MAX (255 - (sizeof FSROOT_PARTIAL_PREFIX - 1))
+#define FSROOT_COMPONENT_MAX ((size_t)FT_COMPONENT_MAX)
+_Static_assert(FT_COMPONENT_MAX == 255 - (sizeof FSROOT_PARTIAL_PREFIX - 1),
+               "a component and the partial prefix make a file system's 255 bytes");
 #define FSROOT_RESERVED ".nianbao"   /* no component may start with this */
 
 struct fsroot {

@@ -83,6 +83,16 @@ static const char *const direction_words[] = {
     [FT_REPLY] = "a reply",
 };
 
+struct frame_format ft_request_format(uint32_t max_header, uint64_t max_upload,
+                                      uint64_t max_command)
+{
+    struct frame_format format = frame_stage5;
+
+    format.max_header = max_header;
+    format.max_body = max_upload > max_command ? max_upload : max_command;
+    return format;
+}
+
 const char *ft_op_name(enum ft_op op)
 {
     for (size_t i = 0; i < MESSAGE_COUNT; i++)
@@ -151,7 +161,7 @@ static void list_fields(const struct message *m, char *out, size_t outlen)
 }
 
 /* JSON keeps integers exact up to 2^53 - 1. */
-#define EXACT_MAX 9007199254740991.0
+#define EXACT_MAX ((double)FT_MAX_INTEGER)
 
 /* ITEM as a whole number in 0..MAX. Returns 0 or -1. */
 static int item_uint(const cJSON *item, double max, uint64_t *value)

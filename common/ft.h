@@ -26,26 +26,29 @@
 
 #include "digest.h"
 #include "frame.h"
+#include "protolimits.h"
 #include "stage_ports.h"
 
 #define FT_DEFAULT_PORT STAGE5_PORT     /* common/stages.def */
-#define FT_OUTPUT_MAX (1u << 20)     /* largest body of one "output" message: a
-                                        full pipe (run.c sizes it 1 MiB)        */
 #define FT_SHOWN_MAX 256             /* an escaped name in a message or log */
-/* The longest command an exec may carry, in every server of the protocol
- * (--max-command's default and most) and its client: the server runs it as
- * one argument of execve (sh -c CMD), and Linux takes at most 131072 bytes
- * in one argument, its NUL included (MAX_ARG_STRLEN). The specification
- * (stage5_file_transfer/README.md) quotes this number; tests/ft_limits.bats
- * checks that it does. */
-#define FT_MAX_COMMAND 131071
 #define FT_STRINGIFY_(x) #x
 #define FT_STRINGIFY(x) FT_STRINGIFY_(x)
+/* The limits' defaults as text, for --help (protolimits.h). */
 #define FT_MAX_COMMAND_TEXT FT_STRINGIFY(FT_MAX_COMMAND)
+#define FT_MAX_HEADER_TEXT FT_STRINGIFY(FT_MAX_HEADER)
+#define FT_MAX_OUTPUT_TEXT FT_STRINGIFY(FT_MAX_OUTPUT_DEFAULT)
+#define FT_MAX_UPLOAD_TEXT FT_STRINGIFY(FT_MAX_UPLOAD_DEFAULT)
 /* The too_large message of an exec over --max-command, in every server:
  * the command's size (uint64_t), then the limit (unsigned long). */
 #define FT_MSG_COMMAND_TOO_LARGE \
     "the command is %" PRIu64 " bytes; this server runs at most %lu (--max-command)"
+
+/* Out of step inside a put (both close after it): a "data" of the wrong
+ * size (its size, file_size, offset), and a frame where another was due
+ * (the op that came, the op due). */
+#define FT_MSG_DATA_SIZE \
+    "data: size %" PRIu64 " is not file_size %" PRIu64 " minus offset %" PRIu64
+#define FT_MSG_OUT_OF_STEP "\"%s\" came where \"%s\" was due"
 
 /* Error codes of the "error" reply (the README's table says what each means). */
 #define FT_E_BAD_FRAME       "bad_frame"        /* fatal: the server closes */
@@ -121,6 +124,13 @@ struct ft_error {
  * caller skips its body and goes on. */
 int ft_parse(enum ft_direction dir, const cJSON *header, const char *json, size_t len,
              uint64_t body_size, struct ft_msg *msg, struct ft_error *e);
+
+/* The frame format of requests to a server with these limits: frame_stage5
+ * with HLEN up to MAX_HEADER, and a body no longer than the longest request
+ * may carry (an upload of MAX_UPLOAD bytes, or a command of MAX_COMMAND):
+ * a longer one is bad_frame, and the server closes. */
+struct frame_format ft_request_format(uint32_t max_header, uint64_t max_upload,
+                                      uint64_t max_command);
 
 /* The op's name on the wire ("exec"; FT_STAT_REPLY is "stat"). */
 const char *ft_op_name(enum ft_op op);

@@ -43,7 +43,9 @@ void ftconn_init(struct ftconn *c, const struct ftconn_config *cfg,
     c->conn = *conn;
     c->cfg = cfg;
     c->state = FTC_REQUEST;
-    frame_reader_init(&c->reader, &frame_stage5);
+    struct frame_format format = ft_request_format(FT_MAX_HEADER, cfg->max_upload,
+                                                   cfg->max_command);
+    frame_reader_init(&c->reader, &format);
     c->dl.fd = -1;
     c->up.fd = c->up.dirfd = -1;
     c->hash_fd = -1;
@@ -430,6 +432,21 @@ static void dispatch(struct ftconn *c)
     }
 }
 
+/* A sound frame with a refused request: its body (up to FT_SKIP_MAX) is
+ * read and dropped, and the next request follows; a larger body is not
+ * worth reading: said, then closed. */
+static void refuse_request(struct ftconn *c, const struct ft_error *e)
+{
+    if (c->reader.body_size <= FT_SKIP_MAX) {
+        reply_error(c, e);
+        return;
+    }
+    log_request_error(c, e);
+    serve_log(&c->conn, "not reading a refused %" PRIu64 "-byte body; closing",
+              c->reader.body_size);
+    close_with_error(c, e->code, e->message);
+}
+
 /* The header of a request frame. */
 static void on_request_header(struct ftconn *c)
 {
@@ -438,9 +455,8 @@ static void on_request_header(struct ftconn *c)
     c->req_ok = 0;
     if (ft_parse(FT_REQUEST, c->reader.header, c->reader.header_json, c->reader.header_len,
                  c->reader.body_size, &c->req, &e) < 0) {
-        /* A sound frame with a wrong request: say so, skip its body. */
         snprintf(c->shown, sizeof c->shown, "request");
-        reply_error(c, &e);
+        refuse_request(c, &e);
         return;
     }
     if (c->req.op == FT_EXEC) {
@@ -448,7 +464,7 @@ static void on_request_header(struct ftconn *c)
             ft_fail(&e, FT_E_TOO_LARGE, FT_MSG_COMMAND_TOO_LARGE, c->req.size,
                     (unsigned long)c->cfg->max_command);
             snprintf(c->shown, sizeof c->shown, "exec");
-            reply_error(c, &e);
+            refuse_request(c, &e);
             return;
         }
         free(c->command);
@@ -475,9 +491,8 @@ static void on_upload_event(struct ftconn *c, enum frame_event ev, const unsigne
             goto fail;
         if (c->up_phase == 0 && c->req.op == FT_DATA) {
             if (c->req.size != c->up.file_size - c->up.offset) {
-                ft_fail(&e, FT_E_BAD_FIELD, "data: size %" PRIu64 " is not the %" PRIu64
-                        " bytes announced (file_size - offset)", c->req.size,
-                        c->up.file_size - c->up.offset);
+                ft_fail(&e, FT_E_BAD_FIELD, FT_MSG_DATA_SIZE, c->req.size, c->up.file_size,
+                        c->up.offset);
                 goto fail;
             }
             c->up_phase = 1;
@@ -485,8 +500,8 @@ static void on_upload_event(struct ftconn *c, enum frame_event ev, const unsigne
         }
         if (c->up_phase == 2 && c->req.op == FT_END)
             return;
-        ft_fail(&e, FT_E_OUT_OF_ORDER, "\"%s\" came where \"%s\" was expected",
-                c->req.op_name, c->up_phase == 0 ? "data" : "end");
+        ft_fail(&e, FT_E_OUT_OF_ORDER, FT_MSG_OUT_OF_STEP, c->req.op_name,
+                c->up_phase == 0 ? "data" : "end");
         goto fail;
     }
     if (ev == FRAME_BODY) {
@@ -776,8 +791,10 @@ static void finish_get(struct ftconn *c)
 
     c->dl_open = 0;
     if (ft_download_finish(&c->dl, hex, &e) < 0) {
-        log_request_error(c, &e);
-        c->state = FTC_DONE;      /* the body is out: an error frame would be misread */
+        /* The file moved while it was sent (the specification: "changed"
+         * in place of "end"); the file frame is whole, the next request
+         * follows. */
+        reply_error(c, &e);
         return;
     }
     cJSON *h = ft_header(FT_END);

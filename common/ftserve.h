@@ -69,7 +69,6 @@ struct ft_download {
  * tick as the last change would not move ctime ("racy git"). A
  * remembered digest is checked against the key again after the bytes are
  * sent. The client's own hash proves the bytes either way. */
-#define FT_DIGEST_MEMO 32
 #define FT_MEMO_SETTLE_MS DURATION_S(2)
 int ft_download_open(const struct fsroot *root, const struct ft_msg *req, int threaded,
                      struct ft_download *dl, struct ft_error *e);
@@ -188,8 +187,6 @@ struct ft_stat_result {
  * error: exists = 0. */
 int ft_stat(const struct fsroot *root, const struct ft_msg *req, struct ft_stat_result *st,
             struct ft_error *e);
-
-#define FT_LIST_MAX (4u << 20)       /* bytes of names kept for a listing */
 
 /* The regular files directly in the root, or in the directory REQ->name
  * beneath it when the request has a name, sorted by name, as the "list"

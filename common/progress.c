@@ -61,3 +61,13 @@ int progress_line(struct progress *p, uint64_t done, int final, char *out, size_
     snprintf(out, outlen, "%-64s%s", line, final ? "\n" : "");
     return 1;
 }
+
+void progress_draw(struct progress *p, uint64_t done, int final, FILE *to)
+{
+    char line[160];
+
+    if (progress_line(p, done, final, line, sizeof line)) {
+        fputs(line, to);
+        fflush(to);
+    }
+}

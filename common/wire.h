@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "protolimits.h"
+
 #define WIRE_LEN_SIZE 4
 
 void le32_encode(int32_t value, unsigned char out[WIRE_LEN_SIZE]);

@@ -25,9 +25,18 @@ jobs=4
 only=
 while [ $# -gt 0 ]; do
     case $1 in
-        --seed) seed=$2; shift 2 ;;
-        --jobs) jobs=$2; shift 2 ;;
-        --only) only=$2; shift 2 ;;
+        -h | --help)
+            sed -n '2,/^set -eu/{/^set -eu/d;s/^# \{0,1\}//;p}' "$0"
+            exit 0 ;;
+        --seed | --jobs | --only)
+            [ $# -ge 2 ] || { echo "verdicts.sh: $1 needs a value" >&2; exit 2; }
+            case $1 in
+                --seed) seed=$2 ;;
+                --jobs) jobs=$2 ;;
+                --only) only=$2 ;;
+            esac
+            shift 2 ;;
+        -*) echo "verdicts.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
         *) break ;;
     esac
 done

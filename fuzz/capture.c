@@ -1,4 +1,4 @@
-/* fuzz/capture.c - the viewer's capture reader (viewer/capture.c), fuzzed.
+/* fuzz/capture.c - the capture reader (capture/capture.c), fuzzed.
  *
  * The input is a capture file (from the tap, or from anywhere: the viewer
  * opens what it is given). It is read event by event with capture_next, and

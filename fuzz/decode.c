@@ -1,4 +1,4 @@
-/* fuzz/decode.c - the viewer's decoder (viewer/decode.c) and its text
+/* fuzz/decode.c - the capture decoder (capture/decode.c) and its text
  * exports, fuzzed.
  *
  * Input: one byte of options, then a capture file. The option byte picks

@@ -19,14 +19,14 @@ FUZZ_CC      ?= clang
 FUZZ_CFLAGS  ?= -O1 -g -fno-omit-frame-pointer
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 
-# What each harness links besides itself and common/'s library (sources:
-# the replay build uses the tree's objects, the fuzz build compiles its own
-# instrumented copies, common/ included).
+# What each harness links besides itself and common/'s library (sources, or
+# capture/'s library: the replay build uses the tree's objects, the fuzz
+# build compiles its own instrumented copies, the libraries included).
 FUZZ_USES_stage3_client :=
 FUZZ_USES_stage4_client :=
 FUZZ_USES_frame         :=
-FUZZ_USES_capture       := viewer/capture.c
-FUZZ_USES_decode        := viewer/capture.c viewer/decode.c viewer/export.c
+FUZZ_USES_capture       := $(CAPTURE_LIB)
+FUZZ_USES_decode        := $(CAPTURE_LIB)
 FUZZ_LIBS_decode         = $(CJSON_LIBS)
 FUZZ_USES_stage5_server := fuzz/ft_frames.c
 FUZZ_USES_stage5_client := fuzz/ft_frames.c
@@ -37,11 +37,11 @@ FUZZ_TARGETS := $(addprefix fuzz/build/fuzz-,$(FUZZ_ALL))
 
 all: $(FUZZ_REPLAY)
 
-fuzz/%.o: CPPFLAGS += -Ifuzz -Iviewer $(CJSON_CFLAGS)
+fuzz/%.o: CPPFLAGS += -Ifuzz -Icapture $(CJSON_CFLAGS)
 
 fuzz/build/%.o: %.c | $(STAGE_PORTS_H)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -Ifuzz -Iviewer $(CJSON_CFLAGS) $(FUZZ_CFLAGS) \
+	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -Ifuzz -Icapture $(CJSON_CFLAGS) $(FUZZ_CFLAGS) \
 	    $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 define FUZZ_RULES
@@ -53,6 +53,8 @@ fuzz/build/fuzz-$(1): $(addprefix fuzz/build/,fuzz/$(1).o fuzz/fuzz_util.o $(FUZ
 	$$(FUZZ_CC) $$(FUZZ_CFLAGS) $$(FUZZ_SAN) -fsanitize=fuzzer -o $$@ $$^ $$(FUZZ_LIBS_$(1)) $$(LDLIBS)
 endef
 fuzz/build/$(COMMON_LIB): $(addprefix fuzz/build/,$(COMMON_OBJ))
+	$(AR) rcs $@ $^
+fuzz/build/$(CAPTURE_LIB): $(addprefix fuzz/build/,$(CAPTURE_OBJ))
 	$(AR) rcs $@ $^
 
 $(foreach name,$(FUZZ_ALL),$(eval $(call FUZZ_RULES,$(name))))

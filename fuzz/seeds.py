@@ -7,7 +7,7 @@ huge length, text where a length should be, a header that is not what it
 should be. Run it again after changing it: `python3 fuzz/seeds.py`
 (`python3 fuzz/seeds.py DIR` writes them under DIR instead).
 Everything is written here from the formats' specs (the stage READMEs and
-viewer/capture.h).
+capture/capture.h).
 """
 import hashlib
 import json
@@ -168,7 +168,7 @@ def frame_seeds():
     return seeds
 
 
-# ---- captures: 88-byte event headers (viewer/capture.h), then data -------
+# ---- captures: 88-byte event headers (capture/capture.h), then data -------
 MAGIC = 0x3256424e      # "NBV2"
 MAGIC_V1 = 0x3156424e   # "NBV1": the first format, an 80-byte header without wire_len
 CONNECT, ACCEPT, SEND, RECV, CLOSE = 1, 2, 3, 4, 5

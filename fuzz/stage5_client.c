@@ -72,7 +72,7 @@ static void setup_dir(void)
         fuzz_tempdir("nianbao-fuzz-client", dir, sizeof dir);
         atexit(remove_dir);
         snprintf(dest, sizeof dest, "%s/dl", dir);
-        snprintf(part, sizeof part, "%s" PART_SUFFIX, dest);
+        snprintf(part, sizeof part, "%s" PARTIAL_SUFFIX, dest);
         snprintf(upload, sizeof upload, "%s/up.txt", dir);
         fuzz_write_file(upload, upload_bytes);
     }
@@ -124,7 +124,7 @@ struct shown {
 };
 
 /* RC: do_exec's result (0: the command's "exit" came, verified); STATUS:
- * the client's exit status for it (exec_status), the command's own. */
+ * the client's exit status for it (shell_exec_status), the command's own. */
 static void check_exec(int rc, int status, const struct fuzz_frames *r, const struct shown *s)
 {
     /* The output frames the client could have shown: the leading run. */
@@ -287,7 +287,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!c.buf)
         fuzz_fail("out of memory");
     switch (ask) {
-    case ASK_EXEC:       rc = do_exec(&c, "echo hi", 7); exec_rc = exec_status(&c, rc); break;
+    case ASK_EXEC:
+        rc = do_exec(&c, "echo hi", 7);
+        exec_rc = shell_exec_status(rc, c.command_status);
+        break;
     case ASK_GET:        rc = do_get(&c, "a.txt", dest); break;
     case ASK_GET_STDOUT: rc = do_get(&c, "a.txt", "-"); break;
     case ASK_LS:         rc = do_list(&c, NULL); break;

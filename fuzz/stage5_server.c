@@ -433,7 +433,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fsroot_close(&cfg.root);
 
     struct fuzz_frames req, rep;
-    if (fuzz_frames_parse(use_ftconn ? &frame_stage5 : &cfg.format, stream, written, &req) < 0 ||
+    if (fuzz_frames_parse(&cfg.format, stream, written, &req) < 0 ||
         fuzz_frames_parse(&frame_stage5, d.bytes, d.len, &rep) < 0)
         fuzz_fail("out of memory");
     if (rep.malformed || rep.cut)

@@ -10,14 +10,14 @@
 GRADER_OBJ := $(patsubst %.c,%.o,$(wildcard grader/*.c))
 GRADER_LIB := grader/libgrade.a
 
-grader/%.o: CPPFLAGS += -Igrader -Iviewer $(CJSON_CFLAGS)
-tools/grade.o: CPPFLAGS += -Igrader -Iviewer $(CJSON_CFLAGS)
+grader/%.o: CPPFLAGS += -Igrader -Icapture $(CJSON_CFLAGS)
+tools/grade.o: CPPFLAGS += -Igrader -Icapture $(CJSON_CFLAGS)
 
 $(GRADER_LIB): $(GRADER_OBJ)
 	$(AR) rcs $@ $^
 
-tools/grade: $(GRADER_LIB) viewer/capture.o
-tools/grade: LDLIBS += $(GRADER_LIB) viewer/capture.o $(COMMON_LIB) $(CJSON_LIBS) $(CRYPTO_LIBS) -lm -lpthread
+tools/grade: $(GRADER_LIB) $(CAPTURE_LIB)
+tools/grade: LDLIBS += $(GRADER_LIB) $(CAPTURE_LIB) $(COMMON_LIB) $(CJSON_LIBS) $(CRYPTO_LIBS) -lm -lpthread
 
 clean: clean-grader
 clean-grader:

@@ -18,14 +18,15 @@
 #include <stdint.h>
 
 #include "grade.h"
+#include "protolimits.h"
 
 /* The largest length the exercises accept (and the lab's clients' default). */
-#define PROTO_MAX_LEN (1u << 28)
+#define PROTO_MAX_LEN ((uint32_t)NB_MAX_LEN_DEFAULT)
 /* The largest stage 4 and 5 header the grader reads. */
-#define PROTO_MAX_HEADER 65536u
+#define PROTO_MAX_HEADER ((uint32_t)FT_MAX_HEADER)
 /* Stage 5: the largest body of one output frame
  * (stage5_file_transfer/README.md). */
-#define PROTO_MAX_OUTPUT_FRAME 1048576u
+#define PROTO_MAX_OUTPUT_FRAME FT_OUTPUT_MAX
 
 /* "stage3", "stage4", "stage5". */
 const char *proto_name(unsigned proto);

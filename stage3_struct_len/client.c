@@ -24,7 +24,7 @@
 #define COMMAND_MAX 1024            /* what the server takes with one recv */
 /* Any 4 printable ASCII bytes read as a little-endian length are at least
  * 512 MiB, so this default refuses every text protocol's first bytes. */
-#define DEFAULT_MAX_LEN (1UL << 28)
+#define DEFAULT_MAX_LEN NB_MAX_LEN_DEFAULT
 
 struct client_config {
     struct session_config session;  /* connect, prompt, send, wait */

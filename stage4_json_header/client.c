@@ -29,7 +29,7 @@
 #define COMMAND_MAX 1024            /* what the server takes with one recv */
 /* Any 4 printable ASCII bytes read as a little-endian length are at least
  * 512 MiB, so this default refuses every text protocol's first bytes. */
-#define DEFAULT_MAX_LEN (1UL << 28)
+#define DEFAULT_MAX_LEN NB_MAX_LEN_DEFAULT
 
 struct client_config {
     struct session_config session;  /* connect, prompt, send, wait */
@@ -45,7 +45,7 @@ int main(int argc, char **argv)
         .session = { .prog = "client", .host = "127.0.0.1", .port = DEFAULT_PORT,
                      .command_max = COMMAND_MAX, .diag = stderr, .busy_hint = "",
                      .timeout_ms = DURATION_S(60) },
-        .max_len = DEFAULT_MAX_LEN, .max_header = 65536,
+        .max_len = DEFAULT_MAX_LEN, .max_header = NB_MAX_HEADER_DEFAULT,
     };
     const struct cli_option options[] = {
         CLI_HOST_OPTION(&cfg.session.host),

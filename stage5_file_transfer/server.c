@@ -33,7 +33,6 @@
 #include "wire.h"
 
 #define UPLOAD_CHUNK (1u << 20)
-#define SKIP_MAX (1u << 20)         /* a refused request's body read and dropped */
 
 struct server_config {
     struct serve_config serve;      /* how connections are served */
@@ -68,8 +67,9 @@ int main(int argc, char **argv)
     struct server_config cfg = {
         .serve = { .prog = "server", .host = "127.0.0.1", .port = FT_DEFAULT_PORT,
                    .idle_ms = DURATION_S(60), .log = stderr, .sandbox.root = &cfg.root },
-        .timeout_ms = DURATION_S(10), .max_output = 1UL << 28, .max_command = FT_MAX_COMMAND,
-        .max_header = 65536, .max_upload = 1UL << 32,
+        .timeout_ms = DURATION_S(10), .max_output = FT_MAX_OUTPUT_DEFAULT,
+        .max_command = FT_MAX_COMMAND, .max_header = FT_MAX_HEADER,
+        .max_upload = FT_MAX_UPLOAD_DEFAULT,
     };
     const struct cli_option options[] = {
         CLI_HOST_OPTION(&cfg.serve.host),
@@ -83,13 +83,14 @@ int main(int argc, char **argv)
           "close a client that sends nothing for SECS, between requests or inside one "
           "(default 60; 0: never)", 0, DURATION_S(86400) },
         { "max-output", 0, CLI_UINT, &cfg.max_output, "BYTES",
-          "send at most BYTES of a command's output (default 268435456)", 0, 1UL << 53 },
+          "send at most BYTES of a command's output (default " FT_MAX_OUTPUT_TEXT ")", 0, 1UL << 53 },
         { "max-command", 0, CLI_UINT, &cfg.max_command, "BYTES",
           "refuse a command longer than BYTES (default and most " FT_MAX_COMMAND_TEXT ")", 1, FT_MAX_COMMAND },
         { "max-header", 0, CLI_UINT, &cfg.max_header, "BYTES",
-          "refuse a request header longer than BYTES (default 65536)", 64, 1UL << 24 },
+          "refuse a request header longer than BYTES (default " FT_MAX_HEADER_TEXT ")", 64, 1UL << 24 },
         { "max-upload", 0, CLI_UINT, &cfg.max_upload, "BYTES",
-          "refuse an upload larger than BYTES, before any byte is written (default 4294967296)",
+          "refuse an upload larger than BYTES, before any byte is written (default "
+          FT_MAX_UPLOAD_TEXT ")",
           0, 1UL << 53 },
         FSROOT_READ_ONLY_OPTION(&cfg.root),
         SANDBOX_OPTIONS(&cfg.serve.sandbox),
@@ -129,9 +130,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "serving %s (%s)\n", cfg.root_path, cfg.root.beneath
             ? "openat2: symlinks are followed only while they stay inside"
             : "no openat2: every symlink is refused");
-    cfg.format = frame_stage5;
-    cfg.format.max_header = (uint32_t)cfg.max_header;
-    cfg.format.max_body = cfg.max_upload > cfg.max_command ? cfg.max_upload : cfg.max_command;
+    cfg.format = ft_request_format((uint32_t)cfg.max_header, cfg.max_upload, cfg.max_command);
     cfg.serve.send_timeout_ms = cfg.timeout_ms;
     /* As the document: one client at a time, forever (stage 6 serves many). */
     return serve_forever(&cfg.serve, serve_client, &cfg);
@@ -166,12 +165,13 @@ static void serve_client(struct serve_conn *conn, void *ctx)
         if (got == 0)
             break;                  /* the client closed between requests */
         if (got < 0) {
-            /* Cut off mid-frame, or not our protocol: the next frame cannot
-             * be found. Say why (a peer that is gone does not hear it). */
+            /* Not our protocol: the next frame cannot be found; say why.
+             * Cut off mid-frame: the client is gone, as after a close. */
             serve_log(conn, "%s; closing the connection", request.err);
             struct ft_error fatal = { FT_E_BAD_FRAME, "" };
             snprintf(fatal.message, sizeof fatal.message, "%s", request.err);
-            send_error(conn, &fatal);
+            if (!request.cut)
+                send_error(conn, &fatal);
             break;
         }
         if (ft_parse(FT_REQUEST, request.header, request.header_json, request.header_len,
@@ -374,9 +374,8 @@ static int upload_frame(struct serve_conn *conn, struct frame_reader *request, e
     if (got <= 0) {
         serve_log(conn, "put \"%s\": %s", shown,
                   got < 0 ? request->err : "the client closed before the upload's data");
-        if (got < 0) {
-            /* As between requests: a frame that cannot be read gets a last
-             * word (a peer that is gone does not hear it). */
+        if (got < 0 && !request->cut) {
+            /* As between requests: a bad frame gets a last word. */
             struct ft_error fatal = { FT_E_BAD_FRAME, "" };
             snprintf(fatal.message, sizeof fatal.message, "%s", request->err);
             send_error(conn, &fatal);
@@ -387,8 +386,7 @@ static int upload_frame(struct serve_conn *conn, struct frame_reader *request, e
                  request->body_size, msg, &e) == 0) {
         if (msg->op == op)
             return 0;
-        ft_fail(&e, FT_E_OUT_OF_ORDER, "\"%s\" came where \"%s\" was due", msg->op_name,
-                ft_op_name(op));
+        ft_fail(&e, FT_E_OUT_OF_ORDER, FT_MSG_OUT_OF_STEP, msg->op_name, ft_op_name(op));
     }
     /* Out of step inside an upload: the rest of the stream means nothing. */
     serve_log(conn, "put \"%s\": %s; closing", shown, e.message);
@@ -424,8 +422,7 @@ static int do_put(struct serve_conn *conn, struct frame_reader *request,
     if (upload_frame(conn, request, FT_DATA, &frame, up.shown) < 0)
         goto lost;
     if (frame.size != up.file_size - up.offset) {
-        ft_fail(&e, FT_E_BAD_FIELD, "data: size %" PRIu64 " is not file_size %" PRIu64
-                " minus offset %" PRIu64, frame.size, up.file_size, up.offset);
+        ft_fail(&e, FT_E_BAD_FIELD, FT_MSG_DATA_SIZE, frame.size, up.file_size, up.offset);
         serve_log(conn, "put \"%s\": %s; closing", up.shown, e.message);
         send_error(conn, &e);
         goto lost;
@@ -549,12 +546,12 @@ static int send_error(struct serve_conn *conn, const struct ft_error *e)
 }
 
 /* A refused request's body is read and dropped, so the next frame is found
- * exactly. A body past SKIP_MAX is not worth reading: close. */
+ * exactly. A body past FT_SKIP_MAX is not worth reading: close. */
 static int skip_body(struct serve_conn *conn, struct frame_reader *request)
 {
     unsigned char scrap[16384];
 
-    if (request->body_size > SKIP_MAX) {
+    if (request->body_size > FT_SKIP_MAX) {
         serve_log(conn, "not reading a refused %" PRIu64 "-byte body; closing",
                   request->body_size);
         return -1;

@@ -70,3 +70,16 @@ teardown() { _common_teardown; }
     assert_failure 2
     assert_output "verdicts.sh: --only: no program 'no-such-program' in exercises/programs"
 }
+
+# Under a second: --help and bad options never start grading.
+@test "verdicts.sh --help prints its usage; an option without its value or an unknown one is one line and exit 2" {
+    run "$ROOT/exercises/verdicts.sh" --help
+    assert_success
+    assert_line '  exercises/verdicts.sh [--seed N] [--jobs N] [--only NAME,...] [GROUP...]'
+    run "$ROOT/exercises/verdicts.sh" --jobs
+    assert_failure 2
+    assert_output 'verdicts.sh: --jobs needs a value'
+    run "$ROOT/exercises/verdicts.sh" --bogus client-stage3
+    assert_failure 2
+    assert_output "verdicts.sh: unknown option '--bogus' (see --help)"
+}

@@ -72,13 +72,15 @@ EOF
 
 @test "make test runs the summary script on tests/" {
     # The test target itself would run this suite again; check its recipe.
-    run make -C "$ROOT" -n --no-print-directory test
+    # TEST_ARGS= : a run as `make test TEST_ARGS=--timing` hands its
+    # TEST_ARGS to this make through MAKEFLAGS.
+    run make -C "$ROOT" -n --no-print-directory test TEST_ARGS=
     assert_success
     assert_line --regexp '^tests/run_suite\.sh tests/$'
 }
 
 @test "make test-heavy runs the summary script on tests/heavy/, whose files load the shared set-up" {
-    run make -C "$ROOT" -n --no-print-directory test-heavy
+    run make -C "$ROOT" -n --no-print-directory test-heavy TEST_ARGS=
     assert_success
     assert_line --regexp '^tests/run_suite\.sh --jobs .+ tests/heavy/$'
     local f

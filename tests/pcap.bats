@@ -34,7 +34,7 @@ server_port() {
     "$VIEW" --replay "$1" --dump -v | sed -n 's/^  server [0-9.]*:\([0-9]*\) .*/\1/p' | head -1
 }
 
-# make_capture OUT SPEC...: writes a capture (viewer/capture.h) of one
+# make_capture OUT SPEC...: writes a capture (capture/capture.h) of one
 # connection 127.0.0.1:40000 -> 127.0.0.1:8099, both ends tapped; each SPEC
 # is "c:HEX" (the client sends these bytes) or "s:HEX" (the server does),
 # each send received whole by the other end.

@@ -265,7 +265,7 @@ on_small_disk() {
     # (about 3 s: five servers) Stage 6 once stopped at 65536: a 100 KB
     # command ran on stage 5 and was too_large on stage 6.
     local max model
-    max=$(sed -nE 's/^#define FT_MAX_COMMAND ([0-9]+)$/\1/p' "$ROOT/common/ft.h")
+    max=$(sed -nE 's/^#define FT_MAX_COMMAND ([0-9]+)$/\1/p' "$ROOT/common/protolimits.h")
     [ -n "$max" ]
     grep -qF "| \`exec\` | — | the command, 1..$max bytes (\`--max-command\`)" "$ROOT/$S5/README.md"
     for model in $FT_SERVERS; do

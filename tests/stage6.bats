@@ -365,9 +365,9 @@ for wrong in (put + end, put + data + data):
     print("then", closed(s))
 PY
         assert_success
-        assert_line --index 0 'out_of_order: "end" came where "data" was expected'
+        assert_line --index 0 'out_of_order: "end" came where "data" was due'
         assert_line --index 1 'then closed'
-        assert_line --index 2 'out_of_order: "data" came where "end" was expected'
+        assert_line --index 2 'out_of_order: "data" came where "end" was due'
         assert_line --index 3 'then closed'
     done
 }

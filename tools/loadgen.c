@@ -614,8 +614,8 @@ static int check_config(struct loadgen_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "--name is for --op get");
         return -1;
     }
-    if (cfg->command && (strlen(cfg->command) == 0 || strlen(cfg->command) > 65536)) {
-        snprintf(err, errlen, "--command must be 1..65536 bytes");
+    if (cfg->command && (strlen(cfg->command) == 0 || strlen(cfg->command) > FT_MAX_COMMAND)) {
+        snprintf(err, errlen, "--command must be 1..%d bytes", FT_MAX_COMMAND);
         return -1;
     }
     if (cfg->command && (cfg->verify || strcmp(cfg->op, "exec") != 0)) {

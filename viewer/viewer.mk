@@ -3,8 +3,10 @@
 #   viewer/libnianbao-tap.so  LD_PRELOAD tap that records socket calls
 #   viewer/nianbao-view       the viewer: live UI, --replay, --dump, --html ...
 #   viewer/test_decode        unit tests of the decoder (run by tests/viewer_decode.bats)
+#
+# The capture format and its decoder are capture/'s library (capture/capture.mk).
 
-VIEWER_DATA_OBJ := viewer/capture.o viewer/decode.o viewer/export.o viewer/wrap.o viewer/pcap.o viewer/svg.o
+VIEWER_DATA_OBJ := viewer/wrap.o viewer/svg.o
 VIEWER_UI_OBJ   := $(patsubst %.c,%.o,$(wildcard viewer/main.c viewer/ui.c viewer/lesson.c))
 
 VIEWER_LIB += viewer/libnianbao-tap.so
@@ -13,21 +15,21 @@ ifneq ($(wildcard viewer/main.c),)
 VIEWER_BIN += viewer/nianbao-view
 endif
 
-viewer/%.o: CPPFLAGS += -Iviewer $(CJSON_CFLAGS)
+viewer/%.o: CPPFLAGS += -Iviewer -Icapture $(CJSON_CFLAGS)
 $(VIEWER_UI_OBJ): CPPFLAGS += $(CURSES_CFLAGS)
 
 # The tap is compiled on its own, position-independent, and links only libc
 # and libdl: it is loaded into programs that know nothing about nianbao.
-viewer/tap.pic.o: viewer/tap.c viewer/capture.h
-	$(CC) $(WARN) $(CPPFLAGS) -Iviewer $(CFLAGS) -fPIC -c -o $@ $<
+viewer/tap.pic.o: viewer/tap.c capture/capture.h
+	$(CC) $(WARN) $(CPPFLAGS) -Icapture $(CFLAGS) -fPIC -c -o $@ $<
 
 viewer/libnianbao-tap.so: viewer/tap.pic.o
 	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -shared -fPIC -o $@ $^ -ldl
 
-viewer/nianbao-view: $(VIEWER_UI_OBJ) $(VIEWER_DATA_OBJ) $(COMMON_LIB)
+viewer/nianbao-view: $(VIEWER_UI_OBJ) $(VIEWER_DATA_OBJ) $(CAPTURE_LIB) $(COMMON_LIB)
 	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(CJSON_LIBS) $(LDLIBS)
 
-viewer/test_decode: viewer/test_decode.o $(VIEWER_DATA_OBJ) $(COMMON_LIB)
+viewer/test_decode: viewer/test_decode.o $(VIEWER_DATA_OBJ) $(CAPTURE_LIB) $(COMMON_LIB)
 	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) $(LDLIBS)
 
 # The lesson's Chinese text: viewer/po/LANG.po -> viewer/locale/LANG/LC_MESSAGES/nianbao.mo
