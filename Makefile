@@ -19,10 +19,15 @@ CURSES_LIBS   = $(shell $(PKG_CONFIG) --libs ncursesw 2>/dev/null || echo -lncur
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:.c=.o)
 COMMON_LIB := common/libnianbao.a
+STAGE_PORTS_H := common/stage_ports.h
 
-# Every .c in a stage folder or in tools/ is one program of the same name
+# The stages' programs come from the one list of stages (common/stages.def,
+# printed by tools/stages); every .c in tools/ is one program of the same name
 # (and tools/grade is built from grader/: grader/grader.mk).
-STAGE_BIN := $(patsubst %.c,%,$(wildcard stage*_*/*.c))
+STAGE_BIN := $(shell tools/stages --programs)
+ifeq ($(STAGE_BIN),)
+$(error tools/stages --programs listed no program: is common/stages.def readable?)
+endif
 TOOLS_BIN := $(patsubst %.c,%,$(wildcard tools/*.c))
 VIEWER_BIN :=
 VIEWER_LIB :=
@@ -39,8 +44,18 @@ all: $(COMMON_LIB) $(STAGE_BIN) $(TOOLS_BIN) viewer-all
 
 viewer-all: $(VIEWER_BIN) $(VIEWER_LIB)
 
-%.o: %.c
+%.o: %.c | $(STAGE_PORTS_H)
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# Each stage's default port as a string for the C programs (STAGE3_PORT
+# "8083"; stage 2's UDP demo uses the port below its own), written from the
+# table. Objects wait for it (order-only above); -MMD adds the rebuilds.
+$(STAGE_PORTS_H): common/stages.def tools/stages
+	{ echo '/* stage_ports.h - written by make from common/stages.def: do not edit. */'; \
+	  echo '#ifndef NIANBAO_STAGE_PORTS_H'; echo '#define NIANBAO_STAGE_PORTS_H'; \
+	  tools/stages | awk -F '\t' '{ printf "#define STAGE%s_PORT \"%s\"\n", $$1, $$5 } \
+	      $$4 == "udp" { printf "#define STAGE%s_UDP_PORT \"%d\"\n", $$1, $$5 - 1 }'; \
+	  echo '#endif'; } >$@.tmp && mv $@.tmp $@
 
 $(COMMON_LIB): $(COMMON_OBJ)
 	$(AR) rcs $@ $^
@@ -91,7 +106,8 @@ test-heavy: deps
 # (`make test` builds them too, for tests/bench.bats.) md5_speed times
 # libmd's MD5 beside libcrypto's (the one stage 4 uses) when libmd-dev is
 # there (`make bench` installs it); a stamp rebuilds it when that changes.
-BENCH_BIN := bench/raw_server bench/raw_client bench/spawn_loop bench/tiny_sends bench/md5_speed
+BENCH_BIN := bench/raw_server bench/raw_client bench/spawn_loop bench/tiny_sends bench/md5_speed \
+             bench/rr_server bench/rr_client
 HAVE_LIBMD := $(shell $(PKG_CONFIG) --exists libmd 2>/dev/null && echo yes)
 BENCH_LIBMD_STAMP := bench/.libmd-$(if $(HAVE_LIBMD),yes,no)
 $(BENCH_LIBMD_STAMP):
@@ -188,7 +204,7 @@ deb:
 	@tools/build-deb.sh
 
 clean:
-	rm -f $(COMMON_OBJ) $(COMMON_LIB) $(STAGE_BIN) $(TOOLS_BIN) $(VIEWER_BIN) $(VIEWER_LIB)
+	rm -f $(COMMON_OBJ) $(COMMON_LIB) $(STAGE_PORTS_H) $(STAGE_BIN) $(TOOLS_BIN) $(VIEWER_BIN) $(VIEWER_LIB)
 	rm -rf viewer/locale
 	find . -name '*.o' -delete -o -name '*.d' -delete
 

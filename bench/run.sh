@@ -34,11 +34,15 @@
 #               ThreadingTCPServer) under tools/loadgen with 1, 10, 100 and
 #               1000 clients at once; poll holding 10 000 idle connections
 #               beside a good client (the fd limit is raised for it).
+#   poll floor  bench/poll_floor.sh: poll's requests/s for gets of a 4 KiB
+#               file at 10 and 100 clients against bench/rr_server and
+#               rr_client, epoll and the same bytes each way, nothing else.
 #
 # Every time is the median of RUNS runs. Results: bench/results/bench.md
 # (every table, and the targets of issues 8, 9 and 10 with their verdicts),
 # bench/results/throughput.tsv, bench/results/bench.svg (gnuplot), and
-# stage5.md, stage6.md, stage6.tsv, stage6.svg beside them. A benchmark
+# stage5.md, stage6.md, stage6.tsv, stage6.svg, poll_floor.md and
+# poll_floor.tsv beside them. A benchmark
 # never fails on a number: only when something breaks (a client fails, or
 # its bytes are wrong).
 #
@@ -56,7 +60,9 @@
 #   BENCH_STAGE5=0        leave stage 5 out;  BENCH_STAGE5_BYTES=1073741824
 #   BENCH_STAGE6=0        leave stage 6 out;  bench/stage6.sh's own settings
 #                         (STAGE6_LEVELS, STAGE6_TOTAL, STAGE6_IDLE, STAGE6_GOOD,
-#                         STAGE6_MODELS: bench/stage6.sh --help) pass through
+#                         STAGE6_MODELS: bench/stage6.sh --help) pass through,
+#                         and so do bench/poll_floor.sh's (POLL_FLOOR_LEVELS,
+#                         POLL_FLOOR_TOTAL, POLL_FLOOR_ROUNDS)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -468,6 +474,11 @@ if [ "$STAGE6" = 1 ]; then
         [ -z "${!v:-}" ] || S6_SETTINGS+=" $v=\"${!v}\""
     done
     IFS=$'\t' read -r S6_IDLE S6_HELD S6_ALONE S6_BESIDE S6_RATIO S6_RSS < <(sed -n 2p "$WORK/stage6_idle.tsv")
+    say "stage 6: bench/poll_floor.sh, poll against epoll with nothing else"
+    BENCH_RESULTS=$RESULTS "$ROOT/bench/poll_floor.sh" >/dev/null || die "bench/poll_floor.sh failed"
+    for v in POLL_FLOOR_LEVELS POLL_FLOOR_TOTAL POLL_FLOOR_ROUNDS; do
+        [ -z "${!v:-}" ] || S6_SETTINGS+=" $v=\"${!v}\""
+    done
 fi
 
 # ---- the tables ----
@@ -594,6 +605,8 @@ hash_limit() { # SIZE: 2 x the faster MD5, "-" when not measured
         echo
         cat "$RESULTS/stage6.md"
         echo
+        cat "$RESULTS/poll_floor.md"
+        echo
     fi
     echo "## --sandbox: a command in bubblewrap (bench/sandbox.sh; stage 3, one client per \`true\`, medians)"
     echo
@@ -673,6 +686,17 @@ hash_limit() { # SIZE: 2 x the faster MD5, "-" when not measured
             "$S6_IDLE" "$S6_HELD" "$S6_RATIO" "$S6_BESIDE" "$S6_ALONE" "$(holds "$S6_RATIO" '<=' 2)"
     fi
     if [ "$STAGE5" = 1 ] || [ "$STAGE6" = 1 ]; then echo; fi
+    if [ "$STAGE6" = 1 ]; then
+        echo "## The target of issue 16, in this run"
+        echo
+        echo "| what | measured | target | holds |"
+        echo "|---|---|---|---|"
+        tail -n +2 "$RESULTS/poll_floor.tsv" | while IFS=$'\t' read -r c _ f p r req rep; do
+            printf '| stage 6 poll, gets of 4 KiB at %s clients, vs epoll alone with the same bytes (%s up, %s down) | %s× (%s requests/s; floor %s) | ≥ 0.6× | %s |\n' \
+                "$c" "$req" "$rep" "$r" "$p" "$f" "$(holds "$r" '>=' 0.6)"
+        done
+        echo
+    fi
     echo "## The target of issue 17, in this run"
     echo
     echo "| what | measured | target | holds |"

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "duration.h"
+#include "stage_ports.h"    /* STAGE3_PORT "8083": the stages' default ports */
 
 enum cli_type {
     CLI_STRING,   /* value: const char **                       */

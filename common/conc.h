@@ -33,7 +33,7 @@
 #include "ftconn.h"
 #include "serve.h"
 
-#define CONC_DEFAULT_PORT "8087"
+#define CONC_DEFAULT_PORT STAGE6_PORT   /* common/stages.def */
 #define CONC_BACKLOG 1024
 #define CONC_ACCEPT_PAUSE_MS 100  /* the listener's rest after an accept error */
 

@@ -26,10 +26,10 @@
 
 #include "digest.h"
 #include "frame.h"
-
 #include "protolimits.h"
+#include "stage_ports.h"
 
-#define FT_DEFAULT_PORT "8086"
+#define FT_DEFAULT_PORT STAGE5_PORT     /* common/stages.def */
 #define FT_SHOWN_MAX 256             /* an escaped name in a message or log */
 #define FT_STRINGIFY_(x) #x
 #define FT_STRINGIFY(x) FT_STRINGIFY_(x)

@@ -39,7 +39,7 @@ all: $(FUZZ_REPLAY)
 
 fuzz/%.o: CPPFLAGS += -Ifuzz -Icapture $(CJSON_CFLAGS)
 
-fuzz/build/%.o: %.c
+fuzz/build/%.o: %.c | $(STAGE_PORTS_H)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(WARN) $(CPPFLAGS) -Ifuzz -Icapture $(CJSON_CFLAGS) $(FUZZ_CFLAGS) \
 	    $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<

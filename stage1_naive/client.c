@@ -20,7 +20,7 @@
 #include "session.h"
 #include "wire.h"
 
-#define DEFAULT_PORT "8080"
+#define DEFAULT_PORT STAGE1_PORT
 #define COMMAND_MAX 1024            /* what the server takes with one recv */
 
 struct client_config {

@@ -22,7 +22,7 @@
 #include "serve.h"
 #include "wire.h"
 
-#define DEFAULT_PORT "8080"
+#define DEFAULT_PORT STAGE1_PORT
 #define COMMAND_MAX 1024            /* the document's conn.recv(1024) */
 
 struct server_config {

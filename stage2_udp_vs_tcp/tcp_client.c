@@ -37,7 +37,7 @@
 #include "net.h"
 #include "wire.h"
 
-#define DEFAULT_PORT "8081"
+#define DEFAULT_PORT STAGE2_PORT
 #define DEFAULT_SIZE (256 * 1024)
 #define REPLY_MAX 1024              /* the document's client.recv(1024) */
 #define PREVIEW_MAX 64

@@ -45,7 +45,7 @@
 #include "run.h"
 #include "wire.h"
 
-#define DEFAULT_PORT "8081"
+#define DEFAULT_PORT STAGE2_PORT
 #define DEFAULT_BUFSIZE (1024 * 1024)   /* more than any demo sends: a split is TCP's doing */
 #define DEFAULT_WAIT_BYTES 10           /* "hello" + "world" */
 #define PREVIEW_MAX 64

@@ -26,7 +26,7 @@
 #include "net.h"
 #include "wire.h"
 
-#define DEFAULT_PORT "8080"
+#define DEFAULT_PORT STAGE2_UDP_PORT
 #define DEFAULT_SIZE 2048           /* larger than the server's recvfrom(1024) */
 #define MAX_DATAGRAM 65507          /* 65535 - IPv4 header - UDP header */
 #define RECEIPT_MAX 1024            /* the document's recvfrom(1024) */

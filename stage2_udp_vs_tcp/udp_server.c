@@ -27,7 +27,7 @@
 #include "run.h"
 #include "wire.h"
 
-#define DEFAULT_PORT "8080"
+#define DEFAULT_PORT STAGE2_UDP_PORT
 #define DEFAULT_BUFSIZE 1024        /* the document's recvfrom(1024) */
 #define PREVIEW_MAX 64              /* escaped bytes shown per event line */
 

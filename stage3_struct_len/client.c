@@ -20,7 +20,7 @@
 #include "session.h"
 #include "wire.h"
 
-#define DEFAULT_PORT "8083"
+#define DEFAULT_PORT STAGE3_PORT
 #define COMMAND_MAX 1024            /* what the server takes with one recv */
 /* Any 4 printable ASCII bytes read as a little-endian length are at least
  * 512 MiB, so this default refuses every text protocol's first bytes. */

@@ -21,7 +21,7 @@
 #include "serve.h"
 #include "wire.h"
 
-#define DEFAULT_PORT "8083"
+#define DEFAULT_PORT STAGE3_PORT
 #define COMMAND_MAX 1024            /* the document's conn.recv(1024) */
 
 struct server_config {

@@ -61,8 +61,9 @@ a_closed_port() {
 
 @test "every client says Connection refused when no server listens" {
     a_closed_port
-    local prog
-    for prog in stage1_naive/client stage3_struct_len/client stage4_json_header/client; do
+    local stage prog
+    for stage in $(stages_framed raw len json); do
+        prog=$(stage_dir "$stage")/client
         run --separate-stderr "$ROOT/$prog" -p "$closed_port" <<<'echo hi'
         echo "$prog: status $status, stderr: $stderr"
         [ "$status" -eq 1 ]
@@ -250,10 +251,11 @@ canned_keep_open() {
 }
 
 @test "every client reports a reply it could not write (a full disk) and exits 1" {
-    local stage
-    for stage in stage1_naive stage3_struct_len stage4_json_header; do
-        start_server srv "$ROOT/$stage/server" --port 0
-        run bash -c "echo 'seq 1 100000' | timeout 10 '$ROOT/$stage/client' -p '$srv_port' 2>&1 >/dev/full"
+    local stage dir
+    for stage in $(stages_framed raw len json); do
+        dir=$(stage_dir "$stage")
+        start_server srv "$ROOT/$dir/server" --port 0
+        run bash -c "echo 'seq 1 100000' | timeout 10 '$ROOT/$dir/client' -p '$srv_port' 2>&1 >/dev/full"
         assert_failure 1
         assert_output 'client: writing the reply: No space left on device'
     done

@@ -9,7 +9,8 @@ setup() {
     load 'test_helper/common-setup'
     _common_setup
     local p
-    for p in bench/raw_server bench/raw_client bench/spawn_loop bench/tiny_sends bench/md5_speed; do
+    for p in bench/raw_server bench/raw_client bench/spawn_loop bench/tiny_sends bench/md5_speed \
+        bench/rr_server bench/rr_client; do
         [ -x "$ROOT/$p" ] || skip "$p is not built (make bench-programs builds it)"
     done
 }
@@ -21,7 +22,8 @@ tiny_bench() {
     run --separate-stderr env BENCH_SIZES="1024 65536" BENCH_RUNS=1 BENCH_ROUNDTRIPS=5 \
         BENCH_TINY_SENDS=1000 BENCH_SEQS="10 30 100" BENCH_RACE_RUNS=5 \
         BENCH_STAGE5_BYTES=1048576 STAGE6_LEVELS="1 2" STAGE6_TOTAL=4 STAGE6_IDLE=10 \
-        STAGE6_GOOD=5 STAGE6_MODELS="iterative poll" BENCH_SANDBOX_RUNS=5 BENCH_CLASS_SIZE=2 \
+        STAGE6_GOOD=5 STAGE6_MODELS="iterative poll" POLL_FLOOR_LEVELS="1 2" POLL_FLOOR_TOTAL=4 \
+        POLL_FLOOR_ROUNDS=1 BENCH_SANDBOX_RUNS=5 BENCH_CLASS_SIZE=2 \
         BENCH_RESULTS="$BATS_TEST_TMPDIR/results" NIANBAO_DOCUMENT="${NIANBAO_DOCUMENT:-/nonexistent}" \
         timeout 300 "$1/bench/run.sh" 3>&-
 }
@@ -33,7 +35,7 @@ tiny_bench() {
     local md="$BATS_TEST_TMPDIR/results/bench.md"
     [ -s "$md" ]
     run grep -c '^## ' "$md"
-    assert_output 15
+    assert_output 16
     run cat "$md"
     assert_line '## Throughput: `head -c N /dev/zero`, client start to exit (seconds)'
     assert_line --regexp '^\| 64 KiB \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|'
@@ -60,6 +62,10 @@ tiny_bench() {
     assert_line --regexp '^\| stage 6 poll: a good client.s p99 beside 10 idle connections \(10 held\) vs alone \| [0-9.]+× '
     [ -s "$BATS_TEST_TMPDIR/results/stage5.md" ]
     [ -s "$BATS_TEST_TMPDIR/results/stage6.md" ]
+    # the poll model against its floor, the bytes of a get counted in the run
+    assert_line --regexp '^\| 2 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+× \|$'
+    assert_line --regexp '^\| stage 6 poll, gets of 4 KiB at 2 clients, vs epoll alone with the same bytes \([0-9]+ up, [0-9]+ down\) \| [0-9.]+× \(.+\) \| ≥ 0\.6× \| (yes|no) \|$'
+    [ -s "$BATS_TEST_TMPDIR/results/poll_floor.tsv" ]
     # the table is also printed, and where the results are
     assert_output --partial '## The targets of issue 8, in this run'
     [[ $stderr == *"bench: results in "* ]]
@@ -75,7 +81,7 @@ tiny_bench() {
     # A copy of the tree made of links to the real programs, but a stage 3
     # client that turns the first zero byte of its output into an x.
     local fake="$BATS_TEST_TMPDIR/tree" dir f
-    for dir in bench stage1_naive stage2_udp_vs_tcp stage3_struct_len stage4_json_header tools viewer tests; do
+    for dir in bench $("$ROOT/tools/stages" | cut -f2) tools viewer tests; do
         mkdir -p "$fake/$dir"
         for f in "$ROOT/$dir"/*; do ln -s "$f" "$fake/$dir/"; done
     done

@@ -1,20 +1,26 @@
 #!/usr/bin/env bats
 # The command-line contract every program of stages 1, 3 and 4 keeps:
 # --help, --version, bad options, the single `listening on` line, clean
-# exit on SIGTERM/SIGINT, and the warning when a server leaves loopback.
+# exit on SIGTERM/SIGINT, and the warning when a server leaves loopback;
+# and every stage program's default port, the table's.
 
 # start_server sets NAME_port/NAME_pid, bats' run sets status/stderr:
 # shellcheck disable=SC2154,SC2030,SC2031
-setup() { load 'test_helper/common-setup'; _common_setup; }
+setup() {
+    load 'test_helper/common-setup'; _common_setup
+    # the programs of stages 1, 3 and 4 (the document's command servers and
+    # their clients), from the one list of the stages
+    local stage prog
+    PROGRAMS=() SERVERS=()
+    for stage in $(stages_framed raw len json); do
+        for prog in $("$ROOT/tools/stages" "$stage" programs); do
+            PROGRAMS+=("$(stage_dir "$stage")/$prog")
+        done
+        SERVERS+=("$(stage_dir "$stage")/server")
+    done
+}
 teardown() { _common_teardown; }
 bats_require_minimum_version 1.5.0
-
-PROGRAMS=(
-    stage1_naive/server stage1_naive/client
-    stage3_struct_len/server stage3_struct_len/client
-    stage4_json_header/server stage4_json_header/client
-)
-SERVERS=(stage1_naive/server stage3_struct_len/server stage4_json_header/server)
 
 # The version line and the default port, from the one list of the stages.
 stage_of() { "$ROOT/tools/stages" "$(awk -F '\t' -v d="${1%%/*}" '$2 == d { print $1 }' <("$ROOT/tools/stages"))" "$2"; }
@@ -43,6 +49,20 @@ default_port_of() { stage_of "$1" port; }
             fi
         done
     done
+}
+
+@test "every stage program's default port is its stage's port in common/stages.def (stage 2's UDP demo: the one below), and loadgen's is stage 6's" {
+    local prog port
+    while read -r prog; do
+        port=$(stage_of "$prog" port)
+        [[ $prog == */udp_* ]] && port=$((port - 1))
+        run --separate-stderr "$ROOT/$prog" --help
+        assert_success
+        echo "$prog: wants (default $port"
+        assert_output --regexp "(port|the server's port) \(default $port[;)]"
+    done < <("$ROOT/tools/stages" --programs)
+    run --separate-stderr "$ROOT/tools/loadgen" --help
+    assert_output --partial "the server's port (default $("$ROOT/tools/stages" 6 port))"
 }
 
 @test "--version and -V name the stage and the document version, and exit 0" {

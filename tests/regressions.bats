@@ -81,7 +81,7 @@ dribbled() {
 
 @test "a command is killed at --timeout 0.3, well before 10 s, in every stage" {
     local stage start elapsed_ms
-    for stage in 1 3 4; do
+    for stage in $(stages_framed raw len json); do
         start_server srv "$ROOT/$(stage_dir "$stage")/server" --port 0 --timeout 0.3
         start=$(date +%s%N)
         run_client "$stage" "$srv_port" $'sleep 30\n' 20
@@ -141,7 +141,7 @@ max_output_edge() {
 
 @test "a command's pipeline ends quietly on SIGPIPE: yes | head -n 2 prints y, y and nothing on stderr" {
     local stage
-    for stage in 1 3 4; do
+    for stage in $(stages_framed raw len json); do
         start_server srv "$ROOT/$(stage_dir "$stage")/server" --port 0
         run_client "$stage" "$srv_port" $'yes | head -n 2\n'
         assert_equal "$status" 0
@@ -156,7 +156,7 @@ max_output_edge() {
 
 @test "1 MiB written to stderr before anything to stdout comes back whole, without a timeout" {
     local stage
-    for stage in 3 4; do
+    for stage in $(stages_framed len json); do
         start_server srv "$ROOT/$(stage_dir "$stage")/server" --port 0 --timeout 5
         run_client "$stage" "$srv_port" $'head -c 1048576 /dev/zero | tr "\\0" e >&2; echo done\n'
         assert_equal "$status" 0
@@ -207,7 +207,7 @@ print(len(body), body.count(0) == len(body))
 
 @test "a client that reads slowly but steadily gets its whole reply, though it takes longer than --timeout" {
     local stage
-    for stage in 1 3 4; do
+    for stage in $(stages_framed raw len json); do
         start_server srv "$ROOT/$(stage_dir "$stage")/server" --port 0 --timeout 0.5
         # 16 MiB at 12 MiB/s or less: the server's socket buffer (4 MiB at
         # most) holds a part, the rest takes 1 s or more to go, twice

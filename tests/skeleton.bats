@@ -94,7 +94,7 @@ busy_notice() {
 
 @test "--wait gives up on a reply that has not started, with one line and exit 1" {
     local stage dir
-    for stage in 1 3 4; do
+    for stage in $(stages_framed raw len json); do
         dir=$(stage_dir "$stage")
         start_server srv "$ROOT/$dir/server" --port 0 --idle 0
         exec 5<>"/dev/tcp/127.0.0.1/$srv_port"
@@ -110,7 +110,7 @@ busy_notice() {
 
 @test "--timeout bounds a reply that stalls once started, not the wait for a slow command" {
     local stage dir
-    for stage in 3 4; do
+    for stage in $(stages_framed len json); do
         dir=$(stage_dir "$stage")
         start_server srv "$ROOT/$dir/server" --port 0
         # the command takes 0.6 s before its first byte: three times
@@ -178,7 +178,7 @@ served_with_fds_closed() {
 # on_terminal STAGE: the client in a tmux pane; `printf abc` then Ctrl-D.
 @test "on a terminal the prompt starts its own line after output without a newline, and after Ctrl-D" {
     local stage dir sock="$BATS_TEST_TMPDIR/tmux.sock"
-    for stage in 3 4; do
+    for stage in $(stages_framed len json); do
         dir=$(stage_dir "$stage")
         start_server srv "$ROOT/$dir/server" --port 0
         tmux -S "$sock" -f /dev/null new-session -d -s t -x 80 -y 24 \

@@ -51,6 +51,22 @@ same_text() {
 
 # ---- README.md ----
 
+@test "the README's stage table is common/stages.def: folder, version and title of each stage, in order" {
+    # a row: | [`DIR/`](DIR/README.md) | VERSION (...) | TITLE |, VERSION "announced" for "-"
+    local want got
+    want=$("$ROOT/tools/stages" | awk -F '\t' '{ print $2 "\t" ($3 == "-" ? "announced" : $3) "\t" $7 }')
+    got=$(sed -nE '/^\| stage \| tutorial \| what it shows \|$/,/^$/ s/^\| \[`([^`]*)\/`\]\(\1\/README\.md\) \| ([^ ]*) \([^)]*\) \| (.*) \|$/\1\t\2\t\3/p' \
+        "$ROOT/README.md")
+    same_text "$want" "$got"
+}
+
+@test "the README's default ports are each stage's port in common/stages.def" {
+    local -a port
+    local n
+    for n in $("$ROOT/tools/stages" | cut -f1); do port[n]=$("$ROOT/tools/stages" "$n" port); done
+    readme_says README.md "The document's ports are the defaults: ${port[1]} (stage 1), ${port[3]} (stage 3), ${port[4]} (stage 4); stages 5 and 6, which the document only announces, use ${port[5]} and ${port[6]}."
+}
+
 @test "the README's HTTP example is the stage 3 client's exact error line" {
     printf 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n' >"$BATS_TEST_TMPDIR/http"
     start_server web "$ROOT/tools/canned" --reply "$BATS_TEST_TMPDIR/http" --port 0

@@ -139,6 +139,14 @@ sha() { sha256sum "${1:--}" | cut -d' ' -f1; }
 # (common/stages.def, printed by tools/stages).
 stage_dir() { "$ROOT/tools/stages" "$1" dir; }
 
+# stages_framed FRAMING...: the numbers of the stages whose framing (in the
+# same list) is one of FRAMING, in order. "raw len json" are the document's
+# command servers (stages 1, 3, 4: a request is one recv, run by sh); "len
+# json" those of them whose replies are framed.
+stages_framed() {
+    "$ROOT/tools/stages" | awk -F '\t' -v want=" $* " 'index(want, " " $4 " ") { print $1 }'
+}
+
 # run_client STAGE PORT INPUT [SECS]: feeds INPUT to STAGE's client talking
 # to PORT (killed after SECS, default 20); its stdout and stderr go to
 # $BATS_TEST_TMPDIR/out and /err, its exit status to $status, as bats' run
