@@ -72,38 +72,6 @@ static void run_feed_decoder(struct stage_run *run)
         decoder_feed(&run->dec, &ev, data);
 }
 
-/* The connection the lesson's client made (to the server or the slicer). */
-static const struct connection *run_client_conn(const struct stage_run *run)
-{
-    for (size_t i = 0; i < run->dec.n_conns; i++)
-        if (run->dec.conns[i]->client_pid == (uint32_t)run->client_pid)
-            return run->dec.conns[i];
-    return NULL;
-}
-
-/* The newest connection the server accepted (from the client, or from the
- * slicer on the client's behalf). */
-static const struct connection *run_server_conn(const struct stage_run *run)
-{
-    for (size_t i = run->dec.n_conns; i > 0; i--)
-        if (run->dec.conns[i - 1]->server_pid == (uint32_t)run->server.pid)
-            return run->dec.conns[i - 1];
-    return NULL;
-}
-
-/* The connection the screen shows: where the section's lesson is. The
- * requests cut by the slicer are on its connection to the server. */
-static const struct connection *conn_of_client(const struct stage_run *run, pid_t pid);
-
-const struct connection *run_view_conn(const struct stage_run *run)
-{
-    if (run->section->via_slicer == SLICE_UP)
-        return run_server_conn(run);
-    if (run->section->concurrent)       /* client 2's request, waiting or not */
-        return conn_of_client(run, run->client2_pid);
-    return run_client_conn(run);
-}
-
 /* Reads the step's numbers off the decoder: the reply this step's command
  * got (the last request's), the client's recvs since RECVS_BEFORE. The wire
  * lines, the status line and the narration all say these same numbers. */
@@ -560,15 +528,6 @@ end:
         status_counts(rep, up->send_calls, up->recv_calls, up->eof, stream_pending(up));
     }
     return status;
-}
-
-/* The connection a client PID made, or NULL. */
-static const struct connection *conn_of_client(const struct stage_run *run, pid_t pid)
-{
-    for (size_t i = 0; i < run->dec.n_conns; i++)
-        if (run->dec.conns[i]->client_pid == (uint32_t)pid)
-            return run->dec.conns[i];
-    return NULL;
 }
 
 static unsigned long long ns_to_ms(uint64_t later, uint64_t earlier)

@@ -20,7 +20,7 @@
 
 #include "capture.h"
 #include "decode.h"
-#include "lesson.h"
+#include "lesson_config.h"
 #include "ui.h"
 
 #define STEP_DEADLINE_MS 10000     /* a step that takes longer is reported */
@@ -187,9 +187,14 @@ int server_waiting_in(pid_t pid, int polls);
 int server_waiting(pid_t pid);
 size_t pipe_unread(int fd);
 
-/* ---- the run (lesson.c) ---------------------------------------------------- */
+/* ---- the run: which connection the screen shows (lesson_proc.c) ------------ */
 
 const struct connection *run_view_conn(const struct stage_run *run);
+/* The connection the lesson's client made; the newest one the server
+ * accepted; the one client PID made (lesson_proc.c). NULL: none yet. */
+const struct connection *run_client_conn(const struct stage_run *run);
+const struct connection *run_server_conn(const struct stage_run *run);
+const struct connection *conn_of_client(const struct stage_run *run, pid_t pid);
 
 /* ---- presenting (lesson_show.c) --------------------------------------------- */
 

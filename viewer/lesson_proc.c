@@ -306,3 +306,44 @@ size_t pipe_unread(int fd)
         return 0;
     return n > 0 ? (size_t)n : 0;
 }
+
+/* ---- which of the decoded connections is whose ------------------------ */
+
+/* The connection the lesson's client made (to the server or the slicer). */
+const struct connection *run_client_conn(const struct stage_run *run)
+{
+    for (size_t i = 0; i < run->dec.n_conns; i++)
+        if (run->dec.conns[i]->client_pid == (uint32_t)run->client_pid)
+            return run->dec.conns[i];
+    return NULL;
+}
+
+/* The newest connection the server accepted (from the client, or from the
+ * slicer on the client's behalf). */
+const struct connection *run_server_conn(const struct stage_run *run)
+{
+    for (size_t i = run->dec.n_conns; i > 0; i--)
+        if (run->dec.conns[i - 1]->server_pid == (uint32_t)run->server.pid)
+            return run->dec.conns[i - 1];
+    return NULL;
+}
+
+/* The connection a client PID made, or NULL. */
+const struct connection *conn_of_client(const struct stage_run *run, pid_t pid)
+{
+    for (size_t i = 0; i < run->dec.n_conns; i++)
+        if (run->dec.conns[i]->client_pid == (uint32_t)pid)
+            return run->dec.conns[i];
+    return NULL;
+}
+
+/* The connection the screen shows: where the section's lesson is. The
+ * requests cut by the slicer are on its connection to the server. */
+const struct connection *run_view_conn(const struct stage_run *run)
+{
+    if (run->section->via_slicer == SLICE_UP)
+        return run_server_conn(run);
+    if (run->section->concurrent)       /* client 2's request, waiting or not */
+        return conn_of_client(run, run->client2_pid);
+    return run_client_conn(run);
+}

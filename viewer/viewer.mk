@@ -18,9 +18,11 @@ endif
 viewer/%.o: CPPFLAGS += -Iviewer -Icapture $(CJSON_CFLAGS)
 $(VIEWER_UI_OBJ): CPPFLAGS += $(CURSES_CFLAGS)
 
-# The tap is compiled on its own, position-independent, and links only libc
-# and libdl: it is loaded into programs that know nothing about nianbao.
-viewer/tap.pic.o: viewer/tap.c capture/capture.h
+# The tap (capture/tap.c: it writes the capture format) is compiled on its
+# own, position-independent, and links only libc and libdl: it is loaded into
+# programs that know nothing about nianbao. It is built here, beside the
+# viewer, which looks for it next to itself.
+viewer/tap.pic.o: capture/tap.c capture/capture.h
 	$(CC) $(WARN) $(CPPFLAGS) -Icapture $(CFLAGS) -fPIC -c -o $@ $<
 
 viewer/libnianbao-tap.so: viewer/tap.pic.o
