@@ -171,8 +171,10 @@ static int receive_reply(struct conn *c)
     size_t len;
     struct ft_error e;
     char shown[600], err[128];
-    int fail = ft_client_await(&c->link, &c->cfg->session, c->running ? ", or the command has "
-                           "printed nothing yet" : "", err, sizeof err);
+    int fail = ft_client_await(&c->link, &c->cfg->session,
+                               c->running ? ", or the command has printed nothing yet" : "",
+                               err, sizeof err);
+
     if (fail != EXIT_OK)
         return say(fail, "%s", err);
     int ev = next_event(c, &body, &len, &fail);
