@@ -100,10 +100,12 @@ int ft_client_body(struct ft_client *c, void *buf, size_t *len, int *fail, char 
     return ev < 0 ? -1 : 0;
 }
 
-int ft_client_await(struct ft_client *c, const struct session_config *session,
-                    const char *busy_hint, char *err, size_t err_len)
+int ft_client_header(struct ft_client *c, const struct session_config *session,
+                     const char *busy_hint, char *err, size_t err_len)
 {
-    int started = 1;
+    const unsigned char *body;
+    size_t len;
+    int started = 1, fail = EXIT_OK;
 
     err[0] = '\0';
     if (c->awaiting && c->pos == c->have && frame_reader_idle(&c->reader)) {
@@ -114,5 +116,14 @@ int ft_client_await(struct ft_client *c, const struct session_config *session,
     c->awaiting = 0;
     if (started == 0)
         snprintf(err, err_len, "the server closed the connection");
-    return started == -2 ? EXIT_INTERRUPTED : started <= 0 ? EXIT_CONNECTION : EXIT_OK;
+    if (started <= 0)
+        return started == -2 ? EXIT_INTERRUPTED : EXIT_CONNECTION;
+    int ev = ft_client_next(c, &body, &len, &fail, err, err_len);
+    if (ev < 0)
+        return fail;
+    if (ev != FRAME_HEADER) {
+        snprintf(err, err_len, "internal error: a reply began without a header");
+        return EXIT_PROTOCOL;
+    }
+    return EXIT_OK;
 }

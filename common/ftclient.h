@@ -52,15 +52,17 @@ int ft_client_next(struct ft_client *c, const unsigned char **body, size_t *len,
 int ft_client_body(struct ft_client *c, void *buf, size_t *len, int *fail, char *err,
                    size_t err_len);
 
-/* Before the first reply to the request sent (C->awaiting, nothing of it
- * received yet): waits for its first byte with SESSION's busy notice,
- * BUSY_HINT added to it, and --wait (session_wait_for_reply, which says
- * on SESSION's diag when --wait passes). Later replies, a command's
- * output, may take their time. Returns 0 (bytes are there, or none was
- * awaited), or an exit status with ERR saying why or "": EXIT_CONNECTION
- * ("the server closed the connection"; "" after --wait), or
- * EXIT_INTERRUPTED (""). */
-int ft_client_await(struct ft_client *c, const struct session_config *session,
-                    const char *busy_hint, char *err, size_t err_len);
+/* The next reply's header (in C->reader). Before the first reply to the
+ * request sent (C->awaiting, nothing of it received yet), waits for its
+ * first byte with SESSION's busy notice, BUSY_HINT added to it, and --wait
+ * (session_wait_for_reply, which says on SESSION's diag when --wait
+ * passes); later replies, a command's output, may take their time.
+ * Returns 0, or an exit status with ERR saying why or "": as
+ * ft_client_next, EXIT_CONNECTION ("the server closed the connection"
+ * before the reply; "" after --wait), EXIT_INTERRUPTED (""), or
+ * EXIT_PROTOCOL when the next thing is not a header (a frame before was
+ * not read to its end). */
+int ft_client_header(struct ft_client *c, const struct session_config *session,
+                     const char *busy_hint, char *err, size_t err_len);
 
 #endif

@@ -170,18 +170,13 @@ static int receive_reply(struct conn *c)
     const unsigned char *body;
     size_t len;
     struct ft_error e;
-    char shown[600], err[128];
-    int fail = ft_client_await(&c->link, &c->cfg->session,
-                               c->running ? ", or the command has printed nothing yet" : "",
-                               err, sizeof err);
+    char shown[600], err[2048];
+    int fail = ft_client_header(&c->link, &c->cfg->session,
+                                c->running ? ", or the command has printed nothing yet" : "",
+                                err, sizeof err);
 
     if (fail != EXIT_OK)
         return say(fail, "%s", err);
-    int ev = next_event(c, &body, &len, &fail);
-    if (ev < 0)
-        return fail;
-    if (ev != FRAME_HEADER)
-        return say(EXIT_PROTOCOL, "internal error: a reply began without a header");
     const struct frame_reader *r = &c->link.reader;
     if (ft_parse(FT_REPLY, r->header, r->header_json, r->header_len, r->body_size, &c->msg, &e) < 0)
         return say(EXIT_PROTOCOL, "the server broke the protocol: %s", e.message);
@@ -190,8 +185,7 @@ static int receive_reply(struct conn *c)
         if (!c->quiet)
             say(0, "server: %s (%s)", shown, c->msg.code);
         /* The error has no body: take its end, the stream stays in step. */
-        ev = next_event(c, &body, &len, &fail);
-        return ev < 0 ? fail : EXIT_REMOTE;
+        return next_event(c, &body, &len, &fail) < 0 ? fail : EXIT_REMOTE;
     }
     return EXIT_OK;
 }
