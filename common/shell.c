@@ -142,8 +142,9 @@ static int reconnect_if_closed(const struct shell *sh)
 }
 
 /* Runs COMMAND with the client's exec, unless it is longer than a server
- * runs; after Ctrl-C, says what became of it (the client closed the
- * connection). Returns 0, or an exit status. */
+ * runs. After Ctrl-C, closes the connection: the close is the message, the
+ * server kills the command's whole process group when its client goes
+ * away. Returns 0, or an exit status. */
 static int run_exec(const struct shell *sh, const char *command)
 {
     const char *prog = sh->session->prog;
@@ -155,6 +156,10 @@ static int run_exec(const struct shell *sh, const char *command)
         return EXIT_USAGE;
     }
     int rc = sh->exec(sh->conn, command, len);
+    if (rc == EXIT_INTERRUPTED && *sh->fd >= 0) {
+        close(*sh->fd);
+        *sh->fd = -1;
+    }
     if (rc == EXIT_INTERRUPTED)
         fprintf(sh->err, "%s: interrupted: the connection is closed, and the server stops the "
                 "command (its whole process group)\n", prog);

@@ -64,8 +64,7 @@ struct shell {
     const struct session_config *session;  /* inside CFG                    */
     struct conn *conn;
     /* The ops, with a command word's arguments (NULL: not given; exec's
-     * COMMAND is LEN bytes, at most FT_MAX_COMMAND; after Ctrl-C, exec
-     * closes the connection, and the shell says so): 0, or an exit
+     * COMMAND is LEN bytes, at most FT_MAX_COMMAND): 0, or an exit
      * status. */
     int (*exec)(struct conn *c, const char *command, size_t len);
     int (*get)(struct conn *c, const char *name, const char *dest);
@@ -77,7 +76,8 @@ struct shell {
     int (*receive_reply)(struct conn *c);
     /* Closes the connection and connects again: 0, or -1 after saying why. */
     int (*reconnect)(struct conn *c);
-    const int *fd, *command_status;   /* the socket; an exec's status       */
+    int *fd;                          /* the socket (closed after Ctrl-C)   */
+    const int *command_status;        /* an exec's status                   */
     int *quiet;
     const struct ft_msg *msg;
     FILE *in, *out, *err;

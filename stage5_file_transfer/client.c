@@ -269,12 +269,6 @@ static int do_exec(struct conn *c, const char *command, size_t len)
             rc = end;
     }
     interrupt_catch(0);
-    if (rc == EXIT_INTERRUPTED) {
-        /* The close is the message: the server kills the command's whole
-         * process group when its client goes away (the shell says so). */
-        close(c->link.fd);
-        c->link.fd = -1;
-    }
     shell_output_free(&out);
     return rc;
 }
