@@ -219,11 +219,9 @@ static int send_request(struct conn *c, cJSON *header, int ok, const void *body,
 {
     char err[256];
 
-    if (!ok) {
+    if (!ok)
         cJSON_Delete(header);
-        header = NULL;
-    }
-    if (ft_send(c->link.fd, header, body, len, more, err, sizeof err) < 0)
+    if (ft_send(c->link.fd, ok ? header : NULL, body, len, more, err, sizeof err) < 0)
         return errno == EPIPE || errno == ECONNRESET
                ? say(EXIT_CONNECTION, "the server closed the connection")
                : say(EXIT_CONNECTION, "sending the request: %s", err);
