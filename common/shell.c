@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "words.h"
 
 const char shell_usage[] =
@@ -140,6 +141,44 @@ static int reconnect_if_closed(const struct shell *sh)
     return EXIT_OK;
 }
 
+/* Runs COMMAND with the client's exec, unless it is longer than a server
+ * runs. After Ctrl-C, closes the connection: the close is the message, the
+ * server kills the command's whole process group when its client goes
+ * away. Returns 0, or an exit status. */
+static int run_exec(const struct shell *sh, const char *command)
+{
+    const char *prog = sh->session->prog;
+    size_t len = strlen(command);
+
+    if (len > FT_MAX_COMMAND) {
+        fprintf(sh->err, "%s: the command is %zu bytes; the server runs at most %d (one argument "
+                "of sh -c)\n", prog, len, FT_MAX_COMMAND);
+        return EXIT_USAGE;
+    }
+    int rc = sh->exec(sh->conn, command, len);
+    if (rc == EXIT_INTERRUPTED && *sh->fd >= 0) {
+        close(*sh->fd);
+        *sh->fd = -1;
+    }
+    if (rc == EXIT_INTERRUPTED)
+        fprintf(sh->err, "%s: interrupted: the connection is closed, and the server stops the "
+                "command (its whole process group)\n", prog);
+    return rc;
+}
+
+/* Runs WORD (get, put, ls or stat) with its N arguments ARGS, options
+ * taken out. Returns 0, or an exit status. */
+static int run_op(const struct shell *sh, const char *word, int n, char **args)
+{
+    if (strcmp(word, "get") == 0)
+        return sh->get(sh->conn, args[0], n > 1 ? args[1] : NULL);
+    if (strcmp(word, "put") == 0)
+        return sh->put(sh->conn, args[0], n > 1 ? args[1] : NULL);
+    if (strcmp(word, "ls") == 0)
+        return sh->list(sh->conn, n > 0 ? args[0] : NULL);
+    return sh->stat(sh->conn, args[0]);
+}
+
 /* One line: get, put, ls or stat, with the command line's options, or a
  * command. Returns the client's own status for it (0, or what went
  * wrong), and sets *EXEC when it ran a command. */
@@ -174,7 +213,7 @@ static int run_words(const struct shell *sh, char *line, int *exec)
         *exec = at < 0 && strcmp(word, "ls") == 0 && cli.exit_status == EXIT_USAGE;
     }
     if (*exec) {
-        rc = sh->run(sh->conn, "exec", 1, &line);
+        rc = run_exec(sh, line);
     } else if (at < 0) {
         /* The error's line, without the pointer to --help; or the help. */
         int len = (int)strcspn(cli.text, "\n");
@@ -191,7 +230,7 @@ static int run_words(const struct shell *sh, char *line, int *exec)
                 "command line\n", prog);
         rc = EXIT_USAGE;
     } else {
-        rc = sh->run(sh->conn, word, w.count - at, w.argv + at);
+        rc = run_op(sh, word, w.count - at, w.argv + at);
     }
     words_free(&w);
     return rc;
@@ -240,13 +279,13 @@ int shell_main(const struct shell *sh, const struct shell_args *args)
     if (!args->word)
         return run_lines(sh);
     if (!args->exec)
-        return sh->run(sh->conn, args->word, args->n, args->args);
+        return run_op(sh, args->word, args->n, args->args);
     char *command = shell_join(args->n, args->args);
     if (!command) {
         fprintf(sh->err, "%s: out of memory\n", sh->session->prog);
         return shell_exec_status(EXIT_LOCAL, 0);
     }
-    int rc = sh->run(sh->conn, "exec", 1, &command);
+    int rc = run_exec(sh, command);
     free(command);
     return shell_exec_status(rc, *sh->command_status);
 }
@@ -282,4 +321,31 @@ int shell_exit_status(const struct ft_msg *m, const char *hex, const uint64_t si
               : m->exit_code >= 0 ? m->exit_code
               : m->signal > 0     ? 128 + m->signal : EXIT_EXEC_FAILED;
     return EXIT_OK;
+}
+
+int shell_output_init(struct shell_output *o, int out_fd, int err_fd)
+{
+    *o = (struct shell_output){ { -1, out_fd, err_fd }, { DIGEST_NONE, NULL }, { 0, 0, 0 } };
+    return digest_init_behind(&o->sha, DIGEST_SHA256);
+}
+
+int shell_output_write(struct shell_output *o, int stream, const void *piece, size_t len)
+{
+    digest_update(&o->sha, piece, len);
+    o->sizes[stream] += len;
+    return fileio_write_all(o->fds[stream], piece, len) < 0 ? -1 : 0;
+}
+
+int shell_output_end(struct shell_output *o, const struct ft_msg *m, int *status, char *note,
+                     size_t notelen)
+{
+    char hex[DIGEST_HEX_MAX];
+
+    digest_final_hex(&o->sha, hex);
+    return shell_exit_status(m, hex, o->sizes, status, note, notelen);
+}
+
+void shell_output_free(struct shell_output *o)
+{
+    digest_free(&o->sha);
 }

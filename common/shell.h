@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "digest.h"
 #include "ft.h"
 #include "session.h"
 
@@ -62,15 +63,21 @@ struct shell {
     size_t cfg_size;
     const struct session_config *session;  /* inside CFG                    */
     struct conn *conn;
-    /* Runs WORD (get, put, ls, stat; exec with the command as its one
-     * argument) with its N arguments ARGS: 0, or an exit status. */
-    int (*run)(struct conn *c, const char *word, int n, char **args);
+    /* The ops, with a command word's arguments (NULL: not given; exec's
+     * COMMAND is LEN bytes, at most FT_MAX_COMMAND): 0, or an exit
+     * status. */
+    int (*exec)(struct conn *c, const char *command, size_t len);
+    int (*get)(struct conn *c, const char *name, const char *dest);
+    int (*put)(struct conn *c, const char *file, const char *name);
+    int (*list)(struct conn *c, const char *dir);
+    int (*stat)(struct conn *c, const char *name);
     /* Reads the next reply into *MSG: 0, or an exit status (EXIT_REMOTE:
      * an error reply, printed unless *QUIET). */
     int (*receive_reply)(struct conn *c);
     /* Closes the connection and connects again: 0, or -1 after saying why. */
     int (*reconnect)(struct conn *c);
-    const int *fd, *command_status;   /* the socket; an exec's status       */
+    int *fd;                          /* the socket (closed after Ctrl-C)   */
+    const int *command_status;        /* an exec's status                   */
     int *quiet;
     const struct ft_msg *msg;
     FILE *in, *out, *err;
@@ -101,5 +108,21 @@ int shell_exec_status(int rc, int command_status);
  * or "" (the server's note on a kill or a cut came on stderr already). */
 int shell_exit_status(const struct ft_msg *m, const char *hex, const uint64_t sizes[3],
                       int *status, char *note, size_t notelen);
+
+/* An exec's output as its "output" bodies arrive: each piece written to
+ * OUT_FD (stream 1) or ERR_FD (stream 2) at once, and counted and hashed
+ * for the "exit" message. shell_output_init returns 0, or -1 when out of
+ * memory; shell_output_write 0, or -1 with errno set; shell_output_end
+ * is shell_exit_status of M against what was written. */
+struct shell_output {
+    int fds[3];
+    struct digest sha;
+    uint64_t sizes[3];
+};
+int shell_output_init(struct shell_output *o, int out_fd, int err_fd);
+int shell_output_write(struct shell_output *o, int stream, const void *piece, size_t len);
+int shell_output_end(struct shell_output *o, const struct ft_msg *m, int *status, char *note,
+                     size_t notelen);
+void shell_output_free(struct shell_output *o);
 
 #endif

@@ -277,15 +277,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.session.diag = fuzz_stderr;
 
     /* conn_open, without connecting: the socket is there. */
-    struct frame_format format = frame_stage5;
     memset(&c, 0, sizeof c);
     c.cfg = &cfg;
-    c.fd = pair[0];
-    format.max_header = (uint32_t)cfg.max_header;
-    frame_reader_init(&c.reader, &format);
-    c.buf = malloc(RECV_BUF);
-    if (!c.buf)
+    if (ft_client_init(&c.link, (uint32_t)cfg.max_header, cfg.session.timeout_ms) < 0)
         fuzz_fail("out of memory");
+    c.link.fd = pair[0];
     switch (ask) {
     case ASK_EXEC:
         rc = do_exec(&c, "echo hi", 7);
@@ -298,7 +294,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case ASK_PUT:        rc = do_put(&c, upload, "a.txt"); break;
     case ASK_RESUME:     rc = do_get(&c, "a.txt", dest); break;
     }
-    conn_close(&c);                 /* closes pair[0] */
+    ft_client_close(&c.link);       /* closes pair[0] */
     fclose(fuzz_stdout);
     fclose(fuzz_stderr);
     s.out = slurp(fuzz_out_fd, NULL, &s.out_len);

@@ -3,17 +3,17 @@
  *
  * Reproduces: the document's next topic (应用:基于网络上传和下载文件), with
  *   the v4 framing: a header length, a JSON header, the body.
- * Fixes (over stage 4): every request is a frame too; replies are read
- *   through a frame reader, so bytes past one frame's end (the next
- *   header, sent at once) are kept for the next, never swallowed; command
- *   output is printed as it arrives; a download goes to a temporary file
- *   and gets its name only once its SHA-256 is verified; an interrupted
- *   transfer resumes (--resume) after proving the part already there is
- *   the same; a peer that closes mid-frame is an error, not a loop.
+ * Fixes (over stage 4): requests are frames too; replies go through a
+ *   frame reader, which keeps bytes past a frame's end (the next header,
+ *   sent at once) for the next; command output is shown as it arrives; a
+ *   download is named only once its SHA-256 is verified; --resume goes on
+ *   with an interrupted transfer once the part there is proven the same;
+ *   a peer that closes mid-frame is an error, not a loop.
  * Still wrong: nothing, as far as the tests can tell; the server serves
  *   one client at a time (stage 6).
  * Not the protocol, so in common/: the command words and the interactive
- *   mode (shell.c), the local files and the progress bar (transfer.c).
+ *   mode (shell.c), the local files and the progress bar (transfer.c),
+ *   the receive buffer and the recv loop that feeds the reader (ftclient.c).
  */
 #include <cJSON.h>
 #include <errno.h>
@@ -24,21 +24,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "digest.h"
-#include "fileio.h"
 #include "frame.h"
 #include "fsroot.h"
 #include "ft.h"
+#include "ftclient.h"
 #include "interrupt.h"
 #include "session.h"
 #include "shell.h"
 #include "transfer.h"
 
-#define RECV_BUF (1u << 20)
 #define LIST_MAX (64u << 20)
 
 struct client_config {
@@ -48,27 +46,22 @@ struct client_config {
     int stdin_has_commands;         /* the interactive mode: no "put -" */
 };
 
-/* One connection: the socket, and a frame reader over a receive buffer
- * that may hold bytes of the next frame already. */
 struct conn {
     const struct client_config *cfg;
-    int fd;
-    struct frame_reader reader;
-    unsigned char *buf;
-    size_t have, pos;               /* buf[pos..have) not fed to the reader yet */
-    int fed_all;                    /* the last feed ended with NEED_MORE */
-    int awaiting;                   /* a request was sent, no reply yet    */
-    int running;                    /* ... and it is a command             */
+    struct ft_client link;          /* the socket and its frame reader */
+    int running;                    /* the request is a command         */
     int quiet;                      /* an error reply is not printed        */
     int command_status;             /* exec: the command's, as a shell's $? */
     struct ft_msg msg;              /* the last reply's header             */
 };
 
-static int run_command(struct conn *c, const char *word, int n, char **args);
+static int do_exec(struct conn *c, const char *command, size_t len);
+static int do_get(struct conn *c, const char *name, const char *dest);
+static int do_put(struct conn *c, const char *file, const char *name);
+static int do_list(struct conn *c, const char *dir);
+static int do_stat(struct conn *c, const char *name);
 static int receive_reply(struct conn *c);
-static int reconnect(struct conn *c);
-static int conn_open(struct conn *c, const struct client_config *cfg);
-static void conn_close(struct conn *c);
+static int conn_open(struct conn *c);
 
 int main(int argc, char **argv)
 {
@@ -102,10 +95,11 @@ int main(int argc, char **argv)
     };
     struct cli_outcome cli;
     struct shell_args cmd;
-    struct conn c;
+    struct conn c = { .cfg = &cfg, .link = { .fd = -1 } };
     const struct shell sh = {
         .prog = &prog, .cfg = &cfg, .cfg_size = sizeof cfg, .session = &cfg.session, .conn = &c,
-        .run = run_command, .receive_reply = receive_reply, .reconnect = reconnect, .fd = &c.fd,
+        .exec = do_exec, .get = do_get, .put = do_put, .list = do_list, .stat = do_stat,
+        .receive_reply = receive_reply, .reconnect = conn_open, .fd = &c.link.fd,
         .command_status = &c.command_status, .quiet = &c.quiet, .msg = &c.msg,
         .in = stdin, .out = stdout, .err = stderr
     };
@@ -122,49 +116,15 @@ int main(int argc, char **argv)
         return cli.exit_status;
     }
     cfg.stdin_has_commands = !cmd.word;
-    if (conn_open(&c, &cfg) < 0) {
-        conn_close(&c);         /* its receive buffer */
-        return cmd.exec ? EXIT_EXEC_FAILED : EXIT_CONNECTION;
-    }
-    int status = shell_main(&sh, &cmd);
-    conn_close(&c);
+    int status = conn_open(&c) < 0 ? (cmd.exec ? EXIT_EXEC_FAILED : EXIT_CONNECTION)
+                                   : shell_main(&sh, &cmd);
+    ft_client_close(&c.link);
     return status;
 }
 
-static int do_exec(struct conn *c, const char *command, size_t len);
-static int do_get(struct conn *c, const char *name, const char *dest);
-static int do_put(struct conn *c, const char *file, const char *name);
-static int do_list(struct conn *c, const char *dir);
-static int do_stat(struct conn *c, const char *name);
-static int stat_request(struct conn *c, const char *name, int quiet);
-
-/* One command: WORD and its N arguments ARGS, options taken out; exec's
- * one argument is the command. */
-static int run_command(struct conn *c, const char *word, int n, char **args)
-{
-    if (strcmp(word, "get") == 0)
-        return do_get(c, args[0], n > 1 ? args[1] : NULL);
-    if (strcmp(word, "put") == 0)
-        return do_put(c, args[0], n > 1 ? args[1] : NULL);
-    if (strcmp(word, "ls") == 0)
-        return do_list(c, n > 0 ? args[0] : NULL);
-    if (strcmp(word, "stat") == 0)
-        return do_stat(c, args[0]);
-    return do_exec(c, args[0], strlen(args[0]));
-}
-
-/* The server closed the idle connection (its --idle): a new one. */
-static int reconnect(struct conn *c)
-{
-    conn_close(c);
-    return conn_open(c, c->cfg);
-}
-
-/* ---- the connection and its frame reader ------------------------------- */
-
-/* Says "client: MESSAGE" on stderr. Returns RC, the exit status it explains. */
-static int say(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int say(int rc, const char *fmt, ...)
+/* Says "client: MESSAGE" on stderr, unless MESSAGE is "" (common/'s error
+ * texts when there is nothing to add). Returns RC, the status it explains. */
+__attribute__((format(printf, 2, 3))) static int say(int rc, const char *fmt, ...)
 {
     char message[2048];
     va_list ap;
@@ -172,84 +132,35 @@ static int say(int rc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "client: %s\n", message);
+    if (message[0])
+        fprintf(stderr, "client: %s\n", message);
     return rc;
 }
 
-static int conn_open(struct conn *c, const struct client_config *cfg)
+/* A new connection and its frame reader, the one there closed (the shell's
+ * reconnect, when the server closed it: its --idle). Returns 0, or -1
+ * after saying why. */
+static int conn_open(struct conn *c)
 {
-    struct frame_format format = frame_stage5;
+    const struct client_config *cfg = c->cfg;
 
-    memset(c, 0, sizeof *c);
-    c->cfg = cfg;
-    c->fd = -1;
-    format.max_header = (uint32_t)cfg->max_header;
-    frame_reader_init(&c->reader, &format);
-    c->buf = malloc(RECV_BUF);
-    if (!c->buf)
+    ft_client_close(&c->link);
+    *c = (struct conn){ .cfg = cfg };
+    if (ft_client_init(&c->link, (uint32_t)cfg->max_header, cfg->session.timeout_ms) < 0)
         return say(-1, "out of memory");
-    c->fd = session_connect(&cfg->session);
-    return c->fd < 0 ? -1 : 0;
+    c->link.fd = session_connect(&cfg->session);
+    return c->link.fd < 0 ? -1 : 0;
 }
 
-static void conn_close(struct conn *c)
-{
-    frame_reader_free(&c->reader);
-    free(c->buf);
-    c->buf = NULL;
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-}
-
-/* The next thing the reader finds: FRAME_HEADER, FRAME_BODY (*BODY,
- * *LEN in the receive buffer) or FRAME_END. Returns the event, or -1 after
- * printing why, with *FAIL set to the exit status. */
+/* ft_client_next, saying why it failed: -1 with *FAIL the exit status. */
 static int next_event(struct conn *c, const unsigned char **body, size_t *len, int *fail)
 {
-    char what[160];
+    char err[2048];
+    int ev = ft_client_next(&c->link, body, len, fail, err, sizeof err);
 
-    for (;;) {
-        if (interrupt_pending()) {
-            *fail = EXIT_INTERRUPTED;
-            return -1;
-        }
-        if (!c->fed_all || c->pos < c->have) {
-            size_t used;
-            enum frame_event ev = frame_reader_feed(&c->reader, c->buf + c->pos,
-                                                    c->have - c->pos, &used, body, len);
-            c->pos += used;
-            if (ev == FRAME_ERROR) {
-                *fail = say(EXIT_PROTOCOL, "%s", c->reader.err);
-                return -1;
-            }
-            c->fed_all = ev == FRAME_NEED_MORE;
-            if (ev != FRAME_NEED_MORE)
-                return (int)ev;
-        }
-        c->pos = c->have = 0;
-        ssize_t got = recv(c->fd, c->buf, RECV_BUF, 0);
-        if (got < 0 && errno == EINTR)
-            continue;
-        /* Between frames the server may be running a silent command: only
-         * a reply that stalls in the middle is given up. */
-        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && frame_reader_idle(&c->reader))
-            continue;
-        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            *fail = say(EXIT_CONNECTION, "the server sent nothing for %s s in the middle of a "
-                        "reply (--timeout); giving up",
-                        duration_text(c->cfg->session.timeout_ms).s);
-        else if (got < 0)
-            *fail = say(EXIT_CONNECTION, "receiving: %s", strerror(errno));
-        else if (got == 0)      /* "... after N of M bytes of the reply's header" */
-            *fail = say(EXIT_CONNECTION, "%s", frame_reader_idle(&c->reader)
-                        ? "the server closed the connection"
-                        : frame_reader_describe_cut(&c->reader, "reply", what, sizeof what));
-        if (got <= 0)
-            return -1;
-        c->have = (size_t)got;
-        c->fed_all = 0;
-    }
+    if (ev < 0)
+        say(0, "%s", err);
+    return ev;
 }
 
 /* Reads the next reply's header into c->msg and checks it against the
@@ -258,39 +169,23 @@ static int receive_reply(struct conn *c)
 {
     const unsigned char *body;
     size_t len;
-    int fail = EXIT_OK;
     struct ft_error e;
-    char shown[600];
+    char shown[600], err[2048];
+    int fail = ft_client_header(&c->link, &c->cfg->session,
+                                c->running ? ", or the command has printed nothing yet" : "",
+                                err, sizeof err);
 
-    if (c->awaiting && c->pos == c->have && frame_reader_idle(&c->reader)) {
-        /* The first reply to a request: wait, with the busy notice and
-         * --wait. (Later ones, a command's output, may take their time.) */
-        struct session_config waiting = c->cfg->session;
-        waiting.busy_hint = c->running ? ", or the command has printed nothing yet" : "";
-        int started = session_wait_for_reply(&waiting, c->fd);
-        if (started == 0)
-            say(0, "the server closed the connection");
-        if (started == -2)
-            return EXIT_INTERRUPTED;
-        if (started <= 0)
-            return EXIT_CONNECTION;
-    }
-    c->awaiting = 0;
-    int ev = next_event(c, &body, &len, &fail);
-    if (ev < 0)
-        return fail;
-    if (ev != FRAME_HEADER)
-        return say(EXIT_PROTOCOL, "internal error: a reply began without a header");
-    if (ft_parse(FT_REPLY, c->reader.header, c->reader.header_json, c->reader.header_len,
-                 c->reader.body_size, &c->msg, &e) < 0)
+    if (fail != EXIT_OK)
+        return say(fail, "%s", err);
+    const struct frame_reader *r = &c->link.reader;
+    if (ft_parse(FT_REPLY, r->header, r->header_json, r->header_len, r->body_size, &c->msg, &e) < 0)
         return say(EXIT_PROTOCOL, "the server broke the protocol: %s", e.message);
     if (c->msg.op == FT_ERROR) {
         fsroot_show_text(c->msg.message, strlen(c->msg.message), shown, sizeof shown);
         if (!c->quiet)
             say(0, "server: %s (%s)", shown, c->msg.code);
         /* The error has no body: take its end, the stream stays in step. */
-        ev = next_event(c, &body, &len, &fail);
-        return ev < 0 ? fail : EXIT_REMOTE;
+        return next_event(c, &body, &len, &fail) < 0 ? fail : EXIT_REMOTE;
     }
     return EXIT_OK;
 }
@@ -300,12 +195,9 @@ static int end_of_frame(struct conn *c)
 {
     const unsigned char *body;
     size_t len;
-    int fail = EXIT_OK;
-    int ev = next_event(c, &body, &len, &fail);
+    int fail = EXIT_PROTOCOL, ev = next_event(c, &body, &len, &fail);
 
-    if (ev < 0)
-        return fail;
-    return ev == FRAME_END ? EXIT_OK : EXIT_PROTOCOL;
+    return ev == FRAME_END ? EXIT_OK : fail;
 }
 
 /* Expects a reply of op OP (or an error). Returns 0, or an exit status. */
@@ -327,31 +219,24 @@ static int send_request(struct conn *c, cJSON *header, int ok, const void *body,
 {
     char err[256];
 
-    if (!ok) {
+    if (!ok)
         cJSON_Delete(header);
-        header = NULL;
-    }
-    if (ft_send(c->fd, header, body, len, more, err, sizeof err) < 0)
+    if (ft_send(c->link.fd, ok ? header : NULL, body, len, more, err, sizeof err) < 0)
         return errno == EPIPE || errno == ECONNRESET
                ? say(EXIT_CONNECTION, "the server closed the connection")
                : say(EXIT_CONNECTION, "sending the request: %s", err);
-    c->awaiting = 1;
+    c->link.awaiting = 1;
     c->running = 0;
     return EXIT_OK;
 }
 
-/* ---- exec: the output as it comes -------------------------------------- */
-
+/* exec: the output as it comes. */
 static int do_exec(struct conn *c, const char *command, size_t len)
 {
-    struct digest sha = { DIGEST_NONE, NULL };
-    char sha_hex[DIGEST_HEX_MAX], note[512];
-    uint64_t sizes[3] = { 0, 0, 0 };
+    struct shell_output out;
+    char note[512];
 
-    if (len > FT_MAX_COMMAND)
-        return say(EXIT_USAGE, "the command is %zu bytes; the server runs at most %d (one "
-                   "argument of sh -c)", len, FT_MAX_COMMAND);
-    if (digest_init_behind(&sha, DIGEST_SHA256) < 0)
+    if (shell_output_init(&out, STDOUT_FILENO, STDERR_FILENO) < 0)
         return say(EXIT_LOCAL, "out of memory");
     fflush(stdout);
     c->command_status = EXIT_EXEC_FAILED;
@@ -365,44 +250,28 @@ static int do_exec(struct conn *c, const char *command, size_t len)
             break;
         }
         /* Each piece is shown the moment it arrives. */
-        int stream = c->msg.stream, fd = stream == 1 ? STDOUT_FILENO : STDERR_FILENO;
         const unsigned char *body;
         size_t piece;
         while (next_event(c, &body, &piece, &rc) == FRAME_BODY) {
-            digest_update(&sha, body, piece);
-            sizes[stream] += piece;
-            if (fileio_write_all(fd, body, piece) < 0) {
+            if (shell_output_write(&out, c->msg.stream, body, piece) < 0) {
                 rc = say(EXIT_LOCAL, "writing the output: %s", strerror(errno));
                 break;
             }
         }
     }
     if (rc == EXIT_OK) {
-        /* The output checked against "exit", and the status a shell
-         * would give (shell.h). */
-        digest_final_hex(&sha, sha_hex);
-        rc = shell_exit_status(&c->msg, sha_hex, sizes, &c->command_status, note, sizeof note);
-        if (note[0])
-            say(rc, "%s", note);
+        rc = shell_output_end(&out, &c->msg, &c->command_status, note, sizeof note);
+        say(rc, "%s", note);
         int end = end_of_frame(c);
         if (rc == EXIT_OK)
             rc = end;
     }
     interrupt_catch(0);
-    if (rc == EXIT_INTERRUPTED) {
-        /* The close is the message: the server kills the command's whole
-         * process group when its client goes away. */
-        close(c->fd);
-        c->fd = -1;
-        say(0, "interrupted: the connection is closed, and the server stops the command (its "
-            "whole process group)");
-    }
-    digest_free(&sha);
+    shell_output_free(&out);
     return rc;
 }
 
-/* ---- get: into a temporary file, renamed once verified ----------------- */
-
+/* get: into a temporary file, renamed once verified. */
 static int do_get(struct conn *c, const char *name, const char *dest)
 {
     char said[DIGEST_HEX_MAX], text[1024];
@@ -467,8 +336,22 @@ end:
     return rc;
 }
 
-/* ---- put: the file by sendfile, hashed beside ------------------------- */
+/* Sends "stat" for NAME and reads its reply into c->msg (an error reply
+ * not printed when QUIET). Returns 0, or an exit status. */
+static int stat_request(struct conn *c, const char *name, int quiet)
+{
+    cJSON *header = ft_header(FT_STAT);
+    int rc = send_request(c, header, cJSON_AddStringToObject(header, "name", name) != NULL,
+                          NULL, 0, 0);
 
+    c->quiet = quiet;
+    if (rc == EXIT_OK)
+        rc = expect_reply(c, FT_STAT_REPLY);
+    c->quiet = 0;
+    return rc;
+}
+
+/* put: the file by sendfile, hashed beside. */
 static int do_put(struct conn *c, const char *file, const char *name)
 {
     char sha_hex[DIGEST_HEX_MAX], err[1024], hint[2 * FT_SHOWN_MAX + 64];
@@ -492,8 +375,7 @@ static int do_put(struct conn *c, const char *file, const char *name)
     if (rc == EXIT_OK) {        /* where the upload starts: there, or at 0 */
         rc = upload_resume_at(&up, kept, c->cfg->resume, c->cfg->overwrite, file, name, err,
                               sizeof err);
-        if (err[0])
-            say(rc, "%s", err);
+        say(rc, "%s", err);
     }
     if (rc == EXIT_OK && (rc = upload_hash(&up, err, sizeof err)) != EXIT_OK)
         say(rc, "%s", err);
@@ -520,7 +402,7 @@ static int do_put(struct conn *c, const char *file, const char *name)
         goto end;
     upload_start(&up, isatty(STDERR_FILENO), stderr);
     rc = send_request(c, ft_header(FT_DATA), 1, NULL, up.size - up.offset, 1);
-    if (rc == EXIT_OK && (rc = upload_send(&up, c->fd, file, name, err, sizeof err)) != EXIT_OK)
+    if (rc == EXIT_OK && (rc = upload_send(&up, c->link.fd, file, name, err, sizeof err)) != EXIT_OK)
         fprintf(stderr, "%sclient: %s\n", rc == EXIT_INTERRUPTED && up.bar.on ? "\n" : "", err);
     if (rc == EXIT_OK && (rc = upload_finish(&up, sha_hex, err, sizeof err)) != EXIT_OK)
         say(rc, "%s", err);
@@ -531,7 +413,7 @@ static int do_put(struct conn *c, const char *file, const char *name)
                       NULL, 0, 0);
     /* "done" comes after the server's fsync: slow for a large file, and no
      * sign of a busy server (it is talking to us). */
-    c->awaiting = 0;
+    c->link.awaiting = 0;
     if (rc == EXIT_OK)
         rc = expect_reply(c, FT_DONE);
     if (rc == EXIT_OK && (strcasecmp(c->msg.sha256, sha_hex) != 0 || c->msg.file_size != up.size))
@@ -549,13 +431,10 @@ end:
     return rc;
 }
 
-/* ---- ls and stat ------------------------------------------------------- */
-
 static int do_list(struct conn *c, const char *dir)
 {
-    char *text = NULL, err[128];
-    const unsigned char *body;
-    size_t have = 0, piece;
+    char *text = NULL, err[2048];
+    size_t have;
     cJSON *header = ft_header(FT_LIST);
     int rc = send_request(c, header, !dir || cJSON_AddStringToObject(header, "name", dir), NULL,
                           0, 0);
@@ -564,39 +443,20 @@ static int do_list(struct conn *c, const char *dir)
         rc = expect_reply(c, FT_LIST_REPLY);
     if (rc != EXIT_OK)
         return rc;
-    uint64_t size = c->msg.size, skipped = c->msg.skipped;
-    int truncated = c->msg.truncated;
-    if (size > LIST_MAX || !(text = malloc((size_t)size + 1)))
+    if (c->msg.size > LIST_MAX || !(text = malloc((size_t)c->msg.size + 1)))
         return say(EXIT_PROTOCOL, "a listing of %" PRIu64 " bytes is more than this client takes",
-                   size);
-    while (next_event(c, &body, &piece, &rc) == FRAME_BODY) {
-        memcpy(text + have, body, piece);
-        have += piece;
-    }
-    if (rc == EXIT_OK && transfer_print_listing(text, have, stdout, err, sizeof err) < 0)
+                   c->msg.size);
+    if (ft_client_body(&c->link, text, &have, &rc, err, sizeof err) < 0)
+        say(0, "%s", err);
+    else if (transfer_print_listing(text, have, stdout, err, sizeof err) < 0)
         rc = say(EXIT_PROTOCOL, "the server broke the protocol: %s", err);
-    if (rc == EXIT_OK && skipped)
+    if (rc == EXIT_OK && c->msg.skipped)
         say(0, "%" PRIu64 " more files have names a client cannot ask for (control characters, "
-            "not UTF-8)", skipped);
-    if (rc == EXIT_OK && truncated)
+            "not UTF-8)", c->msg.skipped);
+    if (rc == EXIT_OK && c->msg.truncated)
         say(0, "the listing was cut short by the server");
     free(text);
     fflush(stdout);
-    return rc;
-}
-
-/* Sends "stat" for NAME and reads its reply into c->msg (an error reply
- * not printed when QUIET). Returns 0, or an exit status. */
-static int stat_request(struct conn *c, const char *name, int quiet)
-{
-    cJSON *header = ft_header(FT_STAT);
-    int rc = send_request(c, header, cJSON_AddStringToObject(header, "name", name) != NULL,
-                          NULL, 0, 0);
-
-    c->quiet = quiet;
-    if (rc == EXIT_OK)
-        rc = expect_reply(c, FT_STAT_REPLY);
-    c->quiet = 0;
     return rc;
 }
 
