@@ -191,9 +191,13 @@ static int open_output(void)
         tap.enabled = 0;
         return -1;
     }
+    /* Blocking, so a full pipe waits rather than losing an event. */
     int flags = fcntl(fd, F_GETFL);
-    if (flags >= 0)
-        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+        close(fd);
+        tap.enabled = 0;
+        return -1;
+    }
     struct stat st;
     if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode))
         tap.buf_size = 0;

@@ -121,9 +121,7 @@ static void exec_child(const char *program, char *const argv[], char *const envp
         int fd = child_fd[i];
         if (o->fd[i] == SPAWN_NULL && (fd = open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY)) < 0)
             goto fail;
-        if (fd == i)
-            fcntl(fd, F_SETFD, 0);
-        else if (fd >= 0 && dup2(fd, i) < 0)
+        if (fd == i ? fcntl(fd, F_SETFD, 0) < 0 : fd >= 0 && dup2(fd, i) < 0)
             goto fail;
     }
     if ((report_fd > 3 && close_range(3, (unsigned)report_fd - 1, 0) < 0) ||

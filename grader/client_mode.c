@@ -230,7 +230,10 @@ int client_mode_listen(struct run *r, char *err, size_t errlen)
     }
     snprintf(r->port, sizeof r->port, "%u", ntohs(sa.sin_port));
     snprintf(r->host, sizeof r->host, "127.0.0.1");
-    fcntl(r->listen_fd, F_SETFL, O_NONBLOCK);
+    if (fcntl(r->listen_fd, F_SETFL, O_NONBLOCK) < 0) {
+        snprintf(err, errlen, "making the listening socket non-blocking: %s", strerror(errno));
+        return -1;
+    }
     return 0;
 }
 
@@ -255,7 +258,14 @@ void play_client_mode(struct run *r)
     }
     c->opened = 1;
     int on = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) < 0) {
+        step(r, "the grader could not set TCP_NODELAY on the client's connection: %s",
+             strerror(errno));
+        r->stopped = "no connection";
+        finish_program(r, 1);
+        judge_client(r, r->last_wait, c);
+        return;
+    }
     conn_learn_addresses(c);
     trace_open_event(r, c, CAP_ACCEPT, CALL_ACCEPT4);
     step(r, "the client connected");

@@ -211,7 +211,12 @@ static int connect_conn(struct run *r, struct conn *c, unsigned conn_no)
             error = errno;
             continue;
         }
-        setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+        if (setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0) {
+            error = errno;
+            close(c->fd);
+            c->fd = -1;
+            continue;
+        }
         if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) == 0) {
             error = 0;
             break;
@@ -248,7 +253,14 @@ static int connect_conn(struct run *r, struct conn *c, unsigned conn_no)
         return -1;
     }
     int on = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) < 0) {
+        step(r, "client %u could not connect: the grader could not set TCP_NODELAY: %s",
+             conn_no, strerror(errno));
+        close(c->fd);
+        c->fd = -1;
+        fail_at_last(r);
+        return -1;
+    }
     c->opened = 1;
     conn_learn_addresses(c);
     trace_open_event(r, c, CAP_CONNECT, CALL_CONNECT);

@@ -117,8 +117,8 @@ static void serve_client(struct serve_conn *conn, void *ctx)
  * Nagle's algorithm (stage4_json_header/README.md tells that story). */
 static int send_reply(int conn, const struct cmd_result *result)
 {
-    net_cork(conn, 1);
-    if (send_file(conn, result->out_fd, 0, result->out_len) < 0 ||
+    if (net_cork(conn, 1) < 0 ||
+        send_file(conn, result->out_fd, 0, result->out_len) < 0 ||
         send_file(conn, result->err_fd, 0, result->err_len) < 0)
         return -1;
     return net_cork(conn, 0);

@@ -121,8 +121,8 @@ static int send_reply(int conn, const struct cmd_result *result)
 
     /* --max-output keeps the total below 2^31, so it fits the signed field. */
     le32_encode((int32_t)(result->out_len + result->err_len), reply_len);
-    net_cork(conn, 1);
-    if (send_all(conn, reply_len, sizeof reply_len) < 0 ||
+    if (net_cork(conn, 1) < 0 ||
+        send_all(conn, reply_len, sizeof reply_len) < 0 ||
         send_file(conn, result->out_fd, 0, result->out_len) < 0 ||
         send_file(conn, result->err_fd, 0, result->err_len) < 0)
         return -1;

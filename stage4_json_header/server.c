@@ -134,8 +134,8 @@ static int send_reply(int conn, const struct cmd_result *result)
     if (!header_json)
         goto end;
     le32_encode((int32_t)strlen(header_json), header_len);
-    net_cork(conn, 1);
-    if (send_all(conn, header_len, sizeof header_len) < 0 ||
+    if (net_cork(conn, 1) < 0 ||
+        send_all(conn, header_len, sizeof header_len) < 0 ||
         send_all(conn, header_json, strlen(header_json)) < 0 ||
         send_file(conn, result->out_fd, 0, result->out_len) < 0 ||
         send_file(conn, result->err_fd, 0, result->err_len) < 0)
