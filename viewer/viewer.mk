@@ -22,10 +22,10 @@ $(VIEWER_UI_OBJ): CPPFLAGS += $(CURSES_CFLAGS)
 # own, position-independent, and links only libc and libdl: it is loaded into
 # programs that know nothing about nianbao. It is built here, beside the
 # viewer, which looks for it next to itself.
-viewer/tap.pic.o: capture/tap.c capture/capture.h
+capture/tap.pic.o: capture/tap.c capture/capture.h
 	$(CC) $(WARN) $(CPPFLAGS) -Icapture $(CFLAGS) -fPIC -c -o $@ $<
 
-viewer/libnianbao-tap.so: viewer/tap.pic.o
+viewer/libnianbao-tap.so: capture/tap.pic.o
 	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -shared -fPIC -o $@ $^ -ldl
 
 viewer/nianbao-view: $(VIEWER_UI_OBJ) $(VIEWER_DATA_OBJ) $(CAPTURE_LIB) $(COMMON_LIB)
