@@ -85,6 +85,24 @@ static int spawn_shell(struct spawn_child *child, const char *cmd, unsigned long
     return spawn_start(child, program, argv, &opts, ignored, sizeof ignored);
 }
 
+/* --sandbox: a command that has used SANDBOX_DEMOTE_CPU_MS of CPU is
+ * demoted (sandbox.h). It is looked at when it could have used the rest
+ * of that on two cores, and at most every SANDBOX_DEMOTE_LOOK_MS;
+ * command_wait_ms counts the next look among its deadlines. */
+static void demote_when_due(struct command *c, long long now)
+{
+    long long cpu_ms = SANDBOX_DEMOTE_CPU_MS;
+
+    if (c->demote_ms == 0 || now < c->demote_ms)
+        return;
+    int hog = c->shell_done ? 1 : sandbox_demote_hog(c->pid, &cpu_ms);
+    long long next = (SANDBOX_DEMOTE_CPU_MS - cpu_ms) / 2;
+    if (hog == 1 || hog < 0)
+        c->demote_ms = 0;
+    else
+        c->demote_ms = now + (next > SANDBOX_DEMOTE_LOOK_MS ? next : SANDBOX_DEMOTE_LOOK_MS);
+}
+
 static int open_pidfd(pid_t pid)
 {
 #ifdef SYS_pidfd_open
@@ -154,6 +172,8 @@ int command_start(struct command *c, const void *cmd, size_t cmd_len,
     }
     c->pidfd = open_pidfd(child.pid);
     c->deadline_ms = now_ms() + (long long)timeout_ms;
+    if (the_sandbox)
+        c->demote_ms = now_ms() + SANDBOX_DEMOTE_CPU_MS / 2;
     return 0;
 }
 
@@ -227,6 +247,7 @@ int command_tick(struct command *c)
             command_kill(c);
         }
     }
+    demote_when_due(c, now);
     if (now >= c->deadline_ms) {
         if (!c->shell_done && !c->timed_out) {
             c->timed_out = 1;
@@ -248,7 +269,10 @@ long long command_wait_ms(const struct command *c)
 {
     if (command_over(c))
         return -1;
-    long long left = c->deadline_ms - now_ms();
+    long long now = now_ms();
+    long long left = c->deadline_ms - now;
+    if (c->demote_ms > 0 && !c->shell_done && c->demote_ms - now < left)
+        left = c->demote_ms - now;
     if (left < 0)
         left = 0;
     /* Without a pidfd nothing wakes us when the shell exits: look now and then. */

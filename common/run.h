@@ -41,6 +41,9 @@ struct command {
     int pidfd;                /* readable when the shell exits; -1 when the
                                  kernel has no pidfd (then poll with a timer) */
     long long deadline_ms;    /* CLOCK_MONOTONIC: the group is killed then  */
+    long long demote_ms;      /* --sandbox: when to look whether it is a CPU
+                                 hog, to demote (sandbox.h); 0: done, or no
+                                 sandbox                                    */
     unsigned long timeout_ms;
     uint64_t max_output;      /* output allowed, stdout and stderr together */
     uint64_t output_len;      /* output handed to the owner so far          */

@@ -2,11 +2,14 @@
 #define _GNU_SOURCE
 #include "sandbox.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -213,6 +216,156 @@ int sandbox_argv(const struct sandbox *sb, const char *cmd, unsigned long timeou
     argv[n++] = (char *)cmd;
     argv[n] = NULL;
     return 0;
+}
+
+/* ---- demotion ----------------------------------------------------------- */
+
+#define DEMOTE_MAX_PROCS 512      /* a command has at most SANDBOX_NPROC      */
+#define DEMOTE_MAX_SETS 16        /* process groups, sessions: one, usually   */
+
+/* Adds the children of every thread of PID to the queue. */
+static void queue_children(pid_t pid, pid_t *queue, size_t *count)
+{
+    char path[64], list[4096];
+    struct dirent *task;
+
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *tasks = opendir(path);
+    if (!tasks)
+        return;     /* gone already */
+    while ((task = readdir(tasks)) != NULL && *count < DEMOTE_MAX_PROCS) {
+        if (task->d_name[0] < '0' || task->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%.16s/children", (int)pid, task->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t n = read(fd, list, sizeof list - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        list[n] = '\0';
+        for (char *at = list, *end; *count < DEMOTE_MAX_PROCS; at = end) {
+            long child = strtol(at, &end, 10);
+            if (end == at || child <= 0)
+                break;
+            queue[(*count)++] = (pid_t)child;
+        }
+    }
+    closedir(tasks);
+}
+
+/* One process of a command, from /proc/PID/stat. */
+struct proc_info {
+    pid_t pid, pgrp, session;
+    unsigned long long cpu_ticks;   /* its own and its reaped children's */
+};
+
+/* Fills INFO for PID from /proc/PID/stat (the fields after the command's
+ * name, which may hold anything: from its last ')'). Returns 0, or -1
+ * (gone). */
+static int proc_info(pid_t pid, struct proc_info *info)
+{
+    char path[64], stat[1024];
+    int ppid, group, sid;
+    unsigned long long utime, stime, cutime, cstime;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, stat, sizeof stat - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    stat[n] = '\0';
+    char *after_name = strrchr(stat, ')');
+    if (!after_name ||
+        sscanf(after_name + 1, " %*c %d %d %d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
+               &ppid, &group, &sid, &utime, &stime, &cutime, &cstime) != 7)
+        return -1;
+    info->pid = pid;
+    info->pgrp = group;
+    info->session = sid;
+    info->cpu_ticks = utime + stime + cutime + cstime;
+    return 0;
+}
+
+/* 1 when ID is in SET (of *COUNT); else adds it (when there is room). */
+static int seen(pid_t *set, size_t *count, pid_t id)
+{
+    for (size_t i = 0; i < *count; i++)
+        if (set[i] == id)
+            return 1;
+    if (*count < DEMOTE_MAX_SETS)
+        set[(*count)++] = id;
+    return 0;
+}
+
+/* Sets the nice value of every process in PROCS (N), by session and by
+ * process group. Returns 1 when the kernel refused an autogroup for now
+ * (EAGAIN), else 0. */
+static int demote(const struct proc_info *procs, size_t n)
+{
+    pid_t groups[DEMOTE_MAX_SETS], sessions[DEMOTE_MAX_SETS];
+    size_t n_groups = 0, n_sessions = 0;
+    char nice_text[8], path[64];
+    int retry = 0;
+
+    snprintf(nice_text, sizeof nice_text, "%d", SANDBOX_DEMOTE_NICE);
+    for (size_t i = 0; i < n; i++) {
+        /* Under autogroup the scheduler shares the CPU between sessions
+         * first, and a process's nice counts only within its session: the
+         * session's own nice is what weighs against the other commands. */
+        if (!seen(sessions, &n_sessions, procs[i].session)) {
+            snprintf(path, sizeof path, "/proc/%d/autogroup", (int)procs[i].pid);
+            int fd = open(path, O_WRONLY | O_CLOEXEC);
+            if (fd >= 0) {
+                if (write(fd, nice_text, strlen(nice_text)) < 0 && errno == EAGAIN)
+                    retry = 1;
+                close(fd);
+            }
+        }
+        /* The nice value every process of the group has from now on, and
+         * what its children inherit (after the autogroup: a process that
+         * sees its nice at 19 finds its session's there already). */
+        if (!seen(groups, &n_groups, procs[i].pgrp))
+            setpriority(PRIO_PGRP, (id_t)procs[i].pgrp, SANDBOX_DEMOTE_NICE);
+    }
+    return retry;
+}
+
+int sandbox_demote_hog(pid_t bwrap_pid, long long *cpu_ms)
+{
+    pid_t own_session = getsid(0);
+    size_t count = 0, n_procs = 0;
+    unsigned long long ticks = 0;
+    long ticks_per_s = sysconf(_SC_CLK_TCK);
+    int rc = -1;
+
+    pid_t *queue = malloc(DEMOTE_MAX_PROCS * sizeof *queue);
+    struct proc_info *procs = malloc(DEMOTE_MAX_PROCS * sizeof *procs);
+    if (!queue || !procs)
+        goto end;
+    queue_children(bwrap_pid, queue, &count);
+    for (size_t i = 0; i < count; i++) {
+        queue_children(queue[i], queue, &count);
+        /* bwrap's own first process is in the server's session: leave it
+         * (and the server's autogroup) alone. */
+        if (proc_info(queue[i], &procs[n_procs]) == 0 && procs[n_procs].session != own_session) {
+            ticks += procs[n_procs].cpu_ticks;
+            n_procs++;
+        }
+    }
+    *cpu_ms = (long long)(ticks * 1000 / (unsigned long long)(ticks_per_s > 0 ? ticks_per_s : 100));
+    if (*cpu_ms < SANDBOX_DEMOTE_CPU_MS)
+        rc = 0;
+    else
+        rc = demote(procs, n_procs) ? 2 : 1;
+end:
+    free(queue);
+    free(procs);
+    return rc;
 }
 
 void sandbox_free(struct sandbox *sb)

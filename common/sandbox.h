@@ -36,6 +36,7 @@
 #define NIANBAO_SANDBOX_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "cli.h"
 
@@ -86,6 +87,35 @@ int sandbox_argv(const struct sandbox *sb, const char *cmd, unsigned long timeou
 
 /* Entries sandbox_argv needs, the final NULL included. */
 #define SANDBOX_ARGV_MAX 96
+
+/* A command that has used SANDBOX_DEMOTE_CPU_MS of CPU (its processes
+ * together) is demoted to nice SANDBOX_DEMOTE_NICE: a fork bomb, `yes`,
+ * `find /` then yield the CPU to everyone's short commands, which keep
+ * nice 0 however long they wait. CPU, not wall-clock time: on a loaded
+ * machine a short command that waited its turn for a second must not be
+ * demoted for it. run.c looks (sandbox_demote_hog) from the wait it does
+ * anyway, at most every SANDBOX_DEMOTE_LOOK_MS, and only while a command
+ * runs: no timer of its own. */
+#define SANDBOX_DEMOTE_CPU_MS 100
+#define SANDBOX_DEMOTE_LOOK_MS 25
+#define SANDBOX_DEMOTE_NICE 19
+
+/* Looks at one running command: the CPU time of every process below
+ * BWRAP_PID (what sandbox_argv starts) outside the caller's session (the
+ * command's own session, made by bwrap --new-session, and any it made
+ * since; their reaped children included) into *CPU_MS. When that is
+ * SANDBOX_DEMOTE_CPU_MS or more, demotes them to SANDBOX_DEMOTE_NICE: by
+ * process group (setpriority: what a child forked later inherits), and
+ * each session's autogroup (/proc/PID/autogroup: where the kernel shares
+ * the CPU between sessions first, a process's nice only counts within its
+ * session). The processes are found through /proc/PID/task/TID/children
+ * (CONFIG_PROC_CHILDREN, as Debian builds it). Returns 0 (not a hog yet),
+ * 1 (demoted), 2 (demoted, but the kernel refused an autogroup for now:
+ * without CAP_SYS_ADMIN it takes one such change every 100 ms,
+ * machine-wide; call again later), or -1 (out of memory). A session made
+ * after the demotion keeps its autogroup's nice (0), but its processes
+ * are at 19. */
+int sandbox_demote_hog(pid_t bwrap_pid, long long *cpu_ms);
 
 void sandbox_free(struct sandbox *sb);
 

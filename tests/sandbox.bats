@@ -148,6 +148,35 @@ secrets() {
     done
 }
 
+@test "with --sandbox a command that has used 100 ms of CPU drops to nice 19, its session's autogroup too, and a short one keeps nice 0 (under 1 s)" {
+    local model kind
+    # a busy loop that waits for its own demotion (the server's --timeout
+    # bounds it), then says what it has; `sleep` first: waiting is not
+    # what demotes it
+    local spin='sleep 0.3; echo "slept: nice $(nice)"; until [ "$(nice)" = 19 ]; do :; done; echo "nice $(nice)";'
+    spin+=' cat /proc/self/autogroup 2>/dev/null | sed "s/^.* nice /autogroup nice /"'
+    for model in stage3_struct_len/server stage6_concurrent/poll stage6_concurrent/thread; do
+        if [ "$model" = stage3_struct_len/server ]; then
+            start_server srv "$ROOT/$model" --port 0 --timeout 5 --sandbox
+            kind=3
+        else
+            start_server srv "$ROOT/$model" --port 0 --root "$SERVED" --timeout 5 --sandbox
+            kind=5
+        fi
+        ask "$kind" nice
+        assert_output 0
+        ask "$kind" "$spin"
+        echo "$model: $ELAPSED_MS ms"
+        assert_line --index 0 "slept: nice 0"
+        assert_line --index 1 "nice 19"
+        # where the kernel groups by session (CONFIG_SCHED_AUTOGROUP)
+        [ ! -e /proc/self/autogroup ] || assert_line --index 2 "autogroup nice 19"
+        [ "$ELAPSED_MS" -lt 3000 ]
+        kill "$srv_pid"
+        wait_for_exit "$srv_pid"
+    done
+}
+
 @test "--read-only refuses put with read_only, the same bytes from stage 5 and stage 6, and the sandbox sees the root read-only (under 1 s)" {
     local prog
     printf 'upload\n' >"$BATS_TEST_TMPDIR/up.txt"

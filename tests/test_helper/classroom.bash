@@ -341,7 +341,11 @@ classroom_run() {
     cap_pid=$!
     STARTED_PIDS+=("$cap_pid")
     wait_for_line "$BATS_TEST_TMPDIR/cap.log" "^Capturing on"
-    start_server srv ip netns exec "$NS_T" env HOME="$TEACHER" \
+    # setsid: the server in a session of its own, as a teacher's server is
+    # (its terminal), and so in an autogroup of its own; the students'
+    # clients, on laptops in a class, share the test's session here, and
+    # would otherwise share the server's CPU weight with it.
+    start_server srv ip netns exec "$NS_T" env HOME="$TEACHER" setsid \
         "$ROOT/stage6_concurrent/$model" -H "$SRV_ADDR" --port 0 --root "$SERVED" \
         --sandbox --read-only --timeout 2 --idle 3 --frame-timeout 2 --send-timeout 3 \
         --max-output 8388608 --grace 1 "${limits[@]}"
