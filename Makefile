@@ -107,7 +107,7 @@ test-heavy: deps
 # libmd's MD5 beside libcrypto's (the one stage 4 uses) when libmd-dev is
 # there (`make bench` installs it); a stamp rebuilds it when that changes.
 BENCH_BIN := bench/raw_server bench/raw_client bench/spawn_loop bench/tiny_sends bench/md5_speed \
-             bench/rr_server bench/rr_client
+             bench/rr_server bench/rr_client bench/rr_record
 HAVE_LIBMD := $(shell $(PKG_CONFIG) --exists libmd 2>/dev/null && echo yes)
 BENCH_LIBMD_STAMP := bench/.libmd-$(if $(HAVE_LIBMD),yes,no)
 $(BENCH_LIBMD_STAMP):

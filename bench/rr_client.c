@@ -7,8 +7,12 @@
  *
  *   ok  seconds  requests_per_s
  *
- * (tab-separated, after a header line). Exits 1 when a connection fails or
- * the server closes early. Not a lab program. */
+ * (tab-separated, after a header line). With --request-file and
+ * --reply-file it sends that file's bytes as each request and checks that
+ * every reply is the other file's bytes (bench/poll_floor.sh records them
+ * from a real exchange: the same client then drives the poll model).
+ * Exits 1 when a connection fails, the server closes early or a reply is
+ * not the one expected. Not a lab program. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -31,6 +35,7 @@
 struct rr_config {
     const char *host, *port;
     unsigned long connections, requests, request, reply;
+    const char *request_file, *reply_file;
 };
 
 struct rr_conn {
@@ -45,11 +50,35 @@ struct rr_run {
     const struct rr_config *cfg;
     int epfd;
     unsigned char *request_buf, *reply_buf;
+    unsigned char *expected;  /* every reply's bytes (--reply-file), or NULL */
     unsigned long left;       /* connections not yet done */
     unsigned long long ok;
 };
 
 static int step(struct rr_run *run, struct rr_conn *c);
+
+/* Reads the whole of PATH into *BUF (malloc'd) and its size into *LEN.
+ * Returns 0, or -1 (errno). */
+static int slurp(const char *path, unsigned char **buf, unsigned long *len)
+{
+    FILE *f;
+    long size;
+
+    errno = 0;
+    if (!(f = fopen(path, "rb")))
+        return -1;
+    if (fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0 ||
+        size == 0 || (unsigned long)size > BYTES_MAX || !(*buf = malloc((size_t)size)) ||
+        fread(*buf, 1, (size_t)size, f) != (size_t)size) {
+        if (!errno)
+            errno = EINVAL;
+        fclose(f);
+        return -1;
+    }
+    fclose(f);
+    *len = (unsigned long)size;
+    return 0;
+}
 
 static double now_s(void)
 {
@@ -60,7 +89,7 @@ static double now_s(void)
 
 int main(int argc, char **argv)
 {
-    struct rr_config cfg = { "127.0.0.1", NULL, 10, 100, 0, 0 };
+    struct rr_config cfg = { "127.0.0.1", NULL, 10, 100, 0, 0, NULL, NULL };
     const struct cli_option options[] = {
         CLI_HOST_OPTION(&cfg.host),
         { "port", 'p', CLI_PORT, &cfg.port, "PORT", "bench/rr_server's port", 1, 0 },
@@ -70,12 +99,17 @@ int main(int argc, char **argv)
           1, 10000000 },
         { "request", 0, CLI_UINT, &cfg.request, "BYTES", "bytes of each request", 1, BYTES_MAX },
         { "reply", 0, CLI_UINT, &cfg.reply, "BYTES", "bytes of each reply", 1, BYTES_MAX },
+        { "request-file", 0, CLI_STRING, &cfg.request_file, "FILE",
+          "send FILE's bytes as each request (in place of --request)", 0, 0 },
+        { "reply-file", 0, CLI_STRING, &cfg.reply_file, "FILE",
+          "expect FILE's bytes as each reply, and check them (in place of --reply)", 0, 0 },
     };
     const struct cli_program prog = {
         "rr_client", "Sends requests of --request bytes and reads replies of --reply bytes, "
         "one at a time on each connection.",
         "the poll model's floor in make bench, not a lab stage", options,
-        sizeof options / sizeof options[0], "--port, --request and --reply are required."
+        sizeof options / sizeof options[0],
+        "--port is required, and --request or --request-file, --reply or --reply-file."
     };
     struct rr_run run = { .cfg = &cfg };
     struct cli_outcome cli;
@@ -87,12 +121,23 @@ int main(int argc, char **argv)
         fputs(cli.text, cli.to_stderr ? stderr : stdout);
         return cli.exit_status;
     }
+    const char *unread = NULL;
+    if (cfg.request_file && slurp(cfg.request_file, &run.request_buf, &cfg.request) < 0)
+        unread = cfg.request_file;
+    else if (cfg.reply_file && slurp(cfg.reply_file, &run.expected, &cfg.reply) < 0)
+        unread = cfg.reply_file;
+    if (unread) {
+        fprintf(stderr, "rr_client: cannot read %s: %s\n", unread, strerror(errno));
+        return 1;
+    }
     if (!cfg.port || cfg.request == 0 || cfg.reply == 0) {
-        fprintf(stderr, "rr_client: --port, --request and --reply are required\n");
+        fprintf(stderr, "rr_client: --port, --request (or --request-file) and --reply "
+                "(or --reply-file) are required\n");
         return 2;
     }
     struct rr_conn *conns = calloc(cfg.connections, sizeof *conns);
-    run.request_buf = calloc(1, cfg.request);
+    if (!run.request_buf)
+        run.request_buf = calloc(1, cfg.request);
     run.reply_buf = malloc(cfg.reply);
     run.epfd = epoll_create1(EPOLL_CLOEXEC);
     if (!conns || !run.request_buf || !run.reply_buf || run.epfd < 0) {
@@ -129,7 +174,8 @@ int main(int argc, char **argv)
             int rc = step(&run, c);
             if (rc < 0) {
                 fprintf(stderr, "rr_client: connection %ld: %s\n", (long)(c - conns) + 1,
-                        errno ? strerror(errno) : "the server closed it early");
+                        errno == EPROTO ? "a reply is not the one expected"
+                        : errno ? strerror(errno) : "the server closed it early");
                 return 1;
             }
             if (rc == 0) {
@@ -160,7 +206,7 @@ static int watch(struct rr_run *run, struct rr_conn *c, uint32_t events)
 /* Sends what the socket takes of the request, or reads what is there of
  * the reply; a whole reply starts the next request. Returns 1 to go on, 0
  * when C has made its requests, -1 on an error (errno 0: the server
- * closed the connection). */
+ * closed the connection; EPROTO: a reply is not the one expected). */
 static int step(struct rr_run *run, struct rr_conn *c)
 {
     const struct rr_config *cfg = run->cfg;
@@ -177,7 +223,7 @@ static int step(struct rr_run *run, struct rr_conn *c)
             c->done = 0;
             return watch(run, c, EPOLLIN);  /* the reply comes later, not now */
         }
-        ssize_t got = recv(c->fd, run->reply_buf, cfg->reply - c->done, 0);
+        ssize_t got = recv(c->fd, run->reply_buf + c->done, cfg->reply - c->done, 0);
         if (got < 0)
             return errno == EAGAIN || errno == EINTR ? watch(run, c, EPOLLIN) : -1;
         if (got == 0) {
@@ -187,6 +233,10 @@ static int step(struct rr_run *run, struct rr_conn *c)
         c->done += (size_t)got;
         if (c->done < cfg->reply)
             continue;
+        if (run->expected && memcmp(run->reply_buf, run->expected, cfg->reply) != 0) {
+            errno = EPROTO;
+            return -1;
+        }
         run->ok++;
         c->reading = 0;
         c->done = 0;

@@ -35,7 +35,8 @@
 #               1000 clients at once; poll holding 10 000 idle connections
 #               beside a good client (the fd limit is raised for it).
 #   poll floor  bench/poll_floor.sh: poll's requests/s for gets of a 4 KiB
-#               file at 10 and 100 clients against bench/rr_server and
+#               file at 10 and 100 clients, driven by bench/rr_client (and
+#               by tools/loadgen, a second row), against bench/rr_server and
 #               rr_client, epoll and the same bytes each way, nothing else.
 #
 # Every time is the median of RUNS runs. Results: bench/results/bench.md
@@ -691,7 +692,7 @@ hash_limit() { # SIZE: 2 x the faster MD5, "-" when not measured
         echo
         echo "| what | measured | target | holds |"
         echo "|---|---|---|---|"
-        tail -n +2 "$RESULTS/poll_floor.tsv" | while IFS=$'\t' read -r c _ f p r req rep; do
+        tail -n +2 "$RESULTS/poll_floor.tsv" | while IFS=$'\t' read -r c _ f p r req rep _; do
             printf '| stage 6 poll, gets of 4 KiB at %s clients, vs epoll alone with the same bytes (%s up, %s down) | %s× (%s requests/s; floor %s) | ≥ 0.6× | %s |\n' \
                 "$c" "$req" "$rep" "$r" "$p" "$f" "$(holds "$r" '>=' 0.6)"
         done

@@ -167,7 +167,8 @@ void conc_log(const struct conc_server *s, const char *fmt, ...)
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     fprintf(s->serve.log, "%s: %s\n", s->model, text);
-    fflush(s->serve.log);
+    if (!s->serve.log_held)
+        fflush(s->serve.log);
 }
 
 static long long now_ms(void)

@@ -28,6 +28,8 @@ _Static_assert(CHUNK_SIZE <= FT_OUTPUT_MAX, "an output frame must fit the protoc
                                         less than this waits for the client */
 #define OUT_KEEP (256 * 1024)        /* a larger out buffer is freed once sent */
 #define SENDFILE_CHUNK (1 << 20)
+#define SMALL_FILE (16 * 1024)       /* a get's body this small is read into
+                                        the out buffer: see read_small_body */
 
 long long ftconn_now_ms(void)
 {
@@ -77,7 +79,9 @@ static size_t out_waiting(const struct ftconn *c)
     return c->out_len - c->out_off;
 }
 
-static int out_append(struct ftconn *c, const void *bytes, size_t len)
+/* Makes room for LEN more bytes at c->out + c->out_len. Returns 0, or -1
+ * when out of memory. */
+static int out_reserve(struct ftconn *c, size_t len)
 {
     if (c->out_off == c->out_len)
         c->out_off = c->out_len = 0;
@@ -91,6 +95,13 @@ static int out_append(struct ftconn *c, const void *bytes, size_t len)
         c->out = grown;
         c->out_cap = cap;
     }
+    return 0;
+}
+
+static int out_append(struct ftconn *c, const void *bytes, size_t len)
+{
+    if (out_reserve(c, len) < 0)
+        return -1;
     memcpy(c->out + c->out_len, bytes, len);
     c->out_len += len;
     return 0;
@@ -285,6 +296,35 @@ static void start_get(struct ftconn *c)
     wait_for_hash(c, HASH_GET_PREFIX);
 }
 
+static void finish_get(struct ftconn *c);
+
+/* A small body (SMALL_FILE at most) is read into the out buffer behind its
+ * header, so that the header, the body and, when the digest is already
+ * known, the end frame leave in one send: the client wakes once per
+ * reply, not three times (header, sendfile, end). The bytes are the same.
+ * Returns 1 when the body is queued, 0 to leave it to sendfile (a larger
+ * one, or a file that reads short: pump_file then says it changed). */
+static int read_small_body(struct ftconn *c)
+{
+    uint64_t left = c->dl_end - c->dl_at;
+    size_t got = 0;
+
+    if (left == 0 || left > SMALL_FILE || out_reserve(c, (size_t)left) < 0)
+        return 0;
+    while (got < left) {
+        ssize_t n = pread(c->dl.fd, c->out + c->out_len + got, (size_t)left - got,
+                          (off_t)(c->dl_at + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return 0;
+        got += (size_t)n;
+    }
+    c->out_len += got;
+    c->dl_at = c->dl_end;
+    return 1;
+}
+
 static void send_file_head(struct ftconn *c)
 {
     struct ft_error e;
@@ -303,9 +343,12 @@ static void send_file_head(struct ftconn *c)
         cJSON_Delete(header);
         header = NULL;
     }
-    /* The body goes out by sendfile once the header is sent. */
-    if (queue_head(c, header, c->dl_end - c->dl_at, NULL, 0) == 0)
-        c->state = FTC_GET;
+    /* The body goes out by sendfile once the header is sent, or with it. */
+    if (queue_head(c, header, c->dl_end - c->dl_at, NULL, 0) < 0)
+        return;
+    c->state = FTC_GET;
+    if (read_small_body(c) && !c->dl.hashing)
+        finish_get(c);          /* the digest is known: the end frame too */
 }
 
 static void start_put(struct ftconn *c)
@@ -754,9 +797,9 @@ static int pump_command(struct ftconn *c)
 
 static int pump_file(struct ftconn *c)
 {
-    if (out_waiting(c) > 0)
-        return 0;
     if (c->dl_at < c->dl_end) {
+        if (out_waiting(c) > 0)
+            return 0;
         off_t at = (off_t)c->dl_at;
         uint64_t left = c->dl_end - c->dl_at;
         ssize_t n = sendfile(c->conn.fd, c->dl.fd, &at,

@@ -22,6 +22,13 @@ static struct timeval timeval_of_ms(unsigned long ms)
     return (struct timeval){ (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
 }
 
+/* A line is out at once unless the caller holds the log (serve.h). */
+static void log_flush(const struct serve_config *cfg)
+{
+    if (!cfg->log_held)
+        fflush(cfg->log);
+}
+
 int serve_start(const struct serve_config *cfg, char *err, size_t errlen)
 {
     char addr[NET_ADDRSTRLEN] = "?";
@@ -103,7 +110,7 @@ int serve_accept(int listener, const struct serve_config *cfg,
         return -1;
     }
     fprintf(cfg->log, "client %s connected\n", conn->peer);
-    fflush(cfg->log);
+    log_flush(cfg);
     return 0;
 }
 
@@ -112,7 +119,7 @@ void serve_close(struct serve_conn *conn)
     close(conn->fd);   /* first: whoever reads the log line may rely on it */
     conn->fd = -1;
     fprintf(conn->cfg->log, "client %s disconnected\n", conn->peer);
-    fflush(conn->cfg->log);
+    log_flush(conn->cfg);
 }
 
 int serve_forever(const struct serve_config *cfg, serve_handler *handler, void *ctx)
@@ -147,7 +154,7 @@ void serve_log(const struct serve_conn *conn, const char *fmt, ...)
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     fprintf(conn->cfg->log, "client %s: %s\n", conn->peer, text);
-    fflush(conn->cfg->log);
+    log_flush(conn->cfg);
 }
 
 void serve_log_send_error(const struct serve_conn *conn, int errno_value)

@@ -31,6 +31,10 @@ struct serve_config {
                                  requests is closed (0: never)              */
     int backlog;              /* accept queue; 0: the document's 5         */
     FILE *log;                /* where log lines go                        */
+    int log_held;             /* 1: serve_log leaves its lines in LOG's
+                                 buffer, the caller flushes it (stage 6's
+                                 poll model, before each wait); 0: each
+                                 line is flushed at once                    */
     struct sandbox_config sandbox; /* --sandbox, --unsafe-no-sandbox: options
                                  from SANDBOX_OPTIONS(&cfg.serve.sandbox)   */
 };

@@ -28,6 +28,10 @@
  * queue. nginx does so with a timer; libevent's evconnlistener has
  * evconnlistener_disable and _enable for it.
  *
+ * The log is written in batches: its lines wait in stderr's buffer while
+ * the loop has work, and go out, in the same order, before it sleeps in
+ * epoll_wait (a write per line would be a system call per request).
+ *
  * Stops gracefully on SIGTERM/SIGINT: no new clients; the requests under
  * way finish (up to --grace seconds), then exit 0.
  */
@@ -50,6 +54,7 @@
 #define TAG_LISTENER UINT64_MAX
 #define TAG_SIGNALS (UINT64_MAX - 1)
 #define TAG_COMMAND (1ULL << 31)
+#define LOG_BUFFER (64 * 1024)
 
 /* One connection and what epoll watches for it. */
 struct slot {
@@ -294,7 +299,10 @@ int main(int argc, char **argv)
     struct epoll_event events[EVENTS_MAX];
     char err[256];
 
+    /* Before any output on stderr: fully buffered, flushed by the loop. */
+    setvbuf(stderr, NULL, _IOFBF, LOG_BUFFER);
     conc_init(&srv, "poll", 1000);
+    srv.serve.log_held = 1;
     conc_parse(&srv, "Serves the stage 5 protocol to every client from one thread, with epoll.",
                argc, argv, &cli);
     if (!cli.run) {
@@ -329,6 +337,7 @@ int main(int argc, char **argv)
     /* Sleep until something happens or the next deadline, let what is
      * ready take a step, then what is due. */
     for (;;) {
+        fflush(srv.serve.log);    /* the log lines of the last round */
         int n = epoll_wait(l.epfd, events, EVENTS_MAX,
                            timerheap_wait_ms(&l.timers, ftconn_now_ms()));
         if (n < 0 && errno != EINTR) {

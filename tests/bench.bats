@@ -10,7 +10,7 @@ setup() {
     _common_setup
     local p
     for p in bench/raw_server bench/raw_client bench/spawn_loop bench/tiny_sends bench/md5_speed \
-        bench/rr_server bench/rr_client; do
+        bench/rr_server bench/rr_client bench/rr_record; do
         [ -x "$ROOT/$p" ] || skip "$p is not built (make bench-programs builds it)"
     done
 }
@@ -62,8 +62,8 @@ tiny_bench() {
     assert_line --regexp '^\| stage 6 poll: a good client.s p99 beside 10 idle connections \(10 held\) vs alone \| [0-9.]+× '
     [ -s "$BATS_TEST_TMPDIR/results/stage5.md" ]
     [ -s "$BATS_TEST_TMPDIR/results/stage6.md" ]
-    # the poll model against its floor, the bytes of a get counted in the run
-    assert_line --regexp '^\| 2 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+× \|$'
+    # the poll model against its floor, the bytes of a get recorded in the run
+    assert_line --regexp '^\| 2 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+× \| [0-9.]+ \| [0-9.]+× \|$'
     assert_line --regexp '^\| stage 6 poll, gets of 4 KiB at 2 clients, vs epoll alone with the same bytes \([0-9]+ up, [0-9]+ down\) \| [0-9.]+× \(.+\) \| ≥ 0\.6× \| (yes|no) \|$'
     [ -s "$BATS_TEST_TMPDIR/results/poll_floor.tsv" ]
     # the table is also printed, and where the results are
