@@ -28,7 +28,7 @@
 #
 # Settings (environment):
 #   BENCH_QUICK=1           2000 requests, 1 round
-#   POLL_FLOOR_LEVELS="10 100"   POLL_FLOOR_TOTAL=20000   POLL_FLOOR_ROUNDS=3
+#   POLL_FLOOR_LEVELS="10 100"   POLL_FLOOR_TOTAL=200000  POLL_FLOOR_ROUNDS=3
 #   BENCH_RESULTS=DIR       (default bench/results)
 set -euo pipefail
 
@@ -37,7 +37,7 @@ if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
     sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "$0"
     exit 0
 fi
-if [ "${BENCH_QUICK:-0}" = 1 ]; then d_total=2000; d_rounds=1; else d_total=20000; d_rounds=3; fi
+if [ "${BENCH_QUICK:-0}" = 1 ]; then d_total=2000; d_rounds=1; else d_total=200000; d_rounds=3; fi
 read -r -a LEVELS <<<"${POLL_FLOOR_LEVELS:-10 100}"
 TOTAL=${POLL_FLOOR_TOTAL:-$d_total}
 ROUNDS=${POLL_FLOOR_ROUNDS:-$d_rounds}
