@@ -33,6 +33,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
     sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "$0"
     exit 0
@@ -67,19 +69,11 @@ head -c 4096 /dev/urandom >"$WORK/served/small.bin"
 # start NAME PROGRAM ARGS...: starts PROGRAM as NAME and waits for its
 # `listening on` line; sets PORTS[NAME].
 start() {
-    local name=$1 log="$WORK/$1.log" tries=0
+    local name=$1 log="$WORK/$1.log"
     shift
     "$@" 2>"$log" &
     PIDS[$name]=$!
-    until grep -q '^listening on ' "$log"; do
-        tries=$((tries + 1))
-        if [ "$tries" -gt 400 ] || ! kill -0 "${PIDS[$name]}" 2>/dev/null; then
-            cat "$log" >&2
-            die "$name did not start"
-        fi
-        sleep 0.05
-    done
-    PORTS[$name]=$(sed -n 's/^listening on .*://p' "$log")
+    PORTS[$name]=$(bench_listening "$log" "${PIDS[$name]}") || die "$name did not start"
 }
 
 stop() {

@@ -67,6 +67,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
     sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "$0"
     exit 0
@@ -158,16 +160,7 @@ start_server() {
     "$@" </dev/null >"$WORK/$name.out" 2>"$WORK/$name.log" &
     SPID=$!
     SERVER_PIDS+=("$SPID")
-    local tries=0
-    until grep -q '^listening on ' "$WORK/$name.log"; do
-        tries=$((tries + 1))
-        if [ "$tries" -gt 400 ] || ! kill -0 "$SPID" 2>/dev/null; then
-            cat "$WORK/$name.log" >&2
-            die "$name did not start"
-        fi
-        sleep 0.025
-    done
-    PORT=$(sed -n 's/^listening on .*://p' "$WORK/$name.log")
+    PORT=$(bench_listening "$WORK/$name.log" "$SPID") || die "$name did not start"
 }
 
 stop_server() {

@@ -33,6 +33,8 @@
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 BYTES=${BENCH_BYTES:-1073741824}
 RUNS=${BENCH_RUNS:-3}
 SERVER="$ROOT/stage5_file_transfer/server"
@@ -66,16 +68,8 @@ start_server() {
     : >"$WORK/server.log"
     "$TIME" -f '%M %U %S' -o "$WORK/server.rss" "$@" 2>"$WORK/server.log" &
     SERVER_PID=$!
-    tries=0
-    until PORT=$(sed -n 's/^listening on .*://p' "$WORK/server.log") && [ -n "$PORT" ]; do
-        tries=$((tries + 1))
-        if [ "$tries" -gt 200 ] || ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            echo "stage5.sh: the server did not start:" >&2
-            cat "$WORK/server.log" >&2
-            exit 1
-        fi
-        sleep 0.05
-    done
+    PORT=$(bench_listening "$WORK/server.log" "$SERVER_PID") ||
+        { echo "stage5.sh: the server did not start (its output is above)" >&2; exit 1; }
 }
 
 # stop_server: SIGTERM to the server (not to time(1), which then reports).

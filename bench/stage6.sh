@@ -31,6 +31,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
     sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "$0"
     exit 0
@@ -95,16 +97,7 @@ start() {
             --idle 0 --frame-timeout 0 "$@" 2>"$log" &
     fi
     PIDS[$name]=$!
-    local tries=0
-    until grep -q '^listening on ' "$log"; do
-        tries=$((tries + 1))
-        if [ "$tries" -gt 400 ] || ! kill -0 "${PIDS[$name]}" 2>/dev/null; then
-            cat "$log" >&2
-            die "$model did not start"
-        fi
-        sleep 0.05
-    done
-    PORTS[$name]=$(sed -n 's/^listening on .*://p' "$log")
+    PORTS[$name]=$(bench_listening "$log" "${PIDS[$name]}") || die "$model did not start"
 }
 
 stop() {
