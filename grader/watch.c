@@ -39,6 +39,10 @@
                                  default, --scenario-limit): every wait
                                  after that ends at once                   */
 #define STOP_GRACE_MS 2000    /* SIGTERM, then SIGKILL after this           */
+#define STUCK_GRACE_MS 500    /* ... for a program its last wait found stuck
+                                 or spinning: its verdict is in, and a
+                                 server that lets a blocked send finish on
+                                 SIGTERM would hold the report up 2 s      */
 #define SETTLE_MS 200         /* blocked this long with no progress: it has
                                  done what it does with a close            */
 
@@ -248,7 +252,8 @@ void finish_program(struct run *r, int let_end)
         wait_for(r, cond_exited, NULL);
     r->ended_itself = child_poll_exit(&r->child);
     r->end_status = r->child.status;
-    child_stop(&r->child, STOP_GRACE_MS);
+    child_stop(&r->child, r->last_wait == WAIT_STUCK || r->last_wait == WAIT_SPIN
+                              ? STUCK_GRACE_MS : STOP_GRACE_MS);
     r->finished = 1;
 }
 
