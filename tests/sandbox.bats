@@ -150,9 +150,11 @@ secrets() {
 
 @test "with --sandbox a command that has used 100 ms of CPU drops to nice 19, its session's autogroup too, and a short one keeps nice 0 (under 1 s)" {
     local model kind
-    # a busy loop that waits for its own demotion (the server's --timeout
-    # bounds it), then says what it has; `sleep` first: waiting is not
-    # what demotes it
+    # a busy loop that waits for its own demotion, then says what it has:
+    # its "nice 19" line proves the demotion came before the server's
+    # --timeout (5 s) ended it, on a busy machine too (100 ms of CPU may
+    # take seconds of wall time there: no wall-time bound); `sleep` first:
+    # waiting is not what demotes it
     local spin='sleep 0.3; echo "slept: nice $(nice)"; until [ "$(nice)" = 19 ]; do :; done; echo "nice $(nice)";'
     spin+=' cat /proc/self/autogroup 2>/dev/null | sed "s/^.* nice /autogroup nice /"'
     for model in stage3_struct_len/server stage6_concurrent/poll stage6_concurrent/thread; do
@@ -171,7 +173,6 @@ secrets() {
         assert_line --index 1 "nice 19"
         # where the kernel groups by session (CONFIG_SCHED_AUTOGROUP)
         [ ! -e /proc/self/autogroup ] || assert_line --index 2 "autogroup nice 19"
-        [ "$ELAPSED_MS" -lt 3000 ]
         kill "$srv_pid"
         wait_for_exit "$srv_pid"
     done
