@@ -1,7 +1,8 @@
-/* fileio.c - whole writes to a local file (fileio.h). */
+/* fileio.c - whole writes to a local file, one read of a small text file (fileio.h). */
 #include "fileio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -36,4 +37,17 @@ int fileio_pwrite_all(int fd, const void *buf, size_t len, uint64_t at)
         at += (uint64_t)n;
     }
     return 0;
+}
+
+ssize_t fileio_read_text(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    return n;
 }

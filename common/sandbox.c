@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "fsroot.h"
 
 #define SANDBOX_PREFIX_MAX (SANDBOX_ARGV_MAX - 16)   /* room for the limits and sh */
@@ -237,14 +238,8 @@ static void queue_children(pid_t pid, pid_t *queue, size_t *count)
         if (task->d_name[0] < '0' || task->d_name[0] > '9')
             continue;
         snprintf(path, sizeof path, "/proc/%d/task/%.16s/children", (int)pid, task->d_name);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
+        if (fileio_read_text(path, list, sizeof list) < 0)
             continue;
-        ssize_t n = read(fd, list, sizeof list - 1);
-        close(fd);
-        if (n <= 0)
-            continue;
-        list[n] = '\0';
         for (char *at = list, *end; *count < DEMOTE_MAX_PROCS; at = end) {
             long child = strtol(at, &end, 10);
             if (end == at || child <= 0)
@@ -271,14 +266,8 @@ static int proc_info(pid_t pid, struct proc_info *info)
     unsigned long long utime, stime, cutime, cstime;
 
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (fileio_read_text(path, stat, sizeof stat) < 0)
         return -1;
-    ssize_t n = read(fd, stat, sizeof stat - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    stat[n] = '\0';
     char *after_name = strrchr(stat, ')');
     if (!after_name ||
         sscanf(after_name + 1, " %*c %d %d %d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "spawn_child.h"
 
 #define ERR_LIMIT 65536
@@ -58,14 +59,8 @@ static int stat_of(const char *pid_text, pid_t *ppid, char *state)
     for (const char *p = pid_text; *p && at < sizeof path - 6; p++)
         path[at++] = *p;
     memcpy(path + at, "/stat", 6);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (fileio_read_text(path, buf, sizeof buf) < 0)
         return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
     char *paren = NULL;            /* the last ')': the name may hold one */
     for (char *p = buf; *p; p++)
         if (*p == ')')

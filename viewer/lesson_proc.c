@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "spawn_child.h"
 
 /* ---- child processes ---------------------------------------------------- */
@@ -237,14 +238,8 @@ static int blocked_in(pid_t pid, long *nr, unsigned long *arg0)
 {
     char path[64], buf[256];
     snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (fileio_read_text(path, buf, sizeof buf) < 0)
         return -1;
-    ssize_t got = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (got <= 0)
-        return -1;
-    buf[got] = '\0';
     if (strncmp(buf, "running", 7) == 0)
         return 0;
     if (sscanf(buf, "%ld %lx", nr, arg0) != 2)
