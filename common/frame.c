@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 /* JSON keeps integers exact up to 2^53 - 1. */
 #define FRAME_MAX_EXACT ((uint64_t)FT_MAX_INTEGER)
+#define FEW_KEYS 16        /* a header with more is checked by sorting */
 
 const struct frame_format frame_stage4 = { 0, "total_size", NB_MAX_HEADER_DEFAULT,
                                            NB_MAX_LEN_DEFAULT };
@@ -315,18 +317,28 @@ int frame_parse_header(const struct frame_format *fmt, const char *json, size_t 
     size_t count = 0;
     for (const cJSON *item = header->child; item; item = item->next)
         count++;
-    names = malloc((count ? count : 1) * sizeof *names);
-    if (!names) {
+    /* A header's few keys are compared pairwise; many are sorted first. */
+    const char *few[FEW_KEYS];
+    names = count <= FEW_KEYS ? NULL : malloc(count * sizeof *names);
+    if (count > FEW_KEYS && !names) {
         snprintf(err, errlen, "out of memory");
         goto end;
     }
+    const char **keys = names ? names : few;
     count = 0;
     for (const cJSON *item = header->child; item; item = item->next)
-        names[count++] = item->string;
-    qsort(names, count, sizeof *names, compare_names);
+        keys[count++] = item->string;
+    if (names)
+        qsort(names, count, sizeof *names, compare_names);
     for (size_t i = 1; i < count; i++) {
-        if (strcmp(names[i - 1], names[i]) == 0) {
-            escape_bytes(names[i], strlen(names[i]), shown, sizeof shown);
+        const char *twice = NULL;
+        if (names && strcmp(names[i - 1], names[i]) == 0)
+            twice = names[i];
+        for (size_t j = 0; !names && j < i && !twice; j++)
+            if (strcmp(keys[j], keys[i]) == 0)
+                twice = keys[i];
+        if (twice) {
+            escape_bytes(twice, strlen(twice), shown, sizeof shown);
             snprintf(err, errlen, "header has the key \"%s\" twice", shown);
             goto end;
         }
@@ -517,6 +529,47 @@ ssize_t frame_recv_body(int fd, struct frame_reader *r, void *buf, size_t len)
 
 /* ---- writing ----------------------------------------------------------- */
 
+int frame_add_uint(cJSON *obj, const char *name, uint64_t value)
+{
+    char digits[24], *at = digits + sizeof digits;
+
+    if (value > FRAME_MAX_EXACT)      /* as cJSON says a double this large */
+        return cJSON_AddNumberToObject(obj, name, (double)value) ? 0 : -1;
+    *--at = '\0';
+    do
+        *--at = (char)('0' + value % 10);
+    while ((value /= 10) > 0);
+    return cJSON_AddRawToObject(obj, name, at) ? 0 : -1;
+}
+
+/* Sets HEADER's size field to BODY_LEN, within FMT's limit. */
+static int set_size(const struct frame_format *fmt, cJSON *header, uint64_t body_len, char *err,
+                    size_t errlen)
+{
+    if (body_len > fmt->max_body) {
+        snprintf(err, errlen, "a body of %" PRIu64 " bytes is over the limit of %" PRIu64,
+                 body_len, fmt->max_body);
+        return -1;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(header, fmt->size_field);
+    if (frame_add_uint(header, fmt->size_field, body_len) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int check_json_len(const struct frame_format *fmt, size_t json_len, char *err,
+                          size_t errlen)
+{
+    if (json_len < 1 || json_len > fmt->max_header) {
+        snprintf(err, errlen, "a header of %zu bytes is over the limit of %" PRIu32, json_len,
+                 fmt->max_header);
+        return -1;
+    }
+    return 0;
+}
+
 int frame_encode(const struct frame_format *fmt, cJSON *header, uint64_t body_len,
                  unsigned char **out, size_t *out_len, char *err, size_t errlen)
 {
@@ -525,23 +578,15 @@ int frame_encode(const struct frame_format *fmt, cJSON *header, uint64_t body_le
 
     *out = NULL;
     *out_len = 0;
-    if (body_len > fmt->max_body) {
-        snprintf(err, errlen, "a body of %" PRIu64 " bytes is over the limit of %" PRIu64,
-                 body_len, fmt->max_body);
+    if (set_size(fmt, header, body_len, err, errlen) < 0)
         return -1;
-    }
-    cJSON_DeleteItemFromObjectCaseSensitive(header, fmt->size_field);
-    if (!cJSON_AddNumberToObject(header, fmt->size_field, (double)body_len) ||
-        !(json = cJSON_PrintUnformatted(header))) {
+    if (!(json = cJSON_PrintUnformatted(header))) {
         snprintf(err, errlen, "out of memory");
         goto end;
     }
     size_t json_len = strlen(json);
-    if (json_len < 1 || json_len > fmt->max_header) {
-        snprintf(err, errlen, "a header of %zu bytes is over the limit of %" PRIu32,
-                 json_len, fmt->max_header);
+    if (check_json_len(fmt, json_len, err, errlen) < 0)
         goto end;
-    }
     *out = malloc(FRAME_LEN_SIZE + json_len);
     if (!*out) {
         snprintf(err, errlen, "out of memory");
@@ -554,6 +599,25 @@ int frame_encode(const struct frame_format *fmt, cJSON *header, uint64_t body_le
 end:
     cJSON_free(json);
     return rc;
+}
+
+ssize_t frame_encode_in(const struct frame_format *fmt, cJSON *header, uint64_t body_len,
+                        unsigned char *buf, size_t cap, char *err, size_t errlen)
+{
+    char *json = (char *)buf + FRAME_LEN_SIZE;
+
+    if (cap <= FRAME_LEN_SIZE + 1)
+        return 0;
+    if (set_size(fmt, header, body_len, err, errlen) < 0)
+        return -1;
+    cap -= FRAME_LEN_SIZE;
+    if (!cJSON_PrintPreallocated(header, json, cap > INT_MAX ? INT_MAX : (int)cap, 0))
+        return 0;
+    size_t json_len = strlen(json);
+    if (check_json_len(fmt, json_len, err, errlen) < 0)
+        return -1;
+    len_encode(fmt, (uint32_t)json_len, buf);
+    return (ssize_t)(FRAME_LEN_SIZE + json_len);
 }
 
 int frame_send(int fd, const struct frame_format *fmt, cJSON *header,

@@ -144,11 +144,24 @@ ssize_t frame_recv_body(int fd, struct frame_reader *r, void *buf, size_t len);
 
 /* ---- writing ----------------------------------------------------------- */
 
+/* Adds NAME: VALUE to OBJ as the digits of VALUE, the bytes
+ * cJSON_AddNumberToObject would print for it (every integer up to
+ * FT_MAX_INTEGER is exact as a double), without printing a double and
+ * reading it back, which cJSON does for every number. Returns 0, or -1
+ * when out of memory. */
+int frame_add_uint(cJSON *obj, const char *name, uint64_t value);
+
 /* Encodes HEADER (a cJSON object; its size field is set here to BODY_LEN,
  * replacing any) as HLEN + JSON into a malloc'ed buffer *OUT of *OUT_LEN
  * bytes. Returns 0, or -1 with ERR filled (out of memory, header too long). */
 int frame_encode(const struct frame_format *fmt, cJSON *header, uint64_t body_len,
                  unsigned char **out, size_t *out_len, char *err, size_t errlen);
+
+/* frame_encode into BUF, CAP bytes, without an allocation: returns the
+ * frame's length, 0 when it does not fit in CAP - 1 bytes (the JSON is
+ * printed with its NUL; call frame_encode), or -1 with ERR filled. */
+ssize_t frame_encode_in(const struct frame_format *fmt, cJSON *header, uint64_t body_len,
+                        unsigned char *buf, size_t cap, char *err, size_t errlen);
 
 /* Sends one frame: HLEN, HEADER (size field set to BODY_LEN) and BODY with
  * one writev (retried until all is sent), so a small frame leaves in one

@@ -286,15 +286,25 @@ static void show(const char *name, size_t len, int quotes_as_is, char *out, size
     if (outlen == 0)
         return;
     for (size_t i = 0; i < len;) {
-        size_t n = utf8_lead_len(p[i]);
-        /* A whole character past U+009F (C1 controls such as CSI, 0x9b,
-         * move some terminals' cursors) that is not a bidirectional
-         * control is shown as it is: a Chinese name stays readable.
-         * Everything else goes through escape_bytes, byte by byte. */
-        int as_is = n > 0 && i + n <= len && frame_utf8_valid(p + i, n, NULL) &&
-                    !(p[i] == 0xc2 && p[i + 1] < 0xa0) && !bidi_control(p + i, n);
         char piece[8];
-        if (as_is) {
+        size_t n = 1;
+        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\' &&
+            used + 1 + (i + 1 < len ? 4 : 1) <= outlen) {
+            /* Printable ASCII that fits: itself, as escape_bytes shows it. */
+            out[used++] = (char)p[i++];
+            continue;
+        }
+        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {
+            piece[0] = (char)p[i];
+            piece[1] = '\0';
+        } else if ((n = utf8_lead_len(p[i])) > 0 && i + n <= len &&
+                   frame_utf8_valid(p + i, n, NULL) && !(p[i] == 0xc2 && p[i + 1] < 0xa0) &&
+                   !bidi_control(p + i, n)) {
+            /* A whole character past U+009F (C1 controls such as CSI,
+             * 0x9b, move some terminals' cursors) that is not a
+             * bidirectional control is shown as it is: a Chinese name
+             * stays readable. Everything else goes through escape_bytes,
+             * byte by byte. */
             memcpy(piece, p + i, n);
             piece[n] = '\0';
         } else if (quotes_as_is && (p[i] == '"' || p[i] == '\\')) {

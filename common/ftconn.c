@@ -28,7 +28,8 @@ _Static_assert(CHUNK_SIZE <= FT_OUTPUT_MAX, "an output frame must fit the protoc
                                         less than this waits for the client */
 #define OUT_KEEP (256 * 1024)        /* a larger out buffer is freed once sent */
 #define SENDFILE_CHUNK (1 << 20)
-#define SMALL_FILE (16 * 1024)       /* a get's body this small is read into
+#define HEAD_ROOM 1024               /* room made for a reply's header       */
+#define SMALL_FILE FT_ROUND_FILE_MAX  /* a get's body this small is read into
                                         the out buffer: see read_small_body */
 
 long long ftconn_now_ms(void)
@@ -125,11 +126,22 @@ static int queue_head(struct ftconn *c, cJSON *header, uint64_t size, const void
     }
     if (out_waiting(c) == 0)
         c->send_since = ftconn_now_ms();   /* the time to send it starts now */
-    if (frame_encode(&frame_stage5, header, size, &head, &head_len, err, sizeof err) < 0) {
+    /* Most headers are printed straight into the out buffer; a long one
+     * is encoded apart, then copied. */
+    int room = out_reserve(c, HEAD_ROOM);
+    c->head_at = c->out_len;
+    ssize_t n = room < 0 ? 0
+                : frame_encode_in(&frame_stage5, header, size, c->out + c->out_len,
+                                  c->out_cap - c->out_len, err, sizeof err);
+    if (n > 0) {
+        c->out_len += (size_t)n;
+    } else if (n < 0 ||
+               frame_encode(&frame_stage5, header, size, &head, &head_len, err, sizeof err) < 0) {
         serve_log(&c->conn, "%s", err);
         goto end;
     }
-    if (out_append(c, head, head_len) < 0 || (body_len && out_append(c, body, body_len) < 0)) {
+    if ((head && out_append(c, head, head_len) < 0) ||
+        (body_len && out_append(c, body, body_len) < 0)) {
         serve_log(&c->conn, "out of memory");
         goto end;
     }
@@ -279,6 +291,31 @@ static void wait_for_hash(struct ftconn *c, int then)
     c->state = FTC_HASH;
 }
 
+static void log_sent(struct ftconn *c, uint64_t bytes, int remembered)
+{
+    serve_log(&c->conn, "%s: %" PRIu64 " bytes sent%s", c->shown, bytes,
+              remembered ? ", sha256 remembered" : "");
+}
+
+/* A get of a file the round has answered already (ftserve.h): the same
+ * reply, byte for byte, without encoding it again. */
+static void send_kept_reply(struct ftconn *c)
+{
+    const struct ft_round_file *f = c->dl.round_file;
+
+    if (out_waiting(c) == 0)
+        c->send_since = ftconn_now_ms();
+    int queued = out_append(c, f->reply, f->reply_len);
+    ft_download_close(&c->dl);
+    if (queued < 0) {
+        serve_log(&c->conn, "out of memory");
+        c->state = FTC_DONE;
+        return;
+    }
+    log_sent(c, f->size, 1);
+    request_done(c);
+}
+
 /* The file is opened and its hash started in its thread: the prefix of
  * a resume is checked once hashed (FTC_HASH), then the body goes out. */
 static void start_get(struct ftconn *c)
@@ -287,8 +324,15 @@ static void start_get(struct ftconn *c)
 
     if (save_name(c, c->req.name) < 0)
         return;
-    if (ft_download_start(c->cfg->root, &c->req, 1, &c->dl, &e) < 0) {
+    int started = c->cfg->round && c->req_waited
+                      ? ft_download_start_round(c->cfg->root, &c->req, c->cfg->round, &c->dl, &e)
+                      : ft_download_start(c->cfg->root, &c->req, 1, &c->dl, &e);
+    if (started < 0) {
         reply_error(c, &e);
+        return;
+    }
+    if (c->dl.round_file && c->dl.round_file->reply) {
+        send_kept_reply(c);
         return;
     }
     c->dl_open = 1;
@@ -296,7 +340,7 @@ static void start_get(struct ftconn *c)
     wait_for_hash(c, HASH_GET_PREFIX);
 }
 
-static void finish_get(struct ftconn *c);
+static int finish_get(struct ftconn *c);
 
 /* A small body (SMALL_FILE at most) is read into the out buffer behind its
  * header, so that the header, the body and, when the digest is already
@@ -309,6 +353,16 @@ static int read_small_body(struct ftconn *c)
     uint64_t left = c->dl_end - c->dl_at;
     size_t got = 0;
 
+    if (c->dl.body) {
+        /* The whole file is read already (a round's file: no fd). */
+        if (out_append(c, c->dl.body + c->dl_at, (size_t)left) < 0) {
+            serve_log(&c->conn, "out of memory");
+            c->state = FTC_DONE;
+            return 0;
+        }
+        c->dl_at = c->dl_end;
+        return 1;
+    }
     if (left == 0 || left > SMALL_FILE || out_reserve(c, (size_t)left) < 0)
         return 0;
     while (got < left) {
@@ -338,8 +392,8 @@ static void send_file_head(struct ftconn *c)
     c->dl_end = c->dl.file_size;
     cJSON *header = ft_header(FT_FILE);
     if (header && (!cJSON_AddStringToObject(header, "name", c->name) ||
-                   !cJSON_AddNumberToObject(header, "file_size", (double)c->dl.file_size) ||
-                   !cJSON_AddNumberToObject(header, "offset", (double)c->dl.offset))) {
+                   frame_add_uint(header, "file_size", c->dl.file_size) < 0 ||
+                   frame_add_uint(header, "offset", c->dl.offset) < 0)) {
         cJSON_Delete(header);
         header = NULL;
     }
@@ -347,8 +401,15 @@ static void send_file_head(struct ftconn *c)
     if (queue_head(c, header, c->dl_end - c->dl_at, NULL, 0) < 0)
         return;
     c->state = FTC_GET;
-    if (read_small_body(c) && !c->dl.hashing)
-        finish_get(c);          /* the digest is known: the end frame too */
+    if (read_small_body(c) && !c->dl.hashing) {
+        /* The digest is known: the end frame too. The whole reply is now
+         * c->out from the file frame's first byte: a round's file keeps
+         * it for the round's other gets. */
+        size_t reply_at = c->head_at;
+        struct ft_round_file *kept = c->dl.round_file;
+        if (finish_get(c) == 0 && kept && !kept->reply)
+            ft_round_keep_reply(kept, c->out + reply_at, c->out_len - reply_at);
+    }
 }
 
 static void start_put(struct ftconn *c)
@@ -496,6 +557,8 @@ static void on_request_header(struct ftconn *c)
     struct ft_error e;
 
     c->req_ok = 0;
+    c->req_waited = c->waiting_at_round;
+    c->waiting_at_round = 0;
     if (ft_parse(FT_REQUEST, c->reader.header, c->reader.header_json, c->reader.header_len,
                  c->reader.body_size, &c->req, &e) < 0) {
         snprintf(c->shown, sizeof c->shown, "request");
@@ -654,9 +717,19 @@ static int read_in(struct ftconn *c)
         }
         return used > 0 || c->state != FTC_REQUEST;
     }
-    ssize_t got = recv(c->conn.fd, buf, sizeof buf, 0);
-    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    if (c->drained)
         return 0;
+    ssize_t got = recv(c->conn.fd, buf, sizeof buf, 0);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        c->drained = 1;
+        return 0;
+    }
+    /* Fewer bytes than asked: the socket had no more a moment ago, and
+     * asking again in this step would most often be a system call for
+     * nothing (two a request). What comes meanwhile is there for the next
+     * step: the drivers wait for the socket level-triggered. */
+    if (got > 0 && (size_t)got < sizeof buf)
+        c->drained = 1;
     if (got <= 0) {
         if (got < 0)
             serve_log(&c->conn, "recv: %s", strerror(errno));
@@ -826,8 +899,10 @@ static int pump_file(struct ftconn *c)
     return 1;
 }
 
-/* The file's body is out and its hash complete: the "end" frame. */
-static void finish_get(struct ftconn *c)
+/* The file's body is out and its hash complete: the "end" frame.
+ * Returns 0 when it is queued, -1 when an error went out in its place or
+ * the connection is over. */
+static int finish_get(struct ftconn *c)
 {
     struct ft_error e;
     char hex[DIGEST_HEX_MAX];
@@ -838,18 +913,18 @@ static void finish_get(struct ftconn *c)
          * in place of "end"); the file frame is whole, the next request
          * follows. */
         reply_error(c, &e);
-        return;
+        return -1;
     }
     cJSON *h = ft_header(FT_END);
     if (h && !cJSON_AddStringToObject(h, "sha256", hex)) {
         cJSON_Delete(h);
         h = NULL;
     }
-    if (queue_frame(c, h, NULL, 0) == 0) {
-        serve_log(&c->conn, "%s: %" PRIu64 " bytes sent%s", c->shown, c->dl_end - c->dl.offset,
-                  c->dl.remembered ? ", sha256 remembered" : "");
-        request_done(c);
-    }
+    if (queue_frame(c, h, NULL, 0) < 0)
+        return -1;
+    log_sent(c, c->dl_end - c->dl.offset, c->dl.remembered);
+    request_done(c);
+    return 0;
 }
 
 /* ---- FTC_HASH: a file's hash, in its thread ------------------------------ */
@@ -997,6 +1072,8 @@ int ftconn_step(struct ftconn *c)
 {
     int progress = 1;
 
+    c->drained = 0;
+
     while (progress && c->state != FTC_DONE) {
         progress = flush_out(c);
         switch (c->state) {
@@ -1040,6 +1117,12 @@ int ftconn_step(struct ftconn *c)
             end_closing(c);
     }
     return c->state != FTC_DONE;
+}
+
+void ftconn_waiting_at_round(struct ftconn *c)
+{
+    if (c->state == FTC_REQUEST)
+        c->waiting_at_round = 1;
 }
 
 void ftconn_hangup(struct ftconn *c)

@@ -59,6 +59,8 @@ struct ftconn_config {
     unsigned long idle_ms;        /* silence allowed between requests (0: any) */
     unsigned long frame_ms;       /* a frame's header / a body's pause      */
     unsigned long send_ms;        /* a reply not read for this long: drop   */
+    struct ft_round *round;       /* an event loop's round of files (poll),
+                                     or NULL: see ftconn_waiting_at_round */
 };
 
 enum ftconn_state {
@@ -81,6 +83,7 @@ struct ftconn {
     size_t pending_len;           /* request, sent before this one ended    */
     unsigned char *out;           /* frames waiting to be sent              */
     size_t out_len, out_off, out_cap;
+    size_t head_at;               /* where the last frame queued begins     */
     /* the request being read */
     struct ft_msg req;
     int req_ok;                   /* its header passed ft_parse             */
@@ -108,6 +111,10 @@ struct ftconn {
     char *name;                   /* the get/put name, for replies and logs */
     char shown[96];               /* the request, escaped, for the log      */
     unsigned long requests;       /* answered so far                        */
+    int waiting_at_round;         /* the next request was sent before this
+                                     round of the event loop began         */
+    int req_waited;               /* the request being read was             */
+    int drained;                  /* this step's recv emptied the socket    */
     /* deadlines, CLOCK_MONOTONIC ms */
     long long idle_since;         /* last request answered (or connected)   */
     long long frame_since;        /* first byte of the frame being read     */
@@ -150,6 +157,12 @@ void ftconn_wants(const struct ftconn *c, struct ftconn_wait *w);
  * or not), else -1: an event loop that watched it knows by this whether
  * it is still open. */
 int ftconn_hash_fd(const struct ftconn *c);
+
+/* For an event loop with a round of files (cfg->round): C's socket was
+ * reported readable when this round began. If no request is under way,
+ * the next one began before the round did, and a get of it may be served
+ * from the round's files (ft_download_start_round). */
+void ftconn_waiting_at_round(struct ftconn *c);
 
 /* The socket reported an error or a hang-up while nothing was to be read
  * (the client reset the connection): the conversation is over. */

@@ -264,8 +264,11 @@ int ft_download_finish(struct ft_download *dl, char hex[DIGEST_HEX_MAX], struct 
     } else {
         memcpy(hex, dl->hex, DIGEST_HEX_MAX);
     }
-    unchanged = rc == 0 && download_unchanged(dl);
+    /* A round's file was checked when it was read (and has no fd). */
+    unchanged = rc == 0 && (dl->body || download_unchanged(dl));
     close_fd(&dl->fd);
+    free(dl->body_own);
+    dl->body = dl->body_own = NULL;
     if (rc < 0)
         return ft_fail(e, FT_E_IO, "\"%s\": %s", dl->shown, err);
     if (dl->remembered && !unchanged)
@@ -284,6 +287,124 @@ void ft_download_close(struct ft_download *dl)
         file_hash_cancel(&dl->hash);
     dl->hashing = 0;
     close_fd(&dl->fd);
+    free(dl->body_own);
+    dl->body = dl->body_own = NULL;
+}
+
+/* ---- a round's files (ftserve.h) ------------------------------------------ */
+
+void ft_round_begin(struct ft_round *r)
+{
+    r->number++;
+}
+
+void ft_round_free(struct ft_round *r)
+{
+    for (unsigned i = 0; i < FT_ROUND_FILES; i++) {
+        free(r->files[i].name);
+        free(r->files[i].bytes);
+        free(r->files[i].reply);
+    }
+    memset(r, 0, sizeof *r);
+}
+
+/* Reads DL's whole file into DL->body and checks that its key did not
+ * move meanwhile (a write in between would make the bytes and the
+ * remembered digest disagree), then closes the fd. Returns 0, or -1 with
+ * DL as it was (the file is then sent as any other). */
+static int read_whole(struct ft_download *dl)
+{
+    unsigned char *body = malloc((size_t)dl->file_size);
+    uint64_t got = 0;
+
+    if (!body)
+        return -1;
+    while (got < dl->file_size) {
+        ssize_t n = pread(dl->fd, body + got, (size_t)(dl->file_size - got), (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (uint64_t)n;
+    }
+    if (got < dl->file_size || !download_unchanged(dl)) {
+        free(body);
+        return -1;
+    }
+    dl->body = dl->body_own = body;
+    close_fd(&dl->fd);
+    return 0;
+}
+
+/* Keeps DL's file (its body read) for the rest of round R under NAME,
+ * taking over DL's copy: in a free entry (one of an earlier round), else
+ * in the next in turn. */
+static void round_keep(struct ft_round *r, const char *name, struct ft_download *dl)
+{
+    struct ft_round_file *f = NULL;
+    char *name_copy = strdup(name);
+
+    if (!name_copy)
+        return;
+    for (unsigned i = 0; i < FT_ROUND_FILES && !f; i++)
+        if (r->files[i].round != r->number)
+            f = &r->files[i];
+    if (!f) {
+        f = &r->files[r->next];
+        r->next = (r->next + 1) % FT_ROUND_FILES;
+    }
+    free(f->name);
+    free(f->bytes);
+    free(f->reply);
+    f->reply = NULL;
+    f->reply_len = 0;
+    f->round = r->number;
+    f->name = name_copy;
+    f->key = dl->key;
+    memcpy(f->hex, dl->hex, DIGEST_HEX_MAX);
+    f->size = dl->file_size;
+    f->bytes = dl->body_own;
+    dl->body_own = NULL;
+    dl->round_file = f;
+}
+
+void ft_round_keep_reply(struct ft_round_file *f, const void *bytes, size_t len)
+{
+    unsigned char *copy = malloc(len ? len : 1);
+
+    if (!copy)
+        return;
+    memcpy(copy, bytes, len);
+    free(f->reply);
+    f->reply = copy;
+    f->reply_len = len;
+}
+
+int ft_download_start_round(const struct fsroot *root, const struct ft_msg *req,
+                            struct ft_round *r, struct ft_download *dl, struct ft_error *e)
+{
+    for (unsigned i = 0; i < FT_ROUND_FILES && req->offset == 0; i++) {
+        struct ft_round_file *f = &r->files[i];
+        if (f->round != r->number || !f->name || strcmp(f->name, req->name) != 0)
+            continue;
+        memset(dl, 0, sizeof *dl);
+        dl->body = f->bytes;
+        fsroot_show_name(req->name, strlen(req->name), dl->shown, sizeof dl->shown);
+        dl->fd = -1;
+        dl->file_size = f->size;
+        dl->key = f->key;
+        memcpy(dl->hex, f->hex, DIGEST_HEX_MAX);
+        dl->remembered = 1;
+        dl->checked = 1;
+        dl->round_file = f;
+        return 0;
+    }
+    if (ft_download_start(root, req, 1, dl, e) < 0)
+        return -1;
+    if (dl->remembered && dl->offset == 0 && dl->file_size > 0 &&
+        dl->file_size <= FT_ROUND_FILE_MAX && read_whole(dl) == 0)
+        round_keep(r, req->name, dl);
+    return 0;
 }
 
 /* ---- put --------------------------------------------------------------- */

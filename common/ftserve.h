@@ -52,6 +52,13 @@ struct ft_download {
     char hex[DIGEST_HEX_MAX]; /* the remembered digest                     */
     struct file_hash hash;    /* SHA-256 of [0, file_size), beside sendfile */
     char shown[FT_SHOWN_MAX];
+    const unsigned char *body; /* a round's file (below): the whole file,
+                                  read and checked; fd is then -1. It is the
+                                  round's copy: read it before the loop
+                                  goes on to another request or round    */
+    unsigned char *body_own;  /* the copy, when the round could not keep it */
+    struct ft_round_file *round_file; /* the round's entry it came from or
+                                 went to (below), or NULL                 */
 };
 
 /* Opens REQ->name (a checked "get") beneath ROOT: it must be a regular
@@ -105,6 +112,59 @@ int ft_download_finish(struct ft_download *dl, char hex[DIGEST_HEX_MAX], struct 
 
 /* Closes everything without a digest (the client went away). */
 void ft_download_close(struct ft_download *dl);
+
+/* An event loop's round of files (stage 6's poll model). A loop that
+ * serves many clients wakes with many requests waiting; when several ask
+ * for the same small file, looking it up, reading and checking it once
+ * for all of them is enough: each of those requests was sent before the
+ * round began and is answered after, so the file as it was at any moment
+ * of the round is a right answer (and no other moment is: a file is
+ * never kept from one round to the next). The caller says which requests
+ * were waiting when the round began (ftconn: the socket reported
+ * readable, no request under way); a request read later in the round may
+ * have been sent after a change, and opens the file itself.
+ *
+ * Only a whole file (offset 0) of at most FT_ROUND_FILE_MAX bytes whose
+ * digest the memo remembers is kept: read in full, then its key checked
+ * as ft_download_finish checks it. Up to FT_ROUND_FILES files a round. */
+#define FT_ROUND_FILES 16
+#define FT_ROUND_FILE_MAX (16 * 1024)
+struct ft_round_file {
+    unsigned long round;      /* kept in this round (0: never)              */
+    char *name;               /* as the request said it                     */
+    struct ft_file_key key;
+    char hex[DIGEST_HEX_MAX];
+    uint64_t size;
+    unsigned char *bytes;
+    unsigned char *reply;     /* the whole reply to a get of NAME, once the
+                                 first one was encoded (ft_round_keep_reply),
+                                 or NULL                                    */
+    size_t reply_len;
+};
+struct ft_round {
+    unsigned long number;     /* the round now: +1 by ft_round_begin        */
+    unsigned next;            /* the entry to take when none is free        */
+    struct ft_round_file files[FT_ROUND_FILES];
+};
+
+/* A new round: what the last one kept is forgotten. Call it before each
+ * wait for events. */
+void ft_round_begin(struct ft_round *r);
+void ft_round_free(struct ft_round *r);
+
+/* ft_download_start for a request that was waiting when round R began:
+ * the file this round kept under REQ->name, if any (no system call), else
+ * ft_download_start, keeping the file for the round when it can. Either
+ * way, when DL->body is set the bytes are there and DL->fd is -1.
+ * Returns 0, or -1 with E filled, as ft_download_start. */
+int ft_download_start_round(const struct fsroot *root, const struct ft_msg *req,
+                            struct ft_round *r, struct ft_download *dl, struct ft_error *e);
+
+/* Keeps the LEN bytes of the reply to a get of F's name with F (a copy),
+ * so that the round's other gets of it send the same bytes without
+ * encoding them again: they would be the same (the same name, size,
+ * offset 0 and digest). Nothing is kept when out of memory. */
+void ft_round_keep_reply(struct ft_round_file *f, const void *bytes, size_t len);
 
 struct ft_upload {
     int dirfd;                /* the directory that gets the file (O_PATH) */

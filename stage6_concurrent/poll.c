@@ -76,6 +76,7 @@ struct loop {
     struct timerheap timers;  /* every slot's deadline, and the two below */
     struct timer listener_back;   /* the end of the listener's pause      */
     struct timer give_up;     /* stopping: the grace period and 1 s more  */
+    struct ft_round round;    /* the small files read this round          */
     int stopping, gave_up;
 };
 
@@ -249,6 +250,8 @@ static void on_event(struct loop *l, const struct epoll_event *ev)
     if (!(ev->data.u64 & TAG_COMMAND) && (ev->events & (EPOLLERR | EPOLLHUP)) &&
         !(sl->sock_events & EPOLLIN))
         ftconn_hangup(&sl->c);
+    if (!(ev->data.u64 & TAG_COMMAND) && (ev->events & EPOLLIN))
+        ftconn_waiting_at_round(&sl->c);
     step(l, sl);
 }
 
@@ -325,6 +328,7 @@ int main(int argc, char **argv)
         timer_init(&l.slots[i - 1].deadline);
         l.free_slots[l.free_count++] = i - 1;
     }
+    srv.conn.round = &l.round;
     timer_init(&l.listener_back);
     timer_init(&l.give_up);
     if (watch(&l, EPOLL_CTL_ADD, srv.listener, EPOLLIN, TAG_LISTENER) < 0 ||
@@ -338,6 +342,7 @@ int main(int argc, char **argv)
      * ready take a step, then what is due. */
     for (;;) {
         fflush(srv.serve.log);    /* the log lines of the last round */
+        ft_round_begin(&l.round);
         int n = epoll_wait(l.epfd, events, EVENTS_MAX,
                            timerheap_wait_ms(&l.timers, ftconn_now_ms()));
         if (n < 0 && errno != EINTR) {
@@ -359,6 +364,7 @@ int main(int argc, char **argv)
             close_slot(&l, &l.slots[j]);
     close(l.epfd);
     timerheap_free(&l.timers);
+    ft_round_free(&l.round);
     free(l.slots);
     free(l.free_slots);
     return conc_finish(&srv);

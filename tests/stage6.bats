@@ -897,3 +897,18 @@ PY
 @test "fork: a command killed at --grace gets its exit frame, saying so" { grace_exit fork; }
 @test "thread: a command killed at --grace gets its exit frame, saying so" { grace_exit thread; }
 @test "poll: a command killed at --grace gets its exit frame, saying so" { grace_exit poll; }
+
+# Takes 3 s (36 changes, each 0.07 s apart to let the server's 0.05 s settle
+# pass). The poll model reads a small settled file once for the gets that
+# were waiting when a round of its loop began (common/ftserve.h, "a round of
+# files"); a get sent after a change must never get the file as it was:
+# neither one that comes in a later round, nor one read later in the same
+# round (behind a put on the same connection). Each way of breaking that
+# rule was seen to fail here.
+@test "poll: a small file 16 clients get at once is never sent as it was before a change its client saw" {
+    NIANBAO_DIGEST_SETTLE=0.05 serve poll
+    run python3 "$ROOT/tests/py/round_fresh.py" "$srv_port" "$SERVED"
+    echo "$output"
+    assert_success
+    assert_output --regexp '^36 changes, [0-9]+ gets by 16 clients, every body the file as it was$'
+}
