@@ -28,6 +28,14 @@
  * queue. nginx does so with a timer; libevent's evconnlistener has
  * evconnlistener_disable and _enable for it.
  *
+ * A round of files (common/ftserve.h): when one wake-up brings many
+ * gets of the same small file, the first reads and checks it and encodes
+ * the reply, the others of that round send the same bytes. Only the
+ * requests that were waiting when the round began are served so (epoll
+ * reported their socket readable and no request of theirs was under way:
+ * ftconn_waiting_at_round), and nothing outlives the round, so no client
+ * gets a file as it was before a change it saw.
+ *
  * The log is written in batches: its lines wait in stderr's buffer while
  * the loop has work, and go out, in the same order, before it sleeps in
  * epoll_wait (a write per line would be a system call per request).
