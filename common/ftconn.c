@@ -401,10 +401,15 @@ static void send_file_head(struct ftconn *c)
     if (queue_head(c, header, c->dl_end - c->dl_at, NULL, 0) < 0)
         return;
     c->state = FTC_GET;
-    if (read_small_body(c) && !c->dl.hashing) {
-        /* The digest is known: the end frame too. The whole reply is now
-         * c->out from the file frame's first byte: a round's file keeps
-         * it for the round's other gets. */
+    size_t body_at = c->out_len;
+    if (read_small_body(c) &&
+        (!c->dl.hashing ||
+         (c->dl.offset == 0 &&
+          ft_download_hash_body(&c->dl, c->out + body_at, c->out_len - body_at) == 0))) {
+        /* The digest is known (remembered, or just taken of the bytes
+         * read: ftserve.h, ft_download_hash_body): the end frame too. The
+         * whole reply is now c->out from the file frame's first byte: a
+         * round's file keeps it for the round's other gets. */
         size_t reply_at = c->head_at;
         struct ft_round_file *kept = c->dl.round_file;
         if (finish_get(c) == 0 && kept && !kept->reply)

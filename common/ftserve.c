@@ -291,6 +291,21 @@ void ft_download_close(struct ft_download *dl)
     dl->body = dl->body_own = NULL;
 }
 
+int ft_download_hash_body(struct ft_download *dl, const void *body, size_t len)
+{
+    struct digest d;
+
+    if (digest_init(&d, DIGEST_SHA256) < 0)
+        return -1;
+    digest_update(&d, body, len);
+    digest_final_hex(&d, dl->hex);
+    digest_free(&d);
+    if (dl->hashing)
+        file_hash_cancel(&dl->hash);
+    dl->hashing = 0;
+    return 0;
+}
+
 /* ---- a round's files (ftserve.h) ------------------------------------------ */
 
 void ft_round_begin(struct ft_round *r)

@@ -113,6 +113,17 @@ int ft_download_finish(struct ft_download *dl, char hex[DIGEST_HEX_MAX], struct 
 /* Closes everything without a digest (the client went away). */
 void ft_download_close(struct ft_download *dl);
 
+/* A whole file (offset 0) whose bytes the caller has read into memory,
+ * BODY of LEN bytes, to send them at once: its digest is those bytes',
+ * not the hash thread's, which is stopped. The thread reads the file
+ * apart, and a write in place that began before the open (its times
+ * already moved, its bytes not all there yet) can give the two reads
+ * different bytes that no key sees: the "end" frame would name bytes
+ * that were not the ones sent. ft_download_finish then checks the key and
+ * remembers the digest as for any other. Returns 0, or -1 (out of memory:
+ * nothing changed). */
+int ft_download_hash_body(struct ft_download *dl, const void *body, size_t len);
+
 /* An event loop's round of files (stage 6's poll model). A loop that
  * serves many clients wakes with many requests waiting; when several ask
  * for the same small file, looking it up, reading and checking it once
