@@ -39,6 +39,26 @@ int fileio_pwrite_all(int fd, const void *buf, size_t len, uint64_t at)
     return 0;
 }
 
+int fileio_pread_all(int fd, void *buf, size_t len, uint64_t at)
+{
+    unsigned char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, (off_t)at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = 0;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+        at += (uint64_t)n;
+    }
+    return 0;
+}
+
 ssize_t fileio_read_text(const char *path, char *buf, size_t size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "duration.h"
+#include "fileio.h"
 #include "wire.h"
 
 /* One read, one "output" frame (the protocol allows larger ones). On the
@@ -351,7 +352,6 @@ static int finish_get(struct ftconn *c);
 static int read_small_body(struct ftconn *c)
 {
     uint64_t left = c->dl_end - c->dl_at;
-    size_t got = 0;
 
     if (c->dl.body) {
         /* The whole file is read already (a round's file: no fd). */
@@ -363,18 +363,10 @@ static int read_small_body(struct ftconn *c)
         c->dl_at = c->dl_end;
         return 1;
     }
-    if (left == 0 || left > SMALL_FILE || out_reserve(c, (size_t)left) < 0)
+    if (left == 0 || left > SMALL_FILE || out_reserve(c, (size_t)left) < 0 ||
+        fileio_pread_all(c->dl.fd, c->out + c->out_len, (size_t)left, c->dl_at) < 0)
         return 0;
-    while (got < left) {
-        ssize_t n = pread(c->dl.fd, c->out + c->out_len + got, (size_t)left - got,
-                          (off_t)(c->dl_at + got));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return 0;
-        got += (size_t)n;
-    }
-    c->out_len += got;
+    c->out_len += (size_t)left;
     c->dl_at = c->dl_end;
     return 1;
 }

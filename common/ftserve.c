@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
+
 /* Writeback of an upload starts every this many bytes, so the fsync at
  * the end has little left to do. */
 #define FLUSH_EVERY (8u << 20)
@@ -330,19 +332,11 @@ void ft_round_free(struct ft_round *r)
 static int read_whole(struct ft_download *dl)
 {
     unsigned char *body = malloc((size_t)dl->file_size);
-    uint64_t got = 0;
 
     if (!body)
         return -1;
-    while (got < dl->file_size) {
-        ssize_t n = pread(dl->fd, body + got, (size_t)(dl->file_size - got), (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (uint64_t)n;
-    }
-    if (got < dl->file_size || !download_unchanged(dl)) {
+    if (fileio_pread_all(dl->fd, body, (size_t)dl->file_size, 0) < 0 ||
+        !download_unchanged(dl)) {
         free(body);
         return -1;
     }

@@ -926,3 +926,22 @@ round_fresh() {
 @test "thread: a small file 16 clients get while it changes: every body has its end frame's digest" {
     round_fresh thread
 }
+
+# Takes 1.5 s a model. A small body is read into memory whole
+# (fileio_pread_all): a file cut short between the size the server read
+# and the read itself must not be taken for a whole one, or the reply
+# carries what the buffer held before (a test taking an end of file for
+# success saw a past reply's bytes sent as the file's).
+shrinking() {
+    serve "$1"
+    run python3 "$ROOT/tests/py/shrinking_file.py" "$srv_port" "$SERVED"
+    echo "$output"
+    assert_success
+    assert_output --regexp '^[0-9]+ whole gets, [0-9]+ empty, [0-9]+ cut short: every whole body the file.s bytes$'
+}
+@test "poll: a small file cut to nothing and written again while it is got: every whole body is the file's" {
+    shrinking poll
+}
+@test "thread: a small file cut to nothing and written again while it is got: every whole body is the file's" {
+    shrinking thread
+}
