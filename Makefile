@@ -92,15 +92,25 @@ quiet-build:
 # `make test-heavy` repeats them at scale (tests/heavy/). Files run several
 # at a time: NIANBAO_TEST_JOBS=N sets how many (1: one after another).
 test: deps
-	+@$(MAKE) --no-print-directory QUIET_TARGETS="all bench-programs" quiet-build
+	+@$(MAKE) --no-print-directory QUIET_TARGETS="all bench-programs test-tools" quiet-build
 	@tests/run_suite.sh $(strip $(TEST_ARGS) tests/)
 
 # The heavy tier runs 2 tests per CPU, not 3: its tests load the machine
 # themselves (40 graders, a package build, 10,000 connections).
 test-heavy: deps
 	@tools/deps.sh $(DEB_BUILD_DEPS)
-	+@$(MAKE) --no-print-directory QUIET_TARGETS="all bench-programs" quiet-build
+	+@$(MAKE) --no-print-directory QUIET_TARGETS="all bench-programs test-tools" quiet-build
 	@tests/run_suite.sh --jobs $$(( $$(nproc) * 2 )) $(strip $(TEST_ARGS) tests/heavy/)
+
+# ---- tests/tools: programs only the tests run (never installed) ----
+# delayline: netem's delay where the kernel has none (the classroom test).
+TEST_TOOLS := tests/tools/delayline
+$(TEST_TOOLS): %: %.o $(COMMON_LIB)
+	$(CC) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_LIB) $(LDLIBS)
+test-tools: $(TEST_TOOLS)
+clean: test-tools-clean
+test-tools-clean:
+	rm -f $(TEST_TOOLS)
 
 # ---- make bench: bench/run.sh and its programs (built for the bench only) ----
 # (`make test` builds them too, for tests/bench.bats.) md5_speed times
@@ -208,5 +218,5 @@ clean:
 	rm -rf viewer/locale
 	find . -name '*.o' -delete -o -name '*.d' -delete
 
-.PHONY: all viewer-all deps demo test test-heavy bench install uninstall deb clean quiet-build bench-programs bench-clean
+.PHONY: all viewer-all deps demo test test-heavy bench install uninstall deb clean quiet-build bench-programs bench-clean test-tools test-tools-clean
 -include $(shell find . -name '*.d' 2>/dev/null)

@@ -59,10 +59,18 @@ classroom_shape() {
     fi
 }
 
-# classroom_net: the namespaces, the bridge and the three rooms. Sets NS_T,
-# NS_R (array, rooms 1-3), SRV_ADDR, LINK (what shapes the links).
+# classroom_net [delay]: the namespaces, the bridge and the three rooms.
+# Sets NS_T, NS_R (array, rooms 1-3), SRV_ADDR, LINK (what shapes the
+# links), LINK_RTT_MS (the round trip it adds). With "delay" (the heavy
+# test, which measures latency), a kernel without netem gets its delay
+# from tests/tools/delayline: each room joined to the bridge by a pair of taps
+# that it links, 20 ms each way, run at a real-time priority (netem runs in
+# the kernel, before any program: a link's delay must not wait for the
+# class's commands on the same two cores). Without "delay", or where
+# neither can be had, tbf paces the veth pairs and adds no delay.
 classroom_net() {
-    local err="$BATS_TEST_TMPDIR/ip.err" i tag="$$-$BATS_TEST_NUMBER"
+    local err="$BATS_TEST_TMPDIR/ip.err" i tag="$$-$BATS_TEST_NUMBER" use_taps=
+    local -a pairs=()
     NS_T="nbclass-t-$tag"
     NS_R=("" "nbclass-r1-$tag" "nbclass-r2-$tag" "nbclass-r3-$tag")
     NETNS_TO_DELETE="$NS_T ${NS_R[*]:1}"
@@ -72,19 +80,42 @@ classroom_net() {
     done
     ip -n "$NS_T" link set lo up
     ip -n "$NS_T" link add br0 type bridge 2>"$err" || skip "cannot make a bridge: $(cat "$err")"
+    if [ "${1:-}" = delay ] && ! tc -n "$NS_T" qdisc add dev lo root netem delay 20ms 2>/dev/null &&
+        [ -c /dev/net/tun ] && ip -n "$NS_T" tuntap add dev tapprobe mode tap 2>/dev/null; then
+        ip -n "$NS_T" link del tapprobe
+        use_taps=1
+    fi
+    tc -n "$NS_T" qdisc del dev lo root 2>/dev/null || true
     for i in 1 2 3; do
-        ip -n "$NS_T" link add "room$i" type veth peer name eth0 netns "${NS_R[i]}" 2>"$err" ||
-            skip "cannot create a veth pair: $(cat "$err")"
-        ip -n "$NS_T" link set "room$i" mtu 1280 master br0 up
         ip -n "${NS_R[i]}" link set lo up
+        if [ -n "$use_taps" ]; then
+            ip -n "$NS_T" tuntap add dev "room$i" mode tap
+            ip -n "${NS_R[i]}" tuntap add dev eth0 mode tap
+            pairs+=("eth0@${NS_R[i]}=room$i@$NS_T")
+        else
+            ip -n "$NS_T" link add "room$i" type veth peer name eth0 netns "${NS_R[i]}" 2>"$err" ||
+                skip "cannot create a veth pair: $(cat "$err")"
+        fi
+        ip -n "$NS_T" link set "room$i" mtu 1280 master br0 up
         ip -n "${NS_R[i]}" link set eth0 mtu 1280 up
         ip -n "${NS_R[i]}" addr add "10.199.17.1$i/24" dev eth0
+        [ -z "$use_taps" ] || continue
         LINK=$(classroom_shape "$NS_T" "room$i") || skip "tc has neither netem nor tbf here"
         # the round trip netem adds to every request (two 20 ms delays); tbf none
         LINK_RTT_MS=0
         [[ $LINK != netem* ]] || LINK_RTT_MS=40
         classroom_shape "${NS_R[i]}" eth0 >/dev/null
     done
+    if [ -n "$use_taps" ]; then
+        local -a rt=()
+        ! chrt -f 10 true 2>/dev/null || rt=(chrt -f 10)
+        "${rt[@]}" "$ROOT/tests/tools/delayline" --delay 20ms "${pairs[@]}" \
+            </dev/null >/dev/null 2>"$BATS_TEST_TMPDIR/delayline.log" 3>&- &
+        STARTED_PIDS+=("$!")
+        wait_for_line "$BATS_TEST_TMPDIR/delayline.log" "^delaying every frame by 20 ms on 3 pairs"
+        LINK="tests/tools/delayline, 20 ms each way${rt:+ (SCHED_FIFO 10)} (this kernel has no netem)"
+        LINK_RTT_MS=40
+    fi
     ip -n "$NS_T" link set br0 mtu 1280 up
     ip -n "$NS_T" addr add "$SRV_ADDR/24" dev br0
     # (no ping here: the bridge up, its ports forwarding, is enough)
@@ -150,10 +181,15 @@ atime_tracked() {
     [ "$(stat -c %X "$f")" -gt 978307200 ]
 }
 
-# in_room N CMD...: CMD in room N's namespace.
+# in_room N CMD...: CMD in room N's namespace (a student's shell is in
+# its room already: IN_ROOM).
 in_room() {
     local room=$1; shift
-    ip netns exec "${NS_R[room]}" "$@"
+    if [ "${IN_ROOM:-}" = "$room" ]; then
+        "$@"
+    else
+        ip netns exec "${NS_R[room]}" "$@"
+    fi
 }
 
 # Results: each student appends "ok N KIND" or "fail N KIND WHY" lines
@@ -214,9 +250,9 @@ one_turn() {
         c5 "$room" exec "rm -rf ~ ~/.. ~/../.. $TEACHER 2>&1 | tail -n 3; echo rm $MARK" \
             >"$base.out" 2>"$base.err" || true ;;
     write)
-        c5 "$room" exec "echo x > ${CANARIES[1]}; echo x >> $SECRET_FILE; echo x > $TEACHER/pwned-$MARK;
+        c5 "$room" exec "echo x > $CANARY_WRITTEN; echo x >> $SECRET_FILE; echo x > $TEACHER/pwned-$MARK;
             echo x > /tmp/pwned-$MARK; echo x > $ROOT/pwned-$MARK; echo x > ~/../pwned-$MARK;
-            echo x > pwned-$MARK; echo x > /dev/shm/pwned-$MARK; touch -a ${CANARIES[2]}; echo write $MARK" \
+            echo x > pwned-$MARK; echo x > /dev/shm/pwned-$MARK; touch -a $CANARY_TOUCHED; echo write $MARK" \
             >"$base.out" 2>"$base.err" || true ;;
     peek)
         c5 "$room" exec "cat $SECRET_FILE ~/../../.ssh/id_ed25519 /proc/1/root$SECRET_FILE;
@@ -243,17 +279,26 @@ one_turn() {
 }
 
 # student S KIND ROOM: rounds of KIND until $CLASS/stop (at least one, at
-# most CLASS_ROUNDS), a second apart: a student types, reads the answer,
-# types again. (Back to back, 44 clients and their `ip netns exec` on the
-# server's own 2 cores would measure the test's load, not the server: in a
-# classroom each student has a laptop.)
+# most CLASS_ROUNDS): a student types, reads the answer, thinks, types
+# again. Each starts within the storm's first second and thinks 1-2 s
+# between rounds, on a sequence of its own (RANDOM seeded with S: the same
+# class each run). Students do not press Enter in the same millisecond
+# round after round, as shells started together and sleeping a second each
+# did; and 44 of them on the server's own two cores (in a classroom each
+# has a laptop) would otherwise measure the test's load, not the server.
+# (At 0.5-1.5 s, with the delay line, the good client's exec p99 was
+# 1.7-3.1x alone in 5 runs of poll and thread; at 1-2 s, 1.6-1.8x in 4.)
 student() {
-    local kind=$2 room=$3
+    local kind=$2 room=$3 ms
     S=$1
+    RANDOM=$S
+    ms=$((RANDOM % 1000))
+    sleep "0.$(printf %03d "$ms")"
     for ((R = 1; R <= CLASS_ROUNDS; R++)); do
         one_turn "$kind" "$room"
         [ ! -e "$CLASS/stop" ] || break
-        [ "$R" -eq "$CLASS_ROUNDS" ] || sleep 1
+        ms=$((1000 + RANDOM % 1000))
+        [ "$R" -eq "$CLASS_ROUNDS" ] || sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
     done
 }
 
@@ -288,6 +333,11 @@ classroom_roster() {
 # (accepted or in the accept queue).
 established() {
     ip netns exec "$NS_T" ss -tnH state established "( sport = :$srv_port )" | wc -l
+}
+# no_connection: no connection to the server's port but in TIME-WAIT.
+no_connection() {
+    [ "$(ip netns exec "$NS_T" ss -tnH state connected exclude time-wait \
+        "( sport = :$srv_port )" | wc -l)" -eq 0 ]
 }
 # procs_in_teacher_ns: processes in the teacher's network namespace.
 # (the capture aside: it is the test's, not the teacher's)
@@ -354,16 +404,27 @@ classroom_run() {
     # ---- alone: the good client in room 1, nobody else ----
     good_client alone exec "$good_n"
     good_client alone get "$good_n"
+    # the good client's last connection closed on the server's side too
+    # (its FIN crosses the link after loadgen has exited)
+    wait_until -t 10 -i 0.05 no_connection ||
+        { ip netns exec "$NS_T" ss -tanH "( sport = :$srv_port )"; return 1; }
     FDS_BEFORE=$(fds_of_srv)
     PROCS_BEFORE=$(procs_in_teacher_ns)
 
     # ---- the storm: every student at once, the good client once it is on ----
     local kind room s=0 start=${EPOCHREALTIME/[.,]/}
     STUDENT_PIDS=()
+    CANARY_WRITTEN=${CANARIES[1]} CANARY_TOUCHED=${CANARIES[2]}
+    export -f student one_turn c5 in_room note_ok note_fail loadgen_note sha
+    export CLASS CLASS_ROUNDS CLASS_IDLE TOKEN SERVED ROOT SRV_ADDR srv_port MARK NTAG \
+        SECRET_FILE TEACHER CANARY_WRITTEN CANARY_TOUCHED
     while read -r kind room; do
         s=$((s + 1))
         [ "$kind" != good ] || continue
-        student "$s" "$kind" "$room" 3>&- &
+        # each student's shell enters its room once: an `ip netns exec` a
+        # request (a mount namespace made and torn down each time) was the
+        # class's laptops' work on the server's two cores
+        IN_ROOM=$room ip netns exec "${NS_R[room]}" bash -c 'student "$@"' student "$s" "$kind" "$room" 3>&- &
         STUDENT_PIDS+=($!)
     done < <(classroom_roster "$per_room")
     STUDENTS=$s
