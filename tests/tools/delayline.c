@@ -59,6 +59,14 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* 1 when the LEN bytes at END read DEV@NETNS: a device name that fits
+ * IFNAMSIZ, '@', a namespace. */
+static int end_named(const char *end, size_t len)
+{
+    const char *at = memchr(end, '@', len);
+    return at && at > end && (size_t)(at - end) < IFNAMSIZ && (size_t)(at - end) + 1 < len;
+}
+
 /* Opens the tap END ("NAME@NETNS": NETNS a name under /run/netns, or a
  * path) in its namespace. Returns the descriptor, or -1 with ERR filled. */
 static int open_end(const char *end, int home_ns, char *err, size_t errlen)
@@ -66,8 +74,8 @@ static int open_end(const char *end, int home_ns, char *err, size_t errlen)
     char name[IFNAMSIZ], path[512];
     const char *at = strchr(end, '@');
 
-    if (!at || at == end || (size_t)(at - end) >= IFNAMSIZ || !at[1]) {
-        snprintf(err, errlen, "'%s' is not DEV@NETNS (a tap device and its network namespace)", end);
+    if (!end_named(end, strlen(end))) {    /* checked with the operands */
+        snprintf(err, errlen, "'%s' is not DEV@NETNS", end);
         return -1;
     }
     memcpy(name, end, (size_t)(at - end));
@@ -192,8 +200,8 @@ int main(int argc, char **argv)
     }
     for (int i = outcome.first_operand; i < argc; i++) {
         const char *eq = strchr(argv[i], '=');
-        if (!eq) {
-            cli_usage_error(&prog, &outcome, "'%s' is not a pair A=B", argv[i]);
+        if (!eq || !end_named(argv[i], (size_t)(eq - argv[i])) || !end_named(eq + 1, strlen(eq + 1))) {
+            cli_usage_error(&prog, &outcome, "'%s' is not a pair A=B of DEV@NETNS ends", argv[i]);
             fputs(outcome.text, stderr);
             return outcome.exit_status;
         }
