@@ -69,7 +69,7 @@ if ! "$cc" -fPIC -c -o "$WORK/sanitizer_defaults.o" "$WORK/sanitizer_defaults.c"
 fi
 echo "check-asan: building a copy in $TREE with $cc $san_flags"
 if ! make -C "$TREE" -j"${CHECK_JOBS:-2}" CC="$cc" CFLAGS="-O1 -g $san_flags" \
-        LDFLAGS="$WORK/sanitizer_defaults.o" all >"$WORK/build.log" 2>&1; then
+        LDFLAGS="$WORK/sanitizer_defaults.o" all test-tools >"$WORK/build.log" 2>&1; then
     cat "$WORK/build.log" >&2
     echo "check-asan: the sanitized build failed" >&2
     exit 1
