@@ -5,15 +5,17 @@
 #
 # The network: the teacher's namespace holds a bridge (10.199.17.1/24, the
 # address the server binds); each of three room namespaces is joined to it
-# by a veth pair (room N's end is 10.199.17.1N). Every veth and the bridge
-# have a 1280-byte MTU; every veth is shaped in both directions with netem
-# (delay 20ms) where the kernel has it, else tbf (rate 1gbit), as
-# tests/stage2_netns.bats falls back. 1gbit, a wired classroom, and not
-# stage 2's 20mbit: netem's delay does not limit the rate either, and at
-# 100mbit a room's downloads queue the good client's 64 KiB gets behind
-# them in tbf (its get p99 went from 5.6 ms alone to 25-49 ms: the link's
-# doing, not the server's). The addresses exist only inside the
-# namespaces made here; the namespaces are deleted in teardown (NETNS_TO_DELETE).
+# (room N's end is 10.199.17.1N) by a veth pair, or, for the heavy test on a
+# kernel without netem, by two taps and tests/tools/delayline
+# (classroom_net). Every link and the bridge have a 1280-byte MTU. The
+# heavy test's links delay every frame 20 ms each way (netem, or the delay
+# line); the small test's veth pairs have netem's delay where the kernel
+# has it, else a tbf rate (1gbit), as tests/stage2_netns.bats falls back.
+# 1gbit, a wired classroom, and not stage 2's 20mbit: at 100mbit a room's
+# downloads queue the good client's 64 KiB gets behind them in tbf (its
+# get p99 went from 5.6 ms alone to 25-49 ms: the link's doing, not the
+# server's). The addresses exist only inside the namespaces made here; the
+# namespaces are deleted in teardown (NETNS_TO_DELETE).
 #
 # The teacher: HOME is $TEACHER, which holds the secret (.ssh/id_ed25519:
 # random bytes, world-readable, so only the sandbox keeps students from it),
@@ -22,8 +24,8 @@
 # "Teaching on a classroom network"): every directory above the served root
 # is made searchable (o+x) for nobody.
 #
-# The class: students (background shells) in the rooms, each running the
-# stage 5 client or tools/loadgen through `ip netns exec`. Ordinary
+# The class: students (background shells, each started in its room by
+# `ip netns exec`) running the stage 5 client or tools/loadgen. Ordinary
 # students' every reply is verified (exact output, SHA-256); hazards carry
 # $NTAG (digits) in their command line, so a process they leave is found.
 
