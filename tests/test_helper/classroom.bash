@@ -102,10 +102,10 @@ classroom_net() {
         ip -n "${NS_R[i]}" link set eth0 mtu 1280 up
         ip -n "${NS_R[i]}" addr add "10.199.17.1$i/24" dev eth0
         [ -z "$use_taps" ] || continue
-        LINK=$(classroom_shape "$NS_T" "room$i") || skip "tc has neither netem nor tbf here"
+        LINK="veth, $(classroom_shape "$NS_T" "room$i")" || skip "tc has neither netem nor tbf here"
         # the round trip netem adds to every request (two 20 ms delays); tbf none
         LINK_RTT_MS=0
-        [[ $LINK != netem* ]] || LINK_RTT_MS=40
+        [[ $LINK != "veth, netem"* ]] || LINK_RTT_MS=40
         classroom_shape "${NS_R[i]}" eth0 >/dev/null
     done
     if [ -n "$use_taps" ]; then
@@ -115,7 +115,7 @@ classroom_net() {
             </dev/null >/dev/null 2>"$BATS_TEST_TMPDIR/delayline.log" 3>&- &
         STARTED_PIDS+=("$!")
         wait_for_line "$BATS_TEST_TMPDIR/delayline.log" "^delaying every frame by 20 ms on 3 pairs"
-        LINK="tests/tools/delayline, 20 ms each way${rt:+ (SCHED_FIFO 10)} (this kernel has no netem)"
+        LINK="two taps a room joined by tests/tools/delayline, 20 ms each way${rt:+ (SCHED_FIFO 10)} (this kernel has no netem)"
         LINK_RTT_MS=40
     fi
     ip -n "$NS_T" link set br0 mtu 1280 up
@@ -479,7 +479,7 @@ classroom_run() {
         "$(ratio "$FIG_P99_ALONE_GET" "$FIG_P99_STORM_GET")" \
         "$PROCS_BEFORE" "$procs_during -> $procs_after" "$FDS_BEFORE" "$fds_after" "$CLASS_SECS"
     {
-        echo "# link: veth + bridge, MTU 1280, $LINK; the server: $model --sandbox --read-only --timeout 2 --idle 3 --send-timeout 3 --max-output 8 MiB; the good client: $good_n execs, then $good_n gets of 64 KiB"
+        echo "# link: $LINK; a bridge; MTU 1280; the server: $model --sandbox --read-only --timeout 2 --idle 3 --send-timeout 3 --max-output 8 MiB; the good client: $good_n execs, then $good_n gets of 64 KiB"
         echo "# | model | students | requests | failures | exec p50/p99 ms alone | exec p50/p99 ms storm | exec p99 storm/alone | get p50/p99 ms alone | get p50/p99 ms storm | get p99 storm/alone | procs in teacher ns before -> during (storm on / good client done) -> after | server fds before -> after | class took |"
         echo "# $row"
     } | tee -a "$BATS_TEST_TMPDIR/figures" >&3
