@@ -68,8 +68,9 @@ classroom_shape() {
 # from tests/tools/delayline: each room joined to the bridge by a pair of taps
 # that it links, 20 ms each way, run at a real-time priority (netem runs in
 # the kernel, before any program: a link's delay must not wait for the
-# class's commands on the same two cores). Without "delay", or where
-# neither can be had, tbf paces the veth pairs and adds no delay.
+# class's commands on the same two cores). Otherwise the rooms' veth
+# pairs get netem's delay where the kernel has it, else a tbf rate, which
+# adds no delay.
 classroom_net() {
     local err="$BATS_TEST_TMPDIR/ip.err" i tag="$$-$BATS_TEST_NUMBER" use_taps=
     local -a pairs=()
