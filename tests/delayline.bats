@@ -39,6 +39,9 @@ teardown() {
     run "$DL" --delay 11s a@x=b@y
     assert_failure 2
     assert_line --index 0 --partial "delayline: --delay"
+    run "$DL" --limit 70000 a@x=b@y
+    assert_failure 2
+    assert_line --index 0 "delayline: --limit: '70000' is not a number from 1 to 65536"
 }
 
 @test "delayline with a namespace that does not exist says which, and exits 1" {

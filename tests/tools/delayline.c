@@ -165,7 +165,7 @@ int main(int argc, char **argv)
         { "delay", 'd', CLI_DURATION, &delay_ms, "SECS",
           "how long each frame takes to cross (default 20ms)", 0, DURATION_S(10) },
         { "limit", 'l', CLI_UINT, &limit, "N",
-          "frames held each way; one more is dropped (default 4096)", 1, 1000000 },
+          "frames held each way; one more is dropped (default 4096)", 1, 65536 },
     };
     const struct cli_program prog = {
         .name = PROG_NAME,
