@@ -37,6 +37,7 @@
 #define PROG_NAME "delayline"
 #define FRAME_MAX 1600            /* an Ethernet frame of MTU 1500 and more */
 #define MAX_PAIRS 16
+#define END_MAX 4096              /* DEV@NETNS, the namespace's path included */
 
 struct slot {
     uint64_t due_ns;
@@ -60,18 +61,19 @@ static uint64_t now_ns(void)
 }
 
 /* 1 when the LEN bytes at END read DEV@NETNS: a device name that fits
- * IFNAMSIZ, '@', a namespace. */
+ * IFNAMSIZ, '@', a namespace; shorter than END_MAX. */
 static int end_named(const char *end, size_t len)
 {
     const char *at = memchr(end, '@', len);
-    return at && at > end && (size_t)(at - end) < IFNAMSIZ && (size_t)(at - end) + 1 < len;
+    return len < END_MAX && at && at > end && (size_t)(at - end) < IFNAMSIZ &&
+           (size_t)(at - end) + 1 < len;
 }
 
 /* Opens the tap END ("NAME@NETNS": NETNS a name under /run/netns, or a
  * path) in its namespace. Returns the descriptor, or -1 with ERR filled. */
 static int open_end(const char *end, int home_ns, char *err, size_t errlen)
 {
-    char name[IFNAMSIZ], path[512];
+    char name[IFNAMSIZ], path[END_MAX + 16];
     const char *at = strchr(end, '@');
 
     if (!end_named(end, strlen(end))) {    /* checked with the operands */
@@ -183,7 +185,7 @@ int main(int argc, char **argv)
     struct cli_outcome outcome;
     struct way ways[2 * MAX_PAIRS];
     size_t n_ways = 0;
-    char err[600];
+    char err[END_MAX + 200];
     int status = 1, home_ns = -1, ep = -1, tfd = -1, sfd = -1;
 
     if (cli_std_fds_open() < 0)
@@ -220,7 +222,7 @@ int main(int argc, char **argv)
         goto out;
     }
     for (int i = outcome.first_operand; i < argc; i++) {
-        char a[300];
+        char a[END_MAX];
         const char *eq = strchr(argv[i], '=');
         snprintf(a, sizeof a, "%.*s", (int)(eq - argv[i]), argv[i]);
         int fa = open_end(a, home_ns, err, sizeof err);
