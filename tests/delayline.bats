@@ -3,7 +3,7 @@
 # netem: its usage errors, and (root only: network namespaces and taps)
 # that it passes every byte, each frame 20 ms late each way, and says what
 # it passed when it ends. The addresses (10.199.9.0/24) exist only inside
-# the namespaces this file creates. About 2 s.
+# the namespaces this file creates. About 3 s.
 
 setup() {
     load 'test_helper/common-setup'
@@ -39,6 +39,9 @@ teardown() {
     run "$DL" --delay 11s a@x=b@y
     assert_failure 2
     assert_line --index 0 --partial "delayline: --delay"
+    run "$DL" "a@$(printf '%04096d' 0)=b@y"
+    assert_failure 2
+    assert_line --index 0 "delayline: 'a@$(printf '%098d' 0)...' is not a pair A=B of DEV@NETNS ends"
     run "$DL" --limit 70000 a@x=b@y
     assert_failure 2
     assert_line --index 0 "delayline: --limit: '70000' is not a number from 1 to 65536"
@@ -50,7 +53,11 @@ teardown() {
     assert_output "delayline: cannot open the network namespace /run/netns/nbdl-none-$$: No such file or directory"
 }
 
-@test "delayline joins two namespaces: every byte passes, a round trip takes 40 ms or more, the counts at the end" {
+# joined_by_delayline ARGS...: namespaces A (10.199.9.1) and B
+# (10.199.9.2), a tap in each, joined by the delay line run with ARGS
+# (dl_pid, its log dl.log); an echo server in B (port in echo_port). Skips
+# where this cannot be made.
+joined_by_delayline() {
     [ "$(id -u)" -eq 0 ] || skip "needs root to create network namespaces and taps"
     [ -c /dev/net/tun ] || skip "no /dev/net/tun"
     command -v python3 >/dev/null || skip "needs python3"
@@ -62,13 +69,10 @@ teardown() {
     ip -n "$NS_B" link set t1 mtu 1280 up
     ip -n "$NS_A" addr add 10.199.9.1/24 dev t0
     ip -n "$NS_B" addr add 10.199.9.2/24 dev t1
-    "$DL" --delay 20ms "t0@$NS_A=t1@$NS_B" </dev/null >/dev/null 2>"$BATS_TEST_TMPDIR/dl.log" 3>&- &
-    local dl_pid=$!
+    "$DL" "$@" "t0@$NS_A=t1@$NS_B" </dev/null >/dev/null 2>"$BATS_TEST_TMPDIR/dl.log" 3>&- &
+    dl_pid=$!
     STARTED_PIDS+=("$dl_pid")
-    wait_for_line "$BATS_TEST_TMPDIR/dl.log" "^delaying every frame by 20 ms on 1 pairs of taps$"
-
-    # an echo server in B; A sends 1 MiB of random bytes and 16 small
-    # messages, each timed from its send to its echo
+    wait_for_line "$BATS_TEST_TMPDIR/dl.log" "^delaying every frame by [0-9]+ ms on 1 pairs of taps$"
     ip netns exec "$NS_B" python3 -c '
 import socket, sys
 s = socket.socket(); s.bind(("10.199.9.2", 0)); s.listen()
@@ -81,8 +85,12 @@ while True:
 ' </dev/null >/dev/null 2>"$BATS_TEST_TMPDIR/echo.log" 3>&- &
     STARTED_PIDS+=("$!")
     wait_for_line "$BATS_TEST_TMPDIR/echo.log" "^listening on "
-    local port
-    port=$(sed -n 's/^listening on 10\.199\.9\.2:\([0-9]*\)$/\1/p' "$BATS_TEST_TMPDIR/echo.log")
+    echo_port=$(sed -n 's/^listening on 10\.199\.9\.2:\([0-9]*\)$/\1/p' "$BATS_TEST_TMPDIR/echo.log")
+}
+
+# echo_from_a SMALL: from A, 1 MiB of random bytes through the echo server
+# and back, then SMALL small messages, each timed from its send to its echo.
+echo_from_a() {
     run ip netns exec "$NS_A" python3 -c '
 import os, socket, sys, time
 s = socket.create_connection(("10.199.9.2", int(sys.argv[1])), timeout=30)
@@ -97,19 +105,39 @@ def echo(data):
 big = os.urandom(1 << 20)
 print("1 MiB echoed intact:", echo(big) == big)
 rtts = []
-for i in range(16):
+for i in range(int(sys.argv[2])):
     t = time.monotonic(); echo(b"x%d" % i); rtts.append((time.monotonic() - t) * 1000)
-print("shortest round trip: %s" % ("40 ms or more" if min(rtts) >= 40 else "%.1f ms" % min(rtts)))
-print("longest round trip under 500 ms:", max(rtts) < 500)
-' "$port"
-    assert_success
-    assert_output "1 MiB echoed intact: True
-shortest round trip: 40 ms or more
-longest round trip under 500 ms: True"
+if rtts:
+    print("shortest round trip: %s" % ("40 ms or more" if min(rtts) >= 40 else "%.1f ms" % min(rtts)))
+    print("longest round trip under 500 ms:", max(rtts) < 500)
+' "$echo_port" "$1"
+}
 
+# stop_delayline: SIGTERM; it exits 0, its counts its last line (in $output).
+stop_delayline() {
     kill -TERM "$dl_pid"
     wait_for_exit "$dl_pid" 10
     [ "$EXIT_STATUS" -eq 0 ] || { echo "delayline exited $EXIT_STATUS"; return 1; }
     run tail -n 1 "$BATS_TEST_TMPDIR/dl.log"
+}
+
+@test "delayline joins two namespaces: every byte passes, a round trip takes 40 ms or more, the counts at the end" {
+    joined_by_delayline --delay 20ms
+    echo_from_a 16
+    assert_success
+    assert_output "1 MiB echoed intact: True
+shortest round trip: 40 ms or more
+longest round trip under 500 ms: True"
+    stop_delayline
     assert_output --regexp '^delayline: passed [0-9]{3,} frames; dropped 0 \(queue full\), 0 \(too long\), [0-9]+ \(the far end refused them\)$'
+}
+
+# About 1 s: TCP's retransmissions make up for the drops.
+@test "delayline --limit 16 drops the frames that find the queue full, and TCP still brings every byte" {
+    joined_by_delayline --delay 5ms --limit 16
+    echo_from_a 0
+    assert_success
+    assert_output "1 MiB echoed intact: True"
+    stop_delayline
+    assert_output --regexp '^delayline: passed [0-9]{3,} frames; dropped [1-9][0-9]* \(queue full\), 0 \(too long\), [0-9]+ \(the far end refused them\)$'
 }

@@ -203,7 +203,8 @@ int main(int argc, char **argv)
     for (int i = outcome.first_operand; i < argc; i++) {
         const char *eq = strchr(argv[i], '=');
         if (!eq || !end_named(argv[i], (size_t)(eq - argv[i])) || !end_named(eq + 1, strlen(eq + 1))) {
-            cli_usage_error(&prog, &outcome, "'%s' is not a pair A=B of DEV@NETNS ends", argv[i]);
+            cli_usage_error(&prog, &outcome, "'%.100s%s' is not a pair A=B of DEV@NETNS ends",
+                            argv[i], strlen(argv[i]) > 100 ? "..." : "");
             fputs(outcome.text, stderr);
             return outcome.exit_status;
         }
@@ -239,7 +240,7 @@ int main(int argc, char **argv)
             ways[n_ways + k].ring = malloc(limit * sizeof(struct slot));
             struct epoll_event ev = { .events = EPOLLIN, .data.u64 = n_ways + k };
             if (!ways[n_ways + k].ring || epoll_ctl(ep, EPOLL_CTL_ADD, ways[n_ways + k].from, &ev) < 0) {
-                fprintf(stderr, PROG_NAME ": cannot set up: %s\n", strerror(errno ? errno : ENOMEM));
+                fprintf(stderr, PROG_NAME ": cannot set up: %s\n", strerror(errno));
                 n_ways += 2;
                 goto out;
             }
