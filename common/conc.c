@@ -257,6 +257,9 @@ int conc_accept(struct conc_server *s, struct serve_conn *conn)
 
 int conc_full(struct conc_server *s)
 {
+    /* A child that has ended, its SIGCHLD not read yet, serves no one. */
+    if (s->children)
+        conc_reap_children(s);
     pthread_mutex_lock(&s->lock);
     int full = s->max_clients && s->active >= s->max_clients;
     pthread_mutex_unlock(&s->lock);

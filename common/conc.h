@@ -101,7 +101,8 @@ enum conc_event conc_signal(struct conc_server *s);
  * clients again" at the first that succeeds. */
 int conc_accept(struct conc_server *s, struct serve_conn *conn);
 
-/* 1 when --max-clients connections are being served: refuse the next. */
+/* 1 when --max-clients connections are being served: refuse the next (the
+ * fork model reaps the children that have ended first). */
 int conc_full(struct conc_server *s);
 
 /* Tells CONN's client the server is full ("busy"), logs it, closes it. */

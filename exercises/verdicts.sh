@@ -112,14 +112,14 @@ for group in $groups; do
                 all) want=FAIL ;;
                 *) if grep -q "^$n .*(catches:.*[ ,]$expect[,)]" "$tmp/list"; then want=FAIL; else want=pass; fi ;;
             esac
-            [ "$got" = "$want" ] || ok=NO
+            if [ "$got" != "$want" ]; then
+                ok=NO
+                echo "$n" >>"$tmp/wrong-$name"
+            fi
             printf ' %s |' "$got"
         done
         printf ' %s |\n' "$ok"
-        if [ "$ok" != yes ]; then
-            echo "$name" >>"$tmp/unexpected"
-            cp "$tmp/$name.tap" "$tmp/unexpected-$name.tap"
-        fi
+        [ "$ok" = yes ] || echo "$name" >>"$tmp/unexpected"
     done <"$tmp/programs"
 done
 # No verdict may rest on the grader's last guard (30 s of nothing at all):
@@ -137,9 +137,20 @@ if [ -s "$tmp/last-guard" ]; then
 fi
 if [ -s "$tmp/unexpected" ]; then
     printf '\nnot as expected: %s\n' "$(tr '\n' ' ' <"$tmp/unexpected")" >&2
-    for f in "$tmp"/unexpected-*.tap; do
-        printf '\n%s:\n' "$f" >&2
-        grep -v '^ok ' "$f" >&2 || true
+    # Each unexpected cell's lines of its program's TAP: the verdict, the
+    # steps and the advice, what the grader saw.
+    for f in "$tmp"/wrong-*; do
+        [ -e "$f" ] || continue
+        name=${f##*/wrong-}
+        awk -v prog="$name" -v wrong=" $(tr '\n' ' ' <"$f")" '
+            /^(not )?ok [0-9]+ - / {
+                scenario = $0
+                sub(/^(not )?ok [0-9]+ - /, "", scenario)
+                sub(/:.*/, "", scenario)
+                show = index(wrong, " " scenario " ") > 0
+                if (show) printf "\n%s, %s:\n", prog, scenario
+            }
+            show' "$tmp/$name.tap" >&2
     done
     exit 1
 fi

@@ -28,7 +28,14 @@ check_group() {
     local names
     names=$(awk '{print $1}' list.txt)
     run "$ROOT/exercises/verdicts.sh" ${only:+--only "$only"} "$group"
-    echo "$output"
+    # What went wrong first (a failure's output is read from its top: CI's
+    # log may keep no more), then the table.
+    local why=$'\n'"not as expected: "
+    if [[ $output == *"$why"* ]]; then
+        printf '%s\n\n%s\n' "${why#?}${output#*"$why"}" "${output%%"$why"*}"
+    else
+        echo "$output"
+    fi
     assert_success
     local table=$output rows=0 name p_mode p_proto expect command
     while read -r name p_mode p_proto expect command; do
