@@ -58,6 +58,13 @@ EOF
     assert_line 'skipped 2: the text is not at /x: put it there'
     assert_line 'skipped 1: not root'
     assert_line 'failed: fails'
+    # ... each with the top of what it printed, under its name (bats' file
+    # and line, the failed command, its output), so that a log cut short
+    # still says why.
+    local i
+    for i in "${!lines[@]}"; do [ "${lines[i]}" != 'failed: fails' ] || break; done
+    assert_equal "${lines[i + 1]}" '    # (in test file '"$BATS_TEST_TMPDIR"'/suite/a.bats, line 3)'
+    assert_equal "${lines[i + 3]}" '    # what it saw'
     assert_equal "${lines[-1]}" 'tests: 2 passed, 1 failed, 3 skipped (listed above)'
 }
 

@@ -17,14 +17,16 @@
 # another. Without GNU parallel, N is 1.
 #
 # Skipped tests are grouped by their reason, one line per reason, above the
-# summary; failed tests are named there too. The exit status is 0 when both
-# groups pass, else the first non-zero status of bats. Options (anything
-# that is not a directory or a .bats file) are passed to both bats runs
-# after --print-output-on-failure, e.g. --timing or --filter REGEX.
+# summary; failed tests are named there too, each with the first lines it
+# printed (where it failed, and why: a log cut short still says). The exit
+# status is 0 when both groups pass, else the first non-zero status of bats.
+# Options (anything that is not a directory or a .bats file) are passed to
+# both bats runs after --print-output-on-failure, e.g. --timing or --filter
+# REGEX.
 set -uo pipefail
 
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-    sed -n '2,23s/^# \{0,1\}//p' "$0"
+    sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//p}' "$0"
     exit 0
 fi
 if ! command -v bats >/dev/null; then
@@ -122,6 +124,7 @@ awk -v bats_status="$status" '
         } else {
             passed++
         }
+        in_failed = 0
         next
     }
     /^not ok [0-9]+ / {
@@ -129,13 +132,22 @@ awk -v bats_status="$status" '
         sub(/^not ok [0-9]+ /, "", name)
         sub(/ # in [0-9]+ ms$/, "", name)
         failed_names[++failed] = name
+        in_failed = 1
+        next
+    }
+    # The first lines of what a failed test printed, shown under its name:
+    # the top of a failure says what failed (CI logs may keep no more).
+    /^# (\(from function .*)?$/ { next }
+    /^# / && in_failed && shown[failed] < 8 {
+        why[failed] = why[failed] "    " $0 "\n"
+        shown[failed]++
         next
     }
     END {
         for (i = 1; i <= nreasons; i++)
             printf "skipped %d: %s\n", skips[order[i]], order[i]
         for (i = 1; i <= failed; i++)
-            printf "failed: %s\n", failed_names[i]
+            printf "failed: %s\n%s", failed_names[i], why[i]
         ran = passed + failed + skipped
         line = sprintf("tests: %d passed, %d failed, %d skipped", passed, failed, skipped)
         if (nreasons > 0 || failed > 0) line = line " (listed above)"
