@@ -113,6 +113,20 @@ teardown() { _common_teardown; }
     assert_line "FAIL stage3 stall-before-reply: still running 0.5 s after the reply stalled; killed"
 }
 
+# About 2 s. Storm's patience with a stalled connection is wall time: held
+# off the CPU past it (a loaded machine) while the server closed the stall
+# in time, storm looks at the connection once more before it says it
+# closed it itself. NIANBAO_STORM_HOLD_MS holds storm once, just after a
+# poll, while a stall waits: 1.5 s, well past the server's --idle 0.3 and
+# storm's 0.5 s patience.
+@test "storm held off the CPU past a stall's patience still sees that the server closed it first" {
+    start_server srv "$ROOT/stage3_struct_len/server" --port 0 --idle 0.3
+    NIANBAO_STORM_HOLD_MS=1500 run "$STORM" server --proto stage3 -p "$srv_port" --count 4 \
+        --stalls 1 --stall-ms 500
+    assert_success
+    assert_line --regexp '^storm: stalled connections 1: the server closed 1 of them first \(the last after [0-9]+ ms\), storm the rest after 500 ms$'
+}
+
 @test "storm server fails when the server is not there" {
     start_server srv "$ROOT/stage3_struct_len/server" --port 0
     port=$srv_port

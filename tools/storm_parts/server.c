@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "duration.h"
@@ -146,6 +147,15 @@ static int conn_step(struct storm_conn *c, short revents, const struct server_co
         if (c->state != CONN_ENDING)
             return 0;
     }
+    /* A stall past its deadline is looked at once more before storm closes
+     * it: storm itself may have been held off the CPU since its last poll,
+     * while the server closed it in time. */
+    if (c->state == CONN_ENDING && c->kase->end == END_STALL &&
+        !(revents & (POLLIN | POLLERR | POLLHUP)) && now_ms() >= c->stall_until_ms) {
+        struct pollfd again = { c->fd, POLLIN, 0 };
+        if (poll(&again, 1, 0) == 1)
+            revents = again.revents;
+    }
     if (c->state == CONN_ENDING && c->kase->end != END_NO_READ &&
         (revents & (POLLIN | POLLERR | POLLHUP))) {
         for (;;) {
@@ -225,6 +235,8 @@ int storm_server(const struct server_config *cfg)
         conns[i].state = CONN_DONE;
         conns[i].payload = &payloads[i];
     }
+    const char *hold = getenv("NIANBAO_STORM_HOLD_MS");
+    long hold_ms = hold ? atol(hold) : 0;
     long long start = now_ms();
     while (done < cfg->count) {
         struct pollfd pfd[MAX_CONCURRENCY];
@@ -257,6 +269,18 @@ int storm_server(const struct server_config *cfg)
         if (poll(pfd, cfg->concurrency, 50) < 0 && errno != EINTR) {
             fprintf(stderr, PROG_NAME ": poll: %s\n", strerror(errno));
             goto end;
+        }
+        /* For the test of a storm held off the CPU: once a stalled
+         * connection waits, storm sleeps this long once, here. */
+        if (hold_ms > 0) {
+            for (unsigned long i = 0; i < cfg->concurrency; i++)
+                if (conns[i].state == CONN_ENDING && conns[i].kase->end == END_STALL) {
+                    struct timespec hold = { hold_ms / 1000, (hold_ms % 1000) * 1000000L };
+                    while (nanosleep(&hold, &hold) < 0 && errno == EINTR)
+                        ;
+                    hold_ms = 0;
+                    break;
+                }
         }
         for (unsigned long i = 0; i < cfg->concurrency; i++) {
             struct storm_conn *c = &conns[i];
