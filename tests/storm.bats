@@ -127,6 +127,15 @@ teardown() { _common_teardown; }
     assert_line --regexp '^storm: stalled connections 1: the server closed 1 of them first \(the last after [0-9]+ ms\), storm the rest after 500 ms$'
 }
 
+# About a second. The same for a client's --within: storm held past it
+# while the client exited in time looks at the client once more.
+@test "storm held off the CPU past a client's --within still sees that it exited in time" {
+    NIANBAO_STORM_HOLD_MS=1000 run "$STORM" client --proto stage3 --case close-mid-length \
+        --within 0.5 -- "$ROOT/stage3_struct_len/client" -p '{port}'
+    assert_success
+    assert_line --regexp '^PASS stage3 close-mid-length: exit 1 in [0-9]+ ms: client: connection closed after 2 of 4 bytes of the reply length$'
+}
+
 @test "storm server fails when the server is not there" {
     start_server srv "$ROOT/stage3_struct_len/server" --port 0
     port=$srv_port

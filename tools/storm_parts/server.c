@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "duration.h"
@@ -235,8 +234,6 @@ int storm_server(const struct server_config *cfg)
         conns[i].state = CONN_DONE;
         conns[i].payload = &payloads[i];
     }
-    const char *hold = getenv("NIANBAO_STORM_HOLD_MS");
-    long hold_ms = hold ? atol(hold) : 0;
     long long start = now_ms();
     while (done < cfg->count) {
         struct pollfd pfd[MAX_CONCURRENCY];
@@ -271,17 +268,12 @@ int storm_server(const struct server_config *cfg)
             goto end;
         }
         /* For the test of a storm held off the CPU: once a stalled
-         * connection waits, storm sleeps this long once, here. */
-        if (hold_ms > 0) {
-            for (unsigned long i = 0; i < cfg->concurrency; i++)
-                if (conns[i].state == CONN_ENDING && conns[i].kase->end == END_STALL) {
-                    struct timespec hold = { hold_ms / 1000, (hold_ms % 1000) * 1000000L };
-                    while (nanosleep(&hold, &hold) < 0 && errno == EINTR)
-                        ;
-                    hold_ms = 0;
-                    break;
-                }
-        }
+         * connection waits, here. */
+        for (unsigned long i = 0; i < cfg->concurrency; i++)
+            if (conns[i].state == CONN_ENDING && conns[i].kase->end == END_STALL) {
+                storm_test_hold();
+                break;
+            }
         for (unsigned long i = 0; i < cfg->concurrency; i++) {
             struct storm_conn *c = &conns[i];
             if (c->state == CONN_DONE)

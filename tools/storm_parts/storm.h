@@ -158,6 +158,11 @@ char **argv_with_port(char **argv, int argc, const char *port);
 int client_spawn(char **argv, const char *command, struct client_run *run,
                  char *err, size_t errlen);
 int client_wait(struct client_run *run, long long deadline, int fd);
+
+/* For the tests of a storm held off the CPU by a loaded machine (the
+ * verdicts that rest on its patience must look again first): sleeps
+ * NIANBAO_STORM_HOLD_MS, the first time it is called (client_proc.c). */
+void storm_test_hold(void);
 void last_line(const char *text, size_t len, char *line, size_t linelen);
 
 /* Every case for cfg->proto, one line each, then the count (client.c).
