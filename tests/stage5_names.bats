@@ -178,7 +178,7 @@ symlinks_stay_inside() {
     ft put "$BATS_TEST_TMPDIR/payload" "$evil"
     assert_equal "$status" 1
     err_is 'client: server: name "\x1b[2J\x1b]0;pwned\x07\xc2\x9bm" is refused: it holds a control character (byte 0x1b at 0) (bad_name)'
-    ft get "ok$evil"
+    ft get "ok$evil" "$BATS_TEST_TMPDIR/evil"    # not into the repository (stage6.bats says why)
     err_is 'client: server: name "ok\x1b[2J\x1b]0;pwned\x07\xc2\x9bm" is refused: it holds a control character (byte 0x1b at 2) (bad_name)'
     # twice: the stat the client asks before a put (is a partial kept?), then the put
     run grep -c 'refused: name "\\x1b\[2J\\x1b\]0;pwned\\x07\\xc2\\x9bm" is refused' "$BATS_TEST_TMPDIR/srv.log"

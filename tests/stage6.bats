@@ -336,7 +336,10 @@ grace_bound() {
         run timeout 30 "$CLIENT" -p "$srv_port" exec 'printf "%s\n" one; echo two >&2; exit 3'
         assert_failure 3        # the command's own status
         assert_line one
-        run timeout 30 "$CLIENT" -p "$srv_port" get ../etc/passwd
+        # (into this test's directory: the client opens passwd.nianbao-part
+        # before the server answers, and a file in the repository, even for a
+        # moment, is in the lesson's `ls` of a test beside this one)
+        run timeout 30 "$CLIENT" -p "$srv_port" get ../etc/passwd "$BATS_TEST_TMPDIR/passwd"
         assert_failure 1
         assert_output --partial "(bad_name)"
         kill "$srv_pid"
